@@ -1,0 +1,129 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
+import { openDatabase } from './db/connection.js';
+import { createKeysRepo, ROLES } from './db/keys.repo.js';
+import { createKeysService, NewKeyInput } from './services/keys.service.js';
+import { startServer } from './main.js';
+import { systemClock } from './util/clock.js';
+
+function fail(message: string): never {
+  process.stderr.write(`darkroom: ${message}\n`);
+  process.exit(1);
+}
+
+function addServerOptions(command: Command): Command {
+  for (const spec of OPTION_SPECS) {
+    const flag = `--${spec.flag} <${spec.arg}>`;
+    const option = new Option(flag, `${spec.help} [env ${envName(spec.flag)}]${spec.default ? ` (default: ${spec.default})` : ''}`);
+    if ('repeatable' in spec && spec.repeatable) option.argParser((value: string, previous: string[] = []) => [...previous, value]);
+    command.addOption(option);
+  }
+  return command;
+}
+
+function configFrom(flags: Record<string, unknown>) {
+  const raw: RawConfig = {};
+  for (const spec of OPTION_SPECS) {
+    const value = flags[spec.key];
+    if (value !== undefined) raw[spec.key] = value as string | string[];
+  }
+  try {
+    return parseConfig(readEnv(process.env), raw);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+export async function serve(flags: Record<string, unknown>) {
+  const config = configFrom(flags);
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    // The contract: exit 0 within 10 s, whatever is still running.
+    setTimeout(() => process.exit(0), 9_500).unref();
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`darkroom: error during shutdown after ${signal}: ${(err as Error).message}\n`);
+        process.exit(0);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export function buildProgram(): Command {
+  const program = new Command('darkroom')
+    .description('Darkroom: self-hosted image processing engine')
+    .showHelpAfterError();
+
+  addServerOptions(program.command('serve', { isDefault: true }).description('run the server (headless)')).action(serve);
+
+  const keys = program.command('keys').description('manage API keys directly in the data dir');
+  const dataDirOption = () => new Option('--data-dir <dir>', `data dir [env ${envName('data-dir')}]`);
+  const keysService = (flags: { dataDir?: string }) => {
+    const config = configFrom({ dataDir: flags.dataDir });
+    const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
+    return { db, keys: createKeysService(createKeysRepo(db), systemClock) };
+  };
+
+  keys
+    .command('create')
+    .description('create a key and print it once')
+    .requiredOption('--customer <name>', 'customer the key belongs to')
+    .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
+    .option('--name <name>', 'a label to recognise the key by')
+    .addOption(dataDirOption())
+    .action((flags: { customer: string; role: string; name?: string; dataDir?: string }) => {
+      const input = NewKeyInput.safeParse({ customer: flags.customer, role: flags.role, name: flags.name });
+      if (!input.success) fail(input.error.issues[0]!.message);
+      const { db, keys: service } = keysService(flags);
+      const created = service.create(input.data);
+      db.close();
+      process.stdout.write(`${created.key}\n`);
+      process.stderr.write(`created ${created.role} key ${created.id} for customer "${created.customer}"; it is not shown again\n`);
+    });
+
+  keys
+    .command('list')
+    .description('list active keys (never their secret)')
+    .addOption(dataDirOption())
+    .action((flags: { dataDir?: string }) => {
+      const { db, keys: service } = keysService(flags);
+      for (const key of service.list()) {
+        process.stdout.write(`${key.id}\t${key.role}\t${key.customer}\t${key.prefix}…\t${key.name ?? ''}\n`);
+      }
+      db.close();
+    });
+
+  keys
+    .command('revoke <id>')
+    .description('revoke a key')
+    .addOption(dataDirOption())
+    .action((id: string, flags: { dataDir?: string }) => {
+      const { db, keys: service } = keysService(flags);
+      try {
+        service.revoke(id);
+      } catch (err) {
+        fail((err as Error).message);
+      } finally {
+        db.close();
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv = process.argv) {
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,148 @@
+import os from 'node:os';
+import path from 'node:path';
+import envPaths from 'env-paths';
+import ms from 'ms';
+import bytes from 'bytes-iec';
+import cron from 'node-cron';
+import { z } from 'zod';
+
+/**
+ * Every server option, described once. The CLI turns each entry into a flag, the env reader
+ * into `DARKROOM_<NAME>`, and the README's options table documents the same list.
+ */
+export const OPTION_SPECS = [
+  { key: 'host', flag: 'host', arg: 'addr', help: 'bind address; LAN use is opt-in (0.0.0.0)', default: '127.0.0.1' },
+  { key: 'port', flag: 'port', arg: 'n', help: '0 picks a free port', default: '7410' },
+  { key: 'dataDir', flag: 'data-dir', arg: 'dir', help: 'originals, processed files, SQLite database', default: '(OS per-user data folder)' },
+  { key: 'workers', flag: 'workers', arg: 'n', help: 'processing threads', default: '(number of CPUs)' },
+  { key: 'processedTtl', flag: 'processed-ttl', arg: 'duration', help: 'lifetime of processed files (30s, 10m, 7d …)', default: '7d' },
+  { key: 'purgeSchedule', flag: 'purge-schedule', arg: 'cron', help: 'node-cron expression for the purge; seconds field allowed', default: '*/10 * * * *' },
+  { key: 'maxUploadBytes', flag: 'max-upload-bytes', arg: 'size', help: 'larger uploads get 413 (10GiB, 500MB …)', default: '10GiB' },
+  { key: 'maxInputPixels', flag: 'max-input-pixels', arg: 'n', help: 'width×height from the header; larger gets 422 before decoding', default: '1000000000' },
+  { key: 'adminKey', flag: 'admin-key', arg: 'key', help: 'make sure this key exists as an admin key', default: undefined },
+  { key: 'watch', flag: 'watch', arg: 'dir', help: 'watch folder, repeatable', default: undefined, repeatable: true },
+  { key: 's3Bucket', flag: 's3-bucket', arg: 'name', help: 'S3 sync bucket (off when unset)', default: undefined },
+  { key: 's3Prefix', flag: 's3-prefix', arg: 'prefix', help: 'key prefix inside the bucket', default: '' },
+  { key: 's3Endpoint', flag: 's3-endpoint', arg: 'url', help: 'S3-compatible endpoint (MinIO, R2 …)', default: undefined },
+  { key: 's3Region', flag: 's3-region', arg: 'region', help: 'bucket region', default: 'us-east-1' },
+  { key: 's3ForcePathStyle', flag: 's3-force-path-style', arg: 'bool', help: 'path-style bucket addressing', default: 'false' },
+  { key: 'maxQueuedJobs', flag: 'max-queued-jobs', arg: 'n', help: 'uploads get 429 while more jobs than this wait', default: '10000' },
+  { key: 'minFreeBytes', flag: 'min-free-bytes', arg: 'size', help: 'free disk kept in reserve; uploads that would cross it get 507', default: '1GiB' },
+  { key: 'jobMaxAttempts', flag: 'job-max-attempts', arg: 'n', help: 'attempts before a job is given up', default: '5' },
+  { key: 'logLevel', flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
+] as const;
+
+export type OptionKey = (typeof OPTION_SPECS)[number]['key'];
+
+export function envName(flag: string): string {
+  return `DARKROOM_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+const duration = z.string().transform((value, ctx) => {
+  const parsed = ms(value as ms.StringValue);
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 10m or 7d, got "${value}"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const size = z.string().transform((value, ctx) => {
+  const parsed = bytes.parse(value);
+  if (parsed === null || !Number.isFinite(parsed) || parsed < 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a size like 500MB or 10GiB, got "${value}"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().transform((value, ctx) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value.trim()) || parsed < min || parsed > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, got "${value}"` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const boolean = z.string().transform((value, ctx) => {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  ctx.addIssue({ code: 'custom', message: `expected true or false, got "${value}"` });
+  return z.NEVER;
+});
+
+const cronExpression = z.string().refine((value) => cron.validate(value), {
+  message: 'expected a cron expression like "*/10 * * * *" (a leading seconds field is allowed)',
+});
+
+const ConfigSchema = z.object({
+  host: z.string().min(1),
+  port: integer(0, 65535),
+  dataDir: z.string().min(1).transform((p) => path.resolve(p)),
+  workers: integer(1, 256),
+  processedTtl: duration,
+  purgeSchedule: cronExpression,
+  maxUploadBytes: size,
+  maxInputPixels: integer(1),
+  adminKey: z.string().min(16, 'must be at least 16 characters').optional(),
+  watch: z.array(z.string().min(1).transform((p) => path.resolve(p))).default([]),
+  s3Bucket: z.string().min(1).optional(),
+  s3Prefix: z.string().transform((p) => p.replace(/^\/+|\/+$/g, '')),
+  s3Endpoint: z.url().optional(),
+  s3Region: z.string().min(1),
+  s3ForcePathStyle: boolean,
+  maxQueuedJobs: integer(1),
+  minFreeBytes: size,
+  jobMaxAttempts: integer(1, 100),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type RawConfig = Partial<Record<OptionKey, string | string[]>>;
+
+export class ConfigError extends Error {}
+
+function defaultDataDir(): string {
+  return envPaths('darkroom', { suffix: '' }).data;
+}
+
+/** Reads `DARKROOM_*` variables for every option. The only place that reads process.env for config. */
+export function readEnv(env: NodeJS.ProcessEnv): RawConfig {
+  const raw: RawConfig = {};
+  for (const spec of OPTION_SPECS) {
+    const value = env[envName(spec.flag)];
+    if (value === undefined) continue;
+    // A repeatable option in env is a list separated by the platform path delimiter, like PATH.
+    raw[spec.key] = 'repeatable' in spec && spec.repeatable ? value.split(path.delimiter).filter(Boolean) : value;
+  }
+  return raw;
+}
+
+/**
+ * Parses the merged options (flags override env, env overrides defaults) once at start-up.
+ * Throws ConfigError with a one-line message naming the option.
+ */
+export function parseConfig(...sources: RawConfig[]): Config {
+  const merged: Record<string, unknown> = {
+    dataDir: defaultDataDir(),
+    workers: String(Math.max(1, os.availableParallelism())),
+  };
+  for (const spec of OPTION_SPECS) {
+    if (spec.default !== undefined && !spec.default.startsWith('(')) merged[spec.key] = spec.default;
+  }
+  for (const source of sources) {
+    for (const [key, value] of Object.entries(source)) if (value !== undefined) merged[key] = value;
+  }
+  const result = ConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    const spec = OPTION_SPECS.find((s) => s.key === key);
+    const name = spec ? `--${spec.flag}` : key;
+    throw new ConfigError(`invalid ${name}: ${issue.message}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,156 @@
+import type { Db } from './connection.js';
+import type { VariantSpec } from '../../workers/types.js';
+
+export type ImageStatus = 'queued' | 'processing' | 'done' | 'failed';
+export type VariantStatus = 'pending' | 'done' | 'failed' | 'expired';
+
+export interface ImageRow {
+  id: string;
+  customer: string;
+  status: ImageStatus;
+  filename: string;
+  bytes: number;
+  sha256: string;
+  format: string;
+  width: number;
+  height: number;
+  pages: number;
+  source: string;
+  generation: number;
+  created_at: number;
+  processed_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  thumbhash: string | null;
+  dominant_color: string | null;
+}
+
+export interface VariantRow {
+  image_id: string;
+  name: string;
+  spec: string;
+  status: VariantStatus;
+  format: string;
+  width: number | null;
+  height: number | null;
+  bytes: number | null;
+  path: string | null;
+  etag: string | null;
+  written_at: number | null;
+  expires_at: number | null;
+}
+
+export type NewImage = Omit<ImageRow, 'status' | 'generation' | 'processed_at' | 'error_code' | 'error_message' | 'thumbhash' | 'dominant_color'>;
+
+export interface ListQuery {
+  customer?: string;
+  status?: ImageStatus;
+  limit: number;
+  before?: { createdAt: number; id: string };
+}
+
+export function createImagesRepo(db: Db) {
+  const insertImage = db.prepare<[NewImage]>(
+    `INSERT INTO images (id, customer, status, filename, bytes, sha256, format, width, height, pages, source, created_at)
+     VALUES (@id, @customer, 'queued', @filename, @bytes, @sha256, @format, @width, @height, @pages, @source, @created_at)`,
+  );
+  const insertVariant = db.prepare<[string, string, string, string]>(
+    `INSERT INTO variants (image_id, name, spec, status, format) VALUES (?, ?, ?, 'pending', ?)`,
+  );
+  const byId = db.prepare<[string], ImageRow>(`SELECT * FROM images WHERE id = ?`);
+  const variantsOf = db.prepare<[string], VariantRow>(`SELECT * FROM variants WHERE image_id = ? ORDER BY rowid`);
+  const variant = db.prepare<[string, string], VariantRow>(`SELECT * FROM variants WHERE image_id = ? AND name = ?`);
+  const countBySha = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM images WHERE sha256 = ?`);
+  const deleteImage = db.prepare<[string]>(`DELETE FROM images WHERE id = ?`);
+  const setStatus = db.prepare<[ImageStatus, string]>(`UPDATE images SET status = ? WHERE id = ?`);
+  const metadata = db.prepare<[string], { data: string }>(`SELECT data FROM image_metadata WHERE image_id = ?`);
+  const upsertMetadata = db.prepare<[string, string, number]>(
+    `INSERT INTO image_metadata (image_id, data, extracted_at) VALUES (?, ?, ?)
+     ON CONFLICT (image_id) DO UPDATE SET data = excluded.data, extracted_at = excluded.extracted_at`,
+  );
+  const expiredVariants = db.prepare<[number, number], VariantRow>(
+    `SELECT * FROM variants WHERE status = 'done' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+  );
+  const markExpired = db.prepare<[string, string, number]>(
+    `UPDATE variants SET status = 'expired', path = NULL WHERE image_id = ? AND name = ? AND status = 'done' AND expires_at <= ?`,
+  );
+
+  return {
+    insert(image: NewImage, variants: VariantSpec[]) {
+      insertImage.run(image);
+      for (const spec of variants) insertVariant.run(image.id, spec.name, JSON.stringify(spec), spec.format);
+    },
+    findById: (id: string) => byId.get(id),
+    variantsOf: (id: string) => variantsOf.all(id),
+    findVariant: (id: string, name: string) => variant.get(id, name),
+    countBySha256: (sha256: string) => countBySha.get(sha256)!.n,
+    delete: (id: string) => deleteImage.run(id).changes > 0,
+    setStatus: (id: string, status: ImageStatus) => void setStatus.run(status, id),
+    metadata: (id: string) => {
+      const row = metadata.get(id);
+      return row ? (JSON.parse(row.data) as Record<string, unknown>) : undefined;
+    },
+    saveMetadata: (id: string, data: unknown, at: number) => void upsertMetadata.run(id, JSON.stringify(data), at),
+
+    list(query: ListQuery): ImageRow[] {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.customer !== undefined) {
+        where.push('customer = ?');
+        params.push(query.customer);
+      }
+      if (query.status) {
+        where.push('status = ?');
+        params.push(query.status);
+      }
+      if (query.before) {
+        where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+        params.push(query.before.createdAt, query.before.createdAt, query.before.id);
+      }
+      const sql = `SELECT * FROM images ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                   ORDER BY created_at DESC, id DESC LIMIT ?`;
+      return db.prepare<unknown[], ImageRow>(sql).all(...params, query.limit);
+    },
+
+    /** Processed files past their expiry, oldest first, in batches. */
+    expiredVariants: (now: number, limit: number) => expiredVariants.all(now, limit),
+    markExpired: (imageId: string, name: string, now: number) => markExpired.run(imageId, name, now).changes > 0,
+
+    /** A new generation: every variant back to pending (reprocess). */
+    startGeneration(id: string): number {
+      db.prepare(`UPDATE variants SET status = 'pending' WHERE image_id = ?`).run(id);
+      const row = db
+        .prepare<[string], { generation: number }>(
+          `UPDATE images SET generation = generation + 1, status = 'queued', error_code = NULL, error_message = NULL,
+           processed_at = NULL WHERE id = ? RETURNING generation`,
+        )
+        .get(id);
+      return row!.generation;
+    },
+
+    completeVariant(imageId: string, name: string, v: { width: number; height: number; bytes: number; path: string; etag: string; writtenAt: number; expiresAt: number }) {
+      db.prepare(
+        `UPDATE variants SET status = 'done', width = ?, height = ?, bytes = ?, path = ?, etag = ?, written_at = ?, expires_at = ?
+         WHERE image_id = ? AND name = ?`,
+      ).run(v.width, v.height, v.bytes, v.path, v.etag, v.writtenAt, v.expiresAt, imageId, name);
+    },
+
+    failVariants(imageId: string) {
+      db.prepare(`UPDATE variants SET status = 'failed' WHERE image_id = ? AND status = 'pending'`).run(imageId);
+    },
+
+    finish(imageId: string, status: 'done' | 'failed', at: number) {
+      db.prepare(`UPDATE images SET status = ?, processed_at = ? WHERE id = ?`).run(status, at, imageId);
+    },
+
+    setError(imageId: string, code: string, message: string) {
+      db.prepare(`UPDATE images SET error_code = ?, error_message = ? WHERE id = ?`).run(code, message, imageId);
+    },
+
+    saveSummary(imageId: string, thumbhash: string, dominantColor: string) {
+      db.prepare(`UPDATE images SET thumbhash = ?, dominant_color = ? WHERE id = ?`).run(thumbhash, dominantColor, imageId);
+    },
+  };
+}
+
+export type ImagesRepo = ReturnType<typeof createImagesRepo>;

@@ -1,0 +1,10 @@
+import * as initial from './001-initial.js';
+
+/**
+ * Ordered schema migrations. A migration is never edited once released: add a new one.
+ * They live in TypeScript modules rather than .sql files so the compiled app (and the
+ * packaged desktop app) carries them without a copy step.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  { version: 1, name: 'initial', sql: initial.sql },
+];

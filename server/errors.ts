@@ -1,0 +1,41 @@
+/**
+ * The catalogue of errors the API can answer with: one code, one status, documented once here
+ * and in docs/api.md. Everything user input can cause is thrown as an AppError and turned into
+ * JSON by the single error handler (http/middleware/errors.ts).
+ */
+export const ERROR_CATALOGUE = {
+  invalid_request: { status: 400, description: 'malformed parameters, unknown variant, bad JSON' },
+  unauthorized: { status: 401, description: 'no or unknown key' },
+  forbidden: { status: 403, description: 'role does not allow it' },
+  not_found: { status: 404, description: 'no such image/variant for this customer' },
+  not_ready: { status: 409, description: 'download of a variant that is not processed yet' },
+  expired: { status: 410, description: 'the processed file passed its TTL and was purged' },
+  payload_too_large: { status: 413, description: 'over --max-upload-bytes' },
+  unsupported_media_type: { status: 415, description: 'bytes are not a decodable image format' },
+  pixel_limit_exceeded: { status: 422, description: 'header dimensions over --max-input-pixels' },
+  too_many_requests: { status: 429, description: 'queue full or rate limited; Retry-After set' },
+  internal_error: { status: 500, description: 'a bug or an unexpected failure; the log has the details' },
+  not_available: { status: 503, description: 'the server is shutting down or not ready' },
+  insufficient_storage: { status: 507, description: 'not enough free disk to accept the upload' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_CATALOGUE[code].status;
+  }
+}
+
+export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
+
+/** Codes a processing job can end with (image.error.code); not HTTP statuses. */
+export const PROCESSING_ERROR_CODES = ['corrupt_image', 'processing_failed', 'original_missing'] as const;
+export type ProcessingErrorCode = (typeof PROCESSING_ERROR_CODES)[number];

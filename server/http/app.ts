@@ -1,0 +1,76 @@
+import crypto from 'node:crypto';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { KeysService } from '../services/keys.service.js';
+import { authenticate } from './middleware/auth.js';
+import { errorHandler } from './middleware/errors.js';
+import type { Metrics } from './metrics.js';
+import { imagesRouter, type ImagesRoutesDeps } from './routes/images.routes.js';
+import { keysRouter } from './routes/keys.routes.js';
+import { opsRouter, type Readiness } from './routes/ops.routes.js';
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  keys: KeysService;
+  readiness: Readiness;
+  images: ImagesRoutesDeps;
+  /** Extra /v1 routers added by other parts (stats, events, uploads …), mounted after auth. */
+  extraV1Routers?: express.Router[];
+  /** Routers mounted before auth (tus does its own auth). */
+  preAuthV1Routers?: express.Router[];
+  /** Mounted last at "/": the web UI. */
+  ui?: express.RequestHandler;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builds the HTTP app without listening: the server, tests and the desktop shell share it. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+  app.use((req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    const end = deps.metrics.httpDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      end({ route, status: `${Math.floor(res.statusCode / 100)}xx` });
+    });
+    next();
+  });
+
+  app.use(opsRouter(deps.readiness, deps.metrics));
+
+  const v1 = express.Router();
+  for (const router of deps.preAuthV1Routers ?? []) v1.use(router);
+  v1.use(authenticate(deps.keys));
+  v1.use(imagesRouter(deps.images));
+  v1.use(keysRouter(deps.keys));
+  for (const router of deps.extraV1Routers ?? []) v1.use(router);
+  v1.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} /v1${req.path}`)));
+  app.use('/v1', v1);
+
+  if (deps.ui) app.use(deps.ui);
+  app.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

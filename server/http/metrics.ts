@@ -1,0 +1,56 @@
+import client from 'prom-client';
+
+/**
+ * Prometheus metrics, in a registry per server instance (tests run several servers in one
+ * process). Gauges read their value from the database when scraped, so they are never stale.
+ */
+export function createMetrics(sources: { queuedJobs: () => number; runningJobs: () => number }) {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'darkroom_process_' });
+
+  const uploads = new client.Counter({
+    name: 'darkroom_uploads_total',
+    help: 'Uploads by outcome (accepted, or the error code that refused them)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'darkroom_jobs_queued',
+    help: 'Jobs waiting to run',
+    registers: [registry],
+    collect() {
+      this.set(sources.queuedJobs());
+    },
+  });
+  new client.Gauge({
+    name: 'darkroom_jobs_running',
+    help: 'Jobs running now',
+    registers: [registry],
+    collect() {
+      this.set(sources.runningJobs());
+    },
+  });
+  const processing = new client.Histogram({
+    name: 'darkroom_processing_seconds',
+    help: 'Time a job took, by kind and outcome',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const httpDuration = new client.Histogram({
+    name: 'darkroom_http_request_seconds',
+    help: 'HTTP request duration by route and status class',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
+    registers: [registry],
+  });
+  const purged = new client.Counter({
+    name: 'darkroom_purged_files_total',
+    help: 'Processed files removed by retention',
+    registers: [registry],
+  });
+
+  return { registry, uploads, processing, httpDuration, purged };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,58 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { AppError, isAppError } from '../../errors.js';
+
+export function errorBody(err: AppError, requestId: unknown) {
+  return { error: { code: err.code, message: err.message, requestId: String(requestId ?? '') } };
+}
+
+/** Turns anything thrown by a route into a JSON error of the catalogue; the single place that does. */
+export function errorHandler(logger: Logger) {
+  // Express recognises error handlers by their four parameters.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const appError = toAppError(err);
+    if (appError.status >= 500 && appError.code !== 'insufficient_storage' && appError.code !== 'not_available') {
+      logger.error({ err, requestId: req.id }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(appError.headers)) res.setHeader(name, value);
+    if (!req.complete) lingeringClose(req, res);
+    res.status(appError.status).json(errorBody(appError, req.id));
+  };
+}
+
+/** Errors from body parsers and the like, which carry a status but are not AppErrors. */
+function toAppError(err: unknown): AppError {
+  if (isAppError(err)) return err;
+  const e = err as { status?: number; type?: string; message?: string };
+  if (e?.type === 'entity.parse.failed') return new AppError('invalid_request', 'body is not valid JSON');
+  if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'request body too large');
+  if (e?.status === 400) return new AppError('invalid_request', e.message ?? 'bad request');
+  return new AppError('internal_error', 'internal error; the server log has the details');
+}
+
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * An upload refused before its body was read (415 after the first bytes, 413): answer, then
+ * keep reading and discarding for a moment before closing. Closing a socket with unread data
+ * makes the kernel send a reset, and many clients then lose the answer they were about to read.
+ */
+function lingeringClose(req: Request, res: Response) {
+  res.setHeader('Connection', 'close');
+  let drained = 0;
+  const stop = () => req.socket.destroy();
+  const timer = setTimeout(stop, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > LINGER_BYTES) stop();
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.resume();
+}

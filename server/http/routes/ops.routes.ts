@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import type { Metrics } from '../metrics.js';
+
+export interface Readiness {
+  /** Each check answers true when usable; any false makes /readyz answer 503. */
+  checks: Record<string, () => boolean | Promise<boolean>>;
+}
+
+/** Health, readiness and metrics: no auth, for load balancers and Prometheus. */
+export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
+  const router = Router();
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (_req, res) => {
+    const results: Record<string, boolean> = {};
+    for (const [name, check] of Object.entries(readiness.checks)) {
+      try {
+        results[name] = await check();
+      } catch {
+        results[name] = false;
+      }
+    }
+    const ready = Object.values(results).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: results });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  return router;
+}

@@ -1,0 +1,33 @@
+import type { ImagesRepo } from '../../db/images.repo.js';
+import type { BlobStore } from '../../storage/fs-blob-store.js';
+import type { Clock } from '../../util/clock.js';
+import type { Lifecycle } from '../../services/lifecycle.js';
+import type { ImagePool } from '../pool.js';
+import { JobError, type JobHandler } from '../runner.js';
+
+export function createExtractMetadataHandler(deps: {
+  images: ImagesRepo;
+  store: BlobStore;
+  pool: ImagePool;
+  clock: Clock;
+  lifecycle: Lifecycle;
+}): JobHandler {
+  const { images, lifecycle } = deps;
+  return {
+    async run(ctx) {
+      const image = images.findById(ctx.job.image_id);
+      if (!image) return void ctx.complete(() => {});
+      lifecycle.markProcessing(image.id);
+      const result = await deps.pool.extractMetadata({ input: deps.store.originalPath(image.sha256) }, ctx.signal);
+      if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
+      ctx.complete(() => {
+        images.saveMetadata(image.id, result.metadata, deps.clock.now());
+        lifecycle.settle(image.id);
+      });
+    },
+    // Missing metadata does not fail the image; its processing decides that.
+    giveUp(job) {
+      lifecycle.settle(job.image_id);
+    },
+  };
+}

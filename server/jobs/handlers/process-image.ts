@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import type { ImagesRepo } from '../../db/images.repo.js';
+import type { BlobStore } from '../../storage/fs-blob-store.js';
+import type { Clock } from '../../util/clock.js';
+import type { Lifecycle } from '../../services/lifecycle.js';
+import type { ImagePool } from '../pool.js';
+import type { VariantSpec } from '../../../workers/types.js';
+import { EXTENSIONS } from '../../media/formats.js';
+import { JobError, type JobHandler } from '../runner.js';
+
+const ANIMATABLE = new Set(['gif', 'webp']);
+
+export function createProcessImageHandler(deps: {
+  images: ImagesRepo;
+  store: BlobStore;
+  pool: ImagePool;
+  clock: Clock;
+  lifecycle: Lifecycle;
+  processedTtlMs: number;
+  maxInputPixels: number;
+}): JobHandler {
+  const { images, store, clock, lifecycle } = deps;
+
+  return {
+    async run(ctx) {
+      const image = images.findById(ctx.job.image_id);
+      if (!image) return void ctx.complete(() => {});
+      lifecycle.markProcessing(image.id);
+
+      const outputs = images.variantsOf(image.id).map((v) => {
+        const spec = JSON.parse(v.spec) as VariantSpec;
+        return { spec, output: store.tmpPath(`.${EXTENSIONS[spec.format]}`) };
+      });
+      // Animations stay animated unless all their frames together pass the pixel limit.
+      const animated =
+        image.pages > 1 && ANIMATABLE.has(image.format) && image.width * image.height * image.pages <= deps.maxInputPixels;
+      const cleanup = () => Promise.all(outputs.map((o) => fs.promises.rm(o.output, { force: true })));
+
+      try {
+        const result = await deps.pool.processImage(
+          { input: store.originalPath(image.sha256), animated, maxInputPixels: deps.maxInputPixels, variants: outputs },
+          ctx.signal,
+        );
+        if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
+
+        const now = clock.now();
+        ctx.complete(() => {
+          const current = images.findById(image.id);
+          // A reprocess started meanwhile: its own job will write the variants.
+          if (!current || current.generation !== ctx.job.generation) return;
+          for (const [i, v] of result.variants.entries()) {
+            const target = store.processedPath(image.id, v.name, EXTENSIONS[v.format]);
+            const previous = images.findVariant(image.id, v.name)?.path;
+            store.commitProcessedSync(outputs[i]!.output, target);
+            if (previous && previous !== target) store.removeFileSync(previous);
+            images.completeVariant(image.id, v.name, {
+              width: v.width,
+              height: v.height,
+              bytes: v.bytes,
+              path: target,
+              etag: v.sha256,
+              writtenAt: now,
+              expiresAt: now + deps.processedTtlMs,
+            });
+          }
+          images.saveSummary(image.id, result.thumbhash, result.dominantColor);
+          lifecycle.settle(image.id);
+        });
+      } finally {
+        await cleanup(); // whatever was not moved into place
+      }
+    },
+
+    giveUp(job, error) {
+      images.setError(job.image_id, error.code, error.message);
+      images.failVariants(job.image_id);
+      lifecycle.settle(job.image_id);
+    },
+  };
+}

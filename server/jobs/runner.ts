@@ -1,0 +1,187 @@
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
+import type { Clock } from '../util/clock.js';
+import { JOB_KINDS, type JobKind } from './kinds.js';
+
+/** A failure a handler reports; `retryable: false` ends the job at once (a corrupt image). */
+export class JobError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface JobContext {
+  job: JobRow;
+  signal: AbortSignal;
+  /**
+   * Commits the job's results: runs `apply` in one transaction with marking the job done, but
+   * only while this runner still holds the job's lease. Returns false (and applies nothing)
+   * when the job was taken away meanwhile (image deleted, lease lost).
+   */
+  complete(apply: () => void): boolean;
+}
+
+export interface JobHandler {
+  run(ctx: JobContext): Promise<void>;
+  /** In the same transaction that marks the job failed for good. */
+  giveUp(job: JobRow, error: JobError): void;
+}
+
+export interface RunnerOptions {
+  repo: JobsRepo;
+  transaction: <T>(fn: () => T) => T;
+  handlers: Record<JobKind, JobHandler>;
+  clock: Clock;
+  concurrency: number;
+  jobTimeoutMs: number;
+  logger: Logger;
+  onJobSettled?: (job: JobRow, outcome: 'done' | 'retry' | 'failed', seconds: number) => void;
+}
+
+const BASE_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 5 * 60_000;
+const IDLE_POLL_MS = 1_000;
+
+/** Exponential backoff with full jitter, so retries of a batch do not stampede together. */
+export function backoffMs(attempt: number, random = Math.random): number {
+  const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/**
+ * Pulls due jobs from SQLite and runs up to `concurrency` at once (one per pool thread). A job
+ * is leased when claimed; results commit only under that lease, so a job can never complete
+ * twice, and after a crash every leased job is simply run again.
+ */
+export function createJobRunner(options: RunnerOptions) {
+  const { repo, clock, logger } = options;
+  for (const kind of JOB_KINDS) {
+    if (!options.handlers[kind]) throw new Error(`no handler registered for job kind "${kind}"`);
+  }
+
+  const inFlight = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  let timer: NodeJS.Timeout | undefined;
+  let scheduled = false;
+  let stopped = true;
+
+  function tick() {
+    scheduled = false;
+    if (stopped) return;
+    while (inFlight.size < options.concurrency) {
+      const token = crypto.randomUUID();
+      const now = clock.now();
+      const job = repo.claim(now, now + options.jobTimeoutMs * 2, token);
+      if (!job) break;
+      start(job, token);
+    }
+    schedulePoll();
+  }
+
+  function schedulePoll() {
+    clearTimeout(timer);
+    if (stopped) return;
+    const next = repo.nextRunAt();
+    const wait = next === null ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(0, next - clock.now()));
+    timer = setTimeout(kick, wait);
+    timer.unref();
+  }
+
+  function kick() {
+    if (scheduled || stopped) return;
+    scheduled = true;
+    setImmediate(tick);
+  }
+
+  function start(job: JobRow, token: string) {
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(new Error('job timed out')), options.jobTimeoutMs);
+    const started = performance.now();
+    const ctx: JobContext = {
+      job,
+      signal: controller.signal,
+      complete: (apply) =>
+        options.transaction(() => {
+          if (!repo.finish(job.id, token, 'done', clock.now())) return false;
+          apply();
+          return true;
+        }),
+    };
+    const done = options.handlers[job.kind]
+      .run(ctx)
+      .then(
+        () => settle(job, 'done', started),
+        (err: unknown) => fail(job, token, toJobError(err), started),
+      )
+      .catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job bookkeeping failed'))
+      .finally(() => {
+        clearTimeout(timeout);
+        inFlight.delete(job.id);
+        kick();
+      });
+    inFlight.set(job.id, { controller, done });
+  }
+
+  function fail(job: JobRow, token: string, error: JobError, started: number) {
+    if (stopped && error.retryable) return; // abandoned at shutdown: the lease is released at next start
+    const log = { jobId: job.id, kind: job.kind, imageId: job.image_id, attempt: job.attempts, code: error.code };
+    if (error.retryable && job.attempts < job.max_attempts) {
+      const delay = backoffMs(job.attempts);
+      if (repo.retry(job.id, token, clock.now() + delay, error.message)) {
+        logger.warn({ ...log, err: error.message, retryInMs: delay }, 'job failed, will retry');
+        settle(job, 'retry', started);
+      }
+      return;
+    }
+    const failed = options.transaction(() => {
+      if (!repo.finish(job.id, token, 'failed', clock.now(), error.message)) return false;
+      options.handlers[job.kind].giveUp(job, error);
+      return true;
+    });
+    if (failed) {
+      logger.warn({ ...log, err: error.message }, 'job failed for good');
+      settle(job, 'failed', started);
+    }
+  }
+
+  function settle(job: JobRow, outcome: 'done' | 'retry' | 'failed', started: number) {
+    options.onJobSettled?.(job, outcome, (performance.now() - started) / 1000);
+  }
+
+  return {
+    start() {
+      const released = repo.releaseAll();
+      if (released) logger.info({ released }, 'resuming jobs interrupted by the previous shutdown');
+      stopped = false;
+      kick();
+    },
+    /** Wake up now: new work was just committed. */
+    kick,
+    inFlight: () => inFlight.size,
+    /**
+     * Stops claiming, waits for running jobs up to `graceMs`, then aborts the rest. Aborted
+     * jobs keep their lease in the database and run again at the next start.
+     */
+    async stop(graceMs: number) {
+      stopped = true;
+      clearTimeout(timer);
+      const all = Promise.all([...inFlight.values()].map((f) => f.done));
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([all, grace]);
+      for (const { controller } of inFlight.values()) controller.abort(new Error('shutting down'));
+      await Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, 500).unref())]);
+    },
+  };
+}
+
+function toJobError(err: unknown): JobError {
+  if (err instanceof JobError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new JobError(message, 'processing_failed', true);
+}
+
+export type JobRunner = ReturnType<typeof createJobRunner>;

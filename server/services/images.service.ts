@@ -1,0 +1,175 @@
+import fs from 'node:fs';
+import type { Db } from '../db/connection.js';
+import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
+import type { JobsRepo } from '../db/jobs.repo.js';
+import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { Clock } from '../util/clock.js';
+import { AppError } from '../errors.js';
+import { MIME_TYPES, type OutputFormat } from '../media/formats.js';
+import type { Principal } from './keys.service.js';
+import { effectiveVariantStatus, toImageRecord, variantFilename } from './image-record.js';
+
+export interface ImagesDeps {
+  db: Db;
+  images: ImagesRepo;
+  jobs: JobsRepo;
+  store: BlobStore;
+  clock: Clock;
+  onChanged: () => void;
+  /** Removes an expired variant's file and marks it (retention.service). */
+  expireVariant: (imageId: string, name: string) => void;
+}
+
+export interface Download {
+  path: string;
+  contentType: string;
+  filename: string;
+  etag: string;
+  bytes: number;
+  expiresAt: number | null;
+  immutable: boolean;
+}
+
+const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Cursors are opaque to clients: base64url of the last item's sort key. */
+export function encodeCursor(row: Pick<ImageRow, 'created_at' | 'id'>): string {
+  return Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw new AppError('invalid_request', 'cursor: not a cursor this server issued');
+}
+
+export function createImagesService(deps: ImagesDeps) {
+  const { db, images, jobs, store, clock } = deps;
+
+  /** The image if this principal may see it; another customer's image is exactly like a missing one. */
+  function visible(principal: Principal, id: string): ImageRow {
+    const row = ID_PATTERN.test(id) ? images.findById(id) : undefined;
+    if (!row || (principal.role !== 'admin' && row.customer !== principal.customer)) {
+      throw new AppError('not_found', `no image ${id}`);
+    }
+    return row;
+  }
+
+  const record = (row: ImageRow) => toImageRecord(row, images.variantsOf(row.id), clock.now());
+
+  return {
+    visible,
+    get: (principal: Principal, id: string) => record(visible(principal, id)),
+
+    list(principal: Principal, query: { status?: ImageStatus; limit: number; cursor?: string; customer?: string }) {
+      // Admins see every customer unless they ask for one; everyone else sees their own.
+      const customer = principal.role === 'admin' ? query.customer : principal.customer;
+      const rows = images.list({
+        customer,
+        status: query.status,
+        limit: query.limit + 1,
+        before: query.cursor ? decodeCursor(query.cursor) : undefined,
+      });
+      const page = rows.slice(0, query.limit);
+      return {
+        items: page.map(record),
+        nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1]!) : null,
+      };
+    },
+
+    metadata(principal: Principal, id: string) {
+      const row = visible(principal, id);
+      const extracted = images.metadata(id) as Record<string, unknown> | undefined;
+      return {
+        id: row.id,
+        format: row.format,
+        mimeType: MIME_TYPES[row.format as keyof typeof MIME_TYPES],
+        bytes: row.bytes,
+        sha256: row.sha256,
+        width: row.width,
+        height: row.height,
+        orientation: extracted?.orientation ?? null,
+        space: extracted?.space ?? null,
+        channels: extracted?.channels ?? null,
+        depth: extracted?.depth ?? null,
+        density: extracted?.density ?? null,
+        hasAlpha: extracted?.hasAlpha ?? null,
+        pages: row.pages,
+        iccDescription: extracted?.iccDescription ?? null,
+        exif: extracted?.exif ?? null,
+        gps: extracted?.gps ?? null,
+        dominantColor: row.dominant_color,
+        thumbhash: row.thumbhash,
+        extracted: extracted !== undefined,
+      };
+    },
+
+    delete(principal: Principal, id: string) {
+      const row = visible(principal, id);
+      // One synchronous stretch: rows and files go together, and "is this original still used"
+      // is answered and acted on before any other request can store the same bytes again.
+      db.transaction(() => {
+        images.delete(id);
+        jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
+      })();
+      store.removeProcessedSync(id);
+      if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);
+      deps.onChanged();
+    },
+
+    reprocess(principal: Principal, id: string) {
+      visible(principal, id);
+      db.transaction(() => {
+        const generation = images.startGeneration(id);
+        jobs.appendEvent('image.reprocess_requested', id, { generation }, clock.now());
+      })();
+      deps.onChanged();
+      return record(images.findById(id)!);
+    },
+
+    download(principal: Principal, id: string, variantName: string): Download {
+      const row = visible(principal, id);
+      if (variantName === 'original') {
+        const file = store.originalPath(row.sha256);
+        return {
+          path: file,
+          contentType: MIME_TYPES[row.format as keyof typeof MIME_TYPES] ?? 'application/octet-stream',
+          filename: row.filename,
+          etag: `"${row.sha256}"`,
+          bytes: row.bytes,
+          expiresAt: null,
+          immutable: true,
+        };
+      }
+      const variant = images.findVariant(id, variantName);
+      if (!variant) throw new AppError('not_found', `image ${id} has no variant "${variantName}"`);
+      const status = effectiveVariantStatus(variant, clock.now());
+      if (status === 'expired') {
+        if (variant.status === 'done') deps.expireVariant(id, variantName);
+        throw new AppError('expired', `variant "${variantName}" expired; POST /v1/image/${id}/reprocess brings it back`);
+      }
+      if (status === 'failed') throw new AppError('not_ready', `variant "${variantName}" failed: ${row.error_message ?? 'processing failed'}`);
+      if (status !== 'done' || !variant.path) throw new AppError('not_ready', `variant "${variantName}" is not processed yet`);
+      if (!fs.existsSync(variant.path)) {
+        // The file is gone though the row says done: only an interrupted purge does that.
+        deps.expireVariant(id, variantName);
+        throw new AppError('expired', `variant "${variantName}" expired`);
+      }
+      return {
+        path: variant.path,
+        contentType: MIME_TYPES[variant.format as OutputFormat],
+        filename: variantFilename(row.filename, variantName, variant.format as OutputFormat),
+        etag: `"${variant.etag}"`,
+        bytes: variant.bytes ?? 0,
+        expiresAt: variant.expires_at,
+        immutable: false,
+      };
+    },
+  };
+}
+
+export type ImagesService = ReturnType<typeof createImagesService>;

@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import type { Db } from '../db/connection.js';
+import type { ImagesRepo } from '../db/images.repo.js';
+import type { JobsRepo } from '../db/jobs.repo.js';
+import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { Clock } from '../util/clock.js';
+import type { VariantSpec } from '../../workers/types.js';
+import { AppError } from '../errors.js';
+import { probeImage, type ProbedImage } from '../media/probe.js';
+import type { Principal } from './keys.service.js';
+import { checkPixelLimit, type ReceivedFile } from './receive.js';
+import { toImageRecord, type ImageRecord } from './image-record.js';
+
+export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
+
+export interface IngestDeps {
+  db: Db;
+  images: ImagesRepo;
+  jobs: JobsRepo;
+  store: BlobStore;
+  clock: Clock;
+  limits: { maxInputPixels: number; maxQueuedJobs: number; minFreeBytes: number };
+  /** Called after new work was committed (dispatch the outbox, wake the runner). */
+  onAccepted: () => void;
+  /** Called once per refused upload, for the `rejected` statistic. */
+  onRejected?: (customer: string, error: AppError, at: number) => void;
+}
+
+/** "../../x/ holiday.JPG\u0000" → "holiday.JPG": a display name, never used as a path. */
+export function cleanFilename(raw: string | undefined): string {
+  const base = path.basename(String(raw ?? '').replace(/\\/g, '/'));
+  // eslint-disable-next-line no-control-regex
+  const cleaned = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  return cleaned || 'upload';
+}
+
+/**
+ * Turns received temp files into images: confirms each is a readable image within the pixel
+ * limit (header only), then moves the bytes into the store and records the image, its pending
+ * variants and its `image.uploaded` event in one transaction. Several files are accepted or
+ * refused together, so a request never half-succeeds.
+ */
+export function createIngestService(deps: IngestDeps) {
+  const { db, images, jobs, store, clock, limits } = deps;
+
+  /** Checks that cost nothing and should refuse a request before its body is read. */
+  async function admit(principal: Principal, expectedBytes?: number) {
+    try {
+      if (jobs.countQueued() >= limits.maxQueuedJobs) {
+        throw new AppError('too_many_requests', 'the processing queue is full; try again shortly', { 'Retry-After': '30' });
+      }
+      const free = await store.freeBytes();
+      if (free - (expectedBytes ?? 0) < limits.minFreeBytes) {
+        throw new AppError('insufficient_storage', 'not enough free disk space to accept this upload');
+      }
+    } catch (err) {
+      throw rejected(principal, err);
+    }
+  }
+
+  function rejected(principal: Principal, err: unknown): unknown {
+    if (err instanceof AppError && deps.onRejected) deps.onRejected(principal.customer, err, clock.now());
+    return err;
+  }
+
+  async function accept(
+    files: ReceivedFile[],
+    principal: Principal,
+    variants: VariantSpec[],
+    source: UploadSource,
+  ): Promise<ImageRecord[]> {
+    let probed: ProbedImage[];
+    try {
+      probed = [];
+      for (const file of files) {
+        const info = await probeImage(file.tmpPath);
+        checkPixelLimit(info.width, info.height, limits.maxInputPixels);
+        probed.push(info);
+      }
+    } catch (err) {
+      await Promise.all(files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
+      throw rejected(principal, err);
+    }
+
+    const now = clock.now();
+    const rows = files.map((file, i) => ({
+      id: uuidv7(),
+      customer: principal.customer,
+      filename: cleanFilename(file.filename),
+      bytes: file.bytes,
+      sha256: file.sha256,
+      format: probed[i]!.format,
+      width: probed[i]!.width,
+      height: probed[i]!.height,
+      pages: probed[i]!.pages,
+      source,
+      created_at: now,
+    }));
+
+    // Synchronous from here to the commit: moving the bytes in and recording the rows cannot
+    // interleave with a delete deciding whether the same bytes are still in use.
+    try {
+      db.transaction(() => {
+        for (const [i, row] of rows.entries()) {
+          store.adoptOriginalSync(files[i]!.tmpPath, row.sha256);
+          images.insert(row, variants);
+          jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
+        }
+      })();
+    } catch (err) {
+      for (const row of rows) if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);
+      for (const file of files) fs.rmSync(file.tmpPath, { force: true });
+      throw err;
+    }
+    deps.onAccepted();
+    return rows.map((row) => toImageRecord(images.findById(row.id)!, images.variantsOf(row.id), now));
+  }
+
+  return { admit, accept, rejected };
+}
+
+export type IngestService = ReturnType<typeof createIngestService>;

@@ -1,0 +1,107 @@
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import type { KeysRepo, Role, ApiKeyRow } from '../db/keys.repo.js';
+import { ROLES } from '../db/keys.repo.js';
+import type { Clock } from '../util/clock.js';
+import { AppError } from '../errors.js';
+
+export interface Principal {
+  keyId: string;
+  customer: string;
+  role: Role;
+}
+
+export const CustomerName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'customer: 1–64 letters, digits, ".", "_" or "-"');
+
+export const NewKeyInput = z.object({
+  customer: CustomerName,
+  role: z.enum(ROLES),
+  name: z.string().trim().min(1).max(100).optional(),
+});
+export type NewKeyInput = z.infer<typeof NewKeyInput>;
+
+/** The customer the bootstrap admin key belongs to (and watch-folder imports go to). */
+export const LOCAL_CUSTOMER = 'local';
+
+/**
+ * Keys are 256 random bits, so one round of SHA-256 is enough to store them safely: a slow
+ * password hash (bcrypt, argon2) only helps against guessable secrets, and would cost
+ * milliseconds on every request.
+ */
+const hashKey = (plain: string) => crypto.createHash('sha256').update(plain).digest('hex');
+const generateKey = () => `drk_${crypto.randomBytes(32).toString('base64url')}`;
+
+// Writing last_used_at on every request would turn every read into a write; once a minute is plenty.
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function publicKey(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    customer: row.customer,
+    role: row.role,
+    name: row.name,
+    prefix: row.key_prefix,
+    createdAt: new Date(row.created_at).toISOString(),
+    lastUsedAt: row.last_used_at ? new Date(row.last_used_at).toISOString() : null,
+  };
+}
+
+export function createKeysService(repo: KeysRepo, clock: Clock) {
+  function insertKey(plain: string, input: NewKeyInput) {
+    const row = {
+      id: `key_${crypto.randomBytes(9).toString('base64url')}`,
+      key_hash: hashKey(plain),
+      key_prefix: plain.slice(0, 10),
+      customer: input.customer,
+      role: input.role,
+      name: input.name ?? null,
+      created_at: clock.now(),
+    };
+    repo.insert(row);
+    return row;
+  }
+
+  return {
+    create(input: NewKeyInput) {
+      const plain = generateKey();
+      const row = insertKey(plain, input);
+      return { ...publicKey({ ...row, last_used_at: null, revoked_at: null }), key: plain };
+    },
+
+    authenticate(plain: string): Principal | undefined {
+      const row = repo.findByHash(hashKey(plain));
+      if (!row || row.revoked_at !== null) return undefined;
+      const now = clock.now();
+      if (!row.last_used_at || now - row.last_used_at > TOUCH_INTERVAL_MS) repo.touch(row.id, now);
+      return { keyId: row.id, customer: row.customer, role: row.role };
+    },
+
+    list: () => repo.listActive().map(publicKey),
+
+    revoke(id: string) {
+      if (!repo.revoke(id, clock.now())) throw new AppError('not_found', `no active key ${id}`);
+    },
+
+    /** --admin-key: the same key on every start is fine; an existing key is made an admin again. */
+    ensureAdminKey(plain: string) {
+      const existing = repo.findByHash(hashKey(plain));
+      if (existing) {
+        if (existing.role !== 'admin' || existing.revoked_at !== null) repo.promoteToAdmin(existing.id);
+        return;
+      }
+      insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'admin (--admin-key)' });
+    },
+
+    /** First start without any admin: create one so the operator can get in. Returns the plain key once. */
+    bootstrapAdminKey(): string | undefined {
+      if (repo.countActiveAdmins() > 0) return undefined;
+      const plain = generateKey();
+      insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'bootstrap admin' });
+      return plain;
+    },
+  };
+}
+
+export type KeysService = ReturnType<typeof createKeysService>;

@@ -1,0 +1,55 @@
+import { EventEmitter } from 'node:events';
+import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
+import type { JobsRepo } from '../db/jobs.repo.js';
+import type { Clock } from '../util/clock.js';
+
+export interface ImageStatusEvent {
+  id: string;
+  customer: string;
+  status: ImageStatus;
+}
+
+/**
+ * An image's status follows its jobs: queued until one starts, processing while any of the
+ * current generation runs, then done, or failed when processing failed for good. Every change
+ * is announced on `events` (server-sent events listen there).
+ */
+export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; clock: Clock }) {
+  const { images, jobs, clock } = deps;
+  const events = new EventEmitter<{ status: [ImageStatusEvent] }>();
+  events.setMaxListeners(0);
+
+  const announce = (id: string, status: ImageStatus) => {
+    const row = images.findById(id);
+    if (row) events.emit('status', { id, customer: row.customer, status });
+  };
+
+  return {
+    events,
+    announce,
+
+    markProcessing(imageId: string) {
+      const row = images.findById(imageId);
+      if (row?.status !== 'queued') return;
+      images.setStatus(imageId, 'processing');
+      announce(imageId, 'processing');
+    },
+
+    /** Call inside the transaction that finished one of the image's jobs. */
+    settle(imageId: string) {
+      const row = images.findById(imageId);
+      if (!row) return;
+      const current = jobs.jobsOfCurrentGeneration(imageId);
+      if (current.some((j) => j.status === 'queued' || j.status === 'running')) return;
+      const failed = current.some((j) => j.kind === 'process_image' && j.status === 'failed');
+      const now = clock.now();
+      images.finish(imageId, failed ? 'failed' : 'done', now);
+      jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
+      // Emitted after the caller's commit would be more exact; listeners only forward it, and
+      // a rolled-back settle is followed by a retry that announces again.
+      queueMicrotask(() => announce(imageId, failed ? 'failed' : 'done'));
+    },
+  };
+}
+
+export type Lifecycle = ReturnType<typeof createLifecycle>;

@@ -1,0 +1,128 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '../errors.js';
+import type { InputFormat } from '../media/formats.js';
+import { SNIFF_BYTES, dimensionsFromHead, sniffFormat } from '../media/sniff.js';
+
+export interface ReceivedFile {
+  tmpPath: string;
+  bytes: number;
+  sha256: string;
+  filename: string;
+  sniffedFormat: InputFormat;
+}
+
+export interface ReceiveLimits {
+  maxBytes: number;
+  maxInputPixels: number;
+}
+
+/** Bytes of the head given to the dimension reader: enough to get past a large EXIF block. */
+const HEAD_BYTES = 256 * 1024;
+// Larger writes mean fewer syscalls for multi-gigabyte bodies; memory per upload stays at a few MB.
+const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * Streams one upload to a temp file: counts bytes against the limit, hashes sha256 on the way,
+ * and judges the first bytes before reading the rest, so a text file named .jpg or a
+ * decompression bomb is refused after a few kilobytes, not gigabytes. Memory does not grow with
+ * size. On any failure the temp file is removed and the error thrown.
+ */
+export async function receiveToTempFile(
+  source: Readable,
+  tmpPath: string,
+  filename: string,
+  limits: ReceiveLimits,
+): Promise<ReceivedFile> {
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  let sniffed: InputFormat | undefined;
+  let decided = false;
+
+  const decide = async (complete: boolean) => {
+    const buf = Buffer.concat(head);
+    if (!sniffed) {
+      sniffed = await sniffFormat(buf);
+      if (!sniffed) {
+        throw new AppError('unsupported_media_type', `${describe(filename)} is not an image format Darkroom can read`);
+      }
+    }
+    const dims = dimensionsFromHead(buf);
+    if (dims) checkPixelLimit(dims.width, dims.height, limits.maxInputPixels);
+    if (dims || complete || headBytes >= HEAD_BYTES) {
+      decided = true;
+      head = [];
+    }
+  };
+
+  const meter = new Transform({
+    highWaterMark: WRITE_HIGH_WATER_MARK,
+    transform(chunk: Buffer, _enc, callback: TransformCallback) {
+      bytes += chunk.length;
+      if (bytes > limits.maxBytes) {
+        callback(tooLarge(limits.maxBytes));
+        return;
+      }
+      hash.update(chunk);
+      if (decided) {
+        callback(null, chunk);
+        return;
+      }
+      head.push(chunk);
+      headBytes += chunk.length;
+      if (headBytes < SNIFF_BYTES) {
+        callback(null, chunk);
+        return;
+      }
+      // Hold the stream (backpressure) until the head is judged.
+      decide(false).then(
+        () => callback(null, chunk),
+        (err: unknown) => callback(err as Error),
+      );
+    },
+    flush(callback) {
+      if (decided) return callback();
+      if (bytes === 0) return callback(new AppError('invalid_request', `${describe(filename)} is empty`));
+      decide(true).then(
+        () => callback(),
+        (err: unknown) => callback(err as Error),
+      );
+    },
+  });
+
+  try {
+    await pipeline(source, meter, fs.createWriteStream(tmpPath, { highWaterMark: WRITE_HIGH_WATER_MARK }));
+  } catch (err) {
+    await fs.promises.rm(tmpPath, { force: true });
+    throw translateWriteError(err);
+  }
+  return { tmpPath, bytes, sha256: hash.digest('hex'), filename, sniffedFormat: sniffed! };
+}
+
+export function checkPixelLimit(width: number, height: number, maxInputPixels: number): void {
+  const pixels = width * height;
+  if (pixels > maxInputPixels) {
+    throw new AppError(
+      'pixel_limit_exceeded',
+      `image is ${width}×${height} = ${pixels} pixels, over the limit of ${maxInputPixels} pixels`,
+    );
+  }
+}
+
+export function tooLarge(maxBytes: number): AppError {
+  return new AppError('payload_too_large', `upload is larger than the limit of ${maxBytes} bytes`);
+}
+
+function translateWriteError(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new AppError('insufficient_storage', 'the server ran out of disk space while receiving the upload');
+  }
+  return err;
+}
+
+const describe = (filename: string) => (filename ? `"${filename}"` : 'the upload');

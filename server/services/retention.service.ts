@@ -1,0 +1,45 @@
+import type { Db } from '../db/connection.js';
+import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
+import type { JobsRepo } from '../db/jobs.repo.js';
+import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { Clock } from '../util/clock.js';
+
+const BATCH = 500;
+
+/**
+ * Processed files live `--processed-ttl` after they were written; originals stay. The file is
+ * removed before the row is marked: a crash in between leaves a row whose expiry has passed
+ * (answered 410 and marked at the next purge or download), never an orphan file.
+ */
+export function createRetentionService(deps: { db: Db; images: ImagesRepo; jobs: JobsRepo; store: BlobStore; clock: Clock }) {
+  const { db, images, jobs, store, clock } = deps;
+
+  function expire(variant: VariantRow, now: number): boolean {
+    if (variant.path) store.removeFileSync(variant.path);
+    return db.transaction(() => {
+      const marked = images.markExpired(variant.image_id, variant.name, now);
+      if (marked) jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
+      return marked;
+    })();
+  }
+
+  return {
+    /** Expires everything due; returns how many processed files were removed. */
+    purge(): number {
+      let removed = 0;
+      for (;;) {
+        const now = clock.now();
+        const due = images.expiredVariants(now, BATCH);
+        for (const variant of due) if (expire(variant, now)) removed++;
+        if (due.length < BATCH) return removed;
+      }
+    },
+
+    expireVariant(imageId: string, name: string) {
+      const variant = images.findVariant(imageId, name);
+      if (variant?.status === 'done') expire(variant, clock.now());
+    },
+  };
+}
+
+export type RetentionService = ReturnType<typeof createRetentionService>;

@@ -1,0 +1,99 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { resolveInside } from './safe-path.js';
+
+/**
+ * Files under the data dir:
+ *
+ *   originals/ab/cd/<sha256>           content-addressed: identical uploads are stored once
+ *   processed/xy/zw/<image id>/<variant>.<ext>
+ *   tmp/                               uploads and worker outputs in progress; emptied at start
+ *
+ * Two levels of 256-way sharding keep every directory small (a few dozen entries at ten
+ * million files), which keeps lookups fast on every filesystem.
+ *
+ * The methods that change which files exist are synchronous on purpose: ingest and delete
+ * check "is this original still used?" and act on the answer in the same tick, so the check and
+ * the act cannot interleave with another request (see services/images.service.ts).
+ */
+export function createFsBlobStore(dataDir: string) {
+  const root = path.resolve(dataDir);
+  const dirs = {
+    originals: path.join(root, 'originals'),
+    processed: path.join(root, 'processed'),
+    tmp: path.join(root, 'tmp'),
+  };
+
+  const originalPath = (sha256: string) => {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+    return path.join(dirs.originals, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  };
+
+  const processedDir = (imageId: string) => {
+    const shard = crypto.createHash('sha1').update(imageId).digest('hex');
+    return resolveInside(dirs.processed, shard.slice(0, 2), shard.slice(2, 4), imageId);
+  };
+
+  return {
+    root,
+    dirs,
+
+    init() {
+      for (const dir of Object.values(dirs)) fs.mkdirSync(dir, { recursive: true });
+      // Nothing in tmp survives a restart: uploads in flight were never acknowledged, and
+      // worker outputs are only renamed into place by a job that then commits.
+      for (const entry of fs.readdirSync(dirs.tmp)) fs.rmSync(path.join(dirs.tmp, entry), { recursive: true, force: true });
+    },
+
+    /** A fresh path in tmp/ (same filesystem as the store, so the final rename is atomic). */
+    tmpPath(suffix = '') {
+      return path.join(dirs.tmp, `${crypto.randomUUID()}${suffix}`);
+    },
+
+    originalPath,
+    hasOriginal: (sha256: string) => fs.existsSync(originalPath(sha256)),
+
+    /** Moves an uploaded temp file into place; a second copy of the same bytes is just dropped. */
+    adoptOriginalSync(tmpFile: string, sha256: string) {
+      const target = originalPath(sha256);
+      if (fs.existsSync(target)) {
+        fs.rmSync(tmpFile, { force: true });
+        return target;
+      }
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.renameSync(tmpFile, target);
+      return target;
+    },
+
+    removeOriginalSync(sha256: string) {
+      fs.rmSync(originalPath(sha256), { force: true });
+    },
+
+    processedDir,
+    processedPath: (imageId: string, variant: string, ext: string) =>
+      resolveInside(processedDir(imageId), `${variant}.${ext}`),
+
+    /** Atomically replaces a processed file with a finished temp file. */
+    commitProcessedSync(tmpFile: string, finalPath: string) {
+      fs.mkdirSync(path.dirname(finalPath), { recursive: true });
+      fs.renameSync(tmpFile, finalPath);
+    },
+
+    removeFileSync(file: string) {
+      fs.rmSync(file, { force: true });
+    },
+
+    removeProcessedSync(imageId: string) {
+      fs.rmSync(processedDir(imageId), { recursive: true, force: true });
+    },
+
+    /** Free bytes on the data dir's filesystem, for the 507 check. */
+    async freeBytes() {
+      const stats = await fs.promises.statfs(root);
+      return stats.bavail * stats.bsize;
+    },
+  };
+}
+
+export type BlobStore = ReturnType<typeof createFsBlobStore>;
