@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 
-export const FIXTURES = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../shared/fixtures/images');
+export const FIXTURES = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../fixtures/images');
 
 export const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name));
 

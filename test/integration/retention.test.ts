@@ -1,0 +1,73 @@
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createManualClock } from '../../server/util/clock.js';
+import { solid } from '../helpers/images.js';
+import { startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
+
+const clock = createManualClock(Date.parse('2026-03-01T12:00:00Z'));
+let t: TestServer;
+let user: ApiClient;
+
+beforeAll(async () => {
+  // The clock is injected: time jumps instead of the test sleeping for days. The purge itself
+  // is left to its schedule (every second) so the real scheduler is what runs it.
+  t = await startTestServer({ clock, config: { processedTtl: '7d', purgeSchedule: '* * * * * *' } });
+  user = await t.client('user', 'keeper');
+});
+afterAll(() => t.close());
+
+const DAY = 24 * 3600 * 1000;
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('retention', () => {
+  it('expires processed files after the TTL: 410, files gone, originals kept; reprocess brings them back', async () => {
+    const { body } = await user.upload([{ name: 'keep.png', data: await solid(300, 200, 'png', '#ff8800') }]);
+    const done = await user.waitFor(body.id);
+    const display = done.variants.find((v: any) => v.name === 'display');
+    expect(Date.parse(display.expiresAt)).toBe(Date.parse(done.processedAt) + 7 * DAY);
+    expect((await user.download(body.id, 'display')).status).toBe(200);
+    const paths = t.server.parts.images.variantsOf(body.id).map((v) => v.path!);
+    expect(paths.every((p) => fs.existsSync(p))).toBe(true);
+
+    clock.advance(7 * DAY - 60_000);
+    expect((await user.download(body.id, 'display')).status).toBe(200);
+
+    clock.advance(2 * 60_000);
+    // Enforced at download time, whether or not the purge has run yet.
+    const late = await user.download(body.id, 'display');
+    expect(late.status).toBe(410);
+    expect(JSON.parse(late.body.toString()).error.code).toBe('expired');
+
+    // The scheduled purge removes the rest and marks every variant expired.
+    await waitUntil(() => paths.every((p) => !fs.existsSync(p)));
+    const record = (await user.json('GET', `/v1/image/${body.id}`)).body;
+    expect(record.status).toBe('done');
+    expect(record.variants.map((v: any) => v.status)).toEqual(['expired', 'expired']);
+    const rows = t.server.parts.images.variantsOf(body.id);
+    expect(rows.map((v) => v.status)).toEqual(['expired', 'expired']);
+    expect((await user.download(body.id, 'thumb')).status).toBe(410);
+    const original = await user.download(body.id, 'original');
+    expect(original.status).toBe(200);
+
+    const again = await user.json('POST', `/v1/image/${body.id}/reprocess`);
+    expect(again.status).toBe(202);
+    const redone = await user.waitFor(body.id);
+    expect(redone.variants.map((v: any) => v.status)).toEqual(['done', 'done']);
+    expect(Date.parse(redone.variants[0].expiresAt)).toBe(clock.now() + 7 * DAY);
+    const fresh = await user.download(body.id, 'display');
+    expect(fresh.status).toBe(200);
+    expect(new Date(fresh.headers.get('expires')!).getTime()).toBe(Math.floor((clock.now() + 7 * DAY) / 1000) * 1000);
+  });
+
+  it('records a variant.expired event for each purged file', () => {
+    const events = t.server.parts.db.prepare(`SELECT count(*) AS n FROM outbox WHERE type = 'variant.expired'`).get() as { n: number };
+    expect(events.n).toBe(2);
+  });
+});

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv } from '../../server/config.js';
+import { ROOT } from '../helpers/child.js';
+
+describe('config', () => {
+  it('has the contract defaults', () => {
+    const c = parseConfig({ dataDir: '/tmp/x' });
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 7410,
+      processedTtl: 7 * 24 * 3600 * 1000,
+      purgeSchedule: '*/10 * * * *',
+      maxUploadBytes: 10 * 1024 ** 3,
+      maxInputPixels: 1_000_000_000,
+      watch: [],
+      s3ForcePathStyle: false,
+    });
+    expect(c.workers).toBeGreaterThanOrEqual(1);
+    expect(parseConfig({}).dataDir).toMatch(/darkroom/);
+  });
+
+  it('parses durations and sizes, binary and decimal', () => {
+    const c = parseConfig({ processedTtl: '30s', maxUploadBytes: '500MB', minFreeBytes: '2GiB', purgeSchedule: '*/5 * * * * *' });
+    expect(c.processedTtl).toBe(30_000);
+    expect(c.maxUploadBytes).toBe(500_000_000);
+    expect(c.minFreeBytes).toBe(2 * 1024 ** 3);
+    expect(parseConfig({ processedTtl: '10m' }).processedTtl).toBe(600_000);
+  });
+
+  it('lets flags override env, and env override defaults', () => {
+    const env = readEnv({ DARKROOM_PORT: '8000', DARKROOM_HOST: '0.0.0.0', DARKROOM_WATCH: `/a${path.delimiter}/b` });
+    expect(parseConfig(env)).toMatchObject({ port: 8000, host: '0.0.0.0', watch: ['/a', '/b'] });
+    expect(parseConfig(env, { port: '9000' }).port).toBe(9000);
+  });
+
+  it.each([
+    [{ port: '70000' }, 'invalid --port: expected a whole number from 0 to 65535, got "70000"'],
+    [{ processedTtl: 'soon' }, 'invalid --processed-ttl: expected a duration like 30s, 10m or 7d, got "soon"'],
+    [{ maxUploadBytes: 'lots' }, 'invalid --max-upload-bytes: expected a size like 500MB or 10GiB, got "lots"'],
+    [{ workers: '0' }, 'invalid --workers: expected a whole number from 1 to 256, got "0"'],
+    [{ adminKey: 'short' }, 'invalid --admin-key: must be at least 16 characters'],
+    [{ s3ForcePathStyle: 'maybe' }, 'invalid --s3-force-path-style: expected true or false, got "maybe"'],
+    [{ logLevel: 'loud' }, 'invalid --log-level:'],
+  ])('refuses %o with one line naming the option', (raw, message) => {
+    expect(() => parseConfig(raw)).toThrow(ConfigError);
+    try {
+      parseConfig(raw);
+    } catch (err) {
+      expect((err as Error).message.startsWith(message)).toBe(true);
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('names every option in the README options table, with its env variable rule', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const spec of OPTION_SPECS) expect(readme, spec.flag).toContain(`| \`--${spec.flag}\` |`);
+    expect(envName('data-dir')).toBe('DARKROOM_DATA_DIR');
+    expect(readme).toContain('DARKROOM_DATA_DIR');
+  });
+});
