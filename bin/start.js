@@ -2,7 +2,8 @@
 // `npm start`: build what is missing, then open the desktop app; where Electron cannot start,
 // say why in one line and run the same engine headless.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -19,28 +20,44 @@ function build() {
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 }
 
-/** Why the desktop app cannot start here, or undefined when it can. */
-function electronUnavailable() {
-  if (args.includes('--headless') || process.env.DARKROOM_HEADLESS === '1') return 'headless mode requested';
-  let electronPath;
+/**
+ * The Electron executable, downloading it first if needed (Electron 45+ installs its binary
+ * lazily). Quiet and bounded: where the network is closed this fails fast and we run headless.
+ */
+function electronExecutable() {
+  let dir;
   try {
-    electronPath = require('electron');
+    dir = dirname(require.resolve('electron/package.json'));
   } catch {
-    return 'Electron is not installed';
+    return { reason: 'Electron is not installed' };
   }
-  if (typeof electronPath !== 'string' || !existsSync(electronPath)) {
-    return 'the Electron binary is not downloaded (run `npx install-electron` where the network allows)';
+  const located = () => {
+    const pathFile = join(dir, 'path.txt');
+    if (!existsSync(pathFile)) return undefined;
+    const file = join(dir, 'dist', readFileSync(pathFile, 'utf8').trim());
+    return existsSync(file) ? file : undefined;
+  };
+  if (!located()) {
+    const install = spawnSync(process.execPath, [join(dir, 'install.js')], { cwd: dir, stdio: 'ignore', timeout: 120_000 });
+    if (install.status !== 0 || !located()) return { reason: 'the Electron binary is not installed and could not be downloaded' };
   }
-  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return 'no display (DISPLAY is not set)';
-  return undefined;
+  return { file: located() };
+}
+
+/** Why the desktop app cannot start here, or the Electron executable. */
+function desktop() {
+  if (args.includes('--headless') || process.env.DARKROOM_HEADLESS === '1') return { reason: 'headless mode requested' };
+  if (!existsSync(join(root, 'dist/electron/main.js'))) return { reason: 'the desktop shell is not built' };
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return { reason: 'no display (DISPLAY is not set)' };
+  return electronExecutable();
 }
 
 build();
-const reason = electronUnavailable();
-if (reason === undefined && existsSync(`${root}/dist/electron/main.js`)) {
-  const result = spawnSync(require('electron'), [`${root}/dist/electron/main.js`, ...args], { stdio: 'inherit' });
+const app = desktop();
+if (app.file) {
+  const result = spawnSync(app.file, [join(root, 'dist/electron/main.js'), ...args], { stdio: 'inherit' });
   process.exit(result.status ?? 0);
 }
-process.stdout.write(`darkroom: starting headless: ${reason ?? 'the desktop shell is not built'}\n`);
+process.stdout.write(`darkroom: starting headless: ${app.reason}\n`);
 const { main } = await import(`${root}/dist/server/cli.js`);
 await main([process.argv[0], 'darkroom', 'serve', ...args.filter((a) => a !== '--headless')]);

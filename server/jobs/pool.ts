@@ -22,14 +22,18 @@ export function createImagePool(options: { threads: number }) {
     maxQueue: options.threads * 4,
     idleTimeout: 60_000,
   });
+  let destroyed = false;
   return {
     threads: options.threads,
     processImage: (task: ProcessTask, signal?: AbortSignal) =>
       pool.run(task, { name: 'processImage', signal }) as Promise<ProcessResult>,
     extractMetadata: (task: MetadataTask, signal?: AbortSignal) =>
       pool.run(task, { name: 'extractMetadata', signal }) as Promise<MetadataResult>,
-    isAlive: () => pool.threads.length > 0 || pool.queueSize >= 0,
-    destroy: () => pool.destroy(),
+    isAlive: () => !destroyed && pool.threads.length > 0,
+    destroy: () => {
+      destroyed = true;
+      return pool.destroy();
+    },
   };
 }
 
