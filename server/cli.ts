@@ -3,6 +3,9 @@ import { Command, Option } from 'commander';
 import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
 import { openDatabase } from './db/connection.js';
 import { createKeysRepo, ROLES } from './db/keys.repo.js';
+import { createStatsRepo } from './db/stats.repo.js';
+import { AppError } from './errors.js';
+import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { createKeysService, NewKeyInput } from './services/keys.service.js';
 import { startServer } from './main.js';
 import { systemClock } from './util/clock.js';
@@ -116,6 +119,28 @@ export function buildProgram(): Command {
         service.revoke(id);
       } catch (err) {
         fail((err as Error).message);
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('stats')
+    .description('print business statistics from the data dir (for cron jobs on the server)')
+    .option('--from <YYYY-MM-DD>', 'first UTC day (default: 29 days before --to)')
+    .option('--to <YYYY-MM-DD>', 'last UTC day, inclusive (default: today)')
+    .option('--group-by <keys>', 'any of customer,format,day, comma-separated (default: totals only)')
+    .option('--csv', 'RFC 4180 CSV instead of JSON')
+    .addOption(dataDirOption())
+    .action((flags: { from?: string; to?: string; groupBy?: string; csv?: boolean; dataDir?: string }) => {
+      const config = configFrom({ dataDir: flags.dataDir });
+      const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
+      try {
+        const report = createStatsService(createStatsRepo(db), systemClock).report({ from: flags.from, to: flags.to, groupBy: flags.groupBy });
+        process.stdout.write(flags.csv ? reportToCsv(report) : `${JSON.stringify(report, null, 2)}\n`);
+      } catch (err) {
+        if (err instanceof AppError) fail(err.message);
+        throw err;
       } finally {
         db.close();
       }

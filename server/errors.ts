@@ -23,6 +23,9 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 export class AppError extends Error {
   readonly status: number;
+  /** Facts about the failing input for the server's own use (statistics, logs); never sent. */
+  context: { format?: string } = {};
+
   constructor(
     readonly code: ErrorCode,
     message: string,

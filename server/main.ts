@@ -8,6 +8,7 @@ import { openDatabase } from './db/connection.js';
 import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { createKeysRepo } from './db/keys.repo.js';
+import { createStatsRepo } from './db/stats.repo.js';
 import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { createDispatcher } from './jobs/dispatcher.js';
@@ -22,6 +23,8 @@ import { createIngestService } from './services/ingest.service.js';
 import { createKeysService } from './services/keys.service.js';
 import { createLifecycle } from './services/lifecycle.js';
 import { createRetentionService } from './services/retention.service.js';
+import { createStatsService } from './services/stats/stats.service.js';
+import { statsRouter } from './http/routes/stats.routes.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -63,13 +66,14 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const keysRepo = createKeysRepo(db);
   const imagesRepo = createImagesRepo(db);
   const jobsRepo = createJobsRepo(db);
+  const statsRepo = createStatsRepo(db);
   const keys = createKeysService(keysRepo, clock);
   if (config.adminKey) keys.ensureAdminKey(config.adminKey);
   const bootstrapKey = keys.bootstrapAdminKey();
 
   const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning });
   const pool = createImagePool({ threads: config.workers });
-  const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, clock });
+  const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, stats: statsRepo, clock });
   const retention = createRetentionService({ db, images: imagesRepo, jobs: jobsRepo, store, clock });
   const dispatcher = createDispatcher({ jobs: jobsRepo, transaction, clock, maxAttempts: config.jobMaxAttempts });
   const runner = createJobRunner({
@@ -108,6 +112,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     db,
     images: imagesRepo,
     jobs: jobsRepo,
+    stats: statsRepo,
     store,
     clock,
     limits: { maxInputPixels: config.maxInputPixels, maxQueuedJobs: config.maxQueuedJobs, minFreeBytes: config.minFreeBytes },
@@ -142,6 +147,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
       onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }),
     },
+    extraV1Routers: [statsRouter(createStatsService(statsRepo, clock))],
   });
 
   const server = http.createServer(app);
@@ -199,6 +205,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, retention, runner, dispatcher, lifecycle, clock, config },
+    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config },
   };
 }

@@ -23,6 +23,8 @@ export interface ImageRow {
   error_message: string | null;
   thumbhash: string | null;
   dominant_color: string | null;
+  /** When the current generation was queued (upload or reprocess): processing latency starts here. */
+  queued_at: number;
 }
 
 export interface VariantRow {
@@ -40,7 +42,10 @@ export interface VariantRow {
   expires_at: number | null;
 }
 
-export type NewImage = Omit<ImageRow, 'status' | 'generation' | 'processed_at' | 'error_code' | 'error_message' | 'thumbhash' | 'dominant_color'>;
+export type NewImage = Omit<
+  ImageRow,
+  'status' | 'generation' | 'processed_at' | 'error_code' | 'error_message' | 'thumbhash' | 'dominant_color' | 'queued_at'
+>;
 
 export interface ListQuery {
   customer?: string;
@@ -51,8 +56,8 @@ export interface ListQuery {
 
 export function createImagesRepo(db: Db) {
   const insertImage = db.prepare<[NewImage]>(
-    `INSERT INTO images (id, customer, status, filename, bytes, sha256, format, width, height, pages, source, created_at)
-     VALUES (@id, @customer, 'queued', @filename, @bytes, @sha256, @format, @width, @height, @pages, @source, @created_at)`,
+    `INSERT INTO images (id, customer, status, filename, bytes, sha256, format, width, height, pages, source, created_at, queued_at)
+     VALUES (@id, @customer, 'queued', @filename, @bytes, @sha256, @format, @width, @height, @pages, @source, @created_at, @created_at)`,
   );
   const insertVariant = db.prepare<[string, string, string, string]>(
     `INSERT INTO variants (image_id, name, spec, status, format) VALUES (?, ?, ?, 'pending', ?)`,
@@ -117,14 +122,14 @@ export function createImagesRepo(db: Db) {
     markExpired: (imageId: string, name: string, now: number) => markExpired.run(imageId, name, now).changes > 0,
 
     /** A new generation: every variant back to pending (reprocess). */
-    startGeneration(id: string): number {
+    startGeneration(id: string, at: number): number {
       db.prepare(`UPDATE variants SET status = 'pending' WHERE image_id = ?`).run(id);
       const row = db
-        .prepare<[string], { generation: number }>(
+        .prepare<[number, string], { generation: number }>(
           `UPDATE images SET generation = generation + 1, status = 'queued', error_code = NULL, error_message = NULL,
-           processed_at = NULL WHERE id = ? RETURNING generation`,
+           processed_at = NULL, queued_at = ? WHERE id = ? RETURNING generation`,
         )
-        .get(id);
+        .get(at, id);
       return row!.generation;
     },
 
@@ -145,6 +150,14 @@ export function createImagesRepo(db: Db) {
 
     setError(imageId: string, code: string, message: string) {
       db.prepare(`UPDATE images SET error_code = ?, error_message = ? WHERE id = ?`).run(code, message, imageId);
+    },
+
+    /** Bytes of the variant files currently in place. */
+    doneVariantBytes(imageId: string): number {
+      const row = db
+        .prepare<[string], { n: number | null }>(`SELECT sum(bytes) AS n FROM variants WHERE image_id = ? AND status = 'done'`)
+        .get(imageId);
+      return row?.n ?? 0;
     },
 
     saveSummary(imageId: string, thumbhash: string, dominantColor: string) {

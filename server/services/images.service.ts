@@ -124,8 +124,9 @@ export function createImagesService(deps: ImagesDeps) {
     reprocess(principal: Principal, id: string) {
       visible(principal, id);
       db.transaction(() => {
-        const generation = images.startGeneration(id);
-        jobs.appendEvent('image.reprocess_requested', id, { generation }, clock.now());
+        const now = clock.now();
+        const generation = images.startGeneration(id, now);
+        jobs.appendEvent('image.reprocess_requested', id, { generation }, now);
       })();
       deps.onChanged();
       return record(images.findById(id)!);

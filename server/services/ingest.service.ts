@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
+import type { StatsRepo } from '../db/stats.repo.js';
 import type { BlobStore } from '../storage/fs-blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { VariantSpec } from '../../workers/types.js';
@@ -19,14 +20,16 @@ export interface IngestDeps {
   db: Db;
   images: ImagesRepo;
   jobs: JobsRepo;
+  stats: StatsRepo;
   store: BlobStore;
   clock: Clock;
   limits: { maxInputPixels: number; maxQueuedJobs: number; minFreeBytes: number };
   /** Called after new work was committed (dispatch the outbox, wake the runner). */
   onAccepted: () => void;
-  /** Called once per refused upload, for the `rejected` statistic. */
-  onRejected?: (customer: string, error: AppError, at: number) => void;
 }
+
+/** Refusals judged on the upload itself, counted as `rejected` in statistics (docs/statistics.md). */
+const COUNTED_REJECTIONS = new Set(['payload_too_large', 'unsupported_media_type', 'pixel_limit_exceeded']);
 
 /** "../../x/ holiday.JPG\u0000" → "holiday.JPG": a display name, never used as a path. */
 export function cleanFilename(raw: string | undefined): string {
@@ -43,7 +46,7 @@ export function cleanFilename(raw: string | undefined): string {
  * refused together, so a request never half-succeeds.
  */
 export function createIngestService(deps: IngestDeps) {
-  const { db, images, jobs, store, clock, limits } = deps;
+  const { db, images, jobs, stats, store, clock, limits } = deps;
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
   async function admit(principal: Principal, expectedBytes?: number) {
@@ -60,8 +63,11 @@ export function createIngestService(deps: IngestDeps) {
     }
   }
 
+  /** Counts a refused upload and hands the error back to be thrown. */
   function rejected(principal: Principal, err: unknown): unknown {
-    if (err instanceof AppError && deps.onRejected) deps.onRejected(principal.customer, err, clock.now());
+    if (err instanceof AppError && COUNTED_REJECTIONS.has(err.code)) {
+      stats.add(clock.now(), principal.customer, err.context.format ?? 'unknown', { rejected: 1 });
+    }
     return err;
   }
 
@@ -75,8 +81,11 @@ export function createIngestService(deps: IngestDeps) {
     try {
       probed = [];
       for (const file of files) {
-        const info = await probeImage(file.tmpPath);
-        checkPixelLimit(info.width, info.height, limits.maxInputPixels);
+        const info = await probeImage(file.tmpPath).catch((err: unknown) => {
+          if (err instanceof AppError) err.context.format ??= file.sniffedFormat;
+          throw err;
+        });
+        checkPixelLimit(info.width, info.height, limits.maxInputPixels, info.format);
         probed.push(info);
       }
     } catch (err) {
@@ -107,6 +116,7 @@ export function createIngestService(deps: IngestDeps) {
           store.adoptOriginalSync(files[i]!.tmpPath, row.sha256);
           images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
+          stats.add(now, row.customer, row.format, { uploaded: 1, bytesIn: row.bytes });
         }
       })();
     } catch (err) {

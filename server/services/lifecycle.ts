@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
+import type { StatsRepo } from '../db/stats.repo.js';
 import type { Clock } from '../util/clock.js';
 
 export interface ImageStatusEvent {
@@ -14,8 +15,8 @@ export interface ImageStatusEvent {
  * current generation runs, then done, or failed when processing failed for good. Every change
  * is announced on `events` (server-sent events listen there).
  */
-export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; clock: Clock }) {
-  const { images, jobs, clock } = deps;
+export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; stats: StatsRepo; clock: Clock }) {
+  const { images, jobs, stats, clock } = deps;
   const events = new EventEmitter<{ status: [ImageStatusEvent] }>();
   events.setMaxListeners(0);
 
@@ -44,6 +45,10 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; cloc
       const failed = current.some((j) => j.kind === 'process_image' && j.status === 'failed');
       const now = clock.now();
       images.finish(imageId, failed ? 'failed' : 'done', now);
+      // Counted here, in the transaction that settles this generation: exactly once per
+      // processing run, however often its jobs were retried or the process restarted.
+      if (failed) stats.add(now, row.customer, row.format, { failed: 1 });
+      else stats.add(now, row.customer, row.format, { processed: 1, bytesOut: images.doneVariantBytes(imageId) }, now - row.queued_at);
       jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
       // Emitted after the caller's commit would be more exact; listeners only forward it, and
       // a rolled-back settle is followed by a retry that announces again.

@@ -52,7 +52,7 @@ export async function receiveToTempFile(
       }
     }
     const dims = dimensionsFromHead(buf);
-    if (dims) checkPixelLimit(dims.width, dims.height, limits.maxInputPixels);
+    if (dims) checkPixelLimit(dims.width, dims.height, limits.maxInputPixels, sniffed);
     if (dims || complete || headBytes >= HEAD_BYTES) {
       decided = true;
       head = [];
@@ -64,7 +64,9 @@ export async function receiveToTempFile(
     transform(chunk: Buffer, _enc, callback: TransformCallback) {
       bytes += chunk.length;
       if (bytes > limits.maxBytes) {
-        callback(tooLarge(limits.maxBytes));
+        const err = tooLarge(limits.maxBytes);
+        err.context.format = sniffed;
+        callback(err);
         return;
       }
       hash.update(chunk);
@@ -103,13 +105,15 @@ export async function receiveToTempFile(
   return { tmpPath, bytes, sha256: hash.digest('hex'), filename, sniffedFormat: sniffed! };
 }
 
-export function checkPixelLimit(width: number, height: number, maxInputPixels: number): void {
+export function checkPixelLimit(width: number, height: number, maxInputPixels: number, format?: string): void {
   const pixels = width * height;
   if (pixels > maxInputPixels) {
-    throw new AppError(
+    const err = new AppError(
       'pixel_limit_exceeded',
       `image is ${width}×${height} = ${pixels} pixels, over the limit of ${maxInputPixels} pixels`,
     );
+    err.context.format = format;
+    throw err;
   }
 }
 

@@ -28,10 +28,13 @@ describe('crash safety', () => {
     server = await start();
     let client = new ApiClient(server.url, ADMIN_KEY);
     const ids: string[] = [];
+    let bytesIn = 0;
     for (let i = 0; i < 12; i++) {
-      const res = await client.upload([{ name: `p${i}.jpg`, data: await photo(i) }]);
+      const data = await photo(i);
+      const res = await client.upload([{ name: `p${i}.jpg`, data }]);
       expect(res.status).toBe(202);
       ids.push(res.body.id);
+      bytesIn += data.length;
     }
     // Kill while some are done and others are still waiting or running.
     const deadline = Date.now() + 30_000;
@@ -67,6 +70,14 @@ describe('crash safety', () => {
     } finally {
       db.close();
     }
+
+    // Statistics still equal the truth: nothing counted twice for the jobs that ran again.
+    const stats = (await client.json('GET', '/v1/stats?groupBy=customer,format')).body;
+    const records = await Promise.all(ids.map((id) => client.json('GET', `/v1/image/${id}`)));
+    const bytesOut = records.reduce((n, r) => n + r.body.variants.reduce((m: number, v: any) => m + v.bytes, 0), 0);
+    expect(stats.groups).toEqual([
+      expect.objectContaining({ customer: 'local', format: 'jpeg', uploaded: ids.length, processed: ids.length, failed: 0, rejected: 0, bytesIn, bytesOut }),
+    ]);
 
     // No duplicate or stray variant files; the temp folder is empty.
     const files = listFiles(path.join(dataDir, 'processed'));

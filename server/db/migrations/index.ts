@@ -1,4 +1,5 @@
 import * as initial from './001-initial.js';
+import * as stats from './002-stats.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -7,4 +8,5 @@ import * as initial from './001-initial.js';
  */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: initial.sql },
+  { version: 2, name: 'stats', sql: stats.sql },
 ];

@@ -1,0 +1,43 @@
+/**
+ * `npm run bench [-- SUITE…] [-- --quick]`: runs the benchmark suites, prints a table and
+ * merges the figures into bench/results.json. Every figure that has a physical or library
+ * baseline is measured against it in the same run: absolute times on a shared machine are noise.
+ */
+import os from 'node:os';
+import { printTable, saveResults, type BenchEntry } from './report.js';
+import { statsBench } from './stats.bench.js';
+
+type Suite = (options: { quick: boolean }) => Promise<BenchEntry[]>;
+
+const SUITES: Record<string, Suite> = {
+  stats: statsBench,
+};
+
+async function main() {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const wanted = args.filter((a) => !a.startsWith('--'));
+  const unknown = wanted.filter((w) => !(w in SUITES));
+  if (unknown.length) {
+    console.error(`unknown suite ${unknown.join(', ')}; suites: ${Object.keys(SUITES).join(', ')}`);
+    process.exit(2);
+  }
+  const names = wanted.length ? wanted : Object.keys(SUITES);
+  const entries: BenchEntry[] = [];
+  for (const name of names) {
+    console.log(`\n== ${name}${quick ? ' (quick)' : ''}`);
+    entries.push(...(await SUITES[name]!({ quick })));
+  }
+  console.log('');
+  printTable(entries);
+  saveResults(entries, {
+    date: new Date().toISOString(),
+    quick,
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 1024 ** 3), node: process.version },
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

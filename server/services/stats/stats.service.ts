@@ -1,0 +1,190 @@
+import { stringify } from 'csv-stringify/sync';
+import { z } from 'zod';
+import { utcDay, type Level, type RawStatsRow, type StatsRepo } from '../../db/stats.repo.js';
+import { AppError } from '../../errors.js';
+import type { Clock } from '../../util/clock.js';
+import { addEncoded, emptyHistogram, percentile, type Histogram } from './histogram.js';
+
+export const GROUP_KEYS = ['customer', 'format', 'day'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+const DAY_MS = 24 * 3600 * 1000;
+const DEFAULT_DAYS = 30;
+const MAX_DAYS = 3660;
+
+const isoDay = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date like 2026-03-01')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && utcDay(Date.parse(`${d}T00:00:00Z`)) === d, 'not a real date');
+
+const StatsQuery = z.object({
+  from: isoDay.optional(),
+  to: isoDay.optional(),
+  groupBy: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v, ctx) => {
+      const parts = (Array.isArray(v) ? v.join(',') : (v ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
+      const unknown = parts.find((p) => !(GROUP_KEYS as readonly string[]).includes(p));
+      if (unknown) {
+        ctx.addIssue({ code: 'custom', message: `unknown group "${unknown}"; use any of ${GROUP_KEYS.join(', ')}` });
+        return z.NEVER;
+      }
+      // Canonical order, no repeats: the answer does not depend on how the client wrote it.
+      return GROUP_KEYS.filter((k) => parts.includes(k));
+    }),
+});
+
+export interface Counters {
+  uploaded: number;
+  processed: number;
+  failed: number;
+  rejected: number;
+  bytesIn: number;
+  bytesOut: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+export type StatsGroup = Partial<Record<GroupKey, string>> & Counters;
+
+export interface StatsReport {
+  from: string;
+  to: string;
+  groupBy: GroupKey[];
+  totals: Counters;
+  groups: StatsGroup[];
+}
+
+interface Accumulator {
+  keys: Partial<Record<GroupKey, string>>;
+  uploaded: number;
+  processed: number;
+  failed: number;
+  rejected: number;
+  bytesIn: number;
+  bytesOut: number;
+  latency: Histogram;
+}
+
+const newAccumulator = (keys: Accumulator['keys']): Accumulator => ({
+  keys,
+  uploaded: 0,
+  processed: 0,
+  failed: 0,
+  rejected: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  latency: emptyHistogram(),
+});
+
+function addRow(acc: Accumulator, row: RawStatsRow) {
+  acc.uploaded += row[3];
+  acc.processed += row[4];
+  acc.failed += row[5];
+  acc.rejected += row[6];
+  acc.bytesIn += row[7];
+  acc.bytesOut += row[8];
+  addEncoded(acc.latency, row[9]);
+}
+
+const finish = (a: Accumulator): Counters => ({
+  uploaded: a.uploaded,
+  processed: a.processed,
+  failed: a.failed,
+  rejected: a.rejected,
+  bytesIn: a.bytesIn,
+  bytesOut: a.bytesOut,
+  p50Ms: percentile(a.latency, 0.5),
+  p95Ms: percentile(a.latency, 0.95),
+});
+
+/** The rollup rows that hold a grouping (see migrations/002-stats.ts). */
+function levelFor(groupBy: GroupKey[]): Level {
+  const customer = groupBy.includes('customer');
+  const format = groupBy.includes('format');
+  return customer && format ? 'customer_format' : customer ? 'customer' : format ? 'format' : 'all';
+}
+
+const ROW_INDEX = { day: 0, customer: 1, format: 2 } as const;
+
+/**
+ * Reads the daily rollups for a range of UTC days and sums them into the requested groups.
+ * Cost grows with days × customers × formats in the range, never with the number of images.
+ */
+export function createStatsService(repo: StatsRepo, clock: Clock) {
+  function parse(query: unknown): { from: string; to: string; groupBy: GroupKey[] } {
+    const result = StatsQuery.safeParse(query);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      throw new AppError('invalid_request', `${issue.path.join('.') || 'query'}: ${issue.message}`);
+    }
+    const to = result.data.to ?? utcDay(clock.now());
+    const from = result.data.from ?? utcDay(Date.parse(`${to}T00:00:00Z`) - (DEFAULT_DAYS - 1) * DAY_MS);
+    if (from > to) throw new AppError('invalid_request', `from (${from}) is after to (${to})`);
+    if (Date.parse(to) - Date.parse(from) > MAX_DAYS * DAY_MS) {
+      throw new AppError('invalid_request', `at most ${MAX_DAYS} days at once`);
+    }
+    return { from, to, groupBy: result.data.groupBy };
+  }
+
+  /** Groups that span days: merged here from the level's rows, histograms included. */
+  function mergedGroupsJson(level: Level, groupBy: GroupKey[], from: string, to: string): string {
+    const groups = new Map<string, Accumulator>();
+    for (const row of repo.levelRows(level, from, to)) {
+      let key = '';
+      for (const k of groupBy) key += `${row[ROW_INDEX[k]]}\u0000`;
+      let group = groups.get(key);
+      if (!group) {
+        const keys: Accumulator['keys'] = {};
+        for (const k of groupBy) keys[k] = row[ROW_INDEX[k]];
+        groups.set(key, (group = newAccumulator(keys)));
+      }
+      addRow(group, row);
+    }
+    const sorted = [...groups.values()].sort(
+      (a, b) => (a.keys.customer ?? '').localeCompare(b.keys.customer ?? '') || (a.keys.format ?? '').localeCompare(b.keys.format ?? ''),
+    );
+    return JSON.stringify(sorted.map((g) => ({ ...g.keys, ...finish(g) })));
+  }
+
+  /**
+   * The report as JSON text. Per-day groupings come straight from SQLite as JSON (one rollup
+   * row per group, percentiles kept up to date on write); the rest are merged here.
+   */
+  function reportJson(query: unknown): string {
+    const { from, to, groupBy } = parse(query);
+    const total = newAccumulator({});
+    for (const row of repo.levelRows('all', from, to)) addRow(total, row);
+    const level = levelFor(groupBy);
+    const groups = !groupBy.length
+      ? '[]'
+      : groupBy.includes('day')
+        ? repo.levelJson(level, from, to)
+        : mergedGroupsJson(level, groupBy, from, to);
+    return `{"from":${JSON.stringify(from)},"to":${JSON.stringify(to)},"groupBy":${JSON.stringify(groupBy)},"totals":${JSON.stringify(finish(total))},"groups":${groups}}`;
+  }
+
+  return {
+    reportJson,
+    report: (query: unknown) => JSON.parse(reportJson(query)) as StatsReport,
+  };
+}
+
+export type StatsService = ReturnType<typeof createStatsService>;
+
+const METRIC_COLUMNS = ['uploaded', 'processed', 'failed', 'rejected', 'bytesIn', 'bytesOut', 'p50Ms', 'p95Ms'] as const;
+
+/**
+ * RFC 4180 CSV of a report: a header row, CRLF line ends, quoting where needed. Group columns
+ * come first (day, customer, format: the order BI tools expect); with no grouping, one row of
+ * totals.
+ */
+export function reportToCsv(report: StatsReport): string {
+  const keyColumns = (['day', 'customer', 'format'] as const).filter((k) => report.groupBy.includes(k));
+  const rows: StatsGroup[] = report.groupBy.length ? report.groups : [report.totals];
+  return stringify(
+    rows.map((g) => [...keyColumns.map((k) => g[k] ?? ''), ...METRIC_COLUMNS.map((m) => g[m] ?? '')]),
+    { header: true, columns: [...keyColumns, ...METRIC_COLUMNS], record_delimiter: 'windows' },
+  );
+}
