@@ -5,11 +5,19 @@
  */
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
+import { largeBench } from './large.bench.js';
+import { latencyBench } from './latency.bench.js';
+import { processingBench } from './processing.bench.js';
 import { statsBench } from './stats.bench.js';
+import { uploadBench } from './upload.bench.js';
 
 type Suite = (options: { quick: boolean }) => Promise<BenchEntry[]>;
 
 const SUITES: Record<string, Suite> = {
+  upload: uploadBench,
+  processing: processingBench,
+  large: largeBench,
+  latency: latencyBench,
   stats: statsBench,
 };
 

@@ -79,6 +79,22 @@ export function createImagesRepo(db: Db) {
   const markExpired = db.prepare<[string, string, number]>(
     `UPDATE variants SET status = 'expired', path = NULL WHERE image_id = ? AND name = ? AND status = 'done' AND expires_at <= ?`,
   );
+  const resetVariants = db.prepare<[string]>(`UPDATE variants SET status = 'pending' WHERE image_id = ?`);
+  const nextGeneration = db.prepare<[number, string], { generation: number }>(
+    `UPDATE images SET generation = generation + 1, status = 'queued', error_code = NULL, error_message = NULL,
+     processed_at = NULL, queued_at = ? WHERE id = ? RETURNING generation`,
+  );
+  const completeVariant = db.prepare(
+    `UPDATE variants SET status = 'done', width = @width, height = @height, bytes = @bytes, path = @path, etag = @etag,
+     written_at = @writtenAt, expires_at = @expiresAt WHERE image_id = @imageId AND name = @name`,
+  );
+  const failVariants = db.prepare<[string]>(`UPDATE variants SET status = 'failed' WHERE image_id = ? AND status = 'pending'`);
+  const finish = db.prepare<[ImageStatus, number, string]>(`UPDATE images SET status = ?, processed_at = ? WHERE id = ?`);
+  const setError = db.prepare<[string, string, string]>(`UPDATE images SET error_code = ?, error_message = ? WHERE id = ?`);
+  const doneBytes = db.prepare<[string], { n: number | null }>(
+    `SELECT sum(bytes) AS n FROM variants WHERE image_id = ? AND status = 'done'`,
+  );
+  const saveSummary = db.prepare<[string, string, string]>(`UPDATE images SET thumbhash = ?, dominant_color = ? WHERE id = ?`);
 
   return {
     insert(image: NewImage, variants: VariantSpec[]) {
@@ -123,46 +139,25 @@ export function createImagesRepo(db: Db) {
 
     /** A new generation: every variant back to pending (reprocess). */
     startGeneration(id: string, at: number): number {
-      db.prepare(`UPDATE variants SET status = 'pending' WHERE image_id = ?`).run(id);
-      const row = db
-        .prepare<[number, string], { generation: number }>(
-          `UPDATE images SET generation = generation + 1, status = 'queued', error_code = NULL, error_message = NULL,
-           processed_at = NULL, queued_at = ? WHERE id = ? RETURNING generation`,
-        )
-        .get(at, id);
-      return row!.generation;
+      resetVariants.run(id);
+      return nextGeneration.get(at, id)!.generation;
     },
 
-    completeVariant(imageId: string, name: string, v: { width: number; height: number; bytes: number; path: string; etag: string; writtenAt: number; expiresAt: number }) {
-      db.prepare(
-        `UPDATE variants SET status = 'done', width = ?, height = ?, bytes = ?, path = ?, etag = ?, written_at = ?, expires_at = ?
-         WHERE image_id = ? AND name = ?`,
-      ).run(v.width, v.height, v.bytes, v.path, v.etag, v.writtenAt, v.expiresAt, imageId, name);
+    completeVariant(
+      imageId: string,
+      name: string,
+      v: { width: number; height: number; bytes: number; path: string; etag: string; writtenAt: number; expiresAt: number },
+    ) {
+      completeVariant.run({ ...v, imageId, name });
     },
 
-    failVariants(imageId: string) {
-      db.prepare(`UPDATE variants SET status = 'failed' WHERE image_id = ? AND status = 'pending'`).run(imageId);
-    },
-
-    finish(imageId: string, status: 'done' | 'failed', at: number) {
-      db.prepare(`UPDATE images SET status = ?, processed_at = ? WHERE id = ?`).run(status, at, imageId);
-    },
-
-    setError(imageId: string, code: string, message: string) {
-      db.prepare(`UPDATE images SET error_code = ?, error_message = ? WHERE id = ?`).run(code, message, imageId);
-    },
-
+    failVariants: (imageId: string) => void failVariants.run(imageId),
+    finish: (imageId: string, status: 'done' | 'failed', at: number) => void finish.run(status, at, imageId),
+    setError: (imageId: string, code: string, message: string) => void setError.run(code, message, imageId),
     /** Bytes of the variant files currently in place. */
-    doneVariantBytes(imageId: string): number {
-      const row = db
-        .prepare<[string], { n: number | null }>(`SELECT sum(bytes) AS n FROM variants WHERE image_id = ? AND status = 'done'`)
-        .get(imageId);
-      return row?.n ?? 0;
-    },
-
-    saveSummary(imageId: string, thumbhash: string, dominantColor: string) {
-      db.prepare(`UPDATE images SET thumbhash = ?, dominant_color = ? WHERE id = ?`).run(thumbhash, dominantColor, imageId);
-    },
+    doneVariantBytes: (imageId: string) => doneBytes.get(imageId)?.n ?? 0,
+    saveSummary: (imageId: string, thumbhash: string, dominantColor: string) =>
+      void saveSummary.run(thumbhash, dominantColor, imageId),
   };
 }
 

@@ -1,0 +1,162 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+export const BENCH_KEY = 'drk_bench_admin_key_0123456789abcdef';
+
+/** Current resident memory (VmRSS) of a live process, in MB. Linux only. */
+export function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
+
+/** Samples a process's RSS every 20 ms while `work` runs; resolves with the work's result and the peak. */
+export async function withPeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMb(pid));
+    } catch {
+      // the process ended
+    }
+  }, 20);
+  try {
+    const result = await work();
+    peak = Math.max(peak, rssMb(pid));
+    return { result, peakMb: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Peak resident memory (VmHWM) of a live process since it started, in MB. Linux only. */
+export function peakRssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
+
+export interface BenchServer {
+  url: string;
+  proc: ChildProcess;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** A fresh Darkroom server as its own process (so its memory is its own), in a new data dir. */
+export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-'));
+  const proc = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const url = await readyLine(proc, /darkroom listening on (\S+)/);
+  return {
+    url,
+    proc,
+    dataDir,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The baseline for uploads: a bare Node server that only pipes each request body to a file
+ * (no hashing, no checks, no database): the cost of HTTP plus a disk write and nothing else.
+ */
+export async function startBarePipeServer(): Promise<BenchServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-pipe-'));
+  const script = `
+    const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
+    let n = 0;
+    const server = http.createServer((req, res) => {
+      const out = fs.createWriteStream(path.join(${JSON.stringify(dataDir)}, String(n++)));
+      req.pipe(out);
+      out.on('finish', () => { res.writeHead(201); res.end(); });
+    });
+    server.requestTimeout = 0;
+    server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
+  `;
+  const proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await readyLine(proc, /listening on (\S+)/);
+  return {
+    url,
+    proc,
+    dataDir,
+    async stop() {
+      proc.kill('SIGKILL');
+      await new Promise((r) => proc.once('exit', r));
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readyLine(proc: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = pattern.exec(out);
+      if (m) {
+        proc.stdout!.off('data', onData);
+        proc.stdout!.resume();
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`process exited (${code}) before it was ready: ${out}`)));
+  });
+}
+
+/** Runs a command and resolves with its stdout; rejects on a non-zero exit. */
+export function runCommand(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    proc.on('error', reject);
+    proc.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+  });
+}
+
+/** Polls the API until every id is done or failed. */
+export async function waitAllDone(url: string, ids: string[], timeoutMs = 30 * 60_000): Promise<void> {
+  const pending = new Set(ids);
+  const deadline = Date.now() + timeoutMs;
+  while (pending.size) {
+    for (const id of [...pending]) {
+      const res = await fetch(`${url}/v1/image/${id}`, { headers: { authorization: `Bearer ${BENCH_KEY}` } });
+      const body = (await res.json()) as { status: string; error?: { message: string } };
+      if (body.status === 'failed') throw new Error(`image ${id} failed: ${body.error?.message}`);
+      if (body.status === 'done') pending.delete(id);
+    }
+    if (Date.now() > deadline) throw new Error(`${pending.size} images not done in time`);
+    if (pending.size) await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** POSTs a file as a raw body and returns the image id. */
+export async function uploadFile(url: string, file: string, filename = path.basename(file)): Promise<string> {
+  const res = await fetch(`${url}/v1/image`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${BENCH_KEY}`,
+      'content-type': 'application/octet-stream',
+      'content-length': String(fs.statSync(file).size),
+      'x-filename': filename,
+    },
+    body: fs.createReadStream(file) as never,
+    duplex: 'half',
+  } as RequestInit);
+  const body = (await res.json()) as { id: string; error?: { message: string } };
+  if (res.status !== 202) throw new Error(`upload of ${file} answered ${res.status}: ${body.error?.message}`);
+  return body.id;
+}

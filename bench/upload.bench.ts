@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bigUploadFile } from './lib/inputs.js';
+import { BENCH_KEY, runCommand, startBarePipeServer, startDarkroom, withPeakRss } from './lib/processes.js';
+import { median, type BenchEntry } from './report.js';
+
+const MiB = 1024 * 1024;
+
+/** Seconds curl takes to send `file` as a raw body (loopback), checking the status. */
+async function curlUpload(url: string, file: string, headers: string[], expectStatus: number): Promise<number> {
+  const out = await runCommand('curl', ['-sS', '-o', '/dev/null', '-w', '%{time_total} %{http_code}', '-X', 'POST', ...headers.flatMap((h) => ['-H', h]), '-T', file, url]);
+  const [seconds, status] = out.trim().split(' ');
+  if (Number(status) !== expectStatus) throw new Error(`upload answered ${status}`);
+  return Number(seconds);
+}
+
+async function timeCp(file: string): Promise<number> {
+  const target = path.join(os.tmpdir(), `darkroom-bench-cp-${process.pid}`);
+  const started = performance.now();
+  await runCommand('cp', [file, target]);
+  const seconds = (performance.now() - started) / 1000;
+  fs.rmSync(target, { force: true });
+  return seconds;
+}
+
+/**
+ * A multi-gigabyte body through POST /v1/image, against a bare Node server that only pipes the
+ * request to a file and against `cp` of the same bytes (the physical limit of this disk), runs
+ * interleaved, dirty pages flushed before each.
+ */
+export async function uploadBench(options: { quick: boolean }): Promise<BenchEntry[]> {
+  const bytes = options.quick ? 512 * MiB : 2048 * MiB;
+  const runs = options.quick ? 2 : 3;
+  const file = await bigUploadFile(bytes);
+  const darkroom = await startDarkroom(['--workers', '2']);
+  const bare = await startBarePipeServer();
+  const times = { cp: [] as number[], bare: [] as number[], darkroom: [] as number[] };
+  let rss = 0;
+  try {
+    for (let r = 0; r < runs; r++) {
+      await runCommand('sync', []);
+      times.cp.push(await timeCp(file));
+      await runCommand('sync', []);
+      times.bare.push(await curlUpload(`${bare.url}/`, file, ['Content-Type: application/octet-stream'], 201));
+      await runCommand('sync', []);
+      const { result: seconds, peakMb } = await withPeakRss(darkroom.proc.pid!, () =>
+        curlUpload(`${darkroom.url}/v1/image`, file, [`Authorization: Bearer ${BENCH_KEY}`, 'Content-Type: application/octet-stream', 'X-Filename: big.jpg'], 202),
+      );
+      times.darkroom.push(seconds);
+      rss = Math.max(rss, peakMb);
+    }
+  } finally {
+    await darkroom.stop();
+    await bare.stop();
+  }
+  const mbps = (seconds: number) => bytes / MiB / seconds;
+  const darkroomRate = mbps(median(times.darkroom));
+  const bareRate = mbps(median(times.bare));
+  const cpRate = mbps(median(times.cp));
+  const size = `${(bytes / MiB / 1024).toFixed(1)} GiB`;
+  return [
+    {
+      suite: 'upload',
+      name: `POST /v1/image ${size} raw body (curl, loopback)`,
+      value: darkroomRate,
+      unit: 'MiB/s',
+      baseline: { name: 'bare Node pipe-to-file server', value: bareRate },
+      ratio: darkroomRate / bareRate,
+      target: '≥ 0.90×',
+      met: darkroomRate / bareRate >= 0.9,
+      notes: `median of ${runs}; sha256, sniffing and the size limit on the way`,
+    },
+    {
+      suite: 'upload',
+      name: `POST /v1/image ${size} vs cp of the same bytes`,
+      value: darkroomRate,
+      unit: 'MiB/s',
+      baseline: { name: 'cp (the disk)', value: cpRate },
+      ratio: darkroomRate / cpRate,
+    },
+    {
+      suite: 'upload',
+      name: `server peak RSS during ${size} uploads`,
+      value: rss,
+      unit: 'MB',
+      target: '≤ 150 MB',
+      met: rss <= 150,
+      notes: 'VmRSS of the server process sampled every 20 ms during each upload, highest seen',
+    },
+  ];
+}
