@@ -35,13 +35,17 @@ const StatsQuery = z.object({
     }),
 });
 
-export interface Counters {
+/** What is summed across rollup rows. */
+interface Sums {
   uploaded: number;
   processed: number;
   failed: number;
   rejected: number;
   bytesIn: number;
   bytesOut: number;
+}
+
+export interface Counters extends Sums {
   p50Ms: number | null;
   p95Ms: number | null;
 }
@@ -56,14 +60,8 @@ export interface StatsReport {
   groups: StatsGroup[];
 }
 
-interface Accumulator {
+interface Accumulator extends Sums {
   keys: Partial<Record<GroupKey, string>>;
-  uploaded: number;
-  processed: number;
-  failed: number;
-  rejected: number;
-  bytesIn: number;
-  bytesOut: number;
   latency: Histogram;
 }
 
