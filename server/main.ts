@@ -8,8 +8,11 @@ import { openDatabase } from './db/connection.js';
 import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { createKeysRepo } from './db/keys.repo.js';
+import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
+import { importRouter } from './http/routes/import.routes.js';
+import { watchRouter } from './http/routes/watch.routes.js';
 import { createDispatcher } from './jobs/dispatcher.js';
 import { createExtractMetadataHandler } from './jobs/handlers/extract-metadata.js';
 import { createProcessImageHandler } from './jobs/handlers/process-image.js';
@@ -18,6 +21,7 @@ import { createJobRunner } from './jobs/runner.js';
 import { schedulePurge } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
 import { createImagesService } from './services/images.service.js';
+import { createImportService } from './services/import.service.js';
 import { createIngestService } from './services/ingest.service.js';
 import { createKeysService } from './services/keys.service.js';
 import { createLifecycle } from './services/lifecycle.js';
@@ -25,6 +29,8 @@ import { createRetentionService } from './services/retention.service.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { systemClock, type Clock } from './util/clock.js';
+import type { WatchTiming } from './watch/folder-watcher.js';
+import { createWatchService } from './watch/watch.service.js';
 
 export interface StartOptions {
   clock?: Clock;
@@ -33,6 +39,8 @@ export interface StartOptions {
   print?: (line: string) => void;
   /** Longest a single job may run before it is aborted and retried. */
   jobTimeoutMs?: number;
+  /** Watch-folder timing (write-finish wait, polling interval); tests shorten it. */
+  watchTiming?: Partial<WatchTiming>;
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;
@@ -113,6 +121,23 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     limits: { maxInputPixels: config.maxInputPixels, maxQueuedJobs: config.maxQueuedJobs, minFreeBytes: config.minFreeBytes },
     onAccepted: wake,
   });
+  const importer = createImportService({
+    ingest,
+    store,
+    limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
+    dataDir: config.dataDir,
+  });
+  const watch = createWatchService({
+    repo: createWatchRepo(db),
+    importer,
+    ingest,
+    clock,
+    logger,
+    dataDir: config.dataDir,
+    flagFolders: config.watch,
+    queueHasRoom: () => jobsRepo.countQueued() < config.maxQueuedJobs / 2,
+    timing: options.watchTiming,
+  });
   const images = createImagesService({
     db,
     images: imagesRepo,
@@ -142,6 +167,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
       onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }),
     },
+    extraV1Routers: [importRouter({ importer, onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }) }), watchRouter(watch)],
   });
 
   const server = http.createServer(app);
@@ -165,6 +191,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   dispatcher.dispatch();
   runner.start();
+  await watch.start();
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
 
   if (bootstrapKey) {
@@ -179,6 +206,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     closing ??= (async () => {
       logger.info('shutting down');
       purge.stop();
+      await watch.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await runner.stop(SHUTDOWN_GRACE_MS);
@@ -199,6 +227,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, retention, runner, dispatcher, lifecycle, clock, config },
+    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch },
   };
 }

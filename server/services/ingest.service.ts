@@ -15,6 +15,14 @@ import { toImageRecord, type ImageRecord } from './image-record.js';
 
 export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
 
+export interface AcceptHooks {
+  /**
+   * Runs inside the transaction that records the images, so a caller's own bookkeeping (the
+   * watch folder's ledger) commits or rolls back together with them.
+   */
+  inTransaction?: (images: Array<{ id: string; sha256: string }>) => void;
+}
+
 export interface IngestDeps {
   db: Db;
   images: ImagesRepo;
@@ -70,6 +78,7 @@ export function createIngestService(deps: IngestDeps) {
     principal: Principal,
     variants: VariantSpec[],
     source: UploadSource,
+    hooks: AcceptHooks = {},
   ): Promise<ImageRecord[]> {
     let probed: ProbedImage[];
     try {
@@ -108,6 +117,7 @@ export function createIngestService(deps: IngestDeps) {
           images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
         }
+        hooks.inTransaction?.(rows);
       })();
     } catch (err) {
       for (const row of rows) if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);

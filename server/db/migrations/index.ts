@@ -1,4 +1,5 @@
 import * as initial from './001-initial.js';
+import * as watchFolders from './003-watch-folders.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -7,4 +8,5 @@ import * as initial from './001-initial.js';
  */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: initial.sql },
+  { version: 3, name: 'watch-folders', sql: watchFolders.sql },
 ];
