@@ -147,6 +147,7 @@ export function createWatchService(deps: WatchDeps) {
   async function ingestFile(folder: Folder, file: string) {
     const stats = await fs.promises.stat(file).catch(() => undefined);
     if (!stats) return; // gone again (a temp file renamed away, a deleted file)
+    if (stats.isDirectory()) return; // a symlink to a folder: symlinks are not followed into folders
     const known = repo.findFile(file);
     // Unchanged since it was taken (or refused): a restart, or an event for a file already done.
     if (known && known.size === stats.size && known.mtime_ms === stats.mtimeMs) return;
