@@ -24,10 +24,11 @@ const READY_TIMEOUT_MS = 30_000;
 const IMPORT_BATCH = 100;
 const isMac = process.platform === 'darwin';
 
-// The same folder in development and in the packaged app (it is named after the app).
+// The same user-data folder in development and in the packaged app, set before anything
+// (the single-instance lock included) uses it. --user-data-dir=DIR gives a separate one.
 app.setName('Darkroom');
 const userDataSwitch = process.argv.find((a) => a.startsWith('--user-data-dir='));
-if (userDataSwitch) app.setPath('userData', path.resolve(userDataSwitch.slice('--user-data-dir='.length)));
+app.setPath('userData', userDataSwitch ? path.resolve(userDataSwitch.slice('--user-data-dir='.length)) : path.join(app.getPath('appData'), 'Darkroom'));
 
 let engine: Engine | undefined;
 let api: LocalApi | undefined;
@@ -67,7 +68,8 @@ async function start() {
     try {
       engine = await startEngine({
         entry: ENGINE_ENTRY,
-        args: process.argv.slice(app.isPackaged ? 1 : 2),
+        // The script path and Chromium's switches are among them; the engine picks out its own options.
+        args: process.argv.slice(1),
         defaultDataDir,
         nodePath: app.isPackaged ? undefined : process.env.DARKROOM_NODE || undefined,
         timeoutMs: READY_TIMEOUT_MS,

@@ -89,7 +89,7 @@ describe.skipIf(!!binary.missing)(`desktop window${binary.missing ? ` (skipped: 
 
     // Navigation away and new windows are refused.
     const before = page.url();
-    await page.evaluate(`window.open('https://example.com/'); location.href = 'file:///etc/passwd';`);
+    await page.evaluate(`window.open('http://example.com/'); location.href = 'file:///etc/passwd';`);
     await page.waitForTimeout(500);
     expect(page.url()).toBe(before);
     expect(app.windows()).toHaveLength(1);
