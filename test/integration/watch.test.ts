@@ -78,7 +78,7 @@ async function settled(admin: ApiClient, folder: string, counts: { ingested: num
     const f = (await folders(admin)).find((x) => x.path === folder);
     return f && f.state === 'watching' && f.counts.pending === 0 && f.counts.ingested === counts.ingested && f.counts.rejected === counts.rejected ? f : undefined;
   });
-  await new Promise((r) => setTimeout(r, TIMING.stabilityMs * 3));
+  await new Promise((r) => setTimeout(r, TIMING.stabilityMs * 2));
   const again = (await folders(admin)).find((x) => x.path === folder)!;
   expect(again.counts).toEqual({ ...counts, pending: 0 });
   return status;
