@@ -76,7 +76,10 @@ export function createWatchService(deps: WatchDeps) {
   /** Files waiting to be ingested, in arrival order, with the folder that reported them. */
   const queue = new Map<string, Folder>();
   const attempts = new Map<string, number>();
-  const retryTimers = new Set<NodeJS.Timeout>();
+  /** Files to look at again later (still being written, queue full), with their timers. */
+  const waiting = new Map<string, { folder: Folder; timer: NodeJS.Timeout }>();
+  /** Size and modification time when a file was last looked at, for files not yet known to be complete. */
+  const observed = new Map<string, { size: number; mtimeMs: number; at: number }>();
   let current: OpenedLocalFile | undefined;
   let draining: Promise<void> | undefined;
   let closed = false;
@@ -115,12 +118,14 @@ export function createWatchService(deps: WatchDeps) {
   }
 
   function retryLater(folder: Folder, file: string, delayMs: number) {
+    if (closed) return;
+    clearTimeout(waiting.get(file)?.timer);
     const timer = setTimeout(() => {
-      retryTimers.delete(timer);
+      waiting.delete(file);
       enqueue(folder, file);
     }, delayMs);
     timer.unref();
-    retryTimers.add(timer);
+    waiting.set(file, { folder, timer });
   }
 
   type Outcome = { outcome: 'ingested'; image_id: string; sha256: string } | { outcome: 'rejected'; error_code: string; sha256?: string };
@@ -146,11 +151,16 @@ export function createWatchService(deps: WatchDeps) {
 
   async function ingestFile(folder: Folder, file: string) {
     const stats = await fs.promises.stat(file).catch(() => undefined);
-    if (!stats) return; // gone again (a temp file renamed away, a deleted file)
+    if (!stats) {
+      observed.delete(file);
+      return; // gone again (a temp file renamed away, a deleted file)
+    }
     if (stats.isDirectory()) return; // a symlink to a folder: symlinks are not followed into folders
     const known = repo.findFile(file);
     // Unchanged since it was taken (or refused): a restart, or an event for a file already done.
     if (known && known.size === stats.size && known.mtime_ms === stats.mtimeMs) return;
+    if (!isComplete(file, stats)) return retryLater(folder, file, timing.stabilityMs);
+    observed.delete(file);
 
     let opened: OpenedLocalFile;
     try {
@@ -200,6 +210,23 @@ export function createWatchService(deps: WatchDeps) {
     }
   }
 
+  /**
+   * chokidar waits for the size to settle only for files that appear while it watches; files
+   * its first scan finds (a copy still running when Darkroom starts) arrive at once. So every
+   * file must also look finished here: untouched for the stability window, judged from its
+   * modification time, or, where that clock cannot be trusted (a share whose clock runs
+   * ahead), from two looks a window apart that saw the same size and time.
+   */
+  function isComplete(file: string, stats: { size: number; mtimeMs: number }): boolean {
+    const now = Date.now();
+    const age = now - stats.mtimeMs;
+    if (age >= timing.stabilityMs) return true;
+    const before = observed.get(file);
+    if (before && before.size === stats.size && before.mtimeMs === stats.mtimeMs) return now - before.at >= timing.stabilityMs;
+    observed.set(file, { size: stats.size, mtimeMs: stats.mtimeMs, at: now });
+    return false;
+  }
+
   async function startFolder(folderPath: string, source: Folder['source'], poll: boolean): Promise<Folder> {
     const folder: Folder = {
       id: folderId(folderPath),
@@ -230,6 +257,7 @@ export function createWatchService(deps: WatchDeps) {
     const counts = repo.counts(folder.path);
     let pending = 0;
     for (const owner of queue.values()) if (owner === folder) pending++;
+    for (const [file, entry] of waiting) if (entry.folder === folder && !queue.has(file)) pending++;
     const watcher = folder.watcher.status();
     return {
       id: folder.id,
@@ -295,18 +323,19 @@ export function createWatchService(deps: WatchDeps) {
       folders.delete(folder.path);
       repo.removeFolder(folder.path);
       for (const [file, owner] of queue) if (owner === folder) queue.delete(file);
+      for (const [file, entry] of waiting) {
+        if (entry.folder !== folder) continue;
+        clearTimeout(entry.timer);
+        waiting.delete(file);
+      }
       await folder.watcher.stop();
     },
 
-    /** Resolves once no file is waiting (tests and the desktop's "batch finished" use it). */
-    async idle() {
-      while (queue.size || draining) await (draining ?? sleep(50));
-    },
 
     async close() {
       closed = true;
-      for (const timer of retryTimers) clearTimeout(timer);
-      retryTimers.clear();
+      for (const { timer } of waiting.values()) clearTimeout(timer);
+      waiting.clear();
       queue.clear();
       await Promise.all([...folders.values()].map((f) => f.watcher.stop()));
       // A file being copied is abandoned: its temp file is removed, and it is taken at the next start.

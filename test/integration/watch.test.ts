@@ -155,6 +155,28 @@ describe('watch folders', () => {
     expect((await admin.waitFor(image!.id)).status).toBe('done');
   });
 
+  it('also waits for a file that is being written while the server starts', async () => {
+    const watched = dir('darkroom-watch-');
+    const jpeg = await noisyJpeg(500, 500);
+    const out = fs.openSync(path.join(watched, 'copying.jpg'), 'w');
+    const pieces = 12;
+    const step = Math.ceil(jpeg.length / pieces);
+    const writing = (async () => {
+      for (let i = 0; i < pieces; i++) {
+        fs.writeSync(out, jpeg.subarray(i * step, (i + 1) * step));
+        await new Promise((r) => setTimeout(r, TIMING.stabilityMs / 3));
+      }
+      fs.closeSync(out);
+    })();
+    // The first scan finds the file half written.
+    await new Promise((r) => setTimeout(r, TIMING.stabilityMs / 2));
+    const { admin } = await start(dir('darkroom-data-'), [watched]);
+    await writing;
+    await settled(admin, watched, { ingested: 1, rejected: 0 });
+    const all = await images(admin);
+    expect(all.map((i) => i.sha256)).toEqual([sha256(jpeg)]);
+  });
+
   it('takes each file once across restarts, also when renamed or touched while stopped', async () => {
     const watched = dir('darkroom-watch-');
     const dataDir = dir('darkroom-data-');
