@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jpegWithExif, pngBomb, solid } from '../helpers/images.js';
 import { ADMIN_KEY, ApiClient, listFiles, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -169,6 +170,17 @@ describe('POST /v1/image/import', () => {
     const mixed = await importPaths(t.admin, [good, path.join(photos, 'notes.jpg')]);
     expect(mixed.status).toBe(415);
     await expectNothingNew(before);
+  });
+
+  it('takes a large uncompressed TIFF whose directory sits at the end of the file', async () => {
+    // libvips (and many scanners) write the image data first: the first chunks read hold only
+    // the TIFF signature, not the directory a content sniffer would follow.
+    const tiff = await sharp({ create: { width: 800, height: 800, channels: 3, background: '#336699' } }).tiff({ compression: 'none' }).toBuffer();
+    expect(tiff.readUInt32LE(4)).toBeGreaterThan(1024 * 1024 + 4100);
+    const res = await importPaths(t.admin, [write('scan.tif', tiff)]);
+    expect(res.status).toBe(202);
+    expect(res.body.format).toBe('tiff');
+    expect((await t.admin.waitFor(res.body.id)).status).toBe('done');
   });
 
   it('follows a symlink only to a file inside its own folder, never out of it or into the data dir', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isLoopbackAddress } from '../../server/http/middleware/loopback.js';
+import { sniffFormat } from '../../server/media/sniff.js';
 import { isIgnoredInWatchFolder, pollingReason } from '../../server/watch/rules.js';
 
 describe('isLoopbackAddress', () => {
@@ -56,5 +57,23 @@ describe('pollingReason', () => {
   it('polls UNC paths on Windows', () => {
     expect(pollingReason('\\\\nas\\photos', 'win32', 0)).toBe('network path');
     expect(pollingReason('C:\\Users\\me\\Pictures', 'win32', 0)).toBeUndefined();
+  });
+});
+
+describe('sniffFormat on TIFF signatures', () => {
+  const head = (signature: number[]) => {
+    const bytes = Buffer.alloc(4100);
+    Buffer.from(signature).copy(bytes);
+    bytes.writeUInt32LE(50_000_000, 4); // the first directory, far past the head
+    return bytes;
+  };
+
+  it('recognises little- and big-endian TIFF and BigTIFF by their signature alone', async () => {
+    expect(await sniffFormat(head([0x49, 0x49, 0x2a, 0x00]))).toBe('tiff');
+    expect(await sniffFormat(head([0x4d, 0x4d, 0x00, 0x2a]))).toBe('tiff');
+    expect(await sniffFormat(head([0x49, 0x49, 0x2b, 0x00]))).toBe('tiff');
+    expect(await sniffFormat(head([0x49, 0x49, 0x2a, 0x01]))).toBeUndefined();
+    expect(await sniffFormat(head([0x49, 0x4d, 0x2a, 0x00]))).toBeUndefined();
+    expect(await sniffFormat(head([0x4d, 0x4d, 0x2a, 0x00]))).toBeUndefined();
   });
 });
