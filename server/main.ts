@@ -191,7 +191,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   dispatcher.dispatch();
   runner.start();
-  await watch.start();
+  watch.start();
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
 
   if (bootstrapKey) {

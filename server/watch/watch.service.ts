@@ -46,6 +46,8 @@ interface Folder {
   /** The folder after following symlinks: files must really be inside it. */
   realRoot: string;
   watcher: FolderWatcher;
+  /** Settles once the watcher looked at the folder (exists? network filesystem?). */
+  started: Promise<void>;
 }
 
 export interface WatchFolderStatus {
@@ -227,7 +229,11 @@ export function createWatchService(deps: WatchDeps) {
     return false;
   }
 
-  async function startFolder(folderPath: string, source: Folder['source'], poll: boolean): Promise<Folder> {
+  /**
+   * Registers a folder and starts watching it without waiting: a share that hangs (an NFS
+   * server gone away) must not hold up the server's start.
+   */
+  function startFolder(folderPath: string, source: Folder['source'], poll: boolean): Folder {
     const folder: Folder = {
       id: folderId(folderPath),
       path: folderPath,
@@ -235,6 +241,7 @@ export function createWatchService(deps: WatchDeps) {
       poll,
       realRoot: realOr(folderPath),
       watcher: undefined as unknown as FolderWatcher,
+      started: Promise.resolve(),
     };
     folder.watcher = createFolderWatcher({
       root: folderPath,
@@ -249,7 +256,7 @@ export function createWatchService(deps: WatchDeps) {
       },
     });
     folders.set(folderPath, folder);
-    await folder.watcher.start();
+    folder.started = folder.watcher.start().catch((err: unknown) => logger.error({ err, folder: folderPath }, 'watch folder could not start'));
     return folder;
   }
 
@@ -286,16 +293,15 @@ export function createWatchService(deps: WatchDeps) {
   }
 
   return {
-    async start() {
-      const fromSettings = repo.listFolders();
+    start() {
       for (const folder of deps.flagFolders) {
         if (isInside(dataDir, folder)) {
           logger.warn({ folder }, "watch folder inside Darkroom's own data folder ignored");
           continue;
         }
-        if (!folders.has(folder)) await startFolder(folder, 'flag', false);
+        if (!folders.has(folder)) startFolder(folder, 'flag', false);
       }
-      for (const row of fromSettings) if (!folders.has(row.path)) await startFolder(row.path, 'settings', row.poll === 1);
+      for (const row of repo.listFolders()) if (!folders.has(row.path)) startFolder(row.path, 'settings', row.poll === 1);
     },
 
     list: (): WatchFolderStatus[] => [...folders.values()].map(status),
@@ -312,7 +318,9 @@ export function createWatchService(deps: WatchDeps) {
       const existing = folders.get(folderPath);
       if (existing) return { created: false, folder: status(existing) };
       repo.addFolder(folderPath, poll, clock.now());
-      return { created: true, folder: status(await startFolder(folderPath, 'settings', poll)) };
+      const folder = startFolder(folderPath, 'settings', poll);
+      await folder.started;
+      return { created: true, folder: status(folder) };
     },
 
     /** Stops watching a folder added in settings. What it ingested stays, and is not taken again if re-added. */

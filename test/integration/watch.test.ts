@@ -242,7 +242,7 @@ describe('watch folders', () => {
     const parent = dir('darkroom-watch-');
     const watched = path.join(parent, 'not-yet');
     const { admin } = await start(dir('darkroom-data-'), [watched]);
-    const [missing] = await folders(admin);
+    const missing = await until('the folder reported missing', async () => (await folders(admin)).find((f) => f.state === 'unavailable'));
     expect(missing).toMatchObject({ path: watched, state: 'unavailable', error: 'the folder does not exist' });
 
     fs.mkdirSync(watched);
