@@ -12,6 +12,9 @@ import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
 
 // Short waits so the suite stays fast; the logic is the same as with the defaults.
 const TIMING = { stabilityMs: 300, pollIntervalMs: 100, retryMs: 300 };
+// For the slow writers: a pause between two pieces stays far below the window even on a busy machine.
+const WRITE_TIMING = { ...TIMING, stabilityMs: 1000 };
+const WRITE_PAUSE_MS = 100;
 
 const dirs: string[] = [];
 const running: RunningServer[] = [];
@@ -28,9 +31,9 @@ function dir(prefix: string) {
   return d;
 }
 
-async function start(dataDir: string, watch: string[] = []) {
+async function start(dataDir: string, watch: string[] = [], timing = TIMING) {
   const config = parseConfig({ dataDir, port: '0', workers: '2', adminKey: ADMIN_KEY, logLevel: 'silent', minFreeBytes: '1MB', watch });
-  const server = await startServer(config, { logger: pino({ level: 'silent' }), print: () => {}, watchTiming: TIMING });
+  const server = await startServer(config, { logger: pino({ level: 'silent' }), print: () => {}, watchTiming: timing });
   running.push(server);
   return { server, admin: new ApiClient(server.url, ADMIN_KEY) };
 }
@@ -131,18 +134,18 @@ describe('watch folders', () => {
 
   it('waits until a file is completely written before taking it', async () => {
     const watched = dir('darkroom-watch-');
-    const { admin } = await start(dir('darkroom-data-'), [watched]);
+    const { admin } = await start(dir('darkroom-data-'), [watched], WRITE_TIMING);
     await settled(admin, watched, { ingested: 0, rejected: 0 });
 
     const jpeg = await noisyJpeg();
     const file = path.join(watched, 'slow.jpg');
     const out = fs.openSync(file, 'w');
-    // Written in pieces over four times the stability window, pausing less than the window.
+    // Written in pieces over longer than the stability window, pausing much less than it.
     const pieces = 12;
     const step = Math.ceil(jpeg.length / pieces);
     for (let i = 0; i < pieces; i++) {
       fs.writeSync(out, jpeg.subarray(i * step, (i + 1) * step));
-      await new Promise((r) => setTimeout(r, TIMING.stabilityMs / 3));
+      await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
     }
     fs.closeSync(out);
 
@@ -164,13 +167,13 @@ describe('watch folders', () => {
     const writing = (async () => {
       for (let i = 0; i < pieces; i++) {
         fs.writeSync(out, jpeg.subarray(i * step, (i + 1) * step));
-        await new Promise((r) => setTimeout(r, TIMING.stabilityMs / 3));
+        await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS));
       }
       fs.closeSync(out);
     })();
     // The first scan finds the file half written.
-    await new Promise((r) => setTimeout(r, TIMING.stabilityMs / 2));
-    const { admin } = await start(dir('darkroom-data-'), [watched]);
+    await new Promise((r) => setTimeout(r, WRITE_PAUSE_MS * 2));
+    const { admin } = await start(dir('darkroom-data-'), [watched], WRITE_TIMING);
     await writing;
     await settled(admin, watched, { ingested: 1, rejected: 0 });
     const all = await images(admin);
