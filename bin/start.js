@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: build what is missing, then open the desktop app; where Electron cannot start,
 // say why in one line and run the same engine headless.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -10,14 +10,37 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+// An Electron that exits with an error this soon did not start (missing libraries, no GPU …).
+const EARLY_EXIT_MS = 10_000;
 
+function tsc(project) {
+  // Build mode: when nothing changed it only compares timestamps (a fraction of a second).
+  return spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', project], { cwd: root, stdio: 'inherit' }).status;
+}
+
+function electronInstalled() {
+  try {
+    return dirname(require.resolve('electron/package.json'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds the engine (required), the desktop shell and the web UI (each when its tools are installed). */
 function build() {
-  // Incremental: a no-op build takes about a second; a stale dist/ never runs.
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--incremental'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+  // Incremental: a stale dist/ never runs.
+  const server = tsc('tsconfig.json');
+  if (server !== 0) process.exit(server ?? 1);
+  const shellBuilt = electronInstalled() ? tsc('electron/tsconfig.json') === 0 : false;
+  if (pkg.scripts?.['build:ui']) {
+    const npm = process.env.npm_execpath;
+    const ui = npm
+      ? spawnSync(process.execPath, [npm, 'run', '--silent', 'build:ui'], { cwd: root, stdio: 'inherit' })
+      : spawnSync('npm', ['run', '--silent', 'build:ui'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+    if (ui.status !== 0) process.exit(ui.status ?? 1);
+  }
+  return { shellBuilt };
 }
 
 /**
@@ -25,12 +48,8 @@ function build() {
  * lazily). Quiet and bounded: where the network is closed this fails fast and we run headless.
  */
 function electronExecutable() {
-  let dir;
-  try {
-    dir = dirname(require.resolve('electron/package.json'));
-  } catch {
-    return { reason: 'Electron is not installed' };
-  }
+  const dir = electronInstalled();
+  if (!dir) return { reason: 'Electron is not installed' };
   const located = () => {
     const pathFile = join(dir, 'path.txt');
     if (!existsSync(pathFile)) return undefined;
@@ -45,19 +64,43 @@ function electronExecutable() {
 }
 
 /** Why the desktop app cannot start here, or the Electron executable. */
-function desktop() {
+function desktop(shellBuilt) {
   if (args.includes('--headless') || process.env.DARKROOM_HEADLESS === '1') return { reason: 'headless mode requested' };
-  if (!existsSync(join(root, 'dist/electron/main.js'))) return { reason: 'the desktop shell is not built' };
+  if (!electronInstalled()) return { reason: 'Electron is not installed' };
+  if (!shellBuilt || !existsSync(join(root, 'dist/electron/main.js'))) return { reason: 'the desktop shell did not build' };
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return { reason: 'no display (DISPLAY is not set)' };
   return electronExecutable();
 }
 
-build();
-const app = desktop();
-if (app.file) {
-  const result = spawnSync(app.file, [join(root, 'dist/electron/main.js'), ...args], { stdio: 'inherit' });
-  process.exit(result.status ?? 0);
+async function headless(reason) {
+  process.stdout.write(`darkroom: starting headless: ${reason}\n`);
+  const { main } = await import(`${root}/dist/server/cli.js`);
+  await main([process.argv[0], 'darkroom', 'serve', ...args.filter((a) => a !== '--headless')]);
 }
-process.stdout.write(`darkroom: starting headless: ${app.reason}\n`);
-const { main } = await import(`${root}/dist/server/cli.js`);
-await main([process.argv[0], 'darkroom', 'serve', ...args.filter((a) => a !== '--headless')]);
+
+const { shellBuilt } = build();
+const app = desktop(shellBuilt);
+if (!app.file) {
+  await headless(app.reason);
+} else {
+  const started = Date.now();
+  // During development node_modules are built for this Node, not for Electron: the shell runs
+  // the engine with it (DARKROOM_NODE). The packaged app runs it inside Electron instead.
+  const child = spawn(app.file, [join(root, 'dist/electron/main.js'), ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, DARKROOM_NODE: process.execPath },
+  });
+  const forward = (signal) => child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  child.on('error', (err) => void headless(`Electron could not start (${err.message})`));
+  child.on('exit', (code, signal) => {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+    if ((code !== 0 || signal) && Date.now() - started < EARLY_EXIT_MS) {
+      void headless(`Electron could not start (${signal ?? `exit code ${code}`})`);
+      return;
+    }
+    process.exit(code ?? 0);
+  });
+}

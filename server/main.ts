@@ -9,8 +9,11 @@ import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { createKeysRepo } from './db/keys.repo.js';
 import { createStatsRepo } from './db/stats.repo.js';
+import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
+import { importRouter } from './http/routes/import.routes.js';
+import { watchRouter } from './http/routes/watch.routes.js';
 import { createDispatcher } from './jobs/dispatcher.js';
 import { createExtractMetadataHandler } from './jobs/handlers/extract-metadata.js';
 import { createProcessImageHandler } from './jobs/handlers/process-image.js';
@@ -19,6 +22,7 @@ import { createJobRunner } from './jobs/runner.js';
 import { schedulePurge } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
 import { createImagesService } from './services/images.service.js';
+import { createImportService } from './services/import.service.js';
 import { createIngestService } from './services/ingest.service.js';
 import { createKeysService } from './services/keys.service.js';
 import { createLifecycle } from './services/lifecycle.js';
@@ -28,6 +32,8 @@ import { statsRouter } from './http/routes/stats.routes.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { systemClock, type Clock } from './util/clock.js';
+import type { WatchTiming } from './watch/folder-watcher.js';
+import { createWatchService } from './watch/watch.service.js';
 
 export interface StartOptions {
   clock?: Clock;
@@ -36,6 +42,8 @@ export interface StartOptions {
   print?: (line: string) => void;
   /** Longest a single job may run before it is aborted and retried. */
   jobTimeoutMs?: number;
+  /** Watch-folder timing (write-finish wait, polling interval); tests shorten it. */
+  watchTiming?: Partial<WatchTiming>;
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;
@@ -118,6 +126,23 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     limits: { maxInputPixels: config.maxInputPixels, maxQueuedJobs: config.maxQueuedJobs, minFreeBytes: config.minFreeBytes },
     onAccepted: wake,
   });
+  const importer = createImportService({
+    ingest,
+    store,
+    limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
+    dataDir: config.dataDir,
+  });
+  const watch = createWatchService({
+    repo: createWatchRepo(db),
+    importer,
+    ingest,
+    clock,
+    logger,
+    dataDir: config.dataDir,
+    flagFolders: config.watch,
+    queueHasRoom: () => jobsRepo.countQueued() < config.maxQueuedJobs / 2,
+    timing: options.watchTiming,
+  });
   const images = createImagesService({
     db,
     images: imagesRepo,
@@ -147,7 +172,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
       onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }),
     },
-    extraV1Routers: [statsRouter(createStatsService(statsRepo, clock))],
+    extraV1Routers: [
+      statsRouter(createStatsService(statsRepo, clock)),
+      importRouter({ importer, onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }) }),
+      watchRouter(watch),
+    ],
   });
 
   const server = http.createServer(app);
@@ -171,6 +200,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   dispatcher.dispatch();
   runner.start();
+  watch.start();
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
 
   if (bootstrapKey) {
@@ -185,6 +215,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     closing ??= (async () => {
       logger.info('shutting down');
       purge.stop();
+      await watch.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await runner.stop(SHUTDOWN_GRACE_MS);
@@ -205,6 +236,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config },
+    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch },
   };
 }

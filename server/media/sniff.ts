@@ -32,6 +32,10 @@ export async function sniffFormat(head: Uint8Array): Promise<InputFormat | undef
     if (type.mime in BY_MIME) return BY_MIME[type.mime];
     if (type.mime !== 'application/xml') return undefined;
   }
+  // A TIFF whose first directory lies past the head (libvips and scanners write large
+  // uncompressed TIFFs with the directory at the end): file-type cannot follow it from these
+  // bytes, but the byte-order mark and magic number say TIFF; sharp confirms from the file.
+  if (!type && isTiffSignature(head)) return 'tiff';
   const text = Buffer.from(head).toString('utf8');
   return SVG_START.test(text) ? 'svg' : undefined;
 }
@@ -49,4 +53,13 @@ export function dimensionsFromHead(head: Uint8Array): { width: number; height: n
     // Header not complete in these bytes, or a format image-size does not read: not an error here.
   }
   return undefined;
+}
+
+/** "II*\0" / "MM\0*" (TIFF) and "II+\0" / "MM\0+" (BigTIFF). */
+function isTiffSignature(head: Uint8Array): boolean {
+  if (head.length < 8) return false;
+  const [a, b, c, d] = head;
+  if (a === 0x49 && b === 0x49) return (c === 0x2a || c === 0x2b) && d === 0x00;
+  if (a === 0x4d && b === 0x4d) return c === 0x00 && (d === 0x2a || d === 0x2b);
+  return false;
 }

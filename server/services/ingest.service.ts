@@ -16,6 +16,14 @@ import { toImageRecord, type ImageRecord } from './image-record.js';
 
 export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
 
+export interface AcceptHooks {
+  /**
+   * Runs inside the transaction that records the images, so a caller's own bookkeeping (the
+   * watch folder's ledger) commits or rolls back together with them.
+   */
+  inTransaction?: (images: Array<{ id: string; sha256: string }>) => void;
+}
+
 export interface IngestDeps {
   db: Db;
   images: ImagesRepo;
@@ -76,6 +84,7 @@ export function createIngestService(deps: IngestDeps) {
     principal: Principal,
     variants: VariantSpec[],
     source: UploadSource,
+    hooks: AcceptHooks = {},
   ): Promise<ImageRecord[]> {
     let probed: ProbedImage[];
     try {
@@ -118,6 +127,7 @@ export function createIngestService(deps: IngestDeps) {
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
           stats.add(now, row.customer, row.format, { uploaded: 1, bytesIn: row.bytes });
         }
+        hooks.inTransaction?.(rows);
       })();
     } catch (err) {
       for (const row of rows) if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);

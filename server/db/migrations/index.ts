@@ -1,5 +1,6 @@
 import * as initial from './001-initial.js';
 import * as stats from './002-stats.js';
+import * as watchFolders from './003-watch-folders.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -9,4 +10,5 @@ import * as stats from './002-stats.js';
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: initial.sql },
   { version: 2, name: 'stats', sql: stats.sql },
+  { version: 3, name: 'watch-folders', sql: watchFolders.sql },
 ];

@@ -1,0 +1,44 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { WatchService } from '../../watch/watch.service.js';
+import { ROLE_RULES, requireRole } from '../middleware/auth.js';
+import { requireLoopback } from '../middleware/loopback.js';
+import { jsonBody, parseBody } from '../validate.js';
+
+const NewWatchFolder = z
+  .object({
+    path: z.string().min(1, 'path: give the folder to watch').max(4096),
+    poll: z.boolean().default(false),
+  })
+  .strict();
+
+/**
+ * Watch folders for the UI's settings: list them with their counts (admin), add and remove
+ * folders (admin, and only from this machine, as adding one makes the server read local files).
+ */
+export function watchRouter(watch: WatchService): Router {
+  const router = Router();
+  const admin = requireRole(...ROLE_RULES.import);
+  const local = requireLoopback('changing watch folders');
+
+  router.get('/watch', admin, (_req, res) => {
+    res.json({ items: watch.list() });
+  });
+
+  router.get('/watch/:id', admin, (req, res) => {
+    res.json(watch.get(String(req.params.id)));
+  });
+
+  router.post('/watch', admin, local, jsonBody, async (req, res) => {
+    const body = parseBody(NewWatchFolder, req.body ?? {});
+    const { created, folder } = await watch.add(body.path, body.poll);
+    res.status(created ? 201 : 200).location(`/v1/watch/${folder.id}`).json(folder);
+  });
+
+  router.delete('/watch/:id', admin, local, async (req, res) => {
+    await watch.remove(String(req.params.id));
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,371 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { WatchRepo } from '../db/watch.repo.js';
+import { AppError } from '../errors.js';
+import { StillBeingWrittenError, type ImportService } from '../services/import.service.js';
+import type { IngestService } from '../services/ingest.service.js';
+import { LOCAL_CUSTOMER, type Principal } from '../services/keys.service.js';
+import type { ReceivedFile } from '../services/receive.js';
+import { DEFAULT_VARIANTS } from '../services/variants.js';
+import { isInside } from '../storage/safe-path.js';
+import type { OpenedLocalFile } from '../storage/local-file.js';
+import type { Clock } from '../util/clock.js';
+import { DEFAULT_WATCH_TIMING, createFolderWatcher, type FolderWatcher, type WatchTiming } from './folder-watcher.js';
+
+export interface WatchDeps {
+  repo: WatchRepo;
+  importer: ImportService;
+  ingest: IngestService;
+  clock: Clock;
+  logger: Logger;
+  dataDir: string;
+  /** Folders from --watch: configuration, shown but not removable through the API. */
+  flagFolders: string[];
+  /**
+   * False while the job queue is too full for more watch-folder work. A folder of 100 000
+   * photos then waits its turn instead of filling the queue and refusing interactive uploads.
+   */
+  queueHasRoom: () => boolean;
+  timing?: Partial<WatchTiming>;
+}
+
+/** Watch-folder images belong to the bootstrap admin's customer (CONTRACT §6). */
+export const WATCH_PRINCIPAL: Principal = { keyId: 'watch-folder', customer: LOCAL_CUSTOMER, role: 'admin' };
+
+/** Errors that say "not now" rather than "never": the file is tried again later. */
+const RETRY_LATER = new Set(['too_many_requests', 'insufficient_storage', 'not_available']);
+const MAX_ATTEMPTS = 5;
+
+interface Folder {
+  id: string;
+  path: string;
+  source: 'flag' | 'settings';
+  poll: boolean;
+  /** The folder after following symlinks: files must really be inside it. */
+  realRoot: string;
+  watcher: FolderWatcher;
+  /** Settles once the watcher looked at the folder (exists? network filesystem?). */
+  started: Promise<void>;
+}
+
+export interface WatchFolderStatus {
+  id: string;
+  path: string;
+  source: 'flag' | 'settings';
+  poll: boolean;
+  mode: 'events' | 'polling';
+  pollingReason: string | null;
+  state: string;
+  error: string | null;
+  counts: { ingested: number; rejected: number; pending: number };
+  lastIngestedAt: string | null;
+}
+
+export const folderId = (folder: string) => crypto.createHash('sha256').update(folder).digest('hex').slice(0, 16);
+
+/**
+ * Watch folders (CONTRACT §6): files that appear in them (recursively, once their size stops
+ * changing) are ingested as the local admin's customer, once each, also across restarts; the
+ * originals stay where they are. Each file goes through the same checks as an upload. A ledger
+ * in SQLite remembers what was taken, written in the same transaction as the image itself.
+ */
+export function createWatchService(deps: WatchDeps) {
+  const { repo, importer, ingest, clock, logger, dataDir } = deps;
+  const timing: WatchTiming = { ...DEFAULT_WATCH_TIMING, ...deps.timing };
+  const folders = new Map<string, Folder>();
+  /** Files waiting to be ingested, in arrival order, with the folder that reported them. */
+  const queue = new Map<string, Folder>();
+  const attempts = new Map<string, number>();
+  /** Files to look at again later (still being written, queue full), with their timers. */
+  const waiting = new Map<string, { folder: Folder; timer: NodeJS.Timeout }>();
+  /** Size and modification time when a file was last looked at, for files not yet known to be complete. */
+  const observed = new Map<string, { size: number; mtimeMs: number; at: number }>();
+  let current: OpenedLocalFile | undefined;
+  let draining: Promise<void> | undefined;
+  let closed = false;
+
+  function enqueue(folder: Folder, file: string) {
+    if (closed || !folders.has(folder.path)) return;
+    queue.set(file, folder);
+    draining ??= drain().finally(() => (draining = undefined));
+  }
+
+  async function drain() {
+    while (queue.size && !closed) {
+      if (!deps.queueHasRoom()) {
+        await sleep(500);
+        continue;
+      }
+      const [file, folder] = queue.entries().next().value!;
+      queue.delete(file);
+      try {
+        await ingestFile(folder, file);
+        attempts.delete(file);
+      } catch (err) {
+        if (closed) return;
+        const tries = (attempts.get(file) ?? 0) + 1;
+        attempts.set(file, tries);
+        if (tries >= MAX_ATTEMPTS) {
+          logger.error({ err, file }, 'watch folder: giving up on a file');
+          attempts.delete(file);
+          record(folder, file, { outcome: 'rejected', error_code: 'internal_error' });
+        } else {
+          logger.warn({ err, file, tries }, 'watch folder: will try the file again');
+          retryLater(folder, file, timing.stabilityMs * 2 ** tries);
+        }
+      }
+    }
+  }
+
+  function retryLater(folder: Folder, file: string, delayMs: number) {
+    if (closed) return;
+    clearTimeout(waiting.get(file)?.timer);
+    const timer = setTimeout(() => {
+      waiting.delete(file);
+      enqueue(folder, file);
+    }, delayMs);
+    timer.unref();
+    waiting.set(file, { folder, timer });
+  }
+
+  type Outcome = { outcome: 'ingested'; image_id: string; sha256: string } | { outcome: 'rejected'; error_code: string; sha256?: string };
+  function record(folder: Folder, file: string, outcome: Outcome, seen?: { size: number; mtimeMs: number }) {
+    const stats = seen ?? statOrZero(file);
+    repo.recordFile({
+      path: file,
+      folder: folder.path,
+      size: stats.size,
+      mtime_ms: stats.mtimeMs,
+      sha256: outcome.sha256 ?? null,
+      outcome: outcome.outcome,
+      image_id: outcome.outcome === 'ingested' ? outcome.image_id : null,
+      error_code: outcome.outcome === 'rejected' ? outcome.error_code : null,
+      seen_at: clock.now(),
+    });
+  }
+
+  function refuse(folder: Folder, file: string, err: AppError, seen?: { size: number; mtimeMs: number }, sha256?: string) {
+    logger.info({ file, code: err.code, reason: err.message }, 'watch folder: file refused');
+    record(folder, file, { outcome: 'rejected', error_code: err.code, sha256 }, seen);
+  }
+
+  async function ingestFile(folder: Folder, file: string) {
+    const stats = await fs.promises.stat(file).catch(() => undefined);
+    if (!stats) {
+      observed.delete(file);
+      return; // gone again (a temp file renamed away, a deleted file)
+    }
+    if (stats.isDirectory()) return; // a symlink to a folder: symlinks are not followed into folders
+    const known = repo.findFile(file);
+    // Unchanged since it was taken (or refused): a restart, or an event for a file already done.
+    if (known && known.size === stats.size && known.mtime_ms === stats.mtimeMs) return;
+    if (!isComplete(file, stats)) return retryLater(folder, file, timing.stabilityMs);
+    observed.delete(file);
+
+    let opened: OpenedLocalFile;
+    try {
+      opened = await importer.open(file, { boundary: folder.realRoot });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (RETRY_LATER.has(err.code)) return retryLater(folder, file, timing.retryMs);
+      ingest.rejected(WATCH_PRINCIPAL, err);
+      return refuse(folder, file, err, stats);
+    }
+    const seen = { size: opened.size, mtimeMs: opened.mtimeMs };
+
+    let received: ReceivedFile;
+    current = opened;
+    try {
+      received = await importer.receive(opened);
+    } catch (err) {
+      await opened.handle.close().catch(() => {});
+      if (closed) return;
+      // Written to again while it was read: its next change event (or this retry) takes it.
+      if (err instanceof StillBeingWrittenError) return retryLater(folder, file, timing.stabilityMs);
+      if (!(err instanceof AppError)) throw err;
+      ingest.rejected(WATCH_PRINCIPAL, err);
+      return refuse(folder, file, err, seen);
+    } finally {
+      current = undefined;
+    }
+
+    // The same bytes this folder already took, under another name (renamed, moved, copied) or
+    // the same file touched: remember the path, make no second image.
+    const twin = repo.findIngestedBySha256(folder.path, received.sha256);
+    if (twin?.image_id) {
+      await fs.promises.rm(received.tmpPath, { force: true });
+      return record(folder, file, { outcome: 'ingested', image_id: twin.image_id, sha256: received.sha256 }, seen);
+    }
+
+    try {
+      await ingest.accept([received], WATCH_PRINCIPAL, DEFAULT_VARIANTS, 'watch', {
+        inTransaction: ([image]) => record(folder, file, { outcome: 'ingested', image_id: image!.id, sha256: received.sha256 }, seen),
+      });
+      logger.info({ file }, 'watch folder: file ingested');
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (RETRY_LATER.has(err.code)) return retryLater(folder, file, timing.retryMs);
+      // accept() counted the refusal already.
+      return refuse(folder, file, err, seen, received.sha256);
+    }
+  }
+
+  /**
+   * chokidar waits for the size to settle only for files that appear while it watches; files
+   * its first scan finds (a copy still running when Darkroom starts) arrive at once. So every
+   * file must also look finished here: untouched for the stability window, judged from its
+   * modification time, or, where that clock cannot be trusted (a share whose clock runs
+   * ahead), from two looks a window apart that saw the same size and time.
+   */
+  function isComplete(file: string, stats: { size: number; mtimeMs: number }): boolean {
+    const now = Date.now();
+    const age = now - stats.mtimeMs;
+    if (age >= timing.stabilityMs) return true;
+    const before = observed.get(file);
+    if (before && before.size === stats.size && before.mtimeMs === stats.mtimeMs) return now - before.at >= timing.stabilityMs;
+    observed.set(file, { size: stats.size, mtimeMs: stats.mtimeMs, at: now });
+    return false;
+  }
+
+  /**
+   * Registers a folder and starts watching it without waiting: a share that hangs (an NFS
+   * server gone away) must not hold up the server's start.
+   */
+  function startFolder(folderPath: string, source: Folder['source'], poll: boolean): Folder {
+    const folder: Folder = {
+      id: folderId(folderPath),
+      path: folderPath,
+      source,
+      poll,
+      realRoot: realOr(folderPath),
+      watcher: undefined as unknown as FolderWatcher,
+      started: Promise.resolve(),
+    };
+    folder.watcher = createFolderWatcher({
+      root: folderPath,
+      poll,
+      dataDir,
+      timing,
+      logger,
+      onFile: (file) => {
+        // The real path may only be known once the folder exists (a share mounted late).
+        folder.realRoot = realOr(folderPath);
+        enqueue(folder, file);
+      },
+    });
+    folders.set(folderPath, folder);
+    folder.started = folder.watcher.start().catch((err: unknown) => logger.error({ err, folder: folderPath }, 'watch folder could not start'));
+    return folder;
+  }
+
+  function status(folder: Folder): WatchFolderStatus {
+    const counts = repo.counts(folder.path);
+    let pending = 0;
+    for (const owner of queue.values()) if (owner === folder) pending++;
+    for (const [file, entry] of waiting) if (entry.folder === folder && !queue.has(file)) pending++;
+    const watcher = folder.watcher.status();
+    return {
+      id: folder.id,
+      path: folder.path,
+      source: folder.source,
+      poll: folder.poll,
+      mode: watcher.mode,
+      pollingReason: watcher.pollingReason,
+      state: watcher.state,
+      error: watcher.error,
+      counts: { ingested: counts.ingested, rejected: counts.rejected, pending },
+      lastIngestedAt: counts.lastIngestedAt === null ? null : new Date(counts.lastIngestedAt).toISOString(),
+    };
+  }
+
+  /** The rules for a folder added in settings; --watch folders may be missing at start (a share not mounted yet). */
+  function checkNewFolder(requested: string): string {
+    const refuse = (why: string) => new AppError('invalid_request', `${JSON.stringify(requested)} ${why}`);
+    if (!path.isAbsolute(requested) || requested.includes('\0')) throw refuse('is not an absolute path');
+    const folder = path.resolve(requested);
+    const stats = fs.statSync(folder, { throwIfNoEntry: false });
+    if (!stats) throw refuse('does not exist');
+    if (!stats.isDirectory()) throw refuse('is not a folder');
+    if (isInside(dataDir, folder) || isInside(realOr(dataDir), realOr(folder))) throw refuse("is inside Darkroom's own data folder");
+    return folder;
+  }
+
+  return {
+    start() {
+      for (const folder of deps.flagFolders) {
+        if (isInside(dataDir, folder)) {
+          logger.warn({ folder }, "watch folder inside Darkroom's own data folder ignored");
+          continue;
+        }
+        if (!folders.has(folder)) startFolder(folder, 'flag', false);
+      }
+      for (const row of repo.listFolders()) if (!folders.has(row.path)) startFolder(row.path, 'settings', row.poll === 1);
+    },
+
+    list: (): WatchFolderStatus[] => [...folders.values()].map(status),
+
+    get(id: string): WatchFolderStatus {
+      const folder = [...folders.values()].find((f) => f.id === id);
+      if (!folder) throw new AppError('not_found', `no watch folder ${id}`);
+      return status(folder);
+    },
+
+    /** Adds a folder from settings (persisted); adding one already watched changes nothing. */
+    async add(requested: string, poll = false): Promise<{ created: boolean; folder: WatchFolderStatus }> {
+      const folderPath = checkNewFolder(requested);
+      const existing = folders.get(folderPath);
+      if (existing) return { created: false, folder: status(existing) };
+      repo.addFolder(folderPath, poll, clock.now());
+      const folder = startFolder(folderPath, 'settings', poll);
+      await folder.started;
+      return { created: true, folder: status(folder) };
+    },
+
+    /** Stops watching a folder added in settings. What it ingested stays, and is not taken again if re-added. */
+    async remove(id: string) {
+      const folder = [...folders.values()].find((f) => f.id === id);
+      if (!folder) throw new AppError('not_found', `no watch folder ${id}`);
+      if (folder.source === 'flag') throw new AppError('invalid_request', 'this folder is watched because of --watch; remove the option instead');
+      folders.delete(folder.path);
+      repo.removeFolder(folder.path);
+      for (const [file, owner] of queue) if (owner === folder) queue.delete(file);
+      for (const [file, entry] of waiting) {
+        if (entry.folder !== folder) continue;
+        clearTimeout(entry.timer);
+        waiting.delete(file);
+      }
+      await folder.watcher.stop();
+    },
+
+
+    async close() {
+      closed = true;
+      for (const { timer } of waiting.values()) clearTimeout(timer);
+      waiting.clear();
+      queue.clear();
+      await Promise.all([...folders.values()].map((f) => f.watcher.stop()));
+      // A file being copied is abandoned: its temp file is removed, and it is taken at the next start.
+      current?.handle.close().catch(() => {});
+      await draining;
+    },
+  };
+}
+
+export type WatchService = ReturnType<typeof createWatchService>;
+
+function realOr(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+function statOrZero(file: string): { size: number; mtimeMs: number } {
+  const stats = fs.statSync(file, { throwIfNoEntry: false });
+  return { size: stats?.size ?? 0, mtimeMs: stats?.mtimeMs ?? 0 };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
