@@ -37,9 +37,21 @@ interface EngineChild {
   kill(): void;
 }
 
+/**
+ * A small young generation keeps the engine's memory flat while it streams multi-gigabyte
+ * uploads (each chunk leaves a short-lived wrapper behind); the same flag as `npm run serve`
+ * (docs/performance.md).
+ */
+const ENGINE_NODE_FLAGS = ['--max-semi-space-size=2'];
+
 function spawnEngine(entry: string, nodePath: string | undefined): EngineChild {
   if (nodePath) {
-    const child = fork(entry, [], { execPath: nodePath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const child = fork(entry, [], {
+      execPath: nodePath,
+      execArgv: ENGINE_NODE_FLAGS,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
     return {
       send: (m) => child.connected && child.send(m as object),
       onMessage: (l) => child.on('message', l),
@@ -47,7 +59,7 @@ function spawnEngine(entry: string, nodePath: string | undefined): EngineChild {
       kill: () => child.kill('SIGKILL'),
     };
   }
-  const child = utilityProcess.fork(entry, [], { serviceName: 'Darkroom engine', stdio: 'inherit' });
+  const child = utilityProcess.fork(entry, [], { serviceName: 'Darkroom engine', stdio: 'inherit', execArgv: ENGINE_NODE_FLAGS });
   return {
     send: (m) => child.postMessage(m),
     onMessage: (l) => child.on('message', l),

@@ -50,7 +50,8 @@ export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-'));
   const proc = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
+    // As `npm run serve` starts it (package.json): the flag is part of how Darkroom runs.
+    ['--max-semi-space-size=2', path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await readyLine(proc, /darkroom listening on (\S+)/);

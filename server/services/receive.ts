@@ -1,10 +1,9 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import type { InputFormat } from '../media/formats.js';
 import { SNIFF_BYTES, dimensionsFromHead, sniffFormat } from '../media/sniff.js';
+import { openHashedFile, type HashedFileWriter } from '../storage/file-writer.js';
 
 export interface ReceivedFile {
   tmpPath: string;
@@ -21,14 +20,13 @@ export interface ReceiveLimits {
 
 /** Bytes of the head given to the dimension reader: enough to get past a large EXIF block. */
 const HEAD_BYTES = 256 * 1024;
-// Larger writes mean fewer syscalls for multi-gigabyte bodies; memory per upload stays at a few MB.
-const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
- * Streams one upload to a temp file: counts bytes against the limit, hashes sha256 on the way,
- * and judges the first bytes before reading the rest, so a text file named .jpg or a
- * decompression bomb is refused after a few kilobytes, not gigabytes. Memory does not grow with
- * size. On any failure the temp file is removed and the error thrown.
+ * Streams one upload to a temp file: counts bytes against the limit, judges the first bytes
+ * before reading the rest (so a text file named .jpg or a decompression bomb is refused after a
+ * few kilobytes, not gigabytes, and never touches the disk), then writes and hashes sha256 on
+ * the way (on the file-writer thread). Memory does not grow with size. On any failure the temp
+ * file is removed and the error thrown.
  */
 export async function receiveToTempFile(
   source: Readable,
@@ -36,15 +34,15 @@ export async function receiveToTempFile(
   filename: string,
   limits: ReceiveLimits,
 ): Promise<ReceivedFile> {
-  const hash = crypto.createHash('sha256');
   let bytes = 0;
-  let head: Buffer[] = [];
-  let headBytes = 0;
+  let held: Buffer[] = []; // the head, kept until judged
+  let heldBytes = 0;
   let sniffed: InputFormat | undefined;
-  let decided = false;
+  let file: HashedFileWriter | undefined; // opened once the head is accepted
 
-  const decide = async (complete: boolean) => {
-    const buf = Buffer.concat(head);
+  /** Judges the head; once it is accepted, opens the file and writes the head to it. */
+  const judge = async (complete: boolean) => {
+    const buf = Buffer.concat(held);
     if (!sniffed) {
       sniffed = await sniffFormat(buf);
       if (!sniffed) {
@@ -53,56 +51,54 @@ export async function receiveToTempFile(
     }
     const dims = dimensionsFromHead(buf);
     if (dims) checkPixelLimit(dims.width, dims.height, limits.maxInputPixels, sniffed);
-    if (dims || complete || headBytes >= HEAD_BYTES) {
-      decided = true;
-      head = [];
+    if (dims || complete || heldBytes >= HEAD_BYTES) {
+      file = await openHashedFile(tmpPath);
+      for (const chunk of held) await file.write(chunk);
+      held = [];
     }
   };
 
-  const meter = new Transform({
-    highWaterMark: WRITE_HIGH_WATER_MARK,
-    transform(chunk: Buffer, _enc, callback: TransformCallback) {
-      bytes += chunk.length;
-      if (bytes > limits.maxBytes) {
-        const err = tooLarge(limits.maxBytes);
-        err.context.format = sniffed;
-        callback(err);
-        return;
+  const sink = new Writable({
+    async write(chunk: Buffer, _encoding, callback) {
+      try {
+        bytes += chunk.length;
+        if (bytes > limits.maxBytes) {
+          const err = tooLarge(limits.maxBytes);
+          err.context.format = sniffed;
+          throw err;
+        }
+        if (file) {
+          await file.write(chunk);
+        } else {
+          held.push(chunk);
+          heldBytes += chunk.length;
+          if (heldBytes >= SNIFF_BYTES) await judge(false);
+        }
+        callback();
+      } catch (err) {
+        callback(err as Error);
       }
-      hash.update(chunk);
-      if (decided) {
-        callback(null, chunk);
-        return;
-      }
-      head.push(chunk);
-      headBytes += chunk.length;
-      if (headBytes < SNIFF_BYTES) {
-        callback(null, chunk);
-        return;
-      }
-      // Hold the stream (backpressure) until the head is judged.
-      decide(false).then(
-        () => callback(null, chunk),
-        (err: unknown) => callback(err as Error),
-      );
     },
-    flush(callback) {
-      if (decided) return callback();
-      if (bytes === 0) return callback(new AppError('invalid_request', `${describe(filename)} is empty`));
-      decide(true).then(
-        () => callback(),
-        (err: unknown) => callback(err as Error),
-      );
+    async final(callback) {
+      try {
+        if (!file) {
+          if (bytes === 0) throw new AppError('invalid_request', `${describe(filename)} is empty`);
+          await judge(true);
+        }
+        callback();
+      } catch (err) {
+        callback(err as Error);
+      }
     },
   });
 
   try {
-    await pipeline(source, meter, fs.createWriteStream(tmpPath, { highWaterMark: WRITE_HIGH_WATER_MARK }));
+    await pipeline(source, sink);
+    return { tmpPath, bytes, sha256: await file!.finish(), filename, sniffedFormat: sniffed! };
   } catch (err) {
-    await fs.promises.rm(tmpPath, { force: true });
+    await (file as HashedFileWriter | undefined)?.abort();
     throw translateWriteError(err);
   }
-  return { tmpPath, bytes, sha256: hash.digest('hex'), filename, sniffedFormat: sniffed! };
 }
 
 export function checkPixelLimit(width: number, height: number, maxInputPixels: number, format?: string): void {

@@ -110,7 +110,7 @@ export class ApiClient {
   }
 
   /** Polls the image until it reaches one of the final states. */
-  async waitFor(id: string, statuses: string[] = ['done', 'failed'], timeoutMs = 30_000) {
+  async waitFor(id: string, statuses: string[] = ['done', 'failed'], timeoutMs = 60_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const res = await this.json('GET', `/v1/image/${id}`);

@@ -50,7 +50,11 @@ async function batch(waitMs: number, uploads: Array<{ client: ApiClient; custome
   const settleDay = new Date(clock.now()).toISOString().slice(0, 10);
   for (const entry of accepted) {
     const client = uploads.find((u) => u.customer === entry.customer)!.client;
-    const record = await client.waitFor(entry.id!);
+    const record = await client.waitFor(entry.id!).catch((err: Error) => {
+      // Say why: the jobs of the image as the database has them.
+      const jobs = t.server.parts.db.prepare('SELECT kind, status, attempts, run_at, last_error FROM jobs WHERE image_id = ?').all(entry.id);
+      throw new Error(`${err.message}; jobs: ${JSON.stringify(jobs)}; clock ${clock.now()}`);
+    });
     entry.outcome = record.status === 'done' ? 'processed' : 'failed';
     entry.settleDay = settleDay;
     if (record.status === 'done') {

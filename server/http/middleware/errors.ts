@@ -45,10 +45,16 @@ const LINGER_BYTES = 16 * 1024 * 1024;
  */
 function lingeringClose(req: Request, res: Response) {
   res.setHeader('Connection', 'close');
+  // Held here: once the response is done the request lets go of its socket (req.socket = null).
+  const socket = req.socket;
   let drained = 0;
-  const stop = () => req.socket.destroy();
+  const stop = () => {
+    clearTimeout(timer);
+    socket?.destroy();
+  };
   const timer = setTimeout(stop, LINGER_MS);
   timer.unref();
+  socket?.once('close', () => clearTimeout(timer));
   req.on('data', (chunk: Buffer) => {
     drained += chunk.length;
     if (drained > LINGER_BYTES) stop();
