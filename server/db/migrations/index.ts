@@ -1,5 +1,6 @@
 import * as initial from './001-initial.js';
 import * as stats from './002-stats.js';
+import * as s3Sync from './004-s3-sync.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -9,4 +10,6 @@ import * as stats from './002-stats.js';
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: initial.sql },
   { version: 2, name: 'stats', sql: stats.sql },
+  // Version 3 is the watch folders' migration.
+  { version: 4, name: 's3-sync', sql: s3Sync.sql },
 ];

@@ -1,0 +1,236 @@
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import type { SyncJobRow, SyncRepo } from '../db/sync.repo.js';
+import { backoffMs } from '../jobs/runner.js';
+import { describeS3Error, isAbort, mightBeBucketWide } from '../storage/s3-errors.js';
+import { LocalIntegrityError, UploadGoneError } from '../storage/s3-upload.js';
+import type { Clock } from '../util/clock.js';
+import type { SyncContext, SyncOutcome } from './sync-executor.js';
+
+export interface SyncTiming {
+  /** How often the queue is looked at when nothing woke the runner. */
+  pollMs: number;
+  /** First wait before asking an unreachable bucket again; doubles up to `probeMaxMs`. */
+  probeMinMs: number;
+  probeMaxMs: number;
+  /** Ceiling of the exponential backoff after a failed attempt of one job. */
+  retryMaxMs: number;
+}
+
+export const DEFAULT_SYNC_TIMING: SyncTiming = { pollMs: 500, probeMinMs: 1_000, probeMaxMs: 30_000, retryMaxMs: 5 * 60_000 };
+
+export interface InFlight {
+  job: SyncJobRow;
+  startedAt: number;
+  bytesDone: number;
+  resumedBytes: number;
+}
+
+export interface Outage {
+  since: number;
+  lastError: string;
+  nextProbeAt: number;
+}
+
+/**
+ * Runs the sync queue: up to `concurrency` object operations at once, each claimed with a lease
+ * token, its result committed only under that token, retried with exponential backoff and given
+ * up after `maxAttempts` (then listed as failed, with its last error, until retried).
+ *
+ * A failure that could be the bucket's rather than the object's (network, 5xx, credentials) is
+ * checked with a HEAD of the bucket. If the bucket is down, the attempt does not count: the job
+ * goes back to the queue and the runner stops claiming work, asks the bucket again with growing
+ * pauses, and resumes when it answers. Uploads and processing never wait for any of this; the
+ * backlog just grows, and drains when the bucket is back.
+ */
+export function createSyncRunner(deps: {
+  repo: SyncRepo;
+  transaction: <T>(fn: () => T) => T;
+  execute: (ctx: SyncContext) => Promise<SyncOutcome>;
+  probe: (signal: AbortSignal) => Promise<void>;
+  clock: Clock;
+  logger: Logger;
+  concurrency: number;
+  maxAttempts: number;
+  timing: SyncTiming;
+  onSettled?: (job: SyncJobRow, outcome: SyncOutcome | 'retry' | 'failed' | 'deferred') => void;
+  /** A job failed for good with a multipart upload open: abort it (best effort) and forget it. */
+  onUploadDropped?: (job: SyncJobRow, uploadId: string) => void;
+}) {
+  const { repo, clock, logger, timing } = deps;
+  const inFlight = new Map<number, InFlight & { controller: AbortController; done: Promise<void> }>();
+  let outage: (Outage & { delay: number }) | undefined;
+  let probing: Promise<boolean> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let scheduled = false;
+  let stopped = true;
+
+  function kick() {
+    if (scheduled || stopped) return;
+    scheduled = true;
+    setImmediate(tick);
+  }
+
+  function schedule(waitMs: number) {
+    clearTimeout(timer);
+    if (stopped) return;
+    timer = setTimeout(kick, Math.max(0, waitMs));
+    timer.unref();
+  }
+
+  function tick() {
+    scheduled = false;
+    if (stopped) return;
+    if (outage) {
+      const wait = outage.nextProbeAt - clock.now();
+      if (wait > 0) return schedule(Math.min(wait, timing.probeMaxMs));
+      void probe().then((up) => {
+        if (up) return kick();
+        if (!outage) return;
+        outage.delay = Math.min(outage.delay * 2, timing.probeMaxMs);
+        outage.nextProbeAt = clock.now() + outage.delay;
+        schedule(outage.delay);
+      });
+      return;
+    }
+    while (inFlight.size < deps.concurrency) {
+      const job = repo.claim(clock.now(), crypto.randomUUID());
+      if (!job) break;
+      start(job);
+    }
+    const next = repo.nextRunAt();
+    schedule(next === null ? timing.pollMs : Math.min(timing.pollMs, next - clock.now()));
+  }
+
+  /** Asks the bucket whether it answers; one question at a time, shared by whoever asks. */
+  function probe(): Promise<boolean> {
+    probing ??= deps
+      .probe(AbortSignal.timeout(10_000))
+      .then(
+        () => {
+          if (outage) logger.info({ downForMs: clock.now() - outage.since }, 'S3 bucket reachable again; syncing the backlog');
+          outage = undefined;
+          return true;
+        },
+        (err: unknown) => {
+          if (!outage) {
+            outage = { since: clock.now(), lastError: describeS3Error(err), delay: timing.probeMinMs, nextProbeAt: clock.now() + timing.probeMinMs };
+            logger.warn({ err: outage.lastError }, 'S3 bucket unreachable; uploads go on and the sync backlog waits');
+          } else {
+            outage.lastError = describeS3Error(err);
+          }
+          return false;
+        },
+      )
+      .finally(() => {
+        probing = undefined;
+      });
+    return probing;
+  }
+
+  function start(job: SyncJobRow) {
+    const token = job.lease_token!;
+    const controller = new AbortController();
+    const entry = { job, startedAt: clock.now(), bytesDone: 0, resumedBytes: 0, controller, done: Promise.resolve() };
+    const ctx: SyncContext = {
+      job,
+      signal: controller.signal,
+      progress: (bytesDone, resumedBytes) => {
+        entry.bytesDone = bytesDone;
+        if (resumedBytes !== undefined) entry.resumedBytes = resumedBytes;
+      },
+      whileOwned: (fn) =>
+        deps.transaction(() => {
+          if (!repo.isOwned(job.id, token)) return false;
+          fn();
+          return true;
+        }),
+    };
+    entry.done = deps
+      .execute(ctx)
+      .then(
+        (outcome) => {
+          const committed = deps.transaction(() => {
+            if (!repo.remove(job.id, token)) return false;
+            outcome.apply();
+            return true;
+          });
+          if (!committed) return;
+          if (outcome.skipped) logger.debug({ key: job.key, op: job.op, why: outcome.skipped }, 'sync: nothing to send');
+          else logger.debug({ key: job.key, op: job.op, bytes: job.bytes }, 'synced');
+          deps.onSettled?.(job, outcome);
+        },
+        (err: unknown) => failed(job, token, err),
+      )
+      .catch((err: unknown) => logger.error({ err, syncJob: job.id }, 'sync bookkeeping failed'))
+      .finally(() => {
+        inFlight.delete(job.id);
+        kick();
+      });
+    inFlight.set(job.id, entry);
+  }
+
+  async function failed(job: SyncJobRow, token: string, err: unknown) {
+    // Abandoned at shutdown: the job stays leased and runs again at the next start.
+    if (stopped && isAbort(err)) return;
+    const message = err instanceof Error ? err.message : String(err);
+    const log = { syncJob: job.id, op: job.op, key: job.key, attempt: job.attempts };
+
+    if (err instanceof UploadGoneError) {
+      // The server forgot the multipart upload: start it over at once.
+      deps.transaction(() => repo.isOwned(job.id, token) && repo.setUpload(job.id, null, null));
+      repo.retry(job.id, token, clock.now(), message, true);
+      logger.warn({ ...log, err: message }, 'sync: multipart upload gone, starting it over');
+      return deps.onSettled?.(job, 'retry');
+    }
+    if (!(err instanceof LocalIntegrityError) && mightBeBucketWide(err) && !(await probe())) {
+      repo.retry(job.id, token, clock.now(), describeS3Error(err), false);
+      return deps.onSettled?.(job, 'deferred');
+    }
+    const reason = err instanceof LocalIntegrityError ? message : describeS3Error(err);
+    if (err instanceof LocalIntegrityError || job.attempts >= deps.maxAttempts) {
+      if (repo.fail(job.id, token, reason, clock.now())) {
+        // A retry asked for later starts a new upload rather than trusting this one.
+        const uploadId = repo.uploadOf(job.id);
+        if (uploadId) {
+          repo.setUpload(job.id, null, null);
+          deps.onUploadDropped?.(job, uploadId);
+        }
+        logger.error({ ...log, err: reason }, 'sync failed for good; POST /v1/sync/retry tries again');
+        deps.onSettled?.(job, 'failed');
+      }
+      return;
+    }
+    const delay = Math.min(backoffMs(job.attempts), timing.retryMaxMs);
+    if (repo.retry(job.id, token, clock.now() + delay, reason, true)) {
+      logger.warn({ ...log, err: reason, retryInMs: delay }, 'sync attempt failed, will retry');
+      deps.onSettled?.(job, 'retry');
+    }
+  }
+
+  return {
+    start() {
+      const released = repo.releaseAll();
+      if (released) logger.info({ released }, 'resuming syncs interrupted by the previous shutdown');
+      stopped = false;
+      kick();
+    },
+    kick,
+    inFlight: (): InFlight[] => [...inFlight.values()].map(({ job, startedAt, bytesDone, resumedBytes }) => ({ job, startedAt, bytesDone, resumedBytes })),
+    outage: (): Outage | undefined => (outage ? { since: outage.since, lastError: outage.lastError, nextProbeAt: outage.nextProbeAt } : undefined),
+    /**
+     * Stops claiming; gives running operations `graceMs` to finish, then aborts them. An aborted
+     * multipart upload keeps its finished parts and continues from there at the next start.
+     */
+    async stop(graceMs: number) {
+      stopped = true;
+      clearTimeout(timer);
+      const all = Promise.all([...inFlight.values()].map((f) => f.done));
+      await Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())]);
+      for (const { controller } of inFlight.values()) controller.abort(new Error('shutting down'));
+      await Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref())]);
+    },
+  };
+}
+
+export type SyncRunner = ReturnType<typeof createSyncRunner>;
