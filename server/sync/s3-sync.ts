@@ -91,6 +91,7 @@ export function createS3Sync(deps: {
     bucket,
     buffers,
     clock,
+    logger,
     minPartSize: tuning.partSize,
     partConcurrency: tuning.partConcurrency,
   });
@@ -118,8 +119,10 @@ export function createS3Sync(deps: {
   function feedAndKick() {
     try {
       const fed = feeder.feed();
-      if (fed.originalsAdded) tier.evict();
-      if (fed.events) runner.kick();
+      if (!fed.events) return;
+      // New originals take room; finished processing lets others go.
+      tier.evict();
+      runner.kick();
     } catch (err) {
       logger.error({ err }, 'feeding the sync queue failed');
     }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import type { Logger } from 'pino';
 import type { ImagesRepo } from '../db/images.repo.js';
 import { processedKey, type SyncJobRow, type SyncRepo } from '../db/sync.repo.js';
 import { MIME_TYPES } from '../media/formats.js';
@@ -42,6 +43,7 @@ export function createSyncExecutor(deps: {
   bucket: S3Bucket;
   buffers: BufferPool;
   clock: Clock;
+  logger: Logger;
   minPartSize: number;
   partConcurrency: number;
 }) {
@@ -60,6 +62,10 @@ export function createSyncExecutor(deps: {
     const { job } = ctx;
     const size = (await file.stat()).size;
     const resume = job.upload_id && job.part_size ? { uploadId: job.upload_id, partSize: job.part_size, parts: repo.parts(job.id, job.upload_id) } : undefined;
+    if (resume) {
+      const stored = resume.parts.reduce((n, p) => n + p.bytes, 0);
+      deps.logger.info({ key: job.key, parts: resume.parts.length, resumedBytes: stored, bytes: size }, 'resuming multipart upload');
+    }
     let uploadId = resume?.uploadId;
     let resumed = 0;
     await uploadFile({
