@@ -5,12 +5,14 @@
  */
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
+import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 
 type Suite = (options: { quick: boolean }) => Promise<BenchEntry[]>;
 
 const SUITES: Record<string, Suite> = {
   stats: statsBench,
+  s3: s3Bench,
 };
 
 async function main() {

@@ -26,7 +26,7 @@ import { createRetentionService } from './services/retention.service.js';
 import { createStatsService } from './services/stats/stats.service.js';
 import { statsRouter } from './http/routes/stats.routes.js';
 import { syncRouter } from './http/routes/sync.routes.js';
-import { connectS3Bucket, createS3Sync, type S3SyncTuning } from './sync/s3-sync.js';
+import { assertNoOriginalsOnlyInBucket, connectS3Bucket, createS3Sync, type S3SyncTuning } from './sync/s3-sync.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -80,7 +80,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const sync = bucket ? createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
   try {
-    sync?.prepare();
+    if (sync) sync.prepare();
+    else assertNoOriginalsOnlyInBucket(db);
   } catch (err) {
     await sync?.stop(0);
     db.close();

@@ -86,15 +86,18 @@ export function isUnknownUpload(err: unknown): boolean {
   return e?.name === 'NoSuchUpload' || e?.name === 'InvalidPart' || e?.name === 'InvalidPartOrder';
 }
 
-/** "ECONNREFUSED", "403 AccessDenied: …": short enough for a status page and a log line. */
+/** "ECONNREFUSED …", "403 AccessDenied: Access Denied": short enough for a status page and a log line. */
 export function describeS3Error(err: unknown): string {
   const code = networkCode(err);
   if (code) return `${code} (the endpoint is unreachable)`;
-  const e = err as SdkError;
-  const status = statusOf(err);
-  const name = e?.name && e.name !== 'Error' && e.name !== 'UnknownError' && e.name !== 'Unknown' ? e.name : '';
-  const message = typeof e?.message === 'string' && e.message !== 'UnknownError' ? e.message.split('\n')[0]! : '';
-  return [status, name].filter(Boolean).join(' ') + (message && message !== name ? `${status || name ? ': ' : ''}${message}` : '') || String(err);
+  const e = err as SdkError | undefined;
+  // HEAD answers have no body, so the SDK can only say "UnknownError": the status says more.
+  const meaningful = (text?: string) => (text && !['Error', 'UnknownError', 'Unknown'].includes(text) ? text : '');
+  const name = meaningful(e?.name);
+  const message = meaningful(e?.message?.split('\n')[0]);
+  const head = [statusOf(err), name].filter(Boolean).join(' ');
+  if (!head) return message || String(err);
+  return message && message !== name ? `${head}: ${message}` : head;
 }
 
 /** The one line start-up prints when the bucket cannot be used. */

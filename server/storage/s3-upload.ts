@@ -156,13 +156,18 @@ export async function uploadFile(req: UploadRequest): Promise<{ multipart: boole
         req.onProgress?.(bytesDone);
         continue;
       }
+      // The next part was read and hashed while these were on the wire: it goes as soon as one lands.
+      while (inFlight.size >= req.partConcurrency) await Promise.race(inFlight);
+      if (failure !== undefined) {
+        req.buffers.release(slab);
+        break;
+      }
       const task = send(partNumber, body, slab, crc32).catch((err: unknown) => {
         failure ??= err;
         controller.abort(err);
       });
       inFlight.add(task);
       void task.finally(() => inFlight.delete(task));
-      while (inFlight.size >= req.partConcurrency) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
   } catch (err) {

@@ -98,8 +98,11 @@ export function createSyncRunner(deps: {
       if (!job) break;
       start(job);
     }
+    // A job already due but not claimed waits for a free slot or for its lane: both kick when a
+    // job settles, so only a job due later needs a timer (and a poll catches anything else).
     const next = repo.nextRunAt();
-    schedule(next === null ? timing.pollMs : Math.min(timing.pollMs, next - clock.now()));
+    const wait = next === null || next <= clock.now() ? timing.pollMs : Math.min(timing.pollMs, next - clock.now());
+    schedule(wait);
   }
 
   /** Asks the bucket whether it answers; one question at a time, shared by whoever asks. */

@@ -22,8 +22,8 @@ afterAll(async () => {
   await s3?.close();
 });
 
-async function start(prefix: string, maxBytes: string, clock?: ReturnType<typeof createManualClock>) {
-  const t = await startTestServer({ clock, config: { ...s3.options(prefix), localOriginalsMaxBytes: maxBytes }, start: { s3: FAST } });
+async function start(prefix: string, maxBytes: string, clock?: ReturnType<typeof createManualClock>, dataDir?: string) {
+  const t = await startTestServer({ clock, dataDir, config: { ...s3.options(prefix), localOriginalsMaxBytes: maxBytes }, start: { s3: FAST } });
   servers.push(t);
   return t;
 }
@@ -144,6 +144,19 @@ describe('capacity tier: local originals as a cache of the bucket', () => {
     expect(again.status).toBe(200);
     expect(sha256(again.body)).toBe(sha256(photo));
   });
+
+  it('refuses to start without that bucket, or with another one, while originals are kept only there', async () => {
+    await t.close();
+    await expect(startTestServer({ dataDir: t.dataDir })).rejects.toThrow(
+      /^2 originals are kept only in S3 bucket "darkroom-test" \(prefix "tier"\); start with --s3-bucket/,
+    );
+    await expect(startTestServer({ dataDir: t.dataDir, config: s3.options('elsewhere') })).rejects.toThrow(
+      /^2 originals are kept only in S3 bucket "darkroom-test" \(prefix "tier"\); start with that bucket and prefix again/,
+    );
+    // With the same bucket and prefix it starts, and serves them.
+    const again = await start('tier', '0', undefined, t.dataDir);
+    expect(sha256((await again.admin.download(id, 'original')).body)).toBe(sha256(photo));
+  });
 });
 
 describe('capacity tier: least recently used leave first', () => {
@@ -163,6 +176,11 @@ describe('capacity tier: least recently used leave first', () => {
     const rb = await upload(b, 'b.png');
     clock.advance(120_000);
     expect((await t.admin.download(ra.id, 'original')).status).toBe(200); // a is now the most recently used
+    // A range past the end of a local file answers 416 too, naming the size.
+    const beyond = await t.admin.download(ra.id, 'original', { range: `bytes=${a.length}-` });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get('content-range')).toBe(`bytes */${a.length}`);
+    expect(JSON.parse(beyond.body.toString()).error.code).toBe('range_not_satisfiable');
     clock.advance(120_000);
     const rc = await upload(c, 'c.png');
     await eventually(() => !isLocal(t, rb.sha256), 30_000, 'b evicted');
