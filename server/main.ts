@@ -211,7 +211,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Unfinished syncs are cheap to abandon (a multipart upload resumes at its next part).
-      await Promise.all([runner.stop(SHUTDOWN_GRACE_MS), sync?.stop(2_000)]);
+      await Promise.all([runner.stop(SHUTDOWN_GRACE_MS), sync?.stop(1_000)]);
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;

@@ -57,12 +57,6 @@ function networkCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Aborted by our own signal (shutdown, job timeout), not a failure of the bucket or the object. */
-export function isAbort(err: unknown): boolean {
-  const e = err as SdkError;
-  return e?.name === 'AbortError' || e?.code === 'ABORT_ERR';
-}
-
 /**
  * True when the failure could be the bucket's as a whole rather than this object's: the caller
  * then asks the bucket itself (a cheap HEAD) before blaming the object.

@@ -80,13 +80,17 @@ export function createSyncFeeder(deps: {
   }
 
   return {
-    /** Feeds every pending event; returns how many were read and whether local originals grew. */
-    feed(): { events: number; originalsAdded: boolean } {
+    /**
+     * Feeds pending events, at most `maxBatches` batches in one go so that a long outbox (the
+     * first start after a long time) never holds the event loop for long; `more` says whether
+     * events are left. Also says whether local originals grew.
+     */
+    feed(maxBatches = 20): { events: number; originalsAdded: boolean; more: boolean } {
       let events = 0;
       let originalsAdded = false;
-      for (;;) {
+      for (let n = 0; n < maxBatches; n++) {
         const batch = repo.eventsAfter(repo.state().outbox_cursor, BATCH);
-        if (!batch.length) return { events, originalsAdded };
+        if (!batch.length) return { events, originalsAdded, more: false };
         deps.transaction(() => {
           const now = deps.clock.now();
           for (const event of batch) if (apply(event, now).originalsAdded) originalsAdded = true;
@@ -94,6 +98,7 @@ export function createSyncFeeder(deps: {
         });
         events += batch.length;
       }
+      return { events, originalsAdded, more: true };
     },
   };
 }

@@ -130,14 +130,25 @@ export function createS3Sync(deps: {
   const target = JSON.stringify({ endpoint: config.s3Endpoint ?? null, bucket: bucket.target.bucket, prefix: bucket.target.prefix });
   let lifecycle: { state: 'pending' | 'applied' | 'unsupported'; detail?: string } = { state: 'pending' };
   let feedTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
 
+  let feeding = false;
   function feedAndKick() {
+    if (feeding || stopped) return;
     try {
       const fed = feeder.feed();
       if (!fed.events) return;
       // New originals take room; finished processing lets others go.
       tier.evict();
       runner.kick();
+      if (fed.more) {
+        // The rest after other work had its turn.
+        feeding = true;
+        setImmediate(() => {
+          feeding = false;
+          feedAndKick();
+        });
+      }
     } catch (err) {
       logger.error({ err }, 'feeding the sync queue failed');
     }
@@ -274,6 +285,7 @@ export function createS3Sync(deps: {
     },
 
     async stop(graceMs: number) {
+      stopped = true;
       clearInterval(feedTimer);
       await runner.stop(graceMs);
       bucket.destroy();

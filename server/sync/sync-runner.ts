@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { SyncJobRow, SyncRepo } from '../db/sync.repo.js';
 import { backoffMs } from '../jobs/runner.js';
-import { describeS3Error, isAbort, mightBeBucketWide } from '../storage/s3-errors.js';
+import { describeS3Error, mightBeBucketWide } from '../storage/s3-errors.js';
 import { LocalIntegrityError, UploadGoneError } from '../storage/s3-upload.js';
 import type { Clock } from '../util/clock.js';
 import type { SyncContext, SyncOutcome } from './sync-executor.js';
@@ -174,8 +174,9 @@ export function createSyncRunner(deps: {
   }
 
   async function failed(job: SyncJobRow, token: string, err: unknown) {
-    // Abandoned at shutdown: the job stays leased and runs again at the next start.
-    if (stopped && isAbort(err)) return;
+    // Abandoned at shutdown (whatever the abort looked like from inside): the job stays leased
+    // and runs again at the next start, a multipart upload from its last stored part.
+    if (stopped) return;
     const message = err instanceof Error ? err.message : String(err);
     const log = { syncJob: job.id, op: job.op, key: job.key, attempt: job.attempts };
 

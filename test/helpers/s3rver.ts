@@ -29,6 +29,9 @@ export interface S3rver {
   /** The same as command-line flags. */
   flags(prefix?: string): string[];
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and requests hang, like a stuck server. */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same port and directory (objects and unfinished uploads kept). */
   restart(): Promise<void>;
   /** Every key in the bucket under `prefix`, with its size. */
@@ -92,6 +95,8 @@ export async function startS3rver(bucket = 'darkroom-test'): Promise<S3rver> {
     options: (prefix = '') => ({ s3Bucket: bucket, s3Endpoint: endpoint, s3ForcePathStyle: 'true', s3Prefix: prefix }),
     flags: (prefix = '') => ['--s3-bucket', bucket, '--s3-endpoint', endpoint, '--s3-force-path-style', 'true', '--s3-prefix', prefix],
     stop,
+    pause: () => void proc.kill('SIGSTOP'),
+    resume: () => void proc.kill('SIGCONT'),
     async restart() {
       await stop();
       ({ proc } = await launch(dir, port, bucket));
@@ -109,6 +114,7 @@ export async function startS3rver(bucket = 'darkroom-test'): Promise<S3rver> {
       return hash.digest('hex');
     },
     async close() {
+      proc.kill('SIGCONT');
       await stop('SIGKILL');
       client.destroy();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -48,7 +48,8 @@ const LINGER_BYTES = 16 * 1024 * 1024;
 function lingeringClose(req: Request, res: Response) {
   res.setHeader('Connection', 'close');
   let drained = 0;
-  const stop = () => req.socket.destroy();
+  // The socket may be gone already (the client hung up, or the server closed meanwhile).
+  const stop = () => req.socket?.destroy();
   const timer = setTimeout(stop, LINGER_MS);
   timer.unref();
   req.on('data', (chunk: Buffer) => {
