@@ -26,6 +26,7 @@ export interface InFlight {
   resumedBytes: number;
 }
 
+/** Outage times are the wall clock's: waiting for a bucket happens in real time, whatever clock the queue's schedule uses. */
 export interface Outage {
   since: number;
   lastError: string;
@@ -82,13 +83,13 @@ export function createSyncRunner(deps: {
     scheduled = false;
     if (stopped) return;
     if (outage) {
-      const wait = outage.nextProbeAt - clock.now();
+      const wait = outage.nextProbeAt - Date.now();
       if (wait > 0) return schedule(Math.min(wait, timing.probeMaxMs));
       void probe().then((up) => {
         if (up) return kick();
         if (!outage) return;
         outage.delay = Math.min(outage.delay * 2, timing.probeMaxMs);
-        outage.nextProbeAt = clock.now() + outage.delay;
+        outage.nextProbeAt = Date.now() + outage.delay;
         schedule(outage.delay);
       });
       return;
@@ -111,13 +112,13 @@ export function createSyncRunner(deps: {
       .probe(AbortSignal.timeout(10_000))
       .then(
         () => {
-          if (outage) logger.info({ downForMs: clock.now() - outage.since }, 'S3 bucket reachable again; syncing the backlog');
+          if (outage) logger.info({ downForMs: Date.now() - outage.since }, 'S3 bucket reachable again; syncing the backlog');
           outage = undefined;
           return true;
         },
         (err: unknown) => {
           if (!outage) {
-            outage = { since: clock.now(), lastError: describeS3Error(err), delay: timing.probeMinMs, nextProbeAt: clock.now() + timing.probeMinMs };
+            outage = { since: Date.now(), lastError: describeS3Error(err), delay: timing.probeMinMs, nextProbeAt: Date.now() + timing.probeMinMs };
             logger.warn({ err: outage.lastError }, 'S3 bucket unreachable; uploads go on and the sync backlog waits');
           } else {
             outage.lastError = describeS3Error(err);

@@ -133,6 +133,35 @@ describe('S3 sync', () => {
     await eventually(async () => (await s3.objects(original)).size === 0 && (await s3.objects(key(`processed/${b.id}/`))).size === 0, 30_000, 'original deleted');
   });
 
+  it('never uploads a local file that no longer matches its sha256: listed as failed until retried', async () => {
+    // The bucket is away while the file is damaged, so the sync meets the damaged bytes.
+    await s3.stop();
+    const data = await solid(500, 400, 'png', '#777777');
+    const record = await uploadDone(data, 'damaged.png');
+    const file = t.server.parts.store.originalPath(record.sha256);
+    const damaged = Buffer.from(data);
+    damaged[damaged.length >> 1]! ^= 0xff;
+    fs.writeFileSync(file, damaged);
+    await s3.restart();
+
+    const status = await eventually(async () => {
+      const s = (await t.admin.json('GET', '/v1/sync')).body;
+      return s.failed.jobs === 1 && s;
+    }, 30_000, 'failure listed');
+    expect(status.failed.recent).toEqual([
+      expect.objectContaining({ op: 'put_original', key: key(`originals/${record.sha256}`), attempts: 1, lastError: expect.stringContaining('sha256') }),
+    ]);
+    expect((await s3.objects(key(`originals/${record.sha256}`))).size).toBe(0);
+    expect(await (await fetch(`${t.url}/metrics`)).text()).toContain('darkroom_sync_failed_jobs 1');
+
+    expect((await user.json('POST', '/v1/sync/retry')).status).toBe(403);
+    fs.writeFileSync(file, data);
+    const retried = await t.admin.json('POST', '/v1/sync/retry');
+    expect(retried).toMatchObject({ status: 202, body: { requeued: 1 } });
+    expect((await synced()).failed.jobs).toBe(0);
+    expect(await s3.sha256Of(key(`originals/${record.sha256}`))).toBe(record.sha256);
+  });
+
   it('reports sync status to admins only, with Prometheus gauges', async () => {
     expect((await user.json('GET', '/v1/sync')).status).toBe(403);
     const business = await t.client('business', 'acme');
