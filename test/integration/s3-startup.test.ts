@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../helpers/child.js';
-import { S3RVER_CREDENTIALS, startS3rver, type S3rver } from '../helpers/s3rver.js';
-import { ADMIN_KEY, tempDir } from '../helpers/server.js';
+import { eventually, S3RVER_CREDENTIALS, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { solid } from '../helpers/images.js';
+import { ADMIN_KEY, startTestServer, tempDir } from '../helpers/server.js';
 
 let s3: S3rver;
 const dataDir = tempDir('darkroom-s3-startup-');
@@ -66,5 +67,39 @@ describe('start-up checks the bucket', () => {
 
   it('leaves the data dir untouched when it fails', () => {
     expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+});
+
+describe('without a bucket', () => {
+  it('answers GET /v1/sync with enabled: false, and syncs what is stored once a bucket is given', async () => {
+    const t = await startTestServer();
+    try {
+      expect((await t.admin.json('GET', '/v1/sync')).body).toEqual({ enabled: false });
+      expect((await t.admin.json('POST', '/v1/sync/retry')).body).toEqual({ requeued: 0 });
+      const user = await t.client('user', 'acme');
+      expect((await user.json('GET', '/v1/sync')).status).toBe(403);
+      expect(await (await fetch(`${t.url}/metrics`)).text()).not.toContain('darkroom_sync_');
+
+      // Sync turned on later for this data dir: what is already stored goes to the bucket.
+      const res = await t.admin.upload([{ name: 'before.png', data: await solid(320, 240, 'png', '#abcdef') }]);
+      const record = await t.admin.waitFor(res.body.id);
+      await t.close();
+      const synced = await startTestServer({ dataDir: t.dataDir, config: s3.options('later'), start: { s3: { pollMs: 50 } } });
+      try {
+        await eventually(async () => {
+          const status = (await synced.admin.json('GET', '/v1/sync')).body;
+          return status.synced.objects === 3 && status.backlog.jobs === 0 && status.inFlight.length === 0;
+        }, 30_000, 'existing files synced');
+        expect([...(await s3.objects('later/')).keys()].sort()).toEqual(
+          [`later/originals/${record.sha256}`, `later/processed/${record.id}/display.webp`, `later/processed/${record.id}/thumb.webp`].sort(),
+        );
+        expect(await s3.sha256Of(`later/originals/${record.sha256}`)).toBe(record.sha256);
+      } finally {
+        await synced.close();
+      }
+    } finally {
+      await t.close();
+      fs.rmSync(t.dataDir, { recursive: true, force: true });
+    }
   });
 });
