@@ -12,7 +12,7 @@ const MAX_PARTS = 10_000;
 /** The local bytes are not what their recorded sha256 says: uploading again will not help. */
 export class LocalIntegrityError extends Error {}
 
-/** The server no longer knows the multipart upload (aborted, expired): start a new one. */
+/** The multipart upload cannot be continued (the server forgot it, or the file changed): start a new one. */
 export class UploadGoneError extends Error {}
 
 export function planParts(size: number, minPartSize: number): { partSize: number; count: number } {
@@ -147,8 +147,10 @@ export async function uploadFile(req: UploadRequest): Promise<{ multipart: boole
       const already = stored.get(partNumber);
       if (already) {
         req.buffers.release(slab);
+        // The file is not what the stored parts were cut from (a processed file made again):
+        // those parts are worthless, the upload starts over.
         if (already.crc32 !== crc32 || already.bytes !== length) {
-          throw new LocalIntegrityError(`part ${partNumber} no longer matches the part stored before the restart`);
+          throw new UploadGoneError(`part ${partNumber} no longer matches the part stored earlier`);
         }
         parts.push({ partNumber, etag: already.etag, crc32 });
         bytesDone += length;

@@ -55,7 +55,7 @@ export function createSyncRunner(deps: {
   maxAttempts: number;
   timing: SyncTiming;
   onSettled?: (job: SyncJobRow, outcome: SyncOutcome | 'retry' | 'failed' | 'deferred') => void;
-  /** A job failed for good with a multipart upload open: abort it (best effort) and forget it. */
+  /** A multipart upload of a job is given up (failed for good, or starting over): abort it, best effort. */
   onUploadDropped?: (job: SyncJobRow, uploadId: string) => void;
 }) {
   const { repo, clock, logger, timing } = deps;
@@ -181,18 +181,20 @@ export function createSyncRunner(deps: {
     const message = err instanceof Error ? err.message : String(err);
     const log = { syncJob: job.id, op: job.op, key: job.key, attempt: job.attempts };
 
-    if (err instanceof UploadGoneError) {
-      // The server forgot the multipart upload: start it over at once.
+    if (err instanceof UploadGoneError && job.attempts < deps.maxAttempts) {
+      // The multipart upload cannot be continued: drop it and start over at once.
+      const uploadId = repo.uploadOf(job.id);
       deps.transaction(() => repo.isOwned(job.id, token) && repo.setUpload(job.id, null, null));
+      if (uploadId) deps.onUploadDropped?.(job, uploadId);
       repo.retry(job.id, token, clock.now(), message, true);
-      logger.warn({ ...log, err: message }, 'sync: multipart upload gone, starting it over');
+      logger.warn({ ...log, err: message }, 'sync: multipart upload cannot be continued, starting it over');
       return deps.onSettled?.(job, 'retry');
     }
     if (!(err instanceof LocalIntegrityError) && mightBeBucketWide(err) && !(await probe())) {
       repo.retry(job.id, token, clock.now(), describeS3Error(err), false);
       return deps.onSettled?.(job, 'deferred');
     }
-    const reason = err instanceof LocalIntegrityError ? message : describeS3Error(err);
+    const reason = err instanceof LocalIntegrityError || err instanceof UploadGoneError ? message : describeS3Error(err);
     if (err instanceof LocalIntegrityError || job.attempts >= deps.maxAttempts) {
       if (repo.fail(job.id, token, reason, clock.now())) {
         // A retry asked for later starts a new upload rather than trusting this one.
