@@ -26,6 +26,7 @@ export const OPTION_SPECS = [
   { key: 's3Endpoint', flag: 's3-endpoint', arg: 'url', help: 'S3-compatible endpoint (MinIO, R2 …)', default: undefined },
   { key: 's3Region', flag: 's3-region', arg: 'region', help: 'bucket region', default: 'us-east-1' },
   { key: 's3ForcePathStyle', flag: 's3-force-path-style', arg: 'bool', help: 'path-style bucket addressing', default: 'false' },
+  { key: 'localOriginalsMaxBytes', flag: 'local-originals-max-bytes', arg: 'size', help: 'with --s3-bucket: keep at most this much of the synced originals on local disk (least recently used leave first)', default: undefined },
   { key: 'maxQueuedJobs', flag: 'max-queued-jobs', arg: 'n', help: 'uploads get 429 while more jobs than this wait', default: '10000' },
   { key: 'minFreeBytes', flag: 'min-free-bytes', arg: 'size', help: 'free disk kept in reserve; uploads that would cross it get 507', default: '1GiB' },
   { key: 'jobMaxAttempts', flag: 'job-max-attempts', arg: 'n', help: 'attempts before a job is given up', default: '5' },
@@ -94,10 +95,16 @@ const ConfigSchema = z.object({
   s3Endpoint: z.url().optional(),
   s3Region: z.string().min(1),
   s3ForcePathStyle: boolean,
+  localOriginalsMaxBytes: size.optional(),
   maxQueuedJobs: integer(1),
   minFreeBytes: size,
   jobMaxAttempts: integer(1, 100),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+}).superRefine((config, ctx) => {
+  // Evicted originals come back from the bucket; without one, evicting would lose them.
+  if (config.localOriginalsMaxBytes !== undefined && !config.s3Bucket) {
+    ctx.addIssue({ code: 'custom', path: ['localOriginalsMaxBytes'], message: 'needs --s3-bucket (evicted originals are fetched back from the bucket)' });
+  }
 });
 
 export type Config = z.output<typeof ConfigSchema>;

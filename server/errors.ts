@@ -12,6 +12,7 @@ export const ERROR_CATALOGUE = {
   expired: { status: 410, description: 'the processed file passed its TTL and was purged' },
   payload_too_large: { status: 413, description: 'over --max-upload-bytes' },
   unsupported_media_type: { status: 415, description: 'bytes are not a decodable image format' },
+  range_not_satisfiable: { status: 416, description: 'a Range outside the file; Content-Range gives its size' },
   pixel_limit_exceeded: { status: 422, description: 'header dimensions over --max-input-pixels' },
   too_many_requests: { status: 429, description: 'queue full or rate limited; Retry-After set' },
   internal_error: { status: 500, description: 'a bug or an unexpected failure; the log has the details' },

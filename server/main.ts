@@ -29,6 +29,8 @@ import { createLifecycle } from './services/lifecycle.js';
 import { createRetentionService } from './services/retention.service.js';
 import { createStatsService } from './services/stats/stats.service.js';
 import { statsRouter } from './http/routes/stats.routes.js';
+import { syncRouter } from './http/routes/sync.routes.js';
+import { assertNoOriginalsOnlyInBucket, connectS3Bucket, createS3Sync, type S3SyncTuning } from './sync/s3-sync.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -44,6 +46,8 @@ export interface StartOptions {
   jobTimeoutMs?: number;
   /** Watch-folder timing (write-finish wait, polling interval); tests shorten it. */
   watchTiming?: Partial<WatchTiming>;
+  /** S3 sync part sizes, concurrency and retry timing; tests shorten the waits. */
+  s3?: Partial<S3SyncTuning>;
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;
@@ -64,6 +68,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
 
+  // First, before touching the data dir: an unusable bucket stops start-up with one line.
+  const bucket = config.s3Bucket ? await connectS3Bucket(config, logger) : undefined;
+
   fs.mkdirSync(config.dataDir, { recursive: true });
   const lock = acquireDataDirLock(config.dataDir);
   const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
@@ -79,7 +86,19 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   if (config.adminKey) keys.ensureAdminKey(config.adminKey);
   const bootstrapKey = keys.bootstrapAdminKey();
 
+  const sync = bucket ? createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  try {
+    if (sync) sync.prepare();
+    else assertNoOriginalsOnlyInBucket(db);
+  } catch (err) {
+    await sync?.stop(0);
+    db.close();
+    lock.release();
+    throw err;
+  }
+
   const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning });
+  sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
   const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, stats: statsRepo, clock });
   const retention = createRetentionService({ db, images: imagesRepo, jobs: jobsRepo, store, clock });
@@ -100,8 +119,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         lifecycle,
         processedTtlMs: config.processedTtl,
         maxInputPixels: config.maxInputPixels,
+        originals: sync?.originals,
       }),
-      extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle }),
+      extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
     },
     onJobSettled: (job, outcome, seconds) => metrics.processing.observe({ kind: job.kind, outcome }, seconds),
   });
@@ -110,6 +130,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const wake = () => {
     dispatcher.dispatch();
     runner.kick();
+    sync?.kick();
   };
   lifecycle.events.on('status', () => {
     // Settled images append outbox events; dispatching them keeps the outbox short.
@@ -171,11 +192,13 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       clock,
       limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
       onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }),
+      originals: sync?.downloads,
     },
     extraV1Routers: [
       statsRouter(createStatsService(statsRepo, clock)),
       importRouter({ importer, onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }) }),
       watchRouter(watch),
+      syncRouter(sync),
     ],
   });
 
@@ -201,6 +224,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   dispatcher.dispatch();
   runner.start();
   watch.start();
+  sync?.start();
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
 
   if (bootstrapKey) {
@@ -218,7 +242,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       await watch.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await runner.stop(SHUTDOWN_GRACE_MS);
+      // Unfinished syncs are cheap to abandon (a multipart upload resumes at its next part).
+      await Promise.all([runner.stop(SHUTDOWN_GRACE_MS), sync?.stop(1_000)]);
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
@@ -236,6 +261,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch },
+    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync },
   };
 }

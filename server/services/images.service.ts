@@ -28,6 +28,8 @@ export interface Download {
   bytes: number;
   expiresAt: number | null;
   immutable: boolean;
+  /** Set for originals: which bytes these are (they may be served from the S3 bucket). */
+  sha256?: string;
 }
 
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -144,6 +146,7 @@ export function createImagesService(deps: ImagesDeps) {
           bytes: row.bytes,
           expiresAt: null,
           immutable: true,
+          sha256: row.sha256,
         };
       }
       const variant = images.findVariant(id, variantName);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { parseConfig, type RawConfig } from '../../server/config.js';
-import { startServer, type RunningServer } from '../../server/main.js';
+import { startServer, type RunningServer, type StartOptions } from '../../server/main.js';
 import type { Clock } from '../../server/util/clock.js';
 
 export const ADMIN_KEY = 'drk_test_admin_key_0123456789abcdef';
@@ -23,7 +23,9 @@ export interface TestServer {
 }
 
 /** A real server (real SQLite, real worker pool, real HTTP on port 0) in a temp data dir. */
-export async function startTestServer(options: { config?: RawConfig; clock?: Clock; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { config?: RawConfig; clock?: Clock; dataDir?: string; start?: Pick<StartOptions, 's3' | 'jobTimeoutMs'> } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const config = parseConfig({
     dataDir,
@@ -34,7 +36,7 @@ export async function startTestServer(options: { config?: RawConfig; clock?: Clo
     minFreeBytes: '1MB',
     ...options.config,
   });
-  const server = await startServer(config, { clock: options.clock, logger: pino({ level: 'silent' }), print: () => {} });
+  const server = await startServer(config, { ...options.start, clock: options.clock, logger: pino({ level: 'silent' }), print: () => {} });
   const admin = new ApiClient(server.url, ADMIN_KEY);
   return {
     url: server.url,

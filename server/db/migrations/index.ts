@@ -1,6 +1,7 @@
 import * as initial from './001-initial.js';
 import * as stats from './002-stats.js';
 import * as watchFolders from './003-watch-folders.js';
+import * as s3Sync from './004-s3-sync.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -11,4 +12,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 1, name: 'initial', sql: initial.sql },
   { version: 2, name: 'stats', sql: stats.sql },
   { version: 3, name: 'watch-folders', sql: watchFolders.sql },
+  { version: 4, name: 's3-sync', sql: s3Sync.sql },
 ];

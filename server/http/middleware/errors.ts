@@ -32,6 +32,8 @@ function toAppError(err: unknown): AppError {
   if (e?.type === 'entity.parse.failed') return new AppError('invalid_request', 'body is not valid JSON');
   if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'request body too large');
   if (e?.status === 400) return new AppError('invalid_request', e.message ?? 'bad request');
+  // send() refusing a Range past the end of a local file; it names the size in its headers.
+  if (e?.status === 416) return new AppError('range_not_satisfiable', 'the range is outside the file', (e as { headers?: Record<string, string> }).headers ?? {});
   return new AppError('internal_error', 'internal error; the server log has the details');
 }
 

@@ -20,6 +20,11 @@ export interface ImagesRoutesDeps {
   clock: Clock;
   limits: ReceiveLimits;
   onUploadOutcome: (outcome: string) => void;
+  /** With S3 sync: a local original read counts as use, and an evicted one streams from the bucket. */
+  originals?: {
+    touch(sha256: string): void;
+    sendFromBucket(req: Request, res: Response, file: { sha256: string; bytes: number; etag: string }): Promise<void>;
+  };
 }
 
 const ListQuery = z.object({
@@ -97,9 +102,15 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
       res.status(304).end();
       return;
     }
+    const original = file.sha256 !== undefined ? { sha256: file.sha256, bytes: file.bytes, etag: file.etag } : undefined;
+    if (original) deps.originals?.touch(original.sha256);
     res.sendFile(file.path, { etag: false, lastModified: false, cacheControl: false, dotfiles: 'allow' }, (err) => {
       if (!err) return;
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return next(new AppError('not_found', 'file is gone'));
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Not on local disk: an original the capacity tier keeps in the bucket only.
+        if (original && deps.originals && !res.headersSent) return void deps.originals.sendFromBucket(req, res, original).catch(next);
+        return next(new AppError('not_found', 'file is gone'));
+      }
       if (!res.headersSent) return next(err);
     });
   });

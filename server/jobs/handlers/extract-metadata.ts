@@ -1,5 +1,6 @@
 import type { ImagesRepo } from '../../db/images.repo.js';
 import type { BlobStore } from '../../storage/fs-blob-store.js';
+import { localOriginals, type OriginalSource } from '../../storage/original-source.js';
 import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';
 import type { ImagePool } from '../pool.js';
@@ -11,14 +12,20 @@ export function createExtractMetadataHandler(deps: {
   pool: ImagePool;
   clock: Clock;
   lifecycle: Lifecycle;
+  /** Where originals are read from (the S3 capacity tier brings evicted ones back). */
+  originals?: OriginalSource;
 }): JobHandler {
   const { images, lifecycle } = deps;
+  const originals = deps.originals ?? localOriginals(deps.store);
   return {
     async run(ctx) {
       const image = images.findById(ctx.job.image_id);
       if (!image) return void ctx.complete(() => {});
       lifecycle.markProcessing(image.id);
-      const result = await deps.pool.extractMetadata({ input: deps.store.originalPath(image.sha256) }, ctx.signal);
+      const original = await originals.acquire(image.sha256, ctx.signal);
+      const result = await deps.pool
+        .extractMetadata({ input: original.path }, ctx.signal)
+        .finally(() => original.release());
       if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
       ctx.complete(() => {
         images.saveMetadata(image.id, result.metadata, deps.clock.now());

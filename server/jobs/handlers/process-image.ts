@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { ImagesRepo } from '../../db/images.repo.js';
 import type { BlobStore } from '../../storage/fs-blob-store.js';
+import { localOriginals, type OriginalSource } from '../../storage/original-source.js';
 import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';
 import type { ImagePool } from '../pool.js';
@@ -18,8 +19,11 @@ export function createProcessImageHandler(deps: {
   lifecycle: Lifecycle;
   processedTtlMs: number;
   maxInputPixels: number;
+  /** Where originals are read from (the S3 capacity tier brings evicted ones back). */
+  originals?: OriginalSource;
 }): JobHandler {
   const { images, store, clock, lifecycle } = deps;
+  const originals = deps.originals ?? localOriginals(store);
 
   return {
     async run(ctx) {
@@ -36,9 +40,10 @@ export function createProcessImageHandler(deps: {
         image.pages > 1 && ANIMATABLE.has(image.format) && image.width * image.height * image.pages <= deps.maxInputPixels;
       const cleanup = () => Promise.all(outputs.map((o) => fs.promises.rm(o.output, { force: true })));
 
+      const original = await originals.acquire(image.sha256, ctx.signal);
       try {
         const result = await deps.pool.processImage(
-          { input: store.originalPath(image.sha256), animated, maxInputPixels: deps.maxInputPixels, variants: outputs },
+          { input: original.path, animated, maxInputPixels: deps.maxInputPixels, variants: outputs },
           ctx.signal,
         );
         if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
@@ -67,6 +72,7 @@ export function createProcessImageHandler(deps: {
           lifecycle.settle(image.id);
         });
       } finally {
+        original.release();
         await cleanup(); // whatever was not moved into place
       }
     },

@@ -1,0 +1,205 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+
+export interface BucketTarget {
+  bucket: string;
+  /** Without leading or trailing slashes; '' for the bucket's root. */
+  prefix: string;
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+}
+
+export interface ObjectInfo {
+  contentType?: string;
+  /** Hex sha256 of the whole object, kept as `x-amz-meta-sha256` so a copy can be verified later. */
+  sha256: string;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+  /** Base64 CRC32 of the part, as S3 checksums are written. */
+  crc32: string;
+}
+
+/**
+ * The SDK announces on Node 20 that its releases from 2027 on will need Node 22, as a multi-line
+ * process warning when a client is built. Darkroom supports Node 20 (package.json engines), and
+ * the warning would land between the start-up lines on stderr, so it goes to the log instead.
+ */
+function quietly<T>(build: () => T, onWarning: (message: string) => void): T {
+  const original = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.startsWith('NodeVersionSupportWarning')) onWarning(text.split('\n')[0]!);
+    else (original as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return build();
+  } finally {
+    process.emitWarning = original;
+  }
+}
+
+/**
+ * The one adapter around the S3 SDK: keys below the prefix in, plain values out. Credentials
+ * come from the SDK's standard chain (environment, shared config and profile, instance roles).
+ */
+export function createS3Bucket(target: BucketTarget, options: { onSdkNotice?: (message: string) => void } = {}) {
+  const client = quietly(
+    () =>
+      new S3Client({
+        region: target.region,
+        endpoint: target.endpoint,
+        forcePathStyle: target.forcePathStyle,
+        // Darkroom computes and sends its own checksums (sha256 for whole objects, CRC32 for
+        // parts): the SDK's automatic ones would hash every byte a second time.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: 3,
+        requestHandler: { connectionTimeout: 5_000, socketTimeout: 60_000, httpAgent: { keepAlive: true, maxSockets: 32 } },
+      }),
+    options.onSdkNotice ?? (() => {}),
+  );
+  const Bucket = target.bucket;
+  const fullKey = (key: string) => (target.prefix ? `${target.prefix}/${key}` : key);
+  const where = `bucket "${target.bucket}"${target.endpoint ? ` at ${target.endpoint}` : ` in ${target.region}`}`;
+
+  return {
+    target,
+    client,
+    fullKey,
+    /** For messages: `bucket "photos" at http://minio:9000`. */
+    where,
+    /** s3://bucket/prefix/ */
+    url: `s3://${target.bucket}/${target.prefix ? `${target.prefix}/` : ''}`,
+
+    async check(signal?: AbortSignal): Promise<void> {
+      await client.send(new HeadBucketCommand({ Bucket }), { abortSignal: signal });
+    },
+
+    /** One request for a small object, with the sha256 the server verifies before storing it. */
+    async put(key: string, body: Buffer, sha256Base64: string, info: ObjectInfo, signal?: AbortSignal) {
+      const out = await client.send(
+        new PutObjectCommand({
+          Bucket,
+          Key: fullKey(key),
+          Body: body,
+          ContentLength: body.length,
+          ChecksumSHA256: sha256Base64,
+          ContentType: info.contentType,
+          Metadata: { sha256: info.sha256 },
+        }),
+        { abortSignal: signal },
+      );
+      return { etag: out.ETag ?? '', checksumSha256: out.ChecksumSHA256 };
+    },
+
+    async createMultipart(key: string, info: ObjectInfo, signal?: AbortSignal): Promise<string> {
+      const out = await client.send(
+        new CreateMultipartUploadCommand({
+          Bucket,
+          Key: fullKey(key),
+          ContentType: info.contentType,
+          Metadata: { sha256: info.sha256 },
+          ChecksumAlgorithm: 'CRC32',
+        }),
+        { abortSignal: signal },
+      );
+      if (!out.UploadId) throw new Error('the server started a multipart upload without an upload id');
+      return out.UploadId;
+    },
+
+    async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, crc32: string, signal?: AbortSignal) {
+      const out = await client.send(
+        new UploadPartCommand({
+          Bucket,
+          Key: fullKey(key),
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: body.length,
+          ChecksumCRC32: crc32,
+        }),
+        { abortSignal: signal },
+      );
+      if (!out.ETag) throw new Error(`the server stored part ${partNumber} without an ETag`);
+      return { etag: out.ETag, checksumCrc32: out.ChecksumCRC32 };
+    },
+
+    async completeMultipart(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal) {
+      const out = await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: fullKey(key),
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag, ChecksumCRC32: p.crc32 })),
+          },
+        }),
+        { abortSignal: signal },
+      );
+      return { etag: out.ETag ?? '' };
+    },
+
+    /** Best effort: a server without it (or an upload already gone) is no reason to fail. */
+    async abortMultipart(key: string, uploadId: string): Promise<void> {
+      try {
+        await client.send(new AbortMultipartUploadCommand({ Bucket, Key: fullKey(key), UploadId: uploadId }));
+      } catch {
+        // The bucket's lifecycle rule for incomplete uploads is the second line of defence.
+      }
+    },
+
+    async head(key: string, signal?: AbortSignal) {
+      const out = await client.send(new HeadObjectCommand({ Bucket, Key: fullKey(key) }), { abortSignal: signal });
+      return { bytes: out.ContentLength ?? 0, sha256: out.Metadata?.sha256, etag: out.ETag };
+    },
+
+    /** Streams an object, or the inclusive byte range `[start, end]` of it. */
+    async get(key: string, range?: { start: number; end: number }, signal?: AbortSignal) {
+      const out = await client.send(
+        new GetObjectCommand({ Bucket, Key: fullKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+        { abortSignal: signal },
+      );
+      return { body: out.Body as Readable, bytes: out.ContentLength ?? 0, sha256: out.Metadata?.sha256 };
+    },
+
+    async delete(key: string, signal?: AbortSignal): Promise<void> {
+      await client.send(new DeleteObjectCommand({ Bucket, Key: fullKey(key) }), { abortSignal: signal });
+    },
+
+    /** Keys (below the prefix) starting with `keyPrefix`, every page. */
+    async list(keyPrefix: string, signal?: AbortSignal): Promise<string[]> {
+      const keys: string[] = [];
+      let token: string | undefined;
+      const strip = target.prefix ? target.prefix.length + 1 : 0;
+      do {
+        const out = await client.send(
+          new ListObjectsV2Command({ Bucket, Prefix: fullKey(keyPrefix), ContinuationToken: token }),
+          { abortSignal: signal },
+        );
+        for (const item of out.Contents ?? []) if (item.Key) keys.push(item.Key.slice(strip));
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+      return keys;
+    },
+
+    destroy: () => client.destroy(),
+  };
+}
+
+export type S3Bucket = ReturnType<typeof createS3Bucket>;

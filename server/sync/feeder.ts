@@ -1,0 +1,106 @@
+import type { ImagesRepo } from '../db/images.repo.js';
+import type { OutboxRow } from '../db/jobs.repo.js';
+import { originalKey, processedKey, processedLane, type SyncRepo } from '../db/sync.repo.js';
+import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { Clock } from '../util/clock.js';
+
+const BATCH = 500;
+
+/**
+ * Reads the outbox after the sync's own cursor and turns each event into object operations:
+ *
+ *   image.uploaded            → upload the original (once per distinct sha256)
+ *   image.processed / failed  → upload the image's processed files that are in place
+ *   image.deleted             → delete the image's processed objects, and its original when no
+ *                               other image uses those bytes
+ *   variant.expired           → delete that processed object
+ *
+ * Each batch is one transaction that also moves the cursor, so a crash neither skips nor repeats
+ * an event. What exists at that moment is decided again when the operation runs (an upload of a
+ * file deleted meanwhile does nothing), so feeding late is always safe.
+ */
+export function createSyncFeeder(deps: {
+  repo: SyncRepo;
+  images: ImagesRepo;
+  store: BlobStore;
+  clock: Clock;
+  transaction: <T>(fn: () => T) => T;
+}) {
+  const { repo, images, store } = deps;
+
+  function apply(event: OutboxRow, now: number): { originalsAdded: boolean } {
+    const imageId = event.image_id;
+    if (!imageId) return { originalsAdded: false };
+    const payload = JSON.parse(event.payload) as { sha256?: string; name?: string; path?: string | null };
+    switch (event.type) {
+      case 'image.uploaded': {
+        const image = images.findById(imageId);
+        if (!image) return { originalsAdded: false }; // deleted before it was fed: nothing to upload
+        if (store.hasOriginal(image.sha256)) repo.originalIsLocal(image.sha256, image.bytes, now);
+        const key = originalKey(image.sha256);
+        repo.enqueue({ op: 'put_original', lane: key, key, imageId, sha256: image.sha256, bytes: image.bytes, eventId: event.id }, now);
+        return { originalsAdded: true };
+      }
+      case 'image.processed':
+      case 'image.failed': {
+        for (const v of images.variantsOf(imageId)) {
+          if (v.status !== 'done' || !v.path) continue;
+          repo.enqueue(
+            { op: 'put_processed', lane: processedLane(imageId), key: processedKey(imageId, v.path), imageId, variant: v.name, bytes: v.bytes ?? 0, eventId: event.id },
+            now,
+          );
+        }
+        return { originalsAdded: false };
+      }
+      case 'image.deleted': {
+        repo.enqueue({ op: 'delete_image', lane: processedLane(imageId), key: `processed/${imageId}/`, imageId, eventId: event.id }, now);
+        const sha256 = payload.sha256;
+        if (sha256) {
+          if (!store.hasOriginal(sha256)) repo.originalGoneLocally(sha256);
+          // Still used by another image: nothing to delete. (Checked again when the delete runs.)
+          if (repo.imagesUsing(sha256) === 0) {
+            const key = originalKey(sha256);
+            repo.enqueue({ op: 'delete_original', lane: key, key, imageId, sha256, eventId: event.id }, now);
+          }
+        }
+        return { originalsAdded: false };
+      }
+      case 'variant.expired': {
+        if (payload.path) {
+          repo.enqueue(
+            { op: 'delete_processed', lane: processedLane(imageId), key: processedKey(imageId, payload.path), imageId, variant: payload.name ?? null, eventId: event.id },
+            now,
+          );
+        }
+        return { originalsAdded: false };
+      }
+      default:
+        return { originalsAdded: false };
+    }
+  }
+
+  return {
+    /**
+     * Feeds pending events, at most `maxBatches` batches in one go so that a long outbox (the
+     * first start after a long time) never holds the event loop for long; `more` says whether
+     * events are left. Also says whether local originals grew.
+     */
+    feed(maxBatches = 20): { events: number; originalsAdded: boolean; more: boolean } {
+      let events = 0;
+      let originalsAdded = false;
+      for (let n = 0; n < maxBatches; n++) {
+        const batch = repo.eventsAfter(repo.state().outbox_cursor, BATCH);
+        if (!batch.length) return { events, originalsAdded, more: false };
+        deps.transaction(() => {
+          const now = deps.clock.now();
+          for (const event of batch) if (apply(event, now).originalsAdded) originalsAdded = true;
+          repo.setCursor(batch[batch.length - 1]!.id);
+        });
+        events += batch.length;
+      }
+      return { events, originalsAdded, more: true };
+    },
+  };
+}
+
+export type SyncFeeder = ReturnType<typeof createSyncFeeder>;

@@ -1,0 +1,296 @@
+import client from 'prom-client';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connection.js';
+import type { ImagesRepo } from '../db/images.repo.js';
+import { createSyncRepo, type SyncJobRow } from '../db/sync.repo.js';
+import { createBufferPool } from '../storage/buffer-pool.js';
+import type { BlobStore } from '../storage/fs-blob-store.js';
+import { createS3Bucket, type S3Bucket } from '../storage/s3-bucket.js';
+import { startupFailure } from '../storage/s3-errors.js';
+import { applyLifecycleRules } from '../storage/s3-lifecycle.js';
+import type { Clock } from '../util/clock.js';
+import { createBucketDownloads } from './bucket-download.js';
+import { createSyncFeeder } from './feeder.js';
+import { createOriginalsTier } from './originals-tier.js';
+import { createSyncExecutor } from './sync-executor.js';
+import { DEFAULT_SYNC_TIMING, createSyncRunner, type SyncTiming } from './sync-runner.js';
+
+const MiB = 1024 * 1024;
+
+export interface S3SyncTuning extends SyncTiming {
+  /** Object operations at once. */
+  concurrency: number;
+  /** Parts of one multipart upload in flight at once. */
+  partConcurrency: number;
+  /** Part size (and the size up to which a file goes in a single PUT). */
+  partSize: number;
+  /** Buffers of `partSize` the whole sync may hold: its memory bound. */
+  bufferSlots: number;
+}
+
+/**
+ * 8 MiB parts, 4 in flight per upload, at most 8 buffers in all: 64 MiB of memory however large
+ * the files or long the backlog, and a 1 GB original in 128 parts.
+ */
+export const DEFAULT_S3_TUNING: S3SyncTuning = { ...DEFAULT_SYNC_TIMING, concurrency: 4, partConcurrency: 4, partSize: 8 * MiB, bufferSlots: 8 };
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+/**
+ * Opens the bucket named by the config and checks it answers with these credentials. Throws an
+ * Error whose message is the one line start-up prints when it cannot be used.
+ */
+export async function connectS3Bucket(config: Config, logger: Logger): Promise<S3Bucket> {
+  const bucket = createS3Bucket(
+    {
+      bucket: config.s3Bucket!,
+      prefix: config.s3Prefix,
+      endpoint: config.s3Endpoint,
+      region: config.s3Region,
+      forcePathStyle: config.s3ForcePathStyle,
+    },
+    { onSdkNotice: (message) => logger.debug({ notice: message }, 'AWS SDK notice') },
+  );
+  try {
+    await bucket.check(AbortSignal.timeout(15_000));
+    return bucket;
+  } catch (err) {
+    bucket.destroy();
+    throw new Error(startupFailure(err, bucket.where));
+  }
+}
+
+/**
+ * Without a bucket, originals evicted to one could be neither downloaded nor processed: refuse to
+ * start rather than serve 404s and failures. Throws the one line start-up prints.
+ */
+export function assertNoOriginalsOnlyInBucket(db: Db): void {
+  const evicted = createSyncRepo(db).evicted().originals;
+  if (evicted > 0) {
+    const target = createSyncRepo(db).state().target;
+    const where = target ? (JSON.parse(target) as { bucket: string; prefix: string }) : undefined;
+    throw new Error(
+      `${evicted} originals are kept only in S3 bucket "${where?.bucket ?? '?'}" (prefix "${where?.prefix ?? ''}"); start with --s3-bucket (and the same prefix and endpoint)`,
+    );
+  }
+}
+
+/**
+ * Headless S3 sync: everything Darkroom stores is replicated to the bucket through a durable
+ * queue, deletes and purges follow, and with `--local-originals-max-bytes` the local disk becomes
+ * a cache of originals in front of the bucket. See docs/s3-sync.md.
+ */
+export function createS3Sync(deps: {
+  bucket: S3Bucket;
+  db: Db;
+  images: ImagesRepo;
+  store: BlobStore;
+  clock: Clock;
+  logger: Logger;
+  config: Config;
+  tuning?: Partial<S3SyncTuning>;
+}) {
+  const { bucket, db, images, store, clock, config } = deps;
+  const logger = deps.logger.child({ part: 's3-sync' });
+  const tuning = { ...DEFAULT_S3_TUNING, ...deps.tuning };
+  const transaction = <T>(fn: () => T): T => db.transaction(fn)();
+  const repo = createSyncRepo(db);
+  const buffers = createBufferPool({ slots: tuning.bufferSlots, slabSize: tuning.partSize });
+  const tier = createOriginalsTier({ repo, store, bucket, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
+  const feeder = createSyncFeeder({ repo, images, store, clock, transaction });
+  const executor = createSyncExecutor({
+    repo,
+    images,
+    store,
+    bucket,
+    buffers,
+    clock,
+    logger,
+    minPartSize: tuning.partSize,
+    partConcurrency: tuning.partConcurrency,
+  });
+  const runner = createSyncRunner({
+    repo,
+    transaction,
+    execute: executor.run,
+    probe: (signal) => bucket.check(signal),
+    clock,
+    logger,
+    concurrency: tuning.concurrency,
+    maxAttempts: config.jobMaxAttempts,
+    timing: tuning,
+    onSettled: (_job, outcome) => {
+      // A newly verified original may be the one that can leave the disk.
+      if (typeof outcome === 'object' && outcome.originalSynced) tier.evict();
+    },
+    onUploadDropped: (job: SyncJobRow, uploadId: string) => void bucket.abortMultipart(job.key, uploadId),
+  });
+  const downloads = createBucketDownloads({ bucket, repo });
+  const target = JSON.stringify({ endpoint: config.s3Endpoint ?? null, bucket: bucket.target.bucket, prefix: bucket.target.prefix });
+  let lifecycle: { state: 'pending' | 'applied' | 'unsupported'; detail?: string } = { state: 'pending' };
+  let feedTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  let feeding = false;
+  function feedAndKick() {
+    if (feeding || stopped) return;
+    try {
+      const fed = feeder.feed();
+      if (!fed.events) return;
+      // New originals take room; finished processing lets others go.
+      tier.evict();
+      runner.kick();
+      if (fed.more) {
+        // The rest after other work had its turn.
+        feeding = true;
+        setImmediate(() => {
+          feeding = false;
+          feedAndKick();
+        });
+      }
+    } catch (err) {
+      logger.error({ err }, 'feeding the sync queue failed');
+    }
+  }
+
+  async function applyLifecycle() {
+    const outcome = await applyLifecycleRules(bucket, config.processedTtl, AbortSignal.timeout(30_000));
+    if (outcome.applied) {
+      lifecycle = { state: 'applied' };
+      logger.info({ rules: outcome.rules.length }, 'S3 lifecycle rule for processed files set');
+    } else {
+      lifecycle = { state: 'unsupported', detail: outcome.reason };
+      // Once per start: the purge deletes expired processed objects either way.
+      logger.warn({ reason: outcome.reason }, 'no S3 lifecycle rule for processed files; the purge alone removes expired ones from the bucket');
+    }
+  }
+
+  return {
+    bucket,
+    repo,
+    /** For processing: originals, brought back from the bucket when evicted. */
+    originals: tier.source,
+    /** For downloads: local reads count as use; evicted originals stream from the bucket. */
+    downloads: { touch: tier.touch, sendFromBucket: downloads },
+
+    /**
+     * Before listening: a first start with this bucket and prefix (or a change of them) queues
+     * everything stored for upload. Refuses to switch away while some originals exist only in
+     * the old bucket.
+     */
+    prepare() {
+      const previous = repo.state().target;
+      if (previous === target) return;
+      if (previous !== null) {
+        const evicted = repo.evicted();
+        if (evicted.originals > 0) {
+          const old = JSON.parse(previous) as { bucket: string; prefix: string };
+          throw new Error(
+            `${evicted.originals} originals are kept only in S3 bucket "${old.bucket}" (prefix "${old.prefix}"); start with that bucket and prefix again`,
+          );
+        }
+        logger.warn({ from: JSON.parse(previous), to: JSON.parse(target) }, 'S3 bucket or prefix changed: syncing everything again');
+      }
+      transaction(() => repo.startFresh(target, clock.now()));
+    },
+
+    start() {
+      runner.start();
+      feedAndKick();
+      tier.evict();
+      feedTimer = setInterval(feedAndKick, tuning.pollMs);
+      feedTimer.unref();
+      void applyLifecycle();
+    },
+
+    /** New events in the outbox: queue their object operations now rather than at the next poll. */
+    kick: feedAndKick,
+
+    retryFailed(): number {
+      const n = repo.retryFailed(clock.now());
+      runner.kick();
+      return n;
+    },
+
+    /** GET /v1/sync */
+    status() {
+      const state = repo.state();
+      const backlog = repo.backlog();
+      const outage = runner.outage();
+      const evicted = repo.evicted();
+      return {
+        enabled: true,
+        bucket: bucket.target.bucket,
+        prefix: bucket.target.prefix,
+        endpoint: bucket.target.endpoint ?? null,
+        region: bucket.target.region,
+        url: bucket.url,
+        reachable: !outage,
+        outage: outage ? { since: iso(outage.since), lastError: outage.lastError, nextProbeAt: iso(outage.nextProbeAt) } : null,
+        backlog: { jobs: backlog.jobs, bytes: backlog.bytes, oldestQueuedAt: iso(backlog.oldest), unreadEvents: repo.unfedEvents() },
+        inFlight: runner.inFlight().map((f) => ({
+          op: f.job.op,
+          key: bucket.fullKey(f.job.key),
+          bytes: f.job.bytes,
+          bytesDone: f.bytesDone,
+          resumedBytes: f.resumedBytes,
+          attempt: f.job.attempts,
+          startedAt: iso(f.startedAt),
+        })),
+        failed: {
+          jobs: repo.failedCount(),
+          recent: repo.failedRecent(20).map((j) => ({
+            id: j.id,
+            op: j.op,
+            key: bucket.fullKey(j.key),
+            attempts: j.attempts,
+            lastError: j.last_error,
+            failedAt: iso(j.failed_at),
+          })),
+        },
+        synced: { objects: state.synced_objects, bytes: state.synced_bytes, deletedObjects: state.deleted_objects },
+        localOriginals: {
+          bytes: state.local_bytes,
+          maxBytes: config.localOriginalsMaxBytes ?? null,
+          evicted: evicted.originals,
+          evictedBytes: evicted.bytes,
+          evictedSinceStart: state.evicted_originals,
+        },
+        lifecycle,
+      };
+    },
+
+    /** Prometheus gauges, read from the database when scraped. */
+    registerMetrics(registry: client.Registry) {
+      const gauge = (name: string, help: string, read: () => number) =>
+        new client.Gauge({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.set(read());
+          },
+        });
+      gauge('darkroom_sync_backlog_jobs', 'Object operations waiting for the S3 bucket', () => repo.backlog().jobs);
+      gauge('darkroom_sync_backlog_bytes', 'Bytes waiting to be uploaded to the S3 bucket', () => repo.backlog().bytes);
+      gauge('darkroom_sync_in_flight', 'Object operations running now', () => runner.inFlight().length);
+      gauge('darkroom_sync_failed_jobs', 'Object operations given up (GET /v1/sync lists them)', () => repo.failedCount());
+      gauge('darkroom_sync_bucket_up', '1 while the S3 bucket answers, 0 during an outage', () => (runner.outage() ? 0 : 1));
+      gauge('darkroom_sync_synced_bytes', 'Bytes uploaded and verified since sync was enabled', () => repo.state().synced_bytes);
+      gauge('darkroom_sync_synced_objects', 'Objects uploaded and verified since sync was enabled', () => repo.state().synced_objects);
+      gauge('darkroom_sync_deleted_objects', 'Objects deleted from the bucket since sync was enabled', () => repo.state().deleted_objects);
+      gauge('darkroom_local_originals_bytes', 'Bytes of originals on local disk', () => repo.state().local_bytes);
+      gauge('darkroom_evicted_originals', 'Originals kept only in the bucket', () => repo.evicted().originals);
+    },
+
+    async stop(graceMs: number) {
+      stopped = true;
+      clearInterval(feedTimer);
+      await runner.stop(graceMs);
+      bucket.destroy();
+    },
+  };
+}
+
+export type S3Sync = ReturnType<typeof createS3Sync>;

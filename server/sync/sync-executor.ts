@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { ImagesRepo } from '../db/images.repo.js';
+import { processedKey, type SyncJobRow, type SyncRepo } from '../db/sync.repo.js';
+import { MIME_TYPES } from '../media/formats.js';
+import type { BufferPool } from '../storage/buffer-pool.js';
+import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { S3Bucket } from '../storage/s3-bucket.js';
+import { uploadFile } from '../storage/s3-upload.js';
+import type { Clock } from '../util/clock.js';
+
+export interface SyncContext {
+  job: SyncJobRow;
+  signal: AbortSignal;
+  /** Bytes of the object stored so far, and how many of them a previous attempt had stored. */
+  progress(bytesDone: number, resumedBytes?: number): void;
+  /** Runs `fn` only while this attempt still holds the job; false when it lost it. */
+  whileOwned(fn: () => void): boolean;
+}
+
+/** What an attempt achieved: `apply` runs in the transaction that takes the job off the queue. */
+export interface SyncOutcome {
+  apply(): void;
+  /** Why nothing had to be sent, for the log. */
+  skipped?: string;
+  originalSynced?: boolean;
+}
+
+const mimeOf = (format: string | undefined) => (format ? MIME_TYPES[format as keyof typeof MIME_TYPES] : undefined);
+
+const noop: SyncOutcome['apply'] = () => {};
+
+/**
+ * Carries out one queued object operation against the bucket. Whether there is still something
+ * to do is decided here, at run time, from the database and the disk as they are now: the queue
+ * only says which object to look at.
+ */
+export function createSyncExecutor(deps: {
+  repo: SyncRepo;
+  images: ImagesRepo;
+  store: BlobStore;
+  bucket: S3Bucket;
+  buffers: BufferPool;
+  clock: Clock;
+  logger: Logger;
+  minPartSize: number;
+  partConcurrency: number;
+}) {
+  const { repo, images, store, bucket, clock } = deps;
+
+  async function openOrNull(path: string): Promise<FileHandle | null> {
+    try {
+      return await fs.promises.open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async function upload(ctx: SyncContext, file: FileHandle, sha256: string, contentType: string | undefined): Promise<number> {
+    const { job } = ctx;
+    const size = (await file.stat()).size;
+    const resume = job.upload_id && job.part_size ? { uploadId: job.upload_id, partSize: job.part_size, parts: repo.parts(job.id, job.upload_id) } : undefined;
+    if (resume) {
+      const stored = resume.parts.reduce((n, p) => n + p.bytes, 0);
+      deps.logger.info({ key: job.key, parts: resume.parts.length, resumedBytes: stored, bytes: size }, 'resuming multipart upload');
+    }
+    let uploadId = resume?.uploadId;
+    let resumed = 0;
+    await uploadFile({
+      bucket,
+      key: job.key,
+      file,
+      size,
+      sha256,
+      info: { contentType },
+      buffers: deps.buffers,
+      minPartSize: deps.minPartSize,
+      partConcurrency: deps.partConcurrency,
+      resume,
+      onMultipartStarted: (started, partSize) => {
+        uploadId = started;
+        if (!ctx.whileOwned(() => repo.setUpload(job.id, started, partSize))) throw new Error('lost the job while uploading');
+      },
+      onPartDone: (part) => {
+        ctx.whileOwned(() => repo.addPart({ jobId: job.id, uploadId: uploadId!, partNumber: part.partNumber, etag: part.etag, crc32: part.crc32, bytes: part.bytes }));
+      },
+      onProgress: (bytesDone) => {
+        if (resume && resumed === 0) resumed = resume.parts.reduce((n, p) => n + p.bytes, 0);
+        ctx.progress(bytesDone, resumed);
+      },
+      signal: ctx.signal,
+    });
+    return size;
+  }
+
+  const operations: Record<SyncJobRow['op'], (ctx: SyncContext) => Promise<SyncOutcome>> = {
+    async put_original(ctx) {
+      const sha256 = ctx.job.sha256!;
+      // Content-addressed: bytes already verified in the bucket are never sent twice.
+      if (repo.original(sha256)?.synced_at) return { apply: noop, skipped: 'already in the bucket' };
+      const file = await openOrNull(store.originalPath(sha256));
+      if (!file) {
+        if (repo.imagesUsing(sha256) === 0) return { apply: noop, skipped: 'deleted before it was synced' };
+        throw new Error(`original ${sha256} is missing from local disk and was never synced`);
+      }
+      try {
+        const bytes = await upload(ctx, file, sha256, mimeOf(repo.formatOf(sha256)));
+        return {
+          originalSynced: true,
+          apply: () => {
+            repo.originalSynced(sha256, bytes, store.hasOriginal(sha256), clock.now());
+            repo.addSynced(bytes);
+          },
+        };
+      } finally {
+        await file.close();
+      }
+    },
+
+    async put_processed(ctx) {
+      const { job } = ctx;
+      // The row and the file must describe the same bytes: a reprocess may replace the file
+      // between reading one and opening the other, so look again after opening.
+      for (let tries = 0; tries < 3; tries++) {
+        const before = images.findVariant(job.image_id!, job.variant!);
+        if (before?.status !== 'done' || !before.path || !before.etag) return { apply: noop, skipped: 'no longer in place' };
+        if (processedKey(job.image_id!, before.path) !== job.key) return { apply: noop, skipped: 'replaced by another file' };
+        const file = await openOrNull(before.path);
+        if (!file) return { apply: noop, skipped: 'expired or deleted before it was synced' };
+        try {
+          if (images.findVariant(job.image_id!, job.variant!)?.etag !== before.etag) continue;
+          const bytes = await upload(ctx, file, before.etag, mimeOf(before.format));
+          return { apply: () => repo.addSynced(bytes) };
+        } finally {
+          await file.close();
+        }
+      }
+      throw new Error('the processed file kept changing while it was being read');
+    },
+
+    async delete_processed(ctx) {
+      await bucket.delete(ctx.job.key, ctx.signal);
+      return { apply: () => repo.addDeleted(1) };
+    },
+
+    async delete_image(ctx) {
+      // Listing rather than remembering: whatever any earlier run stored under the image goes.
+      const keys = await bucket.list(ctx.job.key, ctx.signal);
+      for (const key of keys) await bucket.delete(key, ctx.signal);
+      return { apply: () => repo.addDeleted(keys.length) };
+    },
+
+    async delete_original(ctx) {
+      const sha256 = ctx.job.sha256!;
+      if (repo.imagesUsing(sha256) > 0) return { apply: noop, skipped: 'used again by another image' };
+      await bucket.delete(ctx.job.key, ctx.signal);
+      return {
+        apply: () => {
+          repo.originalDeletedRemotely(sha256);
+          repo.addDeleted(1);
+        },
+      };
+    },
+  };
+
+  return {
+    run: (ctx: SyncContext) => operations[ctx.job.op](ctx),
+  };
+}
+
+export type SyncExecutor = ReturnType<typeof createSyncExecutor>;
