@@ -84,7 +84,8 @@ export function createJobRunner(options: RunnerOptions) {
 
   function schedulePoll() {
     clearTimeout(timer);
-    if (stopped) return;
+    // Every slot busy: the next job to finish kicks the runner; polling now would only spin.
+    if (stopped || inFlight.size >= options.concurrency) return;
     const next = repo.nextRunAt();
     const wait = next === null ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(0, next - clock.now()));
     timer = setTimeout(kick, wait);
