@@ -1,0 +1,97 @@
+import path from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../server/db/connection.js';
+import { createImagesRepo } from '../../server/db/images.repo.js';
+import { createJobsRepo } from '../../server/db/jobs.repo.js';
+import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
+import { systemClock } from '../../server/util/clock.js';
+import { tempDir } from '../helpers/server.js';
+
+/** A real SQLite database with `n` images, each with one queued process_image job. */
+function setup(n: number) {
+  const db = openDatabase(path.join(tempDir(), 'darkroom.db'));
+  const images = createImagesRepo(db);
+  const jobs = createJobsRepo(db);
+  for (let i = 0; i < n; i++) {
+    const id = `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`;
+    images.insert({ id, customer: 'c', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0 }, []);
+    const event = jobs.appendEvent('image.uploaded', id, {}, 0);
+    jobs.insertJob('process_image', id, event, 3, 0);
+  }
+  return { db, jobs };
+}
+
+const noop: JobHandler = { run: async () => {}, giveUp: () => {} };
+
+describe('job runner', () => {
+  it('runs at most `concurrency` jobs at once and does not poll the database while all slots are busy', async () => {
+    const { db, jobs } = setup(3);
+    let running = 0;
+    let most = 0;
+    let claims = 0;
+    const claim = jobs.claim;
+    jobs.claim = (...args) => {
+      claims++;
+      return claim(...args);
+    };
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const handler: JobHandler = {
+      async run(ctx) {
+        running++;
+        most = Math.max(most, running);
+        await gate;
+        running--;
+        ctx.complete(() => {});
+      },
+      giveUp: () => {},
+    };
+    const runner = createJobRunner({
+      repo: jobs,
+      transaction: (fn) => db.transaction(fn)(),
+      handlers: { process_image: handler, extract_metadata: noop },
+      clock: systemClock,
+      concurrency: 2,
+      jobTimeoutMs: 60_000,
+      logger: pino({ level: 'silent' }),
+    });
+    runner.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(most).toBe(2);
+    // Two claims filled the slots; a third job is due, but nothing asks for it while both run.
+    expect(claims).toBeLessThanOrEqual(3);
+    release();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(db.prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'done'`).get()).toEqual({ n: 3 });
+    await runner.stop(100);
+  });
+
+  it('retries a retryable failure with backoff, and gives up on a final one at once', async () => {
+    const { db, jobs } = setup(2);
+    const given: string[] = [];
+    const handler: JobHandler = {
+      async run(ctx) {
+        throw ctx.job.image_id.endsWith('0') ? new JobError('disk hiccup', 'processing_failed', true) : new JobError('broken', 'corrupt_image', false);
+      },
+      giveUp: (job, err) => given.push(`${job.image_id.slice(-1)}:${err.code}`),
+    };
+    const runner = createJobRunner({
+      repo: jobs,
+      transaction: (fn) => db.transaction(fn)(),
+      handlers: { process_image: handler, extract_metadata: noop },
+      clock: systemClock,
+      concurrency: 2,
+      jobTimeoutMs: 60_000,
+      logger: pino({ level: 'silent' }),
+    });
+    runner.start();
+    await new Promise((r) => setTimeout(r, 300));
+    await runner.stop(100);
+    const rows = db.prepare(`SELECT image_id, status, attempts, last_error, run_at FROM jobs ORDER BY image_id`).all() as Array<{ status: string; attempts: number; last_error: string; run_at: number }>;
+    expect(rows[0]).toMatchObject({ status: 'queued', attempts: 1, last_error: 'disk hiccup' });
+    expect(rows[0]!.run_at).toBeGreaterThan(Date.now() - 1000); // pushed into the future by the backoff
+    expect(rows[1]).toMatchObject({ status: 'failed', attempts: 1, last_error: 'broken' });
+    expect(given).toEqual(['1:corrupt_image']);
+  });
+});
