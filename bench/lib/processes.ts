@@ -128,19 +128,28 @@ export function runCommand(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/** Polls the API until every id is done or failed. */
+/**
+ * Waits until every id is done (throws if one failed). One list request every 200 ms, not one
+ * request per image: polling must not become load of its own on the server being measured.
+ */
 export async function waitAllDone(url: string, ids: string[], timeoutMs = 30 * 60_000): Promise<void> {
   const pending = new Set(ids);
   const deadline = Date.now() + timeoutMs;
-  while (pending.size) {
-    for (const id of [...pending]) {
-      const res = await fetch(`${url}/v1/image/${id}`, { headers: { authorization: `Bearer ${BENCH_KEY}` } });
-      const body = (await res.json()) as { status: string; error?: { message: string } };
-      if (body.status === 'failed') throw new Error(`image ${id} failed: ${body.error?.message}`);
-      if (body.status === 'done') pending.delete(id);
-    }
+  for (;;) {
+    let cursor: string | null = null;
+    do {
+      const res = await fetch(`${url}/v1/images?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${BENCH_KEY}` } });
+      const page = (await res.json()) as { items: Array<{ id: string; status: string; error?: { message: string } }>; nextCursor: string | null };
+      for (const item of page.items) {
+        if (!pending.has(item.id)) continue;
+        if (item.status === 'failed') throw new Error(`image ${item.id} failed: ${item.error?.message}`);
+        if (item.status === 'done') pending.delete(item.id);
+      }
+      cursor = page.nextCursor;
+    } while (cursor && pending.size);
+    if (!pending.size) return;
     if (Date.now() > deadline) throw new Error(`${pending.size} images not done in time`);
-    if (pending.size) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
