@@ -10,6 +10,10 @@ import { createJobsRepo } from './db/jobs.repo.js';
 import { createKeysRepo } from './db/keys.repo.js';
 import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
+import { eventsRouter } from './http/routes/events.routes.js';
+import { sessionRouter } from './http/routes/session.routes.js';
+import { uploadsRouter } from './http/routes/uploads.routes.js';
+import { createUiHandler } from './http/ui.js';
 import { createDispatcher } from './jobs/dispatcher.js';
 import { createExtractMetadataHandler } from './jobs/handlers/extract-metadata.js';
 import { createProcessImageHandler } from './jobs/handlers/process-image.js';
@@ -22,6 +26,7 @@ import { createIngestService } from './services/ingest.service.js';
 import { createKeysService } from './services/keys.service.js';
 import { createLifecycle } from './services/lifecycle.js';
 import { createRetentionService } from './services/retention.service.js';
+import { createResumableUploads } from './services/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -33,6 +38,8 @@ export interface StartOptions {
   print?: (line: string) => void;
   /** Longest a single job may run before it is aborted and retried. */
   jobTimeoutMs?: number;
+  /** The built web UI; dist/renderer of this package by default. */
+  uiDir?: string;
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;
@@ -123,6 +130,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     expireVariant: retention.expireVariant,
   });
 
+  const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels };
+  const onUploadOutcome = (outcome: string) => metrics.uploads.inc({ outcome });
+  const resumable = createResumableUploads({ dataDir: config.dataDir, ingest, limits: uploadLimits, clock, logger, onUploadOutcome });
+  const events = eventsRouter(lifecycle.events);
+
   const app = createApp({
     logger,
     metrics,
@@ -139,9 +151,15 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       images,
       store,
       clock,
-      limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
-      onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }),
+      limits: uploadLimits,
+      onUploadOutcome,
     },
+    extraV1Routers: [
+      sessionRouter({ maxUploadBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels }),
+      uploadsRouter(resumable),
+      events.router,
+    ],
+    ui: createUiHandler({ dir: options.uiDir }),
   });
 
   const server = http.createServer(app);
@@ -165,6 +183,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   dispatcher.dispatch();
   runner.start();
+  resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
 
   if (bootstrapKey) {
@@ -179,6 +198,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     closing ??= (async () => {
       logger.info('shutting down');
       purge.stop();
+      resumable.close();
+      // Open event streams would otherwise hold the server open until the grace period ends.
+      events.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await runner.stop(SHUTDOWN_GRACE_MS);
@@ -199,6 +221,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, retention, runner, dispatcher, lifecycle, clock, config },
+    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, retention, runner, dispatcher, lifecycle, clock, config, uploads: resumable },
   };
 }

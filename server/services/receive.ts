@@ -4,7 +4,10 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import type { InputFormat } from '../media/formats.js';
-import { SNIFF_BYTES, dimensionsFromHead, sniffFormat } from '../media/sniff.js';
+import { describeUpload, judgeHead } from '../media/judge-head.js';
+import { SNIFF_BYTES } from '../media/sniff.js';
+
+export { checkPixelLimit } from '../media/judge-head.js';
 
 export interface ReceivedFile {
   tmpPath: string;
@@ -19,8 +22,6 @@ export interface ReceiveLimits {
   maxInputPixels: number;
 }
 
-/** Bytes of the head given to the dimension reader: enough to get past a large EXIF block. */
-const HEAD_BYTES = 256 * 1024;
 // Larger writes mean fewer syscalls for multi-gigabyte bodies; memory per upload stays at a few MB.
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
@@ -44,16 +45,9 @@ export async function receiveToTempFile(
   let decided = false;
 
   const decide = async (complete: boolean) => {
-    const buf = Buffer.concat(head);
-    if (!sniffed) {
-      sniffed = await sniffFormat(buf);
-      if (!sniffed) {
-        throw new AppError('unsupported_media_type', `${describe(filename)} is not an image format Darkroom can read`);
-      }
-    }
-    const dims = dimensionsFromHead(buf);
-    if (dims) checkPixelLimit(dims.width, dims.height, limits.maxInputPixels);
-    if (dims || complete || headBytes >= HEAD_BYTES) {
+    const verdict = await judgeHead(Buffer.concat(head), { complete, filename, maxInputPixels: limits.maxInputPixels, known: sniffed });
+    sniffed = verdict.format;
+    if (verdict.decided) {
       decided = true;
       head = [];
     }
@@ -86,7 +80,7 @@ export async function receiveToTempFile(
     },
     flush(callback) {
       if (decided) return callback();
-      if (bytes === 0) return callback(new AppError('invalid_request', `${describe(filename)} is empty`));
+      if (bytes === 0) return callback(new AppError('invalid_request', `${describeUpload(filename)} is empty`));
       decide(true).then(
         () => callback(),
         (err: unknown) => callback(err as Error),
@@ -103,16 +97,6 @@ export async function receiveToTempFile(
   return { tmpPath, bytes, sha256: hash.digest('hex'), filename, sniffedFormat: sniffed! };
 }
 
-export function checkPixelLimit(width: number, height: number, maxInputPixels: number): void {
-  const pixels = width * height;
-  if (pixels > maxInputPixels) {
-    throw new AppError(
-      'pixel_limit_exceeded',
-      `image is ${width}×${height} = ${pixels} pixels, over the limit of ${maxInputPixels} pixels`,
-    );
-  }
-}
-
 export function tooLarge(maxBytes: number): AppError {
   return new AppError('payload_too_large', `upload is larger than the limit of ${maxBytes} bytes`);
 }
@@ -124,5 +108,3 @@ function translateWriteError(err: unknown): unknown {
   }
   return err;
 }
-
-const describe = (filename: string) => (filename ? `"${filename}"` : 'the upload');
