@@ -2,7 +2,7 @@
 // `npm start`: build what is missing, then open the desktop app; where Electron cannot start,
 // say why in one line and run the same engine headless.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,34 @@ function build() {
     stdio: 'inherit',
   });
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+}
+
+/** The newest modification time of the web UI's sources. */
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(file) : statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the web UI when it is missing or older than its sources (Vite; a few seconds). */
+function buildUi() {
+  const index = join(root, 'dist/renderer/index.html');
+  if (!existsSync(join(root, 'renderer'))) return;
+  const sourcesChanged = () => Math.max(newestSource(join(root, 'renderer')), statSync(join(root, 'vite.config.ts')).mtimeMs) > statSync(index).mtimeMs;
+  if (existsSync(index) && !sourcesChanged()) return;
+  let vite;
+  try {
+    vite = join(dirname(require.resolve('vite/package.json')), 'bin/vite.js');
+  } catch {
+    process.stdout.write('darkroom: the web UI is not built and Vite is not installed (run npm ci); starting without it\n');
+    return;
+  }
+  process.stdout.write('darkroom: building the web UI…\n');
+  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
 /**
@@ -53,6 +81,7 @@ function desktop() {
 }
 
 build();
+buildUi();
 const app = desktop();
 if (app.file) {
   const result = spawnSync(app.file, [join(root, 'dist/electron/main.js'), ...args], { stdio: 'inherit' });
