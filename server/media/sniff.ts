@@ -32,6 +32,10 @@ export async function sniffFormat(head: Uint8Array): Promise<InputFormat | undef
     if (type.mime in BY_MIME) return BY_MIME[type.mime];
     if (type.mime !== 'application/xml') return undefined;
   }
+  // file-type follows a TIFF's first directory to tell raw formats apart; when that directory
+  // sits after the pixels (libvips and many scanners write it last) the head alone says nothing
+  // more than "TIFF". The header probe with sharp decides on the whole file.
+  if (isTiffHeader(head)) return 'tiff';
   const text = Buffer.from(head).toString('utf8');
   return SVG_START.test(text) ? 'svg' : undefined;
 }
@@ -49,4 +53,11 @@ export function dimensionsFromHead(head: Uint8Array): { width: number; height: n
     // Header not complete in these bytes, or a format image-size does not read: not an error here.
   }
   return undefined;
+}
+
+/** "II*\0" / "MM\0*" (classic TIFF) or "II+\0" / "MM\0+" (BigTIFF). */
+function isTiffHeader(head: Uint8Array): boolean {
+  if (head.length < 8) return false;
+  const [a, b, c, d] = head;
+  return (a === 0x49 && b === 0x49 && (c === 0x2a || c === 0x2b) && d === 0) || (a === 0x4d && b === 0x4d && c === 0 && (d === 0x2a || d === 0x2b));
 }

@@ -58,10 +58,10 @@ export function MetadataPanels({ image, metadata, loading }: { image: ImageRecor
             type="button"
             className="hash-button"
             onClick={() => void copyText(image.sha256).then((ok) => toast(ok ? 'SHA-256 copied' : 'Could not copy', ok ? 'success' : 'error'))}
-            aria-label="Copy the SHA-256 checksum"
             title={image.sha256}
           >
             <span className="mono">{image.sha256.slice(0, 16)}…</span>
+            <span className="visually-hidden"> (copy the full checksum)</span>
             <Icon name="copy" size={14} />
           </button>
         </Row>

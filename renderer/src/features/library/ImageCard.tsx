@@ -25,7 +25,6 @@ export const ImageCard = memo(function ImageCard({ image }: { image: ImageRecord
       data-testid="image-card"
       data-image-id={image.id}
       data-status={image.status}
-      aria-label={`${image.filename}, ${status}`}
     >
       <div className="card-media" style={image.dominantColor ? { backgroundColor: image.dominantColor } : undefined}>
         {placeholder && !loaded && <img className="card-img card-placeholder" src={placeholder} alt="" />}
@@ -35,7 +34,7 @@ export const ImageCard = memo(function ImageCard({ image }: { image: ImageRecord
             {image.status === 'failed' ? <Icon name="alert" size={28} /> : image.status === 'done' ? <Icon name="clock" size={28} /> : <span className="spinner" />}
           </span>
         )}
-        <span className="card-badge">{status === 'done' ? <span className="done-mark" title="Done"><Icon name="check" size={13} /></span> : <StatusBadge status={status} compact />}</span>
+        <span className="card-badge">{status === 'done' ? <span className="done-mark" title="Done"><Icon name="check" size={13} /><span className="visually-hidden">Done</span></span> : <StatusBadge status={status} compact />}</span>
       </div>
       <div className="card-caption">
         <span className="card-name" title={image.filename}>

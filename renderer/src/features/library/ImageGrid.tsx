@@ -128,7 +128,7 @@ function EmptyLibrary({ filtered }: { filtered: boolean }) {
   return (
     <div className="empty-state">
       <h2>{filtered ? 'No images with this status' : 'Your library is empty'}</h2>
-      <p>{filtered ? 'Choose another filter to see more.' : 'Drop images or whole folders anywhere on this page, or use the Upload button.'}</p>
+      <p>{filtered ? 'Choose another filter to see more.' : 'Drop images or whole folders anywhere on this page, or choose files above.'}</p>
     </div>
   );
 }

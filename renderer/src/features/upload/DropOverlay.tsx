@@ -15,6 +15,10 @@ export function DropOverlay() {
 
   useEffect(() => {
     let depth = 0;
+    const end = () => {
+      depth = 0;
+      setVisible(false);
+    };
     const enter = (e: DragEvent) => {
       if (!carriesFiles(e)) return;
       depth++;
@@ -30,26 +34,24 @@ export function DropOverlay() {
       e.preventDefault();
       if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
     };
+    // Capture phase: runs even when the drop zone handles the drop and stops it from bubbling.
+    const dropAnywhere = () => end();
     const drop = (e: DragEvent) => {
-      depth = 0;
-      setVisible(false);
       if (!carriesFiles(e) || !e.dataTransfer) return;
       e.preventDefault();
       void collectFromDataTransfer(e.dataTransfer).then((c) => addFiles(c.files, c.skipped));
     };
-    const end = () => {
-      depth = 0;
-      setVisible(false);
-    };
     window.addEventListener('dragenter', enter);
     window.addEventListener('dragleave', leave);
     window.addEventListener('dragover', over);
+    window.addEventListener('drop', dropAnywhere, true);
     window.addEventListener('drop', drop);
     window.addEventListener('dragend', end);
     return () => {
       window.removeEventListener('dragenter', enter);
       window.removeEventListener('dragleave', leave);
       window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', dropAnywhere, true);
       window.removeEventListener('drop', drop);
       window.removeEventListener('dragend', end);
     };

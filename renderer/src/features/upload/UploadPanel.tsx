@@ -1,4 +1,4 @@
-import { memo, useEffect, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { Link } from '../../app/router';
 import { formatBytes, formatDuration, formatSpeed } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
@@ -11,11 +11,28 @@ export function UploadPanel() {
   const items = useUploadItems();
   const { queue, interrupted, discard } = useUploads();
   const [collapsed, setCollapsed] = useState(false);
+  // Closing the panel hides the interrupted list too (they stay resumable; adding the file continues it).
+  const [hideInterrupted, setHideInterrupted] = useState(false);
+  const shownInterrupted = hideInterrupted ? [] : interrupted;
   const waiting = items.some((i) => i.waitingUntil !== null);
   useTick(waiting);
-
-  if (items.length === 0 && interrupted.length === 0) return null;
   const totals = UploadQueue.totals(items);
+
+  // Open while files go up; folded away a moment after all of them made it, out of the way.
+  const settled = totals.count > 0 && totals.active === 0 && totals.failed === 0;
+  const wasActive = useRef(false);
+  useEffect(() => {
+    const active = totals.active > 0;
+    if (active && !wasActive.current) setCollapsed(false);
+    wasActive.current = active;
+  }, [totals.active]);
+  useEffect(() => {
+    if (!settled) return;
+    const timer = setTimeout(() => setCollapsed(true), 4000);
+    return () => clearTimeout(timer);
+  }, [settled]);
+
+  if (items.length === 0 && shownInterrupted.length === 0) return null;
   const percent = totals.bytes > 0 ? (totals.sent / totals.bytes) * 100 : totals.count > 0 && totals.active === 0 ? 100 : 0;
   const title =
     totals.active > 0
@@ -30,7 +47,7 @@ export function UploadPanel() {
       ? `${formatBytes(totals.sent)} of ${formatBytes(totals.bytes)}${totals.speed > 0 ? ` · ${formatSpeed(totals.speed)} · ${formatDuration(totals.eta)} left` : ''}`
       : totals.count > 0
         ? `${formatBytes(totals.sent)} sent`
-        : `${interrupted.length} can be continued`;
+        : `${shownInterrupted.length} can be continued`;
 
   return (
     <aside className={`upload-panel${collapsed ? ' is-collapsed' : ''}`} aria-label="Uploads">
@@ -43,7 +60,15 @@ export function UploadPanel() {
           <Icon name={collapsed ? 'chevronUp' : 'chevronDown'} />
         </button>
         {totals.active === 0 && (
-          <button type="button" className="icon-button" onClick={() => queue.clearFinished()} aria-label="Close the upload list">
+          <button
+            type="button"
+            className="icon-button"
+            onClick={() => {
+              queue.clearFinished();
+              setHideInterrupted(true);
+            }}
+            aria-label="Close the upload list"
+          >
             <Icon name="x" />
           </button>
         )}
@@ -62,7 +87,7 @@ export function UploadPanel() {
               ))}
             </ul>
           )}
-          {interrupted.length > 0 && (
+          {shownInterrupted.length > 0 && (
             <section className="interrupted" aria-label="Interrupted uploads">
               <h3>
                 <Icon name="offline" size={16} />
@@ -70,7 +95,7 @@ export function UploadPanel() {
               </h3>
               <p className="interrupted-hint">Add the same file again and it continues where it stopped.</p>
               <ul>
-                {interrupted.map((u) => (
+                {shownInterrupted.map((u) => (
                   <li key={u.storageKey}>
                     <span className="interrupted-name" title={u.filename}>
                       {u.filename}
