@@ -12,3 +12,4 @@ declare const requestAnimationFrame: (callback: (time: number) => void) => numbe
 declare const PerformanceObserver: any;
 type HTMLInputElement = any;
 type Element = any;
+declare const navigator: any;

@@ -40,13 +40,17 @@ export function UploadPanel() {
       : totals.count === 0
         ? 'Interrupted uploads'
         : totals.failed > 0
-          ? `${totals.done} uploaded, ${totals.failed} not uploaded`
+          ? totals.done > 0
+            ? `${totals.done} uploaded, ${totals.failed} not uploaded`
+            : `${totals.failed} upload${totals.failed === 1 ? '' : 's'} failed`
           : `${totals.done} upload${totals.done === 1 ? '' : 's'} complete`;
   const summary =
     totals.active > 0
       ? `${formatBytes(totals.sent)} of ${formatBytes(totals.bytes)}${totals.speed > 0 ? ` · ${formatSpeed(totals.speed)} · ${formatDuration(totals.eta)} left` : ''}`
       : totals.count > 0
-        ? `${formatBytes(totals.sent)} sent`
+        ? totals.done > 0
+          ? `${formatBytes(totals.sent)} sent`
+          : 'Nothing was uploaded'
         : `${shownInterrupted.length} can be continued`;
 
   return (
@@ -139,7 +143,10 @@ const UploadRow = memo(function UploadRow({ item, queue }: { item: UploadItem; q
           </span>
           <span className="upload-percent">{item.state === 'error' ? '' : `${Math.floor(percent)}%`}</span>
         </div>
-        <ProgressBar value={percent} label={`Upload of ${name}`} tone={tone} size="sm" />
+        {/* A failed upload's bar says nothing useful to the eye; it stays for assistive technology. */}
+        <div className={item.state === 'error' ? 'visually-hidden' : undefined}>
+          <ProgressBar value={percent} label={`Upload of ${name}`} tone={tone} size="sm" />
+        </div>
         <p className={`upload-status${item.problem && item.state !== 'done' ? ` upload-status-${item.problem.kind}` : ''}`}>{statusLine(item)}</p>
       </div>
       <div className="upload-actions">
@@ -194,15 +201,17 @@ const PREVIEW_MAX_BYTES = 15 * 1024 * 1024;
 /** A small local preview of the file being sent (no download needed), or a file icon. */
 function FilePreview({ file }: { file: File }) {
   const [url, setUrl] = useState<string>();
+  const [broken, setBroken] = useState(false);
   useEffect(() => {
-    if (!PREVIEWABLE.test(file.type) || file.size > PREVIEW_MAX_BYTES) return;
+    if (!PREVIEWABLE.test(file.type) || file.size === 0 || file.size > PREVIEW_MAX_BYTES) return;
     const objectUrl = URL.createObjectURL(file);
     setUrl(objectUrl);
     return () => URL.revokeObjectURL(objectUrl);
   }, [file]);
   return (
     <span className="upload-preview" aria-hidden="true">
-      {url ? <img src={url} alt="" /> : <Icon name="image" size={20} />}
+      {/* Files the browser cannot show (not really images, or too large to decode) get the icon. */}
+      {url && !broken ? <img src={url} alt="" onError={() => setBroken(true)} /> : <Icon name="image" size={20} />}
     </span>
   );
 }

@@ -86,4 +86,5 @@ export function describeUploadError(error: ApiError, file: { size: number; path:
   }
 }
 
-const capitalise = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
+/** A server message as a sentence: capital first letter, full stop at the end. */
+const capitalise = (s: string) => (s ? `${s[0]!.toUpperCase()}${s.slice(1)}${/[.!?]$/.test(s) ? '' : '.'}` : s);

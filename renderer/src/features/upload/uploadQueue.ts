@@ -210,7 +210,9 @@ export class UploadQueue {
         ['darkroom', this.options.keyId, file.name, file.type, file.size, file.lastModified, options.endpoint].join('-'),
       onShouldRetry: (err, attempt) => {
         const status = err.originalResponse?.getStatus() ?? 0;
-        const retry = status === 0 || status >= 500 || status === 409 || status === 423;
+        // Dropped connections, restarts (503) and lock races heal by themselves; a full disk (507)
+        // does not, so the person decides when to retry.
+        const retry = status === 0 || (status >= 500 && status !== 507) || status === 409 || status === 423;
         if (retry) this.update(id, { reconnecting: true, speed: 0, eta: null, problem: retryingProblem(attempt) });
         return retry;
       },
