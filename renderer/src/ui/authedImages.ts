@@ -83,6 +83,9 @@ function load(api: ApiClient, path: string): Entry {
   return e;
 }
 
+/** The blob: URL of an API image if it is already loaded. */
+export const cachedAuthedImage = (path: string): string | undefined => cache.get(path)?.url;
+
 /** The blob: URL of an API image, or undefined while it loads (or when path is undefined). */
 export function useAuthedImage(api: ApiClient, path: string | undefined): { url?: string; failed: boolean } {
   const [state, setState] = useState<{ path?: string; url?: string; failed: boolean }>(() => {

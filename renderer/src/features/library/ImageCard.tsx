@@ -2,7 +2,7 @@ import { memo, useState } from 'react';
 import type { ImageRecord } from '../../api/types';
 import { Link } from '../../app/router';
 import { useSession } from '../../auth/SessionContext';
-import { useAuthedImage } from '../../ui/authedImages';
+import { cachedAuthedImage, useAuthedImage } from '../../ui/authedImages';
 import { formatBytes, formatDimensions } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
 import { StatusBadge, displayStatus } from '../../ui/StatusBadge';
@@ -10,10 +10,12 @@ import { placeholderUrl } from '../../ui/thumbhash';
 import { gridVariant } from './thumbnails';
 
 /** One image in the library grid: its thumbnail (placeholder first), status and a short caption. */
-export const ImageCard = memo(function ImageCard({ image }: { image: ImageRecord }) {
+export const ImageCard = memo(function ImageCard({ image, deferThumbnail = false }: { image: ImageRecord; deferThumbnail?: boolean }) {
   const { api } = useSession();
   const variant = gridVariant(image);
-  const thumb = useAuthedImage(api, variant?.url);
+  // While the grid flings past, only thumbnails already at hand are shown (see useFastScroll).
+  const path = variant && (!deferThumbnail || cachedAuthedImage(variant.url)) ? variant.url : undefined;
+  const thumb = useAuthedImage(api, path);
   const placeholder = placeholderUrl(image.thumbhash);
   const [loaded, setLoaded] = useState(false);
   const status = displayStatus(image);

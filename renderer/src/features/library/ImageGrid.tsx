@@ -5,11 +5,14 @@ import type { ImagePage } from '../../api/types';
 import { useSession } from '../../auth/SessionContext';
 import { ImageCard } from './ImageCard';
 import { imagesKey, type StatusFilter } from './libraryCache';
+import { useFastScroll } from './useFastScroll';
 
 const PAGE_SIZE = 200;
 const MIN_CARD = 200;
 const GAP = 16;
 const CAPTION = 56;
+/** Room kept around cards inside each row for focus rings and hover shadows (matches .grid-row). */
+const ROW_BLEED = 4;
 
 /**
  * The library as a virtualised grid: only the rows near the screen exist in the page, so ten
@@ -53,11 +56,15 @@ export function ImageGrid({ filter, onCount }: { filter: StatusFilter; onCount: 
   const rowHeight = Math.round(cardWidth + CAPTION + GAP);
   const rows = Math.ceil(items.length / columns);
 
+  const [flinging, onScrollOffset] = useFastScroll();
   const virtualizer = useWindowVirtualizer({
     count: rows,
     estimateSize: () => rowHeight,
     overscan: 3,
     scrollMargin: offsetTop,
+    // Render in React's own time rather than synchronously inside every scroll event.
+    useFlushSync: false,
+    onChange: (instance) => onScrollOffset(instance.scrollOffset ?? 0),
   });
   useEffect(() => virtualizer.measure(), [virtualizer, rowHeight]);
 
@@ -90,13 +97,15 @@ export function ImageGrid({ filter, onCount }: { filter: StatusFilter; onCount: 
               key={row.key}
               className="grid-row"
               style={{
-                transform: `translateY(${row.start - virtualizer.options.scrollMargin}px)`,
-                height: rowHeight - GAP,
+                // Rows reach ROW_BLEED px above their cards (see .grid-row), so focus rings and
+                // shadows are not clipped by the row's paint containment.
+                transform: `translateY(${row.start - virtualizer.options.scrollMargin - ROW_BLEED}px)`,
+                height: rowHeight,
                 gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`,
               }}
             >
               {items.slice(row.index * columns, row.index * columns + columns).map((image) => (
-                <ImageCard key={image.id} image={image} />
+                <ImageCard key={image.id} image={image} deferThumbnail={flinging} />
               ))}
             </div>
           ))}
