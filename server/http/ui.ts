@@ -53,7 +53,7 @@ export function createUiHandler(options: { dir?: string } = {}): RequestHandler 
   );
   router.use(
     '/assets',
-    express.static(path.join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }),
+    express.static(path.join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false }),
   );
   router.use(express.static(dir, { index: false, maxAge: '1h' }));
 

@@ -32,6 +32,8 @@ export function UploadPanel() {
     return () => clearTimeout(timer);
   }, [settled]);
 
+  const announcement = useAnnouncements(items);
+
   if (items.length === 0 && shownInterrupted.length === 0) return null;
   const percent = totals.bytes > 0 ? (totals.sent / totals.bytes) * 100 : totals.count > 0 && totals.active === 0 ? 100 : 0;
   const title =
@@ -55,6 +57,9 @@ export function UploadPanel() {
 
   return (
     <aside className={`upload-panel${collapsed ? ' is-collapsed' : ''}`} aria-label="Uploads">
+      <p className="visually-hidden" aria-live="polite">
+        {announcement}
+      </p>
       <header className="upload-panel-header">
         <div className="upload-panel-heading">
           <h2>{title}</h2>
@@ -214,6 +219,28 @@ function FilePreview({ file }: { file: File }) {
       {url && !broken ? <img src={url} alt="" onError={() => setBroken(true)} /> : <Icon name="image" size={20} />}
     </span>
   );
+}
+
+/**
+ * What a screen reader should hear: each upload that finished or failed, once. (The progress
+ * itself changes too often to be read out.)
+ */
+function useAnnouncements(items: UploadItem[]): string {
+  const seen = useRef(new Map<string, UploadItem['state']>());
+  const [message, setMessage] = useState('');
+  useEffect(() => {
+    const news: string[] = [];
+    for (const item of items) {
+      const before = seen.current.get(item.id);
+      if (before !== item.state) {
+        if (item.state === 'done') news.push(`${item.path} uploaded.`);
+        if (item.state === 'error' && item.problem) news.push(`${item.path} not uploaded: ${item.problem.title}.`);
+      }
+      seen.current.set(item.id, item.state);
+    }
+    if (news.length) setMessage(news.join(' '));
+  }, [items]);
+  return message;
 }
 
 /** Re-renders once a second while something counts down. */
