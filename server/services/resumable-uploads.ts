@@ -22,6 +22,9 @@ const IMAGE_ID = 'darkroom-image-id';
 
 const HOUR = 3_600_000;
 
+/** What the store can refuse an upload with while its bytes arrive. */
+const REFUSALS = new Set(['unsupported_media_type', 'pixel_limit_exceeded', 'insufficient_storage', 'payload_too_large']);
+
 export interface ResumableUploadsDeps {
   dataDir: string;
   ingest: IngestService;
@@ -54,6 +57,8 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   const principals = new WeakMap<IncomingMessage, Principal>();
   /** One finalisation per upload at a time: a retried request waits for the first. */
   const finalising = new Map<string, Promise<CompletedUpload>>();
+  /** Refusals already counted where they happened (ingesting counts its own). */
+  const counted = new WeakSet<AppError>();
 
   const tus = new Server({
     path: UPLOADS_PATH,
@@ -73,6 +78,13 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     },
     onResponseError(req, err) {
       if (!(err instanceof AppError)) return undefined;
+      // The store refused the bytes as they arrived (415, 422, a full disk): a rejected upload,
+      // counted like one refused by POST /v1/image.
+      if (REFUSALS.has(err.code) && !counted.has(err)) {
+        counted.add(err);
+        deps.onUploadOutcome(err.code);
+        ingest.rejected(principalOf(req), err);
+      }
       const id = (nodeRequestOf(req) as { id?: unknown } | undefined)?.id;
       return { status_code: err.status, body: JSON.stringify(errorBody(err, id)) };
     },
@@ -115,6 +127,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       return { size: info.size, imageId: record!.id };
     } catch (err) {
       deps.onUploadOutcome(err instanceof AppError ? err.code : 'error');
+      if (err instanceof AppError) counted.add(err);
       // Refused for good (accept already counted it): nothing of it stays behind.
       if (err instanceof AppError) await store.discard(id);
       throw err;

@@ -109,6 +109,9 @@ describe('resumable uploads (tus)', () => {
     expect((res as { body: any }).body.error.message).toContain('notes.jpg');
     expect(listFiles(uploadsDir()).filter((f) => location!.endsWith(f.replace(/\.json$/, '')))).toEqual([]);
     expect((await tusUser.head(location!)).status).toBe(404);
+    // Counted as a refused upload, like one refused by POST /v1/image.
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/darkroom_uploads_total\{outcome="unsupported_media_type"\} [1-9]/);
   });
 
   it('refuses a decompression bomb with 422 from its header', async () => {
