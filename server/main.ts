@@ -14,6 +14,10 @@ import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { importRouter } from './http/routes/import.routes.js';
 import { watchRouter } from './http/routes/watch.routes.js';
+import { eventsRouter } from './http/routes/events.routes.js';
+import { sessionRouter } from './http/routes/session.routes.js';
+import { uploadsRouter } from './http/routes/uploads.routes.js';
+import { createUiHandler } from './http/ui.js';
 import { createDispatcher } from './jobs/dispatcher.js';
 import { createExtractMetadataHandler } from './jobs/handlers/extract-metadata.js';
 import { createProcessImageHandler } from './jobs/handlers/process-image.js';
@@ -31,6 +35,7 @@ import { createStatsService } from './services/stats/stats.service.js';
 import { statsRouter } from './http/routes/stats.routes.js';
 import { syncRouter } from './http/routes/sync.routes.js';
 import { assertNoOriginalsOnlyInBucket, connectS3Bucket, createS3Sync, type S3SyncTuning } from './sync/s3-sync.js';
+import { createResumableUploads } from './services/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -48,6 +53,8 @@ export interface StartOptions {
   watchTiming?: Partial<WatchTiming>;
   /** S3 sync part sizes, concurrency and retry timing; tests shorten the waits. */
   s3?: Partial<S3SyncTuning>;
+  /** The built web UI; dist/renderer of this package by default. */
+  uiDir?: string;
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;
@@ -174,6 +181,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     expireVariant: retention.expireVariant,
   });
 
+  const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels };
+  const onUploadOutcome = (outcome: string) => metrics.uploads.inc({ outcome });
+  const resumable = createResumableUploads({ dataDir: config.dataDir, ingest, limits: uploadLimits, clock, logger, onUploadOutcome });
+  const events = eventsRouter(lifecycle.events);
+
   const app = createApp({
     logger,
     metrics,
@@ -190,16 +202,20 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       images,
       store,
       clock,
-      limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
-      onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }),
+      limits: uploadLimits,
+      onUploadOutcome,
       originals: sync?.downloads,
     },
     extraV1Routers: [
+      sessionRouter({ maxUploadBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels }),
+      uploadsRouter(resumable),
+      events.router,
       statsRouter(createStatsService(statsRepo, clock)),
-      importRouter({ importer, onUploadOutcome: (outcome) => metrics.uploads.inc({ outcome }) }),
+      importRouter({ importer, onUploadOutcome }),
       watchRouter(watch),
       syncRouter(sync),
     ],
+    ui: createUiHandler({ dir: options.uiDir }),
   });
 
   const server = http.createServer(app);
@@ -225,6 +241,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   runner.start();
   watch.start();
   sync?.start();
+  resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
 
   if (bootstrapKey) {
@@ -240,6 +257,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       logger.info('shutting down');
       purge.stop();
       await watch.close();
+      resumable.close();
+      // Open event streams would otherwise hold the server open until the grace period ends.
+      events.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Unfinished syncs are cheap to abandon (a multipart upload resumes at its next part).
@@ -261,6 +281,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync },
+    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable },
   };
 }

@@ -2,8 +2,11 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import type { InputFormat } from '../media/formats.js';
-import { SNIFF_BYTES, dimensionsFromHead, sniffFormat } from '../media/sniff.js';
+import { describeUpload, judgeHead } from '../media/judge-head.js';
+import { SNIFF_BYTES } from '../media/sniff.js';
 import { openHashedFile, type HashedFileWriter } from '../storage/file-writer.js';
+
+export { checkPixelLimit } from '../media/judge-head.js';
 
 export interface ReceivedFile {
   tmpPath: string;
@@ -17,9 +20,6 @@ export interface ReceiveLimits {
   maxBytes: number;
   maxInputPixels: number;
 }
-
-/** Bytes of the head given to the dimension reader: enough to get past a large EXIF block. */
-const HEAD_BYTES = 256 * 1024;
 
 /**
  * Streams one upload to a temp file: counts bytes against the limit, judges the first bytes
@@ -42,16 +42,9 @@ export async function receiveToTempFile(
 
   /** Judges the head; once it is accepted, opens the file and writes the head to it. */
   const judge = async (complete: boolean) => {
-    const buf = Buffer.concat(held);
-    if (!sniffed) {
-      sniffed = await sniffFormat(buf);
-      if (!sniffed) {
-        throw new AppError('unsupported_media_type', `${describe(filename)} is not an image format Darkroom can read`);
-      }
-    }
-    const dims = dimensionsFromHead(buf);
-    if (dims) checkPixelLimit(dims.width, dims.height, limits.maxInputPixels, sniffed);
-    if (dims || complete || heldBytes >= HEAD_BYTES) {
+    const verdict = await judgeHead(Buffer.concat(held), { complete, filename, maxInputPixels: limits.maxInputPixels, known: sniffed });
+    sniffed = verdict.format;
+    if (verdict.decided) {
       file = await openHashedFile(tmpPath);
       for (const chunk of held) await file.write(chunk);
       held = [];
@@ -82,7 +75,7 @@ export async function receiveToTempFile(
     async final(callback) {
       try {
         if (!file) {
-          if (bytes === 0) throw new AppError('invalid_request', `${describe(filename)} is empty`);
+          if (bytes === 0) throw new AppError('invalid_request', `${describeUpload(filename)} is empty`);
           await judge(true);
         }
         callback();
@@ -101,18 +94,6 @@ export async function receiveToTempFile(
   }
 }
 
-export function checkPixelLimit(width: number, height: number, maxInputPixels: number, format?: string): void {
-  const pixels = width * height;
-  if (pixels > maxInputPixels) {
-    const err = new AppError(
-      'pixel_limit_exceeded',
-      `image is ${width}×${height} = ${pixels} pixels, over the limit of ${maxInputPixels} pixels`,
-    );
-    err.context.format = format;
-    throw err;
-  }
-}
-
 export function tooLarge(maxBytes: number): AppError {
   return new AppError('payload_too_large', `upload is larger than the limit of ${maxBytes} bytes`);
 }
@@ -124,5 +105,3 @@ function translateWriteError(err: unknown): unknown {
   }
   return err;
 }
-
-const describe = (filename: string) => (filename ? `"${filename}"` : 'the upload');

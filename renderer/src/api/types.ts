@@ -1,0 +1,137 @@
+/** The API's shapes, as the contract describes them (CONTRACT §3). */
+
+export type Role = 'user' | 'business' | 'admin';
+export type ImageStatus = 'queued' | 'processing' | 'done' | 'failed';
+export type VariantStatus = 'pending' | 'done' | 'failed' | 'expired';
+export type OutputFormat = 'webp' | 'avif' | 'jpeg' | 'png';
+export type Fit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
+
+export interface Me {
+  keyId: string;
+  customer: string;
+  role: Role;
+  limits: { maxUploadBytes: number; maxInputPixels: number };
+}
+
+export interface Variant {
+  name: string;
+  status: VariantStatus;
+  format: OutputFormat;
+  width: number | null;
+  height: number | null;
+  bytes: number | null;
+  url: string;
+  expiresAt: string | null;
+}
+
+export interface ImageRecord {
+  id: string;
+  customer: string;
+  status: ImageStatus;
+  filename: string;
+  bytes: number;
+  sha256: string;
+  format: string;
+  mimeType?: string;
+  width: number;
+  height: number;
+  pages?: number;
+  createdAt: string;
+  processedAt: string | null;
+  error: { code: string; message: string } | null;
+  thumbhash?: string | null;
+  dominantColor?: string | null;
+  variants: Variant[];
+}
+
+export interface ImagePage {
+  items: ImageRecord[];
+  nextCursor: string | null;
+}
+
+export interface ImageMetadata {
+  id: string;
+  format: string;
+  mimeType: string;
+  bytes: number;
+  sha256: string;
+  width: number;
+  height: number;
+  orientation: number | null;
+  space: string | null;
+  channels: number | null;
+  depth: string | null;
+  density: number | null;
+  hasAlpha: boolean | null;
+  pages: number;
+  iccDescription?: string | null;
+  exif: {
+    make?: string;
+    model?: string;
+    lensMake?: string;
+    lensModel?: string;
+    dateTimeOriginal?: string;
+    exposureTime?: number;
+    fNumber?: number;
+    iso?: number;
+    focalLength?: number;
+    focalLengthIn35mm?: number;
+    [key: string]: unknown;
+  } | null;
+  gps: { latitude: number; longitude: number; altitude?: number | null } | null;
+  dominantColor: string | null;
+  thumbhash: string | null;
+  extracted?: boolean;
+}
+
+export interface VariantSpec {
+  name: string;
+  width?: number;
+  height?: number;
+  fit?: Fit;
+  format?: OutputFormat;
+  quality?: number;
+}
+
+export interface StatsTotals {
+  uploaded: number;
+  processed: number;
+  failed: number;
+  rejected: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface StatsGroup {
+  customer?: string;
+  format?: string;
+  day?: string;
+  uploaded: number;
+  processed: number;
+  failed: number;
+  bytesIn: number;
+  bytesOut: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+export interface Stats {
+  from: string;
+  to: string;
+  totals: StatsTotals;
+  groups: StatsGroup[];
+}
+
+export interface ApiKey {
+  id: string;
+  customer: string;
+  role: Role;
+  name: string | null;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface CreatedKey extends ApiKey {
+  key: string;
+}

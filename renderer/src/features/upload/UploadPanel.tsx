@@ -1,0 +1,254 @@
+import { memo, useEffect, useRef, useState } from 'react';
+import { Link } from '../../app/router';
+import { formatBytes, formatDuration, formatSpeed } from '../../ui/format';
+import { Icon } from '../../ui/Icon';
+import { ProgressBar } from '../../ui/ProgressBar';
+import { useUploadItems, useUploads } from './UploadContext';
+import { UploadQueue, type UploadItem } from './uploadQueue';
+
+/** The uploads of this session, with overall progress; floats over the page, collapsible. */
+export function UploadPanel() {
+  const items = useUploadItems();
+  const { queue, interrupted, discard } = useUploads();
+  const [collapsed, setCollapsed] = useState(false);
+  // Closing the panel hides the interrupted list too (they stay resumable; adding the file continues it).
+  const [hideInterrupted, setHideInterrupted] = useState(false);
+  const shownInterrupted = hideInterrupted ? [] : interrupted;
+  const waiting = items.some((i) => i.waitingUntil !== null);
+  useTick(waiting);
+  const totals = UploadQueue.totals(items);
+
+  // Open while files go up; folded away a moment after all of them made it, out of the way.
+  const settled = totals.count > 0 && totals.active === 0 && totals.failed === 0;
+  const wasActive = useRef(false);
+  useEffect(() => {
+    const active = totals.active > 0;
+    if (active && !wasActive.current) setCollapsed(false);
+    wasActive.current = active;
+  }, [totals.active]);
+  useEffect(() => {
+    if (!settled) return;
+    const timer = setTimeout(() => setCollapsed(true), 4000);
+    return () => clearTimeout(timer);
+  }, [settled]);
+
+  const announcement = useAnnouncements(items);
+
+  if (items.length === 0 && shownInterrupted.length === 0) return null;
+  const percent = totals.bytes > 0 ? (totals.sent / totals.bytes) * 100 : totals.count > 0 && totals.active === 0 ? 100 : 0;
+  const title =
+    totals.active > 0
+      ? `Uploading ${totals.active} file${totals.active === 1 ? '' : 's'}`
+      : totals.count === 0
+        ? 'Interrupted uploads'
+        : totals.failed > 0
+          ? totals.done > 0
+            ? `${totals.done} uploaded, ${totals.failed} not uploaded`
+            : `${totals.failed} upload${totals.failed === 1 ? '' : 's'} failed`
+          : `${totals.done} upload${totals.done === 1 ? '' : 's'} complete`;
+  const summary =
+    totals.active > 0
+      ? `${formatBytes(totals.sent)} of ${formatBytes(totals.bytes)}${totals.speed > 0 ? ` · ${formatSpeed(totals.speed)} · ${formatDuration(totals.eta)} left` : ''}`
+      : totals.count > 0
+        ? totals.done > 0
+          ? `${formatBytes(totals.sent)} sent`
+          : 'Nothing was uploaded'
+        : `${shownInterrupted.length} can be continued`;
+
+  return (
+    <aside className={`upload-panel${collapsed ? ' is-collapsed' : ''}`} aria-label="Uploads">
+      <p className="visually-hidden" aria-live="polite">
+        {announcement}
+      </p>
+      <header className="upload-panel-header">
+        <div className="upload-panel-heading">
+          <h2>{title}</h2>
+          <p>{summary}</p>
+        </div>
+        <button type="button" className="icon-button" onClick={() => setCollapsed((c) => !c)} aria-expanded={!collapsed} aria-label={collapsed ? 'Show uploads' : 'Hide uploads'}>
+          <Icon name={collapsed ? 'chevronUp' : 'chevronDown'} />
+        </button>
+        {totals.active === 0 && (
+          <button
+            type="button"
+            className="icon-button"
+            onClick={() => {
+              queue.clearFinished();
+              setHideInterrupted(true);
+            }}
+            aria-label="Close the upload list"
+          >
+            <Icon name="x" />
+          </button>
+        )}
+      </header>
+      {totals.count > 0 && (
+        <div className="upload-panel-progress">
+          <ProgressBar value={percent} label="All uploads" tone={totals.active === 0 ? (totals.failed ? 'muted' : 'done') : 'accent'} />
+        </div>
+      )}
+      {!collapsed && (
+        <div className="upload-panel-body">
+          {items.length > 0 && (
+            <ul className="upload-list">
+              {items.map((item) => (
+                <UploadRow key={item.id} item={item} queue={queue} />
+              ))}
+            </ul>
+          )}
+          {shownInterrupted.length > 0 && (
+            <section className="interrupted" aria-label="Interrupted uploads">
+              <h3>
+                <Icon name="offline" size={16} />
+                Interrupted before the page was closed
+              </h3>
+              <p className="interrupted-hint">Add the same file again and it continues where it stopped.</p>
+              <ul>
+                {shownInterrupted.map((u) => (
+                  <li key={u.storageKey}>
+                    <span className="interrupted-name" title={u.filename}>
+                      {u.filename}
+                    </span>
+                    <span className="interrupted-meta">
+                      {u.offset !== undefined && u.size ? `${Math.floor((u.offset / u.size) * 100)}% of ${formatBytes(u.size)}` : formatBytes(u.size)}
+                    </span>
+                    <button type="button" className="button button-ghost button-sm" onClick={() => discard(u)} aria-label={`Discard the interrupted upload of ${u.filename}`}>
+                      Discard
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
+          {totals.active > 1 && (
+            <footer className="upload-panel-footer">
+              <button type="button" className="button button-ghost button-sm" onClick={() => queue.cancelAll()}>
+                Cancel all
+              </button>
+            </footer>
+          )}
+        </div>
+      )}
+    </aside>
+  );
+}
+
+const UploadRow = memo(function UploadRow({ item, queue }: { item: UploadItem; queue: UploadQueue }) {
+  const percent = item.state === 'done' ? 100 : item.size > 0 ? (item.sent / item.size) * 100 : 0;
+  const tone = item.state === 'error' ? 'error' : item.state === 'done' ? 'done' : item.reconnecting || item.waitingUntil ? 'muted' : 'accent';
+  const name = item.path;
+
+  return (
+    <li data-testid="upload-item" data-state={item.state} className={`upload-item state-${item.state}${item.reconnecting ? ' is-reconnecting' : ''}`}>
+      <FilePreview file={item.file} />
+      <div className="upload-main">
+        <div className="upload-line">
+          <span className="upload-name" title={name}>
+            {name}
+          </span>
+          <span className="upload-percent">{item.state === 'error' ? '' : `${Math.floor(percent)}%`}</span>
+        </div>
+        {/* A failed upload's bar says nothing useful to the eye; it stays for assistive technology. */}
+        <div className={item.state === 'error' ? 'visually-hidden' : undefined}>
+          <ProgressBar value={percent} label={`Upload of ${name}`} tone={tone} size="sm" />
+        </div>
+        <p className={`upload-status${item.problem && item.state !== 'done' ? ` upload-status-${item.problem.kind}` : ''}`}>{statusLine(item)}</p>
+      </div>
+      <div className="upload-actions">
+        {(item.state === 'queued' || item.state === 'uploading') && (
+          <button type="button" className="icon-button" onClick={() => queue.cancel(item.id)} aria-label={`Cancel the upload of ${name}`}>
+            <Icon name="x" size={17} />
+          </button>
+        )}
+        {item.state === 'error' && item.problem?.retryable && (
+          <button type="button" className="icon-button" onClick={() => queue.retry(item.id)} aria-label={`Retry the upload of ${name}`}>
+            <Icon name="retry" size={17} />
+          </button>
+        )}
+        {item.state === 'error' && (
+          <button type="button" className="icon-button" onClick={() => queue.remove(item.id)} aria-label={`Remove ${name} from the list`}>
+            <Icon name="trash" size={16} />
+          </button>
+        )}
+        {item.state === 'done' && item.imageId && (
+          <Link to={`/images/${item.imageId}`} className="icon-button" aria-label={`Open ${name}`}>
+            <Icon name="external" size={16} />
+          </Link>
+        )}
+      </div>
+    </li>
+  );
+});
+
+function statusLine(item: UploadItem): string {
+  const resumed = item.resumedFrom > 0 ? ` · continued from ${formatBytes(item.resumedFrom)}` : '';
+  switch (item.state) {
+    case 'queued':
+      if (item.waitingUntil) {
+        const seconds = Math.max(0, Math.ceil((item.waitingUntil - Date.now()) / 1000));
+        return `${item.problem?.title ?? 'Waiting'} — trying again in ${seconds} s`;
+      }
+      return `Waiting · ${formatBytes(item.size)}`;
+    case 'uploading':
+      if (item.reconnecting) return `${item.problem?.title ?? 'Connection lost'} — reconnecting, the upload continues where it stopped`;
+      if (item.sent === 0 && item.speed === 0) return `Starting · ${formatBytes(item.size)}`;
+      return `${formatBytes(item.sent)} of ${formatBytes(item.size)}${item.speed > 0 ? ` · ${formatSpeed(item.speed)} · ${formatDuration(item.eta)} left` : ''}${resumed}`;
+    case 'done':
+      return `Uploaded · ${formatBytes(item.size)}${resumed}`;
+    case 'error':
+      return item.problem ? `${item.problem.title}. ${item.problem.detail}` : 'Not uploaded';
+  }
+}
+
+const PREVIEWABLE = /^image\/(jpeg|png|webp|gif|avif|svg\+xml)$/;
+const PREVIEW_MAX_BYTES = 15 * 1024 * 1024;
+
+/** A small local preview of the file being sent (no download needed), or a file icon. */
+function FilePreview({ file }: { file: File }) {
+  const [url, setUrl] = useState<string>();
+  const [broken, setBroken] = useState(false);
+  useEffect(() => {
+    if (!PREVIEWABLE.test(file.type) || file.size === 0 || file.size > PREVIEW_MAX_BYTES) return;
+    const objectUrl = URL.createObjectURL(file);
+    setUrl(objectUrl);
+    return () => URL.revokeObjectURL(objectUrl);
+  }, [file]);
+  return (
+    <span className="upload-preview" aria-hidden="true">
+      {/* Files the browser cannot show (not really images, or too large to decode) get the icon. */}
+      {url && !broken ? <img src={url} alt="" onError={() => setBroken(true)} /> : <Icon name="image" size={20} />}
+    </span>
+  );
+}
+
+/**
+ * What a screen reader should hear: each upload that finished or failed, once. (The progress
+ * itself changes too often to be read out.)
+ */
+function useAnnouncements(items: UploadItem[]): string {
+  const seen = useRef(new Map<string, UploadItem['state']>());
+  const [message, setMessage] = useState('');
+  useEffect(() => {
+    const news: string[] = [];
+    for (const item of items) {
+      const before = seen.current.get(item.id);
+      if (before !== item.state) {
+        if (item.state === 'done') news.push(`${item.path} uploaded.`);
+        if (item.state === 'error' && item.problem) news.push(`${item.path} not uploaded: ${item.problem.title}.`);
+      }
+      seen.current.set(item.id, item.state);
+    }
+    if (news.length) setMessage(news.join(' '));
+  }, [items]);
+  return message;
+}
+
+/** Re-renders once a second while something counts down. */
+function useTick(active: boolean) {
+  const [, setNow] = useState(0);
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [active]);
+}

@@ -1,0 +1,90 @@
+import type { ApiError } from '../../api/client';
+import type { Me } from '../../api/types';
+import { formatBytes, formatCount, formatLimit } from '../../ui/format';
+
+export interface UploadProblem {
+  kind: 'refused' | 'server' | 'network' | 'cancelled' | 'reconnecting' | 'busy' | 'auth';
+  title: string;
+  detail: string;
+  /** Whether trying the same file again can work. */
+  retryable: boolean;
+  code?: string;
+}
+
+/**
+ * What went wrong with an upload, in words a person can act on: one message for each error of
+ * the contract (413, 415, 422, 429, 507), and for a connection that could not be restored.
+ */
+export function describeUploadError(error: ApiError, file: { size: number; path: string }, limits: Me['limits']): UploadProblem {
+  const code = error.code;
+  switch (code) {
+    case 'payload_too_large':
+      return {
+        kind: 'refused',
+        code,
+        title: 'File too large',
+        detail: `This file is ${formatBytes(file.size)}; this server accepts files up to ${formatLimit(limits.maxUploadBytes)}.`,
+        retryable: false,
+      };
+    case 'unsupported_media_type':
+      return {
+        kind: 'refused',
+        code,
+        title: 'Not an image Darkroom can read',
+        detail: 'Its content is not JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF or SVG, whatever its name says.',
+        retryable: false,
+      };
+    case 'pixel_limit_exceeded': {
+      const numbers = /(\d+)×(\d+)/.exec(error.message);
+      const size = numbers ? `${numbers[1]} × ${numbers[2]} pixels` : 'too many pixels';
+      return {
+        kind: 'refused',
+        code,
+        title: 'Too many pixels',
+        detail: `The image is ${size}; this server processes at most ${formatCount(limits.maxInputPixels)} pixels per image.`,
+        retryable: false,
+      };
+    }
+    case 'too_many_requests':
+      return {
+        kind: 'busy',
+        code,
+        title: 'Server busy',
+        detail: `The processing queue is full. Trying again in ${error.retryAfterSeconds ?? 10} s.`,
+        retryable: true,
+      };
+    case 'insufficient_storage':
+      return {
+        kind: 'server',
+        code,
+        title: 'Server disk full',
+        detail: 'There is not enough free disk space on the server for this file. Free some space, then retry.',
+        retryable: true,
+      };
+    case 'unauthorized':
+      return { kind: 'auth', code, title: 'Key not accepted', detail: 'Your key is no longer valid. Sign in again to upload.', retryable: false };
+    case 'forbidden':
+      return { kind: 'auth', code, title: 'Not allowed', detail: 'This key may not upload images.', retryable: false };
+    case 'invalid_request':
+      return { kind: 'refused', code, title: 'Upload refused', detail: capitalise(error.message), retryable: false };
+    case 'network_error':
+      return {
+        kind: 'network',
+        code,
+        title: 'Connection lost',
+        detail: 'Darkroom could not be reached for several minutes. Retry when the connection is back; the upload continues where it stopped.',
+        retryable: true,
+      };
+    default:
+      return {
+        kind: 'server',
+        code,
+        title: error.status >= 500 ? 'Server error' : 'Upload failed',
+        detail: capitalise(error.message),
+        retryable: true,
+      };
+  }
+}
+
+/** A server message as a sentence: capital first letter, full stop at the end. */
+const capitalise = (s: string) => (s ? `${s[0]!.toUpperCase()}${s.slice(1)}${/[.!?]$/.test(s) ? '' : '.'}` : s);

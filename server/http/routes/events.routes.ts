@@ -1,0 +1,63 @@
+import type { EventEmitter } from 'node:events';
+import { Router, type Response } from 'express';
+import type { ImageStatusEvent } from '../../services/lifecycle.js';
+import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
+
+export interface EventsRoutesOptions {
+  /** A comment line this often keeps proxies and idle timers from closing a quiet stream. */
+  heartbeatMs?: number;
+}
+
+// A client that stops reading must not make the server buffer without end: past this it is cut
+// off, reconnects (EventSource does so by itself) and reloads what it shows.
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/**
+ * `GET /v1/events`: server-sent events. Every image status change of the caller's customer
+ * arrives as `event: image.status` with `{id, status}` (admins, who see every customer's images,
+ * get every customer's events). Returns the router and a close() that ends every open stream,
+ * so shutting down does not wait for them.
+ */
+export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }>, options: EventsRoutesOptions = {}) {
+  const router = Router();
+  const open = new Set<Response>();
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+
+  router.get('/events', requireRole(...ROLE_RULES.images), (req, res) => {
+    const principal = principalOf(res);
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    // Tells nginx and the like not to buffer the stream.
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+
+    const send = (chunk: string) => {
+      if (res.writableLength > MAX_BUFFERED_BYTES) return void res.destroy();
+      res.write(chunk);
+    };
+    const onStatus = (event: ImageStatusEvent) => {
+      if (principal.role !== 'admin' && event.customer !== principal.customer) return;
+      send(`event: image.status\ndata: ${JSON.stringify({ id: event.id, status: event.status })}\n\n`);
+    };
+    // How long a client waits before reconnecting after the stream drops.
+    send('retry: 2000\n: connected\n\n');
+    events.on('status', onStatus);
+    const heartbeat = setInterval(() => send(': keep-alive\n\n'), heartbeatMs);
+    heartbeat.unref();
+    open.add(res);
+    res.on('close', () => {
+      clearInterval(heartbeat);
+      events.off('status', onStatus);
+      open.delete(res);
+    });
+  });
+
+  return {
+    router,
+    close() {
+      for (const res of open) res.end();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import { Router } from 'express';
+import { principalOf } from '../middleware/auth.js';
+
+export interface SessionLimits {
+  maxUploadBytes: number;
+  maxInputPixels: number;
+}
+
+/**
+ * `GET /v1/me`: who the key is (customer, role) and the upload limits, so a client can show
+ * what the key may do and refuse an oversized file before sending it. Any valid key may ask.
+ */
+export function sessionRouter(limits: SessionLimits): Router {
+  const router = Router();
+  router.get('/me', (_req, res) => {
+    const { keyId, customer, role } = principalOf(res);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ keyId, customer, role, limits });
+  });
+  return router;
+}

@@ -1,0 +1,59 @@
+import { Router, type Response } from 'express';
+import type { ResumableUploads } from '../../services/resumable-uploads.js';
+import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
+
+const TUS_VERSION = '1.0.0';
+
+/**
+ * `/v1/uploads`: tus 1.0 resumable uploads (CONTRACT §3). Auth, roles and the checks that can
+ * refuse an upload before its bytes are sent answer here as ordinary API errors; the protocol
+ * itself is @tus/server's. Requests about an upload that is already complete are answered here
+ * too, with its image id, so a client that lost the final answer still learns it.
+ */
+export function uploadsRouter(uploads: ResumableUploads): Router {
+  const router = Router();
+  const allowed = requireRole(...ROLE_RULES.images);
+
+  router.options(['/uploads', '/uploads/:id'], (req, res) => uploads.handle(principalOf(res), req, res));
+
+  router.post('/uploads', allowed, async (req, res) => {
+    const principal = principalOf(res);
+    await uploads.admitCreation(principal, req.headers);
+    await uploads.handle(principal, req, res);
+  });
+
+  router.head('/uploads/:id', allowed, async (req, res) => {
+    const principal = principalOf(res);
+    const done = await uploads.completed(principal, String(req.params.id));
+    if (done) return void answerCompleted(res, 200, done);
+    await uploads.handle(principal, req, res);
+  });
+
+  router.patch('/uploads/:id', allowed, async (req, res) => {
+    const principal = principalOf(res);
+    const id = String(req.params.id);
+    const done = await uploads.completed(principal, id);
+    // A repeat of the final part, whose answer was lost: the upload is complete, say so again.
+    if (done && Number(req.headers['upload-offset']) === done.size) return void answerCompleted(res, 204, done);
+    await uploads.handle(principal, req, res);
+  });
+
+  router.delete('/uploads/:id', allowed, async (req, res) => {
+    const principal = principalOf(res);
+    const id = String(req.params.id);
+    // A completed upload is an image now: ending the upload only forgets the upload's record.
+    if (await uploads.forgetCompleted(principal, id)) return void res.status(204).setHeader('Tus-Resumable', TUS_VERSION).end();
+    await uploads.handle(principal, req, res);
+  });
+
+  return router;
+}
+
+function answerCompleted(res: Response, status: 200 | 204, done: { size: number; imageId: string }) {
+  res.setHeader('Tus-Resumable', TUS_VERSION);
+  res.setHeader('Upload-Offset', String(done.size));
+  res.setHeader('Upload-Length', String(done.size));
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Darkroom-Image-Id', done.imageId);
+  res.status(status).end();
+}

@@ -1,0 +1,245 @@
+import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { EVENTS, Metadata, Server, Upload } from '@tus/server';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import { errorBody } from '../http/middleware/errors.js';
+import { SNIFF_BYTES, sniffFormat } from '../media/sniff.js';
+import { ResumableFileStore, UPLOAD_ID } from '../storage/resumable-file-store.js';
+import type { Clock } from '../util/clock.js';
+import type { IngestService } from './ingest.service.js';
+import type { Principal } from './keys.service.js';
+import { tooLarge, type ReceiveLimits } from './receive.js';
+import { parseVariants } from './variants.js';
+
+/** Where the tus protocol lives (CONTRACT §3); the Location of an upload is under it. */
+export const UPLOADS_PATH = '/v1/uploads';
+
+/** Metadata keys the server adds to an upload's record; clients cannot set them. */
+const CUSTOMER = 'darkroom-customer';
+const IMAGE_ID = 'darkroom-image-id';
+
+const HOUR = 3_600_000;
+
+/** What the store can refuse an upload with while its bytes arrive. */
+const REFUSALS = new Set(['unsupported_media_type', 'pixel_limit_exceeded', 'insufficient_storage', 'payload_too_large']);
+
+export interface ResumableUploadsDeps {
+  dataDir: string;
+  ingest: IngestService;
+  limits: ReceiveLimits;
+  clock: Clock;
+  logger: Logger;
+  onUploadOutcome: (outcome: string) => void;
+  /** Unfinished uploads untouched for this long are removed (default one day). */
+  abandonAfterMs?: number;
+}
+
+export interface CompletedUpload {
+  size: number;
+  imageId: string;
+}
+
+/**
+ * Resumable uploads (tus 1.0 via @tus/server): the bytes stream to `uploads/` in the data dir,
+ * are judged and hashed on the way like any upload, and once the last byte is in, the file is
+ * ingested exactly like `POST /v1/image`. The answer that completes an upload carries
+ * `Darkroom-Image-Id`; asking about a completed upload later (a client that lost that answer
+ * when the connection dropped) gets the same id, and never ingests the bytes twice.
+ */
+export function createResumableUploads(deps: ResumableUploadsDeps) {
+  const { ingest, limits, clock, logger } = deps;
+  const directory = path.join(deps.dataDir, 'uploads');
+  const store = new ResumableFileStore({ directory, maxInputPixels: limits.maxInputPixels });
+  const abandonAfterMs = deps.abandonAfterMs ?? 24 * HOUR;
+  /** The principal of each request handed to tus, for its hooks. */
+  const principals = new WeakMap<IncomingMessage, Principal>();
+  /** One finalisation per upload at a time: a retried request waits for the first. */
+  const finalising = new Map<string, Promise<CompletedUpload>>();
+  /** Refusals already counted where they happened (ingesting counts its own). */
+  const counted = new WeakSet<AppError>();
+
+  const tus = new Server({
+    path: UPLOADS_PATH,
+    datastore: store,
+    relativeLocation: true,
+    maxSize: limits.maxBytes,
+    // Same origin only, like the rest of the API.
+    allowedOrigins: () => false,
+    exposedHeaders: ['Darkroom-Image-Id'],
+    async onUploadCreate(req, upload) {
+      const principal = principalOf(req);
+      return { metadata: { ...upload.metadata, [CUSTOMER]: principal.customer, [IMAGE_ID]: null } };
+    },
+    async onUploadFinish(req, upload) {
+      const done = await finalise(principalOf(req), upload.id);
+      return { headers: { 'Darkroom-Image-Id': done.imageId } };
+    },
+    onResponseError(req, err) {
+      if (!(err instanceof AppError)) return undefined;
+      // The store refused the bytes as they arrived (415, 422, a full disk): a rejected upload,
+      // counted like one refused by POST /v1/image.
+      if (REFUSALS.has(err.code) && !counted.has(err)) {
+        counted.add(err);
+        deps.onUploadOutcome(err.code);
+        ingest.rejected(principalOf(req), err);
+      }
+      const id = (nodeRequestOf(req) as { id?: unknown } | undefined)?.id;
+      return { status_code: err.status, body: JSON.stringify(errorBody(err, id)) };
+    },
+  });
+  tus.on(EVENTS.POST_TERMINATE, (_req, _res, id) => store.forget(id));
+
+  function principalOf(req: unknown): Principal {
+    const node = nodeRequestOf(req);
+    const principal = node && principals.get(node);
+    if (!principal) throw new AppError('unauthorized', 'not authenticated');
+    return principal;
+  }
+
+  /** Turns a complete upload into an image, once. */
+  function finalise(principal: Principal, id: string): Promise<CompletedUpload> {
+    let running = finalising.get(id);
+    if (!running) {
+      running = ingestUpload(principal, id).finally(() => finalising.delete(id));
+      finalising.set(id, running);
+    }
+    return running;
+  }
+
+  async function ingestUpload(principal: Principal, id: string): Promise<CompletedUpload> {
+    const info = await store.configstore.get(id);
+    if (!info || info.size === undefined) throw new AppError('not_found', `no upload ${id}`);
+    const known = info.metadata?.[IMAGE_ID];
+    if (known) return { size: info.size, imageId: known };
+    const file = store.filePath(id);
+    const filename = info.metadata?.filename ?? '';
+    try {
+      const variants = parseVariants(info.metadata?.variants ?? undefined);
+      const sha256 = await store.sha256(id, info.size);
+      const sniffedFormat = await sniffFormat(await readHead(file));
+      if (!sniffedFormat) throw new AppError('unsupported_media_type', `"${filename}" is not an image format Darkroom can read`);
+      const [record] = await ingest.accept([{ tmpPath: file, bytes: info.size, sha256, filename, sniffedFormat }], principal, variants, 'tus');
+      // The bytes now belong to the image; the record stays a while to answer late questions.
+      await store.configstore.set(id, new Upload({ ...info, metadata: { ...info.metadata, [IMAGE_ID]: record!.id } }));
+      deps.onUploadOutcome('accepted');
+      return { size: info.size, imageId: record!.id };
+    } catch (err) {
+      deps.onUploadOutcome(err instanceof AppError ? err.code : 'error');
+      if (err instanceof AppError) counted.add(err);
+      // Refused for good (accept already counted it): nothing of it stays behind.
+      if (err instanceof AppError) await store.discard(id);
+      throw err;
+    }
+  }
+
+  /**
+   * Everything that can refuse a new upload before a byte of it is sent: its declared length
+   * (413), its variants (400), a full queue (429) or disk (507).
+   */
+  async function admitCreation(principal: Principal, headers: IncomingMessage['headers']): Promise<void> {
+    if (headers['upload-defer-length'] !== undefined) {
+      throw new AppError('invalid_request', 'Upload-Length is required; uploads of unknown length are not supported');
+    }
+    const declared = String(headers['upload-length'] ?? '');
+    if (!/^\d{1,16}$/.test(declared)) throw new AppError('invalid_request', 'Upload-Length must be the size of the file in bytes');
+    const length = Number(declared);
+    if (length === 0) throw new AppError('invalid_request', 'the file is empty');
+    if (length > limits.maxBytes) throw ingest.rejected(principal, tooLarge(limits.maxBytes));
+    let metadata: Record<string, string | null> = {};
+    const raw = headers['upload-metadata'];
+    if (typeof raw === 'string' && raw.trim()) {
+      try {
+        metadata = Metadata.parse(raw);
+      } catch {
+        throw new AppError('invalid_request', 'Upload-Metadata: not valid tus metadata (comma-separated "key base64value" pairs)');
+      }
+    }
+    parseVariants(metadata.variants ?? undefined);
+    await ingest.admit(principal, length);
+  }
+
+  /** The upload's record if this principal may touch it; another customer's upload is missing. */
+  async function ownedUpload(principal: Principal, id: string): Promise<Upload> {
+    const info = UPLOAD_ID.test(id) ? await store.configstore.get(id) : undefined;
+    const owner = info?.metadata?.[CUSTOMER];
+    if (!info || (principal.role !== 'admin' && owner !== principal.customer)) throw new AppError('not_found', `no upload ${id}`);
+    return info;
+  }
+
+  /**
+   * An upload whose bytes are all in: its image id, ingesting it first if that has not happened
+   * (the answer to the last part was lost, or the server stopped in between). Undefined while
+   * bytes are still missing.
+   */
+  async function completed(principal: Principal, id: string): Promise<CompletedUpload | undefined> {
+    const info = await ownedUpload(principal, id);
+    if (info.size === undefined) return undefined;
+    const imageId = info.metadata?.[IMAGE_ID];
+    if (imageId) return { size: info.size, imageId };
+    const onDisk = await fs.promises.stat(store.filePath(id)).catch(() => undefined);
+    if (!onDisk || onDisk.size !== info.size) return undefined;
+    return finalise(principal, id);
+  }
+
+  /** Drops the record of a completed upload (the image stays); false if it is not complete. */
+  async function forgetCompleted(principal: Principal, id: string): Promise<boolean> {
+    const info = await ownedUpload(principal, id);
+    if (!info.metadata?.[IMAGE_ID]) return false;
+    await store.discard(id);
+    return true;
+  }
+
+  /** Hands a request to the tus server on behalf of an authenticated principal. */
+  function handle(principal: Principal, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    principals.set(req, principal);
+    return tus.handle(req, res);
+  }
+
+  /** Removes unfinished uploads nobody has touched for a day, and old completion records. */
+  async function sweep(): Promise<number> {
+    let removed = 0;
+    for (const { id, info, touchedAt } of await store.records()) {
+      if (clock.now() - touchedAt < abandonAfterMs || finalising.has(id)) continue;
+      if (!info?.metadata?.[IMAGE_ID]) logger.info({ upload: id }, 'removing an abandoned resumable upload');
+      await store.discard(id);
+      removed++;
+    }
+    return removed;
+  }
+
+  const timer = setInterval(() => {
+    sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
+  }, HOUR);
+  timer.unref();
+
+  return {
+    directory,
+    admitCreation,
+    ownedUpload,
+    completed,
+    forgetCompleted,
+    handle,
+    sweep,
+    close: () => clearInterval(timer),
+  };
+}
+
+export type ResumableUploads = ReturnType<typeof createResumableUploads>;
+
+/** The Node request under the web Request that @tus/server hands to its hooks. */
+function nodeRequestOf(req: unknown): IncomingMessage | undefined {
+  return (req as { runtime?: { node?: { req?: IncomingMessage } } })?.runtime?.node?.req;
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}

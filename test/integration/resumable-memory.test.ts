@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
+import { peakRss, spawnServer, type ChildServer } from '../helpers/child.js';
+import { fixture } from '../helpers/images.js';
+import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
+import { TusClient } from '../helpers/tus.js';
+
+const dataDir = tempDir('darkroom-tus-memory-');
+let server: ChildServer | undefined;
+
+afterAll(() => {
+  server?.proc.kill('SIGKILL');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/** One PATCH carrying `total` bytes: a real JPEG, then zeros (decoders stop at its end marker). */
+function patchAll(url: string, location: string, total: number): Promise<{ status: number; imageId: string | undefined }> {
+  const head = fixture('ipx-husky-snow.jpg');
+  const zeros = Buffer.alloc(4 * MiB);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url + location, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${ADMIN_KEY}`,
+        'tus-resumable': '1.0.0',
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+        'content-length': String(total),
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, imageId: res.headers['darkroom-image-id'] as string | undefined }));
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        const chunk = sent === 0 ? head : zeros.subarray(0, Math.min(zeros.length, total - sent));
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+describe('streaming resumable uploads', () => {
+  it('takes a 1 GiB tus upload with the server peak RSS under 300 MB', async () => {
+    server = await spawnServer(['serve', '--data-dir', dataDir, '--port', '0', '--workers', '1', '--admin-key', ADMIN_KEY]);
+    const admin = new ApiClient(server.url, ADMIN_KEY);
+    const created = await new TusClient(admin).create(GiB, { filename: 'big.jpg' });
+    expect(created.status).toBe(201);
+    const res = await patchAll(server.url, created.location!, GiB);
+    expect(res.status).toBe(204);
+    const after = await peakRss(server.proc.pid!);
+    console.log(`server peak RSS after a 1 GiB tus upload: ${(after / MiB).toFixed(0)} MB`);
+    expect(after).toBeLessThan(300 * 1000 * 1000);
+    const done = await admin.waitFor(res.imageId!, ['done', 'failed'], 60_000);
+    expect([done.status, done.bytes]).toEqual(['done', GiB]);
+  });
+});
