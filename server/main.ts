@@ -34,7 +34,8 @@ import { createRetentionService } from './services/retention.service.js';
 import { createStatsService } from './services/stats/stats.service.js';
 import { statsRouter } from './http/routes/stats.routes.js';
 import { syncRouter } from './http/routes/sync.routes.js';
-import { assertNoOriginalsOnlyInBucket, connectS3Bucket, createS3Sync, type S3SyncTuning } from './sync/s3-sync.js';
+import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
+import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './services/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
@@ -75,8 +76,10 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
 
-  // First, before touching the data dir: an unusable bucket stops start-up with one line.
-  const bucket = config.s3Bucket ? await connectS3Bucket(config, logger) : undefined;
+  // First, before touching the data dir: an unusable bucket stops start-up with one line. The
+  // S3 code (and the AWS SDK) is loaded only when a bucket is configured.
+  const s3 = config.s3Bucket ? await import('./sync/s3-sync.js') : undefined;
+  const bucket = s3 ? await s3.connectS3Bucket(config, logger) : undefined;
 
   fs.mkdirSync(config.dataDir, { recursive: true });
   const lock = acquireDataDirLock(config.dataDir);
@@ -93,7 +96,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   if (config.adminKey) keys.ensureAdminKey(config.adminKey);
   const bootstrapKey = keys.bootstrapAdminKey();
 
-  const sync = bucket ? createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
   try {
     if (sync) sync.prepare();
     else assertNoOriginalsOnlyInBucket(db);

@@ -65,17 +65,6 @@ export async function connectS3Bucket(config: Config, logger: Logger): Promise<S
  * Without a bucket, originals evicted to one could be neither downloaded nor processed: refuse to
  * start rather than serve 404s and failures. Throws the one line start-up prints.
  */
-export function assertNoOriginalsOnlyInBucket(db: Db): void {
-  const evicted = createSyncRepo(db).evicted().originals;
-  if (evicted > 0) {
-    const target = createSyncRepo(db).state().target;
-    const where = target ? (JSON.parse(target) as { bucket: string; prefix: string }) : undefined;
-    throw new Error(
-      `${evicted} originals are kept only in S3 bucket "${where?.bucket ?? '?'}" (prefix "${where?.prefix ?? ''}"); start with --s3-bucket (and the same prefix and endpoint)`,
-    );
-  }
-}
-
 /**
  * Headless S3 sync: everything Darkroom stores is replicated to the bucket through a durable
  * queue, deletes and purges follow, and with `--local-originals-max-bytes` the local disk becomes
