@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { photos24mp } from './lib/inputs.js';
 import { startDarkroom, uploadFile, waitAllDone } from './lib/processes.js';
-import type { BenchEntry } from './report.js';
+import { median, type BenchEntry } from './report.js';
 
 const WORKERS = 2;
 
@@ -30,39 +30,57 @@ async function sharpAlone(files: string[], parallelism: number): Promise<number>
   return seconds;
 }
 
-/** 24-megapixel JPEGs through the whole API (upload → done, default variants) vs sharp alone. */
+/**
+ * 24-megapixel JPEGs through the whole API (upload → done, default variants) vs sharp alone.
+ * The two alternate in rounds (sharp, API, sharp, API …) and the ratio is the median of the
+ * rounds' ratios, so load that comes and goes on a shared machine hits both sides alike.
+ */
 export async function processingBench(options: { quick: boolean }): Promise<BenchEntry[]> {
   const count = options.quick ? 16 : 100;
+  const rounds = options.quick ? 2 : 4;
   const distinct = options.quick ? 4 : 10;
   const sources = await photos24mp(distinct);
-  const files = Array.from({ length: count }, (_, i) => sources[i % distinct]!);
-
-  const baselineSeconds = await sharpAlone(files, WORKERS);
+  const perRound = Math.ceil(count / rounds);
 
   const server = await startDarkroom(['--workers', String(WORKERS)]);
-  let seconds: number;
+  const ratios: number[] = [];
+  let apiSeconds = 0;
+  let baselineSeconds = 0;
+  let done = 0;
   try {
-    const started = performance.now();
-    const ids: string[] = [];
-    for (const [i, file] of files.entries()) ids.push(await uploadFile(server.url, file, `photo-${i}.jpg`));
-    await waitAllDone(server.url, ids);
-    seconds = (performance.now() - started) / 1000;
+    // Warm both sides (worker threads started, files in the page cache) outside the timing.
+    await sharpAlone(sources.slice(0, WORKERS), WORKERS);
+    await waitAllDone(server.url, await Promise.all(sources.slice(0, WORKERS).map((f, i) => uploadFile(server.url, f, `warm-${i}.jpg`))));
+    for (let r = 0; r < rounds; r++) {
+      const files = Array.from({ length: Math.min(perRound, count - done) }, (_, i) => sources[(done + i) % distinct]!);
+      const base = await sharpAlone(files, WORKERS);
+      const started = performance.now();
+      const ids: string[] = [];
+      for (const [i, file] of files.entries()) ids.push(await uploadFile(server.url, file, `photo-${done + i}.jpg`));
+      await waitAllDone(server.url, ids);
+      const api = (performance.now() - started) / 1000;
+      ratios.push(base / api);
+      apiSeconds += api;
+      baselineSeconds += base;
+      done += files.length;
+    }
   } finally {
     await server.stop();
   }
-  const rate = count / seconds;
-  const baseline = count / baselineSeconds;
+  const rate = done / apiSeconds;
+  const baseline = done / baselineSeconds;
+  const ratio = median(ratios);
   return [
     {
       suite: 'processing',
-      name: `${count} × 24 MP JPEG through the API (upload → done, thumb + display)`,
+      name: `${done} × 24 MP JPEG through the API (upload → done, thumb + display)`,
       value: rate,
       unit: 'images/s',
       baseline: { name: `sharp alone, same variants, ${WORKERS} at a time`, value: baseline },
-      ratio: rate / baseline,
+      ratio,
       target: '≥ 0.90×',
-      met: rate / baseline >= 0.9,
-      notes: `${WORKERS} workers; the API also hashes, stores, extracts metadata, thumbhash and dominant colour`,
+      met: ratio >= 0.9,
+      notes: `${WORKERS} workers; ${rounds} alternating rounds, ratio = median of the rounds' (${ratios.map((x) => x.toFixed(2)).join(', ')}); the API also receives, hashes and stores each file, extracts metadata, a thumbhash and the dominant colour`,
     },
   ];
 }
