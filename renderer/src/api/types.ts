@@ -135,3 +135,57 @@ export interface ApiKey {
 export interface CreatedKey extends ApiKey {
   key: string;
 }
+
+/** A watch folder (GET /v1/watch). */
+export interface WatchFolder {
+  id: string;
+  path: string;
+  /** `flag`: from --watch (configuration, not removable here); `settings`: added through the API or the app. */
+  source: 'flag' | 'settings';
+  poll: boolean;
+  mode: 'events' | 'polling';
+  pollingReason: string | null;
+  state: 'starting' | 'watching' | 'unavailable';
+  error: string | null;
+  counts: { ingested: number; rejected: number; pending: number };
+  lastIngestedAt: string | null;
+}
+
+export interface SyncInFlight {
+  op: string;
+  key: string;
+  bytes: number | null;
+  bytesDone: number;
+  resumedBytes: number;
+  attempt: number;
+  startedAt: string | null;
+}
+
+export interface SyncFailure {
+  id: number;
+  op: string;
+  key: string;
+  attempts: number;
+  lastError: string | null;
+  failedAt: string | null;
+}
+
+/** S3 sync status (GET /v1/sync): `{enabled: false}` without a bucket. */
+export type SyncStatus =
+  | { enabled: false }
+  | {
+      enabled: true;
+      bucket: string;
+      prefix: string;
+      endpoint: string | null;
+      region: string;
+      url: string;
+      reachable: boolean;
+      outage: { since: string | null; lastError: string | null; nextProbeAt: string | null } | null;
+      backlog: { jobs: number; bytes: number; oldestQueuedAt: string | null; unreadEvents: number };
+      inFlight: SyncInFlight[];
+      failed: { jobs: number; recent: SyncFailure[] };
+      synced: { objects: number; bytes: number; deletedObjects: number };
+      localOriginals: { bytes: number; maxBytes: number | null; evicted: number; evictedBytes: number; evictedSinceStart: number };
+      lifecycle: { state: 'applied' | 'unsupported' | 'pending'; detail?: string };
+    };

@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { useSession } from '../auth/SessionContext';
 import { ImageDetailView } from '../features/image/ImageDetailView';
 import { KeysView } from '../features/keys/KeysView';
+import { StatusView } from '../features/status/StatusView';
 import { LibraryView } from '../features/library/LibraryView';
 import { LiveEventsProvider } from '../features/library/LiveEvents';
 import { DropOverlay } from '../features/upload/DropOverlay';
@@ -37,6 +38,7 @@ export function AppShell() {
           <Forbidden what="Statistics are available to business and admin keys." />
         ))}
       {route.name === 'keys' && (session.can('keys') ? <KeysView /> : <Forbidden what="Keys are managed with an admin key." />)}
+      {route.name === 'status' && (session.can('status') ? <StatusView /> : <Forbidden what="Watch folders and S3 sync are shown to admin keys." />)}
       {route.name === 'not-found' && <NotFound />}
       {(route.name === 'library' || route.name === 'image') && !canImages && !session.can('stats') && <Forbidden what="This key cannot see images." />}
     </main>
@@ -72,6 +74,7 @@ function TopBar() {
     { to: '/', label: 'Library', icon: 'grid', active: route.name === 'library' || route.name === 'image', show: session.can('images') },
     { to: '/stats', label: 'Statistics', icon: 'chart', active: route.name === 'stats', show: session.can('stats') },
     { to: '/keys', label: 'Keys', icon: 'key', active: route.name === 'keys', show: session.can('keys') },
+    { to: '/status', label: 'Status', icon: 'pulse', active: route.name === 'status', show: session.can('status') },
   ];
   return (
     <header className="topbar">
@@ -86,9 +89,9 @@ function TopBar() {
           {items
             .filter((i) => i.show)
             .map((item) => (
-              <Link key={item.to} to={item.to} className="nav-link" aria-current={item.active ? 'page' : undefined}>
+              <Link key={item.to} to={item.to} className="nav-link" title={item.label} aria-current={item.active ? 'page' : undefined}>
                 <Icon name={item.icon} size={17} />
-                {item.label}
+                <span className="nav-label">{item.label}</span>
               </Link>
             ))}
         </nav>
@@ -102,7 +105,7 @@ function TopBar() {
               <span className="identity-role">{session.me.role}</span>
             </span>
           </span>
-          <button type="button" className="button button-ghost" onClick={session.signOut}>
+          <button type="button" className="button button-ghost" onClick={session.signOut} aria-label="Sign out">
             <Icon name="logout" size={17} />
             <span className="hide-sm">Sign out</span>
           </button>

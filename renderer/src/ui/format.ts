@@ -94,6 +94,9 @@ export function formatLimit(bytes: number): string {
   return formatBytes(bytes);
 }
 
+/** A server message as a sentence: capital first letter, full stop at the end. */
+export const sentence = (s: string) => (s ? `${s[0]!.toUpperCase()}${s.slice(1)}${/[.!?]$/.test(s) ? '' : '.'}` : s);
+
 const SPACES: Record<string, string> = { srgb: 'sRGB', rgb: 'RGB', rgb16: 'RGB (16-bit)', cmyk: 'CMYK', 'b-w': 'Greyscale', grey16: 'Greyscale (16-bit)', lab: 'Lab', scrgb: 'scRGB' };
 export const formatColourSpace = (space: string | null | undefined) => (space ? (SPACES[space] ?? space.toUpperCase()) : '—');
 

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { isDesktop } from '../../desktop/desktop';
 import { Icon } from '../../ui/Icon';
 import { collectFromDataTransfer } from './collectFiles';
 import { useUploads } from './UploadContext';
@@ -62,7 +63,7 @@ export function DropOverlay() {
     <div className="drop-overlay" aria-hidden="true">
       <div className="drop-overlay-card">
         <Icon name="upload" size={36} />
-        <p>Drop to upload to your library</p>
+        <p>{isDesktop() ? 'Drop to import into your library' : 'Drop to upload to your library'}</p>
       </div>
     </div>
   );

@@ -1,5 +1,6 @@
 import { useRef, useState, type DragEvent } from 'react';
 import { useSession } from '../../auth/SessionContext';
+import { isDesktop } from '../../desktop/desktop';
 import { formatLimit } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
 import { collectFromDataTransfer, collectFromInput } from './collectFiles';
@@ -17,6 +18,8 @@ export function Dropzone({ compact }: { compact: boolean }) {
   const folderInput = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState(false);
   const [variantsOpen, setVariantsOpen] = useState(false);
+  // In the desktop app files on this machine are imported by path, not uploaded.
+  const [desktop] = useState(isDesktop);
 
   const onDrop = async (e: DragEvent<HTMLElement>) => {
     e.preventDefault();
@@ -48,9 +51,10 @@ export function Dropzone({ compact }: { compact: boolean }) {
           <Icon name="upload" size={compact ? 22 : 30} />
         </span>
         <div className="dropzone-text">
-          <p className="dropzone-title">{dragging ? 'Drop to upload' : 'Drop images or folders here'}</p>
+          <p className="dropzone-title">{dragging ? (desktop ? 'Drop to import' : 'Drop to upload') : 'Drop images or folders here'}</p>
           <p className="dropzone-hint">
-            JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF or SVG, up to {formatLimit(me.limits.maxUploadBytes)} each. Uploads resume after a dropped connection.
+            JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF or SVG, up to {formatLimit(me.limits.maxUploadBytes)} each.{' '}
+            {desktop ? 'Files are imported straight from disk, however large; the originals stay where they are.' : 'Uploads resume after a dropped connection.'}
           </p>
         </div>
         <div className="dropzone-actions">

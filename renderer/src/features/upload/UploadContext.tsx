@@ -1,6 +1,8 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import type { ImageRecord } from '../../api/types';
 import { useSession } from '../../auth/SessionContext';
+import { localPathsOf } from '../../desktop/desktop';
 import { useToast } from '../../ui/Toasts';
 import { imageArrived } from '../library/libraryCache';
 import type { PickedFile } from './collectFiles';
@@ -45,6 +47,8 @@ export function UploadProvider({ children }: { children: ReactNode }) {
         keyId: me.keyId,
         limits: me.limits,
         onUploaded: (imageId) => void imageArrived(queryClient, api, imageId),
+        // The desktop app is on loopback with an admin key: the server reads the file where it is.
+        importFile: (path, variants) => api.json<ImageRecord>('POST', '/v1/image/import', { paths: [path], ...(variants ? { variants } : {}) }),
       }),
     [api, me, queryClient],
   );
@@ -75,14 +79,18 @@ export function UploadProvider({ children }: { children: ReactNode }) {
 
   const addFiles = useCallback(
     (files: PickedFile[], skipped = 0) => {
-      if (files.length) queue.add(files, variantsOf(choice));
+      // In the desktop app files on disk are imported by path (a 5 GB scan is not sent through
+      // HTTP); anywhere else, or when any file of the set has no path, the set is uploaded. Only
+      // an admin key may import, so a window signed in with another key uploads too.
+      const localPaths = me.role === 'admin' ? localPathsOf(files.map((f) => f.file)) : undefined;
+      if (files.length) queue.add(files, variantsOf(choice), localPaths);
       // Files that continue an interrupted upload leave the interrupted list.
       const names = new Set(files.map((f) => f.file.name + f.file.size));
       setInterrupted((list) => list.filter((u) => !names.has(u.filename + u.size)));
       if (skipped) toast(`${skipped} file${skipped === 1 ? '' : 's'} in the folder ${skipped === 1 ? 'is' : 'are'} not an image and ${skipped === 1 ? 'was' : 'were'} skipped.`);
       if (!files.length && !skipped) toast('No files to upload.');
     },
-    [queue, choice, toast],
+    [queue, choice, toast, me.role],
   );
 
   const discard = useCallback(

@@ -4,7 +4,7 @@ import { formatBytes, formatDuration, formatSpeed } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
 import { ProgressBar } from '../../ui/ProgressBar';
 import { useUploadItems, useUploads } from './UploadContext';
-import { UploadQueue, type UploadItem } from './uploadQueue';
+import { UploadQueue, type UploadItem, type UploadTotals } from './uploadQueue';
 
 /** The uploads of this session, with overall progress; floats over the page, collapsible. */
 export function UploadPanel() {
@@ -35,25 +35,8 @@ export function UploadPanel() {
   const announcement = useAnnouncements(items);
 
   if (items.length === 0 && shownInterrupted.length === 0) return null;
-  const percent = totals.bytes > 0 ? (totals.sent / totals.bytes) * 100 : totals.count > 0 && totals.active === 0 ? 100 : 0;
-  const title =
-    totals.active > 0
-      ? `Uploading ${totals.active} file${totals.active === 1 ? '' : 's'}`
-      : totals.count === 0
-        ? 'Interrupted uploads'
-        : totals.failed > 0
-          ? totals.done > 0
-            ? `${totals.done} uploaded, ${totals.failed} not uploaded`
-            : `${totals.failed} upload${totals.failed === 1 ? '' : 's'} failed`
-          : `${totals.done} upload${totals.done === 1 ? '' : 's'} complete`;
-  const summary =
-    totals.active > 0
-      ? `${formatBytes(totals.sent)} of ${formatBytes(totals.bytes)}${totals.speed > 0 ? ` · ${formatSpeed(totals.speed)} · ${formatDuration(totals.eta)} left` : ''}`
-      : totals.count > 0
-        ? totals.done > 0
-          ? `${formatBytes(totals.sent)} sent`
-          : 'Nothing was uploaded'
-        : `${shownInterrupted.length} can be continued`;
+  const percent = overallPercent(items, totals);
+  const { title, summary } = describeTotals(items, totals, shownInterrupted.length);
 
   return (
     <aside className={`upload-panel${collapsed ? ' is-collapsed' : ''}`} aria-label="Uploads">
@@ -120,7 +103,7 @@ export function UploadPanel() {
               </ul>
             </section>
           )}
-          {totals.active > 1 && (
+          {items.filter((i) => queue.cancellable(i)).length > 1 && (
             <footer className="upload-panel-footer">
               <button type="button" className="button button-ghost button-sm" onClick={() => queue.cancelAll()}>
                 Cancel all
@@ -133,10 +116,62 @@ export function UploadPanel() {
   );
 }
 
+/** Uploads by bytes; a set of imports only (no byte progress) by files. */
+function overallPercent(items: UploadItem[], totals: UploadTotals): number {
+  if (totals.count > 0 && totals.active === 0) return 100;
+  if (items.every((i) => i.method === 'import')) {
+    const counted = totals.count - totals.failed;
+    return counted > 0 ? (totals.done / counted) * 100 : 0;
+  }
+  return totals.bytes > 0 ? (totals.sent / totals.bytes) * 100 : 0;
+}
+
+/**
+ * The panel's heading and the line under it. Imports have no byte progress (the server reads
+ * the file from disk), so they are counted by files, and uploads by bytes.
+ */
+function describeTotals(items: UploadItem[], totals: UploadTotals, interrupted: number): { title: string; summary: string } {
+  const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
+  if (totals.count === 0) return { title: 'Interrupted uploads', summary: `${interrupted} can be continued` };
+  const imports = items.filter((i) => i.method === 'import');
+  const uploads = items.filter((i) => i.method === 'upload');
+  const activeImports = imports.filter((i) => i.state === 'queued' || i.state === 'uploading').length;
+  const activeUploads = totals.active - activeImports;
+  const onlyImports = uploads.length === 0;
+  if (totals.active > 0) {
+    const title =
+      activeUploads && activeImports
+        ? `Uploading ${activeUploads}, importing ${activeImports}`
+        : activeImports
+          ? `Importing ${files(activeImports)}`
+          : `Uploading ${files(activeUploads)}`;
+    if (onlyImports) {
+      const imported = imports.filter((i) => i.state === 'done').length;
+      return { title, summary: `${imported} of ${files(imports.length - totals.failed)} imported · read from disk, not uploaded` };
+    }
+    return {
+      title,
+      summary: `${formatBytes(totals.sent)} of ${formatBytes(totals.bytes)}${totals.speed > 0 ? ` · ${formatSpeed(totals.speed)} · ${formatDuration(totals.eta)} left` : ''}`,
+    };
+  }
+  const verb = onlyImports ? 'imported' : 'uploaded';
+  const noun = onlyImports ? 'import' : 'upload';
+  const title =
+    totals.failed > 0
+      ? totals.done > 0
+        ? `${totals.done} ${verb}, ${totals.failed} not ${verb}`
+        : `${totals.failed} ${noun}${totals.failed === 1 ? '' : 's'} failed`
+      : `${totals.done} ${noun}${totals.done === 1 ? '' : 's'} complete`;
+  const summary = totals.done > 0 ? (onlyImports ? `${formatBytes(totals.sent)} imported` : `${formatBytes(totals.sent)} sent`) : `Nothing was ${verb}`;
+  return { title, summary };
+}
+
 const UploadRow = memo(function UploadRow({ item, queue }: { item: UploadItem; queue: UploadQueue }) {
   const percent = item.state === 'done' ? 100 : item.size > 0 ? (item.sent / item.size) * 100 : 0;
   const tone = item.state === 'error' ? 'error' : item.state === 'done' ? 'done' : item.reconnecting || item.waitingUntil ? 'muted' : 'accent';
   const name = item.path;
+  const importing = item.method === 'import' && item.state === 'uploading';
+  const noun = item.method === 'import' ? 'import' : 'upload';
 
   return (
     <li data-testid="upload-item" data-state={item.state} className={`upload-item state-${item.state}${item.reconnecting ? ' is-reconnecting' : ''}`}>
@@ -146,22 +181,28 @@ const UploadRow = memo(function UploadRow({ item, queue }: { item: UploadItem; q
           <span className="upload-name" title={name}>
             {name}
           </span>
-          <span className="upload-percent">{item.state === 'error' ? '' : `${Math.floor(percent)}%`}</span>
+          <span className="upload-percent">{item.state === 'error' || importing || (item.method === 'import' && item.state === 'queued') ? '' : `${Math.floor(percent)}%`}</span>
         </div>
         {/* A failed upload's bar says nothing useful to the eye; it stays for assistive technology. */}
         <div className={item.state === 'error' ? 'visually-hidden' : undefined}>
-          <ProgressBar value={percent} label={`Upload of ${name}`} tone={tone} size="sm" />
+          <ProgressBar
+            value={percent}
+            label={`${item.method === 'import' ? 'Import' : 'Upload'} of ${name}`}
+            tone={tone}
+            size="sm"
+            busy={importing ? 'Importing' : undefined}
+          />
         </div>
         <p className={`upload-status${item.problem && item.state !== 'done' ? ` upload-status-${item.problem.kind}` : ''}`}>{statusLine(item)}</p>
       </div>
       <div className="upload-actions">
-        {(item.state === 'queued' || item.state === 'uploading') && (
-          <button type="button" className="icon-button" onClick={() => queue.cancel(item.id)} aria-label={`Cancel the upload of ${name}`}>
+        {queue.cancellable(item) && (
+          <button type="button" className="icon-button" onClick={() => queue.cancel(item.id)} aria-label={`Cancel the ${noun} of ${name}`}>
             <Icon name="x" size={17} />
           </button>
         )}
         {item.state === 'error' && item.problem?.retryable && (
-          <button type="button" className="icon-button" onClick={() => queue.retry(item.id)} aria-label={`Retry the upload of ${name}`}>
+          <button type="button" className="icon-button" onClick={() => queue.retry(item.id)} aria-label={`Retry the ${noun} of ${name}`}>
             <Icon name="retry" size={17} />
           </button>
         )}
@@ -181,6 +222,7 @@ const UploadRow = memo(function UploadRow({ item, queue }: { item: UploadItem; q
 });
 
 function statusLine(item: UploadItem): string {
+  if (item.method === 'import') return importStatusLine(item);
   const resumed = item.resumedFrom > 0 ? ` · continued from ${formatBytes(item.resumedFrom)}` : '';
   switch (item.state) {
     case 'queued':
@@ -197,6 +239,24 @@ function statusLine(item: UploadItem): string {
       return `Uploaded · ${formatBytes(item.size)}${resumed}`;
     case 'error':
       return item.problem ? `${item.problem.title}. ${item.problem.detail}` : 'Not uploaded';
+  }
+}
+
+/** An import has no byte progress to show: it waits, is being read by the server, is done, or failed. */
+function importStatusLine(item: UploadItem): string {
+  switch (item.state) {
+    case 'queued':
+      if (item.waitingUntil) {
+        const seconds = Math.max(0, Math.ceil((item.waitingUntil - Date.now()) / 1000));
+        return `${item.problem?.title ?? 'Waiting'} — trying again in ${seconds} s`;
+      }
+      return `Waiting to import · ${formatBytes(item.size)}`;
+    case 'uploading':
+      return `Importing… · ${formatBytes(item.size)} read from disk`;
+    case 'done':
+      return `Imported · ${formatBytes(item.size)}`;
+    case 'error':
+      return item.problem ? `${item.problem.title}. ${item.problem.detail}` : 'Not imported';
   }
 }
 
@@ -233,8 +293,9 @@ function useAnnouncements(items: UploadItem[]): string {
     for (const item of items) {
       const before = seen.current.get(item.id);
       if (before !== item.state) {
-        if (item.state === 'done') news.push(`${item.path} uploaded.`);
-        if (item.state === 'error' && item.problem) news.push(`${item.path} not uploaded: ${item.problem.title}.`);
+        const verb = item.method === 'import' ? 'imported' : 'uploaded';
+        if (item.state === 'done') news.push(`${item.path} ${verb}.`);
+        if (item.state === 'error' && item.problem) news.push(`${item.path} not ${verb}: ${item.problem.title}.`);
       }
       seen.current.set(item.id, item.state);
     }

@@ -1,6 +1,6 @@
 import type { ApiError } from '../../api/client';
 import type { Me } from '../../api/types';
-import { formatBytes, formatCount, formatLimit } from '../../ui/format';
+import { formatBytes, formatCount, formatLimit, sentence } from '../../ui/format';
 
 export interface UploadProblem {
   kind: 'refused' | 'server' | 'network' | 'cancelled' | 'reconnecting' | 'busy' | 'auth';
@@ -66,7 +66,7 @@ export function describeUploadError(error: ApiError, file: { size: number; path:
     case 'forbidden':
       return { kind: 'auth', code, title: 'Not allowed', detail: 'This key may not upload images.', retryable: false };
     case 'invalid_request':
-      return { kind: 'refused', code, title: 'Upload refused', detail: capitalise(error.message), retryable: false };
+      return { kind: 'refused', code, title: 'Upload refused', detail: sentence(error.message), retryable: false };
     case 'network_error':
       return {
         kind: 'network',
@@ -80,11 +80,46 @@ export function describeUploadError(error: ApiError, file: { size: number; path:
         kind: 'server',
         code,
         title: error.status >= 500 ? 'Server error' : 'Upload failed',
-        detail: capitalise(error.message),
+        detail: sentence(error.message),
         retryable: true,
       };
   }
 }
 
-/** A server message as a sentence: capital first letter, full stop at the end. */
-const capitalise = (s: string) => (s ? `${s[0]!.toUpperCase()}${s.slice(1)}${/[.!?]$/.test(s) ? '' : '.'}` : s);
+/**
+ * The same for a file imported by path (desktop app): the contract's refusals read the same,
+ * but the few that depend on how the file travels say what they mean for an import.
+ */
+export function describeImportError(error: ApiError, file: { size: number; path: string }, limits: Me['limits']): UploadProblem {
+  switch (error.code) {
+    case 'invalid_request':
+      // The server names the path and why it cannot take it (a folder, unreadable, changed while read …).
+      return { kind: 'refused', code: error.code, title: 'Cannot import', detail: sentence(error.message), retryable: /try again/i.test(error.message) };
+    case 'forbidden':
+      return {
+        kind: 'auth',
+        code: error.code,
+        title: 'Not allowed',
+        detail: 'Files are imported by path only with an admin key, on the machine Darkroom runs on.',
+        retryable: false,
+      };
+    case 'network_error':
+      return {
+        kind: 'network',
+        code: error.code,
+        title: 'Connection lost',
+        detail: 'Darkroom could not be reached. Retry when it is running again.',
+        retryable: true,
+      };
+    case 'insufficient_storage':
+      return {
+        kind: 'server',
+        code: error.code,
+        title: 'Disk full',
+        detail: 'There is not enough free disk space for Darkroom to keep a copy of this file. Free some space, then retry.',
+        retryable: true,
+      };
+    default:
+      return describeUploadError(error, file, limits);
+  }
+}

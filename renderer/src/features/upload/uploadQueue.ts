@@ -1,9 +1,15 @@
 import * as tus from 'tus-js-client';
-import { errorFromBody, type ApiError } from '../../api/client';
+import { ApiError, errorFromBody } from '../../api/client';
 import type { Me, VariantSpec } from '../../api/types';
-import { describeUploadError, type UploadProblem } from './uploadErrors';
+import { describeImportError, describeUploadError, type UploadProblem } from './uploadErrors';
 
 export type UploadState = 'queued' | 'uploading' | 'done' | 'error';
+
+/**
+ * How a file reaches the server: its bytes uploaded through tus, or (in the desktop app, for a
+ * file on this machine) imported by path, so that the server reads it from disk itself.
+ */
+export type TransferMethod = 'upload' | 'import';
 
 export interface UploadItem {
   id: string;
@@ -11,6 +17,9 @@ export interface UploadItem {
   /** The path inside a dropped folder ("trip/day 1/a.jpg"), or just the file name. */
   path: string;
   size: number;
+  method: TransferMethod;
+  /** The file's path on disk, for an import. */
+  localPath: string | null;
   state: UploadState;
   /** Bytes the server has (or is receiving) so far. */
   sent: number;
@@ -46,6 +55,8 @@ export interface UploadQueueOptions {
   limits: Me['limits'];
   /** Called once per finished upload with the new image's id. */
   onUploaded?: (imageId: string, item: UploadItem) => void;
+  /** Imports a file by its path on disk (POST /v1/image/import); needed for items added with paths. */
+  importFile?: (path: string, variants: VariantSpec[] | null) => Promise<{ id: string }>;
   parallel?: number;
 }
 
@@ -62,7 +73,8 @@ const MAX_BUSY_RETRIES = 10;
 const SPEED_SMOOTHING = 0.2;
 
 interface Running {
-  upload: tus.Upload;
+  /** The tus upload; none for an import, which is a single request that cannot be stopped half-way. */
+  upload?: tus.Upload;
   lastBytes: number;
   lastAt: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -96,12 +108,19 @@ export class UploadQueue {
 
   snapshot = () => this.items;
 
-  add(files: Array<{ file: File; path?: string }>, variants: VariantSpec[] | null) {
-    const added = files.map(({ file, path }) => ({
+  /**
+   * Adds files to send. With `localPaths` (one per file, in the same order) they are imported
+   * by path instead of uploaded.
+   */
+  add(files: Array<{ file: File; path?: string }>, variants: VariantSpec[] | null, localPaths?: string[]) {
+    if (localPaths && (localPaths.length !== files.length || !this.options.importFile)) throw new Error('UploadQueue.add: one local path per file, and an importFile option, are needed to import');
+    const added = files.map(({ file, path }, index) => ({
       id: `u${++counter}`,
       file,
       path: path ?? file.name,
       size: file.size,
+      method: localPaths ? ('import' as const) : ('upload' as const),
+      localPath: localPaths?.[index] ?? null,
       state: 'queued' as const,
       sent: 0,
       speed: 0,
@@ -118,15 +137,24 @@ export class UploadQueue {
     this.startMore();
   }
 
+  /** Whether the item can still be cancelled: an import can, until its request has gone out. */
+  cancellable(item: UploadItem): boolean {
+    if (item.state !== 'queued' && item.state !== 'uploading') return false;
+    return item.method === 'upload' || item.state === 'queued';
+  }
+
   cancel(id: string) {
+    const item = this.items.find((i) => i.id === id);
+    if (!item || !this.cancellable(item)) return;
     const running = this.running.get(id);
     if (running) {
       clearTimeout(running.timer);
       // Terminate: the server drops the bytes it already has.
-      void running.upload.abort(true).catch(() => {});
+      void running.upload?.abort(true).catch(() => {});
       this.running.delete(id);
     }
-    this.update(id, { state: 'error', problem: { kind: 'cancelled', title: 'Cancelled', detail: 'You cancelled this upload.', retryable: true }, speed: 0, eta: null, reconnecting: false, waitingUntil: null });
+    const detail = item.method === 'import' ? 'You cancelled this import.' : 'You cancelled this upload.';
+    this.update(id, { state: 'error', problem: { kind: 'cancelled', title: 'Cancelled', detail, retryable: true }, speed: 0, eta: null, reconnecting: false, waitingUntil: null });
     this.startMore();
   }
 
@@ -139,7 +167,13 @@ export class UploadQueue {
   }
 
   remove(id: string) {
-    if (this.running.has(id)) this.cancel(id);
+    const item = this.items.find((i) => i.id === id);
+    if (!item) return;
+    if (item.state === 'queued' || item.state === 'uploading') {
+      // An import under way cannot be stopped: it stays listed until the server answers.
+      if (!this.cancellable(item)) return;
+      this.cancel(id);
+    }
     this.items = this.items.filter((i) => i.id !== id);
     this.notify(true);
   }
@@ -150,13 +184,13 @@ export class UploadQueue {
   }
 
   cancelAll() {
-    for (const item of this.items) if (item.state === 'queued' || item.state === 'uploading') this.cancel(item.id);
+    for (const item of this.items) if (this.cancellable(item)) this.cancel(item.id);
   }
 
   destroy() {
     for (const [, running] of this.running) {
       clearTimeout(running.timer);
-      void running.upload.abort(false).catch(() => {});
+      void running.upload?.abort(false).catch(() => {});
     }
     this.running.clear();
   }
@@ -192,10 +226,66 @@ export class UploadQueue {
   }
 
   private start(item: UploadItem) {
+    if (item.method === 'import') this.startImport(item);
+    else this.startUpload(item);
+  }
+
+  /**
+   * One request per file, so each file gets its own answer: a batch import is refused as a
+   * whole when one path is, and one unreadable file must not hold back the others. No byte
+   * progress: the server reads the file from disk, which is the point.
+   */
+  private startImport(item: UploadItem) {
+    const id = item.id;
+    const running: Running = { lastBytes: 0, lastAt: performance.now() };
+    this.running.set(id, running);
+    this.update(id, { state: 'uploading', waitingUntil: null, problem: null }, true);
+    this.options.importFile!(item.localPath!, item.variants).then(
+      (record) => {
+        if (this.running.get(id) !== running) return;
+        this.finish(id, item, record.id);
+      },
+      (err: unknown) => {
+        if (this.running.get(id) !== running) return;
+        this.fail(id, item, running, err instanceof ApiError ? err : errorFromBody(0, ''));
+      },
+    );
+  }
+
+  private finish(id: string, item: UploadItem, imageId: string | null) {
+    this.running.delete(id);
+    this.update(id, { state: 'done', sent: item.size, speed: 0, eta: 0, reconnecting: false, problem: null, imageId }, true);
+    const done = this.items.find((i) => i.id === id);
+    if (imageId && done) this.options.onUploaded?.(imageId, done);
+    this.startMore();
+  }
+
+  /** A refused or failed transfer: waits and tries again when the server is busy (429), else ends in error. */
+  private fail(id: string, item: UploadItem, running: Running, error: ApiError) {
+    const describe = item.method === 'import' ? describeImportError : describeUploadError;
+    const busy = this.busyRetries.get(id) ?? 0;
+    if (error.status === 429 && busy < MAX_BUSY_RETRIES) {
+      this.busyRetries.set(id, busy + 1);
+      const wait = Math.max(1, error.retryAfterSeconds ?? 10) * 1000;
+      const until = Date.now() + wait;
+      this.update(id, { state: 'queued', waitingUntil: until, speed: 0, eta: null, reconnecting: false, problem: describe(error, item, this.options.limits) });
+      running.timer = setTimeout(() => {
+        this.running.delete(id);
+        this.update(id, { waitingUntil: null });
+        this.start(this.items.find((i) => i.id === id)!);
+      }, wait);
+      return;
+    }
+    this.running.delete(id);
+    this.update(id, { state: 'error', speed: 0, eta: null, reconnecting: false, waitingUntil: null, problem: describe(error, item, this.options.limits) }, true);
+    this.startMore();
+  }
+
+  private startUpload(item: UploadItem) {
     const id = item.id;
     const metadata: Record<string, string> = { filename: item.file.name, filetype: item.file.type || 'application/octet-stream' };
     if (item.variants) metadata.variants = JSON.stringify(item.variants);
-    const running: Running = { upload: undefined as unknown as tus.Upload, lastBytes: 0, lastAt: performance.now() };
+    const running: Running = { lastBytes: 0, lastAt: performance.now() };
 
     const upload = new tus.Upload(item.file, {
       endpoint: `${window.location.origin}/v1/uploads`,
@@ -247,33 +337,12 @@ export class UploadQueue {
         });
       },
       onSuccess: ({ lastResponse }) => {
-        this.running.delete(id);
-        const imageId = lastResponse.getHeader('Darkroom-Image-Id') ?? null;
-        this.update(id, { state: 'done', sent: item.size, speed: 0, eta: 0, reconnecting: false, problem: null, imageId }, true);
-        const done = this.items.find((i) => i.id === id);
-        if (imageId && done) this.options.onUploaded?.(imageId, done);
-        this.startMore();
+        this.finish(id, item, lastResponse.getHeader('Darkroom-Image-Id') ?? null);
       },
       onError: (err) => {
         if (!this.running.has(id)) return;
-        const error = toApiError(err);
         // The server is busy (429): wait as long as it asks, then try again by itself.
-        const busy = this.busyRetries.get(id) ?? 0;
-        if (error.status === 429 && busy < MAX_BUSY_RETRIES) {
-          this.busyRetries.set(id, busy + 1);
-          const wait = Math.max(1, error.retryAfterSeconds ?? 10) * 1000;
-          const until = Date.now() + wait;
-          this.update(id, { state: 'queued', waitingUntil: until, speed: 0, eta: null, reconnecting: false, problem: describeUploadError(error, item, this.options.limits) });
-          running.timer = setTimeout(() => {
-            this.running.delete(id);
-            this.update(id, { waitingUntil: null });
-            this.start(this.items.find((i) => i.id === id)!);
-          }, wait);
-          return;
-        }
-        this.running.delete(id);
-        this.update(id, { state: 'error', speed: 0, eta: null, reconnecting: false, waitingUntil: null, problem: describeUploadError(error, item, this.options.limits) }, true);
-        this.startMore();
+        this.fail(id, item, running, toApiError(err));
       },
     });
     running.upload = upload;

@@ -1,0 +1,32 @@
+import { desktopBridge } from '../../desktop/desktop';
+import { Icon } from '../../ui/Icon';
+import { SyncSection } from './SyncSection';
+import { WatchFoldersSection } from './WatchFoldersSection';
+
+/**
+ * What the server does by itself, for admins: the folders it watches and its replication to an
+ * S3 bucket. Both sections poll while the page is open (and stop when it closes).
+ */
+export function StatusView() {
+  const bridge = desktopBridge();
+  return (
+    <div className="page page-status">
+      <div className="page-header">
+        <div>
+          <h1>Status</h1>
+          <p className="page-subtitle">Watch folders and S3 sync of this server, updated every few seconds.</p>
+        </div>
+        {bridge && (
+          <div className="page-actions">
+            <button type="button" className="button button-secondary" onClick={() => void bridge.openDataFolder()}>
+              <Icon name="folder" size={17} />
+              Open data folder
+            </button>
+          </div>
+        )}
+      </div>
+      <WatchFoldersSection />
+      <SyncSection />
+    </div>
+  );
+}
