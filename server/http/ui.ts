@@ -47,8 +47,11 @@ export function createUiHandler(options: { dir?: string } = {}): RequestHandler 
   router.use(
     helmet({
       contentSecurityPolicy: { useDefaults: false, directives: UI_CSP_DIRECTIVES },
-      // Served over plain HTTP on a LAN: neither HSTS nor upgrading requests would work there.
+      // Served over plain HTTP on a LAN: neither HSTS nor upgrading requests would work there,
+      // and browsers ignore (and complain in the console about) Cross-Origin-Opener-Policy on an
+      // origin that is not secure. frame-ancestors 'none' in the CSP already stops framing.
       strictTransportSecurity: false,
+      crossOriginOpenerPolicy: false,
     }),
   );
   router.use(

@@ -199,9 +199,7 @@ describe('the status page: watch folders', () => {
     await dialog.getByRole('button', { name: 'Watch folder' }).click();
     await expect.poll(() => dialog.getByRole('alert').textContent(), SHOWN).toContain('Watch folders can be changed only on the machine Darkroom runs on');
     expect(await folderOf(added)).toBeUndefined();
-    // Chromium notes that it ignores the server's Cross-Origin-Opener-Policy on a plain-HTTP LAN
-    // origin (it applies only to secure origins): a remark about the origin, not a page error.
-    expect(problems.filter((p) => !/Cross-Origin-Opener-Policy header has been ignored/.test(p))).toEqual([]);
+    expect(problems).toEqual([]);
     await context.close();
   });
 
