@@ -27,7 +27,7 @@ async function timeCp(file: string): Promise<number> {
 /**
  * A multi-gigabyte body through POST /v1/image, against a bare Node server that only pipes the
  * request to a file and against `cp` of the same bytes (the physical limit of this disk), runs
- * interleaved, dirty pages flushed before each.
+ * interleaved in alternating order, dirty pages flushed before each.
  */
 export async function uploadBench(options: { quick: boolean }): Promise<BenchEntry[]> {
   const bytes = options.quick ? 512 * MiB : 2048 * MiB;
@@ -37,24 +37,34 @@ export async function uploadBench(options: { quick: boolean }): Promise<BenchEnt
   const bare = await startBarePipeServer();
   const times = { cp: [] as number[], bare: [] as number[], darkroom: [] as number[] };
   let rss = 0;
+  const runBare = async () => {
+    times.bare.push(await curlUpload(`${bare.url}/`, file, ['Content-Type: application/octet-stream'], 201));
+    // Like cp's copy and Darkroom's data dir, the bytes go once timed: no run inherits another's
+    // pages still waiting to be written back.
+    for (const name of fs.readdirSync(bare.dataDir)) fs.rmSync(path.join(bare.dataDir, name), { force: true });
+  };
+  const runDarkroom = async () => {
+    // A fresh server each run: its memory during the upload is the upload's alone, not that
+    // of processing the previous run's image.
+    const darkroom = await startDarkroom(['--workers', '2']);
+    try {
+      const { result: seconds, peakMb } = await withPeakRss(darkroom.proc.pid!, () =>
+        curlUpload(`${darkroom.url}/v1/image`, file, [`Authorization: Bearer ${BENCH_KEY}`, 'Content-Type: application/octet-stream', 'X-Filename: big.jpg'], 202),
+      );
+      times.darkroom.push(seconds);
+      rss = Math.max(rss, peakMb);
+    } finally {
+      await darkroom.stop();
+    }
+  };
   try {
     for (let r = 0; r < runs; r++) {
       await runCommand('sync', []);
       times.cp.push(await timeCp(file));
-      await runCommand('sync', []);
-      times.bare.push(await curlUpload(`${bare.url}/`, file, ['Content-Type: application/octet-stream'], 201));
-      await runCommand('sync', []);
-      // A fresh server each run: its memory during the upload is the upload's alone, not that
-      // of processing the previous run's image.
-      const darkroom = await startDarkroom(['--workers', '2']);
-      try {
-        const { result: seconds, peakMb } = await withPeakRss(darkroom.proc.pid!, () =>
-          curlUpload(`${darkroom.url}/v1/image`, file, [`Authorization: Bearer ${BENCH_KEY}`, 'Content-Type: application/octet-stream', 'X-Filename: big.jpg'], 202),
-        );
-        times.darkroom.push(seconds);
-        rss = Math.max(rss, peakMb);
-      } finally {
-        await darkroom.stop();
+      // Alternate which server goes first, so neither always follows the other's writeback.
+      for (const run of r % 2 ? [runDarkroom, runBare] : [runBare, runDarkroom]) {
+        await runCommand('sync', []);
+        await run();
       }
     }
   } finally {

@@ -129,25 +129,34 @@ export function runCommand(cmd: string, args: string[]): Promise<string> {
 }
 
 /**
- * Waits until every id is done (throws if one failed). One list request every 200 ms, not one
+ * Waits until every id is done (throws if one failed) and returns when the last of them was
+ * finished, by the server's own `processedAt` (ms since the epoch): timings end there, not at
+ * the poll that noticed, which comes up to 200 ms later. One list request every 200 ms, not one
  * request per image: polling must not become load of its own on the server being measured.
  */
-export async function waitAllDone(url: string, ids: string[], timeoutMs = 30 * 60_000): Promise<void> {
+export async function waitAllDone(url: string, ids: string[], timeoutMs = 30 * 60_000): Promise<number> {
   const pending = new Set(ids);
+  let lastProcessedAt = 0;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let cursor: string | null = null;
     do {
       const res = await fetch(`${url}/v1/images?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${BENCH_KEY}` } });
-      const page = (await res.json()) as { items: Array<{ id: string; status: string; error?: { message: string } }>; nextCursor: string | null };
+      const page = (await res.json()) as {
+        items: Array<{ id: string; status: string; processedAt: string | null; error?: { message: string } }>;
+        nextCursor: string | null;
+      };
       for (const item of page.items) {
         if (!pending.has(item.id)) continue;
         if (item.status === 'failed') throw new Error(`image ${item.id} failed: ${item.error?.message}`);
-        if (item.status === 'done') pending.delete(item.id);
+        if (item.status === 'done') {
+          pending.delete(item.id);
+          lastProcessedAt = Math.max(lastProcessedAt, Date.parse(item.processedAt!));
+        }
       }
       cursor = page.nextCursor;
     } while (cursor && pending.size);
-    if (!pending.size) return;
+    if (!pending.size) return lastProcessedAt;
     if (Date.now() > deadline) throw new Error(`${pending.size} images not done in time`);
     await new Promise((r) => setTimeout(r, 200));
   }
