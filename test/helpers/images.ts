@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
@@ -8,29 +9,34 @@ export const FIXTURES = path.resolve(fileURLToPath(new URL('.', import.meta.url)
 
 export const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name));
 
+/** EXIF as a camera writes it: make and model, exposure, lens, date and a GPS position. */
+export function cameraExif(model = 'EOS R5') {
+  return {
+    IFD0: { Make: 'Canon', Model: model },
+    IFD2: {
+      ExposureTime: '1/250',
+      FNumber: '28/10',
+      ISOSpeedRatings: '400',
+      DateTimeOriginal: '2024:06:01 14:03:22',
+      FocalLength: '50/1',
+      LensModel: 'RF50mm F1.8 STM',
+    },
+    IFD3: {
+      GPSLatitudeRef: 'N',
+      GPSLatitude: '48/1 51/1 2952/100',
+      GPSLongitudeRef: 'E',
+      GPSLongitude: '2/1 17/1 4020/100',
+      GPSAltitudeRef: '0',
+      GPSAltitude: '35/1',
+    },
+  };
+}
+
 /** A JPEG with camera EXIF and a GPS position, as a phone or camera writes it. */
 export async function jpegWithExif(): Promise<Buffer> {
   return sharp({ create: { width: 640, height: 480, channels: 3, background: '#3a6ea5' } })
     .jpeg({ quality: 90 })
-    .withExif({
-      IFD0: { Make: 'Canon', Model: 'EOS R5' },
-      IFD2: {
-        ExposureTime: '1/250',
-        FNumber: '28/10',
-        ISOSpeedRatings: '400',
-        DateTimeOriginal: '2024:06:01 14:03:22',
-        FocalLength: '50/1',
-        LensModel: 'RF50mm F1.8 STM',
-      },
-      IFD3: {
-        GPSLatitudeRef: 'N',
-        GPSLatitude: '48/1 51/1 2952/100',
-        GPSLongitudeRef: 'E',
-        GPSLongitude: '2/1 17/1 4020/100',
-        GPSAltitudeRef: '0',
-        GPSAltitude: '35/1',
-      },
-    })
+    .withExif(cameraExif())
     .toBuffer();
 }
 
@@ -92,4 +98,23 @@ export function pngBomb(width = 60000, height = 60000): Buffer {
     chunk('IDAT', deflate),
     chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * Writes `total` bytes to `req` and ends it: a real JPEG first, then zeros (decoders stop at
+ * the JPEG's end marker), honouring backpressure so the sender's memory stays flat too.
+ */
+export function sendJpegThenZeros(req: ClientRequest, total: number): void {
+  const head = fixture('ipx-husky-snow.jpg');
+  const zeros = Buffer.alloc(4 * 1024 * 1024);
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      const chunk = sent === 0 ? head : zeros.subarray(0, Math.min(zeros.length, total - sent));
+      sent += chunk.length;
+      if (!req.write(chunk)) return void req.once('drain', pump);
+    }
+    req.end();
+  };
+  pump();
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { peakRss, spawnServer, type ChildServer } from '../helpers/child.js';
-import { fixture } from '../helpers/images.js';
+import { sendJpegThenZeros } from '../helpers/images.js';
 import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
 
 const dataDir = tempDir('darkroom-memory-');
@@ -18,8 +18,6 @@ const MiB = 1024 ** 2;
 
 /** Streams `total` bytes: a real JPEG, then zeros (decoders stop at the JPEG's end marker). */
 function streamUpload(url: string, total: number): Promise<{ status: number; body: any }> {
-  const head = fixture('ipx-husky-snow.jpg');
-  const zeros = Buffer.alloc(4 * MiB);
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}/v1/image`, {
       method: 'POST',
@@ -36,16 +34,7 @@ function streamUpload(url: string, total: number): Promise<{ status: number; bod
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
     });
     req.on('error', reject);
-    let sent = 0;
-    const pump = () => {
-      while (sent < total) {
-        const chunk = sent === 0 ? head : zeros.subarray(0, Math.min(zeros.length, total - sent));
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
+    sendJpegThenZeros(req, total);
   });
 }
 

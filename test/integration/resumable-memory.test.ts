@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { peakRss, spawnServer, type ChildServer } from '../helpers/child.js';
-import { fixture } from '../helpers/images.js';
+import { sendJpegThenZeros } from '../helpers/images.js';
 import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
 import { TusClient } from '../helpers/tus.js';
 
@@ -19,8 +19,6 @@ const MiB = 1024 ** 2;
 
 /** One PATCH carrying `total` bytes: a real JPEG, then zeros (decoders stop at its end marker). */
 function patchAll(url: string, location: string, total: number): Promise<{ status: number; imageId: string | undefined }> {
-  const head = fixture('ipx-husky-snow.jpg');
-  const zeros = Buffer.alloc(4 * MiB);
   return new Promise((resolve, reject) => {
     const req = http.request(url + location, {
       method: 'PATCH',
@@ -37,16 +35,7 @@ function patchAll(url: string, location: string, total: number): Promise<{ statu
       res.on('end', () => resolve({ status: res.statusCode!, imageId: res.headers['darkroom-image-id'] as string | undefined }));
     });
     req.on('error', reject);
-    let sent = 0;
-    const pump = () => {
-      while (sent < total) {
-        const chunk = sent === 0 ? head : zeros.subarray(0, Math.min(zeros.length, total - sent));
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
+    sendJpegThenZeros(req, total);
   });
 }
 

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { FIXTURES } from '../../helpers/images.js';
+import { cameraExif, FIXTURES } from '../../helpers/images.js';
 
 export const sha256File = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -12,25 +12,7 @@ export async function cameraJpeg(dir: string, name = 'meadow.jpg'): Promise<stri
   await sharp(path.join(FIXTURES, 'ipx-bliss.jpg'))
     .resize(1600, 900)
     .jpeg({ quality: 88 })
-    .withExif({
-      IFD0: { Make: 'Canon', Model: 'Canon EOS R5' },
-      IFD2: {
-        ExposureTime: '1/250',
-        FNumber: '28/10',
-        ISOSpeedRatings: '400',
-        DateTimeOriginal: '2024:06:01 14:03:22',
-        FocalLength: '50/1',
-        LensModel: 'RF50mm F1.8 STM',
-      },
-      IFD3: {
-        GPSLatitudeRef: 'N',
-        GPSLatitude: '48/1 51/1 2952/100',
-        GPSLongitudeRef: 'E',
-        GPSLongitude: '2/1 17/1 4020/100',
-        GPSAltitudeRef: '0',
-        GPSAltitude: '35/1',
-      },
-    })
+    .withExif(cameraExif('Canon EOS R5'))
     .toFile(file);
   return file;
 }
