@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { solid } from '../helpers/images.js';
+import { lanAddress } from '../helpers/network.js';
 import { eventually } from '../helpers/s3rver.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { launchBrowser, openPage, reviewView } from './helpers/browser.js';
@@ -76,14 +76,6 @@ const rowOf = (page: Page, id: string) => page.locator(`tr[data-watch-id="${id}"
 /** A folder row's cells after the folder: state, mode, ingested, rejected, pending, last image. */
 async function cells(row: Locator): Promise<string[]> {
   return (await row.locator('td').allTextContents()).slice(0, 6).map((s) => s.trim());
-}
-
-function lanAddress(): string {
-  const candidates = Object.values(os.networkInterfaces())
-    .flat()
-    .filter((a) => a && !a.internal && a.family === 'IPv4');
-  if (!candidates.length) throw new Error('this test needs a network interface besides loopback');
-  return candidates[0]!.address;
 }
 
 describe('the status page: watch folders', () => {

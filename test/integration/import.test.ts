@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jpegWithExif, pngBomb, solid } from '../helpers/images.js';
+import { lanAddress } from '../helpers/network.js';
 import { ADMIN_KEY, ApiClient, listFiles, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 let t: TestServer;
@@ -43,15 +43,6 @@ async function expectNothingNew(before: number) {
   expect(imageCount()).toBe(before);
   expect(listFiles(path.join(t.dataDir, 'tmp'))).toEqual([]);
   expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
-}
-
-/** An address of this machine that is not loopback: requests from it are not local. */
-function lanAddress(): string {
-  const candidates = Object.values(os.networkInterfaces())
-    .flat()
-    .filter((a) => a && !a.internal && a.family === 'IPv4');
-  if (!candidates.length) throw new Error('this test needs a network interface besides loopback');
-  return candidates[0]!.address;
 }
 
 describe('POST /v1/image/import', () => {
