@@ -33,18 +33,26 @@ function recordUploads(page: import('playwright-core').Page) {
   return sent;
 }
 
+/**
+ * Signs in as the user, drops `file` with uploads held to 24 MB/s, and returns once its upload
+ * has passed 30%: the page, its console problems and the recorded upload requests.
+ */
+async function dropSlowlyUntil30Percent(file: string) {
+  const { page, problems } = await openPage(browser);
+  const sent = recordUploads(page);
+  await page.goto(`${t.url}/#key=${user.key}`);
+  await page.getByTestId('dropzone').waitFor();
+  await throttleUploads(page, 24 * 1024 * 1024);
+  await dropFiles(page, '[data-testid=dropzone]', [file]);
+  await expect.poll(() => uploadProgress(page, path.basename(file)), { timeout: 60_000 }).toBeGreaterThanOrEqual(30);
+  return { page, problems, sent };
+}
+
 describe('resumable uploads in the browser', () => {
   it('continues an upload cut off by a server restart where the bytes stopped, not from zero', async () => {
     const file = await bigTiff(dir, 'archive-scan.tif');
     const size = fs.statSync(file).size;
-    const { page, problems } = await openPage(browser);
-    const sent = recordUploads(page);
-    await page.goto(`${t.url}/#key=${user.key}`);
-    await page.getByTestId('dropzone').waitFor();
-    await throttleUploads(page, 24 * 1024 * 1024);
-
-    await dropFiles(page, '[data-testid=dropzone]', [file]);
-    await expect.poll(() => uploadProgress(page, 'archive-scan.tif'), { timeout: 60_000 }).toBeGreaterThanOrEqual(30);
+    const { page, problems, sent } = await dropSlowlyUntil30Percent(file);
 
     // The server goes away mid-upload (its connections are cut) and comes back on the same port.
     const { port } = t.server;
@@ -83,13 +91,7 @@ describe('resumable uploads in the browser', () => {
   it('continues after the page was reloaded mid-upload, when the same file is added again', async () => {
     const file = await bigTiff(dir, 'second-scan.tif', 7000, 5000);
     const size = fs.statSync(file).size;
-    const { page, problems } = await openPage(browser);
-    const sent = recordUploads(page);
-    await page.goto(`${t.url}/#key=${user.key}`);
-    await page.getByTestId('dropzone').waitFor();
-    await throttleUploads(page, 24 * 1024 * 1024);
-    await dropFiles(page, '[data-testid=dropzone]', [file]);
-    await expect.poll(() => uploadProgress(page, 'second-scan.tif'), { timeout: 60_000 }).toBeGreaterThanOrEqual(30);
+    const { page, problems, sent } = await dropSlowlyUntil30Percent(file);
 
     await page.reload();
     const reloadedAt = Date.now();

@@ -24,6 +24,19 @@ function setup(n: number) {
 
 const noop: JobHandler = { run: async () => {}, giveUp: () => {} };
 
+/** A runner with two slots over the real database, `handler` processing images. */
+function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler) {
+  return createJobRunner({
+    repo: jobs,
+    transaction: (fn) => db.transaction(fn)(),
+    handlers: { process_image: handler, extract_metadata: noop },
+    clock: systemClock,
+    concurrency: 2,
+    jobTimeoutMs: 60_000,
+    logger: pino({ level: 'silent' }),
+  });
+}
+
 describe('job runner', () => {
   it('runs at most `concurrency` jobs at once and does not poll the database while all slots are busy', async () => {
     const { db, jobs } = setup(3);
@@ -52,15 +65,7 @@ describe('job runner', () => {
       },
       giveUp: () => {},
     };
-    const runner = createJobRunner({
-      repo: jobs,
-      transaction: (fn) => db.transaction(fn)(),
-      handlers: { process_image: handler, extract_metadata: noop },
-      clock: systemClock,
-      concurrency: 2,
-      jobTimeoutMs: 60_000,
-      logger: pino({ level: 'silent' }),
-    });
+    const runner = runnerFor(db, jobs, handler);
     runner.start();
     await new Promise((r) => setTimeout(r, 300));
     expect(most).toBe(2);
@@ -82,15 +87,7 @@ describe('job runner', () => {
       },
       giveUp: (job, err) => given.push(`${job.image_id.slice(-1)}:${err.code}`),
     };
-    const runner = createJobRunner({
-      repo: jobs,
-      transaction: (fn) => db.transaction(fn)(),
-      handlers: { process_image: handler, extract_metadata: noop },
-      clock: systemClock,
-      concurrency: 2,
-      jobTimeoutMs: 60_000,
-      logger: pino({ level: 'silent' }),
-    });
+    const runner = runnerFor(db, jobs, handler);
     runner.start();
     await new Promise((r) => setTimeout(r, 300));
     await runner.stop(100);
