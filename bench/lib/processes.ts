@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,20 +163,34 @@ export async function waitAllDone(url: string, ids: string[], timeoutMs = 30 * 6
   }
 }
 
-/** POSTs a file as a raw body and returns the image id. */
-export async function uploadFile(url: string, file: string, filename = path.basename(file)): Promise<string> {
-  const res = await fetch(`${url}/v1/image`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${BENCH_KEY}`,
-      'content-type': 'application/octet-stream',
-      'content-length': String(fs.statSync(file).size),
-      'x-filename': filename,
-    },
-    body: fs.createReadStream(file) as never,
-    duplex: 'half',
-  } as RequestInit);
-  const body = (await res.json()) as { id: string; error?: { message: string } };
-  if (res.status !== 202) throw new Error(`upload of ${file} answered ${res.status}: ${body.error?.message}`);
-  return body.id;
+/**
+ * POSTs a file as a raw body and returns the image id. With node:http and a piped file stream,
+ * the lightest client Node has: the client shares the machine's cores with the server being
+ * measured, and with fetch it took a quarter more CPU (0.5 s against 0.4 s per 24 photos).
+ */
+export function uploadFile(url: string, file: string, filename = path.basename(file)): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/v1/image`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${BENCH_KEY}`,
+        'content-type': 'application/octet-stream',
+        'content-length': String(fs.statSync(file).size),
+        'x-filename': filename,
+      },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const body = JSON.parse(text) as { id: string; error?: { message: string } };
+        if (res.statusCode !== 202) reject(new Error(`upload of ${file} answered ${res.statusCode}: ${body.error?.message}`));
+        else resolve(body.id);
+      });
+    });
+    fs.createReadStream(file).on('error', reject).pipe(req);
+  });
 }
