@@ -41,9 +41,17 @@ function fail(id: number, file: OpenFile | undefined, err: unknown) {
   port.postMessage({ type: 'error', id, code: e.code ?? 'EIO', message: e.message ?? String(err) });
 }
 
-/** Writes all of `bytes`, continuing after short writes. */
+/**
+ * The most one write() call hands the kernel. Writes of 1 MiB made the page cache allocate
+ * large folios, and on virtual machines that return freed memory to their host those come from
+ * exactly the blocks the host took back: 2 GiB written in 1 MiB calls cost 1.6 s of kernel time
+ * there against 0.45 s in calls of 64–512 KiB; where memory stays with the guest, both are fast.
+ */
+const WRITE_SLICE_BYTES = 256 * 1024;
+
+/** Writes all of `bytes` in slices of at most WRITE_SLICE_BYTES, continuing after short writes. */
 function writeFully(fd: number, bytes: Uint8Array, done: (err: Error | null) => void, offset = 0): void {
-  fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+  fs.write(fd, bytes, offset, Math.min(bytes.length - offset, WRITE_SLICE_BYTES), null, (err, written) => {
     if (err) return done(err);
     if (offset + written < bytes.length) return writeFully(fd, bytes, done, offset + written);
     done(null);

@@ -133,6 +133,9 @@ describe('the web UI', () => {
     const meta = await sharp(bytes).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['webp', 1600, 900]);
 
+    // Done with the uploads: their list closes, as a user would close it, and the detail is seen whole.
+    await page.getByRole('button', { name: 'Close the upload list' }).click();
+    await expect.poll(() => page.getByRole('complementary', { name: 'Uploads' }).count()).toBe(0);
     expect(await reviewView(page, 'image-detail', { fullPage: true })).toBe('');
     expect(problems).toEqual([]);
   });
