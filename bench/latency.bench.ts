@@ -24,7 +24,7 @@ function cannon(url: string, seconds: number): Promise<Load> {
 
 /** GET latency under autocannon load, idle and while both workers process 24 MP photos. */
 export async function latencyBench(options: { quick: boolean }): Promise<BenchEntry[]> {
-  const seconds = options.quick ? 4 : 10;
+  const seconds = options.quick ? 3 : 10;
   const photos = await photos24mp(options.quick ? 4 : 10);
   const server = await startDarkroom(['--workers', '2']);
   const entries: BenchEntry[] = [];
