@@ -3,13 +3,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createS3Bucket } from '../server/storage/s3-bucket.js';
 import { DEFAULT_S3_TUNING } from '../server/sync/s3-sync.js';
+import { BENCH_KEY, DARKROOM_NODE_FLAGS, ROOT } from './lib/processes.js';
 import { median, type BenchEntry } from './report.js';
 
-const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const ADMIN_KEY = 'drk_bench_admin_key_0123456789abcdef';
+const ADMIN_KEY = BENCH_KEY;
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 const BUCKET = 'bench';
 const MiB = 1024 * 1024;
@@ -158,7 +157,7 @@ export async function s3Bench(options: { quick: boolean }): Promise<BenchEntry[]
 
     const started = await startChild(
       [
-        path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--workers', '1', '--admin-key', ADMIN_KEY,
+        ...DARKROOM_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--workers', '1', '--admin-key', ADMIN_KEY,
         '--s3-bucket', BUCKET, '--s3-endpoint', endpoint, '--s3-force-path-style', 'true', '--log-level', 'warn',
       ],
       CREDENTIALS,

@@ -1,22 +1,16 @@
 /**
  * What the preload script gives the web UI as `window.darkroomDesktop` (absent in a browser).
- * The UI uses it to import dropped files by path instead of uploading their bytes:
- *
- *   const paths = files.map((f) => window.darkroomDesktop?.pathForFile(f)).filter(Boolean)
- *   if (window.darkroomDesktop && paths.length === files.length)
- *     POST /v1/image/import {"paths": paths}     // the desktop is on loopback with an admin key
- *   else
- *     upload as usual
+ * The UI uses it to import dropped and picked files by path instead of uploading their bytes:
+ * when every file of a set has a path, each is sent on its own as
+ * POST /v1/image/import {"paths": [path]} (the desktop is on loopback with an admin key);
+ * otherwise the set is uploaded as usual. Links leave the app through the window's own
+ * navigation handlers (window.ts), not through this bridge.
  */
 export interface DarkroomDesktopBridge {
-  /** Bridge version, raised when something changes. */
-  readonly version: 1;
   /** The file's path on disk for a File from a drop or a file input; null for files made in the page. */
   pathForFile(file: File): string | null;
   /** Opens Darkroom's data folder in the file manager. */
   openDataFolder(): Promise<void>;
-  /** Opens an https or mailto link in the default browser; false when refused. */
-  openExternal(url: string): Promise<boolean>;
   /** Asks for a folder with the system dialog (to add a watch folder); null when cancelled. */
   chooseFolder(): Promise<string | null>;
 }

@@ -1,7 +1,7 @@
-import { dialog, ipcMain, shell, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
-import { CHANNELS, IpcInputError, expectNoArgs, parseOpenExternalArgs, type Channel } from './ipc-contract.js';
+import { ipcMain, shell, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
+import { chooseWatchFolder } from './dialogs.js';
+import { CHANNELS, IpcInputError, expectNoArgs, type Channel } from './ipc-contract.js';
 import { isTrustedSender } from './security.js';
-import { openExternally } from './window.js';
 
 export interface IpcDeps {
   appOrigin: string;
@@ -31,13 +31,8 @@ export function registerIpc(deps: IpcDeps): void {
     if (problem) throw new Error(problem);
   });
 
-  handle(CHANNELS.openExternal, (args) => openExternally(parseOpenExternalArgs(args)));
-
   handle(CHANNELS.chooseFolder, async (args) => {
     expectNoArgs(CHANNELS.chooseFolder, args);
-    const window = deps.window();
-    const options = { title: 'Choose a folder to watch', properties: ['openDirectory', 'createDirectory'] as Array<'openDirectory' | 'createDirectory'> };
-    const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
-    return result.canceled ? null : (result.filePaths[0] ?? null);
+    return (await chooseWatchFolder(deps.window())) ?? null;
   });
 }

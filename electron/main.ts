@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Menu, Notification, app, dialog, session, shell, type BrowserWindow, type Tray } from 'electron';
+import { chooseImageFiles, chooseWatchFolder } from './dialogs.js';
 import { startEngine, type Engine } from './engine.js';
 import type { EngineMessage } from './engine-messages.js';
 import { registerIpc } from './ipc.js';
@@ -21,7 +22,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ENGINE_ENTRY = path.join(here, '../server/desktop/engine-process.js');
 const PRELOAD = path.join(here, 'preload.cjs');
 const READY_TIMEOUT_MS = 30_000;
-const IMPORT_BATCH = 100;
 const isMac = process.platform === 'darwin';
 
 // The same user-data folder in development and in the packaged app, set before anything
@@ -156,31 +156,29 @@ async function engineDied(code: number | null) {
   app.exit(0);
 }
 
+/**
+ * Menu and tray "Import Images…": one request per file, like the UI's imports, so one file the
+ * server refuses does not take the others with it; what was refused is shown once at the end.
+ */
 async function importFiles() {
   if (!api) return;
-  const options = {
-    title: 'Import images',
-    properties: ['openFile', 'multiSelections'] as Array<'openFile' | 'multiSelections'>,
-    filters: [
-      { name: 'Images', extensions: ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'svg'] },
-      { name: 'All Files', extensions: ['*'] },
-    ],
-  };
-  const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-  if (result.canceled) return;
-  try {
-    for (let i = 0; i < result.filePaths.length; i += IMPORT_BATCH) await api.importFiles(result.filePaths.slice(i, i + IMPORT_BATCH));
-  } catch (err) {
-    await dialog.showMessageBox({ type: 'warning', title: 'Import', message: 'Some images could not be imported.', detail: (err as Error).message });
+  const refused: string[] = [];
+  for (const file of await chooseImageFiles(mainWindow)) {
+    await api.importFiles([file]).catch((err: Error) => refused.push(`${path.basename(file)}: ${err.message}`));
   }
+  if (!refused.length) return;
+  await dialog.showMessageBox({
+    type: 'warning',
+    title: 'Import',
+    message: refused.length === 1 ? 'One image could not be imported.' : `${refused.length} images could not be imported.`,
+    detail: refused.slice(0, 20).join('\n') + (refused.length > 20 ? `\n… and ${refused.length - 20} more` : ''),
+  });
 }
 
 async function addWatchFolder() {
   if (!api) return;
-  const options = { title: 'Choose a folder to watch', properties: ['openDirectory', 'createDirectory'] as Array<'openDirectory' | 'createDirectory'> };
-  const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-  const folder = result.filePaths[0];
-  if (result.canceled || !folder) return;
+  const folder = await chooseWatchFolder(mainWindow);
+  if (!folder) return;
   try {
     await api.addWatchFolder(folder);
   } catch (err) {

@@ -1,6 +1,6 @@
 /**
  * The bridge between the web UI and the desktop shell, exposed as `window.darkroomDesktop`
- * (see bridge.ts). Kept tiny: the UI gets file paths of dropped files and three requests to
+ * (see bridge.ts). Kept tiny: the UI gets file paths of dropped files and two requests to
  * the main process, nothing of Node or Electron. A sandboxed preload cannot load local
  * modules, so the channel names are repeated here (ipc-contract.ts has the same list).
  */
@@ -8,7 +8,6 @@ import { contextBridge, ipcRenderer, webUtils } from 'electron';
 import type { DarkroomDesktopBridge } from './bridge.js';
 
 const bridge: DarkroomDesktopBridge = {
-  version: 1,
   pathForFile(file: File): string | null {
     try {
       return webUtils.getPathForFile(file) || null;
@@ -17,7 +16,6 @@ const bridge: DarkroomDesktopBridge = {
     }
   },
   openDataFolder: () => ipcRenderer.invoke('darkroom:open-data-folder'),
-  openExternal: (url: string) => ipcRenderer.invoke('darkroom:open-external', String(url)),
   chooseFolder: () => ipcRenderer.invoke('darkroom:choose-folder'),
 };
 

@@ -17,8 +17,10 @@ function fail(message: string): never {
 
 function addServerOptions(command: Command): Command {
   for (const spec of OPTION_SPECS) {
-    const flag = `--${spec.flag} <${spec.arg}>`;
+    // A switch may stand alone (`--s3-force-path-style` means true) or take true/false.
+    const flag = spec.arg === 'bool' ? `--${spec.flag} [bool]` : `--${spec.flag} <${spec.arg}>`;
     const option = new Option(flag, `${spec.help} [env ${envName(spec.flag)}]${spec.default ? ` (default: ${spec.default})` : ''}`);
+    if (spec.arg === 'bool') option.preset('true');
     if ('repeatable' in spec && spec.repeatable) option.argParser((value: string, previous: string[] = []) => [...previous, value]);
     command.addOption(option);
   }

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const BENCH_KEY = 'drk_bench_admin_key_0123456789abcdef';
 
+/** Node's flags as `npm run serve` starts Darkroom (package.json): part of how it runs. */
+export const DARKROOM_NODE_FLAGS = ['--max-semi-space-size=2'];
+
 /** Current resident memory (VmRSS) of a live process, in MB. Linux only. */
 export function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -51,8 +54,7 @@ export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-'));
   const proc = spawn(
     process.execPath,
-    // As `npm run serve` starts it (package.json): the flag is part of how Darkroom runs.
-    ['--max-semi-space-size=2', path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
+    [...DARKROOM_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await readyLine(proc, /darkroom listening on (\S+)/);

@@ -29,7 +29,7 @@ const LEVELS = Object.keys(LEVEL_NUMBER) as Level[];
 /** [day, customer, format, uploaded, processed, failed, rejected, bytes_in, bytes_out, latency] */
 export type RawStatsRow = [string, string, string, number, number, number, number, number, number, Buffer | null];
 
-export const COUNTER_COLUMNS = ['uploaded', 'processed', 'failed', 'rejected', 'bytes_in', 'bytes_out'] as const;
+const COUNTER_COLUMNS = ['uploaded', 'processed', 'failed', 'rejected', 'bytes_in', 'bytes_out'] as const;
 
 export function createStatsRepo(db: Db) {
   const add = db.prepare<[number, string, string, string, number, number, number, number, number, number]>(

@@ -119,7 +119,6 @@ export function createSyncRepo(db: Db) {
   );
   const failedCount = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM s3_sync_jobs WHERE status = 'failed'`);
   const failedRecent = db.prepare<[number], SyncJobRow>(`SELECT * FROM s3_sync_jobs WHERE status = 'failed' ORDER BY failed_at DESC, id DESC LIMIT ?`);
-  const running = db.prepare<[], SyncJobRow>(`SELECT * FROM s3_sync_jobs WHERE status = 'running' ORDER BY id`);
   const retryFailed = db.prepare<[number]>(
     `UPDATE s3_sync_jobs SET status = 'queued', attempts = 0, run_at = ?, failed_at = NULL WHERE status = 'failed'`,
   );
@@ -217,7 +216,6 @@ export function createSyncRepo(db: Db) {
     },
     failedCount: () => failedCount.get()!.n,
     failedRecent: (limit: number) => failedRecent.all(limit),
-    running: () => running.all(),
 
     addSynced: (bytes: number) => void addSynced.run(bytes),
     addDeleted: (n: number) => void addDeleted.run(n),

@@ -7,14 +7,15 @@ import { OPTION_SPECS, type RawConfig } from '../config.js';
  * switches, a file the OS asked the app to open) is left alone rather than refused.
  */
 export function serverOptionsFromArgs(argv: string[]): RawConfig {
-  const options: Record<string, { type: 'string'; multiple?: boolean }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const spec of OPTION_SPECS) {
-    options[spec.flag] = 'repeatable' in spec && spec.repeatable ? { type: 'string', multiple: true } : { type: 'string' };
+    // A switch stands alone (`--s3-force-path-style`) or takes its value inline (`=false`).
+    options[spec.flag] = 'repeatable' in spec && spec.repeatable ? { type: 'string', multiple: true } : { type: spec.arg === 'bool' ? 'boolean' : 'string' };
   }
   const { values } = parseArgs({ args: argv, options, strict: false, allowPositionals: true });
   const raw: RawConfig = {};
   for (const spec of OPTION_SPECS) {
-    const value = values[spec.flag];
+    const value = values[spec.flag] === true ? 'true' : values[spec.flag];
     if (typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
       raw[spec.key] = value as string | string[];
     }

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { ImageRow, VariantRow } from '../db/images.repo.js';
 import { EXTENSIONS, MIME_TYPES, type OutputFormat } from '../media/formats.js';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+import { isoOrNull } from '../util/clock.js';
 
 /** A variant past its expiry is reported expired even before the purge has run. */
 export function effectiveVariantStatus(v: VariantRow, now: number): VariantRow['status'] {
@@ -27,8 +26,8 @@ export function toImageRecord(image: ImageRow, variants: VariantRow[], now: numb
     width: image.width,
     height: image.height,
     pages: image.pages,
-    createdAt: iso(image.created_at)!,
-    processedAt: iso(image.processed_at),
+    createdAt: isoOrNull(image.created_at)!,
+    processedAt: isoOrNull(image.processed_at),
     error: image.error_code ? { code: image.error_code, message: image.error_message ?? '' } : null,
     thumbhash: image.thumbhash,
     dominantColor: image.dominant_color,
@@ -43,7 +42,7 @@ export function toImageRecord(image: ImageRow, variants: VariantRow[], now: numb
         height: status === 'done' ? v.height : null,
         bytes: status === 'done' ? v.bytes : null,
         url: downloadUrl(image.id, v.name),
-        expiresAt: iso(v.expires_at),
+        expiresAt: isoOrNull(v.expires_at),
       };
     }),
   };

@@ -17,8 +17,6 @@ export interface ImportDeps {
   dataDir: string;
 }
 
-export const MAX_IMPORT_PATHS = 100;
-
 /** The file grew or was rewritten while it was being read: a 400 for an import, "later" for a watch folder. */
 export class StillBeingWrittenError extends AppError {
   constructor(requested: string) {
@@ -60,8 +58,9 @@ export function createImportService(deps: ImportDeps) {
   }
 
   /**
-   * POST /v1/image/import: several paths are accepted or refused together, like several files
-   * in one multipart upload. Each path is opened (and checked) before any byte is copied.
+   * POST /v1/image/import: several paths (1 to 100, checked by the route) are accepted or
+   * refused together, like several files in one multipart upload. Each path is opened (and
+   * checked) before any byte is copied.
    */
   async function importPaths(
     paths: string[],
@@ -70,9 +69,6 @@ export function createImportService(deps: ImportDeps) {
     source: UploadSource = 'import',
     hooks?: AcceptHooks,
   ): Promise<ImageRecord[]> {
-    if (paths.length === 0 || paths.length > MAX_IMPORT_PATHS) {
-      throw new AppError('invalid_request', `paths: give 1 to ${MAX_IMPORT_PATHS} paths`);
-    }
     const opened: OpenedLocalFile[] = [];
     const received: ReceivedFile[] = [];
     const step = async <T>(fn: () => Promise<T>, countAsRejected: boolean): Promise<T> => {

@@ -17,8 +17,6 @@ export function createBufferPool(options: { slots: number; slabSize: number }) {
   }
 
   return {
-    slabSize: options.slabSize,
-
     /** A buffer of at least `size` bytes, once a slot is free. Use `.subarray(0, size)`. */
     async acquire(size: number, signal?: AbortSignal): Promise<Buffer> {
       while (taken >= options.slots) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { compiledWorkerPath } from '../util/worker-path.js';
+import { createBufferPool } from './buffer-pool.js';
 
 /**
  * Writes uploads to disk and hashes them on a thread of their own (workers/file-writer.worker.ts).
@@ -72,11 +73,12 @@ export interface HashedFileWriter {
 export async function openHashedFile(path: string): Promise<HashedFileWriter> {
   const worker = writerThread();
   const id = nextId++;
-  const free: Buffer[] = Array.from({ length: BUFFERS_PER_FILE }, () => Buffer.allocUnsafeSlow(BUFFER_BYTES));
+  // BUFFERS_PER_FILE slots: a buffer is taken to fill, handed to the thread, and released when
+  // it comes back; with every slot out, write() waits (backpressure).
+  const buffers = createBufferPool({ slots: BUFFERS_PER_FILE, slabSize: BUFFER_BYTES });
+  const failed = new AbortController();
   let current: Buffer | undefined;
   let filled = 0;
-  let failure: Error | undefined;
-  let bufferReturned: (() => void) | undefined;
   let settle: { resolve(value: unknown): void; reject(err: Error): void } | undefined;
 
   const wait = <T>() =>
@@ -84,9 +86,8 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
       settle = { resolve: resolve as (v: unknown) => void, reject };
     });
   const fail = (err: Error) => {
-    failure ??= err;
-    bufferReturned?.();
-    settle?.reject(failure);
+    if (!failed.signal.aborted) failed.abort(err);
+    settle?.reject(failed.signal.reason as Error);
     settle = undefined;
   };
 
@@ -94,8 +95,7 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
     onReply(reply) {
       switch (reply.type) {
         case 'buffer':
-          free.push(Buffer.from(reply.buffer));
-          bufferReturned?.();
+          buffers.release(Buffer.from(reply.buffer));
           return;
         case 'error':
           fail(new FileWriteError(reply.message, reply.code));
@@ -134,13 +134,8 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
     async write(chunk) {
       let offset = 0;
       while (offset < chunk.length) {
-        if (failure) throw failure;
-        if (!current) {
-          // All buffers are with the thread: wait for one to come back (backpressure).
-          while (!free.length && !failure) await new Promise<void>((resolve) => (bufferReturned = resolve));
-          if (failure) throw failure;
-          current = free.pop()!;
-        }
+        failed.signal.throwIfAborted();
+        current ??= await buffers.acquire(BUFFER_BYTES, failed.signal);
         const n = Math.min(chunk.length - offset, BUFFER_BYTES - filled);
         current.set(chunk.subarray(offset, offset + n), filled);
         filled += n;
@@ -150,7 +145,7 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
     },
 
     async finish() {
-      if (failure) throw failure;
+      failed.signal.throwIfAborted();
       if (current && filled) send();
       const done = wait<string>();
       worker.postMessage({ type: 'finish', id });

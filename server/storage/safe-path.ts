@@ -53,7 +53,7 @@ export function resolveLocalFile(requested: string, rules: LocalPathRules = {}):
   }
   const given = path.resolve(requested);
   const forbidden = (rules.forbidden ?? []).map((dir) => path.resolve(dir));
-  const inForbidden = (p: string) => forbidden.some((dir) => isInside(dir, p) || isInside(realOr(dir), p));
+  const inForbidden = (p: string) => forbidden.some((dir) => isInside(dir, p) || isInside(realPathOr(dir), p));
   if (inForbidden(given)) throw refuse("is inside Darkroom's own data folder");
 
   let real: string;
@@ -85,10 +85,11 @@ export function resolveLocalFile(requested: string, rules: LocalPathRules = {}):
   return real;
 }
 
-function realOr(dir: string): string {
+/** The path with symlinks followed, or just resolved where it cannot be (not there yet, unreadable). */
+export function realPathOr(p: string): string {
   try {
-    return fs.realpathSync(dir);
+    return fs.realpathSync(p);
   } catch {
-    return dir;
+    return path.resolve(p);
   }
 }

@@ -7,9 +7,10 @@ import { createSyncRepo } from '../db/sync.repo.js';
  * the AWS SDK (about 20 MB of memory).
  */
 export function assertNoOriginalsOnlyInBucket(db: Db): void {
-  const evicted = createSyncRepo(db).evicted().originals;
+  const repo = createSyncRepo(db);
+  const evicted = repo.evicted().originals;
   if (evicted > 0) {
-    const target = createSyncRepo(db).state().target;
+    const target = repo.state().target;
     const where = target ? (JSON.parse(target) as { bucket: string; prefix: string }) : undefined;
     throw new Error(
       `${evicted} originals are kept only in S3 bucket "${where?.bucket ?? '?'}" (prefix "${where?.prefix ?? ''}"); start with --s3-bucket (and the same prefix and endpoint)`,

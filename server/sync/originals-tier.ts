@@ -127,9 +127,13 @@ export function createOriginalsTier(deps: {
   return {
     source,
     evict,
-    /** A download read the local copy: it counts as use. */
-    touch: (sha256: string) => repo.touchOriginal(sha256, clock.now()),
-    maxLocalBytes: deps.maxLocalBytes,
+    /**
+     * A download read the local copy: it counts as use. Only with a limit, where the order of
+     * use decides what leaves first; otherwise a download would write to the database for nothing.
+     */
+    touch: (sha256: string) => {
+      if (deps.maxLocalBytes !== undefined) repo.touchOriginal(sha256, clock.now());
+    },
   };
 }
 

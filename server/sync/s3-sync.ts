@@ -9,7 +9,7 @@ import type { BlobStore } from '../storage/fs-blob-store.js';
 import { createS3Bucket, type S3Bucket } from '../storage/s3-bucket.js';
 import { startupFailure } from '../storage/s3-errors.js';
 import { applyLifecycleRules } from '../storage/s3-lifecycle.js';
-import type { Clock } from '../util/clock.js';
+import { isoOrNull, type Clock } from '../util/clock.js';
 import { createBucketDownloads } from './bucket-download.js';
 import { createSyncFeeder } from './feeder.js';
 import { createOriginalsTier } from './originals-tier.js';
@@ -35,7 +35,6 @@ export interface S3SyncTuning extends SyncTiming {
  */
 export const DEFAULT_S3_TUNING: S3SyncTuning = { ...DEFAULT_SYNC_TIMING, concurrency: 4, partConcurrency: 4, partSize: 8 * MiB, bufferSlots: 8 };
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 /**
  * Opens the bucket named by the config and checks it answers with these credentials. Throws an
@@ -61,10 +60,6 @@ export async function connectS3Bucket(config: Config, logger: Logger): Promise<S
   }
 }
 
-/**
- * Without a bucket, originals evicted to one could be neither downloaded nor processed: refuse to
- * start rather than serve 404s and failures. Throws the one line start-up prints.
- */
 /**
  * Headless S3 sync: everything Darkroom stores is replicated to the bucket through a durable
  * queue, deletes and purges follow, and with `--local-originals-max-bytes` the local disk becomes
@@ -156,8 +151,6 @@ export function createS3Sync(deps: {
   }
 
   return {
-    bucket,
-    repo,
     /** For processing: originals, brought back from the bucket when evicted. */
     originals: tier.source,
     /** For downloads: local reads count as use; evicted originals stream from the bucket. */
@@ -193,8 +186,12 @@ export function createS3Sync(deps: {
       void applyLifecycle();
     },
 
-    /** New events in the outbox: queue their object operations now rather than at the next poll. */
-    kick: feedAndKick,
+    /**
+     * New events in the outbox: queue their object operations soon rather than at the next poll.
+     * Scheduled, not run here: the caller is an upload or a job settling, which must not wait
+     * for the feeding (and the evicting it may cause).
+     */
+    kick: () => void setImmediate(feedAndKick),
 
     retryFailed(): number {
       const n = repo.retryFailed(clock.now());
@@ -216,8 +213,8 @@ export function createS3Sync(deps: {
         region: bucket.target.region,
         url: bucket.url,
         reachable: !outage,
-        outage: outage ? { since: iso(outage.since), lastError: outage.lastError, nextProbeAt: iso(outage.nextProbeAt) } : null,
-        backlog: { jobs: backlog.jobs, bytes: backlog.bytes, oldestQueuedAt: iso(backlog.oldest), unreadEvents: repo.unfedEvents() },
+        outage: outage ? { since: isoOrNull(outage.since), lastError: outage.lastError, nextProbeAt: isoOrNull(outage.nextProbeAt) } : null,
+        backlog: { jobs: backlog.jobs, bytes: backlog.bytes, oldestQueuedAt: isoOrNull(backlog.oldest), unreadEvents: repo.unfedEvents() },
         inFlight: runner.inFlight().map((f) => ({
           op: f.job.op,
           key: bucket.fullKey(f.job.key),
@@ -225,7 +222,7 @@ export function createS3Sync(deps: {
           bytesDone: f.bytesDone,
           resumedBytes: f.resumedBytes,
           attempt: f.job.attempts,
-          startedAt: iso(f.startedAt),
+          startedAt: isoOrNull(f.startedAt),
         })),
         failed: {
           jobs: repo.failedCount(),
@@ -235,7 +232,7 @@ export function createS3Sync(deps: {
             key: bucket.fullKey(j.key),
             attempts: j.attempts,
             lastError: j.last_error,
-            failedAt: iso(j.failed_at),
+            failedAt: isoOrNull(j.failed_at),
           })),
         },
         synced: { objects: state.synced_objects, bytes: state.synced_bytes, deletedObjects: state.deleted_objects },

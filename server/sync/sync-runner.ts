@@ -99,8 +99,10 @@ export function createSyncRunner(deps: {
       if (!job) break;
       start(job);
     }
-    // A job already due but not claimed waits for a free slot or for its lane: both kick when a
-    // job settles, so only a job due later needs a timer (and a poll catches anything else).
+    // Every slot busy: the next job to settle kicks the runner; a timer now would only poll.
+    if (inFlight.size >= deps.concurrency) return clearTimeout(timer);
+    // A job already due but not claimed waits for its lane, which kicks when its job settles, so
+    // only a job due later needs a timer (and a poll catches anything else).
     const next = repo.nextRunAt();
     const wait = next === null || next <= clock.now() ? timing.pollMs : Math.min(timing.pollMs, next - clock.now());
     schedule(wait);

@@ -18,3 +18,6 @@ export function createManualClock(start = Date.now()): Clock & { advance(ms: num
     },
   };
 }
+
+/** A time in ms as the API writes it (ISO 8601, UTC), null for none. */
+export const isoOrNull = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());

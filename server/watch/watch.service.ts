@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WatchRepo } from '../db/watch.repo.js';
 import { AppError } from '../errors.js';
@@ -9,9 +10,9 @@ import type { IngestService } from '../services/ingest.service.js';
 import { LOCAL_CUSTOMER, type Principal } from '../services/keys.service.js';
 import type { ReceivedFile } from '../services/receive.js';
 import { DEFAULT_VARIANTS } from '../services/variants.js';
-import { isInside } from '../storage/safe-path.js';
+import { isInside, realPathOr } from '../storage/safe-path.js';
 import type { OpenedLocalFile } from '../storage/local-file.js';
-import type { Clock } from '../util/clock.js';
+import { isoOrNull, type Clock } from '../util/clock.js';
 import { DEFAULT_WATCH_TIMING, createFolderWatcher, type FolderWatcher, type WatchTiming } from './folder-watcher.js';
 
 export interface WatchDeps {
@@ -95,7 +96,7 @@ export function createWatchService(deps: WatchDeps) {
   async function drain() {
     while (queue.size && !closed) {
       if (!deps.queueHasRoom()) {
-        await sleep(500);
+        await sleep(500, undefined, { ref: false });
         continue;
       }
       const [file, folder] = queue.entries().next().value!;
@@ -239,7 +240,7 @@ export function createWatchService(deps: WatchDeps) {
       path: folderPath,
       source,
       poll,
-      realRoot: realOr(folderPath),
+      realRoot: realPathOr(folderPath),
       watcher: undefined as unknown as FolderWatcher,
       started: Promise.resolve(),
     };
@@ -251,7 +252,7 @@ export function createWatchService(deps: WatchDeps) {
       logger,
       onFile: (file) => {
         // The real path may only be known once the folder exists (a share mounted late).
-        folder.realRoot = realOr(folderPath);
+        folder.realRoot = realPathOr(folderPath);
         enqueue(folder, file);
       },
     });
@@ -276,7 +277,7 @@ export function createWatchService(deps: WatchDeps) {
       state: watcher.state,
       error: watcher.error,
       counts: { ingested: counts.ingested, rejected: counts.rejected, pending },
-      lastIngestedAt: counts.lastIngestedAt === null ? null : new Date(counts.lastIngestedAt).toISOString(),
+      lastIngestedAt: isoOrNull(counts.lastIngestedAt),
     };
   }
 
@@ -288,7 +289,7 @@ export function createWatchService(deps: WatchDeps) {
     const stats = fs.statSync(folder, { throwIfNoEntry: false });
     if (!stats) throw refuse('does not exist');
     if (!stats.isDirectory()) throw refuse('is not a folder');
-    if (isInside(dataDir, folder) || isInside(realOr(dataDir), realOr(folder))) throw refuse("is inside Darkroom's own data folder");
+    if (isInside(dataDir, folder) || isInside(realPathOr(dataDir), realPathOr(folder))) throw refuse("is inside Darkroom's own data folder");
     return folder;
   }
 
@@ -339,7 +340,6 @@ export function createWatchService(deps: WatchDeps) {
       await folder.watcher.stop();
     },
 
-
     async close() {
       closed = true;
       for (const { timer } of waiting.values()) clearTimeout(timer);
@@ -355,17 +355,7 @@ export function createWatchService(deps: WatchDeps) {
 
 export type WatchService = ReturnType<typeof createWatchService>;
 
-function realOr(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return path.resolve(p);
-  }
-}
-
 function statOrZero(file: string): { size: number; mtimeMs: number } {
   const stats = fs.statSync(file, { throwIfNoEntry: false });
   return { size: stats?.size ?? 0, mtimeMs: stats?.mtimeMs ?? 0 };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, Page, Request, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
-import { dropFiles, launchBrowser, openPage, reviewView, type WatchedPage } from './helpers/browser.js';
+import { dropFiles, launchBrowser, openPage, reviewView } from './helpers/browser.js';
 import { installFakeDesktopBridge, type FakeBridgeOptions } from './helpers/desktop.js';
 import { bigTiff, cameraJpeg, fixtureCopy, textFile } from './helpers/files.js';
 

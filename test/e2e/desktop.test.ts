@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/child.js';
 import { jpegWithExif } from '../helpers/images.js';
 import { tempDir } from '../helpers/server.js';
+import { dropFiles } from './helpers/browser.js';
 
 /**
  * The real desktop window, driven by Playwright: a file dropped from the OS is imported by
@@ -69,22 +70,7 @@ describe.skipIf(!!binary.missing)(`desktop window${binary.missing ? ` (skipped: 
     expect(await page.evaluate('typeof process')).toBe('undefined');
 
     // A drop from the file manager: File objects backed by files on disk, in a drop event.
-    await page.evaluate(`(() => {
-      const input = document.createElement('input');
-      input.type = 'file';
-      input.id = 'e2e-source';
-      input.style.display = 'none';
-      document.body.append(input);
-    })()`);
-    await page.setInputFiles('#e2e-source', photo);
-    await page.evaluate(`(() => {
-      const data = new DataTransfer();
-      for (const file of document.getElementById('e2e-source').files) data.items.add(file);
-      const zone = document.querySelector('[data-testid=dropzone]');
-      for (const type of ['dragenter', 'dragover', 'drop']) {
-        zone.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
-      }
-    })()`);
+    await dropFiles(page, '[data-testid=dropzone]', [photo]);
     await page.waitForSelector('[data-testid=image-card][data-status=done]', { timeout: 60_000 });
 
     // Navigation away and new windows are refused.

@@ -4,7 +4,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { solid } from '../helpers/images.js';
 import { lanAddress } from '../helpers/network.js';
-import { eventually } from '../helpers/s3rver.js';
+import { eventually } from '../helpers/eventually.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { launchBrowser, openPage, reviewView } from './helpers/browser.js';
 import { installFakeDesktopBridge } from './helpers/desktop.js';

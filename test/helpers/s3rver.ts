@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createS3Bucket, type S3Bucket } from '../../server/storage/s3-bucket.js';
 import { ROOT } from './child.js';
-import { tempDir } from './server.js';
+import { eventually } from './eventually.js';
+import { tempDir, type ApiClient } from './server.js';
 
 /** s3rver's built-in account: any other access key is refused, as real S3 would. */
 export const S3RVER_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
@@ -122,21 +123,16 @@ export async function startS3rver(bucket = 'darkroom-test'): Promise<S3rver> {
   };
 }
 
-/** Polls until `check` returns a truthy value (which it returns), or fails with the last state. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} not met in ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** What GET /v1/sync answers, as far as the tests read it. */
+type SyncStatus = Record<string, any>;
 
-export const sha256 = (data: Buffer | Uint8Array) => crypto.createHash('sha256').update(data).digest('hex');
+/**
+ * Polls GET /v1/sync until nothing waits for the bucket and nothing is on its way (and `also`
+ * holds, e.g. the bucket is reachable again or so many bytes are synced); returns that status.
+ */
+export function syncIdle(client: ApiClient, also: (status: SyncStatus) => boolean = () => true, timeoutMs = 30_000, what = 'sync idle') {
+  return eventually(async () => {
+    const status = (await client.json('GET', '/v1/sync')).body as SyncStatus;
+    return status.backlog.jobs === 0 && status.backlog.unreadEvents === 0 && status.inFlight.length === 0 && also(status) ? status : undefined;
+  }, timeoutMs, what);
+}

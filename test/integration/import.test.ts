@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../helpers/hash.js';
 import { jpegWithExif, pngBomb, solid } from '../helpers/images.js';
 import { lanAddress } from '../helpers/network.js';
 import { ADMIN_KEY, ApiClient, listFiles, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -23,7 +24,6 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const sha256 = (data: Buffer) => crypto.createHash('sha256').update(data).digest('hex');
 const importPaths = (client: ApiClient, paths: unknown, extra: Record<string, unknown> = {}) =>
   client.json('POST', '/v1/image/import', { paths, ...extra });
 

@@ -4,7 +4,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../server/util/clock.js';
 import { solid } from '../helpers/images.js';
-import { eventually, sha256, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { eventually } from '../helpers/eventually.js';
+import { sha256 } from '../helpers/hash.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const FAST = { pollMs: 50, probeMinMs: 100, probeMaxMs: 500, retryMaxMs: 500 };

@@ -4,7 +4,8 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { peakRss, spawnServer, type ChildServer } from '../helpers/child.js';
 import { fixture } from '../helpers/images.js';
-import { eventually, S3RVER_CREDENTIALS, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { S3RVER_CREDENTIALS, startS3rver, syncIdle, type S3rver } from '../helpers/s3rver.js';
+import { eventually } from '../helpers/eventually.js';
 import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -90,14 +91,7 @@ describe('kill -9 during a multipart upload to the bucket', () => {
     client = new ApiClient(server.url, ADMIN_KEY);
     // Done when the server has its answer to the completion (s3rver lists an object while it is
     // still writing it).
-    const status = await eventually(
-      async () => {
-        const s = (await client.json('GET', '/v1/sync')).body;
-        return s.synced.bytes >= SIZE && s.inFlight.length === 0 && s.backlog.jobs === 0 && s;
-      },
-      120_000,
-      'object completed after restart',
-    );
+    const status = await syncIdle(client, (s) => s.synced.bytes >= SIZE, 120_000, 'object completed after restart');
     expect(status.failed.jobs).toBe(0);
 
     // It went on from the stored parts rather than from the start.
@@ -147,14 +141,7 @@ describe('kill -9 during a multipart upload to the bucket', () => {
 
     server = await start();
     client = new ApiClient(server.url, ADMIN_KEY);
-    await eventually(
-      async () => {
-        const s = (await client.json('GET', '/v1/sync')).body;
-        return s.synced.bytes >= before + size && s.inFlight.length === 0 && s.backlog.jobs === 0 && s;
-      },
-      120_000,
-      'object completed after restart',
-    );
+    await syncIdle(client, (s) => s.synced.bytes >= before + size, 120_000, 'object completed after restart');
     const resumed = server
       .stderr()
       .split('\n')

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, solid } from '../helpers/images.js';
-import { eventually, sha256, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { startS3rver, syncIdle, type S3rver } from '../helpers/s3rver.js';
+import { eventually } from '../helpers/eventually.js';
+import { sha256 } from '../helpers/hash.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -74,10 +76,7 @@ describe('an unreachable bucket', () => {
     expect(down.backlog.bytes).toBeGreaterThanOrEqual(big.length);
 
     await s3.restart();
-    const after = await eventually(async () => {
-      const s = await status();
-      return s.reachable && s.backlog.jobs === 0 && s.backlog.unreadEvents === 0 && s.inFlight.length === 0 && s;
-    }, 60_000, 'backlog drained');
+    const after = await syncIdle(t.admin, (s) => s.reachable, 60_000, 'backlog drained');
     expect(after.failed.jobs).toBe(0);
 
     // Every original and every processed file is in the bucket, byte for byte.
@@ -90,6 +89,6 @@ describe('an unreachable bucket', () => {
       }
     }
     expect((await s3.client.head(`outage/originals/${bigSha}`)).bytes).toBe(big.length);
-    expect(bigId).toBeTruthy();
+    expect((await t.admin.waitFor(bigId)).status).toBe('done');
   });
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../helpers/child.js';
-import { eventually, S3RVER_CREDENTIALS, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { S3RVER_CREDENTIALS, startS3rver, syncIdle, type S3rver } from '../helpers/s3rver.js';
 import { solid } from '../helpers/images.js';
 import { ADMIN_KEY, startTestServer, tempDir } from '../helpers/server.js';
 
@@ -86,10 +86,7 @@ describe('without a bucket', () => {
       await t.close();
       const synced = await startTestServer({ dataDir: t.dataDir, config: s3.options('later'), start: { s3: { pollMs: 50 } } });
       try {
-        await eventually(async () => {
-          const status = (await synced.admin.json('GET', '/v1/sync')).body;
-          return status.synced.objects === 3 && status.backlog.jobs === 0 && status.inFlight.length === 0;
-        }, 30_000, 'existing files synced');
+        await syncIdle(synced.admin, (status) => status.synced.objects === 3, 30_000, 'existing files synced');
         expect([...(await s3.objects('later/')).keys()].sort()).toEqual(
           [`later/originals/${record.sha256}`, `later/processed/${record.id}/display.webp`, `later/processed/${record.id}/thumb.webp`].sort(),
         );

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../server/util/clock.js';
 import { jpegWithExif, solid } from '../helpers/images.js';
-import { eventually, sha256, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { startS3rver, syncIdle, type S3rver } from '../helpers/s3rver.js';
+import { eventually } from '../helpers/eventually.js';
+import { sha256 } from '../helpers/hash.js';
 import { startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
 
 const PREFIX = 'tenant-a/darkroom';
@@ -37,12 +39,7 @@ async function uploadDone(data: Buffer, name: string) {
 }
 
 /** Waits until the sync queue is empty and nothing runs. */
-async function synced() {
-  return eventually(async () => {
-    const status = (await t.admin.json('GET', '/v1/sync')).body;
-    return status.backlog.jobs === 0 && status.backlog.unreadEvents === 0 && status.inFlight.length === 0 && status;
-  }, 30_000, 'sync idle');
-}
+const synced = () => syncIdle(t.admin);
 
 describe('S3 sync', () => {
   it('stores originals and processed files under the contract keys, byte for byte', async () => {

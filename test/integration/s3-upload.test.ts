@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBufferPool } from '../../server/storage/buffer-pool.js';
 import { LocalIntegrityError, UploadGoneError, uploadFile, type UploadRequest } from '../../server/storage/s3-upload.js';
-import { sha256, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { sha256 } from '../helpers/hash.js';
 import { tempDir } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;

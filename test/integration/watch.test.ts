@@ -1,14 +1,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../server/config.js';
-import { startServer, type RunningServer } from '../../server/main.js';
+import type { RunningServer } from '../../server/main.js';
+import { eventually } from '../helpers/eventually.js';
+import { sha256 } from '../helpers/hash.js';
 import { solid } from '../helpers/images.js';
-import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
+import { lanAddress } from '../helpers/network.js';
+import { ADMIN_KEY, ApiClient, startTestServer, tempDir } from '../helpers/server.js';
 
 // Short waits so the suite stays fast; the logic is the same as with the defaults.
 const TIMING = { stabilityMs: 300, pollIntervalMs: 100, retryMs: 300 };
@@ -31,11 +31,10 @@ function dir(prefix: string) {
   return d;
 }
 
-async function start(dataDir: string, watch: string[] = [], timing = TIMING) {
-  const config = parseConfig({ dataDir, port: '0', workers: '2', adminKey: ADMIN_KEY, logLevel: 'silent', minFreeBytes: '1MB', watch });
-  const server = await startServer(config, { logger: pino({ level: 'silent' }), print: () => {}, watchTiming: timing });
+async function start(dataDir: string, watch: string[] = [], timing = TIMING, host?: string) {
+  const { server, admin } = await startTestServer({ dataDir, config: { watch, ...(host ? { host } : {}) }, start: { watchTiming: timing } });
   running.push(server);
-  return { server, admin: new ApiClient(server.url, ADMIN_KEY) };
+  return { server, admin };
 }
 
 async function stop(server: RunningServer) {
@@ -43,15 +42,7 @@ async function stop(server: RunningServer) {
   await server.close();
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000) => eventually(probe, timeoutMs, what);
 
 interface FolderStatus {
   id: string;
@@ -87,7 +78,6 @@ async function settled(admin: ApiClient, folder: string, counts: { ingested: num
   return status;
 }
 
-const sha256 = (data: Buffer) => crypto.createHash('sha256').update(data).digest('hex');
 
 /** A JPEG of a few hundred KB that does not compress away, so writing it takes several chunks. */
 async function noisyJpeg(width = 600, height = 400): Promise<Buffer> {
@@ -282,14 +272,11 @@ describe('watch folders', () => {
     const user = new ApiClient(first.server.url, (await admin.json('POST', '/v1/keys', { customer: 'w', role: 'user' })).body.key);
     expect((await user.json('GET', '/v1/watch')).status).toBe(403);
     expect((await user.json('POST', '/v1/watch', { path: share })).status).toBe(403);
-    const lan = Object.values(os.networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4');
-    if (!lan) throw new Error('this test needs a network interface besides loopback');
+    const lan = lanAddress();
     await stop(first.server);
 
     // After a restart the folder from settings is still watched, and what it took is not taken again.
-    const configLan = parseConfig({ dataDir, host: '0.0.0.0', port: '0', workers: '1', adminKey: ADMIN_KEY, logLevel: 'silent', minFreeBytes: '1MB', watch: [flagged] });
-    const second = await startServer(configLan, { logger: pino({ level: 'silent' }), print: () => {}, watchTiming: TIMING });
-    running.push(second);
+    const { server: second } = await start(dataDir, [flagged], TIMING, '0.0.0.0');
     const local = new ApiClient(second.url.replace('0.0.0.0', '127.0.0.1'), ADMIN_KEY);
     await settled(local, share, { ingested: 1, rejected: 0 });
     expect((await folders(local)).map((f) => [f.path, f.source])).toEqual([
@@ -297,7 +284,7 @@ describe('watch folders', () => {
       [share, 'settings'],
     ]);
     // From another machine, the list is readable but changes are refused.
-    const remote = new ApiClient(`http://${lan.address}:${second.port}`, ADMIN_KEY);
+    const remote = new ApiClient(`http://${lan}:${second.port}`, ADMIN_KEY);
     expect((await remote.json('GET', '/v1/watch')).status).toBe(200);
     expect((await remote.json('DELETE', `/v1/watch/${added.body.id}`)).status).toBe(403);
 

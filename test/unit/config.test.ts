@@ -60,3 +60,23 @@ describe('config', () => {
     expect(readme).toContain('DARKROOM_DATA_DIR');
   });
 });
+
+describe('command line', () => {
+  /** The options `darkroom serve` parses from `args`, without starting anything. */
+  async function serveOptions(args: string[]): Promise<Record<string, unknown>> {
+    const { buildProgram } = await import('../../server/cli.js');
+    const program = buildProgram();
+    let options: Record<string, unknown> = {};
+    program.commands.find((c) => c.name() === 'serve')!.action(function (this: { opts(): Record<string, unknown> }) {
+      options = this.opts();
+    });
+    await program.parseAsync(['node', 'darkroom', 'serve', ...args]);
+    return options;
+  }
+
+  it('takes a switch alone or with true/false, as the contract lists it', async () => {
+    expect(await serveOptions(['--s3-force-path-style', '--s3-prefix', 'x'])).toMatchObject({ s3ForcePathStyle: 'true', s3Prefix: 'x' });
+    expect(await serveOptions(['--s3-force-path-style', 'false'])).toMatchObject({ s3ForcePathStyle: 'false' });
+    expect(await serveOptions([])).not.toHaveProperty('s3ForcePathStyle');
+  });
+});

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { ImageRecord } from '../api/types';
 
 export type DisplayStatus = ImageRecord['status'] | 'expired';
@@ -21,9 +22,18 @@ export function displayStatus(image: Pick<ImageRecord, 'status' | 'variants'>): 
 
 export function StatusBadge({ status, compact = false }: { status: DisplayStatus; compact?: boolean }) {
   return (
-    <span className={`badge badge-${status}${compact ? ' badge-compact' : ''}`}>
-      <span className="badge-dot" aria-hidden="true" />
+    <Badge tone={status} compact={compact}>
       {LABELS[status]}
+    </Badge>
+  );
+}
+
+/** A dot and a word in one of the status colours (the tones are the image statuses). */
+export function Badge({ tone, compact = false, children, ...rest }: { tone: DisplayStatus; compact?: boolean; children: ReactNode; 'data-testid'?: string }) {
+  return (
+    <span className={`badge badge-${tone}${compact ? ' badge-compact' : ''}`} {...rest}>
+      <span className="badge-dot" aria-hidden="true" />
+      {children}
     </span>
   );
 }

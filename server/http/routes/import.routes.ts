@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { MAX_IMPORT_PATHS, type ImportService } from '../../services/import.service.js';
+import type { ImportService } from '../../services/import.service.js';
 import { parseVariants } from '../../services/variants.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
@@ -12,6 +12,9 @@ export interface ImportRoutesDeps {
   /** Counts the outcome like an upload's (darkroom_uploads_total). */
   onUploadOutcome?: (outcome: string) => void;
 }
+
+/** Paths per request: like files in one multipart upload, accepted or refused together. */
+const MAX_IMPORT_PATHS = 100;
 
 const ImportBody = z
   .object({

@@ -20,13 +20,11 @@ export async function installFakeDesktopBridge(context: BrowserContext, options:
       const chosen = [...chosenFolders];
       const calls: string[] = [];
       window.darkroomDesktop = Object.freeze({
-        version: 1,
         pathForFile(file: { name: string }) {
           calls.push(`pathForFile ${file.name}`);
           return withoutPath.includes(file.name) ? null : `${folder}/${file.name}`;
         },
         openDataFolder: async () => void calls.push('openDataFolder'),
-        openExternal: async () => false,
         async chooseFolder() {
           calls.push('chooseFolder');
           return chosen.shift() ?? null;

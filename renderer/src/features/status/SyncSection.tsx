@@ -5,6 +5,7 @@ import { useSession } from '../../auth/SessionContext';
 import { formatBytes, formatCount, formatDateTime, formatRelative } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
 import { ProgressBar } from '../../ui/ProgressBar';
+import { Badge, type DisplayStatus } from '../../ui/StatusBadge';
 import { useToast } from '../../ui/Toasts';
 import { lifecycleText, operationText } from './syncText';
 
@@ -83,12 +84,11 @@ export function SyncSection() {
 }
 
 function ReachabilityBadge({ status }: { status: SyncStatus }) {
-  const [tone, label] = !status.enabled ? ['queued', 'Off'] : status.reachable ? ['done', 'Connected'] : ['failed', 'Unreachable'];
+  const [tone, label]: [DisplayStatus, string] = !status.enabled ? ['queued', 'Off'] : status.reachable ? ['done', 'Connected'] : ['failed', 'Unreachable'];
   return (
-    <span className={`badge badge-${tone}`} data-testid="sync-state">
-      <span className="badge-dot" aria-hidden="true" />
+    <Badge tone={tone} data-testid="sync-state">
       {label}
-    </span>
+    </Badge>
   );
 }
 

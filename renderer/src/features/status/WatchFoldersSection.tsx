@@ -6,6 +6,7 @@ import { desktopBridge, servedFromThisMachine } from '../../desktop/desktop';
 import { Dialog } from '../../ui/Dialog';
 import { formatCount, formatDateTime, formatRelative } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
+import { Badge } from '../../ui/StatusBadge';
 import { useToast } from '../../ui/Toasts';
 import { AddWatchFolderDialog } from './AddWatchFolderDialog';
 import { modeText, sourceText, WATCH_STATE } from './watchFolderText';
@@ -184,10 +185,7 @@ function WatchFolderRow({ folder, onRemove }: { folder: WatchFolder; onRemove: (
       </th>
       {/* data-label: the column's name, shown next to the value where rows stack (phones). */}
       <td data-label="State">
-        <span className={`badge badge-${state.tone}`}>
-          <span className="badge-dot" aria-hidden="true" />
-          {state.label}
-        </span>
+        <Badge tone={state.tone}>{state.label}</Badge>
         {folder.error && <span className="cell-error">{folder.error}</span>}
       </td>
       <td data-label="Detects files by">

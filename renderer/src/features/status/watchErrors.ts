@@ -7,6 +7,5 @@ export function watchChangeError(error: unknown): string {
     // The server changes watch folders only for requests from its own machine (it reads the folders' files).
     return 'Watch folders can be changed only on the machine Darkroom runs on: open Darkroom there (at 127.0.0.1) to add or remove one.';
   }
-  if (error instanceof ApiError && error.code === 'network_error') return error.message;
   return sentence(error instanceof Error ? error.message : String(error));
 }

@@ -34,7 +34,7 @@ function loadChoice(): VariantChoice {
 }
 
 export function UploadProvider({ children }: { children: ReactNode }) {
-  const { api, me } = useSession();
+  const { api, me, can } = useSession();
   const queryClient = useQueryClient();
   const toast = useToast();
   const [choice, setChoiceState] = useState<VariantChoice>(loadChoice);
@@ -82,7 +82,7 @@ export function UploadProvider({ children }: { children: ReactNode }) {
       // In the desktop app files on disk are imported by path (a 5 GB scan is not sent through
       // HTTP); anywhere else, or when any file of the set has no path, the set is uploaded. Only
       // an admin key may import, so a window signed in with another key uploads too.
-      const localPaths = me.role === 'admin' ? localPathsOf(files.map((f) => f.file)) : undefined;
+      const localPaths = can('import') ? localPathsOf(files.map((f) => f.file)) : undefined;
       if (files.length) queue.add(files, variantsOf(choice), localPaths);
       // Files that continue an interrupted upload leave the interrupted list.
       const names = new Set(files.map((f) => f.file.name + f.file.size));
@@ -90,7 +90,7 @@ export function UploadProvider({ children }: { children: ReactNode }) {
       if (skipped) toast(`${skipped} file${skipped === 1 ? '' : 's'} in the folder ${skipped === 1 ? 'is' : 'are'} not an image and ${skipped === 1 ? 'was' : 'were'} skipped.`);
       if (!files.length && !skipped) toast('No files to upload.');
     },
-    [queue, choice, toast, me.role],
+    [queue, choice, toast, can],
   );
 
   const discard = useCallback(

@@ -35,8 +35,8 @@ export function UploadPanel() {
   const announcement = useAnnouncements(items);
 
   if (items.length === 0 && shownInterrupted.length === 0) return null;
-  const percent = overallPercent(items, totals);
-  const { title, summary } = describeTotals(items, totals, shownInterrupted.length);
+  const percent = overallPercent(totals);
+  const { title, summary } = describeTotals(totals, shownInterrupted.length);
 
   return (
     <aside className={`upload-panel${collapsed ? ' is-collapsed' : ''}`} aria-label="Uploads">
@@ -117,9 +117,9 @@ export function UploadPanel() {
 }
 
 /** Uploads by bytes; a set of imports only (no byte progress) by files. */
-function overallPercent(items: UploadItem[], totals: UploadTotals): number {
+function overallPercent(totals: UploadTotals): number {
   if (totals.count > 0 && totals.active === 0) return 100;
-  if (items.every((i) => i.method === 'import')) {
+  if (totals.imports.count === totals.count) {
     const counted = totals.count - totals.failed;
     return counted > 0 ? (totals.done / counted) * 100 : 0;
   }
@@ -130,14 +130,13 @@ function overallPercent(items: UploadItem[], totals: UploadTotals): number {
  * The panel's heading and the line under it. Imports have no byte progress (the server reads
  * the file from disk), so they are counted by files, and uploads by bytes.
  */
-function describeTotals(items: UploadItem[], totals: UploadTotals, interrupted: number): { title: string; summary: string } {
+function describeTotals(totals: UploadTotals, interrupted: number): { title: string; summary: string } {
   const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
   if (totals.count === 0) return { title: 'Interrupted uploads', summary: `${interrupted} can be continued` };
-  const imports = items.filter((i) => i.method === 'import');
-  const uploads = items.filter((i) => i.method === 'upload');
-  const activeImports = imports.filter((i) => i.state === 'queued' || i.state === 'uploading').length;
+  const { imports } = totals;
+  const activeImports = imports.active;
   const activeUploads = totals.active - activeImports;
-  const onlyImports = uploads.length === 0;
+  const onlyImports = imports.count === totals.count;
   if (totals.active > 0) {
     const title =
       activeUploads && activeImports
@@ -146,8 +145,7 @@ function describeTotals(items: UploadItem[], totals: UploadTotals, interrupted: 
           ? `Importing ${files(activeImports)}`
           : `Uploading ${files(activeUploads)}`;
     if (onlyImports) {
-      const imported = imports.filter((i) => i.state === 'done').length;
-      return { title, summary: `${imported} of ${files(imports.length - totals.failed)} imported · read from disk, not uploaded` };
+      return { title, summary: `${imports.done} of ${files(imports.count - imports.failed)} imported · read from disk, not uploaded` };
     }
     return {
       title,
@@ -162,7 +160,7 @@ function describeTotals(items: UploadItem[], totals: UploadTotals, interrupted: 
         ? `${totals.done} ${verb}, ${totals.failed} not ${verb}`
         : `${totals.failed} ${noun}${totals.failed === 1 ? '' : 's'} failed`
       : `${totals.done} ${noun}${totals.done === 1 ? '' : 's'} complete`;
-  const summary = totals.done > 0 ? (onlyImports ? `${formatBytes(totals.sent)} imported` : `${formatBytes(totals.sent)} sent`) : `Nothing was ${verb}`;
+  const summary = totals.done > 0 ? (onlyImports ? `${formatBytes(imports.doneBytes)} imported` : `${formatBytes(totals.sent)} sent`) : `Nothing was ${verb}`;
   return { title, summary };
 }
 

@@ -39,14 +39,18 @@ export interface UploadItem {
 }
 
 export interface UploadTotals {
+  /** Every item, uploads and imports. */
   count: number;
   active: number;
   done: number;
   failed: number;
+  /** Of the uploads only: imports are read from disk by the server and have no byte progress. */
   bytes: number;
   sent: number;
   speed: number;
   eta: number | null;
+  /** The imports among the items, counted by files, and the size of those done. */
+  imports: { count: number; active: number; done: number; failed: number; doneBytes: number };
 }
 
 export interface UploadQueueOptions {
@@ -202,18 +206,31 @@ export class UploadQueue {
     let active = 0;
     let done = 0;
     let failed = 0;
+    const imports = { count: 0, active: 0, done: 0, failed: 0, doneBytes: 0 };
     for (const item of items) {
+      const isImport = item.method === 'import';
+      if (isImport) imports.count++;
       if (item.state === 'error') {
         failed++;
+        if (isImport) imports.failed++;
         continue;
       }
+      if (item.state === 'done') {
+        done++;
+        if (isImport) {
+          imports.done++;
+          imports.doneBytes += item.size;
+        }
+      } else {
+        active++;
+        if (isImport) imports.active++;
+      }
+      if (isImport) continue;
       bytes += item.size;
       sent += item.state === 'done' ? item.size : item.sent;
-      if (item.state === 'done') done++;
-      else active++;
       if (item.state === 'uploading') speed += item.speed;
     }
-    return { count: items.length, active, done, failed, bytes, sent, speed, eta: speed > 0 ? (bytes - sent) / speed : null };
+    return { count: items.length, active, done, failed, bytes, sent, speed, eta: speed > 0 ? (bytes - sent) / speed : null, imports };
   }
 
   private startMore() {
