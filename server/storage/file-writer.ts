@@ -32,14 +32,16 @@ let thread: Worker | undefined;
 let nextId = 1;
 const pending = new Map<number, Pending>();
 
-/** One thread for the whole process, started with the first upload; it never keeps it alive. */
+/**
+ * One thread for the whole process, started with the first upload. It keeps the process alive
+ * only while a file is open (see track/untrack), as a write stream would.
+ */
 function writerThread(): Worker {
   if (thread) return thread;
   const worker = new Worker(compiledWorkerPath('workers/file-writer.worker.js'), {
     // It holds no data of its own (buffers are transferred in and out): a minimal heap.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
   });
-  worker.unref();
   worker.on('message', (reply: Reply) => pending.get(reply.id)?.onReply(reply));
   const lost = (err: Error) => {
     if (thread === worker) thread = undefined;
@@ -47,8 +49,21 @@ function writerThread(): Worker {
   };
   worker.on('error', lost);
   worker.on('exit', (code) => lost(new Error(`upload writer thread exited (${code})`)));
+  // After the listeners: adding a 'message' listener refs the worker's port again (Node 20).
+  worker.unref();
   thread = worker;
   return worker;
+}
+
+/** Registers an open file; the first one refs the thread, so a pending finish() is awaited. */
+function track(worker: Worker, id: number, entry: Pending) {
+  if (pending.size === 0) worker.ref();
+  pending.set(id, entry);
+}
+
+/** Forgets a file; with none left open, the thread no longer keeps the process alive. */
+function untrack(worker: Worker, id: number) {
+  if (pending.delete(id) && pending.size === 0) worker.unref();
 }
 
 export class FileWriteError extends Error {
@@ -91,7 +106,7 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
     settle = undefined;
   };
 
-  pending.set(id, {
+  track(worker, id, {
     onReply(reply) {
       switch (reply.type) {
         case 'buffer':
@@ -126,7 +141,7 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
   try {
     await opened;
   } catch (err) {
-    pending.delete(id);
+    untrack(worker, id);
     throw err;
   }
 
@@ -152,7 +167,7 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
       try {
         return await done;
       } finally {
-        pending.delete(id);
+        untrack(worker, id);
       }
     },
 
@@ -162,7 +177,7 @@ export async function openHashedFile(path: string): Promise<HashedFileWriter> {
         worker.postMessage({ type: 'abort', id });
         await done.catch(() => {}); // the thread failed meanwhile: nothing more to close there
       }
-      pending.delete(id);
+      untrack(worker, id);
       await fs.promises.rm(path, { force: true });
     },
   };

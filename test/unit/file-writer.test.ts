@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileWriteError, openHashedFile } from '../../server/storage/file-writer.js';
+import { ROOT } from '../helpers/child.js';
 import { tempDir } from '../helpers/server.js';
 
 /** Random bytes cut into chunks of uneven sizes, as a socket delivers them. */
@@ -65,5 +67,26 @@ describe('the upload file writer (its own thread, real files)', () => {
     const missing = path.join(tempDir(), 'no-such-dir', 'upload');
     await expect(openHashedFile(missing)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(openHashedFile(missing)).rejects.toBeInstanceOf(FileWriteError);
+  });
+
+  it('does not keep a process alive once its files are finished', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'then-exit');
+    const writerModule = path.join(ROOT, 'dist/server/storage/file-writer.js');
+    const script = `
+      const { openHashedFile } = await import(${JSON.stringify(writerModule)});
+      const writer = await openHashedFile(${JSON.stringify(file)});
+      await writer.write(Buffer.from('bytes'));
+      console.log(await writer.finish());
+    `;
+    fs.writeFileSync(path.join(dir, 'write-then-exit.mjs'), script);
+    const child = spawn(process.execPath, [path.join(dir, 'write-then-exit.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000))]);
+    child.kill('SIGKILL');
+    expect(outcome).toBe(0);
+    expect(out.trim()).toBe(sha256(Buffer.from('bytes')));
   });
 });
