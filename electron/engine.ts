@@ -38,11 +38,11 @@ interface EngineChild {
 }
 
 /**
- * A small young generation keeps the engine's memory flat while it streams multi-gigabyte
- * uploads (each chunk leaves a short-lived wrapper behind); the same flag as `npm run serve`
- * (docs/performance.md).
+ * V8's heap tuned for streaming multi-gigabyte uploads through short-lived Buffers: the same
+ * flags as `npm run serve`, explained in server/node-flags.ts (a test keeps the two in step;
+ * this shell is compiled apart from the server and cannot import it).
  */
-const ENGINE_NODE_FLAGS = ['--max-semi-space-size=2'];
+const ENGINE_NODE_FLAGS = ['--max-semi-space-size=2', '--initial-old-space-size=64'];
 
 function spawnEngine(entry: string, nodePath: string | undefined): EngineChild {
   if (nodePath) {

@@ -8,6 +8,7 @@ import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { createKeysService, NewKeyInput } from './services/keys.service.js';
 import { startServer } from './main.js';
+import { missingEngineFlags } from './node-flags.js';
 import { systemClock } from './util/clock.js';
 
 function fail(message: string): never {
@@ -41,30 +42,42 @@ function configFrom(flags: Record<string, unknown>) {
   }
 }
 
+/** A note for operators who start the server without the engine's Node flags. */
+function engineFlagsNotice(): string[] {
+  const missing = missingEngineFlags();
+  // `node bin/darkroom.js` (or the installed command) cannot set V8's heap flags for itself.
+  if (!missing.length) return [];
+  return [`darkroom: note: Node was started without ${missing.join(' ')}; uploads take more CPU (npm run serve passes them; docs/performance.md)`];
+}
+
 export async function serve(flags: Record<string, unknown>) {
   const config = configFrom(flags);
-  let server;
-  try {
-    server = await startServer(config);
-  } catch (err) {
-    fail((err as Error).message);
-  }
+  // Signals are handled from the first moment: one that comes while the server is still
+  // starting (or right after its ready line) stops it once it is up, as cleanly as later.
+  const starting = startServer(config, { notices: engineFlagsNotice() });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     // The contract: exit 0 within 10 s, whatever is still running.
     setTimeout(() => process.exit(0), 9_500).unref();
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`darkroom: error during shutdown after ${signal}: ${(err as Error).message}\n`);
-        process.exit(0);
-      },
-    );
+    starting
+      .then((server) => server.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`darkroom: error during shutdown after ${signal}: ${(err as Error).message}\n`);
+          process.exit(0);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await starting;
+  } catch (err) {
+    fail((err as Error).message);
+  }
 }
 
 export function buildProgram(): Command {

@@ -48,6 +48,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Where the ready line and the bootstrap key go; stdout by default. */
   print?: (line: string) => void;
+  /** Lines printed once the server is up, before its ready line (nothing if it fails to start). */
+  notices?: string[];
   /** Longest a single job may run before it is aborted and retried. */
   jobTimeoutMs?: number;
   /** Watch-folder timing (write-finish wait, polling interval); tests shorten it. */
@@ -251,6 +253,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     print(`darkroom: created the first admin key (shown once, keep it): ${bootstrapKey}`);
     print(`darkroom: log in to the web UI with ${url}/#key=${bootstrapKey}`);
   }
+  for (const notice of options.notices ?? []) print(notice);
   print(`darkroom listening on ${url}`);
   logger.info({ url, dataDir: config.dataDir, workers: config.workers }, 'ready');
 

@@ -4,12 +4,13 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
 
 export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const BENCH_KEY = 'drk_bench_admin_key_0123456789abcdef';
 
-/** Node's flags as `npm run serve` starts Darkroom (package.json): part of how it runs. */
-export const DARKROOM_NODE_FLAGS = ['--max-semi-space-size=2'];
+/** Node's flags as `npm run serve` starts Darkroom: part of how it runs. */
+export const DARKROOM_NODE_FLAGS: string[] = [...ENGINE_NODE_FLAGS];
 
 /** Current resident memory (VmRSS) of a live process, in MB. Linux only. */
 export function rssMb(pid: number): number {

@@ -49,7 +49,7 @@ export function createImportService(deps: ImportDeps) {
    * must be what is stored.
    */
   async function receive(file: OpenedLocalFile): Promise<ReceivedFile> {
-    const received = await receiveToTempFile(readLocalFile(file), store.tmpPath(), file.name, limits);
+    const received = await receiveToTempFile(readLocalFile(file), store.tmpPath(), file.name, limits, { ownsChunks: true });
     if (await changedSinceOpened(file)) {
       await fs.promises.rm(received.tmpPath, { force: true });
       throw new StillBeingWrittenError(file.requested);

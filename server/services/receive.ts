@@ -5,6 +5,7 @@ import type { InputFormat } from '../media/formats.js';
 import { describeUpload, judgeHead } from '../media/judge-head.js';
 import { SNIFF_BYTES } from '../media/sniff.js';
 import { openHashedFile, type HashedFileWriter } from '../storage/file-writer.js';
+import { releaseBuffer } from '../storage/release-buffer.js';
 
 export { checkPixelLimit } from '../media/judge-head.js';
 
@@ -21,6 +22,15 @@ export interface ReceiveLimits {
   maxInputPixels: number;
 }
 
+export interface ReceiveOptions {
+  /**
+   * The source's chunks are this receiver's alone (a request body nothing else reads, a file
+   * stream): each is freed as soon as it is copied (storage/release-buffer.ts), so memory does
+   * not wait for the garbage collector. Never for chunks that are slices of something larger.
+   */
+  ownsChunks?: boolean;
+}
+
 /**
  * Streams one upload to a temp file: counts bytes against the limit, judges the first bytes
  * before reading the rest (so a text file named .jpg or a decompression bomb is refused after a
@@ -33,6 +43,7 @@ export async function receiveToTempFile(
   tmpPath: string,
   filename: string,
   limits: ReceiveLimits,
+  options: ReceiveOptions = {},
 ): Promise<ReceivedFile> {
   let bytes = 0;
   let held: Buffer[] = []; // the head, kept until judged
@@ -62,6 +73,7 @@ export async function receiveToTempFile(
         }
         if (file) {
           await file.write(chunk);
+          if (options.ownsChunks) releaseBuffer(chunk);
         } else {
           held.push(chunk);
           heldBytes += chunk.length;

@@ -18,8 +18,8 @@ export interface ChildServer {
  * Starts the compiled server as a real child process and waits for its ready line. Used where
  * the test needs a process of its own: kill -9, peak memory, signals.
  */
-export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, script = DARKROOM_BIN): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [script, ...args], {
+export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, script = DARKROOM_BIN, nodeFlags: string[] = []): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [...nodeFlags, script, ...args], {
     cwd: ROOT,
     env: { ...process.env, DARKROOM_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
 import { ROOT, run, spawnServer, type ChildServer } from '../helpers/child.js';
 import { jpegWithExif } from '../helpers/images.js';
 import { tempDir } from '../helpers/server.js';
@@ -70,6 +71,24 @@ describe('the darkroom command', () => {
     expect(again.stdout()).not.toContain('drk_');
     again.proc.kill('SIGTERM');
     await again.exited;
+  });
+
+  it('says in one line when Node was started without the engine flags, and not when it was', async () => {
+    const bare = await spawnServer(['serve', '--data-dir', dir(), '--port', '0']);
+    servers.push(bare);
+    // Printed before the ready line, so it is there once the server is.
+    const notes = bare.stdout().split('\n').filter((l) => l.startsWith('darkroom: note: '));
+    expect(notes).toHaveLength(1);
+    for (const flag of ENGINE_NODE_FLAGS) expect(notes[0]).toContain(flag);
+
+    const tuned = await spawnServer(['serve', '--data-dir', dir(), '--port', '0'], {}, undefined, [...ENGINE_NODE_FLAGS]);
+    servers.push(tuned);
+    expect(tuned.stdout()).toContain('darkroom listening on');
+    expect(tuned.stdout()).not.toContain('darkroom: note:');
+    // SIGTERM right after the ready line still stops them cleanly.
+    for (const server of [bare, tuned]) server.proc.kill('SIGTERM');
+    expect(await bare.exited).toBe(0);
+    expect(await tuned.exited).toBe(0);
   });
 
   it('refuses a second server on the same data dir', async () => {

@@ -30,7 +30,8 @@ export async function readUpload(
   const type = req.headers['content-type'] ?? '';
   if (/^multipart\/form-data/i.test(type)) return readMultipart(req, limits, tmpPath);
   const filename = decodeHeader(req.headers['x-filename']);
-  const file = await receiveToTempFile(req, tmpPath(), filename, limits);
+  // Nothing else reads a raw body: its chunks are the receiver's to free once copied.
+  const file = await receiveToTempFile(req, tmpPath(), filename, limits, { ownsChunks: req.listenerCount('data') === 0 });
   return { files: [file], fields: {} };
 }
 
