@@ -84,6 +84,33 @@ describe('a library of 10,000 images', () => {
     await screenshot(page, 'library-10000-end-light');
     expect(problems).toEqual([]);
   }, 240_000);
+
+  it('keeps the images shown when a later page cannot be loaded, and loads it on "Try again"', async () => {
+    const { page, problems } = await openPage(browser, { width: 1360, height: 860 });
+    let failing = true;
+    // Every page after the first fails (retries included) until the server "comes back".
+    await page.route(/\/v1\/images\?.*cursor=/, (route) =>
+      failing ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unavailable', message: 'try later' } }) }) : route.continue(),
+    );
+    await page.goto(`${t.url}/#key=${user.key}`);
+    const cards = page.getByTestId('image-card');
+    await cards.first().waitFor();
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    const alert = page.getByRole('alert').filter({ hasText: 'More images could not be loaded' });
+    await alert.waitFor({ timeout: 30_000 });
+    await screenshot(page, 'library-page-failed-light');
+    await expect(cards.filter({ hasText: 'husky.jpg' }).count()).resolves.toBe(0); // scrolled past the first row
+    expect(await cards.count()).toBeGreaterThan(0);
+
+    failing = false;
+    const heightBefore = await page.evaluate(() => document.documentElement.scrollHeight);
+    await alert.getByRole('button', { name: 'Try again' }).click();
+    await alert.waitFor({ state: 'detached' });
+    // The next page arrived: the grid grew by its rows.
+    await page.waitForFunction((before) => document.documentElement.scrollHeight > before, heightBefore);
+    // The failed requests were provoked; nothing else went wrong.
+    expect(problems.filter((p) => !p.includes('503'))).toEqual([]);
+  }, 90_000);
 });
 
 /**

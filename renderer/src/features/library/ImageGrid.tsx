@@ -71,14 +71,16 @@ export function ImageGrid({ filter, onCount }: { filter: StatusFilter; onCount: 
   const virtualRows = virtualizer.getVirtualItems();
   const lastRow = virtualRows[virtualRows.length - 1]?.index ?? 0;
   useEffect(() => {
-    if (lastRow >= rows - 3 && query.hasNextPage && !query.isFetchingNextPage) void query.fetchNextPage();
+    // After a page failed (and its retries), the next attempt is the user's: "Try again" below.
+    if (lastRow >= rows - 3 && query.hasNextPage && !query.isFetchingNextPage && !query.isFetchNextPageError) void query.fetchNextPage();
   }, [lastRow, rows, query]);
 
   useEffect(() => onCount(items.length, Boolean(query.hasNextPage)), [items.length, query.hasNextPage, onCount]);
 
   let content;
   if (query.isPending) content = <GridSkeleton />;
-  else if (query.isError) {
+  // A page after the first that failed keeps what is shown and says so at the end (below).
+  else if (query.isError && items.length === 0) {
     content = (
       <div className="notice notice-error" role="alert">
         The library could not be loaded: {query.error.message}{' '}
@@ -110,9 +112,20 @@ export function ImageGrid({ filter, onCount }: { filter: StatusFilter; onCount: 
             </div>
           ))}
         </div>
-        <p className="grid-footer" aria-live="polite">
-          {query.isFetchingNextPage ? 'Loading more…' : query.hasNextPage ? '' : `${items.length.toLocaleString()} image${items.length === 1 ? '' : 's'}`}
-        </p>
+        {query.isFetchNextPageError ? (
+          <div className="grid-footer">
+            <div className="notice notice-error" role="alert">
+              More images could not be loaded: {query.error?.message}{' '}
+              <button type="button" className="link-button" onClick={() => void query.fetchNextPage()}>
+                Try again
+              </button>
+            </div>
+          </div>
+        ) : (
+          <p className="grid-footer" aria-live="polite">
+            {query.isFetchingNextPage ? 'Loading more…' : query.hasNextPage ? '' : `${items.length.toLocaleString()} image${items.length === 1 ? '' : 's'}`}
+          </p>
+        )}
       </>
     );
   }
