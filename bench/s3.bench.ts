@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createS3Bucket } from '../server/storage/s3-bucket.js';
 import { DEFAULT_S3_TUNING } from '../server/sync/s3-sync.js';
-import { BENCH_KEY, DARKROOM_NODE_FLAGS, ROOT } from './lib/processes.js';
+import { ENGINE_NODE_FLAGS } from '../server/node-flags.js';
+import { BENCH_KEY, ROOT, rssMb } from './lib/processes.js';
 import { median, type BenchEntry } from './report.js';
 
-const ADMIN_KEY = BENCH_KEY;
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 const BUCKET = 'bench';
 const MiB = 1024 * 1024;
@@ -59,7 +59,7 @@ function uploadFile(url: string, file: string): Promise<{ id: string; sha256: st
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}/v1/image`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'image/jpeg', 'content-length': String(size), 'x-filename': 'big.jpg' },
+      headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'image/jpeg', 'content-length': String(size), 'x-filename': 'big.jpg' },
     });
     req.on('response', (res) => {
       let text = '';
@@ -72,14 +72,9 @@ function uploadFile(url: string, file: string): Promise<{ id: string; sha256: st
 }
 
 async function api(url: string, method: string, pathname: string): Promise<any> {
-  const res = await fetch(url + pathname, { method, headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  const res = await fetch(url + pathname, { method, headers: { authorization: `Bearer ${BENCH_KEY}` } });
   const text = await res.text();
   return text ? JSON.parse(text) : undefined;
-}
-
-function rssOf(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -97,11 +92,11 @@ async function timeDrain(url: string, pid: number, sha256: string, size: number,
   const key = `originals/${sha256}`;
   const waitingSince = performance.now();
   let startedAt: number | undefined;
-  const rssAtStart = rssOf(pid);
+  const rssAtStart = rssMb(pid) * MiB;
   let peakRss = rssAtStart;
   const cpuBefore = cpuOf(pid);
   for (;;) {
-    peakRss = Math.max(peakRss, rssOf(pid));
+    peakRss = Math.max(peakRss, rssMb(pid) * MiB);
     const status = await api(url, 'GET', '/v1/sync');
     if (startedAt === undefined && status.inFlight.some((f: any) => f.key === key)) startedAt = performance.now();
     if (status.synced.bytes - syncedBefore >= size) {
@@ -157,7 +152,7 @@ export async function s3Bench(options: { quick: boolean }): Promise<BenchEntry[]
 
     const started = await startChild(
       [
-        ...DARKROOM_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--workers', '1', '--admin-key', ADMIN_KEY,
+        ...ENGINE_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--workers', '1', '--admin-key', BENCH_KEY,
         '--s3-bucket', BUCKET, '--s3-endpoint', endpoint, '--s3-force-path-style', 'true', '--log-level', 'warn',
       ],
       CREDENTIALS,
@@ -165,7 +160,7 @@ export async function s3Bench(options: { quick: boolean }): Promise<BenchEntry[]
     );
     server = started.proc;
     const url = started.match[1]!;
-    const serverBefore = rssOf(server.pid!);
+    const serverBefore = rssMb(server.pid!) * MiB;
 
     const runBaseline = async (file: string, key: string) => {
       await freshStart();

@@ -12,8 +12,8 @@ import { startServer } from '../server/main.js';
 import { DEFAULT_VARIANTS } from '../server/services/variants.js';
 import { bucketOf, emptyHistogram, encodeHistogram, percentile, type Histogram } from '../server/services/stats/histogram.js';
 import { median, quantile, type BenchEntry } from './report.js';
+import { BENCH_KEY } from './lib/processes.js';
 
-const ADMIN_KEY = 'drk_bench_admin_key_0123456789abcdef';
 const DAY_MS = 24 * 3600 * 1000;
 const FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'];
 const FORMAT_WEIGHTS = [0.55, 0.2, 0.12, 0.04, 0.04, 0.03, 0.02];
@@ -157,14 +157,14 @@ export async function statsBench(options: { quick: boolean }): Promise<BenchEntr
       notes: `extra cost per upload (accepted + processed counters, latency histogram): ${(withStats - without).toFixed(1)} µs`,
     });
 
-    const config = parseConfig({ dataDir, port: '0', workers: '1', adminKey: ADMIN_KEY, logLevel: 'silent', minFreeBytes: '1MB' });
+    const config = parseConfig({ dataDir, port: '0', workers: '1', adminKey: BENCH_KEY, logLevel: 'silent', minFreeBytes: '1MB' });
     const server = await startServer(config, { logger: pino({ level: 'silent' }), print: () => {} });
     try {
       const to = utcDay(now);
       const from = utcDay(now - 89 * DAY_MS);
       const get = async (query: string) => {
         const started = performance.now();
-        const res = await fetch(`${server.url}/v1/stats?${query}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+        const res = await fetch(`${server.url}/v1/stats?${query}`, { headers: { authorization: `Bearer ${BENCH_KEY}` } });
         const bytes = await res.arrayBuffer();
         // Timed to the last byte received; parsing the answer is the client's work, not the server's.
         const ms = performance.now() - started;

@@ -6,6 +6,12 @@
  * otherwise the set is uploaded as usual. Links leave the app through the window's own
  * navigation handlers (window.ts), not through this bridge.
  */
+/**
+ * The file extensions taken as images: by the shell's Import dialog and by the web UI's drop
+ * zone for files inside dropped folders (one list for both, shared like the bridge's type).
+ */
+export const IMAGE_FILE_EXTENSIONS = ['jpg', 'jpeg', 'jfif', 'png', 'apng', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'svg'] as const;
+
 export interface DarkroomDesktopBridge {
   /** The file's path on disk for a File from a drop or a file input; null for files made in the page. */
   pathForFile(file: File): string | null;

@@ -1,4 +1,5 @@
 import { dialog, type BrowserWindow, type OpenDialogOptions } from 'electron';
+import { IMAGE_FILE_EXTENSIONS } from './bridge.js';
 
 /** The system's open dialog, attached to the window when there is one (a sheet on macOS). */
 async function showOpen(window: BrowserWindow | undefined, options: OpenDialogOptions): Promise<string[]> {
@@ -12,13 +13,13 @@ export async function chooseWatchFolder(window: BrowserWindow | undefined): Prom
   return folder;
 }
 
-/** Asks for image files to import; none when cancelled. The same extensions the UI's drop zone takes. */
+/** Asks for image files to import; none when cancelled. */
 export function chooseImageFiles(window: BrowserWindow | undefined): Promise<string[]> {
   return showOpen(window, {
     title: 'Import images',
     properties: ['openFile', 'multiSelections'],
     filters: [
-      { name: 'Images', extensions: ['jpg', 'jpeg', 'jfif', 'png', 'apng', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'svg'] },
+      { name: 'Images', extensions: [...IMAGE_FILE_EXTENSIONS] },
       { name: 'All Files', extensions: ['*'] },
     ],
   });

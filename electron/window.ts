@@ -27,7 +27,7 @@ export function lockDownSession(session: Session, appOrigin: string): void {
 }
 
 /** Opens a link in the default browser if it is one that may leave the app; otherwise drops it. */
-export function openExternally(url: string): boolean {
+function openExternally(url: string): boolean {
   if (!isSafeExternalUrl(url)) return false;
   void shell.openExternal(url);
   return true;

@@ -8,8 +8,8 @@
  * blocking this thread is what it is for), then the next. The slice is still in the CPU's cache
  * when the kernel copies it into the page cache. Measured on a 2-core machine with 2 GiB
  * uploads: writing from libuv's pool while this thread hashed the next buffer cost the kernel
- * 2-4x the time per byte (3-4 s against 0.7-1.5 s) and uploads ran at 0.55-0.7x the speed of a
- * bare pipe-to-file server; slice by slice here they run at 0.9-1.1x. Files are served in the
+ * 2.1-4.4 s against 0.7-1.0 s slice by slice here, and uploads went from 0.55-0.7x the speed of
+ * a bare pipe-to-file server to 1.1-1.6x (docs/performance.md, finding 3). Files are served in the
  * order their buffers arrive; one slow disk write delays the other uploads' buffers behind it,
  * as the disk would anyway.
  */

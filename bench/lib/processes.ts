@@ -9,8 +9,6 @@ import { ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
 export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const BENCH_KEY = 'drk_bench_admin_key_0123456789abcdef';
 
-/** Node's flags as `npm run serve` starts Darkroom: part of how it runs. */
-export const DARKROOM_NODE_FLAGS: string[] = [...ENGINE_NODE_FLAGS];
 
 /** Current resident memory (VmRSS) of a live process, in MB. Linux only. */
 export function rssMb(pid: number): number {
@@ -55,7 +53,8 @@ export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-'));
   const proc = spawn(
     process.execPath,
-    [...DARKROOM_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
+    // Node's flags as `npm run serve` starts Darkroom: part of how it runs.
+    [...ENGINE_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await readyLine(proc, /darkroom listening on (\S+)/);

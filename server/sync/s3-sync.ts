@@ -35,7 +35,6 @@ export interface S3SyncTuning extends SyncTiming {
  */
 export const DEFAULT_S3_TUNING: S3SyncTuning = { ...DEFAULT_SYNC_TIMING, concurrency: 4, partConcurrency: 4, partSize: 8 * MiB, bufferSlots: 8 };
 
-
 /**
  * Opens the bucket named by the config and checks it answers with these credentials. Throws an
  * Error whose message is the one line start-up prints when it cannot be used.

@@ -61,8 +61,8 @@ describe('a library of 10,000 images', () => {
     // Two ways through the library, timing every frame and collecting Chromium's long tasks:
     // browsing (1,200 px/s, thumbnails load as rows arrive) from the top for 10 seconds, then a
     // fast fling (12,000 px/s) all the way to the last of the 10,000 images, page after page.
-    const browse = await measureScroll(page, { pxPerFrame: 20, maxFrames: 600, maxMs: 30_000, expected: IMAGES });
-    const fling = await measureScroll(page, { pxPerFrame: 200, maxFrames: 20_000, maxMs: 150_000, expected: IMAGES });
+    const browse = await measureScroll(page, { pxPerFrame: 20, maxFrames: 600, maxMs: 20_000, expected: IMAGES });
+    const fling = await measureScroll(page, { pxPerFrame: 200, maxFrames: 20_000, maxMs: 120_000, expected: IMAGES });
     const measured = { browse, fling };
 
     fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
@@ -108,8 +108,9 @@ describe('a library of 10,000 images', () => {
     await alert.waitFor({ state: 'detached' });
     // The next page arrived: the grid grew by its rows.
     await page.waitForFunction((before) => document.documentElement.scrollHeight > before, heightBefore);
-    // The failed requests were provoked; nothing else went wrong.
-    expect(problems.filter((p) => !p.includes('503'))).toEqual([]);
+    // The failed requests were provoked (the browser's own "Failed to load resource" lines are
+    // not counted as problems); nothing else went wrong.
+    expect(problems).toEqual([]);
   }, 90_000);
 });
 

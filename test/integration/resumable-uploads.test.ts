@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, pngBomb } from '../helpers/images.js';
 import { listFiles, startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
 import { TusClient } from '../helpers/tus.js';
+import { sha256 } from '../helpers/hash.js';
 
 let t: TestServer;
 let user: ApiClient;
 let tusUser: TusClient;
 
-const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const uploadsDir = () => path.join(t.dataDir, 'uploads');
 
 beforeAll(async () => {

@@ -42,8 +42,6 @@ async function stop(server: RunningServer) {
   await server.close();
 }
 
-const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000) => eventually(probe, timeoutMs, what);
-
 interface FolderStatus {
   id: string;
   path: string;
@@ -68,10 +66,14 @@ async function images(admin: ApiClient): Promise<Array<{ id: string; filename: s
 
 /** Waits until the folder shows these counts and nothing pending, then a little longer to see nothing else arrives. */
 async function settled(admin: ApiClient, folder: string, counts: { ingested: number; rejected: number }) {
-  const status = await until(`counts ${JSON.stringify(counts)} for ${folder}`, async () => {
-    const f = (await folders(admin)).find((x) => x.path === folder);
-    return f && f.state === 'watching' && f.counts.pending === 0 && f.counts.ingested === counts.ingested && f.counts.rejected === counts.rejected ? f : undefined;
-  });
+  const status = await eventually(
+    async () => {
+      const f = (await folders(admin)).find((x) => x.path === folder);
+      return f && f.state === 'watching' && f.counts.pending === 0 && f.counts.ingested === counts.ingested && f.counts.rejected === counts.rejected ? f : undefined;
+    },
+    20_000,
+    `counts ${JSON.stringify(counts)} for ${folder}`,
+  );
   await new Promise((r) => setTimeout(r, TIMING.stabilityMs * 2));
   const again = (await folders(admin)).find((x) => x.path === folder)!;
   expect(again.counts).toEqual({ ...counts, pending: 0 });
@@ -214,10 +216,14 @@ describe('watch folders', () => {
     fs.writeFileSync(path.join(watched, 'photo.jpg'), await solid(16, 16, 'jpeg', '#123456'));
 
     const { admin, server } = await start(dataDir, [watched]);
-    const status = await until('the photo', async () => {
-      const f = (await folders(admin))[0]!;
-      return f.counts.ingested === 1 && f.counts.pending === 0 ? f : undefined;
-    });
+    const status = await eventually(
+      async () => {
+        const f = (await folders(admin))[0]!;
+        return f.counts.ingested === 1 && f.counts.pending === 0 ? f : undefined;
+      },
+      20_000,
+      'the photo',
+    );
     const [image] = await images(admin);
     expect((await admin.waitFor(image!.id)).status).toBe('done');
     await new Promise((r) => setTimeout(r, TIMING.stabilityMs * 4));
@@ -235,7 +241,7 @@ describe('watch folders', () => {
     const parent = dir('darkroom-watch-');
     const watched = path.join(parent, 'not-yet');
     const { admin } = await start(dir('darkroom-data-'), [watched]);
-    const missing = await until('the folder reported missing', async () => (await folders(admin)).find((f) => f.state === 'unavailable'));
+    const missing = await eventually(async () => (await folders(admin)).find((f) => f.state === 'unavailable'), 20_000, 'the folder reported missing');
     expect(missing).toMatchObject({ path: watched, state: 'unavailable', error: 'the folder does not exist' });
 
     fs.mkdirSync(watched);

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FileWriteError, openHashedFile } from '../../server/storage/file-writer.js';
 import { ROOT } from '../helpers/child.js';
 import { tempDir } from '../helpers/server.js';
+import { sha256 } from '../helpers/hash.js';
 
 /** Random bytes cut into chunks of uneven sizes, as a socket delivers them. */
 function unevenChunks(total: number, seed: number): Buffer[] {
@@ -21,7 +22,6 @@ function unevenChunks(total: number, seed: number): Buffer[] {
   return chunks;
 }
 
-const sha256 = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex');
 
 describe('the upload file writer (its own thread, real files)', () => {
   it('writes every byte in order and returns their sha256, for several files at once', async () => {

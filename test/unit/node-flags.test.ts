@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DARKROOM_NODE_FLAGS } from '../../bench/lib/processes.js';
 import { ENGINE_NODE_FLAGS, missingEngineFlags } from '../../server/node-flags.js';
 import { ROOT } from '../helpers/child.js';
 
@@ -16,10 +15,9 @@ describe("the engine's Node flags, one list wherever the engine is started", () 
     expect(nodeFlagsOf(scripts.serve!)).toEqual([...ENGINE_NODE_FLAGS]);
   });
 
-  it('the desktop engine, the benchmarks and the systemd unit in the README use them too', () => {
+  it('the desktop engine and the systemd unit in the README use them too', () => {
     const engine = /const ENGINE_NODE_FLAGS = \[([^\]]*)\]/.exec(read('electron/engine.ts'))?.[1];
     expect(engine?.split(',').map((f) => f.trim().replace(/'/g, ''))).toEqual([...ENGINE_NODE_FLAGS]);
-    expect(DARKROOM_NODE_FLAGS).toEqual([...ENGINE_NODE_FLAGS]);
     const execStart = read('README.md').split('\n').find((l) => l.startsWith('ExecStart='));
     expect(nodeFlagsOf(execStart!)).toEqual([...ENGINE_NODE_FLAGS]);
   });

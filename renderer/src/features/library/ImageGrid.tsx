@@ -112,7 +112,8 @@ export function ImageGrid({ filter, onCount }: { filter: StatusFilter; onCount: 
             </div>
           ))}
         </div>
-        {query.isFetchNextPageError ? (
+        {/* The error stays set while "Try again" runs: show "Loading more…" meanwhile. */}
+        {query.isFetchNextPageError && !query.isFetchingNextPage ? (
           <div className="grid-footer">
             <div className="notice notice-error" role="alert">
               More images could not be loaded: {query.error?.message}{' '}

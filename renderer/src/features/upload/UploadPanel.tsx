@@ -116,14 +116,18 @@ export function UploadPanel() {
   );
 }
 
-/** Uploads by bytes; a set of imports only (no byte progress) by files. */
+/**
+ * Uploads by bytes sent; imports (no byte progress) by files, or in a mixed set by their size
+ * once done.
+ */
 function overallPercent(totals: UploadTotals): number {
   if (totals.count > 0 && totals.active === 0) return 100;
   if (totals.imports.count === totals.count) {
     const counted = totals.count - totals.failed;
     return counted > 0 ? (totals.done / counted) * 100 : 0;
   }
-  return totals.bytes > 0 ? (totals.sent / totals.bytes) * 100 : 0;
+  const whole = totals.bytes + totals.imports.bytes;
+  return whole > 0 ? ((totals.sent + totals.imports.doneBytes) / whole) * 100 : 0;
 }
 
 /**
@@ -145,7 +149,7 @@ function describeTotals(totals: UploadTotals, interrupted: number): { title: str
           ? `Importing ${files(activeImports)}`
           : `Uploading ${files(activeUploads)}`;
     if (onlyImports) {
-      return { title, summary: `${imports.done} of ${files(imports.count - imports.failed)} imported · read from disk, not uploaded` };
+      return { title, summary: `${totals.done} of ${files(totals.count - totals.failed)} imported · read from disk, not uploaded` };
     }
     return {
       title,

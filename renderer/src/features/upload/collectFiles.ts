@@ -1,3 +1,5 @@
+import { IMAGE_FILE_EXTENSIONS } from '../../../../electron/bridge';
+
 /**
  * The files of a drop or a picker, folders included (walked recursively). Inside folders only
  * files that look like images are taken, and hidden files (.DS_Store, Thumbs.db) never; files
@@ -14,7 +16,7 @@ export interface Collected {
   skipped: number;
 }
 
-const IMAGE_EXTENSIONS = /\.(jpe?g|jfif|png|apng|webp|gif|tiff?|avif|heic|heif|svg)$/i;
+const IMAGE_EXTENSIONS = new RegExp(`\\.(${IMAGE_FILE_EXTENSIONS.join('|')})$`, 'i');
 const HIDDEN = /(^|\/)(\.|Thumbs\.db$|desktop\.ini$)/i;
 
 export const looksLikeImage = (file: File) => file.type.startsWith('image/') || IMAGE_EXTENSIONS.test(file.name);

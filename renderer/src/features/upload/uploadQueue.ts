@@ -49,8 +49,8 @@ export interface UploadTotals {
   sent: number;
   speed: number;
   eta: number | null;
-  /** The imports among the items, counted by files, and the size of those done. */
-  imports: { count: number; active: number; done: number; failed: number; doneBytes: number };
+  /** The imports among the items: how many, how many still running, their size and that of those done. */
+  imports: { count: number; active: number; bytes: number; doneBytes: number };
 }
 
 export interface UploadQueueOptions {
@@ -206,26 +206,22 @@ export class UploadQueue {
     let active = 0;
     let done = 0;
     let failed = 0;
-    const imports = { count: 0, active: 0, done: 0, failed: 0, doneBytes: 0 };
+    const imports = { count: 0, active: 0, bytes: 0, doneBytes: 0 };
     for (const item of items) {
       const isImport = item.method === 'import';
       if (isImport) imports.count++;
       if (item.state === 'error') {
         failed++;
-        if (isImport) imports.failed++;
         continue;
       }
-      if (item.state === 'done') {
-        done++;
-        if (isImport) {
-          imports.done++;
-          imports.doneBytes += item.size;
-        }
-      } else {
-        active++;
-        if (isImport) imports.active++;
+      if (item.state === 'done') done++;
+      else active++;
+      if (isImport) {
+        imports.bytes += item.size;
+        if (item.state === 'done') imports.doneBytes += item.size;
+        else imports.active++;
+        continue;
       }
-      if (isImport) continue;
       bytes += item.size;
       sent += item.state === 'done' ? item.size : item.sent;
       if (item.state === 'uploading') speed += item.speed;
