@@ -37,6 +37,8 @@ interface ScrollMeasurement {
   longTasks: { count: number; totalMs: number; maxMs: number };
   maxCardsInPage: number;
   reachedEnd: boolean;
+  /** Steps a timer took because no animation frame came (the page was treated as hidden). */
+  timerSteps: number;
   /** Where the scroll stopped: the grid's footer and how far down the page was. */
   endState: string;
 }
@@ -72,7 +74,8 @@ describe('a library of 10,000 images', () => {
         `library scroll (${name}), ${IMAGES} images: ${m.frames} frames in ${m.seconds} s; frame time mean ${m.frameMs.mean} ms, ` +
           `p50 ${m.frameMs.p50}, p95 ${m.frameMs.p95}, p99 ${m.frameMs.p99}, max ${m.frameMs.max} ms; ` +
           `${m.slowFrames} frames over 25 ms; long tasks ${m.longTasks.count} (total ${m.longTasks.totalMs} ms, ` +
-          `longest ${m.longTasks.maxMs} ms); at most ${m.maxCardsInPage} cards in the page`,
+          `longest ${m.longTasks.maxMs} ms); at most ${m.maxCardsInPage} cards in the page` +
+          (m.timerSteps ? `; ${m.timerSteps} steps without an animation frame` : ''),
       );
     }
 
@@ -118,7 +121,20 @@ describe('a library of 10,000 images', () => {
  * Scrolls the window by `pxPerFrame` on every animation frame until the last image is on screen
  * (or `maxFrames` frames, or `maxMs`), and reports the frame times and long tasks seen meanwhile.
  */
-function measureScroll(page: Page, options: { pxPerFrame: number; maxFrames: number; maxMs: number; expected: number }): Promise<ScrollMeasurement> {
+async function measureScroll(page: Page, options: { pxPerFrame: number; maxFrames: number; maxMs: number; expected: number }): Promise<ScrollMeasurement> {
+  // Should the page stop running script altogether, fail with that rather than at the test's timeout.
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the page stopped answering for ${(options.maxMs + 15_000) / 1000} s while scrolling`)), options.maxMs + 15_000);
+  });
+  try {
+    return await Promise.race([scrollInPage(page, options), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function scrollInPage(page: Page, options: { pxPerFrame: number; maxFrames: number; maxMs: number; expected: number }): Promise<ScrollMeasurement> {
   return page.evaluate(async ({ pxPerFrame, maxFrames, maxMs, expected }) => {
     const frameTimes: number[] = [];
     const longTasks: number[] = [];
@@ -127,6 +143,7 @@ function measureScroll(page: Page, options: { pxPerFrame: number; maxFrames: num
     });
     observer.observe({ type: 'longtask' });
     let maxCards = 0;
+    let timerSteps = 0;
     const started = performance.now();
     const reachedEnd = await new Promise<boolean>((resolve) => {
       let last = performance.now();
@@ -141,9 +158,26 @@ function measureScroll(page: Page, options: { pxPerFrame: number; maxFrames: num
         // A bound in time as well as in frames, so a library that stops loading fails with where
         // it stopped rather than running into the test's timeout.
         if (frameTimes.length >= maxFrames || now - started > maxMs) return resolve(false);
-        requestAnimationFrame(step);
+        next();
       };
-      requestAnimationFrame(step);
+      // Chromium stops animation frames for a page it considers hidden, which it sometimes did
+      // to this page in full test runs: the scroll then waited forever. A frame that has not
+      // come within 250 ms is stepped by a timer instead, and counted.
+      const next = () => {
+        let stepped = false;
+        const once = (now: number) => {
+          if (stepped) return;
+          stepped = true;
+          clearTimeout(watchdog);
+          step(now);
+        };
+        const watchdog = setTimeout(() => {
+          timerSteps++;
+          once(performance.now());
+        }, 250);
+        requestAnimationFrame(once);
+      };
+      next();
     });
     observer.disconnect();
     // The first frame measures the wait before scrolling started, not a scrolled frame.
@@ -166,6 +200,7 @@ function measureScroll(page: Page, options: { pxPerFrame: number; maxFrames: num
       longTasks: { count: longTasks.length, totalMs: round(longTasks.reduce((a, b) => a + b, 0)), maxMs: round(Math.max(0, ...longTasks)) },
       maxCardsInPage: maxCards,
       reachedEnd,
+      timerSteps,
       endState: `footer "${document.querySelector('.grid-footer')?.textContent ?? ''}", ${Math.round(window.scrollY + window.innerHeight)} of ${document.documentElement.scrollHeight} px, after ${frameTimes.length} frames`,
     };
   }, options);
