@@ -30,6 +30,14 @@ export const OPTION_SPECS = [
   { key: 'maxQueuedJobs', flag: 'max-queued-jobs', arg: 'n', help: 'uploads get 429 while more jobs than this wait', default: '10000' },
   { key: 'minFreeBytes', flag: 'min-free-bytes', arg: 'size', help: 'free disk kept in reserve; uploads that would cross it get 507', default: '1GiB' },
   { key: 'jobMaxAttempts', flag: 'job-max-attempts', arg: 'n', help: 'attempts before a job is given up', default: '5' },
+  { key: 'jobTimeout', flag: 'job-timeout', arg: 'duration', help: 'a job running longer is stopped and retried; after its last attempt the image fails with processing_timeout', default: '10m' },
+  { key: 'maxOutputPixels', flag: 'max-output-pixels', arg: 'n', help: 'largest variant or render (width×height); requests over it, or over 8192 pixels a side, get 400', default: '40000000' },
+  { key: 'headersTimeout', flag: 'headers-timeout', arg: 'duration', help: 'request headers must arrive within this', default: '20s' },
+  { key: 'idleTimeout', flag: 'idle-timeout', arg: 'duration', help: 'a connection (an upload included) that sends and takes nothing for this long is closed', default: '60s' },
+  { key: 'maxConnections', flag: 'max-connections', arg: 'n', help: 'open connections at most; more are refused until some close', default: '1000' },
+  { key: 'rateLimit', flag: 'rate-limit', arg: 'n', help: 'requests per second per API key; more get 429 (off when unset)', default: undefined },
+  { key: 'allowedHosts', flag: 'allowed-hosts', arg: 'names', help: 'while bound to loopback: Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated)', default: undefined },
+  { key: 'fsync', flag: 'fsync', arg: 'bool', help: 'answer 202 only once the original is on stable storage; false trades that for speed', default: 'true' },
   { key: 'logLevel', flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
 ] as const;
 
@@ -99,6 +107,17 @@ const ConfigSchema = z.object({
   maxQueuedJobs: integer(1),
   minFreeBytes: size,
   jobMaxAttempts: integer(1, 100),
+  jobTimeout: duration,
+  maxOutputPixels: integer(1),
+  headersTimeout: duration,
+  idleTimeout: duration,
+  maxConnections: integer(1),
+  rateLimit: integer(1).optional(),
+  allowedHosts: z
+    .string()
+    .transform((list) => list.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+    .default([]),
+  fsync: boolean,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).superRefine((config, ctx) => {
   // Evicted originals come back from the bucket; without one, evicting would lose them.

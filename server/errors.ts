@@ -13,10 +13,12 @@ export const ERROR_CATALOGUE = {
   payload_too_large: { status: 413, description: 'over --max-upload-bytes' },
   unsupported_media_type: { status: 415, description: 'bytes are not a decodable image format' },
   range_not_satisfiable: { status: 416, description: 'a Range outside the file; Content-Range gives its size' },
+  misdirected_request: { status: 421, description: 'a Host this server does not answer to (bound to loopback; --allowed-hosts)' },
   pixel_limit_exceeded: { status: 422, description: 'header dimensions over --max-input-pixels' },
+  corrupt_image: { status: 422, description: 'render of an image whose original cannot be decoded' },
   too_many_requests: { status: 429, description: 'queue full or rate limited; Retry-After set' },
   internal_error: { status: 500, description: 'a bug or an unexpected failure; the log has the details' },
-  not_available: { status: 503, description: 'the server is shutting down or not ready' },
+  unavailable: { status: 503, description: 'the database or the object store cannot be reached; Retry-After set; nothing accepted is lost' },
   insufficient_storage: { status: 507, description: 'not enough free disk to accept the upload' },
 } as const;
 
@@ -41,5 +43,5 @@ export class AppError extends Error {
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
 
 /** Codes a processing job can end with (image.error.code); not HTTP statuses. */
-export const PROCESSING_ERROR_CODES = ['corrupt_image', 'processing_failed', 'original_missing'] as const;
+export const PROCESSING_ERROR_CODES = ['corrupt_image', 'processing_failed', 'processing_timeout', 'original_missing'] as const;
 export type ProcessingErrorCode = (typeof PROCESSING_ERROR_CODES)[number];

@@ -50,8 +50,6 @@ export interface StartOptions {
   print?: (line: string) => void;
   /** Lines printed once the server is up, before its ready line (nothing if it fails to start). */
   notices?: string[];
-  /** Longest a single job may run before it is aborted and retried. */
-  jobTimeoutMs?: number;
   /** Watch-folder timing (write-finish wait, polling interval); tests shorten it. */
   watchTiming?: Partial<WatchTiming>;
   /** S3 sync part sizes, concurrency and retry timing; tests shorten the waits. */
@@ -121,7 +119,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     logger,
     concurrency: config.workers,
-    jobTimeoutMs: options.jobTimeoutMs ?? 15 * 60_000,
+    jobTimeoutMs: config.jobTimeout,
     handlers: {
       process_image: createProcessImageHandler({
         images: imagesRepo,

@@ -49,7 +49,7 @@ export function createBucketDownloads(deps: { bucket: S3Bucket; repo: SyncRepo }
       res.removeHeader('Content-Range');
       if (isNotFound(err)) throw new AppError('not_found', 'the original file is gone');
       if (mightBeBucketWide(err)) {
-        throw new AppError('not_available', `the original is kept in the S3 bucket, which cannot be reached now (${describeS3Error(err)})`, {
+        throw new AppError('unavailable', `the original is kept in the S3 bucket, which cannot be reached now (${describeS3Error(err)})`, {
           'Retry-After': '30',
         });
       }

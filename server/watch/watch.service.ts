@@ -36,7 +36,7 @@ export interface WatchDeps {
 export const WATCH_PRINCIPAL: Principal = { keyId: 'watch-folder', customer: LOCAL_CUSTOMER, role: 'admin' };
 
 /** Errors that say "not now" rather than "never": the file is tried again later. */
-const RETRY_LATER = new Set(['too_many_requests', 'insufficient_storage', 'not_available']);
+const RETRY_LATER = new Set(['too_many_requests', 'insufficient_storage', 'unavailable']);
 const MAX_ATTEMPTS = 5;
 
 interface Folder {

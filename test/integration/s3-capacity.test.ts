@@ -139,7 +139,7 @@ describe('capacity tier: local originals as a cache of the bucket', () => {
     await s3.stop();
     const res = await t.admin.download(id, 'original');
     expect(res.status).toBe(503);
-    expect(JSON.parse(res.body.toString()).error.code).toBe('not_available');
+    expect(JSON.parse(res.body.toString()).error.code).toBe('unavailable');
     expect(res.headers.get('retry-after')).toBe('30');
     await s3.restart();
     const again = await t.admin.download(id, 'original');

@@ -21,6 +21,22 @@ describe('config', () => {
     expect(parseConfig({}).dataDir).toMatch(/darkroom/);
   });
 
+  it('has the limits of CONTRACT §13 and §14 by default', () => {
+    expect(parseConfig({ dataDir: '/tmp/x' })).toMatchObject({
+      headersTimeout: 20_000,
+      idleTimeout: 60_000,
+      jobTimeout: 600_000,
+      maxOutputPixels: 40_000_000,
+      allowedHosts: [],
+      fsync: true,
+    });
+    expect(parseConfig({ dataDir: '/tmp/x' }).rateLimit).toBeUndefined();
+    const c = parseConfig({ allowedHosts: ' Photos.lan, ,nas.local ', fsync: 'false', rateLimit: '50' });
+    expect(c.allowedHosts).toEqual(['photos.lan', 'nas.local']);
+    expect(c.fsync).toBe(false);
+    expect(c.rateLimit).toBe(50);
+  });
+
   it('parses durations and sizes, binary and decimal', () => {
     const c = parseConfig({ processedTtl: '30s', maxUploadBytes: '500MB', minFreeBytes: '2GiB', purgeSchedule: '*/5 * * * * *' });
     expect(c.processedTtl).toBe(30_000);

@@ -12,7 +12,7 @@ export function errorHandler(logger: Logger) {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appError = toAppError(err);
-    if (appError.status >= 500 && appError.code !== 'insufficient_storage' && appError.code !== 'not_available') {
+    if (appError.status >= 500 && appError.code !== 'insufficient_storage' && appError.code !== 'unavailable') {
       logger.error({ err, requestId: req.id }, 'request failed');
     }
     if (res.headersSent) {
