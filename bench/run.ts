@@ -8,6 +8,7 @@ import { printTable, saveResults, type BenchEntry } from './report.js';
 import { largeBench } from './large.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
+import { queueBench } from './queue.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 import { uploadBench } from './upload.bench.js';
@@ -20,6 +21,7 @@ const SUITES: Record<string, Suite> = {
   large: largeBench,
   latency: latencyBench,
   stats: statsBench,
+  queue: queueBench,
   s3: s3Bench,
 };
 

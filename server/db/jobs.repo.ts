@@ -1,12 +1,14 @@
 import type { Db } from './connection.js';
 import type { EventType, JobKind } from '../jobs/kinds.js';
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobRow {
   id: number;
   kind: JobKind;
   image_id: string;
+  /** The image's customer: jobs are claimed round-robin across customers. */
+  customer: string;
   generation: number;
   event_id: number;
   status: JobStatus;
@@ -37,15 +39,28 @@ export function createJobsRepo(db: Db) {
     `SELECT * FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?`,
   );
   const markDispatched = db.prepare<[number, number]>(`UPDATE outbox SET dispatched_at = ? WHERE id = ?`);
-  // INSERT … SELECT: an event for an image deleted meanwhile starts nothing. OR IGNORE makes
-  // dispatching the same event twice (crash between insert and mark) harmless.
-  const insertJob = db.prepare<[string, number, number, number, number, string]>(
-    `INSERT OR IGNORE INTO jobs (kind, image_id, generation, event_id, status, max_attempts, run_at, created_at)
-     SELECT ?, id, generation, ?, 'queued', ?, ?, ? FROM images WHERE id = ?`,
+  // INSERT … SELECT: an event for an image deleted meanwhile starts nothing, and neither does
+  // one for a generation a later reprocess has superseded (null: any generation). OR IGNORE
+  // makes dispatching the same event twice (crash between insert and mark) harmless.
+  const insertJob = db.prepare<[string, number, number, number, number, string, number | null]>(
+    `INSERT OR IGNORE INTO jobs (kind, image_id, customer, generation, event_id, status, max_attempts, run_at, created_at)
+     SELECT ?, id, customer, generation, ?, 'queued', ?, ?, ? FROM images WHERE id = ? AND generation = coalesce(?, generation)`,
   );
-  const claim = db.prepare<[number, string, number], JobRow>(
-    `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_token = ?
-     WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= ? ORDER BY run_at, id LIMIT 1)
+  // Round-robin across customers: the least recently served customer with a job that is due
+  // gets its oldest due job. Customers are walked in `job_queues_next` order and each costs one
+  // probe of `jobs_queued_by_customer`, however many jobs wait (migration 005 explains the
+  // bookkeeping; the unit tests pin the query plan).
+  const claim = db.prepare<{ now: number; leaseUntil: number; token: string }, JobRow>(
+    `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_token = @token
+     WHERE id = (
+       SELECT j.id FROM job_queues q
+       JOIN jobs j ON j.id = (
+         SELECT due.id FROM jobs due
+         WHERE due.status = 'queued' AND due.customer = q.customer AND due.run_at <= @now
+         ORDER BY due.run_at, due.id LIMIT 1)
+       WHERE q.waiting > 0
+       ORDER BY q.served_seq, q.customer
+       LIMIT 1)
      RETURNING *`,
   );
   const owned = db.prepare<[number, string], JobRow>(
@@ -66,7 +81,18 @@ export function createJobsRepo(db: Db) {
     `SELECT j.kind, j.status, j.last_error FROM jobs j JOIN images i ON i.id = j.image_id
      WHERE j.image_id = ? AND j.generation = i.generation`,
   );
-  const countQueued = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = 'queued'`);
+  // Superseded processing of an image: queued jobs never run, a running one loses its lease
+  // (its results can no longer commit) and is stopped by the runner.
+  const cancelKind = db.prepare<[number, string, string, number], { id: number }>(
+    `UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_until = NULL, lease_token = NULL
+     WHERE image_id = ? AND kind = ? AND status IN ('queued', 'running') AND generation < ?
+     RETURNING id`,
+  );
+  const unfinishedOf = db.prepare<[string], { id: number }>(
+    `SELECT id FROM jobs WHERE image_id = ? AND status IN ('queued', 'running')`,
+  );
+  // Kept by triggers (migration 005): one row per customer, never a scan of the jobs.
+  const countQueued = db.prepare<[], { n: number }>(`SELECT coalesce(sum(waiting), 0) AS n FROM job_queues WHERE waiting > 0`);
   const countRunning = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = 'running'`);
   const nextRunAt = db.prepare<[], { run_at: number | null }>(
     `SELECT min(run_at) AS run_at FROM jobs WHERE status = 'queued'`,
@@ -78,11 +104,12 @@ export function createJobsRepo(db: Db) {
     },
     pendingEvents: (limit: number) => pendingEvents.all(limit),
     markDispatched: (id: number, at: number) => void markDispatched.run(at, id),
-    insertJob(kind: JobKind, imageId: string, eventId: number, maxAttempts: number, at: number) {
-      insertJob.run(kind, eventId, maxAttempts, at, at, imageId);
+    /** Queues a job for the image's current generation, or for `generation` only if it is still current. */
+    insertJob(kind: JobKind, imageId: string, eventId: number, maxAttempts: number, at: number, generation: number | null = null) {
+      insertJob.run(kind, eventId, maxAttempts, at, at, imageId, generation);
     },
-    /** Takes the next job that is due, or undefined. */
-    claim: (now: number, leaseUntil: number, token: string) => claim.get(leaseUntil, token, now),
+    /** Takes the next due job, round-robin across customers, or undefined. */
+    claim: (now: number, leaseUntil: number, token: string) => claim.get({ now, leaseUntil, token }),
     isOwned: (id: number, token: string) => owned.get(id, token) !== undefined,
     finish: (id: number, token: string, status: 'done' | 'failed', at: number, error: string | null = null) =>
       finish.run(status, at, error, id, token).changes > 0,
@@ -90,6 +117,11 @@ export function createJobsRepo(db: Db) {
     /** At start-up the previous process is gone: whatever it was running is due again. */
     releaseAll: () => releaseAll.run().changes,
     jobsOfCurrentGeneration: (imageId: string) => generationJobs.all(imageId),
+    /** Cancels the image's unfinished `kind` jobs older than `generation`; the ids of those cancelled. */
+    cancelOlder: (imageId: string, kind: JobKind, generation: number, at: number) =>
+      cancelKind.all(at, imageId, kind, generation).map((r) => r.id),
+    /** Ids of the image's jobs still queued or running. */
+    unfinishedOf: (imageId: string) => unfinishedOf.all(imageId).map((r) => r.id),
     countQueued: () => countQueued.get()!.n,
     countRunning: () => countRunning.get()!.n,
     nextRunAt: () => nextRunAt.get()?.run_at ?? null,

@@ -26,7 +26,10 @@ export function createDispatcher(deps: {
           const now = clock.now();
           for (const event of events) {
             const kinds = EVENT_JOBS[event.type] ?? [];
-            if (event.image_id) for (const kind of kinds) jobs.insertJob(kind, event.image_id, event.id, deps.maxAttempts, now);
+            // A reprocess names its generation: when a later one superseded it before this
+            // event was dispatched (a restart in between), it starts nothing.
+            const generation = kinds.length ? generationOf(event.payload) : null;
+            if (event.image_id) for (const kind of kinds) jobs.insertJob(kind, event.image_id, event.id, deps.maxAttempts, now, generation);
             jobs.markDispatched(event.id, now);
           }
         });
@@ -34,6 +37,11 @@ export function createDispatcher(deps: {
       }
     },
   };
+}
+
+function generationOf(payload: string): number | null {
+  const { generation } = JSON.parse(payload) as { generation?: unknown };
+  return typeof generation === 'number' ? generation : null;
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
