@@ -43,12 +43,15 @@ interface EngineChild {
  * this shell is compiled apart from the server and cannot import it).
  */
 const ENGINE_NODE_FLAGS = ['--max-semi-space-size=2', '--initial-old-space-size=64'];
+/** The engine's environment: two malloc arenas, explained in server/node-flags.ts (ENGINE_ENV). */
+const ENGINE_ENV = { MALLOC_ARENA_MAX: '2' };
 
 function spawnEngine(entry: string, nodePath: string | undefined): EngineChild {
   if (nodePath) {
     const child = fork(entry, [], {
       execPath: nodePath,
       execArgv: ENGINE_NODE_FLAGS,
+      env: { ...process.env, ...ENGINE_ENV },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
@@ -59,7 +62,12 @@ function spawnEngine(entry: string, nodePath: string | undefined): EngineChild {
       kill: () => child.kill('SIGKILL'),
     };
   }
-  const child = utilityProcess.fork(entry, [], { serviceName: 'Darkroom engine', stdio: 'inherit', execArgv: ENGINE_NODE_FLAGS });
+  const child = utilityProcess.fork(entry, [], {
+    serviceName: 'Darkroom engine',
+    stdio: 'inherit',
+    execArgv: ENGINE_NODE_FLAGS,
+    env: { ...process.env, ...ENGINE_ENV },
+  });
   return {
     send: (m) => child.postMessage(m),
     onMessage: (l) => child.on('message', l),

@@ -8,7 +8,7 @@ import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { createKeysService, NewKeyInput } from './services/keys.service.js';
 import { startServer } from './main.js';
-import { missingEngineFlags } from './node-flags.js';
+import { missingEngineEnv, missingEngineFlags, restartWithEngineEnv } from './node-flags.js';
 import { systemClock } from './util/clock.js';
 
 function fail(message: string): never {
@@ -45,12 +45,17 @@ function configFrom(flags: Record<string, unknown>) {
 /** A note for operators who start the server without the engine's Node flags. */
 function engineFlagsNotice(): string[] {
   const missing = missingEngineFlags();
+  const notes: string[] = [];
   // `node bin/darkroom.js` (or the installed command) cannot set V8's heap flags for itself.
-  if (!missing.length) return [];
-  return [`darkroom: note: Node was started without ${missing.join(' ')}; uploads take more CPU (npm run serve passes them; docs/performance.md)`];
+  if (missing.length) notes.push(`darkroom: note: Node was started without ${missing.join(' ')}; uploads take more CPU (npm run serve passes them; docs/performance.md)`);
+  const env = missingEngineEnv();
+  if (env.length) notes.push(`darkroom: note: started without ${env.join(' ')} in the environment; processing large images takes more memory (docs/security.md)`);
+  return notes;
 }
 
 export async function serve(flags: Record<string, unknown>) {
+  // First of all: the allocator's settings are read when a process starts (server/node-flags.ts).
+  restartWithEngineEnv();
   const config = configFrom(flags);
   // Signals are handled from the first moment: one that comes while the server is still
   // starting (or right after its ready line) stops it once it is up, as cleanly as later.

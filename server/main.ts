@@ -129,6 +129,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         lifecycle,
         processedTtlMs: config.processedTtl,
         maxInputPixels: config.maxInputPixels,
+        maxOutputPixels: config.maxOutputPixels,
         originals: sync?.originals,
       }),
       extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
@@ -181,10 +182,12 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     store,
     clock,
     onChanged: wake,
+    maxQueuedJobs: config.maxQueuedJobs,
+    onJobsCancelled: runner.cancel,
     expireVariant: retention.expireVariant,
   });
 
-  const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels };
+  const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
   const onUploadOutcome = (outcome: string) => metrics.uploads.inc({ outcome });
   const resumable = createResumableUploads({ dataDir: config.dataDir, ingest, limits: uploadLimits, clock, logger, onUploadOutcome });
   const events = eventsRouter(lifecycle.events);
@@ -214,7 +217,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       uploadsRouter(resumable),
       events.router,
       statsRouter(createStatsService(statsRepo, clock)),
-      importRouter({ importer, onUploadOutcome }),
+      importRouter({ importer, onUploadOutcome, limits: uploadLimits }),
       watchRouter(watch),
       syncRouter(sync),
     ],

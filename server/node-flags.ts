@@ -21,3 +21,39 @@ export const ENGINE_NODE_FLAGS = [
 export function missingEngineFlags(execArgv: readonly string[] = process.execArgv): string[] {
   return ENGINE_NODE_FLAGS.filter((flag) => !execArgv.includes(flag));
 }
+
+/**
+ * The environment the engine runs with. glibc's allocator gives every thread that allocates its
+ * own arena and keeps what a thread freed for that thread: libvips runs each step of an image on
+ * whichever of libuv's threads is free, so every thread ends up holding the high-water mark of
+ * the largest step it ever ran. Measured in the server with one worker, the largest request a
+ * `user` key may make (ten variants at the output caps) peaked at 1.16 GiB with glibc's default
+ * and at 803 MiB with two arenas (docs/security.md, "Output caps"). Read by glibc once, at
+ * start-up: a parent has to set it (the desktop shell, the systemd unit) or the process starts
+ * itself again with it (`restartWithEngineEnv`). Other allocators ignore it.
+ */
+export const ENGINE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
+/**
+ * The ENGINE_ENV variables this process was started without (none off Linux, where glibc is not
+ * the allocator). A variable the operator set to another value is theirs to choose.
+ */
+export function missingEngineEnv(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string[] {
+  if (platform !== 'linux') return [];
+  return Object.entries(ENGINE_ENV)
+    .filter(([name]) => env[name] === undefined)
+    .map(([name, value]) => `${name}=${value}`);
+}
+
+type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
+
+/**
+ * Replaces this process with itself started with ENGINE_ENV (same process id, same arguments
+ * and Node flags), where Node can (process.execve: Node 22.15 and later). Call before anything
+ * is opened. Returns when there is nothing to do or no way to do it.
+ */
+export function restartWithEngineEnv(): void {
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  if (!missingEngineEnv().length || typeof execve !== 'function') return;
+  execve.call(process, process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...ENGINE_ENV });
+}

@@ -1,6 +1,8 @@
 import exifr from 'exifr';
 import sharp from 'sharp';
+import { decodableInput } from './decoders.js';
 import { classifyError } from './failures.js';
+import { createStopper } from './stopper.js';
 import type { ExtractedMetadata, MetadataResult, MetadataTask } from './types.js';
 
 /** EXIF tags surfaced by the API, under the names the API gives them. */
@@ -32,9 +34,12 @@ const EXIF_FIELDS: Record<string, string> = {
  * name. Neither decodes pixels, and exifr reads only the segments it needs.
  */
 export async function extractMetadata(task: MetadataTask): Promise<MetadataResult> {
+  const stop = createStopper(task);
   try {
-    const meta = await sharp(task.input, { limitInputPixels: false }).metadata();
-    const tags = await readTags(task.input);
+    const meta = await sharp(await decodableInput(task.input, task.format), { limitInputPixels: false }).metadata();
+    stop.check();
+    // An SVG has no EXIF, and exifr would read the file to find none.
+    const tags = task.format === 'svg' ? undefined : await readTags(task.input);
     const metadata: ExtractedMetadata = {
       format: meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format,
       width: meta.width ?? 0,
@@ -52,7 +57,7 @@ export async function extractMetadata(task: MetadataTask): Promise<MetadataResul
     };
     return { ok: true, metadata };
   } catch (err) {
-    return classifyError(err);
+    return classifyError(err, stop);
   }
 }
 

@@ -2,27 +2,55 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
-import type { Metadata, Sharp, SharpOptions } from 'sharp';
+import type { Sharp, SharpOptions } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
-import type { OutputFormat, ProcessResult, ProcessTask, VariantResult, VariantSpec } from './types.js';
+import type { ProcessResult, ProcessTask, VariantResult, VariantSpec } from './types.js';
+import { decodableInput } from './decoders.js';
 import { classifyError } from './failures.js';
+import { planOutput, type OutputPlan } from './output-caps.js';
+import { createStopper, type Stopper } from './stopper.js';
 
 /**
  * Largest decoded intermediate (in pixels) kept in memory to derive every variant from one
- * decode. 40 MP of RGBA is 160 MB; past that each variant streams from the file on its own
- * (libvips shrink-on-load keeps those cheap), trading CPU for bounded memory.
+ * decode: 8 MP of RGBA is 32 MB, and the default variants of any photo need less. Up to
+ * INTERMEDIATE_FILE_MAX_PIXELS it goes to an uncompressed TIFF in the temp folder instead, which
+ * each variant then reads in strips: decoded once, and not held in memory while a large variant
+ * is encoded (AVIF needs up to ~36 bytes a pixel for that alone). Past that (extreme crops of
+ * huge images) each variant streams from the original on its own; libvips shrink-on-load keeps
+ * those cheap. An SVG never streams: librsvg's document tree would stay in memory during every
+ * encode, so its intermediate is rendered once, at most INTERMEDIATE_FILE_MAX_PIXELS.
  */
-const INTERMEDIATE_MAX_PIXELS = 40_000_000;
+const INTERMEDIATE_MEMORY_MAX_PIXELS = 8_000_000;
+const INTERMEDIATE_FILE_MAX_PIXELS = 40_000_000;
 const THUMBHASH_MAX_SIDE = 100; // thumbhash wants at most 100×100
-const MAX_SIDE: Record<OutputFormat, number> = { webp: 16383, avif: 16384, jpeg: 65500, png: 65535 };
+/**
+ * Variants past this size are encoded with the settings that need the least memory and time:
+ * - AVIF at effort 1 and 4:2:0 chroma (as WebP and most JPEGs have). Effort changes little of
+ *   the memory, but sharp's default effort 4 costs ~2.4 µs a pixel of a photo on one core (a
+ *   32 MP variant took 76 s here, 4.9 s at effort 1 for a 6% larger file); 4:4:4 takes ~1.5
+ *   times the memory of 4:2:0.
+ * - WebP at effort 2: from effort 3 libwebp keeps every coefficient token in memory before it
+ *   writes them; 40 MP of noise at quality 100 peaked at 476 MiB at effort 2, over 1.2 GiB at 6.
+ * Below it, sharp's defaults: a few seconds at most, and well within memory.
+ */
+const LARGE_OUTPUT_PIXELS = 8_000_000;
+
+interface Planned {
+  spec: VariantSpec;
+  output: string;
+  plan: OutputPlan;
+}
 
 /**
  * (input file, variant specs) → variant files, their sizes, a thumbhash and a dominant colour.
  * Every output is auto-oriented, sRGB and free of metadata (sharp strips EXIF, XMP, IPTC and ICC
- * unless told otherwise; the raw intermediate carries none in the first place).
+ * unless told otherwise; the intermediates carry none in the first place), and within the output
+ * caps (workers/output-caps.ts).
  */
 export async function processImage(task: ProcessTask): Promise<ProcessResult> {
+  const stop = createStopper(task);
   try {
+    const input = await decodableInput(task.input, task.format);
     const inputOptions: SharpOptions = {
       limitInputPixels: task.maxInputPixels,
       // Refuse truncated files (they would come out with grey bands) but accept the harmless
@@ -30,77 +58,84 @@ export async function processImage(task: ProcessTask): Promise<ProcessResult> {
       failOn: 'truncated',
       animated: task.animated,
     };
-    const meta = await sharp(task.input, inputOptions).metadata();
+    const meta = await sharp(input, inputOptions).metadata();
     const width = meta.autoOrient?.width ?? meta.width ?? 0;
     const height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height ?? 0;
-    const scale = Math.min(1, Math.max(...task.variants.map((v) => requiredScale(v.spec, width, height))));
+    const planned: Planned[] = task.variants.map(({ spec, output }) => ({ spec, output, plan: planOutput(spec, width, height, task.maxOutputPixels) }));
+    let scale = Math.min(1, Math.max(...planned.map((p) => p.plan.scale)));
+    if (task.format === 'svg') scale = Math.min(scale, Math.sqrt(INTERMEDIATE_FILE_MAX_PIXELS / (width * height)));
     const iw = Math.max(1, Math.ceil(width * scale));
     const ih = Math.max(1, Math.ceil(height * scale));
+    const size = scale < 1 ? { width: iw, height: ih } : undefined;
+    const source = { input, options: inputOptions };
+    stop.check();
 
-    if (!task.animated && iw * ih <= INTERMEDIATE_MAX_PIXELS) {
-      return await fromIntermediate(task, inputOptions, scale < 1 ? { width: iw, height: ih } : undefined);
-    }
-    return await streamEachVariant(task, inputOptions);
+    if (task.animated || iw * ih > INTERMEDIATE_FILE_MAX_PIXELS) return await streamEachVariant(source, task.animated, planned, stop);
+    if (iw * ih <= INTERMEDIATE_MEMORY_MAX_PIXELS) return await fromMemory(source, size, planned, stop);
+    return await fromScratchFile(source, size, task.scratch, planned, stop);
   } catch (err) {
-    return classifyError(err);
+    return classifyError(err, stop);
   }
 }
 
-/** Decode once (with shrink-on-load down to the largest size any variant needs), derive all. */
-async function fromIntermediate(
-  task: ProcessTask,
-  inputOptions: SharpOptions,
-  size: { width: number; height: number } | undefined,
-): Promise<ProcessResult> {
-  let decoder = sharp(task.input, inputOptions).rotate();
-  if (size) decoder = decoder.resize({ ...size, fit: 'fill' });
-  const { data, info } = await decoder.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
+interface Source {
+  input: string | Buffer;
+  options: SharpOptions;
+}
 
+/** The source decoded, oriented, in sRGB, 8 bits a channel, shrunk to `size` when given. */
+function decoded(source: Source, size: { width: number; height: number } | undefined, stop: Stopper): Sharp {
+  let image = stop.limit(sharp(source.input, source.options)).rotate();
+  if (size) image = image.resize({ ...size, fit: 'fill' });
+  return image.toColourspace('srgb');
+}
+
+/** Decode once (with shrink-on-load down to the largest size any variant needs), derive all from memory. */
+async function fromMemory(source: Source, size: { width: number; height: number } | undefined, planned: Planned[], stop: Stopper): Promise<ProcessResult> {
+  const { data, info } = await decoded(source, size, stop).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
   const variants: VariantResult[] = [];
-  for (const { spec, output } of task.variants) {
-    variants.push(await writeVariant(sharp(data, raw), spec, output));
-  }
-  const { thumbhash, dominantColor } = await summarise(sharp(data, raw));
+  for (const p of planned) variants.push(await writeVariant(stop.limit(sharp(data, raw)), p));
+  const { thumbhash, dominantColor } = await summarise(stop.limit(sharp(data, raw)));
   return { ok: true, variants, thumbhash, dominantColor };
 }
 
-/** Each variant its own streaming pipeline from the file: for huge or animated inputs. */
-async function streamEachVariant(task: ProcessTask, inputOptions: SharpOptions): Promise<ProcessResult> {
+/** Decode once into an uncompressed TIFF, then make each variant reading it strip by strip. */
+async function fromScratchFile(
+  source: Source,
+  size: { width: number; height: number } | undefined,
+  scratch: string,
+  planned: Planned[],
+  stop: Stopper,
+): Promise<ProcessResult> {
+  try {
+    await decoded(source, size, stop).tiff({ compression: 'none' }).toFile(scratch);
+    const open = () => stop.limit(sharp(scratch, { limitInputPixels: false, sequentialRead: true }));
+    const variants: VariantResult[] = [];
+    for (const p of planned) variants.push(await writeVariant(open(), p));
+    const { thumbhash, dominantColor } = await summarise(open());
+    return { ok: true, variants, thumbhash, dominantColor };
+  } finally {
+    await fs.promises.rm(scratch, { force: true });
+  }
+}
+
+/** Each variant its own streaming pipeline from the original: for animations and extreme crops of huge images. */
+async function streamEachVariant(source: Source, animated: boolean, planned: Planned[], stop: Stopper): Promise<ProcessResult> {
   const open = () => {
-    const image = sharp(task.input, inputOptions);
-    return task.animated ? image : image.rotate();
+    const image = stop.limit(sharp(source.input, source.options));
+    return animated ? image : image.rotate();
   };
   const variants: VariantResult[] = [];
-  for (const { spec, output } of task.variants) variants.push(await writeVariant(open(), spec, output));
+  for (const p of planned) variants.push(await writeVariant(open(), p));
   // The placeholder and colour come from the first frame of an animation.
-  const { thumbhash, dominantColor } = await summarise(sharp(task.input, { ...inputOptions, animated: false }).rotate());
+  const { thumbhash, dominantColor } = await summarise(stop.limit(sharp(source.input, { ...source.options, animated: false })).rotate());
   return { ok: true, variants, thumbhash, dominantColor };
 }
 
-/** The smallest fraction of the (oriented) original a variant needs to be made without loss. */
-export function requiredScale(spec: VariantSpec, width: number, height: number): number {
-  const sx = spec.width ? spec.width / width : undefined;
-  const sy = spec.height ? spec.height / height : undefined;
-  if (sx === undefined && sy === undefined) return 1;
-  if (sx === undefined) return sy!;
-  if (sy === undefined) return sx;
-  return spec.fit === 'inside' || spec.fit === 'contain' ? Math.min(sx, sy) : Math.max(sx, sy);
-}
-
-async function writeVariant(image: Sharp, spec: VariantSpec, output: string): Promise<VariantResult> {
-  const resized =
-    spec.width || spec.height
-      ? image.resize({
-          width: spec.width,
-          height: spec.height,
-          fit: spec.fit,
-          withoutEnlargement: spec.withoutEnlargement,
-          background: { r: 0, g: 0, b: 0, alpha: 0 },
-        })
-      : // A format conversion at full size, clamped to what the output format can hold.
-        image.resize({ width: MAX_SIDE[spec.format], height: MAX_SIDE[spec.format], fit: 'inside', withoutEnlargement: true });
-  const info = await encoder(resized.toColourspace('srgb'), spec).toFile(output);
+async function writeVariant(image: Sharp, { spec, output, plan }: Planned): Promise<VariantResult> {
+  const resized = plan.resize ? image.resize({ ...plan.resize, background: { r: 0, g: 0, b: 0, alpha: 0 } }) : image;
+  const info = await encoder(resized.toColourspace('srgb'), spec, plan).toFile(output);
   return {
     name: spec.name,
     format: spec.format,
@@ -112,13 +147,16 @@ async function writeVariant(image: Sharp, spec: VariantSpec, output: string): Pr
   };
 }
 
-function encoder(image: Sharp, spec: VariantSpec): Sharp {
+function encoder(image: Sharp, spec: VariantSpec, plan: OutputPlan): Sharp {
+  const large = plan.width * plan.height > LARGE_OUTPUT_PIXELS;
   switch (spec.format) {
     case 'webp':
-      return image.webp({ quality: spec.quality ?? 80, effort: 4 });
+      return image.webp({ quality: spec.quality ?? 80, effort: large ? 2 : 4 });
     case 'avif':
       // effort 4 is sharp's default; AVIF encoding is the slowest step of any pipeline.
-      return image.avif({ quality: spec.quality ?? 50, effort: 4 });
+      return large
+        ? image.avif({ quality: spec.quality ?? 50, effort: 1, chromaSubsampling: '4:2:0' })
+        : image.avif({ quality: spec.quality ?? 50, effort: 4 });
     case 'jpeg':
       // JPEG has no alpha: flatten onto white rather than the black libvips would pick.
       return image.flatten({ background: '#ffffff' }).jpeg({ quality: spec.quality ?? 82, progressive: true, mozjpeg: false });

@@ -17,11 +17,25 @@ export interface VariantSpec {
   withoutEnlargement: boolean;
 }
 
-export interface ProcessTask {
+/** How the runner stops a task that runs (workers/stopper.ts). */
+export interface StopControl {
+  /** Set to non-zero (Atomics) by the runner to stop the task at its next step; shared memory. */
+  cancel?: Int32Array;
+  /** When the job's time is up: epoch milliseconds, wall clock. */
+  deadline?: number;
+}
+
+export interface ProcessTask extends StopControl {
   input: string;
+  /** The original's format as probed at ingest: an SVG is decoded from its bytes, never its path. */
+  format: string;
   /** Decode every frame (animated GIF/WebP) instead of the first one only. */
   animated: boolean;
   maxInputPixels: number;
+  /** No variant comes out larger than this (workers/output-caps.ts). */
+  maxOutputPixels: number;
+  /** A path in the same temp folder the task may use for a decoded intermediate; removed by the caller. */
+  scratch: string;
   variants: Array<{ spec: VariantSpec; output: string }>;
 }
 
@@ -34,14 +48,17 @@ export interface VariantResult {
   sha256: string;
 }
 
-export type WorkerFailure = { ok: false; code: 'corrupt_image' | 'original_missing' | 'processing_failed'; message: string; retryable: boolean };
+export type WorkerFailureCode = 'corrupt_image' | 'original_missing' | 'processing_failed' | 'processing_timeout' | 'cancelled';
+export type WorkerFailure = { ok: false; code: WorkerFailureCode; message: string; retryable: boolean };
 
 export type ProcessResult =
   | { ok: true; variants: VariantResult[]; thumbhash: string; dominantColor: string }
   | WorkerFailure;
 
-export interface MetadataTask {
+export interface MetadataTask extends StopControl {
   input: string;
+  /** As in ProcessTask: an SVG is read from its bytes. */
+  format: string;
 }
 
 export interface ExtractedMetadata {

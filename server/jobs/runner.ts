@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { Clock } from '../util/clock.js';
@@ -15,9 +16,17 @@ export class JobError extends Error {
   }
 }
 
+/** Why a running job is stopped: its image was reprocessed or deleted (the row is already changed). */
+export const jobCancelled = () => new JobError('the job was superseded or its image deleted', 'cancelled', false);
+
+export type JobOutcome = 'done' | 'retry' | 'failed' | 'cancelled';
+
 export interface JobContext {
   job: JobRow;
+  /** Aborts when the job times out, is cancelled, or the runner stops; its reason is a JobError. */
   signal: AbortSignal;
+  /** When the job's time is up (epoch ms, wall clock): workers stop their own work by then. */
+  deadline: number;
   /**
    * Commits the job's results: runs `apply` in one transaction with marking the job done, but
    * only while this runner still holds the job's lease. Returns false (and applies nothing)
@@ -40,7 +49,7 @@ export interface RunnerOptions {
   concurrency: number;
   jobTimeoutMs: number;
   logger: Logger;
-  onJobSettled?: (job: JobRow, outcome: 'done' | 'retry' | 'failed', seconds: number) => void;
+  onJobSettled?: (job: JobRow, outcome: JobOutcome, seconds: number) => void;
 }
 
 const BASE_BACKOFF_MS = 1_000;
@@ -65,6 +74,9 @@ export function createJobRunner(options: RunnerOptions) {
   }
 
   const inFlight = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  /** `claimed` as each job starts, `settled` as it ends: for observers (metrics, tests). */
+  const events = new EventEmitter<{ claimed: [JobRow]; settled: [JobRow, JobOutcome] }>();
+  events.setMaxListeners(0);
   let timer: NodeJS.Timeout | undefined;
   let scheduled = false;
   let stopped = true;
@@ -100,23 +112,35 @@ export function createJobRunner(options: RunnerOptions) {
 
   function start(job: JobRow, token: string) {
     const controller = new AbortController();
-    const timeout = setTimeout(() => controller.abort(new Error('job timed out')), options.jobTimeoutMs);
+    const deadline = Date.now() + options.jobTimeoutMs;
+    const timeout = setTimeout(
+      () => controller.abort(new JobError(`the job ran longer than its time limit (${options.jobTimeoutMs} ms)`, 'processing_timeout', true)),
+      options.jobTimeoutMs,
+    );
     const started = performance.now();
+    let completed = false;
     const ctx: JobContext = {
       job,
       signal: controller.signal,
+      deadline,
+      // Nothing commits once the job was stopped: a timed-out job is retried, a cancelled one
+      // was superseded.
       complete: (apply) =>
-        options.transaction(() => {
+        !controller.signal.aborted &&
+        (completed = options.transaction(() => {
           if (!repo.finish(job.id, token, 'done', clock.now())) return false;
           apply();
           return true;
-        }),
+        })),
     };
+    // A stopped job ends for the reason it was stopped, whatever the handler then threw.
+    const stoppedOr = (err: unknown) => toJobError(controller.signal.aborted && !completed ? controller.signal.reason : err);
+    events.emit('claimed', job);
     const done = options.handlers[job.kind]
       .run(ctx)
       .then(
-        () => settle(job, 'done', started),
-        (err: unknown) => fail(job, token, toJobError(err), started),
+        () => (controller.signal.aborted && !completed ? fail(job, token, stoppedOr(undefined), started) : settle(job, 'done', started)),
+        (err: unknown) => fail(job, token, stoppedOr(err), started),
       )
       .catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job bookkeeping failed'))
       .finally(() => {
@@ -129,6 +153,8 @@ export function createJobRunner(options: RunnerOptions) {
 
   function fail(job: JobRow, token: string, error: JobError, started: number) {
     if (stopped && error.retryable) return; // abandoned at shutdown: the lease is released at next start
+    // Its row was cancelled by whoever cancelled it; nothing is left to record.
+    if (error.code === 'cancelled') return settle(job, 'cancelled', started);
     const log = { jobId: job.id, kind: job.kind, imageId: job.image_id, attempt: job.attempts, code: error.code };
     if (error.retryable && job.attempts < job.max_attempts) {
       const delay = backoffMs(job.attempts);
@@ -149,8 +175,9 @@ export function createJobRunner(options: RunnerOptions) {
     }
   }
 
-  function settle(job: JobRow, outcome: 'done' | 'retry' | 'failed', started: number) {
+  function settle(job: JobRow, outcome: JobOutcome, started: number) {
     options.onJobSettled?.(job, outcome, (performance.now() - started) / 1000);
+    events.emit('settled', job, outcome);
   }
 
   return {
@@ -162,7 +189,15 @@ export function createJobRunner(options: RunnerOptions) {
     },
     /** Wake up now: new work was just committed. */
     kick,
+    events,
     inFlight: () => inFlight.size,
+    /**
+     * Stops these jobs if they run here: their rows were cancelled (reprocess, delete), so
+     * their results could not commit anyway; this frees their workers.
+     */
+    cancel(jobIds: number[]) {
+      for (const id of jobIds) inFlight.get(id)?.controller.abort(jobCancelled());
+    },
     /**
      * Stops claiming, waits for running jobs up to `graceMs`, then aborts the rest. Aborted
      * jobs keep their lease in the database and run again at the next start.
@@ -181,6 +216,7 @@ export function createJobRunner(options: RunnerOptions) {
 
 function toJobError(err: unknown): JobError {
   if (err instanceof JobError) return err;
+  if (err === undefined) return new JobError('the job was stopped', 'processing_failed', true);
   const message = err instanceof Error ? err.message : String(err);
   return new JobError(message, 'processing_failed', true);
 }

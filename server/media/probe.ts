@@ -1,8 +1,15 @@
+import fs from 'node:fs';
 import sharp from 'sharp';
-import type { Metadata, Sharp, SharpOptions } from 'sharp';
+import type { Metadata } from 'sharp';
 import { AppError } from '../errors.js';
+import { configureDecoders, decodableInput, MAX_SVG_BYTES, SvgTooLarge } from '../../workers/decoders.js';
 import type { InputFormat } from './formats.js';
 import { INPUT_FORMATS } from './formats.js';
+import { SNIFF_BYTES, sniffFormat } from './sniff.js';
+
+// The main thread reads headers with libvips too: the same loader rules and no operation cache
+// as the workers (workers/decoders.ts), whichever starts first.
+configureDecoders();
 
 export interface ProbedImage {
   format: InputFormat;
@@ -14,12 +21,26 @@ export interface ProbedImage {
 /**
  * Reads the whole header with sharp (libvips), without decoding pixels. The final word on
  * whether an upload is an image Darkroom can process: anything libvips cannot open is a 415.
+ * An SVG is read from its bytes (at most MAX_SVG_BYTES, 413 beyond), so nothing it references
+ * is opened even to measure it.
  */
 export async function probeImage(file: string): Promise<ProbedImage> {
+  const sniffed = await sniffFormat(await readHead(file));
+  let input: string | Buffer;
+  try {
+    input = await decodableInput(file, sniffed ?? 'unknown');
+  } catch (err) {
+    if (err instanceof SvgTooLarge) {
+      const refused = new AppError('payload_too_large', `SVG images may be at most ${MAX_SVG_BYTES} bytes (2 MiB), they are decoded in memory; this one is ${err.bytes} bytes`);
+      refused.context.format = 'svg';
+      throw refused;
+    }
+    throw err;
+  }
   let meta: Metadata;
   try {
     // No pixel limit here: the header is all that is read, and the caller compares the numbers.
-    meta = await sharp(file, { limitInputPixels: false }).metadata();
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw new AppError('unsupported_media_type', `not a decodable image: ${firstLine(err)}`);
   }
@@ -39,6 +60,17 @@ function normaliseFormat(meta: Metadata): InputFormat | undefined {
   // sharp reports AVIF as "heif" with AV1 compression; the API names it avif like everyone else.
   const name = meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format;
   return (INPUT_FORMATS as readonly string[]).includes(name) ? (name as InputFormat) : undefined;
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];

@@ -5,6 +5,7 @@ import type { JobsRepo } from '../db/jobs.repo.js';
 import type { BlobStore } from '../storage/fs-blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
+import { assertQueueHasRoom } from '../jobs/admission.js';
 import { MIME_TYPES, type OutputFormat } from '../media/formats.js';
 import type { Principal } from './keys.service.js';
 import { effectiveVariantStatus, toImageRecord, variantFilename } from './image-record.js';
@@ -16,6 +17,10 @@ export interface ImagesDeps {
   store: BlobStore;
   clock: Clock;
   onChanged: () => void;
+  /** --max-queued-jobs: a reprocess is refused like an upload while the queue is full. */
+  maxQueuedJobs: number;
+  /** These jobs' rows were cancelled or deleted: stop them where they run (jobs/runner.ts `cancel`). */
+  onJobsCancelled: (jobIds: number[]) => void;
   /** Removes an expired variant's file and marks it (retention.service). */
   expireVariant: (imageId: string, name: string) => void;
 }
@@ -112,6 +117,8 @@ export function createImagesService(deps: ImagesDeps) {
 
     delete(principal: Principal, id: string) {
       const row = visible(principal, id);
+      // Its jobs go with it (ON DELETE CASCADE); a running one is stopped below.
+      const unfinished = jobs.unfinishedOf(id);
       // One synchronous stretch: rows and files go together, and "is this original still used"
       // is answered and acted on before any other request can store the same bytes again.
       db.transaction(() => {
@@ -120,16 +127,26 @@ export function createImagesService(deps: ImagesDeps) {
       })();
       store.removeProcessedSync(id);
       if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);
+      deps.onJobsCancelled(unfinished);
       deps.onChanged();
     },
 
+    /**
+     * A new generation of the image's variants. Counted against the queue like an upload, and
+     * superseding: the image's unfinished processing of older generations is cancelled (queued
+     * jobs never run, a running one is stopped), so repeated calls leave one job, not one each.
+     * Metadata extraction is not processing and carries on.
+     */
     reprocess(principal: Principal, id: string) {
       visible(principal, id);
-      db.transaction(() => {
+      assertQueueHasRoom(jobs, deps.maxQueuedJobs);
+      const cancelled = db.transaction(() => {
         const now = clock.now();
         const generation = images.startGeneration(id, now);
         jobs.appendEvent('image.reprocess_requested', id, { generation }, now);
+        return jobs.cancelOlder(id, 'process_image', generation, now);
       })();
+      deps.onJobsCancelled(cancelled);
       deps.onChanged();
       return record(images.findById(id)!);
     },

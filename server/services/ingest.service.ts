@@ -9,6 +9,7 @@ import type { BlobStore } from '../storage/fs-blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { VariantSpec } from '../../workers/types.js';
 import { AppError } from '../errors.js';
+import { assertQueueHasRoom } from '../jobs/admission.js';
 import { probeImage, type ProbedImage } from '../media/probe.js';
 import type { Principal } from './keys.service.js';
 import { checkPixelLimit, type ReceivedFile } from './receive.js';
@@ -59,9 +60,7 @@ export function createIngestService(deps: IngestDeps) {
   /** Checks that cost nothing and should refuse a request before its body is read. */
   async function admit(principal: Principal, expectedBytes?: number) {
     try {
-      if (jobs.countQueued() >= limits.maxQueuedJobs) {
-        throw new AppError('too_many_requests', 'the processing queue is full; try again shortly', { 'Retry-After': '30' });
-      }
+      assertQueueHasRoom(jobs, limits.maxQueuedJobs);
       const free = await store.freeBytes();
       if (free - (expectedBytes ?? 0) < limits.minFreeBytes) {
         throw new AppError('insufficient_storage', 'not enough free disk space to accept this upload');

@@ -11,7 +11,7 @@ import type { Clock } from '../util/clock.js';
 import type { IngestService } from './ingest.service.js';
 import type { Principal } from './keys.service.js';
 import { tooLarge, type ReceiveLimits } from './receive.js';
-import { parseVariants } from './variants.js';
+import { parseVariants, type VariantLimits } from './variants.js';
 
 /** Where the tus protocol lives (CONTRACT §3); the Location of an upload is under it. */
 export const UPLOADS_PATH = '/v1/uploads';
@@ -28,7 +28,7 @@ const REFUSALS = new Set(['unsupported_media_type', 'pixel_limit_exceeded', 'ins
 export interface ResumableUploadsDeps {
   dataDir: string;
   ingest: IngestService;
-  limits: ReceiveLimits;
+  limits: ReceiveLimits & VariantLimits;
   clock: Clock;
   logger: Logger;
   onUploadOutcome: (outcome: string) => void;
@@ -116,7 +116,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     const file = store.filePath(id);
     const filename = info.metadata?.filename ?? '';
     try {
-      const variants = parseVariants(info.metadata?.variants ?? undefined);
+      const variants = parseVariants(info.metadata?.variants ?? undefined, limits);
       const sha256 = await store.sha256(id, info.size);
       const sniffedFormat = await sniffFormat(await readHead(file));
       if (!sniffedFormat) throw new AppError('unsupported_media_type', `"${filename}" is not an image format Darkroom can read`);
@@ -156,7 +156,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
         throw new AppError('invalid_request', 'Upload-Metadata: not valid tus metadata (comma-separated "key base64value" pairs)');
       }
     }
-    parseVariants(metadata.variants ?? undefined);
+    parseVariants(metadata.variants ?? undefined, limits);
     await ingest.admit(principal, length);
   }
 

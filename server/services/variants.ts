@@ -2,16 +2,25 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { OUTPUT_FORMATS } from '../media/formats.js';
 import type { VariantSpec } from '../../workers/types.js';
+import { AVIF_MAX_PIXELS, MAX_OUTPUT_SIDE, maxPixelsFor } from '../../workers/output-caps.js';
 
 const MAX_VARIANTS = 10;
-const MAX_SIDE = 16383; // WebP's limit, the strictest of the output formats
+
+export interface VariantLimits {
+  /** --max-output-pixels: width × height of one variant at most. */
+  maxOutputPixels: number;
+}
 
 export const DEFAULT_VARIANTS: VariantSpec[] = [
   { name: 'thumb', width: 320, height: 320, fit: 'inside', format: 'webp', withoutEnlargement: true },
   { name: 'display', width: 2048, height: 2048, fit: 'inside', format: 'webp', quality: 80, withoutEnlargement: true },
 ];
 
-const side = z.number().int().min(1).max(MAX_SIDE);
+const side = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_OUTPUT_SIDE, `at most ${MAX_OUTPUT_SIDE} pixels a side (the output cap)`);
 
 const VariantSpecSchema = z
   .object({
@@ -35,10 +44,12 @@ const VariantListSchema = z
   .refine((list) => new Set(list.map((v) => v.name)).size === list.length, 'variant names must be unique');
 
 /**
- * Parses the `variants` form field / query parameter / tus metadata. Absent means the defaults;
- * anything malformed is a 400 naming the problem.
+ * Parses the `variants` form field / query parameter / tus metadata / import body. Absent means
+ * the defaults; anything malformed, or a variant over the output caps, is a 400 naming the
+ * problem. A size that depends on the source (one side, `outside`, none) cannot be judged here:
+ * the worker scales such a variant down to the caps (workers/output-caps.ts).
  */
-export function parseVariants(raw: string | undefined): VariantSpec[] {
+export function parseVariants(raw: string | undefined, limits: VariantLimits): VariantSpec[] {
   if (raw === undefined || raw.trim() === '') return DEFAULT_VARIANTS;
   let json: unknown;
   try {
@@ -51,6 +62,18 @@ export function parseVariants(raw: string | undefined): VariantSpec[] {
     const issue = result.error.issues[0]!;
     const where = issue.path.length ? `variants[${issue.path.join('].')}` : 'variants';
     throw new AppError('invalid_request', `${where}: ${issue.message}`);
+  }
+  for (const [i, spec] of result.data.entries()) {
+    if (!spec.width || !spec.height) continue;
+    const pixels = spec.width * spec.height;
+    const cap = maxPixelsFor(spec.format, limits.maxOutputPixels);
+    if (pixels > cap) {
+      const which =
+        cap < limits.maxOutputPixels && cap === AVIF_MAX_PIXELS
+          ? `the AVIF limit of ${cap} pixels (AVIF encoding needs up to ~38 bytes a pixel)`
+          : `the limit of ${cap} pixels per variant (--max-output-pixels)`;
+      throw new AppError('invalid_request', `variants[${i}]: ${spec.width}×${spec.height} = ${pixels} pixels is over ${which}`);
+    }
   }
   return result.data;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
 import { ROOT, run, spawnServer, type ChildServer } from '../helpers/child.js';
 import { jpegWithExif } from '../helpers/images.js';
 import { tempDir } from '../helpers/server.js';
@@ -74,14 +74,14 @@ describe('the darkroom command', () => {
   });
 
   it('says in one line when Node was started without the engine flags, and not when it was', async () => {
-    const bare = await spawnServer(['serve', '--data-dir', dir(), '--port', '0']);
+    const bare = await spawnServer(['serve', '--data-dir', dir(), '--port', '0'], { ...ENGINE_ENV });
     servers.push(bare);
     // Printed before the ready line, so it is there once the server is.
     const notes = bare.stdout().split('\n').filter((l) => l.startsWith('darkroom: note: '));
     expect(notes).toHaveLength(1);
     for (const flag of ENGINE_NODE_FLAGS) expect(notes[0]).toContain(flag);
 
-    const tuned = await spawnServer(['serve', '--data-dir', dir(), '--port', '0'], {}, undefined, [...ENGINE_NODE_FLAGS]);
+    const tuned = await spawnServer(['serve', '--data-dir', dir(), '--port', '0'], { ...ENGINE_ENV }, undefined, [...ENGINE_NODE_FLAGS]);
     servers.push(tuned);
     expect(tuned.stdout()).toContain('darkroom listening on');
     expect(tuned.stdout()).not.toContain('darkroom: note:');
@@ -89,6 +89,22 @@ describe('the darkroom command', () => {
     for (const server of [bare, tuned]) server.proc.kill('SIGTERM');
     expect(await bare.exited).toBe(0);
     expect(await tuned.exited).toBe(0);
+  });
+
+  it('runs with the engine environment: restarts itself with it where Node can, says so where it cannot', async () => {
+    const server = await spawnServer(['serve', '--data-dir', dir(), '--port', '0'], {}, undefined, [...ENGINE_NODE_FLAGS]);
+    servers.push(server);
+    const environ = fs.readFileSync(`/proc/${server.proc.pid}/environ`, 'utf8').split('\0');
+    const notes = server.stdout().split('\n').filter((l) => l.startsWith('darkroom: note: '));
+    if (typeof (process as { execve?: unknown }).execve === 'function') {
+      for (const [name, value] of Object.entries(ENGINE_ENV)) expect(environ).toContain(`${name}=${value}`);
+      expect(notes).toEqual([]);
+    } else {
+      expect(notes).toHaveLength(1);
+      for (const name of Object.keys(ENGINE_ENV)) expect(notes[0]).toContain(name);
+    }
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 
   it('refuses a second server on the same data dir', async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ENGINE_NODE_FLAGS, missingEngineFlags } from '../../server/node-flags.js';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS, missingEngineEnv, missingEngineFlags } from '../../server/node-flags.js';
 import { ROOT } from '../helpers/child.js';
 
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -20,6 +20,19 @@ describe("the engine's Node flags, one list wherever the engine is started", () 
     expect(engine?.split(',').map((f) => f.trim().replace(/'/g, ''))).toEqual([...ENGINE_NODE_FLAGS]);
     const execStart = read('README.md').split('\n').find((l) => l.startsWith('ExecStart='));
     expect(nodeFlagsOf(execStart!)).toEqual([...ENGINE_NODE_FLAGS]);
+  });
+
+  it('the desktop engine and the systemd unit set the engine environment', () => {
+    const engine = /const ENGINE_ENV = (\{[^}]*\})/.exec(read('electron/engine.ts'))?.[1];
+    expect(engine && JSON.parse(engine.replace(/(\w+):/g, '"$1":').replace(/'/g, '"'))).toEqual(ENGINE_ENV);
+    const unit = read('README.md').split('\n').filter((l) => l.startsWith('Environment='));
+    for (const [name, value] of Object.entries(ENGINE_ENV)) expect(unit).toContain(`Environment=${name}=${value}`);
+  });
+
+  it('names the environment a Linux process lacks, and leaves a value the operator chose', () => {
+    expect(missingEngineEnv({}, 'linux')).toEqual(['MALLOC_ARENA_MAX=2']);
+    expect(missingEngineEnv({ MALLOC_ARENA_MAX: '4' }, 'linux')).toEqual([]);
+    expect(missingEngineEnv({}, 'darwin')).toEqual([]);
   });
 
   it('names the flags a process lacks', () => {

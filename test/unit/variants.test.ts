@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../server/errors.js';
-import { DEFAULT_VARIANTS, parseVariants } from '../../server/services/variants.js';
-import { requiredScale } from '../../workers/pipeline.js';
+import { DEFAULT_VARIANTS, parseVariants as parseWith } from '../../server/services/variants.js';
+import { AVIF_MAX_PIXELS, MAX_OUTPUT_SIDE, planOutput } from '../../workers/output-caps.js';
+import type { VariantSpec } from '../../workers/types.js';
+
+const MAX_OUTPUT_PIXELS = 40_000_000;
+const parseVariants = (raw: string | undefined) => parseWith(raw, { maxOutputPixels: MAX_OUTPUT_PIXELS });
+const refusal = (raw: string) => {
+  try {
+    parseVariants(raw);
+  } catch (err) {
+    return err as AppError;
+  }
+  throw new Error(`accepted ${raw}`);
+};
 
 describe('variants', () => {
   it('defaults to thumb and display as the contract says', () => {
@@ -34,11 +46,46 @@ describe('variants', () => {
     expect(() => parseVariants('{"name":"x"}')).toThrow(AppError);
   });
 
-  it('computes the scale a variant needs from the original', () => {
-    const spec = { name: 'x', fit: 'inside', format: 'webp', withoutEnlargement: true } as const;
-    expect(requiredScale({ ...spec, width: 2048, height: 2048 }, 4096, 2048)).toBe(0.5);
-    expect(requiredScale({ ...spec, width: 100, height: 100, fit: 'cover' }, 400, 200)).toBe(0.5);
-    expect(requiredScale({ ...spec, width: 100 }, 400, 200)).toBe(0.25);
-    expect(requiredScale(spec, 400, 200)).toBe(1);
+  it('refuses a variant over the output caps with 400 naming the cap', () => {
+    const side = refusal('[{"name":"big","width":8193,"height":10}]');
+    expect([side.code, side.status]).toEqual(['invalid_request', 400]);
+    expect(side.message).toMatch(/^variants\[0\]\.width: at most 8192 pixels a side/);
+    // 8192×8192 AVIF: the request that took 21 s and 1.66 GB before the caps.
+    const square = refusal('[{"name":"a","width":8192,"height":8192,"format":"avif"}]');
+    expect(square.message).toBe('variants[0]: 8192×8192 = 67108864 pixels is over the AVIF limit of 16000000 pixels (AVIF encoding needs up to ~38 bytes a pixel)');
+    const webp = refusal('[{"name":"w","width":8192,"height":8192,"fit":"cover"}]');
+    expect(webp.message).toBe('variants[0]: 8192×8192 = 67108864 pixels is over the limit of 40000000 pixels per variant (--max-output-pixels)');
+    // At the caps exactly is fine, and a lower --max-output-pixels applies to AVIF too.
+    expect(parseVariants('[{"name":"w","width":8192,"height":4882,"format":"jpeg"},{"name":"a","width":4000,"height":4000,"format":"avif"}]')).toHaveLength(2);
+    expect(() => parseWith('[{"name":"a","width":4000,"height":4000,"format":"avif"}]', { maxOutputPixels: 1_000_000 })).toThrow(/limit of 1000000 pixels per variant/);
+  });
+
+  it('plans each variant within both caps, keeping the aspect ratio of what depends on the source', () => {
+    const spec = (v: Partial<VariantSpec>): VariantSpec => ({ name: 'x', fit: 'inside', format: 'webp', withoutEnlargement: true, ...v });
+    const withinCaps = (v: VariantSpec, w: number, h: number) => {
+      const plan = planOutput(v, w, h, MAX_OUTPUT_PIXELS);
+      expect(plan.width).toBeLessThanOrEqual(MAX_OUTPUT_SIDE);
+      expect(plan.height).toBeLessThanOrEqual(MAX_OUTPUT_SIDE);
+      expect(plan.width * plan.height).toBeLessThanOrEqual(v.format === 'avif' ? AVIF_MAX_PIXELS : MAX_OUTPUT_PIXELS);
+      return plan;
+    };
+    // Scales needed from the original, unchanged where nothing is over a cap.
+    expect(withinCaps(spec({ width: 2048, height: 2048 }), 4096, 2048)).toMatchObject({ scale: 0.5, clamped: false, width: 2048, height: 1024 });
+    expect(withinCaps(spec({ width: 100, height: 100, fit: 'cover' }), 400, 200)).toMatchObject({ scale: 0.5, clamped: false });
+    expect(withinCaps(spec({ width: 100 }), 400, 200)).toMatchObject({ scale: 0.25, clamped: false, width: 100, height: 50 });
+    expect(withinCaps(spec({}), 400, 200)).toMatchObject({ scale: 1, resize: undefined, clamped: false });
+    // A conversion at full size of a 12000×9000 original: to 40 MP, 4:3 kept.
+    const full = withinCaps(spec({}), 12000, 9000);
+    expect(full.clamped).toBe(true);
+    expect(full.resize).toMatchObject({ fit: 'inside', width: 7302, height: 5477 });
+    expect(Math.abs(full.width / full.height - 4 / 3)).toBeLessThan(0.001);
+    // Only a width, on a tall image, enlarged: the height would be 81920.
+    const tall = withinCaps(spec({ width: 8192, withoutEnlargement: false }), 100, 1000);
+    expect(tall).toMatchObject({ clamped: true, height: 8192 });
+    expect(tall.width).toBe(819);
+    // `outside` grows past its box: clamped, and AVIF to its own cap.
+    const outside = withinCaps(spec({ width: 8000, height: 100, fit: 'outside', format: 'avif', withoutEnlargement: false }), 1000, 1000);
+    expect(outside.clamped).toBe(true);
+    expect(outside.width).toBe(4000);
   });
 });

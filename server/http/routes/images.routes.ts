@@ -6,7 +6,7 @@ import { AppError } from '../../errors.js';
 import type { IngestService } from '../../services/ingest.service.js';
 import type { ImagesService } from '../../services/images.service.js';
 import type { ReceiveLimits } from '../../services/receive.js';
-import { parseVariants } from '../../services/variants.js';
+import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import type { BlobStore } from '../../storage/fs-blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
@@ -18,7 +18,7 @@ export interface ImagesRoutesDeps {
   images: ImagesService;
   store: BlobStore;
   clock: Clock;
-  limits: ReceiveLimits;
+  limits: ReceiveLimits & VariantLimits;
   onUploadOutcome: (outcome: string) => void;
   /** With S3 sync: a local original read counts as use, and an evicted one streams from the bucket. */
   originals?: {
@@ -48,14 +48,14 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     try {
       // Everything that can refuse the upload without its body is checked first.
       const queryVariants = typeof req.query.variants === 'string' ? req.query.variants : undefined;
-      let variants = parseVariants(queryVariants);
+      let variants = parseVariants(queryVariants, deps.limits);
       await ingest.admit(principal, Number(req.headers['content-length']) || 0);
       const body = await readUpload(req, res, deps.limits, () => store.tmpPath()).catch((err: unknown) => {
         throw ingest.rejected(principal, err);
       });
       if (body.fields.variants !== undefined) {
         try {
-          variants = parseVariants(body.fields.variants);
+          variants = parseVariants(body.fields.variants, deps.limits);
         } catch (err) {
           await Promise.all(body.files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
           throw err;

@@ -2,13 +2,14 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { ImportService } from '../../services/import.service.js';
-import { parseVariants } from '../../services/variants.js';
+import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
 import { jsonBody, parseBody } from '../validate.js';
 
 export interface ImportRoutesDeps {
   importer: ImportService;
+  limits: VariantLimits;
   /** Counts the outcome like an upload's (darkroom_uploads_total). */
   onUploadOutcome?: (outcome: string) => void;
 }
@@ -40,7 +41,7 @@ export function importRouter(deps: ImportRoutesDeps): Router {
       try {
         const body = parseBody(ImportBody, req.body ?? {});
         const rawVariants = body.variants ?? (typeof req.query.variants === 'string' ? req.query.variants : undefined);
-        const variants = parseVariants(typeof rawVariants === 'string' || rawVariants === undefined ? rawVariants : JSON.stringify(rawVariants));
+        const variants = parseVariants(typeof rawVariants === 'string' || rawVariants === undefined ? rawVariants : JSON.stringify(rawVariants), deps.limits);
         const records = await deps.importer.importPaths(body.paths, principalOf(res), variants);
         deps.onUploadOutcome?.('accepted');
         res.status(202).location(`/v1/image/${records[0]!.id}`).json(records.length === 1 ? records[0] : records);

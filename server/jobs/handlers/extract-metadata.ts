@@ -24,7 +24,7 @@ export function createExtractMetadataHandler(deps: {
       lifecycle.markProcessing(image.id);
       const original = await originals.acquire(image.sha256, ctx.signal);
       const result = await deps.pool
-        .extractMetadata({ input: original.path }, ctx.signal)
+        .extractMetadata({ input: original.path, format: image.format, deadline: ctx.deadline }, ctx.signal)
         .finally(() => original.release());
       if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
       ctx.complete(() => {

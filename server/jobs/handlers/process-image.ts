@@ -19,6 +19,8 @@ export function createProcessImageHandler(deps: {
   lifecycle: Lifecycle;
   processedTtlMs: number;
   maxInputPixels: number;
+  /** The output cap (--max-output-pixels); the worker also keeps every side within 8192. */
+  maxOutputPixels: number;
   /** Where originals are read from (the S3 capacity tier brings evicted ones back). */
   originals?: OriginalSource;
 }): JobHandler {
@@ -38,12 +40,22 @@ export function createProcessImageHandler(deps: {
       // Animations stay animated unless all their frames together pass the pixel limit.
       const animated =
         image.pages > 1 && ANIMATABLE.has(image.format) && image.width * image.height * image.pages <= deps.maxInputPixels;
-      const cleanup = () => Promise.all(outputs.map((o) => fs.promises.rm(o.output, { force: true })));
+      const scratch = store.tmpPath('.tif');
+      const cleanup = () => Promise.all([scratch, ...outputs.map((o) => o.output)].map((file) => fs.promises.rm(file, { force: true })));
 
       const original = await originals.acquire(image.sha256, ctx.signal);
       try {
         const result = await deps.pool.processImage(
-          { input: original.path, animated, maxInputPixels: deps.maxInputPixels, variants: outputs },
+          {
+            input: original.path,
+            format: image.format,
+            animated,
+            maxInputPixels: deps.maxInputPixels,
+            maxOutputPixels: deps.maxOutputPixels,
+            scratch,
+            variants: outputs,
+            deadline: ctx.deadline,
+          },
           ctx.signal,
         );
         if (!result.ok) throw new JobError(result.message, result.code, result.retryable);

@@ -1,0 +1,64 @@
+import type { ResizeOptions } from 'sharp';
+import type { OutputFormat, VariantSpec } from './types.js';
+
+/** No variant is wider or taller than this, whatever its format could hold. */
+export const MAX_OUTPUT_SIDE = 8192;
+
+/**
+ * AVIF variants have a lower pixel cap than --max-output-pixels: AV1 encoding (libaom 3.15
+ * through libheif 1.23, sharp 0.35) holds up to ~38 bytes per output pixel, far more than the
+ * other encoders, and most on content with no redundancy. Measured alone on noise at quality
+ * 100, with the settings large AVIF variants get (4:2:0, effort 1, workers/pipeline.ts): 20 MP
+ * peaked at 715 MiB over the process, 730 MiB with an alpha channel; 24 MP at 855 MiB (sharp's
+ * default 4:4:4 takes ~1.5 times that). In the server with one worker, the worst request (ten
+ * variants at the caps from a 40 MP noise image, docs/security.md "Output caps") peaked at
+ * 980 MiB with AVIF at 20 MP and 803 MiB at 16 MP. At 40 MP of noise, quality 100, the other
+ * formats need WebP (effort 2) 537 MiB, JPEG 241 MiB, PNG 210 MiB.
+ */
+export const AVIF_MAX_PIXELS = 16_000_000;
+
+/** The pixel cap of one variant in this format. */
+export function maxPixelsFor(format: OutputFormat, maxOutputPixels: number): number {
+  return format === 'avif' ? Math.min(maxOutputPixels, AVIF_MAX_PIXELS) : maxOutputPixels;
+}
+
+export interface OutputPlan {
+  /** How to resize the (oriented) source; undefined keeps its size. */
+  resize?: ResizeOptions;
+  /** The largest fraction of the source this variant needs, to decode no more than that. */
+  scale: number;
+  /** The most the output can measure (its box; it may come out smaller). */
+  width: number;
+  height: number;
+  /** True when the request would have come out over a cap and was made smaller. */
+  clamped: boolean;
+}
+
+/**
+ * How one variant is made from a source of this size, within the caps. A request whose size is
+ * its box (both sides, cover/contain/fill) was checked against the caps when it was made; one
+ * whose size follows the source (one side only, `inside`/`outside`, or no size: a conversion)
+ * may come out larger, and is scaled down here to fit both caps, keeping its aspect ratio.
+ */
+export function planOutput(spec: VariantSpec, sourceWidth: number, sourceHeight: number, maxOutputPixels: number): OutputPlan {
+  const sx = spec.width ? spec.width / sourceWidth : undefined;
+  const sy = spec.height ? spec.height / sourceHeight : undefined;
+  const asRequested: ResizeOptions = { width: spec.width, height: spec.height, fit: spec.fit, withoutEnlargement: spec.withoutEnlargement };
+  if (sx !== undefined && sy !== undefined && spec.fit !== 'inside' && spec.fit !== 'outside') {
+    const scale = spec.fit === 'contain' ? Math.min(sx, sy) : Math.max(sx, sy);
+    return { resize: asRequested, scale, width: spec.width!, height: spec.height!, clamped: false };
+  }
+  let scale = sx === undefined ? (sy ?? 1) : sy === undefined ? sx : spec.fit === 'inside' ? Math.min(sx, sy) : Math.max(sx, sy);
+  if (spec.withoutEnlargement) scale = Math.min(scale, 1);
+  const width = sourceWidth * scale;
+  const height = sourceHeight * scale;
+  const shrink = Math.min(1, MAX_OUTPUT_SIDE / width, MAX_OUTPUT_SIDE / height, Math.sqrt(maxPixelsFor(spec.format, maxOutputPixels) / (width * height)));
+  if (shrink >= 1) {
+    const resize = sx === undefined && sy === undefined ? undefined : asRequested;
+    return { resize, scale, width: Math.round(width), height: Math.round(height), clamped: false };
+  }
+  // Inside this box the output keeps the source's aspect ratio and is at most box-sized (sharp
+  // makes one side the box's and rounds the other down to fit), so it is within both caps.
+  const box = { width: Math.max(1, Math.floor(width * shrink)), height: Math.max(1, Math.floor(height * shrink)) };
+  return { resize: { ...box, fit: 'inside', withoutEnlargement: false }, scale: scale * shrink, ...box, clamped: true };
+}

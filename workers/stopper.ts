@@ -1,0 +1,38 @@
+import type { Sharp } from 'sharp';
+import type { StopControl } from './types.js';
+
+/** A task stopped on purpose: its job was superseded (`cancelled`) or ran out of time. */
+export class Stopped extends Error {
+  constructor(readonly code: 'cancelled' | 'processing_timeout') {
+    super(code === 'cancelled' ? 'stopped: the job was cancelled' : 'stopped: the job ran past its time limit');
+  }
+}
+
+/**
+ * How a worker honours a stop without being terminated. Terminating a worker thread does not
+ * stop sharp: its work runs on libuv's thread pool and carries on (with its memory) after the
+ * thread is gone, so a terminated job would keep a core busy while the pool starts the next
+ * one. Instead the task stops itself: libvips is told the time left (sharp's `timeout`, which
+ * kills a pipeline while it computes pixels), and between steps the task checks the deadline
+ * and the cancel flag the runner sets. What cannot be interrupted is one encoder call (AV1
+ * encoding of one variant), which the output caps keep to seconds.
+ */
+export function createStopper(control: StopControl) {
+  const check = () => {
+    if (control.cancel && Atomics.load(control.cancel, 0) !== 0) throw new Stopped('cancelled');
+    if (control.deadline !== undefined && Date.now() >= control.deadline) throw new Stopped('processing_timeout');
+  };
+  return {
+    check,
+    /** A pipeline that libvips abandons once the job's time is up (whole seconds, at least one). */
+    limit(image: Sharp): Sharp {
+      check();
+      if (control.deadline === undefined) return image;
+      return image.timeout({ seconds: Math.max(1, Math.ceil((control.deadline - Date.now()) / 1000)) });
+    },
+    /** True when an error is the deadline's doing (sharp's own timeout, or ours). */
+    timedOut: () => control.deadline !== undefined && Date.now() >= control.deadline,
+  };
+}
+
+export type Stopper = ReturnType<typeof createStopper>;
