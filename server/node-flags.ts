@@ -27,8 +27,8 @@ export function missingEngineFlags(execArgv: readonly string[] = process.execArg
  * own arena and keeps what a thread freed for that thread: libvips runs each step of an image on
  * whichever of libuv's threads is free, so every thread ends up holding the high-water mark of
  * the largest step it ever ran. Measured in the server with one worker, the largest request a
- * `user` key may make (ten variants at the output caps) peaked at 1.16 GiB with glibc's default
- * and at 803 MiB with two arenas (docs/security.md, "Output caps"). Read by glibc once, at
+ * `user` key may make (ten variants at the output caps) peaked at 1082 MiB with glibc's default
+ * and at 836 MiB with two arenas (docs/security.md, "Output caps"). Read by glibc once, at
  * start-up: a parent has to set it (the desktop shell, the systemd unit) or the process starts
  * itself again with it (`restartWithEngineEnv`). Other allocators ignore it.
  */

@@ -5,21 +5,25 @@ import type { OutputFormat, VariantSpec } from './types.js';
 export const MAX_OUTPUT_SIDE = 8192;
 
 /**
- * AVIF variants have a lower pixel cap than --max-output-pixels: AV1 encoding (libaom 3.15
- * through libheif 1.23, sharp 0.35) holds up to ~38 bytes per output pixel, far more than the
- * other encoders, and most on content with no redundancy. Measured alone on noise at quality
- * 100, with the settings large AVIF variants get (4:2:0, effort 1, workers/pipeline.ts): 20 MP
- * peaked at 715 MiB over the process, 730 MiB with an alpha channel; 24 MP at 855 MiB (sharp's
- * default 4:4:4 takes ~1.5 times that). In the server with one worker, the worst request (ten
- * variants at the caps from a 40 MP noise image, docs/security.md "Output caps") peaked at
- * 980 MiB with AVIF at 20 MP and 803 MiB at 16 MP. At 40 MP of noise, quality 100, the other
- * formats need WebP (effort 2) 537 MiB, JPEG 241 MiB, PNG 210 MiB.
+ * AVIF and WebP variants have lower pixel caps than --max-output-pixels. Their encoders hold
+ * memory in proportion to the output, most of all for content with nothing to predict (noise)
+ * and an alpha channel, which each encodes as a second image. Measured alone (sharp 0.35:
+ * libaom 3.15 through libheif 1.23, libwebp 1.6), noise with noisy alpha at quality 100, with
+ * the settings large variants get (workers/pipeline.ts): AVIF 12 MP peaked at 572 MiB over the
+ * process and 16 MP at 751 MiB; WebP 16 MP at 506 MiB, 40 MP at 1142 MiB. JPEG at 40 MP needs
+ * 241 MiB, PNG 210 MiB. In the server with one worker, the largest request a `user` key may
+ * make (ten variants at these caps from 40 MP of such noise; test/integration/
+ * output-memory.test.ts) peaked at 836 MiB; with AVIF at 16 MP and WebP at 40 MP it peaked at
+ * 1.29 GiB. docs/security.md, "Output caps", has the figures.
  */
-export const AVIF_MAX_PIXELS = 16_000_000;
+export const AVIF_MAX_PIXELS = 12_000_000;
+export const WEBP_MAX_PIXELS = 16_000_000;
 
 /** The pixel cap of one variant in this format. */
 export function maxPixelsFor(format: OutputFormat, maxOutputPixels: number): number {
-  return format === 'avif' ? Math.min(maxOutputPixels, AVIF_MAX_PIXELS) : maxOutputPixels;
+  if (format === 'avif') return Math.min(maxOutputPixels, AVIF_MAX_PIXELS);
+  if (format === 'webp') return Math.min(maxOutputPixels, WEBP_MAX_PIXELS);
+  return maxOutputPixels;
 }
 
 export interface OutputPlan {

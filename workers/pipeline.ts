@@ -15,10 +15,11 @@ import { createStopper, type Stopper } from './stopper.js';
  * decode: 8 MP of RGBA is 32 MB, and the default variants of any photo need less. Up to
  * INTERMEDIATE_FILE_MAX_PIXELS it goes to an uncompressed TIFF in the temp folder instead, which
  * each variant then reads in strips: decoded once, and not held in memory while a large variant
- * is encoded (AVIF needs up to ~36 bytes a pixel for that alone). Past that (extreme crops of
- * huge images) each variant streams from the original on its own; libvips shrink-on-load keeps
- * those cheap. An SVG never streams: librsvg's document tree would stay in memory during every
- * encode, so its intermediate is rendered once, at most INTERMEDIATE_FILE_MAX_PIXELS.
+ * is encoded (AVIF and WebP encoders alone need up to ~50 bytes a pixel; workers/output-caps.ts).
+ * Past that (extreme crops of huge images) each variant streams from the original on its own;
+ * libvips shrink-on-load keeps those cheap. An SVG never streams: librsvg's document tree would
+ * stay in memory during every encode, so its intermediate is rendered once, at most
+ * INTERMEDIATE_FILE_MAX_PIXELS.
  */
 const INTERMEDIATE_MEMORY_MAX_PIXELS = 8_000_000;
 const INTERMEDIATE_FILE_MAX_PIXELS = 40_000_000;

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { OUTPUT_FORMATS } from '../media/formats.js';
 import type { VariantSpec } from '../../workers/types.js';
-import { AVIF_MAX_PIXELS, MAX_OUTPUT_SIDE, maxPixelsFor } from '../../workers/output-caps.js';
+import { MAX_OUTPUT_SIDE, maxPixelsFor } from '../../workers/output-caps.js';
 
 const MAX_VARIANTS = 10;
+const FORMAT_NAMES = { avif: 'AVIF', webp: 'WebP', jpeg: 'JPEG', png: 'PNG' } as const;
 
 export interface VariantLimits {
   /** --max-output-pixels: width × height of one variant at most. */
@@ -69,8 +70,8 @@ export function parseVariants(raw: string | undefined, limits: VariantLimits): V
     const cap = maxPixelsFor(spec.format, limits.maxOutputPixels);
     if (pixels > cap) {
       const which =
-        cap < limits.maxOutputPixels && cap === AVIF_MAX_PIXELS
-          ? `the AVIF limit of ${cap} pixels (AVIF encoding needs up to ~38 bytes a pixel)`
+        cap < limits.maxOutputPixels
+          ? `the ${FORMAT_NAMES[spec.format]} limit of ${cap} pixels (its encoder needs the most memory per pixel; docs/security.md)`
           : `the limit of ${cap} pixels per variant (--max-output-pixels)`;
       throw new AppError('invalid_request', `variants[${i}]: ${spec.width}×${spec.height} = ${pixels} pixels is over ${which}`);
     }

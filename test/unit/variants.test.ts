@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../server/errors.js';
 import { DEFAULT_VARIANTS, parseVariants as parseWith } from '../../server/services/variants.js';
-import { AVIF_MAX_PIXELS, MAX_OUTPUT_SIDE, planOutput } from '../../workers/output-caps.js';
+import { MAX_OUTPUT_SIDE, maxPixelsFor, planOutput } from '../../workers/output-caps.js';
 import type { VariantSpec } from '../../workers/types.js';
 
 const MAX_OUTPUT_PIXELS = 40_000_000;
@@ -52,12 +52,16 @@ describe('variants', () => {
     expect(side.message).toMatch(/^variants\[0\]\.width: at most 8192 pixels a side/);
     // 8192×8192 AVIF: the request that took 21 s and 1.66 GB before the caps.
     const square = refusal('[{"name":"a","width":8192,"height":8192,"format":"avif"}]');
-    expect(square.message).toBe('variants[0]: 8192×8192 = 67108864 pixels is over the AVIF limit of 16000000 pixels (AVIF encoding needs up to ~38 bytes a pixel)');
-    const webp = refusal('[{"name":"w","width":8192,"height":8192,"fit":"cover"}]');
-    expect(webp.message).toBe('variants[0]: 8192×8192 = 67108864 pixels is over the limit of 40000000 pixels per variant (--max-output-pixels)');
-    // At the caps exactly is fine, and a lower --max-output-pixels applies to AVIF too.
-    expect(parseVariants('[{"name":"w","width":8192,"height":4882,"format":"jpeg"},{"name":"a","width":4000,"height":4000,"format":"avif"}]')).toHaveLength(2);
-    expect(() => parseWith('[{"name":"a","width":4000,"height":4000,"format":"avif"}]', { maxOutputPixels: 1_000_000 })).toThrow(/limit of 1000000 pixels per variant/);
+    expect(square.message).toBe(
+      'variants[0]: 8192×8192 = 67108864 pixels is over the AVIF limit of 12000000 pixels (its encoder needs the most memory per pixel; docs/security.md)',
+    );
+    expect(refusal('[{"name":"w","width":5000,"height":4000,"fit":"cover"}]').message).toMatch(/20000000 pixels is over the WebP limit of 16000000 pixels/);
+    const jpeg = refusal('[{"name":"j","width":8192,"height":8192,"fit":"cover","format":"jpeg"}]');
+    expect(jpeg.message).toBe('variants[0]: 8192×8192 = 67108864 pixels is over the limit of 40000000 pixels per variant (--max-output-pixels)');
+    // At the caps exactly is fine, and a lower --max-output-pixels applies to every format.
+    const atCaps = '[{"name":"j","width":8192,"height":4882,"format":"jpeg"},{"name":"a","width":4000,"height":3000,"format":"avif"},{"name":"w","width":4000,"height":4000}]';
+    expect(parseVariants(atCaps)).toHaveLength(3);
+    expect(() => parseWith('[{"name":"a","width":4000,"height":3000,"format":"avif"}]', { maxOutputPixels: 1_000_000 })).toThrow(/limit of 1000000 pixels per variant/);
   });
 
   it('plans each variant within both caps, keeping the aspect ratio of what depends on the source', () => {
@@ -66,7 +70,7 @@ describe('variants', () => {
       const plan = planOutput(v, w, h, MAX_OUTPUT_PIXELS);
       expect(plan.width).toBeLessThanOrEqual(MAX_OUTPUT_SIDE);
       expect(plan.height).toBeLessThanOrEqual(MAX_OUTPUT_SIDE);
-      expect(plan.width * plan.height).toBeLessThanOrEqual(v.format === 'avif' ? AVIF_MAX_PIXELS : MAX_OUTPUT_PIXELS);
+      expect(plan.width * plan.height).toBeLessThanOrEqual(maxPixelsFor(v.format, MAX_OUTPUT_PIXELS));
       return plan;
     };
     // Scales needed from the original, unchanged where nothing is over a cap.
@@ -75,17 +79,17 @@ describe('variants', () => {
     expect(withinCaps(spec({ width: 100 }), 400, 200)).toMatchObject({ scale: 0.25, clamped: false, width: 100, height: 50 });
     expect(withinCaps(spec({}), 400, 200)).toMatchObject({ scale: 1, resize: undefined, clamped: false });
     // A conversion at full size of a 12000×9000 original: to 40 MP, 4:3 kept.
-    const full = withinCaps(spec({}), 12000, 9000);
+    const full = withinCaps(spec({ format: 'png' }), 12000, 9000);
     expect(full.clamped).toBe(true);
     expect(full.resize).toMatchObject({ fit: 'inside', width: 7302, height: 5477 });
     expect(Math.abs(full.width / full.height - 4 / 3)).toBeLessThan(0.001);
     // Only a width, on a tall image, enlarged: the height would be 81920.
-    const tall = withinCaps(spec({ width: 8192, withoutEnlargement: false }), 100, 1000);
+    const tall = withinCaps(spec({ width: 8192, withoutEnlargement: false, format: 'jpeg' }), 100, 1000);
     expect(tall).toMatchObject({ clamped: true, height: 8192 });
     expect(tall.width).toBe(819);
     // `outside` grows past its box: clamped, and AVIF to its own cap.
     const outside = withinCaps(spec({ width: 8000, height: 100, fit: 'outside', format: 'avif', withoutEnlargement: false }), 1000, 1000);
     expect(outside.clamped).toBe(true);
-    expect(outside.width).toBe(4000);
+    expect(outside.width).toBe(3464); // √12 MP: a square
   });
 });
