@@ -52,5 +52,14 @@ describe('small parts', () => {
     expect(classifyError(new Error('VipsJpeg: premature end of JPEG image'))).toMatchObject({ code: 'corrupt_image', retryable: false });
     expect(classifyError(Object.assign(new Error('no space'), { code: 'ENOSPC' }))).toMatchObject({ code: 'processing_failed', retryable: true });
     expect(classifyError(Object.assign(new Error('gone'), { code: 'ENOENT' }))).toMatchObject({ code: 'original_missing' });
+    // libvips says no more than this about some broken files (a corrupt interlaced PNG).
+    expect(classifyError(new Error('Unknown error'))).toMatchObject({ code: 'corrupt_image', retryable: false });
+    expect(classifyError(new Error('VipsForeignSave: wbuffer_write: write failed\nsystem error: No space left on device'))).toMatchObject({
+      code: 'processing_failed',
+      retryable: true,
+    });
+    expect(classifyError(new Error('webpsave: unable to encode\nwbuffer_write: write failed'))).toMatchObject({ code: 'processing_failed', retryable: false });
+    expect(classifyError(new TypeError("Cannot read properties of undefined (reading 'width')"))).toMatchObject({ code: 'processing_failed', retryable: true });
+    expect(classifyError(new Error('timeout: 58% complete'))).toMatchObject({ code: 'processing_timeout', retryable: true });
   });
 });
