@@ -31,7 +31,7 @@ export const OPTION_SPECS = [
   { key: 'minFreeBytes', flag: 'min-free-bytes', arg: 'size', help: 'free disk kept in reserve; uploads that would cross it get 507', default: '1GiB' },
   { key: 'jobMaxAttempts', flag: 'job-max-attempts', arg: 'n', help: 'attempts before a job is given up', default: '5' },
   { key: 'jobTimeout', flag: 'job-timeout', arg: 'duration', help: 'a job running longer is stopped and retried; after its last attempt the image fails with processing_timeout', default: '10m' },
-  { key: 'maxOutputPixels', flag: 'max-output-pixels', arg: 'n', help: 'largest variant or render (width×height); requests over it, or over 8192 pixels a side, get 400', default: '40000000' },
+  { key: 'maxOutputPixels', flag: 'max-output-pixels', arg: 'n', help: 'largest variant or render (width×height; WebP at most 16000000, AVIF 12000000); requests over it, or over 8192 pixels a side, get 400', default: '40000000' },
   { key: 'headersTimeout', flag: 'headers-timeout', arg: 'duration', help: 'request headers must arrive within this', default: '20s' },
   { key: 'idleTimeout', flag: 'idle-timeout', arg: 'duration', help: 'a connection (an upload included) that sends and takes nothing for this long is closed', default: '60s' },
   { key: 'maxConnections', flag: 'max-connections', arg: 'n', help: 'open connections at most; more are refused until some close', default: '1000' },

@@ -11,7 +11,7 @@ export const MAX_OUTPUT_SIDE = 8192;
  * libaom 3.15 through libheif 1.23, libwebp 1.6), noise with noisy alpha at quality 100, with
  * the settings large variants get (workers/pipeline.ts): AVIF 12 MP peaked at 572 MiB over the
  * process and 16 MP at 751 MiB; WebP 16 MP at 506 MiB, 40 MP at 1142 MiB. JPEG at 40 MP needs
- * 241 MiB, PNG 210 MiB. In the server with one worker, the largest request a `user` key may
+ * 259 MiB, PNG 229 MiB. In the server with one worker, the largest request a `user` key may
  * make (ten variants at these caps from 40 MP of such noise; test/integration/
  * output-memory.test.ts) peaked at 836 MiB; with AVIF at 16 MP and WebP at 40 MP it peaked at
  * 1.29 GiB. docs/security.md, "Output caps", has the figures.

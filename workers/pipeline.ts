@@ -28,7 +28,7 @@ const THUMBHASH_MAX_SIDE = 100; // thumbhash wants at most 100×100
  * Variants past this size are encoded with the settings that need the least memory and time:
  * - AVIF at effort 1 and 4:2:0 chroma (as WebP and most JPEGs have). Effort changes little of
  *   the memory, but sharp's default effort 4 costs ~2.4 µs a pixel of a photo on one core (a
- *   32 MP variant took 76 s here, 4.9 s at effort 1 for a 6% larger file); 4:4:4 takes ~1.5
+ *   32 MP variant took 76 s here, 4.9 s at effort 1 for an 18% larger file); 4:4:4 takes ~1.5
  *   times the memory of 4:2:0.
  * - WebP at effort 2: from effort 3 libwebp keeps every coefficient token in memory before it
  *   writes them; 40 MP of noise at quality 100 peaked at 476 MiB at effort 2, over 1.2 GiB at 6.
