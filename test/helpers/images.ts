@@ -52,9 +52,9 @@ export function solid(width: number, height: number, format: 'jpeg' | 'png' | 'w
  * the EXIF orientation tag shows it upright again: only an auto-orienting pipeline gets the red
  * quadrant back to the top left.
  */
-export async function orientedJpeg(orientation: 3 | 6 | 8): Promise<Buffer> {
-  const upright = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#0000ff' } })
-    .composite([{ input: { create: { width: 150, height: 100, channels: 3, background: '#ff0000' } }, left: 0, top: 0 }])
+export async function orientedJpeg(orientation: 3 | 6 | 8, width = 300, height = 200): Promise<Buffer> {
+  const upright = await sharp({ create: { width, height, channels: 3, background: '#0000ff' } })
+    .composite([{ input: { create: { width: width / 2, height: height / 2, channels: 3, background: '#ff0000' } }, left: 0, top: 0 }])
     .png()
     .toBuffer();
   // Store the pixels turned the opposite way of what the tag undoes.
