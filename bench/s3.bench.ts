@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createS3Bucket } from '../server/storage/s3-bucket.js';
 import { DEFAULT_S3_TUNING } from '../server/sync/s3-sync.js';
-import { ENGINE_NODE_FLAGS } from '../server/node-flags.js';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../server/node-flags.js';
 import { BENCH_KEY, ROOT, rssMb } from './lib/processes.js';
 import { median, type BenchEntry } from './report.js';
 
@@ -155,7 +155,7 @@ export async function s3Bench(options: { quick: boolean }): Promise<BenchEntry[]
         ...ENGINE_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--workers', '1', '--admin-key', BENCH_KEY,
         '--s3-bucket', BUCKET, '--s3-endpoint', endpoint, '--s3-force-path-style', 'true', '--log-level', 'warn',
       ],
-      CREDENTIALS,
+      { ...CREDENTIALS, ...ENGINE_ENV },
       /darkroom listening on (http:\/\/\S+)/,
     );
     server = started.proc;

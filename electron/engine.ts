@@ -43,8 +43,8 @@ interface EngineChild {
  * this shell is compiled apart from the server and cannot import it).
  */
 const ENGINE_NODE_FLAGS = ['--max-semi-space-size=2', '--initial-old-space-size=64'];
-/** The engine's environment: two malloc arenas, explained in server/node-flags.ts (ENGINE_ENV). */
-const ENGINE_ENV = { MALLOC_ARENA_MAX: '2' };
+/** The engine's environment: the allocator told to give memory back, explained in server/node-flags.ts (ENGINE_ENV). */
+const ENGINE_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
 
 function spawnEngine(entry: string, nodePath: string | undefined): EngineChild {
   if (nodePath) {

@@ -23,16 +23,20 @@ export function missingEngineFlags(execArgv: readonly string[] = process.execArg
 }
 
 /**
- * The environment the engine runs with. glibc's allocator gives every thread that allocates its
- * own arena and keeps what a thread freed for that thread: libvips runs each step of an image on
- * whichever of libuv's threads is free, so every thread ends up holding the high-water mark of
- * the largest step it ever ran. Measured in the server with one worker, the largest request a
- * `user` key may make (ten variants at the output caps) peaked at 1082 MiB with glibc's default
- * and at 836 MiB with two arenas (docs/security.md, "Output caps"). Read by glibc once, at
- * start-up: a parent has to set it (the desktop shell, the systemd unit) or the process starts
- * itself again with it (`restartWithEngineEnv`). Other allocators ignore it.
+ * The environment the engine runs with: glibc's allocator told to give memory back. By default
+ * it gives every thread that allocates an arena of its own and keeps what a thread freed for that
+ * thread, and it raises the size from which a block is mapped on its own (and returned to the
+ * system when freed) up to 32 MiB as large blocks come and go. libvips runs each step of an image
+ * on whichever of libuv's threads is free, and encoders allocate tens of megabytes at a time, so
+ * freed memory piled up in several places. Two arenas, and every block of 1 MiB or more mapped on
+ * its own, keep the server at what its current step needs. Measured in the server with one
+ * worker, the largest request a `user` key may make (ten variants at the output caps) peaked at
+ * 1082 MiB with glibc's defaults, 755–1000 MiB with two arenas alone and 698–740 MiB with both
+ * (docs/security.md, "Output caps"); processing speed did not change measurably. Read by glibc
+ * once, at start-up: a parent has to set them (the desktop shell, the systemd unit) or the process
+ * starts itself again with them (`restartWithEngineEnv`). Other allocators ignore them.
  */
-export const ENGINE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+export const ENGINE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
 
 /**
  * The ENGINE_ENV variables this process was started without (none off Linux, where glibc is not

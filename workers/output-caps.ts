@@ -13,8 +13,8 @@ export const MAX_OUTPUT_SIDE = 8192;
  * process and 16 MP at 751 MiB; WebP 16 MP at 506 MiB, 40 MP at 1142 MiB. JPEG at 40 MP needs
  * 259 MiB, PNG 229 MiB. In the server with one worker, the largest request a `user` key may
  * make (ten variants at these caps from 40 MP of such noise; test/integration/
- * output-memory.test.ts) peaked at 836 MiB; with AVIF at 16 MP and WebP at 40 MP it peaked at
- * 1.29 GiB. docs/security.md, "Output caps", has the figures.
+ * output-memory.test.ts) peaked at 698–740 MiB; with AVIF at 16 MP and WebP at 40 MP it peaked
+ * at 1.29 GiB. docs/security.md, "Output caps", has the figures.
  */
 export const AVIF_MAX_PIXELS = 12_000_000;
 export const WEBP_MAX_PIXELS = 16_000_000;

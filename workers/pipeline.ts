@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
 import type { Sharp, SharpOptions } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
@@ -183,8 +182,22 @@ async function summarise(image: Sharp): Promise<{ thumbhash: string; dominantCol
   return { thumbhash: Buffer.from(hash).toString('base64'), dominantColor: hex };
 }
 
+/**
+ * The sha256 of a written variant, read through one buffer: a read stream would leave a 64 KiB
+ * Buffer behind per chunk for the collector, tens of megabytes for a large variant.
+ */
 export async function sha256File(file: string): Promise<string> {
   const hash = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(file), hash);
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      hash.update(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
 }

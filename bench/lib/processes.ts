@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
 
 export const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const BENCH_KEY = 'drk_bench_admin_key_0123456789abcdef';
@@ -53,9 +53,9 @@ export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-'));
   const proc = spawn(
     process.execPath,
-    // Node's flags as `npm run serve` starts Darkroom: part of how it runs.
+    // Node's flags and environment as `npm run serve` starts Darkroom: part of how it runs.
     [...ENGINE_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...ENGINE_ENV } },
   );
   const url = await readyLine(proc, /darkroom listening on (\S+)/);
   return {

@@ -46,10 +46,10 @@ describe('the largest request a user key may make', () => {
     const user = new ApiClient(server.url, key.body.key);
     const source = await noiseSource();
 
-    // Ten variants, each at the caps for its format: AVIF at its own 16 MP limit at the highest
-    // quality (the most memory any variant needs; first and last, after everything else has
-    // run), WebP, JPEG and PNG at 40 MP and 8192 a side, and five more AVIF at the limit at the
-    // lowest quality (nearly the same memory, a fraction of the time).
+    // Ten variants, each at the caps for its format: AVIF at its own limit and the highest
+    // quality (the most memory any variant needs), first and again last, after everything else
+    // has run; WebP at its limit; JPEG and PNG at 40 MP and 8192 a side; five more AVIF at the
+    // limit at the lowest quality (nearly the same memory, a fraction of the time).
     const square = (pixels: number) => Math.floor(Math.sqrt(pixels));
     const avif = (name: string, quality: number) => ({ name, width: square(AVIF_MAX_PIXELS), height: square(AVIF_MAX_PIXELS), fit: 'cover', format: 'avif', quality });
     const full = (name: string, format: string) => ({ name, width: MAX_OUTPUT_SIDE, height: 4882, fit: 'cover', format, quality: 100 });
