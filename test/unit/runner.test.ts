@@ -6,6 +6,7 @@ import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createJobsRepo } from '../../server/db/jobs.repo.js';
 import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
 import { systemClock } from '../../server/util/clock.js';
+import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/server.js';
 
 /** A real SQLite database with `n` images, each with one queued process_image job. */
@@ -25,14 +26,14 @@ function setup(n: number) {
 const noop: JobHandler = { run: async () => {}, giveUp: () => {} };
 
 /** A runner with two slots over the real database, `handler` processing images. */
-function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler) {
+function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler, jobTimeoutMs = 60_000) {
   return createJobRunner({
     repo: jobs,
     transaction: (fn) => db.transaction(fn)(),
     handlers: { process_image: handler, extract_metadata: noop },
     clock: systemClock,
     concurrency: 2,
-    jobTimeoutMs: 60_000,
+    jobTimeoutMs,
     logger: pino({ level: 'silent' }),
   });
 }
@@ -96,5 +97,60 @@ describe('job runner', () => {
     expect(rows[0]!.run_at).toBeGreaterThan(Date.now() - 1000); // pushed into the future by the backoff
     expect(rows[1]).toMatchObject({ status: 'failed', attempts: 1, last_error: 'broken' });
     expect(given).toEqual(['1:corrupt_image']);
+  });
+
+  it('stops a job past its time limit: it commits nothing, is retried, and fails with processing_timeout after its last attempt', async () => {
+    const { db, jobs } = setup(1);
+    db.prepare(`UPDATE jobs SET max_attempts = 2`).run();
+    const given: string[] = [];
+    let committed = 0;
+    const handler: JobHandler = {
+      async run(ctx) {
+        // Work that notices the stop only late, like a worker finishing the variant it is on.
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+        expect(ctx.deadline).toBeLessThanOrEqual(Date.now() + 5);
+        if (ctx.complete(() => committed++)) throw new Error('committed after the time limit');
+      },
+      giveUp: (_job, err) => given.push(err.code),
+    };
+    const outcomes: string[] = [];
+    const runner = runnerFor(db, jobs, handler, 50);
+    runner.events.on('settled', (_job, outcome) => outcomes.push(outcome));
+    runner.start();
+    // The retry waits out a backoff of 0.5–1 s.
+    await eventually(() => outcomes.length >= 2, 5_000, 'two attempts');
+    await runner.stop(100);
+    expect(outcomes).toEqual(['retry', 'failed']);
+    expect(given).toEqual(['processing_timeout']);
+    expect(committed).toBe(0);
+    expect(db.prepare(`SELECT status, attempts, last_error FROM jobs`).get()).toMatchObject({ status: 'failed', attempts: 2 });
+  });
+
+  it('stops a cancelled job where it runs and leaves its row cancelled', async () => {
+    const { db, jobs } = setup(1);
+    const handler: JobHandler = {
+      async run(ctx) {
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+        throw new Error('the worker stopped');
+      },
+      giveUp: () => {
+        throw new Error('a cancelled job is not given up');
+      },
+    };
+    const runner = runnerFor(db, jobs, handler);
+    const settled: string[] = [];
+    runner.events.on('settled', (_job, outcome) => settled.push(outcome));
+    const claimed: number[] = [];
+    runner.events.on('claimed', (job) => claimed.push(job.id));
+    runner.start();
+    await eventually(() => claimed.length === 1, 5_000, 'the job started');
+    const cancelled = jobs.cancelOlder(`00000000-0000-7000-8000-${'0'.repeat(12)}`, 'process_image', 2, Date.now());
+    expect(cancelled).toEqual(claimed);
+    runner.cancel(cancelled);
+    await eventually(() => settled.length === 1, 5_000, 'the job ended');
+    expect(settled).toEqual(['cancelled']);
+    expect(runner.inFlight()).toBe(0);
+    expect(db.prepare(`SELECT status FROM jobs`).get()).toEqual({ status: 'cancelled' });
+    await runner.stop(100);
   });
 });
