@@ -8,6 +8,7 @@ import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { createKeysService, NewKeyInput } from './services/keys.service.js';
 import { startServer } from './main.js';
+import { usePrivateFileModes } from './storage/private-files.js';
 import { missingEngineFlags } from './node-flags.js';
 import { systemClock } from './util/clock.js';
 
@@ -165,5 +166,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv = process.argv) {
+  // Whatever a command creates in a data folder (a new database, keys) is this account's only.
+  usePrivateFileModes();
   await buildProgram().parseAsync(argv);
 }

@@ -5,6 +5,7 @@ import ms from 'ms';
 import bytes from 'bytes-iec';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { watchPathProblem } from './watch/folder-rules.js';
 
 /**
  * Every server option, described once. The CLI turns each entry into a flag, the env reader
@@ -120,6 +121,10 @@ const ConfigSchema = z.object({
   fsync: boolean,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).superRefine((config, ctx) => {
+  for (const folder of config.watch) {
+    const problem = watchPathProblem(folder, config.dataDir);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['watch'], message: `${folder} ${problem}` });
+  }
   // Evicted originals come back from the bucket; without one, evicting would lose them.
   if (config.localOriginalsMaxBytes !== undefined && !config.s3Bucket) {
     ctx.addIssue({ code: 'custom', path: ['localOriginalsMaxBytes'], message: 'needs --s3-bucket (evicted originals are fetched back from the bucket)' });

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -39,6 +38,7 @@ import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './services/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
+import { ensurePrivateDataDir } from './storage/private-files.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { WatchTiming } from './watch/folder-watcher.js';
 import { createWatchService } from './watch/watch.service.js';
@@ -81,7 +81,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const s3 = config.s3Bucket ? await import('./sync/s3-sync.js') : undefined;
   const bucket = s3 ? await s3.connectS3Bucket(config, logger) : undefined;
 
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  const notPrivate = ensurePrivateDataDir(config.dataDir);
+  if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
   const lock = acquireDataDirLock(config.dataDir);
   const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
   const store = createFsBlobStore(config.dataDir);
@@ -93,11 +94,12 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const jobsRepo = createJobsRepo(db);
   const statsRepo = createStatsRepo(db);
   const keys = createKeysService(keysRepo, clock);
-  if (config.adminKey) keys.ensureAdminKey(config.adminKey);
-  const bootstrapKey = keys.bootstrapAdminKey();
 
   const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  let bootstrapKey: string | undefined;
   try {
+    if (config.adminKey) keys.ensureAdminKey(config.adminKey);
+    bootstrapKey = keys.bootstrapAdminKey();
     if (sync) sync.prepare();
     else assertNoOriginalsOnlyInBucket(db);
   } catch (err) {

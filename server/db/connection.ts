@@ -10,7 +10,8 @@ export type Db = Database.Database;
  * while jobs commit) and brings the schema to the latest version.
  */
 export function openDatabase(file: string): Db {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // Private to this account like everything in the data folder (storage/private-files.ts).
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last
