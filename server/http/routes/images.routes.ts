@@ -11,6 +11,7 @@ import type { BlobStore } from '../../storage/fs-blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
+import { sendRanged } from '../send-ranged.js';
 import { parseQuery } from '../validate.js';
 
 export interface ImagesRoutesDeps {
@@ -85,34 +86,46 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   router.get('/image/metadata/:id', allowed, metadata);
   router.get('/image/:id/metadata', allowed, metadata);
 
-  router.get('/image/:id/download', allowed, (req, res, next) => {
+  router.get('/image/:id/download', allowed, async (req, res) => {
     const { variant } = parseQuery(DownloadQuery, req.query);
-    const file = images.download(principalOf(res), String(req.params.id), variant);
-    const now = clock.now();
-    const maxAge = file.expiresAt === null ? ONE_YEAR_S : Math.max(0, Math.floor((file.expiresAt - now) / 1000));
-    res.setHeader('Content-Type', file.contentType);
-    res.setHeader('ETag', file.etag);
-    res.setHeader('Content-Disposition', contentDisposition(file.filename));
-    res.setHeader('Expires', new Date(file.expiresAt ?? now + ONE_YEAR_S * 1000).toUTCString());
-    res.setHeader('Cache-Control', `private, max-age=${maxAge}${file.immutable ? ', immutable' : ''}`);
-    // An uploaded SVG is served as a download, never as a live document on this origin.
-    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-    // Conditional GET against our own ETag (send() only knows its own); send() handles Range.
-    if (req.fresh) {
-      res.status(304).end();
-      return;
-    }
-    const original = file.sha256 !== undefined ? { sha256: file.sha256, bytes: file.bytes, etag: file.etag } : undefined;
-    if (original) deps.originals?.touch(original.sha256);
-    res.sendFile(file.path, { etag: false, lastModified: false, cacheControl: false, dotfiles: 'allow' }, (err) => {
-      if (!err) return;
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        // Not on local disk: an original the capacity tier keeps in the bucket only.
-        if (original && deps.originals && !res.headersSent) return void deps.originals.sendFromBucket(req, res, original).catch(next);
-        return next(new AppError('not_found', 'file is gone'));
+    const download = await images.download(principalOf(res), String(req.params.id), variant);
+    const { file } = download;
+    let handedOn = false;
+    try {
+      const now = clock.now();
+      const maxAge = download.expiresAt === null ? ONE_YEAR_S : Math.max(0, Math.floor((download.expiresAt - now) / 1000));
+      res.setHeader('Content-Type', download.contentType);
+      res.setHeader('ETag', download.etag);
+      res.setHeader('Content-Disposition', contentDisposition(download.filename));
+      res.setHeader('Expires', new Date(download.expiresAt ?? now + ONE_YEAR_S * 1000).toUTCString());
+      res.setHeader('Cache-Control', `private, max-age=${maxAge}${download.immutable ? ', immutable' : ''}`);
+      // An uploaded SVG is served as a download, never as a live document on this origin.
+      res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+      // Conditional GET against our own ETag.
+      if (req.fresh) {
+        res.status(304).end();
+        return;
       }
-      if (!res.headersSent) return next(err);
-    });
+      if (download.sha256 !== undefined) deps.originals?.touch(download.sha256);
+      if (!file) {
+        // Not on local disk: an original the capacity tier keeps in the bucket only.
+        if (download.sha256 === undefined || !deps.originals) throw new AppError('not_found', 'the file is gone');
+        await deps.originals.sendFromBucket(req, res, { sha256: download.sha256, bytes: download.size, etag: download.etag });
+        return;
+      }
+      await sendRanged(req, res, {
+        size: download.size,
+        etag: download.etag,
+        // The stream owns the handle from here and closes it when it ends or fails.
+        open: (range) => {
+          handedOn = true;
+          return file.createReadStream({ start: range?.start ?? 0, end: range?.end, autoClose: true });
+        },
+      });
+    } finally {
+      // HEAD, 304, 416, or a failure before streaming: the handle was never handed on.
+      if (file && !handedOn) await file.close().catch(() => {});
+    }
   });
 
   router.get('/image/:id', allowed, (req, res) => {
