@@ -138,15 +138,32 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     onJobSettled: (job, outcome, seconds) => metrics.processing.observe({ kind: job.kind, outcome }, seconds),
   });
 
+  /**
+   * Turns committed events into jobs. Called after commits that already answered (an upload's
+   * 202 is out), so a busy or failing database here must not fail the caller: the events stay
+   * in the outbox and are dispatched on the next try.
+   */
+  let dispatchRetry: NodeJS.Timeout | undefined;
+  const dispatch = () => {
+    try {
+      dispatcher.dispatch();
+    } catch (err) {
+      logger.warn({ err }, 'could not dispatch events; trying again shortly');
+      dispatchRetry ??= setTimeout(() => {
+        dispatchRetry = undefined;
+        wake();
+      }, 2_000).unref();
+    }
+  };
   /** New work was committed: turn events into jobs and wake the runner. */
   const wake = () => {
-    dispatcher.dispatch();
+    dispatch();
     runner.kick();
     sync?.kick();
   };
   lifecycle.events.on('status', () => {
     // Settled images append outbox events; dispatching them keeps the outbox short.
-    setImmediate(() => dispatcher.dispatch());
+    setImmediate(dispatch);
   });
 
   const ingest = createIngestService({
@@ -242,7 +259,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   const url = formatUrl(config.host, port);
 
-  dispatcher.dispatch();
+  dispatch();
   runner.start();
   watch.start();
   sync?.start();
@@ -262,6 +279,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     closing ??= (async () => {
       logger.info('shutting down');
       purge.stop();
+      clearTimeout(dispatchRetry);
       await watch.close();
       resumable.close();
       // Open event streams would otherwise hold the server open until the grace period ends.

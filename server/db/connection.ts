@@ -18,7 +18,10 @@ export function openDatabase(file: string): Db {
   // transactions, never corrupt the file.
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  // How long a statement waits for another process's lock (a CLI command, a backup). The wait
+  // blocks the event loop, so it is kept short: past it the request gets 503 `unavailable`
+  // with Retry-After (db/errors.ts) instead of every request stalling behind it.
+  db.pragma('busy_timeout = 1000');
   migrate(db);
   return db;
 }

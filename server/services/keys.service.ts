@@ -77,7 +77,14 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
       const row = repo.findByHash(hashKey(plain));
       if (!row || row.revoked_at !== null) return undefined;
       const now = clock.now();
-      if (!row.last_used_at || now - row.last_used_at > TOUCH_INTERVAL_MS) repo.touch(row.id, now);
+      if (!row.last_used_at || now - row.last_used_at > TOUCH_INTERVAL_MS) {
+        // Bookkeeping only: a busy database must not turn a valid key away.
+        try {
+          repo.touch(row.id, now);
+        } catch {
+          // tried again on the next request
+        }
+      }
       return { keyId: row.id, customer: row.customer, role: row.role };
     },
 

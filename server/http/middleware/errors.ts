@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { translateDatabaseError } from '../../db/errors.js';
 import { AppError, isAppError } from '../../errors.js';
+import { translateFileSystemError } from '../../storage/fs-errors.js';
 
 export function errorBody(err: AppError, requestId: unknown) {
   return { error: { code: err.code, message: err.message, requestId: String(requestId ?? '') } };
@@ -12,9 +14,9 @@ export function errorHandler(logger: Logger) {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appError = toAppError(err);
-    if (appError.status >= 500 && appError.code !== 'insufficient_storage' && appError.code !== 'unavailable') {
-      logger.error({ err, requestId: req.id }, 'request failed');
-    }
+    if (appError.code === 'internal_error') logger.error({ err, requestId: req.id }, 'request failed');
+    // Translated outages (a busy database, a full or failing disk) say what failed underneath.
+    else if (appError.status >= 500 && appError !== err) logger.warn({ err, requestId: req.id, code: appError.code }, 'request refused: server resource unavailable');
     if (res.headersSent) {
       res.destroy();
       return;
@@ -26,8 +28,10 @@ export function errorHandler(logger: Logger) {
 }
 
 /** Errors from body parsers and the like, which carry a status but are not AppErrors. */
-function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
+  const outage = translateDatabaseError(err) ?? translateFileSystemError(err);
+  if (outage) return outage;
   const e = err as { status?: number; type?: string; message?: string };
   if (e?.type === 'entity.parse.failed') return new AppError('invalid_request', 'body is not valid JSON');
   if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'request body too large');
