@@ -9,7 +9,9 @@ export const ERROR_CATALOGUE = {
   forbidden: { status: 403, description: 'role does not allow it' },
   not_found: { status: 404, description: 'no such image/variant for this customer' },
   not_ready: { status: 409, description: 'download of a variant that is not processed yet' },
+  conflict: { status: 409, description: "a resumable upload's Upload-Offset is not where its bytes end, or another request is writing it" },
   expired: { status: 410, description: 'the processed file passed its TTL and was purged' },
+  precondition_failed: { status: 412, description: 'a resumable upload request without the tus version header (Tus-Resumable: 1.0.0)' },
   payload_too_large: { status: 413, description: 'over --max-upload-bytes' },
   unsupported_media_type: { status: 415, description: 'bytes are not a decodable image format' },
   range_not_satisfiable: { status: 416, description: 'a Range outside the file; Content-Range gives its size' },
@@ -18,6 +20,7 @@ export const ERROR_CATALOGUE = {
   corrupt_image: { status: 422, description: 'render of an image whose original cannot be decoded' },
   too_many_requests: { status: 429, description: 'queue full or rate limited; Retry-After set' },
   internal_error: { status: 500, description: 'a bug or an unexpected failure; the log has the details' },
+  not_implemented: { status: 501, description: 'a tus extension Darkroom does not offer (concatenation, deferred length)' },
   unavailable: { status: 503, description: 'the database or the object store cannot be reached; Retry-After set; nothing accepted is lost' },
   insufficient_storage: { status: 507, description: 'not enough free disk to accept the upload' },
 } as const;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './db/connection.js';
+import { translateDatabaseError } from './db/errors.js';
 import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { createKeysRepo } from './db/keys.repo.js';
@@ -39,6 +40,7 @@ import { createResumableUploads } from './services/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { ensurePrivateDataDir } from './storage/private-files.js';
+import { translateFileSystemError } from './storage/fs-errors.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { WatchTiming } from './watch/folder-watcher.js';
 import { createWatchService } from './watch/watch.service.js';
@@ -205,7 +207,15 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels };
   const onUploadOutcome = (outcome: string) => metrics.uploads.inc({ outcome });
-  const resumable = createResumableUploads({ dataDir: config.dataDir, ingest, limits: uploadLimits, clock, logger, onUploadOutcome });
+  const resumable = createResumableUploads({
+    dataDir: config.dataDir,
+    ingest,
+    limits: uploadLimits,
+    clock,
+    logger,
+    onUploadOutcome,
+    translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
+  });
   const events = eventsRouter(lifecycle.events);
 
   const app = createApp({

@@ -1,6 +1,9 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
+import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { ResumableUploads } from '../../services/resumable-uploads.js';
+import type { Principal } from '../../services/keys.service.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
+import { tusErrorInApiForm } from '../tus-errors.js';
 
 const TUS_VERSION = '1.0.0';
 
@@ -14,19 +17,25 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.images);
 
-  router.options(['/uploads', '/uploads/:id'], (req, res) => uploads.handle(principalOf(res), req, res));
+  /** The protocol itself is @tus/server's; its errors are answered in the API's form. */
+  async function viaTus(principal: Principal, req: Request, res: Response) {
+    const answer = await uploads.handle(principal, new NodeRequest({ req, res }), req);
+    await sendNodeResponse(res, await tusErrorInApiForm(answer, req.id));
+  }
+
+  router.options(['/uploads', '/uploads/:id'], (req, res) => viaTus(principalOf(res), req, res));
 
   router.post('/uploads', allowed, async (req, res) => {
     const principal = principalOf(res);
     await uploads.admitCreation(principal, req.headers);
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
   router.head('/uploads/:id', allowed, async (req, res) => {
     const principal = principalOf(res);
     const done = await uploads.completed(principal, String(req.params.id));
     if (done) return void answerCompleted(res, 200, done);
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
   router.patch('/uploads/:id', allowed, async (req, res) => {
@@ -35,7 +44,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
     const done = await uploads.completed(principal, id);
     // A repeat of the final part, whose answer was lost: the upload is complete, say so again.
     if (done && Number(req.headers['upload-offset']) === done.size) return void answerCompleted(res, 204, done);
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
   router.delete('/uploads/:id', allowed, async (req, res) => {
@@ -43,7 +52,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
     const id = String(req.params.id);
     // A completed upload is an image now: ending the upload only forgets the upload's record.
     if (await uploads.forgetCompleted(principal, id)) return void res.status(204).setHeader('Tus-Resumable', TUS_VERSION).end();
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
   return router;
