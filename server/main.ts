@@ -11,6 +11,7 @@ import { createKeysRepo } from './db/keys.repo.js';
 import { createStatsRepo } from './db/stats.repo.js';
 import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
+import { answerClientErrorsInApiForm } from './http/client-errors.js';
 import { createMetrics } from './http/metrics.js';
 import { importRouter } from './http/routes/import.routes.js';
 import { watchRouter } from './http/routes/watch.routes.js';
@@ -251,6 +252,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
 
   const server = http.createServer(app);
+  answerClientErrorsInApiForm(server);
   // Uploads of several gigabytes take as long as they take; only idle and header phases time out.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -315,6 +317,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable },
+    parts: { app, db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable },
   };
 }

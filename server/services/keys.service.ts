@@ -15,11 +15,13 @@ export const CustomerName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'customer: 1–64 letters, digits, ".", "_" or "-"');
 
-export const NewKeyInput = z.object({
-  customer: CustomerName,
-  role: z.enum(ROLES),
-  name: z.string().trim().min(1).max(100).optional(),
-});
+export const NewKeyInput = z
+  .object({
+    customer: CustomerName,
+    role: z.enum(ROLES),
+    name: z.string().trim().min(1).max(100).optional(),
+  })
+  .strict();
 export type NewKeyInput = z.infer<typeof NewKeyInput>;
 
 /** The customer the bootstrap admin key belongs to (and watch-folder imports go to). */

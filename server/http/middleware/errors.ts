@@ -34,10 +34,12 @@ export function toAppError(err: unknown): AppError {
   if (outage) return outage;
   const e = err as { status?: number; type?: string; message?: string };
   if (e?.type === 'entity.parse.failed') return new AppError('invalid_request', 'body is not valid JSON');
-  if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'request body too large');
-  if (e?.status === 400) return new AppError('invalid_request', e.message ?? 'bad request');
+  if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'the JSON body is larger than 1 MB');
   // send() refusing a Range past the end of a local file; it names the size in its headers.
   if (e?.status === 416) return new AppError('range_not_satisfiable', 'the range is outside the file', (e as { headers?: Record<string, string> }).headers ?? {});
+  // Anything else the request itself caused, as body parsers and the router say (an unsupported
+  // charset, an undecodable path segment, a body shorter than its Content-Length).
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new AppError('invalid_request', e.message || 'bad request');
   return new AppError('internal_error', 'internal error; the server log has the details');
 }
 

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { Router, type Response } from 'express';
 import type { ImageStatusEvent } from '../../services/lifecycle.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
+import { noQuery } from '../validate.js';
 
 export interface EventsRoutesOptions {
   /** A comment line this often keeps proxies and idle timers from closing a quiet stream. */
@@ -23,7 +24,7 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
   const open = new Set<Response>();
   const heartbeatMs = options.heartbeatMs ?? 15_000;
 
-  router.get('/events', requireRole(...ROLE_RULES.images), (req, res) => {
+  router.get('/events', requireRole(...ROLE_RULES.images), noQuery, (req, res) => {
     const principal = principalOf(res);
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');

@@ -12,7 +12,7 @@ import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
 import { sendRanged } from '../send-ranged.js';
-import { parseQuery } from '../validate.js';
+import { noQuery, parseQuery } from '../validate.js';
 
 export interface ImagesRoutesDeps {
   ingest: IngestService;
@@ -28,14 +28,19 @@ export interface ImagesRoutesDeps {
   };
 }
 
-const ListQuery = z.object({
-  status: z.enum(['queued', 'processing', 'done', 'failed']).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().min(1).optional(),
-  customer: z.string().min(1).optional(),
-});
+const ListQuery = z
+  .object({
+    status: z.enum(['queued', 'processing', 'done', 'failed']).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().min(1).max(512).optional(),
+    customer: z.string().min(1).max(64).optional(),
+  })
+  .strict();
 
-const DownloadQuery = z.object({ variant: z.string().min(1).max(64).default('display') });
+const DownloadQuery = z.object({ variant: z.string().min(1).max(64).default('display') }).strict();
+
+/** `variants` may come in the query of an upload (CONTRACT §3), as a JSON string. */
+export const UploadQuery = z.object({ variants: z.string().max(64 * 1024).optional() }).strict();
 
 const ONE_YEAR_S = 365 * 24 * 3600;
 
@@ -48,8 +53,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     const principal = principalOf(res);
     try {
       // Everything that can refuse the upload without its body is checked first.
-      const queryVariants = typeof req.query.variants === 'string' ? req.query.variants : undefined;
-      let variants = parseVariants(queryVariants);
+      let variants = parseVariants(parseQuery(UploadQuery, req.query).variants);
       await ingest.admit(principal, Number(req.headers['content-length']) || 0);
       const body = await readUpload(req, res, deps.limits, () => store.tmpPath()).catch((err: unknown) => {
         throw ingest.rejected(principal, err);
@@ -83,8 +87,8 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   const metadata = (req: Request, res: Response) => {
     res.json(images.metadata(principalOf(res), String(req.params.id)));
   };
-  router.get('/image/metadata/:id', allowed, metadata);
-  router.get('/image/:id/metadata', allowed, metadata);
+  router.get('/image/metadata/:id', allowed, noQuery, metadata);
+  router.get('/image/:id/metadata', allowed, noQuery, metadata);
 
   router.get('/image/:id/download', allowed, async (req, res) => {
     const { variant } = parseQuery(DownloadQuery, req.query);
@@ -128,16 +132,16 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     }
   });
 
-  router.get('/image/:id', allowed, (req, res) => {
+  router.get('/image/:id', allowed, noQuery, (req, res) => {
     res.json(images.get(principalOf(res), String(req.params.id)));
   });
 
-  router.delete('/image/:id', allowed, (req, res) => {
+  router.delete('/image/:id', allowed, noQuery, (req, res) => {
     images.delete(principalOf(res), String(req.params.id));
     res.status(204).end();
   });
 
-  router.post('/image/:id/reprocess', allowed, (req, res) => {
+  router.post('/image/:id/reprocess', allowed, noQuery, (req, res) => {
     const record = images.reprocess(principalOf(res), String(req.params.id));
     res.status(202).location(`/v1/image/${record.id}`).json(record);
   });

@@ -4,6 +4,7 @@ import type { ResumableUploads } from '../../services/resumable-uploads.js';
 import type { Principal } from '../../services/keys.service.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { tusErrorInApiForm } from '../tus-errors.js';
+import { noQuery } from '../validate.js';
 
 const TUS_VERSION = '1.0.0';
 
@@ -23,22 +24,22 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
     await sendNodeResponse(res, await tusErrorInApiForm(answer, req.id));
   }
 
-  router.options(['/uploads', '/uploads/:id'], (req, res) => viaTus(principalOf(res), req, res));
+  router.options(['/uploads', '/uploads/:id'], noQuery, (req, res) => viaTus(principalOf(res), req, res));
 
-  router.post('/uploads', allowed, async (req, res) => {
+  router.post('/uploads', allowed, noQuery, async (req, res) => {
     const principal = principalOf(res);
     await uploads.admitCreation(principal, req.headers);
     await viaTus(principal, req, res);
   });
 
-  router.head('/uploads/:id', allowed, async (req, res) => {
+  router.head('/uploads/:id', allowed, noQuery, async (req, res) => {
     const principal = principalOf(res);
     const done = await uploads.completed(principal, String(req.params.id));
     if (done) return void answerCompleted(res, 200, done);
     await viaTus(principal, req, res);
   });
 
-  router.patch('/uploads/:id', allowed, async (req, res) => {
+  router.patch('/uploads/:id', allowed, noQuery, async (req, res) => {
     const principal = principalOf(res);
     const id = String(req.params.id);
     const done = await uploads.completed(principal, id);
@@ -47,7 +48,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
     await viaTus(principal, req, res);
   });
 
-  router.delete('/uploads/:id', allowed, async (req, res) => {
+  router.delete('/uploads/:id', allowed, noQuery, async (req, res) => {
     const principal = principalOf(res);
     const id = String(req.params.id);
     // A completed upload is an image now: ending the upload only forgets the upload's record.
