@@ -3,20 +3,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run, spawnServer, type ChildServer } from '../helpers/child.js';
 import { solid } from '../helpers/images.js';
-import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
+import { ADMIN_KEY, ApiClient, tempDirs } from '../helpers/server.js';
 
 const servers: ChildServer[] = [];
-const dirs: string[] = [];
 afterAll(() => {
   for (const s of servers) s.proc.kill('SIGKILL');
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function dir() {
-  const d = tempDir('darkroom-private-');
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirs('darkroom-private-');
 
 /** Every entry under a folder (itself included) whose mode is not 0700 for folders or 0600 for files. */
 function notPrivate(root: string): string[] {

@@ -175,7 +175,7 @@ describe('resumable uploads (tus)', () => {
   it("answers the protocol's own errors in the API's error form, with the tus headers kept", async () => {
     const { location } = await tusUser.create(1000, { filename: 'form.png' });
     const expectApiError = async (res: Response, status: number, code: string) => {
-      const body = await res.json();
+      const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
       expect({ status: res.status, code: body.error?.code, type: res.headers.get('content-type') }).toEqual({
         status,
         code,

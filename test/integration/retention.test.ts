@@ -76,7 +76,7 @@ describe('retention', () => {
 
   it('answers a download racing the purge with the whole file or 410, never 404 and never a cut-off body', async () => {
     // Noise compresses badly: a PNG variant of several megabytes, so a download takes many reads.
-    const noise = await sharp({ create: { width: 1200, height: 1200, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    const noise = await sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
       .png()
       .toBuffer();
     const variants = JSON.stringify([{ name: 'big', width: 1200, format: 'png' }]);
