@@ -1,5 +1,6 @@
 import { Router, type Response } from 'express';
 import type { ResumableUploads } from '../../services/resumable-uploads.js';
+import { allowSlowBody } from '../connection/body-deadline.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 
 const TUS_VERSION = '1.0.0';
@@ -17,6 +18,8 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
   router.options(['/uploads', '/uploads/:id'], (req, res) => uploads.handle(principalOf(res), req, res));
 
   router.post('/uploads', allowed, async (req, res) => {
+    // The body of a creation request, if any, is the upload's first bytes.
+    allowSlowBody(req);
     const principal = principalOf(res);
     await uploads.admitCreation(principal, req.headers);
     await uploads.handle(principal, req, res);
@@ -30,6 +33,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
   });
 
   router.patch('/uploads/:id', allowed, async (req, res) => {
+    allowSlowBody(req);
     const principal = principalOf(res);
     const id = String(req.params.id);
     const done = await uploads.completed(principal, id);
