@@ -34,7 +34,8 @@ export function createHttpServer(handler: http.RequestListener, limits: Connecti
     },
     handler,
   );
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  // Between requests a connection is idle too: it never waits longer than --idle-timeout.
+  server.keepAliveTimeout = Math.min(KEEP_ALIVE_TIMEOUT_MS, limits.idleTimeoutMs);
   server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
   server.maxConnections = limits.maxConnections;
   applyIdleTimeout(server, limits.idleTimeoutMs);
