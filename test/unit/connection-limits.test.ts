@@ -17,8 +17,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function listen(handler: http.RequestListener): Promise<number> {
-  server = createHttpServer(handler, { headersTimeoutMs: 1_000, idleTimeoutMs: 500, maxConnections: 100 });
+async function listen(handler: http.RequestListener, maxConnections = 100): Promise<number> {
+  server = createHttpServer(handler, { headersTimeoutMs: 1_000, idleTimeoutMs: 500, maxConnections });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
@@ -66,5 +66,35 @@ describe('--idle-timeout', () => {
     });
     // Node's keep-alive timeout (5 s) would close it too; the idle timeout is shorter here.
     expect(await closed).toBeLessThan(4_000);
+  });
+});
+
+describe('--max-connections', () => {
+  it('refuses connections past the cap until one closes', async () => {
+    const port = await listen((_req, res) => res.end('ok'), 3);
+    const connect = () =>
+      new Promise<{ socket: net.Socket; refused: Promise<boolean> }>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          // Refused: Node closes the connection as soon as it is accepted.
+          const refused = new Promise<boolean>((r) => {
+            const timer = setTimeout(() => r(false), 300);
+            socket.once('close', () => {
+              clearTimeout(timer);
+              r(true);
+            });
+          });
+          resolve({ socket, refused });
+        });
+        socket.on('error', () => {});
+      });
+    const held = [await connect(), await connect(), await connect()];
+    for (const c of held) expect(await c.refused).toBe(false);
+    const fourth = await connect();
+    expect(await fourth.refused).toBe(true);
+    held[0]!.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await connect();
+    expect(await again.refused).toBe(false);
+    for (const c of [...held, again]) c.socket.destroy();
   });
 });
