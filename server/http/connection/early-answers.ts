@@ -43,8 +43,9 @@ export function keepEarlyAnswersReadable(server: Server, options: DrainOptions =
 
 /**
  * Whether an answer to a request whose body is still unread should close the connection: when
- * the body is larger than the drain budget (it would be cut anyway), or when the client waits
- * for "100 Continue" and was not sent it (it may never send the body the connection expects).
+ * the body is larger than the drain budget (it would be cut anyway), or when the client sent
+ * "Expect: 100-continue" (it may hold the body back for good once it has a final answer, and the
+ * connection would wait for it).
  */
 export function closesAfterEarlyAnswer(req: IncomingMessage, budgetBytes = DRAIN_BUDGET_BYTES): boolean {
   if (req.complete) return false;
