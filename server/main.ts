@@ -1,4 +1,3 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -11,7 +10,9 @@ import { createKeysRepo } from './db/keys.repo.js';
 import { createStatsRepo } from './db/stats.repo.js';
 import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
-import { answerClientErrorsInApiForm } from './http/client-errors.js';
+import { createHttpServer } from './http/connection/http-server.js';
+import { requireLoopbackHost } from './http/middleware/host-check.js';
+import { rateLimitPerKey } from './http/middleware/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { importRouter } from './http/routes/import.routes.js';
 import { watchRouter } from './http/routes/watch.routes.js';
@@ -217,7 +218,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     onUploadOutcome,
     translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
   });
-  const events = eventsRouter(lifecycle.events);
+  const events = eventsRouter(lifecycle.events, { isKeyActive: (keyId) => keysRepo.findById(keyId)?.revoked_at === null });
 
   const app = createApp({
     logger,
@@ -249,17 +250,15 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       syncRouter(sync),
     ],
     ui: createUiHandler({ dir: options.uiDir }),
+    hostCheck: requireLoopbackHost({ allowedHosts: config.allowedHosts, boundAddress: () => (server.address() as AddressInfo | null)?.address }),
+    rateLimit: config.rateLimit ? rateLimitPerKey(config.rateLimit) : undefined,
   });
 
-  const server = http.createServer(app);
-  answerClientErrorsInApiForm(server);
-  // Uploads of several gigabytes take as long as they take; only idle and header phases time out.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
-  // "Expect: 100-continue" (curl sends it for large bodies): the route decides, after auth and
-  // the cheap checks, whether to invite the body (see http/middleware/upload.ts).
-  server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  const server = createHttpServer(app, {
+    headersTimeoutMs: config.headersTimeout,
+    idleTimeoutMs: config.idleTimeout,
+    maxConnections: config.maxConnections,
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { translateDatabaseError } from '../../db/errors.js';
 import { AppError, isAppError } from '../../errors.js';
 import { translateFileSystemError } from '../../storage/fs-errors.js';
+import { closesAfterEarlyAnswer } from '../connection/early-answers.js';
 
 export function errorBody(err: AppError, requestId: unknown) {
   return { error: { code: err.code, message: err.message, requestId: String(requestId ?? '') } };
@@ -22,7 +23,8 @@ export function errorHandler(logger: Logger) {
       return;
     }
     for (const [name, value] of Object.entries(appError.headers)) res.setHeader(name, value);
-    if (!req.complete) lingeringClose(req, res);
+    // Refused before its body was read: the rest is drained after the answer (connection/early-answers.ts).
+    if (closesAfterEarlyAnswer(req)) res.setHeader('Connection', 'close');
     res.status(appError.status).json(errorBody(appError, req.id));
   };
 }
@@ -41,32 +43,4 @@ export function toAppError(err: unknown): AppError {
   // charset, an undecodable path segment, a body shorter than its Content-Length).
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new AppError('invalid_request', e.message || 'bad request');
   return new AppError('internal_error', 'internal error; the server log has the details');
-}
-
-const LINGER_MS = 2_000;
-const LINGER_BYTES = 16 * 1024 * 1024;
-
-/**
- * An upload refused before its body was read (415 after the first bytes, 413): answer, then
- * keep reading and discarding for a moment before closing. Closing a socket with unread data
- * makes the kernel send a reset, and many clients then lose the answer they were about to read.
- */
-function lingeringClose(req: Request, res: Response) {
-  res.setHeader('Connection', 'close');
-  // Held here: once the response is done the request lets go of its socket (req.socket = null).
-  const socket = req.socket;
-  let drained = 0;
-  const stop = () => {
-    clearTimeout(timer);
-    socket?.destroy();
-  };
-  const timer = setTimeout(stop, LINGER_MS);
-  timer.unref();
-  socket?.once('close', () => clearTimeout(timer));
-  req.on('data', (chunk: Buffer) => {
-    drained += chunk.length;
-    if (drained > LINGER_BYTES) stop();
-  });
-  req.on('end', () => clearTimeout(timer));
-  req.resume();
 }

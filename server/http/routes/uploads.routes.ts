@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { ResumableUploads } from '../../services/resumable-uploads.js';
 import type { Principal } from '../../services/keys.service.js';
+import { allowSlowBody } from '../connection/body-deadline.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { tusErrorInApiForm } from '../tus-errors.js';
 import { noQuery } from '../validate.js';
@@ -27,6 +28,8 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
   router.options(['/uploads', '/uploads/:id'], noQuery, (req, res) => viaTus(principalOf(res), req, res));
 
   router.post('/uploads', allowed, noQuery, async (req, res) => {
+    // The body of a creation request, if any, is the upload's first bytes.
+    allowSlowBody(req);
     const principal = principalOf(res);
     await uploads.admitCreation(principal, req.headers);
     await viaTus(principal, req, res);
@@ -40,6 +43,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
   });
 
   router.patch('/uploads/:id', allowed, noQuery, async (req, res) => {
+    allowSlowBody(req);
     const principal = principalOf(res);
     const id = String(req.params.id);
     const done = await uploads.completed(principal, id);
