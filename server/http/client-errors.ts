@@ -39,6 +39,10 @@ export function answerClientErrorsInApiForm(server: Server) {
     const error = new AppError(code, MESSAGES[code] ?? 'bad request');
     const requestId = crypto.randomUUID();
     const body = JSON.stringify(errorBody(error, requestId));
+    // Written, then closed for good: a client that keeps its side open (a slow-loris holding
+    // half-sent headers) must not keep the socket either.
+    const closeTimer = setTimeout(() => socket.destroy(), 1_000);
+    closeTimer.unref();
     socket.end(
       `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
@@ -46,6 +50,10 @@ export function answerClientErrorsInApiForm(server: Server) {
         `X-Request-Id: ${requestId}\r\n` +
         'Connection: close\r\n\r\n' +
         body,
+      () => {
+        clearTimeout(closeTimer);
+        socket.destroy();
+      },
     );
   });
 }
