@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import type { Db } from '../db/connection.js';
+import { commitDurably, type Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
 import type { StatsRepo } from '../db/stats.repo.js';
@@ -102,6 +102,16 @@ export function createIngestService(deps: IngestDeps) {
       throw rejected(principal, err);
     }
 
+    // A 202 promises the bytes are on stable storage: they are flushed before they are moved
+    // into place and recorded (off the main thread: seconds for a big upload). Not with
+    // --fsync false.
+    try {
+      await Promise.all(files.map((file) => store.syncFile(file.tmpPath)));
+    } catch (err) {
+      await Promise.all(files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
+      throw flushFailure(err);
+    }
+
     const now = clock.now();
     const rows = files.map((file, i) => ({
       id: uuidv7(),
@@ -118,9 +128,12 @@ export function createIngestService(deps: IngestDeps) {
     }));
 
     // Synchronous from here to the commit: moving the bytes in and recording the rows cannot
-    // interleave with a delete deciding whether the same bytes are still in use.
+    // interleave with a delete deciding whether the same bytes are still in use. The move
+    // syncs the directory entry, and the commit syncs the database's log (commitDurably),
+    // before the answer.
+    const commit = store.durable ? <T>(fn: () => T) => commitDurably(db, fn) : <T>(fn: () => T) => db.transaction(fn)();
     try {
-      db.transaction(() => {
+      commit(() => {
         for (const [i, row] of rows.entries()) {
           store.adoptOriginalSync(files[i]!.tmpPath, row.sha256);
           images.insert(row, variants);
@@ -128,7 +141,7 @@ export function createIngestService(deps: IngestDeps) {
           stats.add(now, row.customer, row.format, { uploaded: 1, bytesIn: row.bytes });
         }
         hooks.inTransaction?.(rows);
-      })();
+      });
     } catch (err) {
       for (const row of rows) if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);
       for (const file of files) fs.rmSync(file.tmpPath, { force: true });
@@ -139,6 +152,15 @@ export function createIngestService(deps: IngestDeps) {
   }
 
   return { admit, accept, rejected };
+}
+
+/** A full disk while flushing is the client's 507 like any other; anything else is the server's fault. */
+function flushFailure(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new AppError('insufficient_storage', 'the server ran out of disk space while storing the upload');
+  }
+  return err;
 }
 
 export type IngestService = ReturnType<typeof createIngestService>;
