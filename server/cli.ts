@@ -9,7 +9,6 @@ import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { createKeysService, NewKeyInput } from './services/keys.service.js';
 import { createLogger } from './logger.js';
-import { startServer } from './main.js';
 import { missingEngineFlags } from './node-flags.js';
 import { verifyDataDir } from './recovery/verify.js';
 import { acquireDataDirLock, lockHolder } from './storage/data-dir-lock.js';
@@ -62,7 +61,9 @@ export async function serve(flags: Record<string, unknown>) {
   const config = configFrom(flags);
   // Signals are handled from the first moment: one that comes while the server is still
   // starting (or right after its ready line) stops it once it is up, as cleanly as later.
-  const starting = startServer(config, { notices: engineFlagsNotice() });
+  // The server is loaded here, not at the top: it (sharp, express, the pool) takes a while to
+  // load, which the other commands (keys, stats, verify) have no use for.
+  const starting = import('./main.js').then(({ startServer }) => startServer(config, { notices: engineFlagsNotice() }));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -9,8 +9,9 @@ import type { VariantRow } from '../db/images.repo.js';
  * with memory bounded by one shard at a time however many files there are.
  *
  * Originals are compared shard by shard (`originals/ab/cd/` against the records whose sha256
- * starts with `abcd`, one index range each): one directory listing per shard, never a stat per
- * file, so finding what is missing costs 65,536 listings and range queries at any size.
+ * starts with `abcd`): one directory listing per shard, never a stat per file, and one index
+ * range query per 256 shards (`ab`), so finding what is missing costs 65,536 listings and 256
+ * queries at any size, holding a 256th of the records at a time (40,000 at ten million).
  * Processed files are compared folder by folder (`processed/xy/zw/<id>/` against that image's
  * variants).
  */
@@ -181,10 +182,27 @@ export function createRecordLookup(db: Db) {
     `SELECT count(*) AS originals, sum(bytes) AS bytes FROM (SELECT max(bytes) AS bytes FROM images GROUP BY sha256)`,
   );
 
+  let cached: { top: string; shards: Map<string, Map<string, RecordedOriginal>> } | undefined;
+
   return {
-    /** The originals recorded in a shard, by sha256. */
+    /**
+     * The originals recorded in a shard, by sha256, as read with the first shard of its group
+     * of 256: possibly older than the shard's listing. Whoever acts on a difference looks again
+     * with `original()` in the same tick.
+     */
     originalsInShard(prefix: string): Map<string, RecordedOriginal> {
-      return new Map(inRange.all(prefix, `${prefix}g`).map((o) => [o.sha256, { ...o, synced: Boolean(o.synced) }]));
+      const top = prefix.slice(0, 2);
+      if (cached?.top !== top) {
+        const shards = new Map<string, Map<string, RecordedOriginal>>();
+        // Upper bound: 'g' sorts after every hex digit.
+        for (const o of inRange.all(top, `${top}g`)) {
+          const shard = o.sha256.slice(0, 4);
+          if (!shards.has(shard)) shards.set(shard, new Map());
+          shards.get(shard)!.set(o.sha256, { ...o, synced: Boolean(o.synced) });
+        }
+        cached = { top, shards };
+      }
+      return cached.shards.get(prefix) ?? new Map();
     },
     original(sha256: string): RecordedOriginal | undefined {
       const o = one.get(sha256);

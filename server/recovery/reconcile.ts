@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/connection.js';
 import { createSyncRepo } from '../db/sync.repo.js';
 import type { BlobStore } from '../storage/fs-blob-store.js';
-import { createRecordLookup, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
+import { belongsInShard, createRecordLookup, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
 
 export interface ReconcileReport {
   /** Originals no record names, removed (a kill between moving a file in and committing). */
@@ -29,11 +29,9 @@ const LOGGED_ONE_BY_ONE = 100;
  * It runs in the background while the server serves, and races nothing: the server's own
  * changes to which files exist (ingest: move in + commit; delete: commit + remove; a job: move
  * in + commit) each happen in one synchronous stretch of the main thread, and so does every
- * decision here: the records are read after the folder was listed, and each file is removed in
- * the same tick as the query that found no record naming it. A file that appeared after the
- * listing is simply not seen; one that was recorded meanwhile is kept. Only "missing" has to
- * look again (`existsSync` in the same tick), since an upload committed after the listing is
- * recorded but was not listed.
+ * decision here: each file is removed in the same tick as the query that found no record naming
+ * it, and a record is called missing in the same tick as the look that found no file. A file
+ * that appeared after the listing is simply not seen; one recorded meanwhile is kept.
  *
  * What it does with records whose original is gone: logs them (warn, with their images). Their
  * processing, if still to come, fails at once with `original_missing` (storage/original-source.ts);
@@ -69,20 +67,24 @@ export async function reconcileDataDir(deps: {
       unexpected(shard.stray);
       continue;
     }
-    // Read after the listing, and each removal in the same tick as this read.
+    // Possibly read before this listing: a difference is looked at again before acting on it.
     const recorded = lookup.originalsInShard(shard.prefix);
     const listed = new Set(shard.names);
     for (const name of shard.names) {
-      // Recorded means recorded here: a sha256 in the wrong shard is not where any reader looks.
       if (recorded.has(name)) continue;
+      // Again now, in the tick of the removal. Recorded means recorded here: a sha256 in the
+      // wrong shard is not where any reader looks.
+      if (belongsInShard(name, shard.prefix) && lookup.original(name)) continue;
       fs.rmSync(path.join(shard.dir, name), { force: true });
       report.orphanOriginals++;
       logger.debug({ path: relative(path.join(shard.dir, name)) }, 'removed an original no record names');
     }
-    for (const [sha256, original] of recorded) {
-      if (listed.has(sha256) || keptInBucket(original)) continue;
-      // Uploaded since the listing? Then it is on disk now (moved in before its commit).
-      if (fs.existsSync(store.originalPath(sha256))) continue;
+    for (const [sha256, listedRecord] of recorded) {
+      if (listed.has(sha256) || keptInBucket(listedRecord)) continue;
+      // Again now, in one tick: uploaded since the listing (then on disk: moved in before its
+      // commit), deleted or evicted since the records were read?
+      const original = lookup.original(sha256);
+      if (!original || keptInBucket(original) || fs.existsSync(store.originalPath(sha256))) continue;
       if (original.synced && syncRepo) {
         syncRepo.originalGoneLocally(sha256);
         report.missingLocally++;
