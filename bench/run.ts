@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
+import { fsyncBench } from './fsync.bench.js';
 import { largeBench } from './large.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
@@ -21,6 +22,7 @@ const SUITES: Record<string, Suite> = {
   latency: latencyBench,
   stats: statsBench,
   s3: s3Bench,
+  fsync: fsyncBench,
 };
 
 async function main() {
