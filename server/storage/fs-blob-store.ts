@@ -69,9 +69,11 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
 
     /**
      * Moves an uploaded temp file (already flushed: `syncFile`) into place; a second copy of the
-     * same bytes is just dropped. Returns with the directory entry durable.
+     * same bytes is just dropped. Returns with the directory entry durable, or, given
+     * `foldersToSync`, adds the folder to it for the caller to flush (`syncDirsSync`) before its
+     * commit, once for many files.
      */
-    adoptOriginalSync(tmpFile: string, sha256: string) {
+    adoptOriginalSync(tmpFile: string, sha256: string, foldersToSync?: Set<string>) {
       const target = originalPath(sha256);
       if (fs.existsSync(target)) {
         fs.rmSync(tmpFile, { force: true });
@@ -79,8 +81,14 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
       }
       durability.mkdirSync(path.dirname(target));
       fs.renameSync(tmpFile, target);
-      durability.syncDirSync(path.dirname(target));
+      if (foldersToSync) foldersToSync.add(path.dirname(target));
+      else durability.syncDirSync(path.dirname(target));
       return target;
+    },
+
+    /** Flushes the entries of folders files were moved into (see adoptOriginalSync). */
+    syncDirsSync(folders: Iterable<string>) {
+      for (const dir of folders) durability.syncDirSync(dir);
     },
 
     /** Puts a verified copy (already flushed) in place of a missing or damaged original. */
