@@ -9,6 +9,7 @@ import { fsyncBench } from './fsync.bench.js';
 import { largeBench } from './large.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
+import { recoveryBench } from './recovery.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 import { uploadBench } from './upload.bench.js';
@@ -23,6 +24,7 @@ const SUITES: Record<string, Suite> = {
   stats: statsBench,
   s3: s3Bench,
   fsync: fsyncBench,
+  recovery: recoveryBench,
 };
 
 async function main() {

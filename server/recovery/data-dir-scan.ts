@@ -12,8 +12,9 @@ import type { VariantRow } from '../db/images.repo.js';
  * starts with `abcd`): one directory listing per shard, never a stat per file, and one index
  * range query per 256 shards (`ab`), so finding what is missing costs 65,536 listings and 256
  * queries at any size, holding a 256th of the records at a time (40,000 at ten million).
- * Processed files are compared folder by folder (`processed/xy/zw/<id>/` against that image's
- * variants).
+ * Processed folders are compared against the images (one listing per shard folder, one lookup
+ * per image), and their files against the image's variants where that is wanted
+ * (`folderContents`: one more listing per image).
  */
 
 const HEX2 = /^[0-9a-f]{2}$/;
@@ -39,9 +40,6 @@ export interface ProcessedFolder {
   imageId: string;
   /** Whether the folder is where the layout puts this id (`xy/zw` from sha1 of the id). */
   placed: boolean;
-  /** Files in it, and anything else (folders) in it as strays. */
-  names: string[];
-  strays: Stray[];
 }
 
 export interface RecordedOriginal {
@@ -119,7 +117,7 @@ export function processedShard(imageId: string): [string, string] {
   return [shard.slice(0, 2), shard.slice(2, 4)];
 }
 
-/** Every image folder under `processed/`, and every stray entry on the way. */
+/** Every image folder under `processed/` (not listed: see folderContents), and every stray entry on the way. */
 export async function* processedFolders(processedDir: string, signal?: AbortSignal): AsyncGenerator<ProcessedFolder | Stray> {
   for await (const top of shardLevel(processedDir)) {
     if ('stray' in top) {
@@ -140,16 +138,21 @@ export async function* processedFolders(processedDir: string, signal?: AbortSign
           continue;
         }
         const [xy, zw] = processedShard(folder.name);
-        const names: string[] = [];
-        const strays: Stray[] = [];
-        for (const entry of await entries(dir)) {
-          if (entry.isFile()) names.push(entry.name);
-          else strays.push({ stray: path.join(dir, entry.name), isDir: entry.isDirectory() });
-        }
-        yield { dir, imageId: folder.name, placed: xy === top.shard && zw === sub.shard, names, strays };
+        yield { dir, imageId: folder.name, placed: xy === top.shard && zw === sub.shard };
       }
     }
   }
+}
+
+/** The files in an image's processed folder, and anything else in it as strays. */
+export async function folderContents(dir: string): Promise<{ names: string[]; strays: Stray[] }> {
+  const names: string[] = [];
+  const strays: Stray[] = [];
+  for (const entry of await entries(dir)) {
+    if (entry.isFile()) names.push(entry.name);
+    else strays.push({ stray: path.join(dir, entry.name), isDir: entry.isDirectory() });
+  }
+  return { names, strays };
 }
 
 export type DoneVariant = Pick<VariantRow, 'image_id' | 'name' | 'path' | 'etag' | 'bytes' | 'expires_at'>;
@@ -168,7 +171,7 @@ export function createRecordLookup(db: Db) {
      FROM images i ${syncJoin} WHERE i.sha256 = ? GROUP BY i.sha256`,
   );
   const imagesOf = db.prepare<[string, number], { id: string }>(`SELECT id FROM images WHERE sha256 = ? ORDER BY created_at LIMIT ?`);
-  const image = db.prepare<[string], { id: string }>(`SELECT id FROM images WHERE id = ?`);
+  const image = db.prepare<[string], { status: string }>(`SELECT status FROM images WHERE id = ?`);
   const namedFiles = db.prepare<[string], { path: string }>(`SELECT path FROM variants WHERE image_id = ? AND path IS NOT NULL`);
   const donePage = db.prepare<[string, string, number], DoneVariant>(
     `SELECT image_id, name, path, etag, bytes, expires_at FROM variants
@@ -211,6 +214,8 @@ export function createRecordLookup(db: Db) {
     /** Up to `limit` ids of the images using an original, oldest first. */
     imagesUsing: (sha256: string, limit = 3) => imagesOf.all(sha256, limit).map((r) => r.id),
     imageExists: (id: string) => image.get(id) !== undefined,
+    /** An image's status, undefined when there is no such image. */
+    imageStatus: (id: string) => image.get(id)?.status,
     /** The file names an image's variant rows name, in any status. */
     filesNamedBy: (imageId: string) => new Set(namedFiles.all(imageId).map((r) => path.basename(r.path))),
     /** Variants marked done, in (image, name) order, `limit` after the given one. */
@@ -225,13 +230,30 @@ export function createRecordLookup(db: Db) {
 
 export type RecordLookup = ReturnType<typeof createRecordLookup>;
 
-/** The sha256 of a file, streamed (1 MiB at a time): memory does not grow with its size. */
-export async function sha256OfFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
-  const hash = crypto.createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
+/**
+ * A hasher of whole files through one reused buffer: memory stays at that buffer however large
+ * or many the files, and no allocation per file (a read stream allocates its high-water mark
+ * for every file, which for millions of small files is most of the work).
+ */
+export function createFileHasher(bufferBytes = 1024 * 1024) {
+  const buffer = Buffer.allocUnsafe(bufferBytes);
+  return async function sha256OfFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+    const hash = crypto.createHash('sha256');
+    let bytes = 0;
+    const handle = await fs.promises.open(file, 'r');
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        bytes += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    return { sha256: hash.digest('hex'), bytes };
+  };
 }
+
+export type FileHasher = ReturnType<typeof createFileHasher>;

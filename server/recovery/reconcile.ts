@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/connection.js';
 import { createSyncRepo } from '../db/sync.repo.js';
 import type { BlobStore } from '../storage/fs-blob-store.js';
-import { belongsInShard, createRecordLookup, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
+import { belongsInShard, createRecordLookup, folderContents, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
 
 export interface ReconcileReport {
   /** Originals no record names, removed (a kill between moving a file in and committing). */
@@ -40,6 +40,8 @@ const LOGGED_ONE_BY_ONE = 100;
  * back or streamed from the bucket on demand, like an evicted one.
  *
  * Temporary files need nothing here: `tmp/` is emptied at every start (fs-blob-store init).
+ * Processed files: the folders of images no record names are removed; files inside the folder
+ * of an image that is not `done` are compared with its variants (see below).
  */
 export async function reconcileDataDir(deps: {
   db: Db;
@@ -106,15 +108,22 @@ export async function reconcileDataDir(deps: {
       unexpected(folder.stray);
       continue;
     }
-    if (!folder.placed || !lookup.imageExists(folder.imageId)) {
+    const status = folder.placed ? lookup.imageStatus(folder.imageId) : undefined;
+    if (status === undefined) {
       fs.rmSync(folder.dir, { recursive: true, force: true });
       report.orphanProcessed++;
       logger.debug({ path: relative(folder.dir) }, 'removed processed files of an image no record names');
       continue;
     }
-    for (const stray of folder.strays) unexpected(stray.stray);
+    // A file no variant names is left by a job killed between moving its files in and
+    // committing, and such an image was not `done` then. Listing only those keeps the walk to
+    // one listing per shard folder, not one per image (verify looks into every folder).
+    if (status === 'done') continue;
+    const contents = await folderContents(folder.dir);
+    for (const stray of contents.strays) unexpected(stray.stray);
+    // Read after the listing; each removal in the same tick as this read.
     const named = lookup.filesNamedBy(folder.imageId);
-    for (const name of folder.names) {
+    for (const name of contents.names) {
       if (named.has(name)) continue;
       fs.rmSync(path.join(folder.dir, name), { force: true });
       report.orphanProcessed++;

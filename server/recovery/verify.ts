@@ -16,8 +16,9 @@ import {
   createRecordLookup,
   keptInBucket,
   originalShards,
+  folderContents,
   processedFolders,
-  sha256OfFile,
+  createFileHasher,
   type DoneVariant,
   type RecordLookup,
 } from './data-dir-scan.js';
@@ -82,6 +83,9 @@ const PROGRESS_EVERY_MS = 10_000;
  */
 export async function verifyDataDir(options: VerifyOptions): Promise<VerifyReport> {
   const { db, store, signal } = options;
+  // One reading buffer per lane; a second look (rare) gets one of its own.
+  const hashers = Array.from({ length: HASH_CONCURRENCY }, () => createFileHasher());
+  const lookAgain = (file: string) => createFileHasher(64 * 1024)(file, signal).catch(() => undefined);
   const lookup = createRecordLookup(db);
   const images = createImagesRepo(db);
   const jobs = createJobsRepo(db);
@@ -191,17 +195,22 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
         return isNotFound(err) ? `not in ${bucket.url}` : `could not read it from ${bucket.url}: ${describeS3Error(err)}`;
       }
       const hash = crypto.createHash('sha256');
-      await pipeline(
-        object.body,
-        new Transform({
-          transform(chunk: Buffer, _enc, callback) {
-            hash.update(chunk);
-            callback(null, chunk);
-          },
-        }),
-        fs.createWriteStream(tmp),
-        { signal },
-      );
+      try {
+        await pipeline(
+          object.body,
+          new Transform({
+            transform(chunk: Buffer, _enc, callback) {
+              hash.update(chunk);
+              callback(null, chunk);
+            },
+          }),
+          fs.createWriteStream(tmp),
+          { signal },
+        );
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return 'no room on the disk for it';
+        return `could not read it from ${bucket.url}: ${describeS3Error(err)}`;
+      }
       const digest = hash.digest('hex');
       if (digest !== sha256) return `the bucket's copy is damaged too (its sha256 is ${digest})`;
       await store.syncFile(tmp);
@@ -270,9 +279,9 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
         });
       }
     }
-    await eachLimited(present, HASH_CONCURRENCY, async (sha256) => {
+    await eachLimited(present, HASH_CONCURRENCY, async (sha256, lane) => {
       const file = store.originalPath(sha256);
-      const actual = await sha256OfFile(file, signal).catch((err: NodeJS.ErrnoException) => {
+      const actual = await hashers[lane]!(file, signal).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined; // deleted since the listing
         throw err;
       });
@@ -283,7 +292,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
         const detail = `its bytes hash to ${actual.sha256}; ${imagesText(lookup, sha256)}`;
         await found({ kind: 'corrupt', what: 'original', sha256, detail }, async () => {
           if (!lookup.original(sha256)) return false;
-          const again = await sha256OfFile(file, signal).catch(() => undefined);
+          const again = await lookAgain(file);
           return again !== undefined && again.sha256 !== sha256;
         });
       }
@@ -302,17 +311,17 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
     const now = options.clock.now();
     // Past its expiry, a file may be gone already: the purge removes the file before the row.
     const current = page.filter((v) => v.expires_at === null || v.expires_at > now);
-    await eachLimited(current, HASH_CONCURRENCY, async (variant) => {
+    await eachLimited(current, HASH_CONCURRENCY, async (variant, lane) => {
       const file = processedFile(store, variant);
       const where = relative(file);
-      const actual = await sha256OfFile(file, signal).catch((err: NodeJS.ErrnoException) => {
+      const actual = await hashers[lane]!(file, signal).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
         throw err;
       });
       const stillSo = (kind: 'missing' | 'corrupt') => async () => {
         const row = lookup.doneVariant(variant.image_id, variant.name);
         if (!row || row.etag !== variant.etag || (row.expires_at !== null && row.expires_at <= options.clock.now())) return false;
-        const again = await sha256OfFile(file, signal).catch(() => undefined);
+        const again = await lookAgain(file);
         return kind === 'missing' ? again === undefined : again !== undefined && again.sha256 !== row.etag;
       };
       const base = { what: 'processed' as const, imageId: variant.image_id, variant: variant.name, path: where };
@@ -345,11 +354,12 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
       );
       continue;
     }
-    for (const stray of folder.strays) {
+    const contents = await folderContents(folder.dir);
+    for (const stray of contents.strays) {
       await found({ kind: 'unexpected', path: relative(stray.stray), isDir: stray.isDir }, () => fs.existsSync(stray.stray));
     }
     const named = lookup.filesNamedBy(folder.imageId);
-    for (const name of folder.names) {
+    for (const name of contents.names) {
       if (named.has(name)) continue;
       const file = path.join(folder.dir, name);
       await found({ kind: 'orphan', what: 'processed', path: relative(file), isDir: false }, () => fs.existsSync(file) && !lookup.filesNamedBy(folder.imageId).has(name));
@@ -394,11 +404,11 @@ function imagesText(lookup: RecordLookup, sha256: string): string {
   return `${ids.length === 1 ? 'image' : 'images'} ${shown}${ids.length > 3 ? ', …' : ''}`;
 }
 
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/** Runs `work` over `items`, at most `limit` at a time; each call is told its lane (0 … limit-1). */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T, lane: number) => Promise<void>): Promise<void> {
   let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async (_, lane) => {
+    while (next < items.length) await work(items[next++]!, lane);
   });
   await Promise.all(lanes);
 }

@@ -85,6 +85,11 @@ describe('start-up reconciliation', () => {
     const copy = path.join(dir, 'copy');
     fs.cpSync(deletedFolder, copy, { recursive: true });
     expect((await admin.request('DELETE', `/v1/image/${ids.deleted}`)).status).toBe(204);
+    // An image whose processing fails (its second half is missing).
+    const broken = (await photo(7)).subarray(0, 2000);
+    const brokenRes = await admin.uploadRaw(broken, 'broken.jpg', 'image/jpeg');
+    expect(brokenRes.status).toBe(202);
+    expect((await admin.waitFor(brokenRes.body.id)).status).toBe('failed');
     await stop(server);
     fs.mkdirSync(path.dirname(deletedFolder), { recursive: true });
     fs.renameSync(copy, deletedFolder);
@@ -94,8 +99,10 @@ describe('start-up reconciliation', () => {
     expect(fs.existsSync(orphanOriginal)).toBe(false);
     fs.mkdirSync(path.dirname(orphanOriginal), { recursive: true });
     fs.writeFileSync(orphanOriginal, bytes.deleted!);
-    // A job killed between moving a file into place and committing: a file no row names.
-    const strayVariant = path.join(store.processedDir(ids.kept!), 'display.jpg');
+    // A job killed between moving a file into place and committing, whose next attempt then
+    // failed: a file no row names, in the folder of an image that is not done.
+    const strayVariant = path.join(store.processedDir(brokenRes.body.id), 'display.webp');
+    fs.mkdirSync(path.dirname(strayVariant), { recursive: true });
     fs.writeFileSync(strayVariant, 'half a job');
     // And a disk that lost an original.
     const lostOriginal = store.originalPath(sha256(bytes.lost!));
