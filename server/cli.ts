@@ -127,6 +127,9 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
     }
   }
   const db = openDatabase(path.join(dataDir, 'darkroom.db'));
+  // A repair after a crash does what the next start would have reconciled; unless something is
+  // left, the lock then goes like after a clean stop.
+  let cleanAfterRepair = false;
   try {
     const report = await verifyDataDir({
       db,
@@ -141,13 +144,14 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
     });
     const left = repair ? report.notRepaired : report.missing + report.corrupt + report.orphans + report.unexpected;
     process.exitCode = left ? 1 : 0;
+    cleanAfterRepair = left === 0;
   } catch (err) {
     process.stderr.write(`darkroom: verify failed: ${(err as Error).message}\n`);
     process.exitCode = 2;
   } finally {
     db.close();
     bucket?.destroy();
-    lock?.release();
+    lock?.release({ uncleanUntilReconciled: lock.previousRunCrashed && !cleanAfterRepair });
   }
 }
 

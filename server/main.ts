@@ -251,7 +251,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
-  // in the background: at ten million files the walk takes minutes (recovery/reconcile.ts).
+  // in the background: the walk grows with the data dir (recovery/reconcile.ts).
   const reconciling = new AbortController();
   let reconcileFinished = !lock.previousRunCrashed;
   const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed

@@ -113,14 +113,14 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
      * `syncFile`), then makes their directory entries durable, once per directory.
      */
     commitProcessedSync(moves: Array<{ from: string; to: string }>) {
-      const dirs = new Set<string>();
+      const folders = new Set<string>();
       for (const { from, to } of moves) {
-        const dir = path.dirname(to);
-        if (!dirs.has(dir)) durability.mkdirSync(dir);
-        dirs.add(dir);
+        const folder = path.dirname(to);
+        if (!folders.has(folder)) durability.mkdirSync(folder);
+        folders.add(folder);
         fs.renameSync(from, to);
       }
-      for (const dir of dirs) durability.syncDirSync(dir);
+      for (const folder of folders) durability.syncDirSync(folder);
     },
 
     removeFileSync(file: string) {
