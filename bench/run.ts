@@ -5,9 +5,11 @@
  */
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
+import { fsyncBench } from './fsync.bench.js';
 import { largeBench } from './large.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
+import { recoveryBench } from './recovery.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 import { uploadBench } from './upload.bench.js';
@@ -21,6 +23,8 @@ const SUITES: Record<string, Suite> = {
   latency: latencyBench,
   stats: statsBench,
   s3: s3Bench,
+  fsync: fsyncBench,
+  recovery: recoveryBench,
 };
 
 async function main() {

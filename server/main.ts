@@ -43,6 +43,7 @@ import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { ensurePrivateDataDir } from './storage/private-files.js';
 import { translateFileSystemError } from './storage/fs-errors.js';
+import { reconcileDataDir, type ReconcileReport } from './recovery/reconcile.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { WatchTiming } from './watch/folder-watcher.js';
 import { createWatchService } from './watch/watch.service.js';
@@ -66,6 +67,9 @@ export type RunningServer = Awaited<ReturnType<typeof startServer>>;
 
 const SHUTDOWN_GRACE_MS = 7_000;
 
+export const FSYNC_OFF_NOTICE =
+  'darkroom: note: --fsync false: uploads are answered before they are on stable storage; a power cut (not a crash of Darkroom) can lose or empty recently accepted images';
+
 export function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
@@ -87,9 +91,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
-  const lock = acquireDataDirLock(config.dataDir);
+  const lock = acquireDataDirLock(config.dataDir, { fsync: config.fsync });
   const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
-  const store = createFsBlobStore(config.dataDir);
+  const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
 
@@ -109,7 +113,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   } catch (err) {
     await sync?.stop(0);
     db.close();
-    lock.release();
+    lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
     throw err;
   }
 
@@ -276,11 +280,28 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   sync?.start();
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
+  // After an unclean stop (the lock was left behind), files and rows are made to agree again,
+  // in the background: the walk grows with the data dir (recovery/reconcile.ts).
+  const reconciling = new AbortController();
+  let reconcileFinished = !lock.previousRunCrashed;
+  const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed
+    ? reconcileDataDir({ db, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
+        (report) => {
+          reconcileFinished = true;
+          return report;
+        },
+        (err: unknown) => {
+          if (!reconciling.signal.aborted) logger.error({ err }, 'reconciling the data dir failed');
+          return undefined;
+        },
+      )
+    : Promise.resolve(undefined);
 
   if (bootstrapKey) {
     print(`darkroom: created the first admin key (shown once, keep it): ${bootstrapKey}`);
     print(`darkroom: log in to the web UI with ${url}/#key=${bootstrapKey}`);
   }
+  if (!config.fsync) print(FSYNC_OFF_NOTICE);
   for (const notice of options.notices ?? []) print(notice);
   print(`darkroom listening on ${url}`);
   logger.info({ url, dataDir: config.dataDir, workers: config.workers }, 'ready');
@@ -291,6 +312,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       logger.info('shutting down');
       purge.stop();
       clearTimeout(dispatchRetry);
+      reconciling.abort();
+      await reconciled;
       await watch.close();
       resumable.close();
       // Open event streams would otherwise hold the server open until the grace period ends.
@@ -304,7 +327,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       await serverClosed;
       await pool.destroy();
       db.close();
-      lock.release();
+      // Stopped before the reconciliation was done: the next start does it again.
+      lock.release({ uncleanUntilReconciled: !reconcileFinished });
       logger.info('stopped');
       logger.flush?.();
     })();
@@ -316,6 +340,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { app, db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable },
+    parts: { app, db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
   };
 }

@@ -91,7 +91,7 @@ describe('the darkroom command', () => {
     servers.push(first);
     const second = await run(['serve', '--data-dir', dataDir, '--port', '0']);
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/in use by another Darkroom server \(pid \d+\)/);
+    expect(second.stderr).toMatch(/in use by another Darkroom process \(pid \d+\)/);
     first.proc.kill('SIGTERM');
     await first.exited;
   });
