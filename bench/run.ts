@@ -5,10 +5,12 @@
  */
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
+import { fsyncBench } from './fsync.bench.js';
 import { largeBench } from './large.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
 import { queueBench } from './queue.bench.js';
+import { recoveryBench } from './recovery.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 import { uploadBench } from './upload.bench.js';
@@ -23,6 +25,8 @@ const SUITES: Record<string, Suite> = {
   stats: statsBench,
   queue: queueBench,
   s3: s3Bench,
+  fsync: fsyncBench,
+  recovery: recoveryBench,
 };
 
 async function main() {

@@ -8,7 +8,7 @@ import { median, type BenchEntry } from './report.js';
 const MiB = 1024 * 1024;
 
 /** Seconds curl takes to send `file` as a raw body (loopback), checking the status. */
-async function curlUpload(url: string, file: string, headers: string[], expectStatus: number): Promise<number> {
+export async function curlUpload(url: string, file: string, headers: string[], expectStatus: number): Promise<number> {
   const out = await runCommand('curl', ['-sS', '-o', '/dev/null', '-w', '%{time_total} %{http_code}', '-X', 'POST', ...headers.flatMap((h) => ['-H', h]), '-T', file, url]);
   const [seconds, status] = out.trim().split(' ');
   if (Number(status) !== expectStatus) throw new Error(`upload answered ${status}`);
@@ -36,9 +36,9 @@ async function timeCp(file: string): Promise<number> {
  * against one still starting) was fast for that reason alone; after the same pause, every run
  * writes into memory in the same state.
  */
-const SETTLE_MS = 4_000;
-const QUICK_SETTLE_MS = 2_500; // just past the two seconds, to keep --quick under two minutes
-async function settle(ms: number): Promise<void> {
+export const SETTLE_MS = 4_000;
+export const QUICK_SETTLE_MS = 2_500; // just past the two seconds, to keep --quick under two minutes
+export async function settle(ms: number): Promise<void> {
   await runCommand('sync', []);
   await new Promise((resolve) => setTimeout(resolve, ms));
 }

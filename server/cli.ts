@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
@@ -7,17 +8,24 @@ import { createStatsRepo } from './db/stats.repo.js';
 import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { createKeysService, NewKeyInput } from './services/keys.service.js';
-import { startServer } from './main.js';
+import { createLogger } from './logger.js';
+import { usePrivateFileModes } from './storage/private-files.js';
 import { missingEngineEnv, missingEngineFlags, restartWithEngineEnv } from './node-flags.js';
+import { verifyDataDir } from './recovery/verify.js';
+import { acquireDataDirLock, lockHolder } from './storage/data-dir-lock.js';
+import { createFsBlobStore } from './storage/fs-blob-store.js';
+import type { S3Bucket } from './storage/s3-bucket.js';
 import { systemClock } from './util/clock.js';
 
-function fail(message: string): never {
+type OptionSpec = (typeof OPTION_SPECS)[number];
+
+function fail(message: string, exitCode = 1): never {
   process.stderr.write(`darkroom: ${message}\n`);
-  process.exit(1);
+  process.exit(exitCode);
 }
 
-function addServerOptions(command: Command): Command {
-  for (const spec of OPTION_SPECS) {
+function addServerOptions(command: Command, only: (spec: OptionSpec) => boolean = () => true): Command {
+  for (const spec of OPTION_SPECS.filter(only)) {
     // A switch may stand alone (`--s3-force-path-style` means true) or take true/false.
     const flag = spec.arg === 'bool' ? `--${spec.flag} [bool]` : `--${spec.flag} <${spec.arg}>`;
     const option = new Option(flag, `${spec.help} [env ${envName(spec.flag)}]${spec.default ? ` (default: ${spec.default})` : ''}`);
@@ -59,7 +67,9 @@ export async function serve(flags: Record<string, unknown>) {
   const config = configFrom(flags);
   // Signals are handled from the first moment: one that comes while the server is still
   // starting (or right after its ready line) stops it once it is up, as cleanly as later.
-  const starting = startServer(config, { notices: engineFlagsNotice() });
+  // The server is loaded here, not at the top: it (sharp, express, the pool) takes a while to
+  // load, which the other commands (keys, stats, verify) have no use for.
+  const starting = import('./main.js').then(({ startServer }) => startServer(config, { notices: engineFlagsNotice() }));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -82,6 +92,72 @@ export async function serve(flags: Record<string, unknown>) {
     await starting;
   } catch (err) {
     fail((err as Error).message);
+  }
+}
+
+/**
+ * `darkroom verify [--repair]`. Exit 0: nothing wrong (or, with --repair, everything repaired);
+ * 1: something is missing, corrupt or orphaned (and was not repaired); 2: it could not run.
+ *
+ * Without --repair it only reads, and may run while a server uses the data dir: the server's
+ * work in flight is told apart by looking at every suspect again a moment later. --repair takes
+ * the data-dir lock for its whole run: it refuses while a server runs, and no server starts
+ * while it moves files.
+ */
+export async function verify(flags: Record<string, unknown> & { repair?: boolean }) {
+  const config = configFrom(flags);
+  const dataDir = config.dataDir;
+  if (!fs.existsSync(path.join(dataDir, 'darkroom.db'))) fail(`no Darkroom data in ${dataDir} (no darkroom.db)`, 2);
+  const repair = Boolean(flags.repair);
+  let lock: ReturnType<typeof acquireDataDirLock> | undefined;
+  let live = false;
+  if (repair) {
+    try {
+      lock = acquireDataDirLock(dataDir);
+    } catch (err) {
+      fail(`${(err as Error).message}: stop it before --repair (verify without --repair can run while it serves)`, 2);
+    }
+  } else {
+    const holder = lockHolder(dataDir);
+    live = holder !== undefined;
+    if (live) process.stderr.write(`darkroom: a server (pid ${holder}) is using ${dataDir}: what looks wrong is looked at again a moment later, and temporary files are its own\n`);
+  }
+  let bucket: S3Bucket | undefined;
+  if (repair && config.s3Bucket) {
+    const s3 = await import('./sync/s3-sync.js');
+    try {
+      bucket = await s3.connectS3Bucket(config, createLogger('warn'));
+    } catch (err) {
+      lock?.release();
+      fail((err as Error).message, 2);
+    }
+  }
+  const db = openDatabase(path.join(dataDir, 'darkroom.db'));
+  // A repair after a crash does what the next start would have reconciled; unless something is
+  // left, the lock then goes like after a clean stop.
+  let cleanAfterRepair = false;
+  try {
+    const report = await verifyDataDir({
+      db,
+      // Not init(): that empties tmp/, whose leftovers are for verify to report.
+      store: createFsBlobStore(dataDir),
+      clock: systemClock,
+      repair,
+      live,
+      bucket,
+      print: (line) => process.stdout.write(`${line}\n`),
+      progress: (line) => process.stderr.write(`${line}\n`),
+    });
+    const left = repair ? report.notRepaired : report.missing + report.corrupt + report.orphans + report.unexpected;
+    process.exitCode = left ? 1 : 0;
+    cleanAfterRepair = left === 0;
+  } catch (err) {
+    process.stderr.write(`darkroom: verify failed: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+  } finally {
+    db.close();
+    bucket?.destroy();
+    lock?.release({ uncleanUntilReconciled: lock.previousRunCrashed && !cleanAfterRepair });
   }
 }
 
@@ -144,6 +220,14 @@ export function buildProgram(): Command {
       }
     });
 
+  addServerOptions(
+    program
+      .command('verify')
+      .description('re-hash every original and processed file against its record; list what is missing, corrupt or orphaned (exit 1 if anything)')
+      .option('--repair', 'remove orphans, restore missing or corrupt originals from the S3 bucket (the --s3-* options), process damaged variants again'),
+    (spec) => spec.key === 'dataDir' || spec.key.startsWith('s3'),
+  ).action(verify);
+
   program
     .command('stats')
     .description('print business statistics from the data dir (for cron jobs on the server)')
@@ -170,5 +254,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv = process.argv) {
+  // Whatever a command creates in a data folder (a new database, keys) is this account's only.
+  usePrivateFileModes();
   await buildProgram().parseAsync(argv);
 }

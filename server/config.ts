@@ -5,6 +5,7 @@ import ms from 'ms';
 import bytes from 'bytes-iec';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { watchPathProblem } from './watch/folder-rules.js';
 
 /**
  * Every server option, described once. The CLI turns each entry into a flag, the env reader
@@ -32,8 +33,8 @@ export const OPTION_SPECS = [
   { key: 'jobMaxAttempts', flag: 'job-max-attempts', arg: 'n', help: 'attempts before a job is given up', default: '5' },
   { key: 'jobTimeout', flag: 'job-timeout', arg: 'duration', help: 'a job running longer is stopped and retried; after its last attempt the image fails with processing_timeout', default: '10m' },
   { key: 'maxOutputPixels', flag: 'max-output-pixels', arg: 'n', help: 'largest variant or render (width×height; WebP at most 16000000, AVIF 12000000); requests over it, or over 8192 pixels a side, get 400', default: '40000000' },
-  { key: 'headersTimeout', flag: 'headers-timeout', arg: 'duration', help: 'request headers must arrive within this', default: '20s' },
-  { key: 'idleTimeout', flag: 'idle-timeout', arg: 'duration', help: 'a connection (an upload included) that sends and takes nothing for this long is closed', default: '60s' },
+  { key: 'headersTimeout', flag: 'headers-timeout', arg: 'duration', help: 'request headers must arrive within this (and a non-upload body as long again after them), or 408', default: '20s' },
+  { key: 'idleTimeout', flag: 'idle-timeout', arg: 'duration', help: 'a connection whose client sends and takes nothing for this long is closed; a stalled upload is aborted', default: '60s' },
   { key: 'maxConnections', flag: 'max-connections', arg: 'n', help: 'open connections at most; more are refused until some close', default: '1000' },
   { key: 'rateLimit', flag: 'rate-limit', arg: 'n', help: 'requests per second per API key; more get 429 (off when unset)', default: undefined },
   { key: 'allowedHosts', flag: 'allowed-hosts', arg: 'names', help: 'while bound to loopback: Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated)', default: undefined },
@@ -120,6 +121,10 @@ const ConfigSchema = z.object({
   fsync: boolean,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).superRefine((config, ctx) => {
+  for (const folder of config.watch) {
+    const problem = watchPathProblem(folder, config.dataDir);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['watch'], message: `${folder} ${problem}` });
+  }
   // Evicted originals come back from the bucket; without one, evicting would lose them.
   if (config.localOriginalsMaxBytes !== undefined && !config.s3Bucket) {
     ctx.addIssue({ code: 'custom', path: ['localOriginalsMaxBytes'], message: 'needs --s3-bucket (evicted originals are fetched back from the bucket)' });

@@ -1,16 +1,18 @@
-import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './db/connection.js';
+import { translateDatabaseError } from './db/errors.js';
 import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { createKeysRepo } from './db/keys.repo.js';
 import { createStatsRepo } from './db/stats.repo.js';
 import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
+import { createHttpServer } from './http/connection/http-server.js';
+import { requireLoopbackHost } from './http/middleware/host-check.js';
+import { rateLimitPerKey } from './http/middleware/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { importRouter } from './http/routes/import.routes.js';
 import { watchRouter } from './http/routes/watch.routes.js';
@@ -39,6 +41,9 @@ import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './services/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
+import { ensurePrivateDataDir } from './storage/private-files.js';
+import { translateFileSystemError } from './storage/fs-errors.js';
+import { reconcileDataDir, type ReconcileReport } from './recovery/reconcile.js';
 import { systemClock, type Clock } from './util/clock.js';
 import type { WatchTiming } from './watch/folder-watcher.js';
 import { createWatchService } from './watch/watch.service.js';
@@ -62,6 +67,9 @@ export type RunningServer = Awaited<ReturnType<typeof startServer>>;
 
 const SHUTDOWN_GRACE_MS = 7_000;
 
+export const FSYNC_OFF_NOTICE =
+  'darkroom: note: --fsync false: uploads are answered before they are on stable storage; a power cut (not a crash of Darkroom) can lose or empty recently accepted images';
+
 export function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
@@ -81,10 +89,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const s3 = config.s3Bucket ? await import('./sync/s3-sync.js') : undefined;
   const bucket = s3 ? await s3.connectS3Bucket(config, logger) : undefined;
 
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  const lock = acquireDataDirLock(config.dataDir);
+  const notPrivate = ensurePrivateDataDir(config.dataDir);
+  if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
+  const lock = acquireDataDirLock(config.dataDir, { fsync: config.fsync });
   const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
-  const store = createFsBlobStore(config.dataDir);
+  const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
 
@@ -93,17 +102,18 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const jobsRepo = createJobsRepo(db);
   const statsRepo = createStatsRepo(db);
   const keys = createKeysService(keysRepo, clock);
-  if (config.adminKey) keys.ensureAdminKey(config.adminKey);
-  const bootstrapKey = keys.bootstrapAdminKey();
 
   const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  let bootstrapKey: string | undefined;
   try {
+    if (config.adminKey) keys.ensureAdminKey(config.adminKey);
+    bootstrapKey = keys.bootstrapAdminKey();
     if (sync) sync.prepare();
     else assertNoOriginalsOnlyInBucket(db);
   } catch (err) {
     await sync?.stop(0);
     db.close();
-    lock.release();
+    lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
     throw err;
   }
 
@@ -137,15 +147,32 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     onJobSettled: (job, outcome, seconds) => metrics.processing.observe({ kind: job.kind, outcome }, seconds),
   });
 
+  /**
+   * Turns committed events into jobs. Called after commits that already answered (an upload's
+   * 202 is out), so a busy or failing database here must not fail the caller: the events stay
+   * in the outbox and are dispatched on the next try.
+   */
+  let dispatchRetry: NodeJS.Timeout | undefined;
+  const dispatch = () => {
+    try {
+      dispatcher.dispatch();
+    } catch (err) {
+      logger.warn({ err }, 'could not dispatch events; trying again shortly');
+      dispatchRetry ??= setTimeout(() => {
+        dispatchRetry = undefined;
+        wake();
+      }, 2_000).unref();
+    }
+  };
   /** New work was committed: turn events into jobs and wake the runner. */
   const wake = () => {
-    dispatcher.dispatch();
+    dispatch();
     runner.kick();
     sync?.kick();
   };
   lifecycle.events.on('status', () => {
     // Settled images append outbox events; dispatching them keeps the outbox short.
-    setImmediate(() => dispatcher.dispatch());
+    setImmediate(dispatch);
   });
 
   const ingest = createIngestService({
@@ -189,8 +216,16 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
   const onUploadOutcome = (outcome: string) => metrics.uploads.inc({ outcome });
-  const resumable = createResumableUploads({ dataDir: config.dataDir, ingest, limits: uploadLimits, clock, logger, onUploadOutcome });
-  const events = eventsRouter(lifecycle.events);
+  const resumable = createResumableUploads({
+    dataDir: config.dataDir,
+    ingest,
+    limits: uploadLimits,
+    clock,
+    logger,
+    onUploadOutcome,
+    translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
+  });
+  const events = eventsRouter(lifecycle.events, { isKeyActive: (keyId) => keysRepo.findById(keyId)?.revoked_at === null });
 
   const app = createApp({
     logger,
@@ -222,16 +257,15 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       syncRouter(sync),
     ],
     ui: createUiHandler({ dir: options.uiDir }),
+    hostCheck: requireLoopbackHost({ allowedHosts: config.allowedHosts, boundAddress: () => (server.address() as AddressInfo | null)?.address }),
+    rateLimit: config.rateLimit ? rateLimitPerKey(config.rateLimit) : undefined,
   });
 
-  const server = http.createServer(app);
-  // Uploads of several gigabytes take as long as they take; only idle and header phases time out.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
-  // "Expect: 100-continue" (curl sends it for large bodies): the route decides, after auth and
-  // the cheap checks, whether to invite the body (see http/middleware/upload.ts).
-  server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  const server = createHttpServer(app, {
+    headersTimeoutMs: config.headersTimeout,
+    idleTimeoutMs: config.idleTimeout,
+    maxConnections: config.maxConnections,
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -243,17 +277,34 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   const url = formatUrl(config.host, port);
 
-  dispatcher.dispatch();
+  dispatch();
   runner.start();
   watch.start();
   sync?.start();
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
+  // After an unclean stop (the lock was left behind), files and rows are made to agree again,
+  // in the background: the walk grows with the data dir (recovery/reconcile.ts).
+  const reconciling = new AbortController();
+  let reconcileFinished = !lock.previousRunCrashed;
+  const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed
+    ? reconcileDataDir({ db, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
+        (report) => {
+          reconcileFinished = true;
+          return report;
+        },
+        (err: unknown) => {
+          if (!reconciling.signal.aborted) logger.error({ err }, 'reconciling the data dir failed');
+          return undefined;
+        },
+      )
+    : Promise.resolve(undefined);
 
   if (bootstrapKey) {
     print(`darkroom: created the first admin key (shown once, keep it): ${bootstrapKey}`);
     print(`darkroom: log in to the web UI with ${url}/#key=${bootstrapKey}`);
   }
+  if (!config.fsync) print(FSYNC_OFF_NOTICE);
   for (const notice of options.notices ?? []) print(notice);
   print(`darkroom listening on ${url}`);
   logger.info({ url, dataDir: config.dataDir, workers: config.workers }, 'ready');
@@ -263,6 +314,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     closing ??= (async () => {
       logger.info('shutting down');
       purge.stop();
+      clearTimeout(dispatchRetry);
+      reconciling.abort();
+      await reconciled;
       await watch.close();
       resumable.close();
       // Open event streams would otherwise hold the server open until the grace period ends.
@@ -276,7 +330,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       await serverClosed;
       await pool.destroy();
       db.close();
-      lock.release();
+      // Stopped before the reconciliation was done: the next start does it again.
+      lock.release({ uncleanUntilReconciled: !reconcileFinished });
       logger.info('stopped');
       logger.flush?.();
     })();
@@ -288,6 +343,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable },
+    parts: { app, db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
   };
 }

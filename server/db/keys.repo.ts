@@ -29,7 +29,6 @@ export function createKeysRepo(db: Db) {
     `SELECT count(*) AS n FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL`,
   );
   const revoke = db.prepare<[number, string]>(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`);
-  const promote = db.prepare<[string]>(`UPDATE api_keys SET role = 'admin', revoked_at = NULL WHERE id = ?`);
   const touch = db.prepare<[number, string]>(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`);
 
   return {
@@ -39,7 +38,6 @@ export function createKeysRepo(db: Db) {
     listActive: () => active.all(),
     countActiveAdmins: () => activeAdmins.get()!.n,
     revoke: (id: string, at: number) => revoke.run(at, id).changes > 0,
-    promoteToAdmin: (id: string) => void promote.run(id),
     touch: (id: string, at: number) => void touch.run(at, id),
   };
 }

@@ -23,6 +23,10 @@ export interface AppDeps {
   preAuthV1Routers?: express.Router[];
   /** Mounted last at "/": the web UI. */
   ui?: express.RequestHandler;
+  /** Before every route: the Host check of a loopback-bound server (middleware/host-check.ts). */
+  hostCheck?: express.RequestHandler;
+  /** After authentication: --rate-limit (middleware/rate-limit.ts). */
+  rateLimit?: express.RequestHandler;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -58,11 +62,13 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
+  if (deps.hostCheck) app.use(deps.hostCheck);
   app.use(opsRouter(deps.readiness, deps.metrics));
 
   const v1 = express.Router();
   for (const router of deps.preAuthV1Routers ?? []) v1.use(router);
   v1.use(authenticate(deps.keys));
+  if (deps.rateLimit) v1.use(deps.rateLimit);
   v1.use(imagesRouter(deps.images));
   v1.use(keysRouter(deps.keys));
   for (const router of deps.extraV1Routers ?? []) v1.use(router);

@@ -55,6 +55,7 @@ export interface RunnerOptions {
 const BASE_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const IDLE_POLL_MS = 1_000;
+const DATABASE_RETRY_MS = 5_000;
 
 /** Exponential backoff with full jitter, so retries of a batch do not stampede together. */
 export function backoffMs(attempt: number, random = Math.random): number {
@@ -84,23 +85,34 @@ export function createJobRunner(options: RunnerOptions) {
   function tick() {
     scheduled = false;
     if (stopped) return;
-    while (inFlight.size < options.concurrency) {
-      const token = crypto.randomUUID();
-      const now = clock.now();
-      const job = repo.claim(now, now + options.jobTimeoutMs * 2, token);
-      if (!job) break;
-      start(job, token);
+    try {
+      while (inFlight.size < options.concurrency) {
+        const token = crypto.randomUUID();
+        const now = clock.now();
+        const job = repo.claim(now, now + options.jobTimeoutMs * 2, token);
+        if (!job) break;
+        start(job, token);
+      }
+      schedulePoll();
+    } catch (err) {
+      // The database is busy (another process holds its lock) or failing: nothing was claimed.
+      // Try again after a pause rather than let the error end the process.
+      logger.warn({ err }, 'could not claim jobs; trying again shortly');
+      pollIn(DATABASE_RETRY_MS);
     }
-    schedulePoll();
   }
 
   function schedulePoll() {
-    clearTimeout(timer);
     // Every slot busy: the next job to finish kicks the runner; polling now would only spin.
-    if (stopped || inFlight.size >= options.concurrency) return;
+    if (stopped || inFlight.size >= options.concurrency) return clearTimeout(timer);
     const next = repo.nextRunAt();
-    const wait = next === null ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(0, next - clock.now()));
-    timer = setTimeout(kick, wait);
+    pollIn(next === null ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(0, next - clock.now())));
+  }
+
+  function pollIn(ms: number) {
+    clearTimeout(timer);
+    if (stopped) return;
+    timer = setTimeout(kick, ms);
     timer.unref();
   }
 

@@ -26,11 +26,16 @@ export interface ImagesDeps {
 }
 
 export interface Download {
-  path: string;
+  /**
+   * The file, already open: whatever a purge or a reprocess does to its path from now on, these
+   * are whole bytes of what was decided here. Undefined for an original that is not on local
+   * disk (kept in the S3 bucket only). The caller closes it.
+   */
+  file: fs.promises.FileHandle | undefined;
+  size: number;
   contentType: string;
   filename: string;
   etag: string;
-  bytes: number;
   expiresAt: number | null;
   immutable: boolean;
   /** Set for originals: which bytes these are (they may be served from the S3 bucket). */
@@ -52,6 +57,16 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
     // fall through
   }
   throw new AppError('invalid_request', 'cursor: not a cursor this server issued');
+}
+
+/** The file opened for reading, or undefined when it is not there. */
+async function openIfPresent(file: string): Promise<fs.promises.FileHandle | undefined> {
+  try {
+    return await fs.promises.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 export function createImagesService(deps: ImagesDeps) {
@@ -151,16 +166,16 @@ export function createImagesService(deps: ImagesDeps) {
       return record(images.findById(id)!);
     },
 
-    download(principal: Principal, id: string, variantName: string): Download {
+    async download(principal: Principal, id: string, variantName: string): Promise<Download> {
       const row = visible(principal, id);
       if (variantName === 'original') {
-        const file = store.originalPath(row.sha256);
+        const file = await openIfPresent(store.originalPath(row.sha256));
         return {
-          path: file,
+          file,
+          size: file ? (await file.stat()).size : row.bytes,
           contentType: MIME_TYPES[row.format as keyof typeof MIME_TYPES] ?? 'application/octet-stream',
           filename: row.filename,
           etag: `"${row.sha256}"`,
-          bytes: row.bytes,
           expiresAt: null,
           immutable: true,
           sha256: row.sha256,
@@ -175,17 +190,20 @@ export function createImagesService(deps: ImagesDeps) {
       }
       if (status === 'failed') throw new AppError('not_ready', `variant "${variantName}" failed: ${row.error_message ?? 'processing failed'}`);
       if (status !== 'done' || !variant.path) throw new AppError('not_ready', `variant "${variantName}" is not processed yet`);
-      if (!fs.existsSync(variant.path)) {
-        // The file is gone though the row says done: only an interrupted purge does that.
+      // Opening is the check: a purge that removed the file since the row was read (or an
+      // interrupted one) makes this 410, and once open the file is served whole whatever the
+      // purge does next (CONTRACT §14: never 404, never a truncated body).
+      const file = await openIfPresent(variant.path);
+      if (!file) {
         deps.expireVariant(id, variantName);
-        throw new AppError('expired', `variant "${variantName}" expired`);
+        throw new AppError('expired', `variant "${variantName}" expired; POST /v1/image/${id}/reprocess brings it back`);
       }
       return {
-        path: variant.path,
+        file,
+        size: (await file.stat()).size,
         contentType: MIME_TYPES[variant.format as OutputFormat],
         filename: variantFilename(row.filename, variantName, variant.format as OutputFormat),
         etag: `"${variant.etag}"`,
-        bytes: variant.bytes ?? 0,
         expiresAt: variant.expires_at,
         immutable: false,
       };

@@ -14,6 +14,7 @@ import { probeImage, type ProbedImage } from '../media/probe.js';
 import type { Principal } from './keys.service.js';
 import { checkPixelLimit, type ReceivedFile } from './receive.js';
 import { toImageRecord, type ImageRecord } from './image-record.js';
+import { createGroupCommit } from './group-commit.js';
 
 export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
 
@@ -56,6 +57,7 @@ export function cleanFilename(raw: string | undefined): string {
  */
 export function createIngestService(deps: IngestDeps) {
   const { db, images, jobs, stats, store, clock, limits } = deps;
+  const commits = createGroupCommit({ db, store, images });
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
   async function admit(principal: Principal, expectedBytes?: number) {
@@ -101,6 +103,16 @@ export function createIngestService(deps: IngestDeps) {
       throw rejected(principal, err);
     }
 
+    // A 202 promises the bytes are on stable storage: they are flushed before they are moved
+    // into place and recorded (off the main thread: seconds for a big upload). Not with
+    // --fsync false.
+    try {
+      await Promise.all(files.map((file) => store.syncFile(file.tmpPath)));
+    } catch (err) {
+      await Promise.all(files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
+      throw flushFailure(err);
+    }
+
     const now = clock.now();
     const rows = files.map((file, i) => ({
       id: uuidv7(),
@@ -116,28 +128,35 @@ export function createIngestService(deps: IngestDeps) {
       created_at: now,
     }));
 
-    // Synchronous from here to the commit: moving the bytes in and recording the rows cannot
-    // interleave with a delete deciding whether the same bytes are still in use.
-    try {
-      db.transaction(() => {
-        for (const [i, row] of rows.entries()) {
-          store.adoptOriginalSync(files[i]!.tmpPath, row.sha256);
+    // Moved into originals/ and recorded in one synchronous stretch (so a delete deciding whether
+    // the same bytes are still in use cannot come in between), together with the other uploads
+    // ready now: the folders' entries flushed, then one commit with its log synced, then the
+    // answer. On failure nothing of this request stays behind.
+    await commits.submit({
+      files: rows.map((row, i) => ({ tmpPath: files[i]!.tmpPath, sha256: row.sha256 })),
+      record: () => {
+        for (const row of rows) {
           images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
           stats.add(now, row.customer, row.format, { uploaded: 1, bytesIn: row.bytes });
         }
         hooks.inTransaction?.(rows);
-      })();
-    } catch (err) {
-      for (const row of rows) if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);
-      for (const file of files) fs.rmSync(file.tmpPath, { force: true });
-      throw err;
-    }
+      },
+    });
     deps.onAccepted();
     return rows.map((row) => toImageRecord(images.findById(row.id)!, images.variantsOf(row.id), now));
   }
 
   return { admit, accept, rejected };
+}
+
+/** A full disk while flushing is the client's 507 like any other; anything else is the server's fault. */
+function flushFailure(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new AppError('insufficient_storage', 'the server ran out of disk space while storing the upload');
+  }
+  return err;
 }
 
 export type IngestService = ReturnType<typeof createIngestService>;

@@ -15,11 +15,13 @@ export const CustomerName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'customer: 1–64 letters, digits, ".", "_" or "-"');
 
-export const NewKeyInput = z.object({
-  customer: CustomerName,
-  role: z.enum(ROLES),
-  name: z.string().trim().min(1).max(100).optional(),
-});
+export const NewKeyInput = z
+  .object({
+    customer: CustomerName,
+    role: z.enum(ROLES),
+    name: z.string().trim().min(1).max(100).optional(),
+  })
+  .strict();
 export type NewKeyInput = z.infer<typeof NewKeyInput>;
 
 /** The customer the bootstrap admin key belongs to (and watch-folder imports go to). */
@@ -35,6 +37,9 @@ const generateKey = () => `drk_${crypto.randomBytes(32).toString('base64url')}`;
 
 // Writing last_used_at on every request would turn every read into a write; once a minute is plenty.
 const TOUCH_INTERVAL_MS = 60_000;
+
+/** --admin-key cannot be used as given; start-up stops with this one-line message. */
+export class BootstrapKeyError extends Error {}
 
 export function publicKey(row: ApiKeyRow) {
   return {
@@ -74,7 +79,14 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
       const row = repo.findByHash(hashKey(plain));
       if (!row || row.revoked_at !== null) return undefined;
       const now = clock.now();
-      if (!row.last_used_at || now - row.last_used_at > TOUCH_INTERVAL_MS) repo.touch(row.id, now);
+      if (!row.last_used_at || now - row.last_used_at > TOUCH_INTERVAL_MS) {
+        // Bookkeeping only: a busy database must not turn a valid key away.
+        try {
+          repo.touch(row.id, now);
+        } catch {
+          // tried again on the next request
+        }
+      }
       return { keyId: row.id, customer: row.customer, role: row.role };
     },
 
@@ -84,14 +96,25 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
       if (!repo.revoke(id, clock.now())) throw new AppError('not_found', `no active key ${id}`);
     },
 
-    /** --admin-key: the same key on every start is fine; an existing key is made an admin again. */
+    /**
+     * --admin-key: the same key on every start is fine. A key revoked through the API stays
+     * revoked (an operator who revoked a leaked key must not see it come back with the next
+     * restart), and a key of another role is not silently made an admin: both stop start-up.
+     */
     ensureAdminKey(plain: string) {
       const existing = repo.findByHash(hashKey(plain));
-      if (existing) {
-        if (existing.role !== 'admin' || existing.revoked_at !== null) repo.promoteToAdmin(existing.id);
+      if (!existing) {
+        insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'admin (--admin-key)' });
         return;
       }
-      insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'admin (--admin-key)' });
+      if (existing.revoked_at !== null) {
+        throw new BootstrapKeyError(
+          `--admin-key names key ${existing.id}, revoked on ${new Date(existing.revoked_at).toISOString()}; a revoked key is never revived: give a new key`,
+        );
+      }
+      if (existing.role !== 'admin') {
+        throw new BootstrapKeyError(`--admin-key names key ${existing.id}, a ${existing.role} key of customer "${existing.customer}": give a key of its own`);
+      }
     },
 
     /** First start without any admin: create one so the operator can get in. Returns the plain key once. */

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { EVENTS, Metadata, Server, Upload } from '@tus/server';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
-import { errorBody } from '../http/middleware/errors.js';
 import { SNIFF_BYTES, sniffFormat } from '../media/sniff.js';
 import { ResumableFileStore, UPLOAD_ID } from '../storage/resumable-file-store.js';
 import type { Clock } from '../util/clock.js';
@@ -32,6 +31,8 @@ export interface ResumableUploadsDeps {
   clock: Clock;
   logger: Logger;
   onUploadOutcome: (outcome: string) => void;
+  /** Turns a failure of something underneath (a busy database, a full disk) into the API's error. */
+  translateError?: (err: unknown) => AppError | undefined;
   /** Unfinished uploads untouched for this long are removed (default one day). */
   abandonAfterMs?: number;
 }
@@ -76,8 +77,9 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       const done = await finalise(principalOf(req), upload.id);
       return { headers: { 'Darkroom-Image-Id': done.imageId } };
     },
-    onResponseError(req, err) {
-      if (!(err instanceof AppError)) return undefined;
+    onResponseError(req, thrown) {
+      const err = thrown instanceof AppError ? thrown : deps.translateError?.(thrown);
+      if (!err) return undefined;
       // The store refused the bytes as they arrived (415, 422, a full disk): a rejected upload,
       // counted like one refused by POST /v1/image.
       if (REFUSALS.has(err.code) && !counted.has(err)) {
@@ -85,8 +87,8 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
         deps.onUploadOutcome(err.code);
         ingest.rejected(principalOf(req), err);
       }
-      const id = (nodeRequestOf(req) as { id?: unknown } | undefined)?.id;
-      return { status_code: err.status, body: JSON.stringify(errorBody(err, id)) };
+      // The API's error form; the route adds the request id (http/tus-errors.ts).
+      return { status_code: err.status, body: JSON.stringify({ error: { code: err.code, message: err.message } }) };
     },
   });
   tus.on(EVENTS.POST_TERMINATE, (_req, _res, id) => store.forget(id));
@@ -192,9 +194,9 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   }
 
   /** Hands a request to the tus server on behalf of an authenticated principal. */
-  function handle(principal: Principal, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  function handle(principal: Principal, request: Request, req: IncomingMessage): Promise<Response> {
     principals.set(req, principal);
-    return tus.handle(req, res);
+    return tus.handleWeb(request);
   }
 
   /** Removes unfinished uploads nobody has touched for a day, and old completion records. */

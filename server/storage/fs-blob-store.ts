@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createDurability } from './durability.js';
 import { resolveInside } from './safe-path.js';
 
 /**
@@ -16,9 +17,16 @@ import { resolveInside } from './safe-path.js';
  * The methods that change which files exist are synchronous on purpose: ingest and delete
  * check "is this original still used?" and act on the answer in the same tick, so the check and
  * the act cannot interleave with another request (see services/images.service.ts).
+ *
+ * Files moved into place are durable before the methods return (unless `fsync: false`): the
+ * caller flushes the file's bytes first (`syncFile`, off the main thread), the move syncs the
+ * directory entry, and only then does the caller commit the row that names the file. A power
+ * cut can then leave a file no row names (start-up removes those, recovery/reconcile.ts), never
+ * a row naming a file that is missing or empty.
  */
-export function createFsBlobStore(dataDir: string) {
+export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } = {}) {
   const root = path.resolve(dataDir);
+  const durability = createDurability(options.fsync ?? true);
   const dirs = {
     originals: path.join(root, 'originals'),
     processed: path.join(root, 'processed'),
@@ -51,18 +59,44 @@ export function createFsBlobStore(dataDir: string) {
       return path.join(dirs.tmp, `${crypto.randomUUID()}${suffix}`);
     },
 
+    /** Whether files are flushed to stable storage before they are recorded (`--fsync`). */
+    durable: durability.enabled,
+    /** Flushes a finished temp file's bytes, before it is moved into place and recorded. */
+    syncFile: (file: string) => durability.syncFile(file),
+
     originalPath,
     hasOriginal: (sha256: string) => fs.existsSync(originalPath(sha256)),
 
-    /** Moves an uploaded temp file into place; a second copy of the same bytes is just dropped. */
-    adoptOriginalSync(tmpFile: string, sha256: string) {
+    /**
+     * Moves an uploaded temp file (already flushed: `syncFile`) into place; a second copy of the
+     * same bytes is just dropped. Returns with the directory entry durable, or, given
+     * `foldersToSync`, adds the folder to it for the caller to flush (`syncDirsSync`) before its
+     * commit, once for many files.
+     */
+    adoptOriginalSync(tmpFile: string, sha256: string, foldersToSync?: Set<string>) {
       const target = originalPath(sha256);
       if (fs.existsSync(target)) {
         fs.rmSync(tmpFile, { force: true });
         return target;
       }
-      fs.mkdirSync(path.dirname(target), { recursive: true });
+      durability.mkdirSync(path.dirname(target));
       fs.renameSync(tmpFile, target);
+      if (foldersToSync) foldersToSync.add(path.dirname(target));
+      else durability.syncDirSync(path.dirname(target));
+      return target;
+    },
+
+    /** Flushes the entries of folders files were moved into (see adoptOriginalSync). */
+    syncDirsSync(folders: Iterable<string>) {
+      for (const dir of folders) durability.syncDirSync(dir);
+    },
+
+    /** Puts a verified copy (already flushed) in place of a missing or damaged original. */
+    replaceOriginalSync(tmpFile: string, sha256: string) {
+      const target = originalPath(sha256);
+      durability.mkdirSync(path.dirname(target));
+      fs.renameSync(tmpFile, target);
+      durability.syncDirSync(path.dirname(target));
       return target;
     },
 
@@ -74,10 +108,19 @@ export function createFsBlobStore(dataDir: string) {
     processedPath: (imageId: string, variant: string, ext: string) =>
       resolveInside(processedDir(imageId), `${variant}.${ext}`),
 
-    /** Atomically replaces a processed file with a finished temp file. */
-    commitProcessedSync(tmpFile: string, finalPath: string) {
-      fs.mkdirSync(path.dirname(finalPath), { recursive: true });
-      fs.renameSync(tmpFile, finalPath);
+    /**
+     * Atomically replaces processed files with finished temp files (already flushed:
+     * `syncFile`), then makes their directory entries durable, once per directory.
+     */
+    commitProcessedSync(moves: Array<{ from: string; to: string }>) {
+      const folders = new Set<string>();
+      for (const { from, to } of moves) {
+        const folder = path.dirname(to);
+        if (!folders.has(folder)) durability.mkdirSync(folder);
+        folders.add(folder);
+        fs.renameSync(from, to);
+      }
+      for (const folder of folders) durability.syncDirSync(folder);
     },
 
     removeFileSync(file: string) {

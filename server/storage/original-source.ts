@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import { JobError } from '../jobs/runner.js';
 import type { BlobStore } from './fs-blob-store.js';
 
 /**
@@ -11,6 +13,14 @@ export interface OriginalSource {
 
 export function localOriginals(store: BlobStore): OriginalSource {
   return {
-    acquire: async (sha256) => ({ path: store.originalPath(sha256), release: () => {} }),
+    acquire: async (sha256) => {
+      // A recorded original is on disk from its commit until its last image is deleted, and
+      // this process has none that is about to arrive: gone is gone (a disk lost it, or a power
+      // cut with --fsync false). Retrying cannot help, so the image fails at once.
+      if (!(await fs.promises.stat(store.originalPath(sha256)).catch(() => undefined))?.isFile()) {
+        throw new JobError(`original ${sha256} is missing from the data dir`, 'original_missing', false);
+      }
+      return { path: store.originalPath(sha256), release: () => {} };
+    },
   };
 }

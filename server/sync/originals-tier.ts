@@ -70,6 +70,8 @@ export function createOriginalsTier(deps: {
       if (digest !== sha256) {
         throw new JobError(`the bucket's copy of original ${sha256} is corrupt (its sha256 is ${digest})`, 'original_missing', false);
       }
+      // On stable storage before the row says it is local again (not with --fsync false).
+      await store.syncFile(tmp);
       // Synchronous from here: the file appears and is recorded in one stretch.
       store.adoptOriginalSync(tmp, sha256);
       repo.originalIsLocal(sha256, bytes, clock.now());

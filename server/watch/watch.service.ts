@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WatchRepo } from '../db/watch.repo.js';
@@ -10,7 +9,8 @@ import type { IngestService } from '../services/ingest.service.js';
 import { LOCAL_CUSTOMER, type Principal } from '../services/keys.service.js';
 import type { ReceivedFile } from '../services/receive.js';
 import { DEFAULT_VARIANTS } from '../services/variants.js';
-import { isInside, realPathOr } from '../storage/safe-path.js';
+import { realPathOr } from '../storage/safe-path.js';
+import { checkWatchFolder, watchPathProblem } from './folder-rules.js';
 import type { OpenedLocalFile } from '../storage/local-file.js';
 import { isoOrNull, type Clock } from '../util/clock.js';
 import { DEFAULT_WATCH_TIMING, createFolderWatcher, type FolderWatcher, type WatchTiming } from './folder-watcher.js';
@@ -281,23 +281,20 @@ export function createWatchService(deps: WatchDeps) {
     };
   }
 
-  /** The rules for a folder added in settings; --watch folders may be missing at start (a share not mounted yet). */
+  /** The rules for a folder added in settings (watch/folder-rules.ts); every refusal is a 400. */
   function checkNewFolder(requested: string): string {
-    const refuse = (why: string) => new AppError('invalid_request', `${JSON.stringify(requested)} ${why}`);
-    if (!path.isAbsolute(requested) || requested.includes('\0')) throw refuse('is not an absolute path');
-    const folder = path.resolve(requested);
-    const stats = fs.statSync(folder, { throwIfNoEntry: false });
-    if (!stats) throw refuse('does not exist');
-    if (!stats.isDirectory()) throw refuse('is not a folder');
-    if (isInside(dataDir, folder) || isInside(realPathOr(dataDir), realPathOr(folder))) throw refuse("is inside Darkroom's own data folder");
-    return folder;
+    const checked = checkWatchFolder(requested, dataDir);
+    if ('problem' in checked) throw new AppError('invalid_request', `${JSON.stringify(requested)} ${checked.problem}`);
+    return checked.folder;
   }
 
   return {
     start() {
       for (const folder of deps.flagFolders) {
-        if (isInside(dataDir, folder)) {
-          logger.warn({ folder }, "watch folder inside Darkroom's own data folder ignored");
+        // The path itself was checked with the options; where it leads may only be known now.
+        const problem = watchPathProblem(realPathOr(folder), realPathOr(dataDir));
+        if (problem) {
+          logger.error({ folder, problem }, 'watch folder ignored');
           continue;
         }
         if (!folders.has(folder)) startFolder(folder, 'flag', false);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { afterAll } from 'vitest';
 import { parseConfig, type RawConfig } from '../../server/config.js';
 import { startServer, type RunningServer, type StartOptions } from '../../server/main.js';
 import type { Clock } from '../../server/util/clock.js';
@@ -10,6 +11,19 @@ export const ADMIN_KEY = 'drk_test_admin_key_0123456789abcdef';
 
 export function tempDir(prefix = 'darkroom-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Temp folders for one test file, removed after its last test: `const dir = tempDirs('darkroom-x-')`. */
+export function tempDirs(prefix: string): () => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDir(prefix);
+    made.push(d);
+    return d;
+  };
 }
 
 export interface TestServer {

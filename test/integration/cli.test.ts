@@ -7,22 +7,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../server/node-flags.js';
 import { ROOT, run, spawnServer, type ChildServer } from '../helpers/child.js';
 import { jpegWithExif } from '../helpers/images.js';
-import { tempDir } from '../helpers/server.js';
+import { tempDirs } from '../helpers/server.js';
 
 const exec = promisify(execFile);
 const servers: ChildServer[] = [];
-const dirs: string[] = [];
 
 afterAll(() => {
   for (const s of servers) s.proc.kill('SIGKILL');
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function dir() {
-  const d = tempDir('darkroom-cli-');
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirs('darkroom-cli-');
 
 async function curl(...args: string[]) {
   const { stdout } = await exec('curl', ['-sS', ...args], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
@@ -113,7 +107,7 @@ describe('the darkroom command', () => {
     servers.push(first);
     const second = await run(['serve', '--data-dir', dataDir, '--port', '0']);
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/in use by another Darkroom server \(pid \d+\)/);
+    expect(second.stderr).toMatch(/in use by another Darkroom process \(pid \d+\)/);
     first.proc.kill('SIGTERM');
     await first.exited;
   });

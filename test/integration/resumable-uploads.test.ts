@@ -172,6 +172,39 @@ describe('resumable uploads (tus)', () => {
     expect((await tusUser.head(location!)).status).toBe(404);
   });
 
+  it("answers the protocol's own errors in the API's error form, with the tus headers kept", async () => {
+    const { location } = await tusUser.create(1000, { filename: 'form.png' });
+    const expectApiError = async (res: Response, status: number, code: string) => {
+      const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
+      expect({ status: res.status, code: body.error?.code, type: res.headers.get('content-type') }).toEqual({
+        status,
+        code,
+        type: 'application/json; charset=utf-8',
+      });
+      expect(body.error.message).toBeTruthy();
+      expect(body.error.requestId).toBe(res.headers.get('x-request-id'));
+      return body;
+    };
+    // No Tus-Resumable header: tus answers 412 itself.
+    await expectApiError(await fetch(`${t.url}${location}`, { method: 'PATCH', headers: user.headers({ 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }), body: 'x' }), 412, 'precondition_failed');
+    // An offset other than where the bytes end: 409, and the answer still says it is tus.
+    const conflict = await fetch(`${t.url}${location}`, {
+      method: 'PATCH',
+      headers: user.headers({ 'tus-resumable': '1.0.0', 'upload-offset': '10', 'content-type': 'application/offset+octet-stream' }),
+      body: Buffer.alloc(10),
+    });
+    expect(conflict.headers.get('tus-resumable')).toBe('1.0.0');
+    await expectApiError(conflict, 409, 'conflict');
+    // A PATCH without the tus content type, or without an offset.
+    await expectApiError(await fetch(`${t.url}${location}`, { method: 'PATCH', headers: user.headers({ 'tus-resumable': '1.0.0', 'upload-offset': '0' }), body: 'x' }), 400, 'invalid_request');
+    await expectApiError(await fetch(`${t.url}${location}`, { method: 'PATCH', headers: user.headers({ 'tus-resumable': '1.0.0', 'content-type': 'application/offset+octet-stream' }), body: 'x' }), 400, 'invalid_request');
+    // A malformed header value, an upload that does not exist, an extension not offered.
+    await expectApiError(await fetch(`${t.url}${location}`, { method: 'PATCH', headers: user.headers({ 'tus-resumable': '1.0.0', 'upload-offset': 'soon', 'content-type': 'application/offset+octet-stream' }), body: 'x' }), 400, 'invalid_request');
+    await expectApiError(await fetch(`${t.url}/v1/uploads/${'0'.repeat(32)}`, { method: 'PATCH', headers: user.headers({ 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }), body: 'x' }), 404, 'not_found');
+    const concat = await fetch(`${t.url}/v1/uploads`, { method: 'POST', headers: user.headers({ 'tus-resumable': '1.0.0', 'upload-length': '10', 'upload-concat': 'partial' }) });
+    await expectApiError(concat, 501, 'not_implemented');
+  });
+
   it('ignores server-side metadata a client tries to set', async () => {
     const original = fixture('imaginary-medium.jpg');
     const { location } = await tusUser.create(original.length, { filename: 'x.jpg', 'darkroom-image-id': 'forged', 'darkroom-customer': 'globex' });

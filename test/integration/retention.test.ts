@@ -1,4 +1,7 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../server/util/clock.js';
 import { solid } from '../helpers/images.js';
@@ -69,5 +72,59 @@ describe('retention', () => {
   it('records a variant.expired event for each purged file', () => {
     const events = t.server.parts.db.prepare(`SELECT count(*) AS n FROM outbox WHERE type = 'variant.expired'`).get() as { n: number };
     expect(events.n).toBe(2);
+  });
+
+  it('answers a download racing the purge with the whole file or 410, never 404 and never a cut-off body', async () => {
+    // Noise compresses badly: a PNG variant of several megabytes, so a download takes many reads.
+    const noise = await sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .png()
+      .toBuffer();
+    const variants = JSON.stringify([{ name: 'big', width: 1200, format: 'png' }]);
+    const { body } = await user.upload([{ name: 'noise.png', data: noise }], { variants });
+    await user.waitFor(body.id);
+    const row = t.server.parts.images.findVariant(body.id, 'big')!;
+    expect(row.bytes).toBeGreaterThan(2_000_000);
+
+    // A download under way when the purge removes the file still gets every byte.
+    const { status, bytes: whole } = await new Promise<{ status: number; bytes: Buffer }>((resolve, reject) => {
+      const req = http.get(`${t.url}/v1/image/${body.id}/download?variant=big`, { headers: user.headers() }, (res) => {
+        const chunks: Buffer[] = [];
+        res.once('data', (first: Buffer) => {
+          chunks.push(first);
+          res.pause();
+          clock.advance(8 * DAY);
+          expect(t.server.parts.retention.purge()).toBeGreaterThanOrEqual(1);
+          expect(fs.existsSync(row.path!)).toBe(false);
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.resume();
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, bytes: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(whole.length).toBe(row.bytes);
+    expect(crypto.createHash('sha256').update(whole).digest('hex')).toBe(row.etag);
+    expect((await user.download(body.id, 'big')).status).toBe(410);
+
+    // Many downloads while the purge runs: each is whole or 410.
+    expect((await user.json('POST', `/v1/image/${body.id}/reprocess`)).status).toBe(202);
+    await user.waitFor(body.id);
+    const fresh = t.server.parts.images.findVariant(body.id, 'big')!;
+    // Requests decided just before the expiry, and the purge just after it, while they are served.
+    clock.set(fresh.expires_at! - 1);
+    const downloads = Array.from({ length: 24 }, () => user.download(body.id, 'big'));
+    setTimeout(() => {
+      clock.set(fresh.expires_at! + 1);
+      t.server.parts.retention.purge();
+    }, 5);
+    const outcomes = await Promise.all(downloads);
+    for (const res of outcomes) {
+      if (res.status === 410) continue;
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBe(fresh.bytes);
+    }
+    expect(outcomes.map((r) => r.status)).not.toContain(404);
   });
 });

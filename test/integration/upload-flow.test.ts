@@ -201,6 +201,8 @@ describe('upload → processing → download', () => {
     // Also as a query parameter.
     const q = await user.upload([{ name: 'q.png', data: fixture('imaginary-test.png') }], {}, `?variants=${encodeURIComponent('[{"name":"small","width":64}]')}`);
     expect(q.body.variants.map((v: any) => v.name)).toEqual(['small']);
+    // Processing writes its outputs to tmp/ until they are moved into place: let it finish first.
+    await user.waitFor(q.body.id);
 
     const bad: Array<[string, RegExp]> = [
       ['not json', /not valid JSON/],

@@ -300,4 +300,49 @@ describe('watch folders', () => {
     await new Promise((r) => setTimeout(r, TIMING.stabilityMs * 3));
     expect(await images(local)).toHaveLength(1);
   });
+
+  it('refuses system folders, the data folder and unusable paths with 400, never 500', async () => {
+    const dataDir = dir('darkroom-watch-data-');
+    const { admin } = await start(dataDir);
+    const outside = dir('darkroom-watch-links-');
+    const linkToEtc = path.join(outside, 'etc-link');
+    fs.symlinkSync('/etc', linkToEtc);
+    const aFile = path.join(outside, 'file.txt');
+    fs.writeFileSync(aFile, 'not a folder');
+
+    const refusals: Array<[string, RegExp]> = [
+      ['/', /root of the filesystem/],
+      ['/proc', /system folder \(\/proc\)/],
+      ['/sys/kernel', /system folder \(\/sys\)/],
+      ['/dev', /system folder/],
+      ['/run/user', /system folder \(\/run\)/],
+      ['/boot', /system folder/],
+      ['/etc/ssl', /system folder \(\/etc\)/],
+      [dataDir, /own data folder/],
+      [path.join(dataDir, 'originals'), /own data folder/],
+      [linkToEtc, /leads to a folder that is a system folder/],
+      [aFile, /not a folder/],
+      [path.join(outside, 'x'.repeat(300)), /too long/],
+      [path.join(outside, 'missing'), /does not exist/],
+      ['relative/dir', /not an absolute path/],
+    ];
+    for (const [folder, reason] of refusals) {
+      const res = await admin.json('POST', '/v1/watch', { path: folder });
+      expect({ folder, status: res.status, code: res.body.error?.code }).toEqual({ folder, status: 400, code: 'invalid_request' });
+      expect(res.body.error.message).toMatch(reason);
+    }
+    expect(await folders(admin)).toEqual([]);
+    // An over-long string is refused by the body's own limit, in the same form.
+    const huge = await admin.json('POST', '/v1/watch', { path: `/${'a'.repeat(5000)}` });
+    expect([huge.status, huge.body.error.code]).toEqual([400, 'invalid_request']);
+  });
+
+  it('refuses a system folder given with --watch at start-up, in one line', async () => {
+    const { parseConfig } = await import('../../server/config.js');
+    expect(() => parseConfig({ dataDir: dir('darkroom-watch-flag-'), watch: ['/proc'] })).toThrow(
+      'invalid --watch: /proc is a system folder (/proc); watch a folder of your own',
+    );
+    const dataDir = dir('darkroom-watch-flag-');
+    expect(() => parseConfig({ dataDir, watch: [path.join(dataDir, 'originals')] })).toThrow(/own data folder/);
+  });
 });

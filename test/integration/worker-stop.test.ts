@@ -1,5 +1,7 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createImagePool, type ImagePool } from '../../server/jobs/pool.js';
 import type { ProcessTask } from '../../workers/types.js';
@@ -61,10 +63,15 @@ describe('stopping a running task', () => {
   it('a task that cannot reach a next step in time is terminated after the grace period', async () => {
     const impatient = createImagePool({ threads: 1, terminateAfterMs: 50 });
     try {
+      // Noise, enlarged to one 9 MP AVIF: seconds in one encoder call, which nothing interrupts.
+      const noise = path.join(dir, 'noise.png');
+      fs.writeFileSync(noise, await sharp(crypto.randomBytes(1000 * 1000 * 3), { raw: { width: 1000, height: 1000, channels: 3 } }).png().toBuffer());
+      const slow = { ...task('stuck', 1), input: noise, format: 'png' };
+      slow.variants[0]!.spec = { ...slow.variants[0]!.spec, width: 3000, height: 3000, quality: 100 };
+      expect(await impatient.processImage(task('warm', 1))).toMatchObject({ ok: true }); // the thread is up
       const controller = new AbortController();
-      // One large variant: nothing to stop between, and the encoder cannot be interrupted.
-      const running = impatient.processImage(task('stuck', 1), controller.signal);
-      await new Promise((r) => setTimeout(r, 150));
+      const running = impatient.processImage(slow, controller.signal);
+      await new Promise((r) => setTimeout(r, 500));
       controller.abort(new Error('stop now'));
       await expect(running).rejects.toThrow();
       // A new thread takes the next task.

@@ -1,6 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { translateDatabaseError } from '../../db/errors.js';
 import { AppError, isAppError } from '../../errors.js';
+import { translateFileSystemError } from '../../storage/fs-errors.js';
+import { closesAfterEarlyAnswer } from '../connection/early-answers.js';
 
 export function errorBody(err: AppError, requestId: unknown) {
   return { error: { code: err.code, message: err.message, requestId: String(requestId ?? '') } };
@@ -12,55 +15,32 @@ export function errorHandler(logger: Logger) {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appError = toAppError(err);
-    if (appError.status >= 500 && appError.code !== 'insufficient_storage' && appError.code !== 'unavailable') {
-      logger.error({ err, requestId: req.id }, 'request failed');
-    }
+    if (appError.code === 'internal_error') logger.error({ err, requestId: req.id }, 'request failed');
+    // Translated outages (a busy database, a full or failing disk) say what failed underneath.
+    else if (appError.status >= 500 && appError !== err) logger.warn({ err, requestId: req.id, code: appError.code }, 'request refused: server resource unavailable');
     if (res.headersSent) {
       res.destroy();
       return;
     }
     for (const [name, value] of Object.entries(appError.headers)) res.setHeader(name, value);
-    if (!req.complete) lingeringClose(req, res);
+    // Refused before its body was read: the rest is drained after the answer (connection/early-answers.ts).
+    if (closesAfterEarlyAnswer(req)) res.setHeader('Connection', 'close');
     res.status(appError.status).json(errorBody(appError, req.id));
   };
 }
 
 /** Errors from body parsers and the like, which carry a status but are not AppErrors. */
-function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
+  const outage = translateDatabaseError(err) ?? translateFileSystemError(err);
+  if (outage) return outage;
   const e = err as { status?: number; type?: string; message?: string };
   if (e?.type === 'entity.parse.failed') return new AppError('invalid_request', 'body is not valid JSON');
-  if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'request body too large');
-  if (e?.status === 400) return new AppError('invalid_request', e.message ?? 'bad request');
+  if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'the JSON body is larger than 1 MB');
   // send() refusing a Range past the end of a local file; it names the size in its headers.
   if (e?.status === 416) return new AppError('range_not_satisfiable', 'the range is outside the file', (e as { headers?: Record<string, string> }).headers ?? {});
+  // Anything else the request itself caused, as body parsers and the router say (an unsupported
+  // charset, an undecodable path segment, a body shorter than its Content-Length).
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new AppError('invalid_request', e.message || 'bad request');
   return new AppError('internal_error', 'internal error; the server log has the details');
-}
-
-const LINGER_MS = 2_000;
-const LINGER_BYTES = 16 * 1024 * 1024;
-
-/**
- * An upload refused before its body was read (415 after the first bytes, 413): answer, then
- * keep reading and discarding for a moment before closing. Closing a socket with unread data
- * makes the kernel send a reset, and many clients then lose the answer they were about to read.
- */
-function lingeringClose(req: Request, res: Response) {
-  res.setHeader('Connection', 'close');
-  // Held here: once the response is done the request lets go of its socket (req.socket = null).
-  const socket = req.socket;
-  let drained = 0;
-  const stop = () => {
-    clearTimeout(timer);
-    socket?.destroy();
-  };
-  const timer = setTimeout(stop, LINGER_MS);
-  timer.unref();
-  socket?.once('close', () => clearTimeout(timer));
-  req.on('data', (chunk: Buffer) => {
-    drained += chunk.length;
-    if (drained > LINGER_BYTES) stop();
-  });
-  req.on('end', () => clearTimeout(timer));
-  req.resume();
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Request, Response } from 'express';
 import busboy from 'busboy';
 import { AppError } from '../../errors.js';
+import { allowSlowBody } from '../connection/body-deadline.js';
 import { receiveToTempFile, tooLarge, type ReceiveLimits, type ReceivedFile } from '../../services/receive.js';
 
 export interface UploadBody {
@@ -23,8 +24,9 @@ export async function readUpload(
   limits: ReceiveLimits,
   tmpPath: () => string,
 ): Promise<UploadBody> {
+  allowSlowBody(req);
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limits.maxBytes + MAX_FIELD_BYTES) throw tooLarge(limits.maxBytes);
+  if (Number.isFinite(declared) && declared > maxBodyBytes(limits)) throw tooLarge(limits.maxBytes);
   // The body is wanted: a client waiting on "Expect: 100-continue" may send it now.
   if (/100-continue/i.test(req.headers.expect ?? '') && !res.headersSent) res.writeContinue();
   const type = req.headers['content-type'] ?? '';
@@ -87,6 +89,16 @@ function readMultipart(req: Request, limits: ReceiveLimits, tmpPath: () => strin
     parser.on('error', (err: Error) => fail(new AppError('invalid_request', `bad multipart body: ${err.message}`)));
     parser.on('close', () => settle());
     req.on('aborted', () => fail(new AppError('invalid_request', 'the client aborted the upload')));
+    // --max-upload-bytes caps the whole body too: many files each under the limit (or a body
+    // with no Content-Length) cannot carry more than one file may.
+    let bodyBytes = 0;
+    const countBody = (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+      if (bodyBytes <= maxBodyBytes(limits)) return;
+      req.off('data', countBody);
+      fail(tooLarge(limits.maxBytes));
+    };
+    req.on('data', countBody);
 
     let settled = false;
     async function settle() {
@@ -106,6 +118,11 @@ function readMultipart(req: Request, limits: ReceiveLimits, tmpPath: () => strin
 
     req.pipe(parser);
   });
+}
+
+/** A request body may hold one file at the limit plus the form's fields and framing. */
+function maxBodyBytes(limits: ReceiveLimits): number {
+  return limits.maxBytes + MAX_FIELD_BYTES;
 }
 
 function decodeHeader(value: string | string[] | undefined): string {

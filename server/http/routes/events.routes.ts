@@ -1,12 +1,25 @@
 import type { EventEmitter } from 'node:events';
 import { Router, type Response } from 'express';
 import type { ImageStatusEvent } from '../../services/lifecycle.js';
+import { AppError } from '../../errors.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
+import { noQuery } from '../validate.js';
 
 export interface EventsRoutesOptions {
   /** A comment line this often keeps proxies and idle timers from closing a quiet stream. */
   heartbeatMs?: number;
+  /**
+   * Whether a key may still be used. Asked about the key of every open stream once a
+   * `keyCheckMs`, so a key revoked anywhere (the API, or `darkroom keys revoke` in another
+   * process on the same data dir) ends its streams within that time.
+   */
+  isKeyActive?: (keyId: string) => boolean;
+  keyCheckMs?: number;
 }
+
+/** Open streams one key may hold (CONTRACT §14); one more is 429. */
+export const MAX_STREAMS_PER_KEY = 20;
+const KEY_CHECK_MS = 1_000;
 
 // A client that stops reading must not make the server buffer without end: past this it is cut
 // off, reconnects (EventSource does so by itself) and reloads what it shows.
@@ -21,10 +34,32 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }>, options: EventsRoutesOptions = {}) {
   const router = Router();
   const open = new Set<Response>();
+  /** The open streams of each key. */
+  const byKey = new Map<string, Set<Response>>();
   const heartbeatMs = options.heartbeatMs ?? 15_000;
 
-  router.get('/events', requireRole(...ROLE_RULES.images), (req, res) => {
+  let keyCheck: NodeJS.Timeout | undefined;
+  const checkKeys = () => {
+    for (const [keyId, streams] of byKey) {
+      if (options.isKeyActive?.(keyId) !== false) continue;
+      for (const res of streams) res.end();
+    }
+  };
+
+  router.get('/events', requireRole(...ROLE_RULES.images), noQuery, (req, res) => {
     const principal = principalOf(res);
+    const ofKey = byKey.get(principal.keyId) ?? new Set<Response>();
+    if (ofKey.size >= MAX_STREAMS_PER_KEY) {
+      throw new AppError('too_many_requests', `at most ${MAX_STREAMS_PER_KEY} open event streams per key; close one first`, {
+        'Retry-After': '5',
+      });
+    }
+    byKey.set(principal.keyId, ofKey);
+    ofKey.add(res);
+    if (options.isKeyActive && !keyCheck) {
+      keyCheck = setInterval(checkKeys, options.keyCheckMs ?? KEY_CHECK_MS);
+      keyCheck.unref();
+    }
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -51,12 +86,19 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
       clearInterval(heartbeat);
       events.off('status', onStatus);
       open.delete(res);
+      ofKey.delete(res);
+      if (!ofKey.size) byKey.delete(principal.keyId);
+      if (!open.size) {
+        clearInterval(keyCheck);
+        keyCheck = undefined;
+      }
     });
   });
 
   return {
     router,
     close() {
+      clearInterval(keyCheck);
       for (const res of open) res.end();
     },
   };

@@ -11,7 +11,8 @@ import type { BlobStore } from '../../storage/fs-blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
-import { parseQuery } from '../validate.js';
+import { sendRanged } from '../send-ranged.js';
+import { noQuery, parseQuery } from '../validate.js';
 
 export interface ImagesRoutesDeps {
   ingest: IngestService;
@@ -27,14 +28,19 @@ export interface ImagesRoutesDeps {
   };
 }
 
-const ListQuery = z.object({
-  status: z.enum(['queued', 'processing', 'done', 'failed']).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().min(1).optional(),
-  customer: z.string().min(1).optional(),
-});
+const ListQuery = z
+  .object({
+    status: z.enum(['queued', 'processing', 'done', 'failed']).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().min(1).max(512).optional(),
+    customer: z.string().min(1).max(64).optional(),
+  })
+  .strict();
 
-const DownloadQuery = z.object({ variant: z.string().min(1).max(64).default('display') });
+const DownloadQuery = z.object({ variant: z.string().min(1).max(64).default('display') }).strict();
+
+/** `variants` may come in the query of an upload (CONTRACT §3), as a JSON string. */
+export const UploadQuery = z.object({ variants: z.string().max(64 * 1024).optional() }).strict();
 
 const ONE_YEAR_S = 365 * 24 * 3600;
 
@@ -47,8 +53,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     const principal = principalOf(res);
     try {
       // Everything that can refuse the upload without its body is checked first.
-      const queryVariants = typeof req.query.variants === 'string' ? req.query.variants : undefined;
-      let variants = parseVariants(queryVariants, deps.limits);
+      let variants = parseVariants(parseQuery(UploadQuery, req.query).variants, deps.limits);
       await ingest.admit(principal, Number(req.headers['content-length']) || 0);
       const body = await readUpload(req, res, deps.limits, () => store.tmpPath()).catch((err: unknown) => {
         throw ingest.rejected(principal, err);
@@ -82,49 +87,61 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   const metadata = (req: Request, res: Response) => {
     res.json(images.metadata(principalOf(res), String(req.params.id)));
   };
-  router.get('/image/metadata/:id', allowed, metadata);
-  router.get('/image/:id/metadata', allowed, metadata);
+  router.get('/image/metadata/:id', allowed, noQuery, metadata);
+  router.get('/image/:id/metadata', allowed, noQuery, metadata);
 
-  router.get('/image/:id/download', allowed, (req, res, next) => {
+  router.get('/image/:id/download', allowed, async (req, res) => {
     const { variant } = parseQuery(DownloadQuery, req.query);
-    const file = images.download(principalOf(res), String(req.params.id), variant);
-    const now = clock.now();
-    const maxAge = file.expiresAt === null ? ONE_YEAR_S : Math.max(0, Math.floor((file.expiresAt - now) / 1000));
-    res.setHeader('Content-Type', file.contentType);
-    res.setHeader('ETag', file.etag);
-    res.setHeader('Content-Disposition', contentDisposition(file.filename));
-    res.setHeader('Expires', new Date(file.expiresAt ?? now + ONE_YEAR_S * 1000).toUTCString());
-    res.setHeader('Cache-Control', `private, max-age=${maxAge}${file.immutable ? ', immutable' : ''}`);
-    // An uploaded SVG is served as a download, never as a live document on this origin.
-    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-    // Conditional GET against our own ETag (send() only knows its own); send() handles Range.
-    if (req.fresh) {
-      res.status(304).end();
-      return;
-    }
-    const original = file.sha256 !== undefined ? { sha256: file.sha256, bytes: file.bytes, etag: file.etag } : undefined;
-    if (original) deps.originals?.touch(original.sha256);
-    res.sendFile(file.path, { etag: false, lastModified: false, cacheControl: false, dotfiles: 'allow' }, (err) => {
-      if (!err) return;
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        // Not on local disk: an original the capacity tier keeps in the bucket only.
-        if (original && deps.originals && !res.headersSent) return void deps.originals.sendFromBucket(req, res, original).catch(next);
-        return next(new AppError('not_found', 'file is gone'));
+    const download = await images.download(principalOf(res), String(req.params.id), variant);
+    const { file } = download;
+    let handedOn = false;
+    try {
+      const now = clock.now();
+      const maxAge = download.expiresAt === null ? ONE_YEAR_S : Math.max(0, Math.floor((download.expiresAt - now) / 1000));
+      res.setHeader('Content-Type', download.contentType);
+      res.setHeader('ETag', download.etag);
+      res.setHeader('Content-Disposition', contentDisposition(download.filename));
+      res.setHeader('Expires', new Date(download.expiresAt ?? now + ONE_YEAR_S * 1000).toUTCString());
+      res.setHeader('Cache-Control', `private, max-age=${maxAge}${download.immutable ? ', immutable' : ''}`);
+      // An uploaded SVG is served as a download, never as a live document on this origin.
+      res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+      // Conditional GET against our own ETag.
+      if (req.fresh) {
+        res.status(304).end();
+        return;
       }
-      if (!res.headersSent) return next(err);
-    });
+      if (download.sha256 !== undefined) deps.originals?.touch(download.sha256);
+      if (!file) {
+        // Not on local disk: an original the capacity tier keeps in the bucket only.
+        if (download.sha256 === undefined || !deps.originals) throw new AppError('not_found', 'the file is gone');
+        await deps.originals.sendFromBucket(req, res, { sha256: download.sha256, bytes: download.size, etag: download.etag });
+        return;
+      }
+      await sendRanged(req, res, {
+        size: download.size,
+        etag: download.etag,
+        // The stream owns the handle from here and closes it when it ends or fails.
+        open: (range) => {
+          handedOn = true;
+          return file.createReadStream({ start: range?.start ?? 0, end: range?.end, autoClose: true });
+        },
+      });
+    } finally {
+      // HEAD, 304, 416, or a failure before streaming: the handle was never handed on.
+      if (file && !handedOn) await file.close().catch(() => {});
+    }
   });
 
-  router.get('/image/:id', allowed, (req, res) => {
+  router.get('/image/:id', allowed, noQuery, (req, res) => {
     res.json(images.get(principalOf(res), String(req.params.id)));
   });
 
-  router.delete('/image/:id', allowed, (req, res) => {
+  router.delete('/image/:id', allowed, noQuery, (req, res) => {
     images.delete(principalOf(res), String(req.params.id));
     res.status(204).end();
   });
 
-  router.post('/image/:id/reprocess', allowed, (req, res) => {
+  router.post('/image/:id/reprocess', allowed, noQuery, (req, res) => {
     const record = images.reprocess(principalOf(res), String(req.params.id));
     res.status(202).location(`/v1/image/${record.id}`).json(record);
   });

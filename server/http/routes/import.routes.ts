@@ -5,7 +5,8 @@ import type { ImportService } from '../../services/import.service.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
-import { jsonBody, parseBody } from '../validate.js';
+import { jsonBody, parseBody, parseQuery } from '../validate.js';
+import { UploadQuery } from './images.routes.js';
 
 export interface ImportRoutesDeps {
   importer: ImportService;
@@ -40,7 +41,7 @@ export function importRouter(deps: ImportRoutesDeps): Router {
     async (req, res) => {
       try {
         const body = parseBody(ImportBody, req.body ?? {});
-        const rawVariants = body.variants ?? (typeof req.query.variants === 'string' ? req.query.variants : undefined);
+        const rawVariants = body.variants ?? parseQuery(UploadQuery, req.query).variants;
         const variants = parseVariants(typeof rawVariants === 'string' || rawVariants === undefined ? rawVariants : JSON.stringify(rawVariants), deps.limits);
         const records = await deps.importer.importPaths(body.paths, principalOf(res), variants);
         deps.onUploadOutcome?.('accepted');

@@ -2,23 +2,23 @@ import { Router } from 'express';
 import type { KeysService } from '../../services/keys.service.js';
 import { NewKeyInput } from '../../services/keys.service.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
-import { jsonBody, parseBody } from '../validate.js';
+import { jsonBody, noQuery, parseBody } from '../validate.js';
 
 export function keysRouter(keys: KeysService): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.keys);
 
-  router.post('/keys', allowed, jsonBody, (req, res) => {
+  router.post('/keys', allowed, noQuery, jsonBody, (req, res) => {
     const input = parseBody(NewKeyInput, req.body ?? {});
     const created = keys.create(input);
     res.status(201).location(`/v1/keys/${created.id}`).json(created);
   });
 
-  router.get('/keys', allowed, (_req, res) => {
+  router.get('/keys', allowed, noQuery, (_req, res) => {
     res.json({ items: keys.list() });
   });
 
-  router.delete('/keys/:id', allowed, (req, res) => {
+  router.delete('/keys/:id', allowed, noQuery, (req, res) => {
     keys.revoke(String(req.params.id));
     res.status(204).end();
   });

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { principalOf } from '../middleware/auth.js';
+import { noQuery } from '../validate.js';
 
 export interface SessionLimits {
   maxUploadBytes: number;
@@ -12,7 +13,7 @@ export interface SessionLimits {
  */
 export function sessionRouter(limits: SessionLimits): Router {
   const router = Router();
-  router.get('/me', (_req, res) => {
+  router.get('/me', noQuery, (_req, res) => {
     const { keyId, customer, role } = principalOf(res);
     res.setHeader('Cache-Control', 'no-store');
     res.json({ keyId, customer, role, limits });

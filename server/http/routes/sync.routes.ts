@@ -1,17 +1,18 @@
 import { Router } from 'express';
 import type { S3Sync } from '../../sync/s3-sync.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
+import { noQuery } from '../validate.js';
 
 /** S3 sync status for operators and the UI's status view; `{enabled: false}` without a bucket. */
 export function syncRouter(sync: Pick<S3Sync, 'status' | 'retryFailed'> | undefined): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.sync);
 
-  router.get('/sync', allowed, (_req, res) => {
+  router.get('/sync', allowed, noQuery, (_req, res) => {
     res.json(sync ? sync.status() : { enabled: false });
   });
 
-  router.post('/sync/retry', allowed, (_req, res) => {
+  router.post('/sync/retry', allowed, noQuery, (_req, res) => {
     res.status(202).json({ requeued: sync ? sync.retryFailed() : 0 });
   });
 

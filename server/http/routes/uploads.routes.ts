@@ -1,6 +1,11 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
+import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { ResumableUploads } from '../../services/resumable-uploads.js';
+import type { Principal } from '../../services/keys.service.js';
+import { allowSlowBody } from '../connection/body-deadline.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
+import { tusErrorInApiForm } from '../tus-errors.js';
+import { noQuery } from '../validate.js';
 
 const TUS_VERSION = '1.0.0';
 
@@ -14,36 +19,45 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.images);
 
-  router.options(['/uploads', '/uploads/:id'], (req, res) => uploads.handle(principalOf(res), req, res));
+  /** The protocol itself is @tus/server's; its errors are answered in the API's form. */
+  async function viaTus(principal: Principal, req: Request, res: Response) {
+    const answer = await uploads.handle(principal, new NodeRequest({ req, res }), req);
+    await sendNodeResponse(res, await tusErrorInApiForm(answer, req.id));
+  }
 
-  router.post('/uploads', allowed, async (req, res) => {
+  router.options(['/uploads', '/uploads/:id'], noQuery, (req, res) => viaTus(principalOf(res), req, res));
+
+  router.post('/uploads', allowed, noQuery, async (req, res) => {
+    // The body of a creation request, if any, is the upload's first bytes.
+    allowSlowBody(req);
     const principal = principalOf(res);
     await uploads.admitCreation(principal, req.headers);
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
-  router.head('/uploads/:id', allowed, async (req, res) => {
+  router.head('/uploads/:id', allowed, noQuery, async (req, res) => {
     const principal = principalOf(res);
     const done = await uploads.completed(principal, String(req.params.id));
     if (done) return void answerCompleted(res, 200, done);
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
-  router.patch('/uploads/:id', allowed, async (req, res) => {
+  router.patch('/uploads/:id', allowed, noQuery, async (req, res) => {
+    allowSlowBody(req);
     const principal = principalOf(res);
     const id = String(req.params.id);
     const done = await uploads.completed(principal, id);
     // A repeat of the final part, whose answer was lost: the upload is complete, say so again.
     if (done && Number(req.headers['upload-offset']) === done.size) return void answerCompleted(res, 204, done);
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
-  router.delete('/uploads/:id', allowed, async (req, res) => {
+  router.delete('/uploads/:id', allowed, noQuery, async (req, res) => {
     const principal = principalOf(res);
     const id = String(req.params.id);
     // A completed upload is an image now: ending the upload only forgets the upload's record.
     if (await uploads.forgetCompleted(principal, id)) return void res.status(204).setHeader('Tus-Resumable', TUS_VERSION).end();
-    await uploads.handle(principal, req, res);
+    await viaTus(principal, req, res);
   });
 
   return router;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { WatchService } from '../../watch/watch.service.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
-import { jsonBody, parseBody } from '../validate.js';
+import { jsonBody, noQuery, parseBody } from '../validate.js';
 
 const NewWatchFolder = z
   .object({
@@ -21,21 +21,21 @@ export function watchRouter(watch: WatchService): Router {
   const admin = requireRole(...ROLE_RULES.import);
   const local = requireLoopback('changing watch folders');
 
-  router.get('/watch', admin, (_req, res) => {
+  router.get('/watch', admin, noQuery, (_req, res) => {
     res.json({ items: watch.list() });
   });
 
-  router.get('/watch/:id', admin, (req, res) => {
+  router.get('/watch/:id', admin, noQuery, (req, res) => {
     res.json(watch.get(String(req.params.id)));
   });
 
-  router.post('/watch', admin, local, jsonBody, async (req, res) => {
+  router.post('/watch', admin, local, noQuery, jsonBody, async (req, res) => {
     const body = parseBody(NewWatchFolder, req.body ?? {});
     const { created, folder } = await watch.add(body.path, body.poll);
     res.status(created ? 201 : 200).location(`/v1/watch/${folder.id}`).json(folder);
   });
 
-  router.delete('/watch/:id', admin, local, async (req, res) => {
+  router.delete('/watch/:id', admin, local, noQuery, async (req, res) => {
     await watch.remove(String(req.params.id));
     res.status(204).end();
   });

@@ -59,17 +59,21 @@ export function createProcessImageHandler(deps: {
           ctx.signal,
         );
         if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
+        // A row saying `done` must never name a file a power cut can leave empty: the bytes are
+        // flushed here, their directory entries by commitProcessedSync, both before the commit.
+        await Promise.all(result.variants.map((_, i) => store.syncFile(outputs[i]!.output)));
 
         const now = clock.now();
         ctx.complete(() => {
           const current = images.findById(image.id);
           // A reprocess started meanwhile: its own job will write the variants.
           if (!current || current.generation !== ctx.job.generation) return;
+          const targets = result.variants.map((v) => store.processedPath(image.id, v.name, EXTENSIONS[v.format]));
+          const previous = result.variants.map((v) => images.findVariant(image.id, v.name)?.path);
+          store.commitProcessedSync(targets.map((to, i) => ({ from: outputs[i]!.output, to })));
           for (const [i, v] of result.variants.entries()) {
-            const target = store.processedPath(image.id, v.name, EXTENSIONS[v.format]);
-            const previous = images.findVariant(image.id, v.name)?.path;
-            store.commitProcessedSync(outputs[i]!.output, target);
-            if (previous && previous !== target) store.removeFileSync(previous);
+            const target = targets[i]!;
+            if (previous[i] && previous[i] !== target) store.removeFileSync(previous[i]!);
             images.completeVariant(image.id, v.name, {
               width: v.width,
               height: v.height,

@@ -17,7 +17,8 @@ const isoDay = z
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date like 2026-03-01')
   .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && utcDay(Date.parse(`${d}T00:00:00Z`)) === d, 'not a real date');
 
-const StatsQuery = z.object({
+const StatsQuery = z
+  .object({
   from: isoDay.optional(),
   to: isoDay.optional(),
   groupBy: z
@@ -33,7 +34,8 @@ const StatsQuery = z.object({
       // Canonical order, no repeats: the answer does not depend on how the client wrote it.
       return GROUP_KEYS.filter((k) => parts.includes(k));
     }),
-});
+  })
+  .strict();
 
 /** What is summed across rollup rows. */
 interface Sums {
@@ -115,6 +117,7 @@ export function createStatsService(repo: StatsRepo, clock: Clock) {
     const result = StatsQuery.safeParse(query);
     if (!result.success) {
       const issue = result.error.issues[0]!;
+      if (issue.code === 'unrecognized_keys') throw new AppError('invalid_request', `unknown parameter ${issue.keys.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}`);
       throw new AppError('invalid_request', `${issue.path.join('.') || 'query'}: ${issue.message}`);
     }
     const to = result.data.to ?? utcDay(clock.now());

@@ -1,0 +1,50 @@
+import http from 'node:http';
+import { answerClientErrorsInApiForm } from '../client-errors.js';
+import { limitBodyTime } from './body-deadline.js';
+import { keepEarlyAnswersReadable } from './early-answers.js';
+import { applyIdleTimeout } from './idle-timeout.js';
+
+export interface ConnectionLimits {
+  /** --headers-timeout: request headers must have arrived this long after the first byte. */
+  headersTimeoutMs: number;
+  /** --idle-timeout: see idle-timeout.ts. */
+  idleTimeoutMs: number;
+  /** --max-connections: more are refused (closed at once) until some close. */
+  maxConnections: number;
+}
+
+/** Requests one connection may carry; its last answer says `Connection: close`. */
+export const MAX_REQUESTS_PER_SOCKET = 1_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/**
+ * The HTTP server with every connection-level limit (CONTRACT §13): header and idle timeouts, a
+ * deadline for non-upload bodies, connection and per-connection request caps, and early answers
+ * that stay readable.
+ */
+export function createHttpServer(handler: http.RequestListener, limits: ConnectionLimits): http.Server {
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      // Uploads of several gigabytes take as long as they take: Node's whole-request deadline
+      // cannot spare them, so it is off and body-deadline.ts applies one to the other routes.
+      requestTimeout: 0,
+      // Node looks for connections past headersTimeout only this often (30 s by default, which
+      // would let half-sent headers stay up to 30 s past the limit).
+      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    handler,
+  );
+  // Between requests a connection is idle too: it never waits longer than --idle-timeout.
+  server.keepAliveTimeout = Math.min(KEEP_ALIVE_TIMEOUT_MS, limits.idleTimeoutMs);
+  server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
+  server.maxConnections = limits.maxConnections;
+  applyIdleTimeout(server, limits.idleTimeoutMs);
+  limitBodyTime(server, limits.headersTimeoutMs);
+  keepEarlyAnswersReadable(server);
+  answerClientErrorsInApiForm(server);
+  // "Expect: 100-continue" (curl sends it for large bodies): the route decides, after auth and
+  // the cheap checks, whether to invite the body (see http/middleware/upload.ts).
+  server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  return server;
+}
