@@ -12,7 +12,8 @@ export const MAX_SVG_BYTES = 2 * 1024 * 1024;
 /** libvips loaders that could read another file than the one they are given. */
 const UNSAFE_LOADERS = [
   // librsvg resolves `href`s, `xi:include` and CSS imports against the document's own location
-  // when it has one. From a buffer it has none, and they resolve to nothing (`data:` still works).
+  // when it has one (files in its folder and below: other customers' originals share folders).
+  // From a buffer it has none, and they resolve to nothing (`data:` still works).
   'VipsForeignLoadSvgFile',
   'VipsForeignLoadSvgSource',
   // libvips' own format, memory-mapped; no upload is ever one, so nothing should open one.
