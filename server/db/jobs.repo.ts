@@ -77,6 +77,9 @@ export function createJobsRepo(db: Db) {
   const releaseAll = db.prepare(
     `UPDATE jobs SET status = 'queued', lease_until = NULL, lease_token = NULL WHERE status = 'running'`,
   );
+  const releaseExpired = db.prepare<[number]>(
+    `UPDATE jobs SET status = 'queued', lease_until = NULL, lease_token = NULL WHERE status = 'running' AND lease_until < ?`,
+  );
   const generationJobs = db.prepare<[string], { kind: JobKind; status: JobStatus; last_error: string | null }>(
     `SELECT j.kind, j.status, j.last_error FROM jobs j JOIN images i ON i.id = j.image_id
      WHERE j.image_id = ? AND j.generation = i.generation`,
@@ -116,6 +119,12 @@ export function createJobsRepo(db: Db) {
     retry: (id: number, token: string, runAt: number, error: string) => retry.run(runAt, error, id, token).changes > 0,
     /** At start-up the previous process is gone: whatever it was running is due again. */
     releaseAll: () => releaseAll.run().changes,
+    /**
+     * Jobs whose lease ran out without being finished or given back (their runner could not write
+     * its outcome: the database was busy, say) are due again. A runner that still holds one can no
+     * longer commit it: its token is gone.
+     */
+    releaseExpired: (now: number) => releaseExpired.run(now).changes,
     jobsOfCurrentGeneration: (imageId: string) => generationJobs.all(imageId),
     /** Cancels the image's unfinished `kind` jobs older than `generation`; the ids of those cancelled. */
     cancelOlder: (imageId: string, kind: JobKind, generation: number, at: number) =>

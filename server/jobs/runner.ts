@@ -86,6 +86,8 @@ export function createJobRunner(options: RunnerOptions) {
     scheduled = false;
     if (stopped) return;
     try {
+      const lapsed = repo.releaseExpired(clock.now());
+      if (lapsed) logger.warn({ lapsed }, 'jobs whose lease ran out without an outcome are queued again');
       while (inFlight.size < options.concurrency) {
         const token = crypto.randomUUID();
         const now = clock.now();

@@ -153,4 +153,28 @@ describe('job runner', () => {
     expect(db.prepare(`SELECT status FROM jobs`).get()).toEqual({ status: 'cancelled' });
     await runner.stop(100);
   });
+
+  it('runs again a job whose outcome could not be written, once its lease has run out', async () => {
+    const { db, jobs } = setup(1);
+    let runs = 0;
+    const handler: JobHandler = {
+      async run(ctx) {
+        runs++;
+        if (runs === 1) throw new JobError('a passing failure', 'processing_failed', true);
+        ctx.complete(() => {});
+      },
+      giveUp: () => {},
+    };
+    // The database refuses the first attempt's outcome (busy, say): the job stays leased.
+    const retry = jobs.retry;
+    jobs.retry = () => {
+      jobs.retry = retry;
+      throw new Error('database is locked');
+    };
+    const runner = runnerFor(db, jobs, handler, 150);
+    runner.start();
+    await eventually(() => expect(db.prepare(`SELECT status FROM jobs`).get()).toEqual({ status: 'done' }), 5_000);
+    expect(runs).toBe(2);
+    await runner.stop(100);
+  });
 });
