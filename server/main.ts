@@ -34,6 +34,7 @@ import { createKeysService } from './services/keys.service.js';
 import { createLifecycle } from './services/lifecycle.js';
 import { createRetentionService } from './services/retention.service.js';
 import { createStatsService } from './services/stats/stats.service.js';
+import { outputLimits } from './services/variants.js';
 import { statsRouter } from './http/routes/stats.routes.js';
 import { syncRouter } from './http/routes/sync.routes.js';
 import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
@@ -248,7 +249,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       originals: sync?.downloads,
     },
     extraV1Routers: [
-      sessionRouter({ maxUploadBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels }),
+      sessionRouter({
+        maxUploadBytes: config.maxUploadBytes,
+        maxInputPixels: config.maxInputPixels,
+        output: outputLimits({ maxOutputPixels: config.maxOutputPixels }),
+      }),
       uploadsRouter(resumable),
       events.router,
       statsRouter(createStatsService(statsRepo, clock)),

@@ -4,7 +4,7 @@ import { OUTPUT_FORMATS } from '../media/formats.js';
 import type { VariantSpec } from '../../workers/types.js';
 import { MAX_OUTPUT_SIDE, maxPixelsFor } from '../../workers/output-caps.js';
 
-const MAX_VARIANTS = 10;
+export const MAX_VARIANTS = 10;
 const FORMAT_NAMES = { avif: 'AVIF', webp: 'WebP', jpeg: 'JPEG', png: 'PNG' } as const;
 
 export interface VariantLimits {
@@ -77,4 +77,16 @@ export function parseVariants(raw: string | undefined, limits: VariantLimits): V
     }
   }
   return result.data;
+}
+
+/** The output caps as a client may check them before it asks (GET /v1/me). */
+export function outputLimits(limits: VariantLimits) {
+  return {
+    maxSide: MAX_OUTPUT_SIDE,
+    maxVariants: MAX_VARIANTS,
+    maxPixels: Object.fromEntries(OUTPUT_FORMATS.map((format) => [format, maxPixelsFor(format, limits.maxOutputPixels)])) as Record<
+      (typeof OUTPUT_FORMATS)[number],
+      number
+    >,
+  };
 }

@@ -35,6 +35,32 @@ async function signedIn(s: TestServer) {
 
 const item = (page: import('playwright-core').Page, name: string) => page.getByTestId('upload-item').filter({ hasText: name });
 
+describe('variants the server would refuse', () => {
+  it('are flagged in the variants dialog before any upload, from the caps the server gives', async () => {
+    const s = await server({});
+    const { page, problems } = await signedIn(s);
+    await page.getByRole('button', { name: /Variants to make/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Variants for new uploads' });
+    await dialog.getByText('Custom', { exact: true }).click();
+    const save = dialog.getByRole('button', { name: 'Use these variants' });
+    await expect.poll(() => save.isEnabled()).toBe(true);
+
+    await dialog.getByLabel('Variant 1 width in pixels').fill('9000');
+    await dialog.getByText('Sizes: 1 to 8192 px').waitFor();
+    expect(await save.isEnabled()).toBe(false);
+    // Within the sides, over the AVIF encoder's pixel cap.
+    await dialog.getByLabel('Variant 1 width in pixels').fill('5000');
+    await dialog.getByLabel('Variant 1 height in pixels').fill('4000');
+    await dialog.getByLabel('Variant 1 format').selectOption('avif');
+    await dialog.getByText('AVIF: at most 12 megapixels').waitFor();
+    expect(await save.isEnabled()).toBe(false);
+    // JPEG may be that large.
+    await dialog.getByLabel('Variant 1 format').selectOption('jpeg');
+    await expect.poll(() => save.isEnabled()).toBe(true);
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('uploads the server refuses', () => {
   it('says why for each refusal (415, 413, 422, an empty file) and leaves nothing behind', async () => {
     const s = await server({ maxUploadBytes: '2MB' });

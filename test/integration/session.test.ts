@@ -14,6 +14,8 @@ describe('GET /v1/me', () => {
     const res = await business.json('GET', '/v1/me');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ customer: 'acme', role: 'business', limits: { maxUploadBytes: 5 * 1024 ** 3, maxInputPixels: 1_000_000_000 } });
+    // The output caps, so a client can check a variant before asking for it.
+    expect(res.body.limits.output).toEqual({ maxSide: 8192, maxVariants: 10, maxPixels: { webp: 16_000_000, avif: 12_000_000, jpeg: 40_000_000, png: 40_000_000 } });
     expect(res.body.keyId).toMatch(/^key_/);
     expect(JSON.stringify(res.body)).not.toContain(business.key);
   });

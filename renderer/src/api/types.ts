@@ -10,7 +10,12 @@ export interface Me {
   keyId: string;
   customer: string;
   role: Role;
-  limits: { maxUploadBytes: number; maxInputPixels: number };
+  limits: {
+    maxUploadBytes: number;
+    maxInputPixels: number;
+    /** What a variant may be: at most maxSide a side, maxPixels[format] pixels, maxVariants of them. */
+    output: { maxSide: number; maxVariants: number; maxPixels: Record<OutputFormat, number> };
+  };
 }
 
 export interface Variant {

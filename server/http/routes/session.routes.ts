@@ -5,6 +5,8 @@ import { noQuery } from '../validate.js';
 export interface SessionLimits {
   maxUploadBytes: number;
   maxInputPixels: number;
+  /** What a variant may be (services/variants.ts outputLimits), for checking before asking. */
+  output: { maxSide: number; maxVariants: number; maxPixels: Record<string, number> };
 }
 
 /**

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { Fit, OutputFormat, VariantSpec } from '../../api/types';
 import { Dialog } from '../../ui/Dialog';
 import { Icon } from '../../ui/Icon';
+import { useSession } from '../../auth/SessionContext';
 import { useUploads } from './UploadContext';
 import { DEFAULT_CUSTOM, PRESETS, variantProblem, type VariantChoice } from './variantPresets';
 
@@ -13,18 +14,18 @@ const FITS: Array<{ value: Fit; label: string }> = [
   { value: 'fill', label: 'Stretch' },
   { value: 'outside', label: 'Fit outside' },
 ];
-const MAX_VARIANTS = 10;
 
 /** Chooses the variants made for the next uploads: a preset, or a list of one's own. */
 export function VariantDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { choice, setChoice } = useUploads();
+  const caps = useSession().me.limits.output;
   const [draft, setDraft] = useState<VariantChoice>(choice);
 
   useEffect(() => {
     if (open) setDraft({ ...choice, custom: choice.custom.length ? choice.custom : DEFAULT_CUSTOM });
   }, [open, choice]);
 
-  const problems = draft.presetId === 'custom' ? draft.custom.map((v) => variantProblem(v, draft.custom)) : [];
+  const problems = draft.presetId === 'custom' ? draft.custom.map((v) => variantProblem(v, draft.custom, caps)) : [];
   const valid = problems.every((p) => !p) && (draft.presetId !== 'custom' || draft.custom.length > 0);
 
   const updateVariant = (index: number, patch: Partial<VariantSpec>) =>
@@ -137,7 +138,7 @@ export function VariantDialog({ open, onClose }: { open: boolean; onClose: () =>
           <button
             type="button"
             className="button button-secondary button-sm"
-            disabled={draft.custom.length >= MAX_VARIANTS}
+            disabled={draft.custom.length >= caps.maxVariants}
             onClick={() => setDraft((d) => ({ ...d, custom: [...d.custom, { name: `v${d.custom.length + 1}`, width: 1200, fit: 'inside', format: 'webp' }] }))}
           >
             <Icon name="plus" size={16} />

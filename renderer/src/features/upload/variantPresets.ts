@@ -1,4 +1,4 @@
-import type { VariantSpec } from '../../api/types';
+import type { Me, VariantSpec } from '../../api/types';
 
 export interface VariantPreset {
   id: string;
@@ -59,13 +59,16 @@ export function choiceLabel(choice: VariantChoice): string {
 }
 
 /** Client-side check of one custom variant, mirroring the server's rules, for instant feedback. */
-export function variantProblem(v: VariantSpec, all: VariantSpec[]): string | undefined {
+export function variantProblem(v: VariantSpec, all: VariantSpec[], caps: Me['limits']['output']): string | undefined {
   if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(v.name)) return 'Name: lower-case letters, digits, - or _';
   if (v.name === 'original') return 'Name "original" is reserved';
   if (all.filter((o) => o.name === v.name).length > 1) return 'Names must be unique';
   for (const side of [v.width, v.height]) {
-    if (side !== undefined && (!Number.isInteger(side) || side < 1 || side > 16383)) return 'Sizes: 1 to 16383 px';
+    if (side !== undefined && (!Number.isInteger(side) || side < 1 || side > caps.maxSide)) return `Sizes: 1 to ${caps.maxSide} px`;
   }
+  const format = v.format ?? 'webp';
+  const cap = caps.maxPixels[format];
+  if (v.width && v.height && v.width * v.height > cap) return `${format.toUpperCase()}: at most ${(cap / 1e6).toLocaleString()} megapixels`;
   if (v.quality !== undefined && (!Number.isInteger(v.quality) || v.quality < 1 || v.quality > 100)) return 'Quality: 1 to 100';
   return undefined;
 }
