@@ -74,15 +74,30 @@ export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
  * The baseline for uploads: a bare Node server that only pipes each request body to a file
  * (no hashing, no checks, no database): the cost of HTTP plus a disk write and nothing else.
  */
+/**
+ * The strongest plain server doing an upload's work: it pipes the request into a file and, as
+ * Darkroom does before its 202 (docs/security.md, "What a 202 promises"), flushes the file and
+ * its folder to the disk before answering.
+ */
 export async function startBarePipeServer(): Promise<BenchServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-pipe-'));
   const script = `
     const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
+    const dir = ${JSON.stringify(dataDir)};
     let n = 0;
     const server = http.createServer((req, res) => {
-      const out = fs.createWriteStream(path.join(${JSON.stringify(dataDir)}, String(n++)));
+      const out = fs.createWriteStream(path.join(dir, String(n++)));
       req.pipe(out);
-      out.on('finish', () => { res.writeHead(201); res.end(); });
+      out.on('open', (fd) => {
+        out.on('finish', () => {
+          fs.fsyncSync(fd);
+          const dirFd = fs.openSync(dir, 'r');
+          fs.fsyncSync(dirFd);
+          fs.closeSync(dirFd);
+          res.writeHead(201);
+          res.end();
+        });
+      });
     });
     server.requestTimeout = 0;
     server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));

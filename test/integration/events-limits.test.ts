@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../helpers/child.js';
 import { ApiClient, startTestServer, type TestServer } from '../helpers/server.js';
@@ -18,6 +20,18 @@ afterAll(async () => {
   for (const s of streams) s.close();
   await t.close();
 });
+
+/** Whether the kernel holds an established TCP connection from `localPort` to `remotePort` (Linux: /proc/net/tcp). */
+function isEstablished(localPort: number, remotePort: number): boolean {
+  const hex = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return fs
+    .readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const [, local, remote, state] = line.trim().split(/\s+/);
+      return local?.endsWith(hex(localPort)) && remote?.endsWith(hex(remotePort)) && state === '01';
+    });
+}
 
 async function newKey(customer: string) {
   const res = await t.admin.json('POST', '/v1/keys', { customer, role: 'user' });
@@ -64,6 +78,56 @@ describe('event streams and revoked keys', () => {
     expect(revoked.code).toBe(0);
     const took = await endsWithin(stream, 5_000);
     console.log(`stream ended ${took} ms after revocation by the CLI`);
+  });
+});
+
+describe('a stream whose client stopped reading', () => {
+  it('is closed within 5 s of its key being revoked, and the server goes on serving', async () => {
+    const { id, client } = await newKey('not-reading');
+    const socket = net.connect(t.server.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${client.key}\r\n\r\n`);
+    // It reads nothing from now on: what the server sends piles up in the kernel and then in the server.
+    socket.pause();
+    socket.on('error', () => {});
+    await new Promise((r) => setTimeout(r, 200));
+    const emit = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        t.server.parts.lifecycle.events.emit('status', { id: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`, customer: 'not-reading', status: 'done' });
+      }
+    };
+    // About 450 KB: more than the kernel takes for a client that does not read, less than the
+    // server buffers before it gives up on a stream (1 MiB).
+    emit(5_000);
+    await new Promise((r) => setTimeout(r, 300));
+    // The server's end of the connection, as the kernel sees it: still open, what the client did
+    // not read fits in the kernel's and the server's buffers.
+    const serverSide = () => isEstablished(t.server.port, socket.localPort!);
+    expect(serverSide()).toBe(true);
+    expect((await t.admin.json('DELETE', `/v1/keys/${id}`)).status).toBe(204);
+    const revokedAt = Date.now();
+    // Events and heartbeats keep coming for the customer while the stream is ending.
+    setTimeout(() => emit(10), 50);
+    setTimeout(() => emit(10), 1_200);
+    // The client cannot tell (it reads nothing): the server must have let go of the connection.
+    let closedAt = Number.POSITIVE_INFINITY;
+    while (Date.now() - revokedAt < 6_000) {
+      if (!serverSide()) {
+        closedAt = Date.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(closedAt - revokedAt).toBeLessThan(5_000);
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers HEAD with the headers alone, holding no stream', async () => {
+    const res = await t.admin.request('HEAD', '/v1/events');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
   });
 });
 

@@ -30,6 +30,17 @@ describe('S3 sync parts', () => {
     expect(parseRange('bytes=50-10', 1000)).toBeUndefined();
     expect(parseRange('bytes=0-9', 1000, '"old"', '"new"')).toBeUndefined();
     expect(parseRange('bytes=0-9', 1000, '"new"', '"new"')).toEqual({ start: 0, end: 9 });
+    expect(parseRange(' bytes = 10 - 19 ', 1000)).toEqual({ start: 10, end: 19 });
+  });
+
+  it('reads a hostile Range header in linear time: whitespace runs and overlong values are ignored at once', () => {
+    // A quadratic pattern took ~300 ms on this header; any Range header reaches this parser.
+    const hostile = `bytes=0-${' '.repeat(16_000)}x`;
+    const started = performance.now();
+    for (let i = 0; i < 50; i++) expect(parseRange(hostile, 1000)).toBeUndefined();
+    expect(parseRange(`bytes=0-${' '.repeat(150)}9`, 1000)).toEqual({ start: 0, end: 9 });
+    // 50 parses: far below what one quadratic parse took.
+    expect(performance.now() - started).toBeLessThan(100);
   });
 
   it('plans parts of at least the part size and never more than 10,000', () => {

@@ -20,10 +20,24 @@ export interface EventsRoutesOptions {
 /** Open streams one key may hold (CONTRACT §14); one more is 429. */
 export const MAX_STREAMS_PER_KEY = 20;
 const KEY_CHECK_MS = 1_000;
+const FINISH_GRACE_MS = 1_000;
 
 // A client that stops reading must not make the server buffer without end: past this it is cut
 // off, reconnects (EventSource does so by itself) and reloads what it shows.
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/**
+ * Ends a stream: at once for a client that reads it. For one that stopped reading, the end would
+ * wait behind what it has not read, and so would a plain close (the kernel keeps trying to
+ * deliver it): a moment later the connection is reset, which frees it on both sides.
+ */
+function finish(res: Response) {
+  if (res.destroyed) return;
+  res.end();
+  setTimeout(() => {
+    if (!res.writableFinished) res.socket?.resetAndDestroy();
+  }, FINISH_GRACE_MS).unref();
+}
 
 /**
  * `GET /v1/events`: server-sent events. Every image status change of the caller's customer
@@ -41,12 +55,23 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
   let keyCheck: NodeJS.Timeout | undefined;
   const checkKeys = () => {
     for (const [keyId, streams] of byKey) {
-      if (options.isKeyActive?.(keyId) !== false) continue;
-      for (const res of streams) res.end();
+      let active: boolean | undefined;
+      try {
+        active = options.isKeyActive?.(keyId);
+      } catch {
+        continue; // the database is busy: asked again at the next check
+      }
+      if (active !== false) continue;
+      for (const res of streams) finish(res);
     }
   };
 
   router.get('/events', requireRole(...ROLE_RULES.images), noQuery, (req, res) => {
+    // A HEAD is answered with the headers alone: it must not hold a stream slot or its socket.
+    if (req.method === 'HEAD') {
+      res.status(200).type('text/event-stream; charset=utf-8').setHeader('Cache-Control', 'no-cache, no-transform');
+      return void res.end();
+    }
     const principal = principalOf(res);
     const ofKey = byKey.get(principal.keyId) ?? new Set<Response>();
     if (ofKey.size >= MAX_STREAMS_PER_KEY) {
@@ -65,10 +90,15 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
     res.setHeader('Cache-Control', 'no-cache, no-transform');
     // Tells nginx and the like not to buffer the stream.
     res.setHeader('X-Accel-Buffering', 'no');
+    // A stream ends with its connection (EventSource reconnects on a new one), so an ended
+    // stream frees its socket at once instead of idling as a keep-alive connection.
+    res.setHeader('Connection', 'close');
     res.flushHeaders();
     req.socket.setNoDelay(true);
 
     const send = (chunk: string) => {
+      // Ended (its key revoked, the server stopping) but not yet closed: nothing more goes out.
+      if (res.writableEnded || res.destroyed) return;
       if (res.writableLength > MAX_BUFFERED_BYTES) return void res.destroy();
       res.write(chunk);
     };
@@ -99,7 +129,7 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
     router,
     close() {
       clearInterval(keyCheck);
-      for (const res of open) res.end();
+      for (const res of open) finish(res);
     },
   };
 }
