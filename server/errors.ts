@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   payload_too_large: { status: 413, description: 'over --max-upload-bytes' },
   unsupported_media_type: { status: 415, description: 'bytes are not a decodable image format' },
   range_not_satisfiable: { status: 416, description: 'a Range outside the file; Content-Range gives its size' },
+  expectation_failed: { status: 417, description: 'an Expect header other than 100-continue' },
   misdirected_request: { status: 421, description: 'a Host this server does not answer to (bound to loopback; --allowed-hosts)' },
   pixel_limit_exceeded: { status: 422, description: 'header dimensions over --max-input-pixels' },
   corrupt_image: { status: 422, description: 'render of an image whose original cannot be decoded' },

@@ -224,6 +224,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     logger,
     onUploadOutcome,
+    tmpPath: () => store.tmpPath(),
     translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
   });
   const events = eventsRouter(lifecycle.events, { isKeyActive: (keyId) => keysRepo.findById(keyId)?.revoked_at === null });

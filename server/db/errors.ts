@@ -1,6 +1,11 @@
 import Database from 'better-sqlite3';
 import { AppError } from '../errors.js';
 
+/** A database file that is damaged (not merely busy): an operator must look, so it is logged as an error. */
+export function isDatabaseDamage(err: unknown): boolean {
+  return err instanceof Database.SqliteError && /^SQLITE_(CORRUPT|NOTADB)/.test(err.code);
+}
+
 /**
  * SQLite's failures as the API's errors (CONTRACT §3): a database that is busy, locked by
  * another process, or failing underneath (I/O errors, a read-only or vanished file) is

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppError, type ErrorCode } from '../errors.js';
 import { errorBody } from './middleware/errors.js';
@@ -28,6 +28,13 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
  * with a code of the catalogue, instead of Node's bare status line (CONTRACT §3).
  */
 export function answerClientErrorsInApiForm(server: Server) {
+  // An `Expect` this server does not know (anything but 100-continue): Node would answer a bare 417.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const error = new AppError('expectation_failed', `Expect: ${String(req.headers.expect).slice(0, 100)} is not supported; send the request without it`);
+    const requestId = crypto.randomUUID();
+    res.writeHead(error.status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Request-Id': requestId, Connection: 'close' });
+    res.end(JSON.stringify(errorBody(error, requestId)));
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // A connection already gone, or one in the middle of another response: nothing to say.
     const inResponse = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
@@ -46,6 +53,7 @@ export function answerClientErrorsInApiForm(server: Server) {
     socket.end(
       `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
+        'Cache-Control: no-store\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Request-Id: ${requestId}\r\n` +
         'Connection: close\r\n\r\n' +

@@ -27,10 +27,11 @@ const LOCK_TIMEOUT = /failed to acquire lock/i;
  * `Upload-Offset` …). Answers that are already in that form (refusals raised by Darkroom's own
  * hooks) only get their Content-Type; successes pass unchanged.
  */
-export async function tusErrorInApiForm(response: Response, requestId: unknown): Promise<Response> {
+export async function tusErrorInApiForm(response: Response, requestId: unknown, extraHeaders: Record<string, string> = {}): Promise<Response> {
   if (response.status < 400) return response;
   const text = await response.text();
   const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value);
   headers.set('Content-Type', 'application/json; charset=utf-8');
   headers.set('Cache-Control', 'no-store');
   let body: string;

@@ -110,10 +110,18 @@ export function tooLarge(maxBytes: number): AppError {
   return new AppError('payload_too_large', `upload is larger than the limit of ${maxBytes} bytes`);
 }
 
+/** Source errors that mean the client went away mid-body (or was cut off for going silent). */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ECONNABORTED', 'EPIPE']);
+
 function translateWriteError(err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new AppError('insufficient_storage', 'the server ran out of disk space while receiving the upload');
+  }
+  // The client's doing, not a failure of the server: no error in the log for each one (a flood of
+  // stalled uploads is what --idle-timeout cuts), and nobody is left to read the answer anyway.
+  if ((code && CLIENT_GONE.has(code)) || (err as Error)?.message === 'aborted') {
+    return new AppError('invalid_request', 'the client aborted the upload before it was complete');
   }
   return err;
 }

@@ -21,6 +21,9 @@ const IMAGE_ID = 'darkroom-image-id';
 
 const HOUR = 3_600_000;
 
+/** Failures of finishing an upload that say "not now": the complete upload is kept for another try. */
+const RETRY_LATER = new Set(['unavailable', 'insufficient_storage', 'too_many_requests']);
+
 /** What the store can refuse an upload with while its bytes arrive. */
 const REFUSALS = new Set(['unsupported_media_type', 'pixel_limit_exceeded', 'insufficient_storage', 'payload_too_large']);
 
@@ -31,6 +34,8 @@ export interface ResumableUploadsDeps {
   clock: Clock;
   logger: Logger;
   onUploadOutcome: (outcome: string) => void;
+  /** A fresh path in the store's tmp/, on the same filesystem as uploads/. */
+  tmpPath: () => string;
   /** Turns a failure of something underneath (a busy database, a full disk) into the API's error. */
   translateError?: (err: unknown) => AppError | undefined;
   /** Unfinished uploads untouched for this long are removed (default one day). */
@@ -60,6 +65,8 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   const finalising = new Map<string, Promise<CompletedUpload>>();
   /** Refusals already counted where they happened (ingesting counts its own). */
   const counted = new WeakSet<AppError>();
+  /** Headers a refusal answers with (Retry-After), by request, for the route to send. */
+  const answerHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
 
   const tus = new Server({
     path: UPLOADS_PATH,
@@ -78,8 +85,18 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       return { headers: { 'Darkroom-Image-Id': done.imageId } };
     },
     onResponseError(req, thrown) {
+      // tus's own protocol errors carry their answer; they are put in the API's form by the route.
+      if (isTusProtocolError(thrown)) return undefined;
       const err = thrown instanceof AppError ? thrown : deps.translateError?.(thrown);
-      if (!err) return undefined;
+      if (!err) {
+        // A bug or an unexpected failure: logged here, and never described to the client (its
+        // message may name files on this machine).
+        logger.error({ err: thrown, requestId: nodeRequestOf(req)?.id }, 'resumable upload request failed');
+        return { status_code: 500, body: JSON.stringify({ error: { code: 'internal_error', message: 'internal error; the server log has the details' } }) };
+      }
+      // Retry-After and the like go out with the answer (the route adds them; tus cannot).
+      const node = nodeRequestOf(req);
+      if (node && Object.keys(err.headers).length) answerHeaders.set(node, err.headers);
       // The store refused the bytes as they arrived (415, 422, a full disk): a rejected upload,
       // counted like one refused by POST /v1/image.
       if (REFUSALS.has(err.code) && !counted.has(err)) {
@@ -117,22 +134,43 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     if (known) return { size: info.size, imageId: known };
     const file = store.filePath(id);
     const filename = info.metadata?.filename ?? '';
+    // The image belongs to the customer who uploaded it, whoever (an admin) asks to finish it.
+    const owner: Principal = { ...principal, customer: info.metadata?.[CUSTOMER] ?? principal.customer };
     try {
       const variants = parseVariants(info.metadata?.variants ?? undefined, limits);
       const sha256 = await store.sha256(id, info.size);
       const sniffedFormat = await sniffFormat(await readHead(file));
       if (!sniffedFormat) throw new AppError('unsupported_media_type', `"${filename}" is not an image format Darkroom can read`);
-      const [record] = await ingest.accept([{ tmpPath: file, bytes: info.size, sha256, filename, sniffedFormat }], principal, variants, 'tus');
+      const staged = await secondName(file);
+      const [record] = await ingest.accept([{ tmpPath: staged, bytes: info.size, sha256, filename, sniffedFormat }], owner, variants, 'tus');
       // The bytes now belong to the image; the record stays a while to answer late questions.
       await store.configstore.set(id, new Upload({ ...info, metadata: { ...info.metadata, [IMAGE_ID]: record!.id } }));
+      await fs.promises.rm(file, { force: true });
       deps.onUploadOutcome('accepted');
       return { size: info.size, imageId: record!.id };
     } catch (err) {
       deps.onUploadOutcome(err instanceof AppError ? err.code : 'error');
       if (err instanceof AppError) counted.add(err);
-      // Refused for good (accept already counted it): nothing of it stays behind.
-      if (err instanceof AppError) await store.discard(id);
+      // Refused for good (accept already counted it): nothing of it stays behind. A failure worth
+      // retrying (a busy database, a full disk, a bug) keeps the upload, complete, to be finished
+      // by the client's next HEAD or PATCH.
+      if (err instanceof AppError && !RETRY_LATER.has(err.code)) await store.discard(id);
       throw err;
+    }
+  }
+
+  /**
+   * A second name for an upload's bytes in tmp/, for accept(), which moves what it is given into
+   * originals/ or removes it when it fails: the upload keeps its own name until it has become an
+   * image. Where the filesystem has no hard links, the upload's own name (a failure then loses it).
+   */
+  async function secondName(file: string): Promise<string> {
+    const staged = deps.tmpPath();
+    try {
+      await fs.promises.link(file, staged);
+      return staged;
+    } catch {
+      return file;
     }
   }
 
@@ -223,6 +261,8 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     completed,
     forgetCompleted,
     handle,
+    /** Headers the answer to this request must carry besides tus's own (Retry-After of a 503). */
+    answerHeadersFor: (req: IncomingMessage) => answerHeaders.get(req) ?? {},
     sweep,
     close: () => clearInterval(timer),
   };
@@ -231,8 +271,14 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
 export type ResumableUploads = ReturnType<typeof createResumableUploads>;
 
 /** The Node request under the web Request that @tus/server hands to its hooks. */
-function nodeRequestOf(req: unknown): IncomingMessage | undefined {
+function nodeRequestOf(req: unknown): (IncomingMessage & { id?: unknown }) | undefined {
   return (req as { runtime?: { node?: { req?: IncomingMessage } } })?.runtime?.node?.req;
+}
+
+/** tus's own errors ({status_code, body}, from @tus/utils ERRORS): answers, not failures. */
+function isTusProtocolError(err: unknown): boolean {
+  const e = err as { status_code?: unknown; body?: unknown };
+  return typeof e?.status_code === 'number' && typeof e?.body === 'string';
 }
 
 async function readHead(file: string): Promise<Buffer> {

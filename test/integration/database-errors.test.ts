@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { solid } from '../helpers/images.js';
 import { listFiles, startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
+import { TusClient } from '../helpers/tus.js';
 
 let t: TestServer;
 let user: ApiClient;
@@ -72,5 +73,36 @@ describe('when the database cannot be written', () => {
     expect({ images: imageCount(), ...leftovers() }).toEqual(before);
     expect(fs.existsSync(t.dataDir)).toBe(true);
     expect((await user.json('GET', '/v1/images')).status).toBe(200);
+  });
+
+  it('keeps a complete tus upload when finishing it meets a busy database: 503 with Retry-After, then finished by the next HEAD, for its own customer', async () => {
+    const tus = new TusClient(user);
+    const png = await solid(43, 33, 'png', '#0a0b0c');
+    const { location } = await tus.create(png.length, { filename: 'later.png' });
+    const uploadFile = path.join(t.dataDir, 'uploads', location!.split('/').pop()!);
+    const other = new Database(path.join(t.dataDir, 'darkroom.db'));
+    other.exec('BEGIN IMMEDIATE');
+    let refused;
+    try {
+      refused = await tus.patch(location!, 0, png);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect([refused.status, refused.body.error.code]).toEqual([503, 'unavailable']);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Every byte is still there, to be finished later.
+    expect(fs.statSync(uploadFile).size).toBe(png.length);
+
+    // An admin looking at it finishes it, but the image is the uploader's customer's.
+    const head = await new TusClient(t.admin).head(location!);
+    expect(head.status).toBe(200);
+    const imageId = head.headers.get('darkroom-image-id')!;
+    const record = await user.waitFor(imageId);
+    expect([record.customer, record.status]).toEqual(['patient', 'done']);
+    expect((await user.download(imageId, 'original')).body.equals(png)).toBe(true);
+    // The upload's own copy of the bytes is gone; the original is the image's.
+    expect(fs.existsSync(uploadFile)).toBe(false);
+    expect(leftovers().tmp).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../../server/errors.js';
@@ -188,6 +189,11 @@ describe('malformed input to every route', () => {
         }
         const entry = code ? ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE] : undefined;
         if (!entry || entry.status !== res.status) failures.push(`${where} → ${res.status} with body ${res.text.slice(0, 200)}`);
+        // Described as what it is: JSON, not to be kept, without what the route had prepared
+        // for a file (a download's type, ETag, year-long caching).
+        const headers = `${res.headers.get('content-type')} | ${res.headers.get('cache-control')} | ${res.headers.get('etag')}`;
+        if (headers !== 'application/json; charset=utf-8 | no-store | null') failures.push(`${where} → headers ${headers}`);
+        if ((code === 'unavailable' || code === 'too_many_requests') && !res.headers.get('retry-after')) failures.push(`${where} → ${code} without Retry-After`);
       }
     }
     expect(failures).toEqual([]);
@@ -199,6 +205,19 @@ describe('malformed input to every route', () => {
     expect(metrics).not.toMatch(/darkroom_http_request_seconds_count\{[^}]*status="5xx"/);
     // Nothing half-written was left by the refused uploads.
     expect(fs.readdirSync(path.join(t.dataDir, 'tmp'))).toEqual([]);
+  });
+
+  it('answers an Expect it does not know with 417 in the same form (fetch cannot send one: node:http)', async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${t.url}/v1/image`, { method: 'POST', headers: { ...user.headers(), expect: 'the-moon', 'content-type': 'image/png', 'content-length': '1' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject);
+      req.end('x');
+    });
+    expect([status, JSON.parse(body).error.code]).toEqual([417, 'expectation_failed']);
   });
 
   it('answers the operations routes whatever their query string says', async () => {

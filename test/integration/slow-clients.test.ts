@@ -78,6 +78,12 @@ describe('stalled uploads are aborted after --idle-timeout and leave nothing beh
     await eventually(() => listFiles(tmpDir()).length === 0 || undefined, 5_000, 'the temp file to go');
     expect(openFilesUnder(tmpDir())).toEqual([]);
     expect((await user.json('GET', '/v1/images')).body.items).toEqual([]);
+    // The client's doing, counted as such: not a server error.
+    const metrics = await eventually(async () => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      return /darkroom_uploads_total\{outcome="invalid_request"\} 1\n/.test(text) ? text : undefined;
+    }, 5_000, 'the abort counted');
+    expect(metrics).not.toMatch(/darkroom_uploads_total\{outcome="error"\}/);
     await expectHealthy();
   });
 

@@ -22,7 +22,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
   /** The protocol itself is @tus/server's; its errors are answered in the API's form. */
   async function viaTus(principal: Principal, req: Request, res: Response) {
     const answer = await uploads.handle(principal, new NodeRequest({ req, res }), req);
-    await sendNodeResponse(res, await tusErrorInApiForm(answer, req.id));
+    await sendNodeResponse(res, await tusErrorInApiForm(answer, req.id, uploads.answerHeadersFor(req)));
   }
 
   router.options(['/uploads', '/uploads/:id'], noQuery, (req, res) => viaTus(principalOf(res), req, res));
