@@ -36,6 +36,8 @@ export const OPTION_SPECS = [
   { key: 'headersTimeout', flag: 'headers-timeout', arg: 'duration', help: 'request headers must arrive within this (and a non-upload body as long again after them), or 408', default: '20s' },
   { key: 'idleTimeout', flag: 'idle-timeout', arg: 'duration', help: 'a connection whose client sends and takes nothing for this long is closed; a stalled upload is aborted', default: '60s' },
   { key: 'maxConnections', flag: 'max-connections', arg: 'n', help: 'open connections at most; more are refused until some close', default: '1000' },
+  { key: 'maxConnectionsPerAddress', flag: 'max-connections-per-address', arg: 'n', help: 'open connections at most from one address (an IPv6 /64); this machine is not counted', default: '100' },
+  { key: 'maxUploadsPerKey', flag: 'max-uploads-per-key', arg: 'n', help: 'uploads one API key may have in flight at once; more get 429', default: '20' },
   { key: 'rateLimit', flag: 'rate-limit', arg: 'n', help: 'requests per second per API key; more get 429 (off when unset)', default: undefined },
   { key: 'allowedHosts', flag: 'allowed-hosts', arg: 'names', help: 'while bound to loopback: Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated)', default: undefined },
   { key: 'fsync', flag: 'fsync', arg: 'bool', help: 'answer 202 only once the original is on stable storage; false trades that for speed', default: 'true' },
@@ -113,6 +115,8 @@ const ConfigSchema = z.object({
   headersTimeout: duration,
   idleTimeout: duration,
   maxConnections: integer(1),
+  maxConnectionsPerAddress: integer(1),
+  maxUploadsPerKey: integer(1),
   rateLimit: integer(1).optional(),
   allowedHosts: z
     .string()

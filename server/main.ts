@@ -13,6 +13,7 @@ import { createApp } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
 import { requireLoopbackHost } from './http/middleware/host-check.js';
 import { rateLimitPerKey } from './http/middleware/rate-limit.js';
+import { limitUploadsPerKey } from './http/middleware/uploads-per-key.js';
 import { createMetrics } from './http/metrics.js';
 import { importRouter } from './http/routes/import.routes.js';
 import { watchRouter } from './http/routes/watch.routes.js';
@@ -227,6 +228,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     tmpPath: () => store.tmpPath(),
     translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
   });
+  // One count per key across every way of uploading over HTTP (multipart, raw, tus).
+  const uploadSlot = limitUploadsPerKey(config.maxUploadsPerKey);
   const events = eventsRouter(lifecycle.events, { isKeyActive: (keyId) => keysRepo.findById(keyId)?.revoked_at === null });
 
   const app = createApp({
@@ -241,6 +244,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       },
     },
     images: {
+      uploadSlot,
       ingest,
       images,
       store,
@@ -255,7 +259,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         maxInputPixels: config.maxInputPixels,
         output: outputLimits({ maxOutputPixels: config.maxOutputPixels }),
       }),
-      uploadsRouter(resumable),
+      uploadsRouter(resumable, uploadSlot),
       events.router,
       statsRouter(createStatsService(statsRepo, clock)),
       importRouter({ importer, onUploadOutcome, limits: uploadLimits }),
@@ -271,6 +275,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     headersTimeoutMs: config.headersTimeout,
     idleTimeoutMs: config.idleTimeout,
     maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 async function listen(handler: http.RequestListener, maxConnections = 100): Promise<number> {
-  server = createHttpServer(handler, { headersTimeoutMs: 1_000, idleTimeoutMs: 500, maxConnections });
+  server = createHttpServer(handler, { headersTimeoutMs: 1_000, idleTimeoutMs: 500, maxConnections, maxConnectionsPerAddress: maxConnections });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { answerClientErrorsInApiForm } from '../client-errors.js';
 import { limitBodyTime } from './body-deadline.js';
+import { capConnectionsPerAddress } from './per-address.js';
 import { keepEarlyAnswersReadable } from './early-answers.js';
 import { applyIdleTimeout } from './idle-timeout.js';
 
@@ -11,6 +12,8 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** --max-connections: more are refused (closed at once) until some close. */
   maxConnections: number;
+  /** --max-connections-per-address: see per-address.ts. */
+  maxConnectionsPerAddress: number;
 }
 
 /** Requests one connection may carry; its last answer says `Connection: close`. */
@@ -39,6 +42,7 @@ export function createHttpServer(handler: http.RequestListener, limits: Connecti
   server.keepAliveTimeout = Math.min(KEEP_ALIVE_TIMEOUT_MS, limits.idleTimeoutMs);
   server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
   server.maxConnections = limits.maxConnections;
+  capConnectionsPerAddress(server, limits.maxConnectionsPerAddress);
   applyIdleTimeout(server, limits.idleTimeoutMs);
   limitBodyTime(server, limits.headersTimeoutMs);
   keepEarlyAnswersReadable(server);

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { create as contentDisposition } from 'content-disposition';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
@@ -15,6 +15,8 @@ import { sendRanged } from '../send-ranged.js';
 import { noQuery, parseQuery } from '../validate.js';
 
 export interface ImagesRoutesDeps {
+  /** Takes one of the key's upload slots for the request (--max-uploads-per-key), or answers 429. */
+  uploadSlot?: RequestHandler;
   ingest: IngestService;
   images: ImagesService;
   store: BlobStore;
@@ -75,9 +77,10 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     }
   }
 
-  router.post('/image', allowed, upload);
+  const slot = deps.uploadSlot ?? ((_req: Request, _res: Response, next: () => void) => next());
+  router.post('/image', allowed, slot, upload);
   // `curl -T file URL` sends PUT; the same upload.
-  router.put('/image', allowed, upload);
+  router.put('/image', allowed, slot, upload);
 
   router.get('/images', allowed, (req, res) => {
     const query = parseQuery(ListQuery, req.query);

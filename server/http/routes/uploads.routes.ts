@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { ResumableUploads } from '../../services/resumable-uploads.js';
 import type { Principal } from '../../services/keys.service.js';
@@ -15,9 +15,10 @@ const TUS_VERSION = '1.0.0';
  * itself is @tus/server's. Requests about an upload that is already complete are answered here
  * too, with its image id, so a client that lost the final answer still learns it.
  */
-export function uploadsRouter(uploads: ResumableUploads): Router {
+export function uploadsRouter(uploads: ResumableUploads, uploadSlot?: RequestHandler): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.images);
+  const slot = uploadSlot ?? ((_req: Request, _res: Response, next: () => void) => next());
 
   /** The protocol itself is @tus/server's; its errors are answered in the API's form. */
   async function viaTus(principal: Principal, req: Request, res: Response) {
@@ -27,7 +28,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
 
   router.options(['/uploads', '/uploads/:id'], noQuery, (req, res) => viaTus(principalOf(res), req, res));
 
-  router.post('/uploads', allowed, noQuery, async (req, res) => {
+  router.post('/uploads', allowed, noQuery, slot, async (req, res) => {
     // The body of a creation request, if any, is the upload's first bytes.
     allowSlowBody(req);
     const principal = principalOf(res);
@@ -42,7 +43,7 @@ export function uploadsRouter(uploads: ResumableUploads): Router {
     await viaTus(principal, req, res);
   });
 
-  router.patch('/uploads/:id', allowed, noQuery, async (req, res) => {
+  router.patch('/uploads/:id', allowed, noQuery, slot, async (req, res) => {
     allowSlowBody(req);
     const principal = principalOf(res);
     const id = String(req.params.id);
