@@ -27,10 +27,10 @@ export interface SvgRenderLimits {
 
 /**
  * 512 MiB leaves the server (which waits meanwhile) within 1 GB per worker: measured, a
- * gradient and a shape rendered at 40 MP peaked at 277 MiB, a pattern fill at 518 MiB (that one
- * is rendered at 10 MP instead). 30 s of CPU is ten times what a plain document takes at 40 MP;
- * a drop shadow took 73 s at 40 MP, 8.5 s at 10 MP. docs/security.md, "Output caps", has the
- * figures.
+ * gradient and a shape rendered at 40 MP peaked at 268 MiB, a pattern fill at 517 MiB (that one
+ * is now rendered at 10 MP). 30 s of CPU is about thirty times what a plain document takes at
+ * 40 MP; a drop shadow took 67 s at 40 MP, under 9 s at 10 MP. `npm run bench -- svg` measures
+ * them; docs/security.md ("SVG renders") has the figures.
  */
 export const SVG_RENDER_LIMITS: Readonly<SvgRenderLimits> = { memoryBytes: 512 * MiB, cpuMs: 30_000 };
 
@@ -166,7 +166,8 @@ function launch(limits: SvgRenderLimits, kernelLimit: boolean) {
     HAS_SH && kernelLimit
       ? {
           execPath: '/bin/sh',
-          execArgv: ['-c', `ulimit -c 0 && ulimit -d ${Math.floor(limits.memoryBytes / 1024)} && exec "$@"`, 'sh', process.execPath],
+          // A soft limit, which a lower hard limit (already stricter) cannot make fail.
+          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; exec "$@"`, 'sh', process.execPath],
         }
       : { execArgv: [] };
   return fork(CHILD, [], { ...shell, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });

@@ -8,7 +8,7 @@ import { AVIF_MAX_PIXELS, MAX_OUTPUT_SIDE, WEBP_MAX_PIXELS } from '../../workers
 import { SVG_RENDER_LIMITS, type SvgRenderReport } from '../../workers/svg-render.js';
 import { peakRss, spawnServer, type ChildServer } from '../helpers/child.js';
 import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
-import { filterChainSvg, maskChainSvg, nestedOpacitySvg } from '../helpers/svg.js';
+import { filterChainSvg, maskChainSvg, nestedOpacitySvg } from '../../bench/lib/svg-documents.js';
 
 const dataDir = tempDir('darkroom-output-memory-');
 const servers: ChildServer[] = [];

@@ -7,7 +7,7 @@ import { WEBP_MAX_PIXELS } from '../../workers/output-caps.js';
 import type { ProcessTask, VariantSpec } from '../../workers/types.js';
 import { orientedJpeg, pixelAt } from '../helpers/images.js';
 import { tempDir } from '../helpers/server.js';
-import { plainSvg } from '../helpers/svg.js';
+import { plainSvg } from '../../bench/lib/svg-documents.js';
 
 const dir = tempDir('darkroom-paths-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -2,6 +2,7 @@
  * SVG documents of a few hundred bytes whose render needs memory or time that grows with what
  * they ask for, not with their size: each element librsvg composites apart (a filter result,
  * a mask, a group with opacity, a pattern tile) is a surface the size of the whole render.
+ * Used by the SVG benchmark and by the tests of SVG renders.
  */
 const svg = (width: number, height: number, body: string) =>
   `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 1000 1000" preserveAspectRatio="none">${body}</svg>`;
@@ -50,6 +51,15 @@ export function useFanOutSvg(width: number, height: number, levels = 6): string 
 /** A dilation of radius `radius`: CPU time grows with the radius, memory does not. */
 export function morphologySvg(width: number, height: number, radius = 100): string {
   return svg(width, height, `<filter id="f"><feMorphology operator="dilate" radius="${radius}"/></filter><rect width="500" height="500" fill="red" filter="url(#f)"/>`);
+}
+
+/** A circle with a drop shadow: a blur, an offset and a merge, as design tools export it. */
+export function dropShadowSvg(width: number, height: number): string {
+  return svg(
+    width,
+    height,
+    '<filter id="f"><feGaussianBlur in="SourceAlpha" stdDeviation="10" result="b"/><feOffset in="b" dx="10" dy="10" result="o"/><feMerge><feMergeNode in="o"/><feMergeNode in="SourceGraphic"/></feMerge></filter><circle cx="500" cy="500" r="330" fill="green" filter="url(#f)"/>',
+  );
 }
 
 /** A gradient and a translucent shape: what most documents need, and no more. */
