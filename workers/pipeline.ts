@@ -147,13 +147,20 @@ export function intermediateSize(width: number, height: number, scale: number, r
  * made into its variants like any decoded image.
  */
 async function fromSvg(svg: Buffer, size: { width: number; height: number }, planned: Planned[], task: ProcessTask, stop: Stopper): Promise<Made> {
+  // The render stands for the document, but may be smaller than a variant needs (renders stop
+  // at 40 MP: 8192×4882 cut from a 10000×10000 document needs 67 MP). Whether a variant may be
+  // enlarged is a question about the document, so a variant no larger than the document is
+  // made at its size even where that enlarges the render.
+  const fromRender = planned.map((p) =>
+    p.plan.resize && p.plan.scale <= 1 ? { ...p, plan: { ...p.plan, resize: { ...p.plan.resize, withoutEnlargement: false } } } : p,
+  );
   try {
     const render = await renderSvg({ svg, output: task.scratch, ...size, stop });
     const rendered = { input: task.scratch, options: { limitInputPixels: false } };
     const made =
       size.width * size.height <= INTERMEDIATE_MEMORY_MAX_PIXELS
-        ? await fromMemory(rendered, undefined, planned, stop)
-        : await fromFile(task.scratch, planned, stop);
+        ? await fromMemory(rendered, undefined, fromRender, stop)
+        : await fromFile(task.scratch, fromRender, stop);
     return { ...made, render };
   } finally {
     await fs.promises.rm(task.scratch, { force: true });

@@ -160,7 +160,11 @@ describe('SVG renders', () => {
     const { result, files } = await runTask('svg-huge', Buffer.from(plainSvg(10000, 10000)), 'svg', [
       { name: 'full', fit: 'inside', format: 'jpeg', withoutEnlargement: true },
       { name: 'thumb', width: 320, height: 320, fit: 'inside', format: 'webp', withoutEnlargement: true },
+      // Smaller than the document, larger than the render: made at its size (it came out
+      // 6324×4882, not enlarged from the render).
+      { name: 'box', width: 8192, height: 4882, fit: 'cover', format: 'jpeg', withoutEnlargement: true },
     ]);
+    expect(await sharp(files.box!).metadata()).toMatchObject({ width: 8192, height: 4882 });
     expect(result.render).toMatchObject({ width: 6324, height: 6324 });
     expect(result.render!.attempts).toEqual([expect.objectContaining({ width: 6324, height: 6324, outcome: 'done' })]);
     expect(result.render!.width * result.render!.height).toBeLessThanOrEqual(40_000_000);
