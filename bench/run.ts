@@ -13,6 +13,7 @@ import { queueBench } from './queue.bench.js';
 import { recoveryBench } from './recovery.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
+import { svgBench } from './svg.bench.js';
 import { uploadBench } from './upload.bench.js';
 
 type Suite = (options: { quick: boolean }) => Promise<BenchEntry[]>;
@@ -27,6 +28,7 @@ const SUITES: Record<string, Suite> = {
   s3: s3Bench,
   fsync: fsyncBench,
   recovery: recoveryBench,
+  svg: svgBench,
 };
 
 async function main() {

@@ -143,6 +143,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         maxInputPixels: config.maxInputPixels,
         maxOutputPixels: config.maxOutputPixels,
         originals: sync?.originals,
+        logger,
       }),
       extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
     },

@@ -1,5 +1,6 @@
 import { SvgTooLarge } from './decoders.js';
 import { Stopped, type Stopper } from './stopper.js';
+import { SvgRenderFailed } from './svg-render.js';
 import type { WorkerFailure } from './types.js';
 
 /** What libvips says when the trouble is around the image, not in it: writing, resources. */
@@ -19,6 +20,10 @@ export function classifyError(err: unknown, stop?: Pick<Stopper, 'timedOut'>): W
   if (err instanceof Stopped) return { ok: false, code: err.code, message, retryable: err.code === 'processing_timeout' };
   if (/^timeout: \d+% complete/.test(message) || stop?.timedOut()) return { ok: false, code: 'processing_timeout', message, retryable: true };
   if (err instanceof SvgTooLarge) return { ok: false, code: 'corrupt_image', message, retryable: false };
+  // Renders are deterministic: the same document passes the same limits on the next attempt.
+  if (err instanceof SvgRenderFailed) {
+    return { ok: false, code: err.reason === 'cpu' ? 'processing_timeout' : 'processing_failed', message, retryable: false };
+  }
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || /^Input file is missing/.test(message)) return { ok: false, code: 'original_missing', message, retryable: true };
   if (code) return { ok: false, code: 'processing_failed', message, retryable: true };

@@ -1,13 +1,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import sharp from 'sharp';
-import type { Sharp, SharpOptions } from 'sharp';
+import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import type { ProcessResult, ProcessTask, VariantResult, VariantSpec } from './types.js';
 import { decodableInput } from './decoders.js';
 import { classifyError } from './failures.js';
 import { planOutput, type OutputPlan } from './output-caps.js';
 import { createStopper, type Stopper } from './stopper.js';
+import { renderSvg, type SvgRenderReport } from './svg-render.js';
 
 /**
  * Largest decoded intermediate (in pixels) kept in memory to derive every variant from one
@@ -16,15 +17,15 @@ import { createStopper, type Stopper } from './stopper.js';
  * each variant then reads in strips: decoded once, and not held in memory while a large variant
  * is encoded (AVIF and WebP encoders alone need up to ~50 bytes a pixel; workers/output-caps.ts).
  * Past that (extreme crops of huge images) each variant streams from the original on its own;
- * libvips shrink-on-load keeps those cheap. An SVG never streams: librsvg's document tree would
- * stay in memory during every encode, so its intermediate is rendered once, at most
- * INTERMEDIATE_FILE_MAX_PIXELS.
+ * libvips shrink-on-load keeps those cheap. An SVG never streams: it is rendered once, in a
+ * process of its own (workers/svg-render.ts), at most INTERMEDIATE_FILE_MAX_PIXELS.
  */
 const INTERMEDIATE_MEMORY_MAX_PIXELS = 8_000_000;
 const INTERMEDIATE_FILE_MAX_PIXELS = 40_000_000;
 const THUMBHASH_MAX_SIDE = 100; // thumbhash wants at most 100×100
 /**
- * Variants past this size are encoded with the settings that need the least memory and time:
+ * Variants past this size (all frames counted) are encoded with the settings that need the least
+ * memory and time:
  * - AVIF at effort 1 and 4:2:0 chroma (as WebP and most JPEGs have). Effort changes little of
  *   the memory, but sharp's default effort 4 costs ~2.4 µs a pixel of a photo on one core (a
  *   32 MP variant took 76 s here, 4.9 s at effort 1 for an 18% larger file); 4:4:4 takes ~1.5
@@ -34,11 +35,27 @@ const THUMBHASH_MAX_SIDE = 100; // thumbhash wants at most 100×100
  * Below it, sharp's defaults: a few seconds at most, and well within memory.
  */
 const LARGE_OUTPUT_PIXELS = 8_000_000;
+/** The one output format here that keeps an animation; the others get its first frame. */
+const ANIMATED_FORMATS: ReadonlySet<string> = new Set(['webp']);
 
 interface Planned {
   spec: VariantSpec;
   output: string;
   plan: OutputPlan;
+}
+
+/** What every way of making the variants gives back. */
+interface Made {
+  variants: VariantResult[];
+  thumbhash: string;
+  dominantColor: string;
+  render?: SvgRenderReport;
+}
+
+/** The original as sharp opens it. */
+interface Source {
+  input: string | Buffer;
+  options: SharpOptions;
 }
 
 /**
@@ -59,28 +76,95 @@ export async function processImage(task: ProcessTask): Promise<ProcessResult> {
       animated: task.animated,
     };
     const meta = await sharp(input, inputOptions).metadata();
-    const width = meta.autoOrient?.width ?? meta.width ?? 0;
-    const height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height ?? 0;
-    const planned: Planned[] = task.variants.map(({ spec, output }) => ({ spec, output, plan: planOutput(spec, width, height, task.maxOutputPixels) }));
-    let scale = Math.min(1, Math.max(...planned.map((p) => p.plan.scale)));
-    if (task.format === 'svg') scale = Math.min(scale, Math.sqrt(INTERMEDIATE_FILE_MAX_PIXELS / (width * height)));
-    const iw = Math.max(1, Math.ceil(width * scale));
-    const ih = Math.max(1, Math.ceil(height * scale));
-    const size = scale < 1 ? { width: iw, height: ih } : undefined;
-    const source = { input, options: inputOptions };
     stop.check();
-
-    if (task.animated || iw * ih > INTERMEDIATE_FILE_MAX_PIXELS) return await streamEachVariant(source, task.animated, planned, stop);
-    if (iw * ih <= INTERMEDIATE_MEMORY_MAX_PIXELS) return await fromMemory(source, size, planned, stop);
-    return await fromScratchFile(source, size, task.scratch, planned, stop);
+    const source = { input, options: inputOptions };
+    if (task.animated && (meta.pages ?? 1) > 1) return { ok: true, ...(await fromAnimation(source, meta, task, stop)) };
+    const width = meta.autoOrient?.width ?? meta.width ?? 0;
+    const height = meta.autoOrient?.height ?? meta.height ?? 0;
+    return { ok: true, ...(await fromStill(source, width, height, planVariants(task, width, height), task, stop)) };
   } catch (err) {
     return classifyError(err, stop);
   }
 }
 
-interface Source {
-  input: string | Buffer;
-  options: SharpOptions;
+function planVariants(task: ProcessTask, width: number, height: number, framesOf: (spec: VariantSpec) => number = () => 1): Planned[] {
+  return task.variants.map(({ spec, output }) => ({ spec, output, plan: planOutput(spec, width, height, task.maxOutputPixels, framesOf(spec)) }));
+}
+
+/**
+ * An animation: its WebP variants animated, every frame kept, with the pixel cap counting all
+ * frames (workers/output-caps.ts); its other variants (AVIF, JPEG, PNG hold no animation here)
+ * made from its first frame, like any still. libvips gives an animation as one strip of frames:
+ * its frame's height is `pageHeight`, not `height` (the strip's).
+ */
+async function fromAnimation(source: Source, meta: Metadata, task: ProcessTask, stop: Stopper): Promise<Made> {
+  const frames = meta.pages!;
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? Math.round((meta.height ?? 0) / frames);
+  const planned = planVariants(task, width, height, (spec) => (ANIMATED_FORMATS.has(spec.format) ? frames : 1));
+  const stills = planned.filter((p) => p.plan.frames === 1);
+  const firstFrame = { input: source.input, options: { ...source.options, animated: false } };
+  const still = await fromStill(firstFrame, width, height, stills, task, stop);
+  const made = new Map<Planned, VariantResult>(still.variants.map((v, i) => [stills[i]!, v]));
+  // Each animated variant is its own streaming pipeline from the original, a frame at a time.
+  for (const p of planned.filter((p) => p.plan.frames > 1)) made.set(p, await writeVariant(stop.limit(sharp(source.input, source.options)), p));
+  return { ...still, variants: planned.map((p) => made.get(p)!) };
+}
+
+/**
+ * A still image (or an animation's first frame) of this oriented size into the `planned`
+ * variants, from one decode (or, for an SVG, one render). With none planned, only the
+ * placeholder and the colour.
+ */
+async function fromStill(source: Source, width: number, height: number, planned: Planned[], task: ProcessTask, stop: Stopper): Promise<Made> {
+  const needed = planned.length ? Math.max(...planned.map((p) => p.plan.scale)) : THUMBHASH_MAX_SIDE / Math.max(width, height);
+  const scale = Math.min(1, needed);
+  if (task.format === 'svg') return await fromSvg(source.input as Buffer, intermediateSize(width, height, scale, true), planned, task, stop);
+  const { width: iw, height: ih } = intermediateSize(width, height, scale, false);
+  const size = scale < 1 ? { width: iw, height: ih } : undefined;
+  if (iw * ih > INTERMEDIATE_FILE_MAX_PIXELS) return await streamEachVariant(source, planned, stop);
+  if (iw * ih <= INTERMEDIATE_MEMORY_MAX_PIXELS) return await fromMemory(source, size, planned, stop);
+  return await fromScratchFile(source, size, task.scratch, planned, stop);
+}
+
+/**
+ * The size of the decoded intermediate for a source of width × height shrunk by `scale`.
+ * Rounded up, so no variant has to be enlarged from it by a fraction of a pixel. A render (an
+ * SVG) is at most INTERMEDIATE_FILE_MAX_PIXELS: where rounding up passes that, it is the largest
+ * size within it, rounded down (10000×10000 at √(40 MP / 100 MP) is 6324.56 a side, and 6325²
+ * is 40,005,625 pixels).
+ */
+export function intermediateSize(width: number, height: number, scale: number, render: boolean): { width: number; height: number } {
+  const size = { width: Math.max(1, Math.ceil(width * scale)), height: Math.max(1, Math.ceil(height * scale)) };
+  if (!render || size.width * size.height <= INTERMEDIATE_FILE_MAX_PIXELS) return size;
+  const cap = Math.sqrt(INTERMEDIATE_FILE_MAX_PIXELS / (width * height));
+  return { width: Math.max(1, Math.floor(width * cap)), height: Math.max(1, Math.floor(height * cap)) };
+}
+
+/**
+ * An SVG, rendered once at the size its largest variant needs (workers/svg-render.ts: in a
+ * process of its own, within memory and time limits, smaller and enlarged when it must), then
+ * made into its variants like any decoded image.
+ */
+async function fromSvg(svg: Buffer, size: { width: number; height: number }, planned: Planned[], task: ProcessTask, stop: Stopper): Promise<Made> {
+  // The render stands for the document, but may be smaller than a variant needs (renders stop
+  // at 40 MP: 8192×4882 cut from a 10000×10000 document needs 67 MP). Whether a variant may be
+  // enlarged is a question about the document, so a variant no larger than the document is
+  // made at its size even where that enlarges the render.
+  const fromRender = planned.map((p) =>
+    p.plan.resize && p.plan.scale <= 1 ? { ...p, plan: { ...p.plan, resize: { ...p.plan.resize, withoutEnlargement: false } } } : p,
+  );
+  try {
+    const render = await renderSvg({ svg, output: task.scratch, ...size, stop });
+    const rendered = { input: task.scratch, options: { limitInputPixels: false } };
+    const made =
+      size.width * size.height <= INTERMEDIATE_MEMORY_MAX_PIXELS
+        ? await fromMemory(rendered, undefined, fromRender, stop)
+        : await fromFile(task.scratch, fromRender, stop);
+    return { ...made, render };
+  } finally {
+    await fs.promises.rm(task.scratch, { force: true });
+  }
 }
 
 /** The source decoded, oriented, in sRGB, 8 bits a channel, shrunk to `size` when given. */
@@ -91,13 +175,13 @@ function decoded(source: Source, size: { width: number; height: number } | undef
 }
 
 /** Decode once (with shrink-on-load down to the largest size any variant needs), derive all from memory. */
-async function fromMemory(source: Source, size: { width: number; height: number } | undefined, planned: Planned[], stop: Stopper): Promise<ProcessResult> {
+async function fromMemory(source: Source, size: { width: number; height: number } | undefined, planned: Planned[], stop: Stopper): Promise<Made> {
   const { data, info } = await decoded(source, size, stop).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
   const variants: VariantResult[] = [];
   for (const p of planned) variants.push(await writeVariant(stop.limit(sharp(data, raw)), p));
   const { thumbhash, dominantColor } = await summarise(stop.limit(sharp(data, raw)));
-  return { ok: true, variants, thumbhash, dominantColor };
+  return { variants, thumbhash, dominantColor };
 }
 
 /** Decode once into an uncompressed TIFF, then make each variant reading it strip by strip. */
@@ -107,30 +191,31 @@ async function fromScratchFile(
   scratch: string,
   planned: Planned[],
   stop: Stopper,
-): Promise<ProcessResult> {
+): Promise<Made> {
   try {
     await decoded(source, size, stop).tiff({ compression: 'none' }).toFile(scratch);
-    const open = () => stop.limit(sharp(scratch, { limitInputPixels: false, sequentialRead: true }));
-    const variants: VariantResult[] = [];
-    for (const p of planned) variants.push(await writeVariant(open(), p));
-    const { thumbhash, dominantColor } = await summarise(open());
-    return { ok: true, variants, thumbhash, dominantColor };
+    return await fromFile(scratch, planned, stop);
   } finally {
     await fs.promises.rm(scratch, { force: true });
   }
 }
 
-/** Each variant its own streaming pipeline from the original: for animations and extreme crops of huge images. */
-async function streamEachVariant(source: Source, animated: boolean, planned: Planned[], stop: Stopper): Promise<ProcessResult> {
-  const open = () => {
-    const image = stop.limit(sharp(source.input, source.options));
-    return animated ? image : image.rotate();
-  };
+/** Each variant from a decoded intermediate in an uncompressed TIFF, read strip by strip. */
+async function fromFile(file: string, planned: Planned[], stop: Stopper): Promise<Made> {
+  const open = () => stop.limit(sharp(file, { limitInputPixels: false, sequentialRead: true }));
   const variants: VariantResult[] = [];
   for (const p of planned) variants.push(await writeVariant(open(), p));
-  // The placeholder and colour come from the first frame of an animation.
-  const { thumbhash, dominantColor } = await summarise(stop.limit(sharp(source.input, { ...source.options, animated: false })).rotate());
-  return { ok: true, variants, thumbhash, dominantColor };
+  const { thumbhash, dominantColor } = await summarise(open());
+  return { variants, thumbhash, dominantColor };
+}
+
+/** Each variant its own streaming pipeline from the original: for extreme crops of huge images. */
+async function streamEachVariant(source: Source, planned: Planned[], stop: Stopper): Promise<Made> {
+  const open = () => stop.limit(sharp(source.input, source.options)).rotate();
+  const variants: VariantResult[] = [];
+  for (const p of planned) variants.push(await writeVariant(open(), p));
+  const { thumbhash, dominantColor } = await summarise(open());
+  return { variants, thumbhash, dominantColor };
 }
 
 async function writeVariant(image: Sharp, { spec, output, plan }: Planned): Promise<VariantResult> {
@@ -141,14 +226,14 @@ async function writeVariant(image: Sharp, { spec, output, plan }: Planned): Prom
     format: spec.format,
     width: info.width,
     // For an animation libvips reports the height of the whole strip of frames.
-    height: info.pageHeight ?? info.height,
+    height: plan.frames > 1 ? (info.pageHeight ?? info.height) : info.height,
     bytes: info.size,
     sha256: await sha256File(output),
   };
 }
 
 function encoder(image: Sharp, spec: VariantSpec, plan: OutputPlan): Sharp {
-  const large = plan.width * plan.height > LARGE_OUTPUT_PIXELS;
+  const large = plan.width * plan.height * plan.frames > LARGE_OUTPUT_PIXELS;
   switch (spec.format) {
     case 'webp':
       return image.webp({ quality: spec.quality ?? 80, effort: large ? 2 : 4 });

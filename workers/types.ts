@@ -3,6 +3,8 @@
  * only (paths, numbers, options), never handles to the database or config.
  */
 
+import type { SvgRenderReport } from './svg-render.js';
+
 export type Fit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
 export type OutputFormat = 'webp' | 'avif' | 'jpeg' | 'png';
 
@@ -52,7 +54,14 @@ export type WorkerFailureCode = 'corrupt_image' | 'original_missing' | 'processi
 export type WorkerFailure = { ok: false; code: WorkerFailureCode; message: string; retryable: boolean };
 
 export type ProcessResult =
-  | { ok: true; variants: VariantResult[]; thumbhash: string; dominantColor: string }
+  | {
+      ok: true;
+      variants: VariantResult[];
+      thumbhash: string;
+      dominantColor: string;
+      /** For an SVG: the size it was rendered at and how (workers/svg-render.ts). */
+      render?: SvgRenderReport;
+    }
   | WorkerFailure;
 
 export interface MetadataTask extends StopControl {

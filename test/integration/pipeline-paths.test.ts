@@ -3,9 +3,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processImage } from '../../workers/pipeline.js';
+import { WEBP_MAX_PIXELS } from '../../workers/output-caps.js';
 import type { ProcessTask, VariantSpec } from '../../workers/types.js';
 import { orientedJpeg, pixelAt } from '../helpers/images.js';
 import { tempDir } from '../helpers/server.js';
+import { plainSvg } from '../../bench/lib/svg-documents.js';
 
 const dir = tempDir('darkroom-paths-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -15,13 +17,17 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
  * (8–40 MP) or not at all (streaming each variant, past 40 MP): each way must give the same
  * picture, upright and with its transparency.
  */
-async function run(name: string, input: Buffer, format: string, specs: VariantSpec[]) {
+async function run(name: string, input: Buffer, format: string, specs: VariantSpec[], animated = false) {
+  return (await runTask(name, input, format, specs, animated)).files;
+}
+
+async function runTask(name: string, input: Buffer, format: string, specs: VariantSpec[], animated = false) {
   const file = path.join(dir, `${name}.src`);
   fs.writeFileSync(file, input);
   const task: ProcessTask = {
     input: file,
     format,
-    animated: false,
+    animated,
     maxInputPixels: 200_000_000,
     maxOutputPixels: 40_000_000,
     scratch: path.join(dir, `${name}.tif`),
@@ -30,7 +36,8 @@ async function run(name: string, input: Buffer, format: string, specs: VariantSp
   const result = await processImage(task);
   expect(result.ok, JSON.stringify(result)).toBe(true);
   expect(fs.existsSync(task.scratch)).toBe(false); // the intermediate does not outlive the task
-  return Object.fromEntries(task.variants.map((v) => [v.spec.name, fs.readFileSync(v.output)]));
+  if (!result.ok) throw new Error('unreachable');
+  return { result, files: Object.fromEntries(task.variants.map((v) => [v.spec.name, fs.readFileSync(v.output)])) };
 }
 
 const spec = (name: string, width: number, format: VariantSpec['format'] = 'png'): VariantSpec => ({ name, width, fit: 'inside', format, withoutEnlargement: true });
@@ -74,5 +81,94 @@ describe('decoding paths', () => {
       expect(alphaAt(100, 100)).toBeLessThan(10);
       expect(alphaAt(3500, 2300)).toBeGreaterThan(245);
     }
+  });
+});
+
+/** A GIF of `frames` frames of width × height, frame k a solid grey of level 6·k (each frame differs). */
+async function greyAnimation(width: number, height: number, frames: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height * frames * 3);
+  for (let k = 0; k < frames; k++) pixels.fill(6 * k, k * width * height * 3, (k + 1) * width * height * 3);
+  return sharp(pixels, { raw: { width, height: height * frames, channels: 3, pageHeight: height } }).gif().toBuffer();
+}
+
+/** Each frame's grey level, read at its centre. */
+async function frameGreys(image: Buffer): Promise<number[]> {
+  const { data, info } = await sharp(image, { animated: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const pageHeight = info.pageHeight ?? info.height;
+  const greys: number[] = [];
+  for (let top = 0; top < info.height; top += pageHeight) {
+    greys.push(data[((top + Math.floor(pageHeight / 2)) * info.width + Math.floor(info.width / 2)) * info.channels]!);
+  }
+  return greys;
+}
+
+describe('animations', () => {
+  it('keep the size of their frames and every frame in WebP, and give formats without animation their first frame', async () => {
+    // 500×500 × 40 frames: libvips gives it as one 500×20000 strip of frames.
+    const gif = await greyAnimation(500, 500, 40);
+    const { result, files } = await runTask(
+      'animation',
+      gif,
+      'gif',
+      [
+        { name: 'conversion', fit: 'inside', format: 'webp', withoutEnlargement: true },
+        { name: 'wider', width: 1000, fit: 'inside', format: 'webp', withoutEnlargement: true },
+        { name: 'half', width: 250, fit: 'inside', format: 'webp', withoutEnlargement: true },
+        { name: 'still', fit: 'inside', format: 'jpeg', withoutEnlargement: true },
+        { name: 'avif', width: 200, height: 200, fit: 'cover', format: 'avif', withoutEnlargement: true },
+      ],
+      true,
+    );
+    const expected = Array.from({ length: 40 }, (_, k) => 6 * k);
+    for (const [name, side] of [['conversion', 500], ['wider', 500], ['half', 250]] as const) {
+      expect(await sharp(files[name]!, { animated: true }).metadata(), name).toMatchObject({ format: 'webp', width: side, pageHeight: side, pages: 40 });
+      const greys = await frameGreys(files[name]!);
+      greys.forEach((grey, k) => expect(Math.abs(grey - expected[k]!), `${name} frame ${k}`).toBeLessThanOrEqual(4));
+    }
+    for (const [name, side, format] of [['still', 500, 'jpeg'], ['avif', 200, 'heif']] as const) {
+      const meta = await sharp(files[name]!).metadata();
+      expect(meta, name).toMatchObject({ format, width: side, height: side });
+      expect(meta.pages ?? 1, name).toBe(1);
+      expect((await pixelAt(files[name]!, side / 2, side / 2))[0], name).toBeLessThanOrEqual(4); // the first frame: black
+    }
+    // The record gives each variant's size, a frame's for an animation.
+    expect(result.variants.map((v) => [v.name, v.width, v.height])).toEqual([
+      ['conversion', 500, 500],
+      ['wider', 500, 500],
+      ['half', 250, 250],
+      ['still', 500, 500],
+      ['avif', 200, 200],
+    ]);
+  });
+
+  it('count every frame against the pixel cap of WebP: a box over it comes out smaller, every frame kept', async () => {
+    // 1000×1000 × 20 frames is 20 MP, over WebP's 16 MP; the box passed when the upload came
+    // in, one frame being within it. √(16/20) of 1000 is 894.
+    const gif = await greyAnimation(1000, 1000, 20);
+    const { result, files } = await runTask('animation-capped', gif, 'gif', [{ name: 'box', width: 1000, height: 1000, fit: 'cover', format: 'webp', withoutEnlargement: true }], true);
+    const meta = await sharp(files.box!, { animated: true }).metadata();
+    expect(meta).toMatchObject({ width: 894, pageHeight: 894, pages: 20 });
+    expect(meta.width! * meta.pageHeight! * meta.pages!).toBeLessThanOrEqual(WEBP_MAX_PIXELS);
+    expect(result.variants[0]).toMatchObject({ width: 894, height: 894 });
+  });
+});
+
+describe('SVG renders', () => {
+  it('render an SVG declared larger than 40 MP once, within 40 MP, for every variant', async () => {
+    // 10000×10000 scaled to 40 MP is 6324.56 a side: rounded up, 6325² = 40,005,625 pixels,
+    // which made every variant render the document again on its own.
+    const { result, files } = await runTask('svg-huge', Buffer.from(plainSvg(10000, 10000)), 'svg', [
+      { name: 'full', fit: 'inside', format: 'jpeg', withoutEnlargement: true },
+      { name: 'thumb', width: 320, height: 320, fit: 'inside', format: 'webp', withoutEnlargement: true },
+      // Smaller than the document, larger than the render: made at its size (it came out
+      // 6324×4882, not enlarged from the render).
+      { name: 'box', width: 8192, height: 4882, fit: 'cover', format: 'jpeg', withoutEnlargement: true },
+    ]);
+    expect(await sharp(files.box!).metadata()).toMatchObject({ width: 8192, height: 4882 });
+    expect(result.render).toMatchObject({ width: 6324, height: 6324 });
+    expect(result.render!.attempts).toEqual([expect.objectContaining({ width: 6324, height: 6324, outcome: 'done' })]);
+    expect(result.render!.width * result.render!.height).toBeLessThanOrEqual(40_000_000);
+    expect(await sharp(files.full!).metadata()).toMatchObject({ width: 6324, height: 6324 });
+    expect(await sharp(files.thumb!).metadata()).toMatchObject({ width: 320, height: 320 });
   });
 });

@@ -92,4 +92,28 @@ describe('variants', () => {
     expect(outside.clamped).toBe(true);
     expect(outside.width).toBe(3464); // √12 MP: a square
   });
+
+  it('counts every frame of an animation against the pixel cap, and the side caps per frame', () => {
+    const spec = (v: Partial<VariantSpec>): VariantSpec => ({ name: 'x', fit: 'inside', format: 'webp', withoutEnlargement: true, ...v });
+    const frames = 20;
+    const within = (plan: ReturnType<typeof planOutput>) => {
+      expect(plan.frames).toBe(frames);
+      expect(plan.width).toBeLessThanOrEqual(MAX_OUTPUT_SIDE);
+      expect(plan.height).toBeLessThanOrEqual(MAX_OUTPUT_SIDE);
+      expect(plan.width * plan.height * frames).toBeLessThanOrEqual(maxPixelsFor('webp', MAX_OUTPUT_PIXELS));
+      return plan;
+    };
+    // A box within the cap for one frame (4000² = 16 MP) but 320 MP with its frames: made
+    // smaller, its fit kept: √(16/320) of 4000 is 894.
+    const box = within(planOutput(spec({ width: 4000, height: 4000, fit: 'cover' }), 4000, 4000, MAX_OUTPUT_PIXELS, frames));
+    expect(box).toMatchObject({ clamped: true, width: 894, height: 894, resize: { width: 894, height: 894, fit: 'cover' } });
+    expect(box.scale).toBeCloseTo(894 / 4000, 3);
+    // A conversion of 500×500 × 20 frames (5 MP) is within the cap: as it is.
+    expect(within(planOutput(spec({}), 500, 500, MAX_OUTPUT_PIXELS, frames))).toMatchObject({ clamped: false, width: 500, height: 500, resize: undefined });
+    // 1920×1080 × 20 frames (41 MP): scaled to 16 MP, 16:9 kept.
+    const wide = within(planOutput(spec({}), 1920, 1080, MAX_OUTPUT_PIXELS, frames));
+    expect(wide).toMatchObject({ clamped: true, width: 1192, height: 670 });
+    // One frame is a still: the caps as before.
+    expect(planOutput(spec({ width: 4000, height: 4000, fit: 'cover' }), 4000, 4000, MAX_OUTPUT_PIXELS)).toMatchObject({ clamped: false, width: 4000, frames: 1 });
+  });
 });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { Logger } from 'pino';
 import type { ImagesRepo } from '../../db/images.repo.js';
 import type { BlobStore } from '../../storage/fs-blob-store.js';
 import { localOriginals, type OriginalSource } from '../../storage/original-source.js';
@@ -23,6 +24,8 @@ export function createProcessImageHandler(deps: {
   maxOutputPixels: number;
   /** Where originals are read from (the S3 capacity tier brings evicted ones back). */
   originals?: OriginalSource;
+  /** Says how each SVG was rendered: its size, and whether a limit made it smaller. */
+  logger?: Pick<Logger, 'info'>;
 }): JobHandler {
   const { images, store, clock, lifecycle } = deps;
   const originals = deps.originals ?? localOriginals(store);
@@ -59,6 +62,7 @@ export function createProcessImageHandler(deps: {
           ctx.signal,
         );
         if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
+        if (result.render) deps.logger?.info({ imageId: image.id, ...result.render }, 'svg rendered');
         // A row saying `done` must never name a file a power cut can leave empty: the bytes are
         // flushed here, their directory entries by commitProcessedSync, both before the commit.
         await Promise.all(result.variants.map((_, i) => store.syncFile(outputs[i]!.output)));

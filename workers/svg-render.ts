@@ -1,0 +1,236 @@
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import { ENGINE_ENV } from '../server/node-flags.js';
+import { compiledWorkerPath } from '../server/util/worker-path.js';
+import type { Stopper } from './stopper.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * What one SVG render may use, enforced on the process it runs in (workers/svg-render.child.ts).
+ *
+ * Why a process: the 2 MiB size limit on SVGs bounds the document, not its render. librsvg keeps
+ * a surface the size of the whole render for every named result of a filter chain, every mask,
+ * every group with opacity being composited, every pattern tile; libvips renders the document
+ * once per 2000×2000 tile, each time with those full-size surfaces. An 879-byte SVG (a noise
+ * filter and nine colour matrices) needed 2 GiB and 156 s at 36 MP; a few kilobytes more, tens of
+ * gigabytes. No list of features covers every way to get there, and librsvg cannot be stopped
+ * once it renders, so the render gets a process of its own whose memory and CPU time are bounded
+ * and which is ended when it passes them.
+ */
+export interface SvgRenderLimits {
+  /** Resident memory of the render process; on Linux also its data segment (RLIMIT_DATA). */
+  memoryBytes: number;
+  /** CPU time of the render process, all its threads together. */
+  cpuMs: number;
+}
+
+/**
+ * 512 MiB leaves the server (which waits meanwhile) within 1 GB per worker: measured, a
+ * gradient and a shape rendered at 40 MP peaked at 268 MiB, a pattern fill at 517 MiB (that one
+ * is now rendered at 10 MP). 30 s of CPU is about thirty times what a plain document takes at
+ * 40 MP; a drop shadow took 67 s at 40 MP, under 9 s at 10 MP. `npm run bench -- svg` measures
+ * them; docs/security.md ("SVG renders") has the figures.
+ */
+export const SVG_RENDER_LIMITS: Readonly<SvgRenderLimits> = { memoryBytes: 512 * MiB, cpuMs: 30_000 };
+
+/**
+ * A render that passes a limit is tried again at a quarter of the pixels (half a side) and
+ * enlarged to the size asked: memory grows with the pixels rendered, and time with the pixels
+ * times the 2000×2000 tiles they make. At most three tries (40, 10, 2.5 MP), none below 1 MP
+ * after the first.
+ */
+const MAX_ATTEMPTS = 3;
+const MIN_RETRY_PIXELS = 1_000_000;
+
+/** A last resort should the render process stop using CPU without ending (never seen). */
+const WALL_CLOCK_FACTOR = 10;
+const STOP_POLL_MS = 50;
+
+export interface SvgRenderRequest {
+  /** The document's bytes: never a path librsvg could resolve references against. */
+  svg: Uint8Array;
+  render: { width: number; height: number };
+  output: { path: string; width: number; height: number };
+  limits: SvgRenderLimits;
+}
+
+export type SvgRenderMessage =
+  | { kind: 'ready' }
+  | { kind: 'done'; peakRss: number; cpuMs: number }
+  | { kind: 'limit'; limit: 'memory' | 'cpu'; peakRss: number; cpuMs: number }
+  | { kind: 'failed'; message: string; peakRss: number; cpuMs: number };
+
+export interface SvgRenderAttempt {
+  width: number;
+  height: number;
+  /** `memory` and `cpu`: ended at that limit; `failed`: librsvg gave up (on Linux, refused memory past the limit). */
+  outcome: 'done' | 'memory' | 'cpu' | 'failed';
+  /** The render process's peak resident memory, as it measured it (absent if it ended without a word). */
+  peakRss?: number;
+  cpuMs?: number;
+  message?: string;
+}
+
+/** How an SVG was rendered: the size its variants are made from, and each try. */
+export interface SvgRenderReport {
+  width: number;
+  height: number;
+  attempts: SvgRenderAttempt[];
+}
+
+/** An SVG that could not be rendered within the limits even at the smallest size tried. */
+export class SvgRenderFailed extends Error {
+  constructor(
+    readonly reason: 'memory' | 'cpu' | 'failed',
+    message: string,
+    readonly report: SvgRenderReport,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Renders an SVG document (its bytes, as decodableInput reads them) into an uncompressed TIFF of
+ * exactly width × height at `output`, within `limits`; rendered smaller and enlarged when a
+ * full-size render passes them. Stops (and ends the render process) when `stop` says so.
+ */
+export async function renderSvg(options: {
+  svg: Uint8Array;
+  output: string;
+  width: number;
+  height: number;
+  stop: Stopper;
+  limits?: SvgRenderLimits;
+  /** On Linux the kernel also holds the memory limit; false leaves it to the watchdog alone, as elsewhere. */
+  kernelLimit?: boolean;
+}): Promise<SvgRenderReport> {
+  const limits = options.limits ?? SVG_RENDER_LIMITS;
+  const kernelLimit = options.kernelLimit ?? true;
+  const report: SvgRenderReport = { width: options.width, height: options.height, attempts: [] };
+  for (const size of renderSizes(options.width, options.height)) {
+    options.stop.check();
+    const attempt = await renderOnce(
+      { svg: options.svg, render: size, output: { path: options.output, width: options.width, height: options.height }, limits },
+      options.stop,
+      kernelLimit,
+    );
+    report.attempts.push(attempt);
+    if (attempt.outcome === 'done') return report;
+  }
+  throw refusal(report, limits);
+}
+
+/** The sizes to try, largest first: the size asked, then a quarter of the pixels each time. */
+export function renderSizes(width: number, height: number): Array<{ width: number; height: number }> {
+  const sizes = [{ width, height }];
+  for (let k = 1; k < MAX_ATTEMPTS; k++) {
+    const size = { width: Math.max(1, Math.floor(width / 2 ** k)), height: Math.max(1, Math.floor(height / 2 ** k)) };
+    if (size.width * size.height < MIN_RETRY_PIXELS) break;
+    sizes.push(size);
+  }
+  return sizes;
+}
+
+function refusal(report: SvgRenderReport, limits: SvgRenderLimits): SvgRenderFailed {
+  const last = report.attempts.at(-1)!;
+  const at = `${last.width}×${last.height}`;
+  const budget = `${Math.round(limits.memoryBytes / MiB)} MiB of memory and ${limits.cpuMs / 1000} s of CPU`;
+  if (last.outcome === 'cpu') {
+    return new SvgRenderFailed('cpu', `this SVG needs more than ${limits.cpuMs / 1000} s of CPU to render, even at ${at} (SVG renders may use ${budget})`, report);
+  }
+  const detail = last.outcome === 'failed' && last.message ? `: ${last.message.split('\n').join(' ').trim()}` : '';
+  return new SvgRenderFailed(
+    last.outcome === 'memory' ? 'memory' : 'failed',
+    `this SVG could not be rendered within ${budget}, even at ${at} (filters, masks, patterns and nested groups each need memory the size of the render)${detail}`,
+    report,
+  );
+}
+
+const CHILD = compiledWorkerPath('workers/svg-render.child.js');
+const HAS_SH = process.platform === 'linux' && fs.existsSync('/bin/sh');
+
+/**
+ * How the render process is started. On Linux through the shell, which sets its limits before
+ * it becomes Node: no core file, and a data segment (every private writable mapping: malloc,
+ * cairo's surfaces) no larger than the memory limit, so an allocation past it fails at once
+ * instead of after its pages are touched. Elsewhere the process's own watchdog is the bound.
+ */
+function launch(limits: SvgRenderLimits, kernelLimit: boolean) {
+  // The allocator settings the engine runs with (server/node-flags.ts), unless set otherwise:
+  // what a render frees goes back to the system rather than waiting in an arena.
+  const env: NodeJS.ProcessEnv = { ...ENGINE_ENV, ...process.env };
+  // Under Electron, process.execPath is the app: told to behave as plain Node.
+  if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
+  const shell =
+    HAS_SH && kernelLimit
+      ? {
+          execPath: '/bin/sh',
+          // A soft limit, which a lower hard limit (already stricter) cannot make fail.
+          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; exec "$@"`, 'sh', process.execPath],
+        }
+      : { execArgv: [] };
+  return fork(CHILD, [], { ...shell, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+}
+
+function renderOnce(request: SvgRenderRequest, stop: Stopper, kernelLimit: boolean): Promise<SvgRenderAttempt> {
+  return new Promise((resolve, reject) => {
+    const child = launch(request.limits, kernelLimit);
+    const size = { width: request.render.width, height: request.render.height };
+    let ready = false;
+    let last: SvgRenderMessage | undefined;
+    let stopped: unknown;
+    let outOfTime = false;
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString();
+    });
+    const end = () => child.kill('SIGKILL');
+    const poll = setInterval(() => {
+      try {
+        stop.check();
+      } catch (err) {
+        stopped ??= err;
+        end();
+      }
+    }, STOP_POLL_MS);
+    const wallClock = setTimeout(() => {
+      outOfTime = true;
+      end();
+    }, request.limits.cpuMs * WALL_CLOCK_FACTOR);
+
+    child.on('message', (message: SvgRenderMessage) => {
+      if (message.kind === 'ready') {
+        ready = true;
+        child.send(request);
+      } else {
+        last = message;
+      }
+    });
+    child.on('error', (err) => {
+      stopped ??= err; // could not start: the machine's trouble, not the document's
+      end();
+    });
+    child.on('exit', (code, signal) => {
+      clearInterval(poll);
+      clearTimeout(wallClock);
+      if (stopped) return reject(stopped);
+      if (!ready) {
+        const reason = signal ? `signal ${signal}` : `code ${code}`;
+        return reject(new Error(`the SVG render process could not start (${reason}): ${stderr.split('\n')[0] ?? ''}`.trim()));
+      }
+      if (outOfTime) return resolve({ ...size, outcome: 'cpu', message: 'ended after ten times its CPU limit in wall-clock time' });
+      if (!last) return resolve({ ...size, outcome: 'failed', message: `the render process ended (${signal ?? code}) without a result` });
+      switch (last.kind) {
+        case 'done':
+          return resolve({ ...size, outcome: 'done', peakRss: last.peakRss, cpuMs: last.cpuMs });
+        case 'limit':
+          return resolve({ ...size, outcome: last.limit, peakRss: last.peakRss, cpuMs: last.cpuMs });
+        case 'failed':
+          return resolve({ ...size, outcome: 'failed', message: last.message, peakRss: last.peakRss, cpuMs: last.cpuMs });
+        default:
+          return resolve({ ...size, outcome: 'failed', message: 'the render process ended without a result' });
+      }
+    });
+  });
+}
