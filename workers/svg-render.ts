@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
-import { ENGINE_ENV } from '../server/node-flags.js';
-import { compiledWorkerPath } from '../server/util/worker-path.js';
+import { ENGINE_ENV } from './engine-env.js';
+import { compiledWorkerPath } from './worker-path.js';
 import type { Stopper } from './stopper.js';
 
 const MiB = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { compiledWorkerPath } from '../util/worker-path.js';
+import { compiledWorkerPath } from '../../workers/worker-path.js';
 import type { MetadataResult, MetadataTask, ProcessResult, ProcessTask } from '../../workers/types.js';
 
 /**

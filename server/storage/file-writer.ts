@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { compiledWorkerPath } from '../util/worker-path.js';
+import { compiledWorkerPath } from '../../workers/worker-path.js';
 import { createBufferPool } from './buffer-pool.js';
 
 /**
