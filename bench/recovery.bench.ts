@@ -84,7 +84,7 @@ async function timeVerify(dir: string) {
 
 /** A start after an unclean stop: the reconciliation's own time, from its log line. */
 async function timeReconcile(dir: string) {
-  fs.writeFileSync(path.join(dir, 'darkroom.pid'), '999999999'); // a process that is gone
+  fs.writeFileSync(path.join(dir, 'darkroom.pid'), '999999999'); // the unclean-stop marker of a process that is gone
   const proc = spawn(process.execPath, [DARKROOM, 'serve', '--data-dir', dir, '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const report = await new Promise<{ seconds: number; orphanOriginals: number }>((resolve, reject) => {
     let err = '';

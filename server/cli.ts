@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
-import { openDatabase } from './db/connection.js';
+import { openDatabase, type Db } from './db/connection.js';
+import { openDatabaseReadOnly, SCHEMA_VERSION, SchemaVersionError, schemaVersionOf, schemaVersionProblem } from './db/schema-version.js';
 import { createKeysRepo, ROLES } from './db/keys.repo.js';
 import { createStatsRepo } from './db/stats.repo.js';
 import { AppError } from './errors.js';
@@ -99,15 +100,18 @@ export async function serve(flags: Record<string, unknown>) {
  * `darkroom verify [--repair]`. Exit 0: nothing wrong (or, with --repair, everything repaired);
  * 1: something is missing, corrupt or orphaned (and was not repaired); 2: it could not run.
  *
- * Without --repair it only reads, and may run while a server uses the data dir: the server's
- * work in flight is told apart by looking at every suspect again a moment later. --repair takes
- * the data-dir lock for its whole run: it refuses while a server runs, and no server starts
- * while it moves files.
+ * Without --repair it only reads, and may run while a server uses the data dir: the database is
+ * opened read-only and never migrated (a server of the previous version may still be using it),
+ * and the server's work in flight is told apart by looking at every suspect again a moment later.
+ * --repair takes the data-dir lock for its whole run: it refuses while a server runs, and no
+ * server starts while it moves files; holding the lock, it brings an older database up to date
+ * like a start of the server would.
  */
 export async function verify(flags: Record<string, unknown> & { repair?: boolean }) {
   const config = configFrom(flags);
   const dataDir = config.dataDir;
-  if (!fs.existsSync(path.join(dataDir, 'darkroom.db'))) fail(`no Darkroom data in ${dataDir} (no darkroom.db)`, 2);
+  const dbFile = path.join(dataDir, 'darkroom.db');
+  if (!fs.existsSync(dbFile)) fail(`no Darkroom data in ${dataDir} (no darkroom.db)`, 2);
   const repair = Boolean(flags.repair);
   let lock: ReturnType<typeof acquireDataDirLock> | undefined;
   let live = false;
@@ -120,19 +124,38 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
   } else {
     const holder = lockHolder(dataDir);
     live = holder !== undefined;
-    if (live) process.stderr.write(`darkroom: a server (pid ${holder}) is using ${dataDir}: what looks wrong is looked at again a moment later, and temporary files are its own\n`);
+    if (holder) {
+      const who = holder.pid ? `a server (pid ${holder.pid})` : 'a server';
+      process.stderr.write(`darkroom: ${who} is using ${dataDir}: what looks wrong is looked at again a moment later, and temporary files are its own\n`);
+    }
   }
+  const refuse = (message: string): never => {
+    lock?.release({ uncleanUntilReconciled: lock.previousRunCrashed });
+    fail(message, 2);
+  };
   let bucket: S3Bucket | undefined;
   if (repair && config.s3Bucket) {
     const s3 = await import('./sync/s3-sync.js');
     try {
       bucket = await s3.connectS3Bucket(config, createLogger('warn'));
     } catch (err) {
-      lock?.release();
-      fail((err as Error).message, 2);
+      refuse((err as Error).message);
     }
   }
-  const db = openDatabase(path.join(dataDir, 'darkroom.db'));
+  let db: Db;
+  try {
+    if (repair) {
+      // A database of a later version is never rewritten into this one's shape.
+      const found = schemaVersionOf(dbFile);
+      if (found > SCHEMA_VERSION) throw new SchemaVersionError(schemaVersionProblem(found)!);
+      db = openDatabase(dbFile);
+    } else {
+      db = openDatabaseReadOnly(dbFile);
+    }
+  } catch (err) {
+    bucket?.destroy();
+    return refuse(err instanceof SchemaVersionError ? err.message : `cannot open ${dbFile}: ${(err as Error).message}`);
+  }
   // A repair after a crash does what the next start would have reconciled; unless something is
   // left, the lock then goes like after a clean stop.
   let cleanAfterRepair = false;

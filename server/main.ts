@@ -93,7 +93,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
-  const lock = acquireDataDirLock(config.dataDir, { fsync: config.fsync });
+  const lock = acquireDataDirLock(config.dataDir);
   const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
   const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();

@@ -18,20 +18,24 @@ export class Stopped extends Error {
  * encoding of one variant), which the output caps keep to seconds.
  */
 export function createStopper(control: StopControl) {
+  // The deadline arrives as a wall-clock time; from here it is kept on this thread's monotonic
+  // clock, so a jump of the wall clock (a laptop waking up, NTP) does not end the job early.
+  const endsAt = control.deadline === undefined ? undefined : performance.now() + (control.deadline - Date.now());
+  const timeLeft = () => (endsAt === undefined ? Infinity : endsAt - performance.now());
   const check = () => {
     if (control.cancel && Atomics.load(control.cancel, 0) !== 0) throw new Stopped('cancelled');
-    if (control.deadline !== undefined && Date.now() >= control.deadline) throw new Stopped('processing_timeout');
+    if (timeLeft() <= 0) throw new Stopped('processing_timeout');
   };
   return {
     check,
     /** A pipeline that libvips abandons once the job's time is up (whole seconds, at least one). */
     limit(image: Sharp): Sharp {
       check();
-      if (control.deadline === undefined) return image;
-      return image.timeout({ seconds: Math.max(1, Math.ceil((control.deadline - Date.now()) / 1000)) });
+      if (endsAt === undefined) return image;
+      return image.timeout({ seconds: Math.max(1, Math.ceil(timeLeft() / 1000)) });
     },
     /** True when an error is the deadline's doing (sharp's own timeout, or ours). */
-    timedOut: () => control.deadline !== undefined && Date.now() >= control.deadline,
+    timedOut: () => timeLeft() <= 0,
   };
 }
 

@@ -14,6 +14,8 @@ export interface JobRow {
   status: JobStatus;
   attempts: number;
   max_attempts: number;
+  /** How often the server stopped while this job ran (migration 006). */
+  interruptions: number;
   run_at: number;
   lease_until: number | null;
   lease_token: string | null;
@@ -74,11 +76,26 @@ export function createJobsRepo(db: Db) {
     `UPDATE jobs SET status = 'queued', run_at = ?, last_error = ?, lease_until = NULL, lease_token = NULL
      WHERE id = ? AND status = 'running' AND lease_token = ?`,
   );
-  const releaseAll = db.prepare(
-    `UPDATE jobs SET status = 'queued', lease_until = NULL, lease_token = NULL WHERE status = 'running'`,
+  // Back to the queue with its attempt counted: the process running it died (found at start).
+  const requeueInterrupted = db.prepare<[number, string, number, string | null]>(
+    `UPDATE jobs SET status = 'queued', run_at = ?, last_error = ?, interruptions = interruptions + 1,
+            lease_until = NULL, lease_token = NULL
+     WHERE id = ? AND status = 'running' AND lease_token IS ?`,
   );
-  const releaseExpired = db.prepare<[number]>(
-    `UPDATE jobs SET status = 'queued', lease_until = NULL, lease_token = NULL WHERE status = 'running' AND lease_until < ?`,
+  // Back to the queue as if never claimed: stopped by a clean shutdown, through no fault of its own.
+  const giveBack = db.prepare<[number, string]>(
+    `UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1), lease_until = NULL, lease_token = NULL
+     WHERE id = ? AND status = 'running' AND lease_token = ?`,
+  );
+  const running = db.prepare<[], JobRow>(`SELECT * FROM jobs WHERE status = 'running' ORDER BY id`);
+  const expired = db.prepare<[number, string], JobRow>(
+    `SELECT * FROM jobs WHERE status = 'running' AND lease_until < ?
+       AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id`,
+  );
+  const failFound = db.prepare<[number, string, number, number, string | null]>(
+    `UPDATE jobs SET status = 'failed', finished_at = ?, last_error = ?, interruptions = interruptions + ?,
+            lease_until = NULL, lease_token = NULL
+     WHERE id = ? AND status = 'running' AND lease_token IS ?`,
   );
   const generationJobs = db.prepare<[string], { kind: JobKind; status: JobStatus; last_error: string | null }>(
     `SELECT j.kind, j.status, j.last_error FROM jobs j JOIN images i ON i.id = j.image_id
@@ -117,14 +134,28 @@ export function createJobsRepo(db: Db) {
     finish: (id: number, token: string, status: 'done' | 'failed', at: number, error: string | null = null) =>
       finish.run(status, at, error, id, token).changes > 0,
     retry: (id: number, token: string, runAt: number, error: string) => retry.run(runAt, error, id, token).changes > 0,
-    /** At start-up the previous process is gone: whatever it was running is due again. */
-    releaseAll: () => releaseAll.run().changes,
     /**
-     * Jobs whose lease ran out without being finished or given back (their runner could not write
-     * its outcome: the database was busy, say) are due again. A runner that still holds one can no
-     * longer commit it: its token is gone.
+     * Jobs left `running`. At start-up the previous process is gone (the data-dir lock says so):
+     * these were running when it died.
      */
-    releaseExpired: (now: number) => releaseExpired.run(now).changes,
+    running: () => running.all(),
+    /** Queues a job the previous process died running, counting the interruption; due at `runAt`. */
+    requeueInterrupted: (job: Pick<JobRow, 'id' | 'lease_token'>, runAt: number, error: string) =>
+      requeueInterrupted.run(runAt, error, job.id, job.lease_token).changes > 0,
+    /**
+     * Jobs whose lease ran out without being finished or given back, except those still running
+     * here (`runningHere`: in this single-process design, the runner's own): their runner could
+     * not write the outcome (the database was busy, say).
+     */
+    expiredLeases: (now: number, runningHere: Iterable<number>) => expired.all(now, JSON.stringify([...runningHere])),
+    /**
+     * Fails a job found running without a runner, under the lease token it was found with;
+     * `interrupted`: the server stopped during it (counted like requeueInterrupted).
+     */
+    failFound: (job: Pick<JobRow, 'id' | 'lease_token'>, at: number, error: string, interrupted: boolean) =>
+      failFound.run(at, error, interrupted ? 1 : 0, job.id, job.lease_token).changes > 0,
+    /** Puts a job stopped by a clean shutdown back in the queue, its attempt not counted. */
+    giveBack: (id: number, token: string) => giveBack.run(id, token).changes > 0,
     jobsOfCurrentGeneration: (imageId: string) => generationJobs.all(imageId),
     /** Cancels the image's unfinished `kind` jobs older than `generation`; the ids of those cancelled. */
     cancelOlder: (imageId: string, kind: JobKind, generation: number, at: number) =>

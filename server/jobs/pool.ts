@@ -8,7 +8,7 @@ import type { MetadataResult, MetadataTask, ProcessResult, ProcessTask } from '.
  * would leave sharp's work running on libuv's threads, so it is only the last resort for a
  * task that never reaches a next step (a decoder stuck in a loop).
  */
-const TERMINATE_AFTER_MS = 60_000;
+export const TERMINATE_AFTER_MS = 60_000;
 
 export function createImagePool(options: { threads: number; terminateAfterMs?: number }) {
   const pool = new Piscina({

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { Clock } from '../util/clock.js';
 import { JOB_KINDS, type JobKind } from './kinds.js';
+import { TERMINATE_AFTER_MS } from './pool.js';
 
 /** A failure a handler reports; `retryable: false` ends the job at once (a corrupt image). */
 export class JobError extends Error {
@@ -19,14 +20,22 @@ export class JobError extends Error {
 /** Why a running job is stopped: its image was reprocessed or deleted (the row is already changed). */
 export const jobCancelled = () => new JobError('the job was superseded or its image deleted', 'cancelled', false);
 
+/** Why a running job is stopped at shutdown: it is given back to the queue, not failed (stop()). */
+const shuttingDown = () => new JobError('the server is shutting down', 'shutting_down', true);
+
 export type JobOutcome = 'done' | 'retry' | 'failed' | 'cancelled';
 
 export interface JobContext {
   job: JobRow;
   /** Aborts when the job times out, is cancelled, or the runner stops; its reason is a JobError. */
   signal: AbortSignal;
-  /** When the job's time is up (epoch ms, wall clock): workers stop their own work by then. */
-  deadline: number;
+  /**
+   * When the job's time is up, as epoch ms: workers stop their own work by then. The time left is
+   * kept on the monotonic clock and turned into a wall-clock time at each read, so a jump of the
+   * wall clock (a laptop waking up, NTP) neither ends nor extends the job: read it when handing
+   * it on, as the worker keeps it on its own monotonic clock from then (workers/stopper.ts).
+   */
+  readonly deadline: number;
   /**
    * Commits the job's results: runs `apply` in one transaction with marking the job done, but
    * only while this runner still holds the job's lease. Returns false (and applies nothing)
@@ -56,6 +65,13 @@ const BASE_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const IDLE_POLL_MS = 1_000;
 const DATABASE_RETRY_MS = 5_000;
+/**
+ * A lease outlasts everything a running job may still do: its time limit, the pool's wait for a
+ * stopped task before terminating its thread, and a margin for flushing and committing. Only a
+ * job this runner lost track of (its outcome could not be written) is ever released by its
+ * lease running out; jobs running here are never taken from under it.
+ */
+const LEASE_MARGIN_MS = 60_000;
 
 /** Exponential backoff with full jitter, so retries of a batch do not stampede together. */
 export function backoffMs(attempt: number, random = Math.random): number {
@@ -66,7 +82,8 @@ export function backoffMs(attempt: number, random = Math.random): number {
 /**
  * Pulls due jobs from SQLite and runs up to `concurrency` at once (one per pool thread). A job
  * is leased when claimed; results commit only under that lease, so a job can never complete
- * twice, and after a crash every leased job is simply run again.
+ * twice. After a crash, the jobs that were running are run again, each interruption counted as
+ * an attempt; a clean shutdown gives its running jobs back without counting.
  */
 export function createJobRunner(options: RunnerOptions) {
   const { repo, clock, logger } = options;
@@ -74,10 +91,12 @@ export function createJobRunner(options: RunnerOptions) {
     if (!options.handlers[kind]) throw new Error(`no handler registered for job kind "${kind}"`);
   }
 
-  const inFlight = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  /** Keyed by lease token: one entry per run, so two runs of one job could never share one. */
+  const inFlight = new Map<string, { job: JobRow; controller: AbortController; done: Promise<void> }>();
   /** `claimed` as each job starts, `settled` as it ends: for observers (metrics, tests). */
   const events = new EventEmitter<{ claimed: [JobRow]; settled: [JobRow, JobOutcome] }>();
   events.setMaxListeners(0);
+  const leaseMs = options.jobTimeoutMs + TERMINATE_AFTER_MS + LEASE_MARGIN_MS;
   let timer: NodeJS.Timeout | undefined;
   let scheduled = false;
   let stopped = true;
@@ -86,12 +105,11 @@ export function createJobRunner(options: RunnerOptions) {
     scheduled = false;
     if (stopped) return;
     try {
-      const lapsed = repo.releaseExpired(clock.now());
-      if (lapsed) logger.warn({ lapsed }, 'jobs whose lease ran out without an outcome are queued again');
+      recoverLapsed();
       while (inFlight.size < options.concurrency) {
         const token = crypto.randomUUID();
         const now = clock.now();
-        const job = repo.claim(now, now + options.jobTimeoutMs * 2, token);
+        const job = repo.claim(now, now + leaseMs, token);
         if (!job) break;
         start(job, token);
       }
@@ -101,6 +119,59 @@ export function createJobRunner(options: RunnerOptions) {
       // Try again after a pause rather than let the error end the process.
       logger.warn({ err }, 'could not claim jobs; trying again shortly');
       pollIn(DATABASE_RETRY_MS);
+    }
+  }
+
+  /**
+   * Jobs whose lease ran out without an outcome, not running here: their runner could not
+   * write how the attempt ended. The attempt counts; past the last one the job fails for good.
+   */
+  function recoverLapsed() {
+    const lapsed = repo.expiredLeases(clock.now(), [...inFlight.values()].map((f) => f.job.id));
+    if (!lapsed.length) return;
+    logger.warn({ lapsed: lapsed.map((j) => j.id) }, 'jobs whose lease ran out without an outcome are queued again');
+    for (const job of lapsed) {
+      if (job.attempts >= job.max_attempts) {
+        giveUpFound(job, new JobError('the outcome of this job\'s last attempt could not be recorded', 'processing_failed', false), false);
+      } else if (job.lease_token) {
+        repo.retry(job.id, job.lease_token, clock.now() + backoffMs(job.attempts), 'the outcome of this attempt could not be recorded');
+      }
+    }
+  }
+
+  /**
+   * At start: the jobs the previous process was running when it died (out of memory, a crash,
+   * kill -9, a power cut). Each interruption counts as an attempt, so a job that brings the
+   * server down is tried `max_attempts` times, then fails for good, instead of taking the server
+   * down at every start. One that is left is due after the backoff a failed attempt gets, so
+   * the other customers' jobs run between two tries of one that may crash again.
+   */
+  function recoverInterrupted() {
+    const interrupted = repo.running();
+    for (const job of interrupted) {
+      const times = job.interruptions + 1;
+      const message = `the server stopped during this job ${times === 1 ? 'once' : `${times} times`}`;
+      if (job.attempts >= job.max_attempts) giveUpFound(job, new JobError(message, 'processing_failed', false), true);
+      else repo.requeueInterrupted(job, clock.now() + backoffMs(job.attempts), message);
+    }
+    if (interrupted.length) logger.warn({ jobs: interrupted.map((j) => ({ id: j.id, kind: j.kind, attempts: j.attempts })) }, 'jobs interrupted by the previous stop are queued again or, out of attempts, failed');
+  }
+
+  /** Fails a job found `running` without a runner (see above), as its last failed attempt would. */
+  function giveUpFound(job: JobRow, error: JobError, interrupted: boolean) {
+    try {
+      const failed = options.transaction(() => {
+        if (!repo.failFound(job, clock.now(), error.message, interrupted)) return false;
+        options.handlers[job.kind].giveUp(job, error);
+        return true;
+      });
+      if (failed) {
+        logger.warn({ jobId: job.id, kind: job.kind, imageId: job.image_id, attempts: job.attempts, err: error.message }, 'job failed for good');
+        settle(job, 'failed', performance.now());
+      }
+    } catch (err) {
+      // Left running: its lease runs out and the next look tries again.
+      logger.error({ err, jobId: job.id }, 'could not fail a job out of attempts; trying again later');
     }
   }
 
@@ -126,7 +197,8 @@ export function createJobRunner(options: RunnerOptions) {
 
   function start(job: JobRow, token: string) {
     const controller = new AbortController();
-    const deadline = Date.now() + options.jobTimeoutMs;
+    // Measured on the monotonic clock, like the timer below: a jump of the wall clock moves neither.
+    const endsAt = performance.now() + options.jobTimeoutMs;
     const timeout = setTimeout(
       () => controller.abort(new JobError(`the job ran longer than its time limit (${options.jobTimeoutMs} ms)`, 'processing_timeout', true)),
       options.jobTimeoutMs,
@@ -136,7 +208,9 @@ export function createJobRunner(options: RunnerOptions) {
     const ctx: JobContext = {
       job,
       signal: controller.signal,
-      deadline,
+      get deadline() {
+        return Date.now() + Math.max(0, endsAt - performance.now());
+      },
       // Nothing commits once the job was stopped: a timed-out job is retried, a cancelled one
       // was superseded.
       complete: (apply) =>
@@ -159,14 +233,14 @@ export function createJobRunner(options: RunnerOptions) {
       .catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job bookkeeping failed'))
       .finally(() => {
         clearTimeout(timeout);
-        inFlight.delete(job.id);
+        inFlight.delete(token);
         kick();
       });
-    inFlight.set(job.id, { controller, done });
+    inFlight.set(token, { job, controller, done });
   }
 
   function fail(job: JobRow, token: string, error: JobError, started: number) {
-    if (stopped && error.retryable) return; // abandoned at shutdown: the lease is released at next start
+    if (error.code === 'shutting_down') return; // stop() gave it back
     // Its row was cancelled by whoever cancelled it; nothing is left to record.
     if (error.code === 'cancelled') return settle(job, 'cancelled', started);
     const log = { jobId: job.id, kind: job.kind, imageId: job.image_id, attempt: job.attempts, code: error.code };
@@ -196,8 +270,7 @@ export function createJobRunner(options: RunnerOptions) {
 
   return {
     start() {
-      const released = repo.releaseAll();
-      if (released) logger.info({ released }, 'resuming jobs interrupted by the previous shutdown');
+      recoverInterrupted();
       stopped = false;
       kick();
     },
@@ -210,11 +283,14 @@ export function createJobRunner(options: RunnerOptions) {
      * their results could not commit anyway; this frees their workers.
      */
     cancel(jobIds: number[]) {
-      for (const id of jobIds) inFlight.get(id)?.controller.abort(jobCancelled());
+      const ids = new Set(jobIds);
+      for (const { job, controller } of inFlight.values()) if (ids.has(job.id)) controller.abort(jobCancelled());
     },
     /**
-     * Stops claiming, waits for running jobs up to `graceMs`, then aborts the rest. Aborted
-     * jobs keep their lease in the database and run again at the next start.
+     * Stops claiming, waits for running jobs up to `graceMs`, then stops the rest and puts them
+     * back in the queue with their attempt not counted: a clean shutdown is no fault of theirs.
+     * (A job whose stop could not be written runs again at the next start, counted as
+     * interrupted.)
      */
     async stop(graceMs: number) {
       stopped = true;
@@ -222,7 +298,15 @@ export function createJobRunner(options: RunnerOptions) {
       const all = Promise.all([...inFlight.values()].map((f) => f.done));
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([all, grace]);
-      for (const { controller } of inFlight.values()) controller.abort(new Error('shutting down'));
+      for (const [token, { job, controller }] of inFlight) {
+        // Aborted first: from here on its result cannot commit (complete() checks the signal).
+        controller.abort(shuttingDown());
+        try {
+          repo.giveBack(job.id, token);
+        } catch (err) {
+          logger.warn({ err, jobId: job.id }, 'could not put a job stopped by the shutdown back in the queue; the next start will');
+        }
+      }
       await Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, 500).unref())]);
     },
   };

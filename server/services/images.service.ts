@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Db } from '../db/connection.js';
+import { commitDurably, type Db } from '../db/connection.js';
 import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
 import type { BlobStore } from '../storage/fs-blob-store.js';
@@ -136,10 +136,15 @@ export function createImagesService(deps: ImagesDeps) {
       const unfinished = jobs.unfinishedOf(id);
       // One synchronous stretch: rows and files go together, and "is this original still used"
       // is answered and acted on before any other request can store the same bytes again.
-      db.transaction(() => {
+      // The commit is on stable storage before the files go (with --fsync): after a power cut,
+      // a delete whose commit was lost would otherwise bring the image back, `done`, its files
+      // gone. A file left behind by a commit that was kept is only an orphan (reconcile.ts).
+      const removeRows = () => {
         images.delete(id);
         jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
-      })();
+      };
+      if (store.durable) commitDurably(db, removeRows);
+      else db.transaction(removeRows)();
       store.removeProcessedSync(id);
       if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);
       deps.onJobsCancelled(unfinished);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
-import type { JobsRepo } from '../db/jobs.repo.js';
+import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { StatsRepo } from '../db/stats.repo.js';
 import type { Clock } from '../util/clock.js';
 
@@ -36,10 +36,18 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; stat
       announce(imageId, 'processing');
     },
 
-    /** Call inside the transaction that finished one of the image's jobs. */
-    settle(imageId: string) {
+    /**
+     * Call inside the transaction that finished one of the image's jobs (`job`). Settles the
+     * image once per generation: not for a job of an older generation (the metadata extraction
+     * of the original upload, which a reprocess leaves running, may finish after the new
+     * generation settled, or before its jobs even exist), and not again once settled.
+     */
+    settle(job: Pick<JobRow, 'image_id' | 'generation'>) {
+      const imageId = job.image_id;
       const row = images.findById(imageId);
-      if (!row) return;
+      if (!row || row.generation !== job.generation) return;
+      // Settled already: counting again would count one processing run twice.
+      if (row.status === 'done' || row.status === 'failed') return;
       const current = jobs.jobsOfCurrentGeneration(imageId);
       if (current.some((j) => j.status === 'queued' || j.status === 'running')) return;
       const failed = current.some((j) => j.kind === 'process_image' && j.status === 'failed');

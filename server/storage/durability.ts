@@ -18,7 +18,8 @@ export interface Durability {
   /**
    * Flushes a file's bytes to stable storage. Asynchronous, on libuv's pool: flushing a
    * multi-gigabyte upload takes seconds, which must not stall the main thread, nor the upload
-   * writer's thread that every other upload in progress shares.
+   * writer's thread that every other upload in progress shares. At most
+   * MAX_CONCURRENT_FILE_FLUSHES run at once, process-wide; the others wait their turn.
    */
   syncFile(file: string): Promise<void>;
   /**
@@ -30,6 +31,18 @@ export interface Durability {
   /** `mkdir -p`, with the entry of every directory it creates made durable in its parent. */
   mkdirSync(dir: string): void;
 }
+
+/**
+ * File flushes running at once, in the whole process. libuv's pool has 4 threads, shared by every
+ * `fs.promises` call (download opens, tus writes, `statfs` for the disk check), sharp's work on
+ * the main thread, and the pipelines the image workers run: a flush of a large upload holds its
+ * thread for seconds, and four of them held up an unrelated `stat` for 628 ms. One at a time
+ * leaves the other three to everyone else; uploads finishing together then wait for each
+ * other's flush, which on one disk mostly queue in the kernel anyway (measurements in
+ * docs/security.md, "Durability and recovery").
+ */
+const MAX_CONCURRENT_FILE_FLUSHES = 1;
+const flushSlots = createSlots(MAX_CONCURRENT_FILE_FLUSHES);
 
 /**
  * Windows cannot open a directory as a file, and NTFS journals its directory changes itself;
@@ -60,21 +73,24 @@ export function createDurability(enabled: boolean): Durability {
   return {
     enabled,
     syncFile: (file) =>
-      // The callback API rather than FileHandle.sync(): the same libuv pool, and it goes
-      // through the `fs` module object, where a test can observe it.
-      new Promise<void>((resolve, reject) => {
-        // r+: Windows flushes only handles opened for writing.
-        fs.open(file, 'r+', (openErr, fd) => {
-          if (openErr) return reject(openErr);
-          fs.fsync(fd, (syncErr) => {
-            fs.close(fd, (closeErr) => {
-              const err = syncErr ?? closeErr;
-              if (err) reject(err);
-              else resolve();
+      flushSlots.run(
+        () =>
+          // The callback API rather than FileHandle.sync(): the same libuv pool, and it goes
+          // through the `fs` module object, where a test can observe it.
+          new Promise<void>((resolve, reject) => {
+            // r+: Windows flushes only handles opened for writing.
+            fs.open(file, 'r+', (openErr, fd) => {
+              if (openErr) return reject(openErr);
+              fs.fsync(fd, (syncErr) => {
+                fs.close(fd, (closeErr) => {
+                  const err = syncErr ?? closeErr;
+                  if (err) reject(err);
+                  else resolve();
+                });
+              });
             });
-          });
-        });
-      }),
+          }),
+      ),
     syncDirSync,
     mkdirSync(dir) {
       const first = fs.mkdirSync(dir, { recursive: true });
@@ -86,6 +102,39 @@ export function createDurability(enabled: boolean): Durability {
         if (d === path.resolve(first) || d === path.dirname(d)) break;
       }
       for (const d of created.reverse()) syncDirSync(path.dirname(d));
+    },
+  };
+}
+
+/**
+ * A counting semaphore: `run` starts `task` when fewer than `limit` run, else when one ends, in
+ * the order they came. Written here because it is a dozen lines and the project has no
+ * dependency that provides one.
+ */
+export function createSlots(limit: number) {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  };
+  return {
+    async run<T>(task: () => Promise<T>): Promise<T> {
+      if (running < limit) running++;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await task();
+      } finally {
+        release();
+      }
+    },
+    /** Tasks started and not finished; for tests. */
+    get running() {
+      return running;
+    },
+    get waiting() {
+      return waiting.length;
     },
   };
 }

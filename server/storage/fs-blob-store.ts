@@ -72,10 +72,18 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
      * same bytes is just dropped. Returns with the directory entry durable, or, given
      * `foldersToSync`, adds the folder to it for the caller to flush (`syncDirsSync`) before its
      * commit, once for many files.
+     *
+     * A file already at the target is trusted only if it has the upload's size: a power cut with
+     * `--fsync false` (or storage that lied about a flush) can leave an original empty or cut
+     * short, and dropping the new bytes would then accept every later upload of them onto a
+     * damaged file. Otherwise the upload, whose sha256 was computed as it was written, replaces
+     * it: the name promises exactly these bytes. One stat each, no reading; damage that keeps
+     * the size is for `darkroom verify` to find.
      */
     adoptOriginalSync(tmpFile: string, sha256: string, foldersToSync?: Set<string>) {
       const target = originalPath(sha256);
-      if (fs.existsSync(target)) {
+      const existing = fs.statSync(target, { throwIfNoEntry: false });
+      if (existing?.isFile() && existing.size === fs.statSync(tmpFile).size) {
         fs.rmSync(tmpFile, { force: true });
         return target;
       }

@@ -52,7 +52,7 @@ async function stop(server: RunningServer) {
   await server.close();
 }
 
-/** What kill -9 leaves: the lock file, holding the pid of a process that is gone. */
+/** What kill -9 leaves: the unclean-stop marker, naming a process that is gone. */
 function leaveLockBehind(dir: string) {
   const gone = spawnSync(process.execPath, ['-e', '']).pid!;
   fs.writeFileSync(path.join(dir, 'darkroom.pid'), String(gone));
@@ -137,7 +137,7 @@ describe('start-up reconciliation', () => {
       .get(ids.lost) as { n: number };
     expect(attempts.n).toBe(1);
 
-    // A clean stop after a finished reconciliation leaves no lock: the next start walks nothing.
+    // A clean stop after a finished reconciliation leaves no marker: the next start walks nothing.
     await stop(server);
     expect(fs.existsSync(path.join(dir, 'darkroom.pid'))).toBe(false);
   });

@@ -45,7 +45,7 @@ function dataDir() {
   return d;
 }
 
-/** What kill -9 leaves: the lock file, holding the pid of a process that is gone. */
+/** What kill -9 leaves: the unclean-stop marker, naming a process that is gone. */
 const leaveLockBehind = (dir: string) => fs.writeFileSync(path.join(dir, 'darkroom.pid'), String(spawnSync(process.execPath, ['-e', '']).pid));
 
 const verify = (dir: string, ...args: string[]) => run(['verify', '--data-dir', dir, ...args], S3RVER_CREDENTIALS);

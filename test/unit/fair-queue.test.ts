@@ -63,7 +63,7 @@ describe('fair queue', () => {
     expect(createJobsRepo(db).nextRunAt()).toBeNull();
   });
 
-  it('keeps the per-customer counts exact through retries, cancels, releases and deletes cascading from images', () => {
+  it('keeps the per-customer counts exact through retries, cancels, interrupted and given-back jobs, and deletes cascading from images', () => {
     const db = freshDb();
     const jobs = createJobsRepo(db);
     const next = seedQueuedJobs(db, { jobs: 6, customerOf: (n) => (n % 2 ? 'odd' : 'even') });
@@ -73,8 +73,10 @@ describe('fair queue', () => {
     expect(jobs.retry(a.id, 'a', 10, 'hiccup')).toBe(true); // back in the queue
     expect(jobs.finish(b.id, 'b', 'done', 1)).toBe(true);
     expect(jobs.cancelOlder(seededImageId(2), 'process_image', 2, 1)).toHaveLength(1);
-    jobs.claim(0, 1000, 'c');
-    expect(jobs.releaseAll()).toBe(1);
+    const c = jobs.claim(0, 1000, 'c')!;
+    expect(jobs.requeueInterrupted(c, 0, 'the server stopped during this job')).toBe(true); // found at start
+    const d = jobs.claim(0, 1000, 'd')!;
+    expect(jobs.giveBack(d.id, 'd')).toBe(true); // stopped by a clean shutdown
     db.prepare(`DELETE FROM images WHERE customer = 'gone'`).run();
     expectQueueBookkeepingExact(db);
     expect(jobs.countQueued()).toBe(5); // even: 0 (retried) and 4; odd: 1, 3 and 5
@@ -104,7 +106,7 @@ describe('fair queue', () => {
     const db = new Database(file);
     db.pragma('foreign_keys = ON');
     migrate(db);
-    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
     expect(db.prepare(`SELECT event_id, customer, status FROM jobs ORDER BY id`).all()).toEqual([
       { event_id: 1, customer: 'alice', status: 'queued' },
       { event_id: 2, customer: 'bob', status: 'done' },

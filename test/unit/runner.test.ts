@@ -1,11 +1,11 @@
 import path from 'node:path';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createJobsRepo } from '../../server/db/jobs.repo.js';
 import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
-import { systemClock } from '../../server/util/clock.js';
+import { systemClock, type Clock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -24,14 +24,20 @@ function setup(n: number) {
 }
 
 const noop: JobHandler = { run: async () => {}, giveUp: () => {} };
+const imageId = (i: number) => `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** A runner with two slots over the real database, `handler` processing images. */
-function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler, jobTimeoutMs = 60_000) {
+function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler, jobTimeoutMs = 60_000, clock: Clock = systemClock) {
   return createJobRunner({
     repo: jobs,
     transaction: (fn) => db.transaction(fn)(),
     handlers: { process_image: handler, extract_metadata: noop },
-    clock: systemClock,
+    clock,
     concurrency: 2,
     jobTimeoutMs,
     logger: pino({ level: 'silent' }),
@@ -171,10 +177,145 @@ describe('job runner', () => {
       jobs.retry = retry;
       throw new Error('database is locked');
     };
-    const runner = runnerFor(db, jobs, handler, 150);
+    let offset = 0;
+    const runner = runnerFor(db, jobs, handler, 150, { now: () => Date.now() + offset });
     runner.start();
-    await eventually(() => expect(db.prepare(`SELECT status FROM jobs`).get()).toEqual({ status: 'done' }), 5_000);
+    await eventually(() => runs === 1 && runner.inFlight() === 0, 5_000, 'the first attempt ended');
+    await sleep(300);
+    // Nobody runs it, and its lease (longer than the time limit plus the pool's stop grace) holds.
+    expect(db.prepare(`SELECT status FROM jobs`).get()).toEqual({ status: 'running' });
+    expect(runs).toBe(1);
+    offset = 3 * 60_000;
+    await eventually(() => expect(db.prepare(`SELECT status, attempts FROM jobs`).get()).toEqual({ status: 'done', attempts: 2 }), 5_000);
     expect(runs).toBe(2);
     await runner.stop(100);
+  });
+
+  it('fails a job the server died running in its last attempt, instead of running it at every start', async () => {
+    const { db, jobs } = setup(2);
+    // What a process that died during the job leaves: `running` under a dead lease. Image 0 died
+    // in its last attempt (for the third time: every attempt crashed), image 1 in its first.
+    db.prepare(`UPDATE jobs SET status = 'running', attempts = 3, interruptions = 2, lease_token = 'dead', lease_until = 1 WHERE image_id = ?`).run(imageId(0));
+    db.prepare(`UPDATE jobs SET status = 'running', attempts = 1, lease_token = 'dead too', lease_until = 1 WHERE image_id = ?`).run(imageId(1));
+    const ran: string[] = [];
+    const given: string[] = [];
+    const handler: JobHandler = {
+      async run(ctx) {
+        ran.push(`${ctx.job.image_id.slice(-1)}:${ctx.job.attempts}`);
+        ctx.complete(() => {});
+      },
+      giveUp: (job, err) => given.push(`${job.image_id.slice(-1)}:${err.code}:${err.message}`),
+    };
+    const runner = runnerFor(db, jobs, handler);
+    const settled: string[] = [];
+    runner.events.on('settled', (job, outcome) => settled.push(`${job.image_id.slice(-1)}:${outcome}`));
+    const startedAt = Date.now();
+    runner.start();
+    expect(given).toEqual(['0:processing_failed:the server stopped during this job 3 times']);
+    const rows = () => db.prepare(`SELECT status, attempts, interruptions, last_error, run_at FROM jobs ORDER BY image_id`).all() as Array<Record<string, unknown>>;
+    expect(rows()[0]).toMatchObject({ status: 'failed', attempts: 3, interruptions: 3, last_error: 'the server stopped during this job 3 times' });
+    // The other one is queued again, its interruption counted, after the backoff of a failed attempt.
+    expect(rows()[1]).toMatchObject({ status: 'queued', attempts: 1, interruptions: 1, last_error: 'the server stopped during this job once' });
+    expect(rows()[1]!.run_at as number).toBeGreaterThanOrEqual(startedAt + 500);
+    await eventually(() => ran.length === 1, 5_000, 'the interrupted job ran again');
+    await sleep(100);
+    expect(ran).toEqual(['1:2']);
+    expect(settled).toEqual(['0:failed', '1:done']);
+    expect(rows()[1]).toMatchObject({ status: 'done', attempts: 2 });
+    await runner.stop(100);
+  });
+
+  it('gives a job stopped by a clean shutdown back to the queue, its attempt not counted', async () => {
+    const { db, jobs } = setup(1);
+    const attempts: number[] = [];
+    const handler: JobHandler = {
+      async run(ctx) {
+        attempts.push(ctx.job.attempts);
+        if (attempts.length === 1) {
+          await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+          throw new Error('the worker stopped');
+        }
+        ctx.complete(() => {});
+      },
+      giveUp: () => {
+        throw new Error('not given up');
+      },
+    };
+    const first = runnerFor(db, jobs, handler);
+    first.start();
+    await eventually(() => attempts.length === 1, 5_000, 'the job started');
+    await first.stop(50);
+    expect(db.prepare(`SELECT status, attempts, interruptions, lease_token FROM jobs`).get()).toEqual({ status: 'queued', attempts: 0, interruptions: 0, lease_token: null });
+    // The next start runs it as its first attempt, at once.
+    const next = runnerFor(db, jobs, handler);
+    next.start();
+    await eventually(() => expect(db.prepare(`SELECT status, attempts FROM jobs`).get()).toEqual({ status: 'done', attempts: 1 }), 5_000);
+    expect(attempts).toEqual([1, 1]);
+    await next.stop(100);
+  });
+
+  it('never runs a job twice, nor more than `concurrency` at once, when leases run out while their jobs still run here', async () => {
+    const { db, jobs } = setup(3);
+    // The wall clock jumps a day ahead while two jobs run (a laptop waking up): every lease
+    // taken before looks long expired.
+    let offset = 0;
+    let running = 0;
+    let most = 0;
+    const runs = new Map<string, number>();
+    const finish = new Map<string, () => void>();
+    const handler: JobHandler = {
+      async run(ctx) {
+        running++;
+        most = Math.max(most, running);
+        runs.set(ctx.job.image_id, (runs.get(ctx.job.image_id) ?? 0) + 1);
+        await new Promise<void>((r) => finish.set(ctx.job.image_id, r));
+        running--;
+        if (!ctx.complete(() => {})) throw new Error(`job ${ctx.job.id} lost its lease while it ran`);
+      },
+      giveUp: () => {},
+    };
+    const runner = runnerFor(db, jobs, handler, 500, { now: () => Date.now() + offset });
+    runner.start();
+    await eventually(() => running === 2, 5_000, 'two jobs running');
+    offset = 24 * 3600_000;
+    runner.kick();
+    await sleep(200);
+    // One of them ends: its slot goes to the job that waited, not to one still running.
+    finish.get(imageId(0))!();
+    await eventually(() => running === 2 && runs.size === 3, 5_000, 'the third job started');
+    expect(runner.inFlight()).toBe(running);
+    expect(jobs.countRunning()).toBe(2);
+    for (const id of [imageId(1), imageId(2)]) finish.get(id)!();
+    await eventually(() => (db.prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'done'`).get() as { n: number }).n === 3, 5_000, 'all done');
+    expect(most).toBe(2);
+    expect([...runs.values()]).toEqual([1, 1, 1]);
+    expect(runner.inFlight()).toBe(0);
+    await runner.stop(100);
+  });
+
+  it('keeps a job\'s time on the monotonic clock: a jump of the wall clock neither ends nor extends it', async () => {
+    const { db, jobs } = setup(1);
+    const left: number[] = [];
+    const handler: JobHandler = {
+      async run(ctx) {
+        left.push(ctx.deadline - Date.now());
+        const realNow = Date.now.bind(Date);
+        vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 3600_000);
+        left.push(ctx.deadline - Date.now());
+        vi.mocked(Date.now).mockImplementation(() => realNow() - 3600_000);
+        left.push(ctx.deadline - Date.now());
+        vi.mocked(Date.now).mockRestore();
+        ctx.complete(() => {});
+      },
+      giveUp: () => {},
+    };
+    const runner = runnerFor(db, jobs, handler, 60_000);
+    runner.start();
+    await eventually(() => left.length === 3, 5_000, 'the job ran');
+    await runner.stop(100);
+    for (const ms of left) {
+      expect(ms).toBeGreaterThan(59_000);
+      expect(ms).toBeLessThanOrEqual(60_000);
+    }
   });
 });

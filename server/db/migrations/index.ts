@@ -3,6 +3,7 @@ import * as stats from './002-stats.js';
 import * as watchFolders from './003-watch-folders.js';
 import * as s3Sync from './004-s3-sync.js';
 import * as fairQueue from './005-fair-queue.js';
+import * as jobInterruptions from './006-job-interruptions.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -15,4 +16,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 3, name: 'watch-folders', sql: watchFolders.sql },
   { version: 4, name: 's3-sync', sql: s3Sync.sql },
   { version: 5, name: 'fair-queue', sql: fairQueue.sql },
+  { version: 6, name: 'job-interruptions', sql: jobInterruptions.sql },
 ];

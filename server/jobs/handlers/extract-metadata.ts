@@ -29,12 +29,12 @@ export function createExtractMetadataHandler(deps: {
       if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
       ctx.complete(() => {
         images.saveMetadata(image.id, result.metadata, deps.clock.now());
-        lifecycle.settle(image.id);
+        lifecycle.settle(ctx.job);
       });
     },
     // Missing metadata does not fail the image; its processing decides that.
     giveUp(job) {
-      lifecycle.settle(job.image_id);
+      lifecycle.settle(job);
     },
   };
 }

@@ -89,7 +89,7 @@ export function createProcessImageHandler(deps: {
             });
           }
           images.saveSummary(image.id, result.thumbhash, result.dominantColor);
-          lifecycle.settle(image.id);
+          lifecycle.settle(ctx.job);
         });
       } finally {
         original.release();
@@ -100,7 +100,7 @@ export function createProcessImageHandler(deps: {
     giveUp(job, error) {
       images.setError(job.image_id, error.code, error.message);
       images.failVariants(job.image_id);
-      lifecycle.settle(job.image_id);
+      lifecycle.settle(job);
     },
   };
 }

@@ -1,0 +1,102 @@
+/**
+ * `darkroom verify` reads a data dir without changing its database: opened read-only, never
+ * migrated, so it is safe beside a running server of another version. A schema it was not built
+ * for is refused in one line. Real command, real data dir made by a real server.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../server/db/schema-version.js';
+import { run } from '../helpers/child.js';
+import { solid } from '../helpers/images.js';
+import { startTestServer, tempDirs } from '../helpers/server.js';
+
+const dir = tempDirs('darkroom-verify-schema-');
+let template: string;
+
+beforeAll(async () => {
+  template = dir();
+  const t = await startTestServer({ dataDir: template, config: { workers: '1' } });
+  const res = await t.admin.upload([{ name: 'a.png', data: await solid(120, 80, 'png'), type: 'image/png' }]);
+  expect((await t.admin.waitFor(res.body.id)).status).toBe('done');
+  await t.close();
+});
+
+
+/** A copy of the data dir, its database changed by `change` (a schema of another version). */
+function copyOf(change?: (db: Database.Database) => void) {
+  const d = dir();
+  fs.cpSync(template, d, { recursive: true });
+  if (change) {
+    const db = new Database(path.join(d, 'darkroom.db'));
+    change(db);
+    db.close();
+  }
+  return d;
+}
+
+const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const versionOf = (d: string) => {
+  const db = new Database(path.join(d, 'darkroom.db'), { readonly: true });
+  try {
+    return { version: db.pragma('user_version', { simple: true }), columns: (db.pragma('table_info(jobs)') as Array<{ name: string }>).map((c) => c.name) };
+  } finally {
+    db.close();
+  }
+};
+/** What the previous version left: the last migration not applied. */
+const previousVersion = (db: Database.Database) => {
+  db.exec('ALTER TABLE jobs DROP COLUMN interruptions');
+  db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+};
+
+describe('darkroom verify and the schema version', () => {
+  it('reads a data dir of this version without writing to its database', async () => {
+    const d = copyOf();
+    const before = digest(path.join(d, 'darkroom.db'));
+    const res = await run(['verify', '--data-dir', d]);
+    expect(res.stdout).toMatch(/nothing missing, corrupt or orphaned/);
+    expect(res.code).toBe(0);
+    expect(digest(path.join(d, 'darkroom.db'))).toBe(before);
+  });
+
+  it('refuses, in one line and changing nothing, a database of the previous version (its server may still be running)', async () => {
+    const d = copyOf(previousVersion);
+    const before = digest(path.join(d, 'darkroom.db'));
+    const res = await run(['verify', '--data-dir', d]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim().split('\n')).toEqual([
+      `darkroom: the database is at schema version ${SCHEMA_VERSION - 1}, older than this Darkroom's (${SCHEMA_VERSION}): start the server of this version once (it upgrades the database), then run this again`,
+    ]);
+    expect(res.stdout).toBe('');
+    expect(versionOf(d)).toMatchObject({ version: SCHEMA_VERSION - 1 });
+    expect(versionOf(d).columns).not.toContain('interruptions');
+    expect(digest(path.join(d, 'darkroom.db'))).toBe(before);
+  });
+
+  it('refuses a database of a later version, also with --repair', async () => {
+    const d = copyOf((db) => db.pragma(`user_version = ${SCHEMA_VERSION + 1}`));
+    for (const args of [[], ['--repair']]) {
+      const res = await run(['verify', '--data-dir', d, ...args]);
+      expect(res.code).toBe(2);
+      expect(res.stderr.trim()).toBe(
+        `darkroom: the database is at schema version ${SCHEMA_VERSION + 1}, newer than this Darkroom's (${SCHEMA_VERSION}): use the Darkroom version that wrote it, or a later one`,
+      );
+    }
+    expect(versionOf(d).version).toBe(SCHEMA_VERSION + 1);
+    // The refused repair let go of the lock and left no marker of an unclean stop.
+    expect(fs.existsSync(path.join(d, 'darkroom.pid'))).toBe(false);
+  });
+
+  it('--repair, holding the lock, brings a database of the previous version up to date like a start would', async () => {
+    const d = copyOf(previousVersion);
+    const res = await run(['verify', '--data-dir', d, '--repair']);
+    expect(res.stdout).toMatch(/nothing missing, corrupt or orphaned/);
+    expect(res.code).toBe(0);
+    expect(versionOf(d).version).toBe(SCHEMA_VERSION);
+    expect(versionOf(d).columns).toContain('interruptions');
+    expect((await run(['verify', '--data-dir', d])).code).toBe(0);
+  });
+});
