@@ -83,8 +83,9 @@ export function acquireDataDirLock(dataDir: string, options: { waitMs?: number }
       if (busy && performance.now() < giveUpAt) {
         // Tried again rather than left to SQLite's busy handler, which gives up at once where
         // waiting could deadlock (two processes starting together); by the time this one gives
-        // up, the winner has written its pid for the message.
-        Atomics.wait(PAUSE, 0, 0, 5);
+        // up, the winner has written its pid for the message. The pause is random so that two
+        // processes that collided do not collide again in step, each backing off the other.
+        Atomics.wait(PAUSE, 0, 0, 2 + Math.random() * 8);
         continue;
       }
       db.close();

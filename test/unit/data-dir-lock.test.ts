@@ -65,7 +65,7 @@ afterAll(() => {
   for (const c of contenders) c.proc.kill('SIGKILL');
 });
 
-function contender(dataDir: string, waitMs = 20): Contender {
+function contender(dataDir: string, waitMs = 100): Contender {
   const proc = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', CONTENDER, dataDir, String(waitMs)], { cwd: ROOT });
   const lines = readline.createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
   const c: Contender = {
@@ -88,7 +88,7 @@ describe('data-dir lock', () => {
     fs.writeFileSync(marker(d), String(gonePid()));
     const [a, b] = [contender(d), contender(d)];
     await Promise.all([a.say('release'), b.say('release')]); // both loaded and listening
-    const rounds = 100;
+    const rounds = 60;
     let winsOfA = 0;
     for (let round = 0; round < rounds; round++) {
       const at = Date.now() + 30;
