@@ -4,10 +4,10 @@ import sharp from 'sharp';
 import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import type { ProcessResult, ProcessTask, VariantResult, VariantSpec } from './types.js';
-import { decodableInput } from './decoders.js';
 import { classifyError } from './failures.js';
 import { planOutput, type OutputPlan } from './output-caps.js';
 import { createStopper, type Stopper } from './stopper.js';
+import { openSource, type Source } from './sources.js';
 import { renderSvg, type SvgRenderReport } from './svg-render.js';
 
 /**
@@ -52,12 +52,6 @@ interface Made {
   render?: SvgRenderReport;
 }
 
-/** The original as sharp opens it. */
-interface Source {
-  input: string | Buffer;
-  options: SharpOptions;
-}
-
 /**
  * (input file, variant specs) → variant files, their sizes, a thumbhash and a dominant colour.
  * Every output is auto-oriented, sRGB and free of metadata (sharp strips EXIF, XMP, IPTC and ICC
@@ -66,8 +60,8 @@ interface Source {
  */
 export async function processImage(task: ProcessTask): Promise<ProcessResult> {
   const stop = createStopper(task);
+  let source: Source | undefined;
   try {
-    const input = await decodableInput(task.input, task.format);
     const inputOptions: SharpOptions = {
       limitInputPixels: task.maxInputPixels,
       // Refuse truncated files (they would come out with grey bands) but accept the harmless
@@ -75,15 +69,17 @@ export async function processImage(task: ProcessTask): Promise<ProcessResult> {
       failOn: 'truncated',
       animated: task.animated,
     };
-    const meta = await sharp(input, inputOptions).metadata();
+    source = await openSource({ file: task.input, format: task.format, options: inputOptions, scratch: `${task.scratch}.source`, stop });
+    const meta = await sharp(source.input, source.options).metadata();
     stop.check();
-    const source = { input, options: inputOptions };
     if (task.animated && (meta.pages ?? 1) > 1) return { ok: true, ...(await fromAnimation(source, meta, task, stop)) };
     const width = meta.autoOrient?.width ?? meta.width ?? 0;
     const height = meta.autoOrient?.height ?? meta.height ?? 0;
     return { ok: true, ...(await fromStill(source, width, height, planVariants(task, width, height), task, stop)) };
   } catch (err) {
     return classifyError(err, stop);
+  } finally {
+    await source?.release?.();
   }
 }
 

@@ -44,7 +44,7 @@ export function createProcessImageHandler(deps: {
       const animated =
         image.pages > 1 && ANIMATABLE.has(image.format) && image.width * image.height * image.pages <= deps.maxInputPixels;
       const scratch = store.tmpPath('.tif');
-      const cleanup = () => Promise.all([scratch, ...outputs.map((o) => o.output)].map((file) => fs.promises.rm(file, { force: true })));
+      const cleanup = () => Promise.all([scratch, `${scratch}.source`, ...outputs.map((o) => o.output)].map((file) => fs.promises.rm(file, { force: true })));
 
       const original = await originals.acquire(image.sha256, ctx.signal);
       try {
