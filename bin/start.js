@@ -49,6 +49,11 @@ function desktop(shellBuilt) {
 }
 
 async function headless(reason) {
+  // The engine wants its allocator settings in the environment it starts with and restarts
+  // itself to have them (server/node-flags.ts): done here, before anything is said, so that
+  // the restarted `npm start` says its one line once.
+  const { restartWithEngineEnv } = await import(`${root}/dist/server/node-flags.js`);
+  restartWithEngineEnv();
   process.stdout.write(`darkroom: starting headless: ${reason}\n`);
   const { main } = await import(`${root}/dist/server/cli.js`);
   await main([process.argv[0], 'darkroom', 'serve', ...args.filter((a) => a !== '--headless')]);
