@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `darkroom` command. Runs the compiled server; `npm run build` (or `npm start`) compiles it.
+import './supported-node.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

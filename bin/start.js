@@ -1,67 +1,22 @@
 #!/usr/bin/env node
 // `npm start`: build what is missing, then open the desktop app; where Electron cannot start,
 // say why in one line and run the same engine headless.
+import './supported-node.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildEngine, buildShell, buildUi, electronInstalled, root } from './build.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 // An Electron that exits with an error this soon did not start (missing libraries, no GPU …).
 const EARLY_EXIT_MS = 10_000;
 
-function tsc(project) {
-  // Build mode: when nothing changed it only compares timestamps (a fraction of a second).
-  return spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', project], { cwd: root, stdio: 'inherit' }).status;
-}
-
-function electronInstalled() {
-  try {
-    return dirname(require.resolve('electron/package.json'));
-  } catch {
-    return undefined;
-  }
-}
-
 /** Builds the engine (required), the desktop shell and the web UI (each when its tools are installed). */
 function build() {
-  // Incremental: a stale dist/ never runs.
-  const server = tsc('tsconfig.json');
-  if (server !== 0) process.exit(server ?? 1);
-  const shellBuilt = electronInstalled() ? tsc('electron/tsconfig.json') === 0 : false;
+  buildEngine();
+  const shellBuilt = buildShell();
   buildUi();
   return { shellBuilt };
-}
-
-/** The newest modification time of the web UI's sources. */
-function newestSource(dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const file = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(file) : statSync(file).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the web UI when it is missing or older than its sources (Vite; a few seconds). */
-function buildUi() {
-  const index = join(root, 'dist/renderer/index.html');
-  if (!existsSync(join(root, 'renderer'))) return;
-  const sourcesChanged = () => Math.max(newestSource(join(root, 'renderer')), statSync(join(root, 'vite.config.ts')).mtimeMs) > statSync(index).mtimeMs;
-  if (existsSync(index) && !sourcesChanged()) return;
-  let vite;
-  try {
-    vite = join(dirname(require.resolve('vite/package.json')), 'bin/vite.js');
-  } catch {
-    process.stdout.write('darkroom: the web UI is not built and Vite is not installed (run npm ci); starting without it\n');
-    return;
-  }
-  process.stdout.write('darkroom: building the web UI…\n');
-  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
 /**
@@ -94,6 +49,11 @@ function desktop(shellBuilt) {
 }
 
 async function headless(reason) {
+  // The engine wants its allocator settings in the environment it starts with and restarts
+  // itself to have them (server/node-flags.ts): done here, before anything is said, so that
+  // the restarted `npm start` says its one line once.
+  const { restartWithEngineEnv } = await import(`${root}/dist/server/node-flags.js`);
+  restartWithEngineEnv();
   process.stdout.write(`darkroom: starting headless: ${reason}\n`);
   const { main } = await import(`${root}/dist/server/cli.js`);
   await main([process.argv[0], 'darkroom', 'serve', ...args.filter((a) => a !== '--headless')]);

@@ -2,8 +2,8 @@
 // `npm run dist [-- --linux|--win|--mac] [-- --x64|--arm64]`: packages the desktop app with
 // electron-builder (electron-builder.yml). The app is staged into release/app with its
 // production dependencies installed for the target platform, and electron-builder runs on
-// the stage: native modules are rebuilt for Electron there, never in the project's own
-// node_modules, which stay built for Node. Needs the network (the npm registry for the stage,
+// the stage, never on the project's own node_modules. The native modules use Node-API and
+// load in Electron as they are. Needs the network (the npm registry for the stage,
 // Electron's release downloads for the packages). Output: release/packages/.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -57,8 +57,8 @@ const author = appPackage.author ?? { name: 'Darkroom contributors', email: 'dar
 fs.writeFileSync(path.join(stage, 'package.json'), `${JSON.stringify({ ...appPackage, author, main: 'dist/electron/main.js' }, null, 2)}\n`);
 
 // 3. Production dependencies for the target platform (sharp's platform packages are optional
-// dependencies chosen by os and cpu). Install scripts are skipped: electron-builder rebuilds
-// the native ones for Electron next.
+// dependencies chosen by os and cpu). Install scripts are skipped: the native modules come
+// prebuilt for Node-API, which Electron loads as Node does.
 const npmArch = arch === 'universal' ? process.arch : arch;
 npm(['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', `--os=${platform}`, `--cpu=${npmArch}`], stage);
 

@@ -9,7 +9,6 @@ import { createStatsRepo } from './db/stats.repo.js';
 import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { createKeysService, NewKeyInput } from './services/keys.service.js';
-import { createLogger } from './logger.js';
 import { usePrivateFileModes } from './storage/private-files.js';
 import { missingEngineEnv, missingEngineFlags, restartWithEngineEnv } from './node-flags.js';
 import { verifyDataDir } from './recovery/verify.js';
@@ -137,7 +136,7 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
   if (repair && config.s3Bucket) {
     const s3 = await import('./sync/s3-sync.js');
     try {
-      bucket = await s3.connectS3Bucket(config, createLogger('warn'));
+      bucket = await s3.connectS3Bucket(config);
     } catch (err) {
       refuse((err as Error).message);
     }

@@ -89,7 +89,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   // First, before touching the data dir: an unusable bucket stops start-up with one line. The
   // S3 code (and the AWS SDK) is loaded only when a bucket is configured.
   const s3 = config.s3Bucket ? await import('./sync/s3-sync.js') : undefined;
-  const bucket = s3 ? await s3.connectS3Bucket(config, logger) : undefined;
+  const bucket = s3 ? await s3.connectS3Bucket(config) : undefined;
 
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');

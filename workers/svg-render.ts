@@ -162,14 +162,18 @@ function launch(limits: SvgRenderLimits, kernelLimit: boolean) {
   const env: NodeJS.ProcessEnv = { ...ENGINE_ENV, ...process.env };
   // Under Electron, process.execPath is the app: told to behave as plain Node.
   if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
+  // No JIT: the render process runs a few lines of JavaScript around libvips, and V8's JIT
+  // reserves its code range (512 MiB on Node 24) as writable memory, which alone would pass
+  // the data-segment limit below before the first line ran.
+  const nodeFlags = ['--jitless'];
   const shell =
     HAS_SH && kernelLimit
       ? {
           execPath: '/bin/sh',
           // A soft limit, which a lower hard limit (already stricter) cannot make fail.
-          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; exec "$@"`, 'sh', process.execPath],
+          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; exec "$@"`, 'sh', process.execPath, ...nodeFlags],
         }
-      : { execArgv: [] };
+      : { execArgv: nodeFlags };
   return fork(CHILD, [], { ...shell, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
 }
 

@@ -36,44 +36,21 @@ export interface CompletedPart {
 }
 
 /**
- * The SDK announces on Node 20 that its releases from 2027 on will need Node 22, as a multi-line
- * process warning when a client is built. Darkroom supports Node 20 (package.json engines), and
- * the warning would land between the start-up lines on stderr, so it goes to the log instead.
- */
-function quietly<T>(build: () => T, onWarning: (message: string) => void): T {
-  const original = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (text.startsWith('NodeVersionSupportWarning')) onWarning(text.split('\n')[0]!);
-    else (original as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return build();
-  } finally {
-    process.emitWarning = original;
-  }
-}
-
-/**
  * The one adapter around the S3 SDK: keys below the prefix in, plain values out. Credentials
  * come from the SDK's standard chain (environment, shared config and profile, instance roles).
  */
-export function createS3Bucket(target: BucketTarget, options: { onSdkNotice?: (message: string) => void } = {}) {
-  const client = quietly(
-    () =>
-      new S3Client({
-        region: target.region,
-        endpoint: target.endpoint,
-        forcePathStyle: target.forcePathStyle,
-        // Darkroom computes and sends its own checksums (sha256 for whole objects, CRC32 for
-        // parts): the SDK's automatic ones would hash every byte a second time.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        maxAttempts: 3,
-        requestHandler: { connectionTimeout: 5_000, socketTimeout: 60_000, httpAgent: { keepAlive: true, maxSockets: 32 } },
-      }),
-    options.onSdkNotice ?? (() => {}),
-  );
+export function createS3Bucket(target: BucketTarget) {
+  const client = new S3Client({
+    region: target.region,
+    endpoint: target.endpoint,
+    forcePathStyle: target.forcePathStyle,
+    // Darkroom computes and sends its own checksums (sha256 for whole objects, CRC32 for parts):
+    // the SDK's automatic ones would hash every byte a second time.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 5_000, socketTimeout: 60_000, httpAgent: { keepAlive: true, maxSockets: 32 } },
+  });
   const Bucket = target.bucket;
   const fullKey = (key: string) => (target.prefix ? `${target.prefix}/${key}` : key);
   const where = `bucket "${target.bucket}"${target.endpoint ? ` at ${target.endpoint}` : ` in ${target.region}`}`;

@@ -39,17 +39,14 @@ export const DEFAULT_S3_TUNING: S3SyncTuning = { ...DEFAULT_SYNC_TIMING, concurr
  * Opens the bucket named by the config and checks it answers with these credentials. Throws an
  * Error whose message is the one line start-up prints when it cannot be used.
  */
-export async function connectS3Bucket(config: Config, logger: Logger): Promise<S3Bucket> {
-  const bucket = createS3Bucket(
-    {
-      bucket: config.s3Bucket!,
-      prefix: config.s3Prefix,
-      endpoint: config.s3Endpoint,
-      region: config.s3Region,
-      forcePathStyle: config.s3ForcePathStyle,
-    },
-    { onSdkNotice: (message) => logger.debug({ notice: message }, 'AWS SDK notice') },
-  );
+export async function connectS3Bucket(config: Config): Promise<S3Bucket> {
+  const bucket = createS3Bucket({
+    bucket: config.s3Bucket!,
+    prefix: config.s3Prefix,
+    endpoint: config.s3Endpoint,
+    region: config.s3Region,
+    forcePathStyle: config.s3ForcePathStyle,
+  });
   try {
     await bucket.check(AbortSignal.timeout(15_000));
     return bucket;

@@ -18,7 +18,13 @@ export interface ChildServer {
  * Starts the compiled server as a real child process and waits for its ready line. Used where
  * the test needs a process of its own: kill -9, peak memory, signals.
  */
-export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, script = DARKROOM_BIN, nodeFlags: string[] = []): Promise<ChildServer> {
+export async function spawnServer(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  script = DARKROOM_BIN,
+  nodeFlags: string[] = [],
+  readyWithinMs = 30_000,
+): Promise<ChildServer> {
   const proc = spawn(process.execPath, [...nodeFlags, script, ...args], {
     cwd: ROOT,
     env: { ...process.env, DARKROOM_LOG_LEVEL: 'warn', ...env },
@@ -30,7 +36,7 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, s
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}\n${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}\n${err}`)), readyWithinMs);
     const check = () => {
       const m = /darkroom listening on (http:\/\/\S+)/.exec(out);
       if (m) {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -59,4 +60,33 @@ describe('npm start', () => {
       expect(await server.exited).toBe(0);
     }
   });
+});
+
+describe('npm run serve', () => {
+  it('builds what a fresh checkout is missing (engine and web UI), then serves', async () => {
+    // The project's tracked files, as a clone has them: no dist/.
+    const checkout = tempDir('darkroom-checkout-');
+    dirs.push(checkout);
+    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT }).toString('utf8').split('\0').filter(Boolean);
+    for (const file of tracked) {
+      if (!fs.existsSync(path.join(ROOT, file))) continue;
+      fs.mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, file), path.join(checkout, file));
+    }
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(checkout, 'node_modules'));
+    expect(fs.existsSync(path.join(checkout, 'dist'))).toBe(false);
+
+    const dataDir = tempDir('darkroom-serve-');
+    dirs.push(dataDir);
+    // `npm run serve` is `node bin/serve.js` (with the engine's flags); a full build takes a while.
+    const server = await spawnServer(['--port', '0', '--data-dir', dataDir, '--workers', '1'], {}, path.join(checkout, 'bin/serve.js'), [], 240_000);
+    servers.push(server);
+    expect(fs.existsSync(path.join(checkout, 'dist/server/cli.js'))).toBe(true);
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('<div id="root">');
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  }, 300_000);
 });
