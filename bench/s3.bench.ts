@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createS3Bucket } from '../server/storage/s3-bucket.js';
 import { DEFAULT_S3_TUNING } from '../server/sync/s3-sync.js';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../server/node-flags.js';
-import { BENCH_KEY, ROOT, rssMb } from './lib/processes.js';
+import { BENCH_KEY, ROOT, cpuSecondsOf, rssMb } from './lib/processes.js';
 import { median, type BenchEntry } from './report.js';
 
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
@@ -77,12 +77,6 @@ async function api(url: string, method: string, pathname: string): Promise<any> 
   return text ? JSON.parse(text) : undefined;
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuOf(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
 /**
  * Times the server's sync of one original already waiting in its queue: from the moment its
  * upload is seen running to the moment it is verified in the bucket, sampling the server's
@@ -94,7 +88,7 @@ async function timeDrain(url: string, pid: number, sha256: string, size: number,
   let startedAt: number | undefined;
   const rssAtStart = rssMb(pid) * MiB;
   let peakRss = rssAtStart;
-  const cpuBefore = cpuOf(pid);
+  const cpuBefore = cpuSecondsOf(pid);
   for (;;) {
     peakRss = Math.max(peakRss, rssMb(pid) * MiB);
     const status = await api(url, 'GET', '/v1/sync');
@@ -103,7 +97,7 @@ async function timeDrain(url: string, pid: number, sha256: string, size: number,
       const doneAt = performance.now();
       if (status.failed.jobs) throw new Error(`sync failed: ${JSON.stringify(status.failed.recent)}`);
       // Everything the server did meanwhile counts (answering these polls too): an upper bound.
-      return { ms: doneAt - (startedAt ?? waitingSince), cpuSeconds: cpuOf(pid) - cpuBefore, peakRss, rssAtStart };
+      return { ms: doneAt - (startedAt ?? waitingSince), cpuSeconds: cpuSecondsOf(pid) - cpuBefore, peakRss, rssAtStart };
     }
     // Often enough for a tenth of a second's resolution, rarely enough not to load the server.
     await new Promise((r) => setTimeout(r, 100));
