@@ -53,11 +53,11 @@ export default {
     {
       name: 'services-import-no-s3-or-watch-adapter',
       comment:
-        'S3 (storage/s3-*, sync/) and the folder watchers (watch/) are adapters that call the use ' +
+        'S3 (storage/s3-*, storage/s3/, sync/) and the folder watchers (watch/) are adapters that call the use ' +
         'cases; a use case importing them would run only where S3 or a watched folder exists.',
       severity: 'error',
       from: { path: '^server/services/' },
-      to: { path: '^server/(storage/s3-|sync/|watch/)' },
+      to: { path: '^server/(storage/s3[-/]|sync/|watch/)' },
     },
     {
       name: 'db-and-storage-import-no-use-case',
