@@ -10,7 +10,7 @@ import { createJobsRepo } from '../server/db/jobs.repo.js';
 import { createStatsRepo, levelNumber, utcDay } from '../server/db/stats.repo.js';
 import { startServer } from '../server/main.js';
 import { DEFAULT_VARIANTS } from '../server/services/variants.js';
-import { bucketOf, emptyHistogram, encodeHistogram, percentile, type Histogram } from '../server/services/stats/histogram.js';
+import { bucketOf, emptyHistogram, encodeHistogram, percentile, type Histogram } from '../server/util/histogram.js';
 import { median, quantile, type BenchEntry } from './report.js';
 import { BENCH_KEY } from './lib/processes.js';
 

@@ -40,7 +40,7 @@ import { statsRouter } from './http/routes/stats.routes.js';
 import { syncRouter } from './http/routes/sync.routes.js';
 import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
 import type { S3SyncTuning } from './sync/s3-sync.js';
-import { createResumableUploads } from './services/resumable-uploads.js';
+import { createResumableUploads } from './http/tus/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { ensurePrivateDataDir } from './storage/private-files.js';

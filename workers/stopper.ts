@@ -1,5 +1,12 @@
 import type { Sharp } from 'sharp';
-import type { StopControl } from './types.js';
+
+/** How the runner stops a task that runs: part of every task it hands a worker (types.ts). */
+export interface StopControl {
+  /** Set to non-zero (Atomics) by the runner to stop the task at its next step; shared memory. */
+  cancel?: Int32Array;
+  /** When the job's time is up: epoch milliseconds, wall clock. */
+  deadline?: number;
+}
 
 /** A task stopped on purpose: its job was superseded (`cancelled`) or ran out of time. */
 export class Stopped extends Error {

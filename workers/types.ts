@@ -3,6 +3,7 @@
  * only (paths, numbers, options), never handles to the database or config.
  */
 
+import type { StopControl } from './stopper.js';
 import type { SvgRenderReport } from './svg-render.js';
 
 export type Fit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
@@ -19,13 +20,9 @@ export interface VariantSpec {
   withoutEnlargement: boolean;
 }
 
-/** How the runner stops a task that runs (workers/stopper.ts). */
-export interface StopControl {
-  /** Set to non-zero (Atomics) by the runner to stop the task at its next step; shared memory. */
-  cancel?: Int32Array;
-  /** When the job's time is up: epoch milliseconds, wall clock. */
-  deadline?: number;
-}
+// How the runner stops a task that runs is the stopper's own contract (it is defined there, so
+// the stopper, which svg-render.ts uses, does not import this module back).
+export type { StopControl } from './stopper.js';
 
 export interface ProcessTask extends StopControl {
   input: string;

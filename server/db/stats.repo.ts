@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './connection.js';
-import { bucketOf, decodeHistogram, encodeHistogram, percentile } from '../services/stats/histogram.js';
+import { bucketOf, decodeHistogram, encodeHistogram, percentile } from '../util/histogram.js';
 
 export interface StatsDelta {
   uploaded?: number;

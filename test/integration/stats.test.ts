@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { percentile, emptyHistogram, bucketOf } from '../../server/services/stats/histogram.js';
+import { percentile, emptyHistogram, bucketOf } from '../../server/util/histogram.js';
 import { createManualClock } from '../../server/util/clock.js';
 import { run } from '../helpers/child.js';
 import { fixture, pngBomb, solid } from '../helpers/images.js';

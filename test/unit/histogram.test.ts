@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUCKETS, bucketOf, decodeHistogram, emptyHistogram, encodeHistogram, percentile, upperBoundMs } from '../../server/services/stats/histogram.js';
+import { BUCKETS, bucketOf, decodeHistogram, emptyHistogram, encodeHistogram, percentile, upperBoundMs } from '../../server/util/histogram.js';
 
 function exactPercentile(values: number[], p: number) {
   const sorted = [...values].sort((a, b) => a - b);

@@ -7,7 +7,7 @@
  * leads the key, so each grouping reads one contiguous range. Any grouping then reads few rows:
  * by day alone, 1 row a day; by customer, 1 per customer a day; only customer × format
  * without day merges the detailed rows. `latency` is a fixed-bucket histogram of processing
- * latency (services/stats/histogram.ts); p50_ms/p95_ms are its percentiles, kept up to date so
+ * latency (util/histogram.ts); p50_ms/p95_ms are its percentiles, kept up to date so
  * per-day groups need no histogram at read time, and group_json is the row as the API's group
  * object, kept up to date too, so a per-day report is one string concatenation in SQLite
  * (tens of thousands of groups in tens of milliseconds). `queued_at` on images is when the current

@@ -1,10 +1,10 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
-import type { ResumableUploads } from '../../services/resumable-uploads.js';
+import type { ResumableUploads } from '../tus/resumable-uploads.js';
 import type { Principal } from '../../services/keys.service.js';
 import { allowSlowBody } from '../connection/body-deadline.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
-import { tusErrorInApiForm } from '../tus-errors.js';
+import { tusErrorInApiForm } from '../tus/tus-errors.js';
 import { noQuery } from '../validate.js';
 
 const TUS_VERSION = '1.0.0';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { utcDay, type Level, type RawStatsRow, type StatsRepo } from '../../db/stats.repo.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../util/clock.js';
-import { addEncoded, emptyHistogram, percentile, type Histogram } from './histogram.js';
+import { addEncoded, emptyHistogram, percentile, type Histogram } from '../../util/histogram.js';
 
 export const GROUP_KEYS = ['customer', 'format', 'day'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];

@@ -1,5 +1,5 @@
-import { AppError, type ErrorCode } from '../errors.js';
-import { errorBody } from './middleware/errors.js';
+import { AppError, type ErrorCode } from '../../errors.js';
+import { errorBody } from '../middleware/errors.js';
 
 /**
  * The catalogue code of each status @tus/server answers protocol errors with. Two statuses

@@ -3,14 +3,14 @@ import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { EVENTS, Metadata, Server, Upload } from '@tus/server';
 import type { Logger } from 'pino';
-import { AppError } from '../errors.js';
-import { SNIFF_BYTES, sniffFormat } from '../media/sniff.js';
-import { ResumableFileStore, UPLOAD_ID } from '../storage/resumable-file-store.js';
-import type { Clock } from '../util/clock.js';
-import type { IngestService } from './ingest.service.js';
-import type { Principal } from './keys.service.js';
-import { tooLarge, type ReceiveLimits } from './receive.js';
-import { parseVariants, type VariantLimits } from './variants.js';
+import { AppError } from '../../errors.js';
+import { SNIFF_BYTES, sniffFormat } from '../../media/sniff.js';
+import type { IngestService } from '../../services/ingest.service.js';
+import type { Principal } from '../../services/keys.service.js';
+import { tooLarge, type ReceiveLimits } from '../../services/receive.js';
+import { parseVariants, type VariantLimits } from '../../services/variants.js';
+import { ResumableFileStore, UPLOAD_ID } from '../../storage/resumable-file-store.js';
+import type { Clock } from '../../util/clock.js';
 
 /** Where the tus protocol lives (CONTRACT §3); the Location of an upload is under it. */
 export const UPLOADS_PATH = '/v1/uploads';
@@ -50,7 +50,9 @@ export interface CompletedUpload {
 /**
  * Resumable uploads (tus 1.0 via @tus/server): the bytes stream to `uploads/` in the data dir,
  * are judged and hashed on the way like any upload, and once the last byte is in, the file is
- * ingested exactly like `POST /v1/image`. The answer that completes an upload carries
+ * ingested exactly like `POST /v1/image`. This is the tus adapter: it speaks the protocol
+ * (@tus/server, its hooks, the Upload-* headers) and hands complete uploads to the ingest use
+ * case, which knows nothing of tus. The answer that completes an upload carries
  * `Darkroom-Image-Id`; asking about a completed upload later (a client that lost that answer
  * when the connection dropped) gets the same id, and never ingests the bytes twice.
  */
@@ -104,7 +106,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
         deps.onUploadOutcome(err.code);
         ingest.rejected(principalOf(req), err);
       }
-      // The API's error form; the route adds the request id (http/tus-errors.ts).
+      // The API's error form; the route adds the request id (tus-errors.ts).
       return { status_code: err.status, body: JSON.stringify({ error: { code: err.code, message: err.message } }) };
     },
   });

@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/child.js';
+import { tempDirs } from '../helpers/server.js';
+
+/**
+ * The layering check that `npm test` runs first (`npm run lint:deps`: dependency-cruiser with
+ * .dependency-cruiser.mjs), run the same way on small trees laid out like the project: one that
+ * keeps every rule, and the same tree with one broken import per rule. So the check is known to
+ * fail when the code breaks a rule, not only to pass on code that keeps them.
+ */
+
+const LINT_DEPS: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts['lint:deps'];
+const tempDir = tempDirs('darkroom-layering-');
+
+/** A tree that keeps the layering: each layer importing only what it may. */
+const LAYERED: Record<string, string> = {
+  'server/main.ts': `import { createRoutes } from './http/routes.js';\nexport const app = createRoutes();\n`,
+  'server/errors.ts': `export class AppError extends Error {}\n`,
+  'server/http/routes.ts':
+    `import express from 'express';\nimport { listImages } from '../services/images.service.js';\n` +
+    `export const createRoutes = () => express().get('/', (_req, res) => void res.json(listImages()));\n`,
+  'server/services/images.service.ts':
+    `import { allImages } from '../db/images.repo.js';\nimport { now } from '../util/clock.js';\n` +
+    `export const listImages = () => ({ at: now(), images: allImages() });\n`,
+  'server/db/images.repo.ts': `import type { Database } from 'better-sqlite3';\nexport const allImages = (db?: Database) => (db ? [] : []);\n`,
+  'server/jobs/runner.ts': `import { listImages } from '../services/images.service.js';\nexport const run = () => listImages();\n`,
+  'server/sync/s3-sync.ts': `export const sync = () => undefined;\n`,
+  'server/util/clock.ts': `export const now = () => Date.now();\n`,
+  'server/api/schemas.ts': `export interface ImageView { id: string }\n`,
+  'workers/pipeline.ts': `import sharp from 'sharp';\nexport const decode = (file: string) => sharp(file);\n`,
+  'electron/bridge.ts': `export interface DarkroomDesktopBridge { chooseFolder(): Promise<string | null> }\n`,
+  'electron/main.ts': `import { app } from 'electron';\nexport const quit = () => app.quit();\n`,
+  'renderer/src/client.ts': `import type { ImageView } from '../../server/api/schemas.js';\nexport const ids = (v: ImageView[]) => v.map((i) => i.id);\n`,
+  'renderer/src/desktop.ts': `import type { DarkroomDesktopBridge } from '../../electron/bridge';\nexport const bridge = (): DarkroomDesktopBridge | undefined => undefined;\n`,
+  'bench/run.ts': `import { listImages } from '../server/services/images.service.js';\nlistImages();\n`,
+};
+
+/** One broken import (or more) per rule, added to the layered tree. */
+const BROKEN: Record<string, string> = {
+  'workers/leaky.ts': `import { now } from '../server/util/clock.js';\nimport Database from 'better-sqlite3';\nexport const open = () => new Database(String(now()));\n`,
+  'server/services/upload.service.ts':
+    `import type { IncomingMessage } from 'node:http';\nimport { Server } from '@tus/server';\nimport sharp from 'sharp';\n` +
+    `import { createRoutes } from '../http/routes.js';\nimport { sync } from '../sync/s3-sync.js';\n` +
+    `export const all = (req: IncomingMessage) => [req, Server, sharp, createRoutes, sync];\n`,
+  'server/db/stats.repo.ts': `import { listImages } from '../services/images.service.js';\nexport const count = () => listImages().images.length;\n`,
+  'server/jobs/answer.ts': `import { createRoutes } from '../http/routes.js';\nexport const answer = createRoutes;\n`,
+  'server/util/clock.ts': `import { AppError } from '../errors.js';\nexport const now = () => Date.now();\nexport const never = () => new AppError();\n`,
+  'server/desktop.ts': `import type { DarkroomDesktopBridge } from '../electron/bridge.js';\nimport { app } from 'electron';\nexport const shell = (b: DarkroomDesktopBridge) => [b, app];\n`,
+  'renderer/src/stats.ts': `import { allImages } from '../../server/db/images.repo.js';\nexport const rows = allImages;\n`,
+  'renderer/src/menu.ts': `import { quit } from '../../electron/main.js';\nexport const close = quit;\n`,
+  'server/jobs/a.ts': `import { b } from './b.js';\nexport const a = () => b();\n`,
+  'server/jobs/b.ts': `import { a } from './a.js';\nimport { gone } from './missing.js';\nexport const b = (): unknown => [a, gone];\n`,
+};
+
+/** Lays out a tree with the project's rule set and its installed packages (for imports of libraries). */
+function layTree(files: Record<string, string>): string {
+  const dir = tempDir();
+  for (const [file, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  }
+  fs.copyFileSync(path.join(ROOT, '.dependency-cruiser.mjs'), path.join(dir, '.dependency-cruiser.mjs'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/** Runs `npm run lint:deps`'s command in a tree, as npm would (its packages' binaries on PATH). */
+function lintDeps(dir: string): { status: number | null; output: string } {
+  const run = spawnSync('sh', ['-c', LINT_DEPS], {
+    cwd: dir,
+    env: { ...process.env, PATH: `${path.join(ROOT, 'node_modules/.bin')}${path.delimiter}${process.env.PATH}` },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+/** The violations the err reporter lists, one `rule: from → to` per line (a cycle on one line). */
+function violations(output: string): string[] {
+  return output
+    .replace(/ →\s*\n\s+/g, ' → ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('error '))
+    .map((line) => line.slice('error '.length));
+}
+
+describe('layering check (npm run lint:deps)', () => {
+  it('passes a tree whose every import keeps the layering', () => {
+    const { status, output } = lintDeps(layTree(LAYERED));
+    expect(output).toContain('no dependency violations found');
+    expect(status).toBe(0);
+  });
+
+  it('fails on an import that breaks a rule, naming the rule and the import', () => {
+    const { status, output } = lintDeps(layTree({ ...LAYERED, ...BROKEN }));
+    expect(status, output).not.toBe(0);
+    const found = violations(output);
+    const expected: Array<[rule: string, from: string, to: RegExp]> = [
+      ['workers-import-no-server', 'workers/leaky.ts', /^server\/util\/clock\.ts$/],
+      ['workers-import-no-database', 'workers/leaky.ts', /node_modules\/better-sqlite3\//],
+      ['services-import-no-http', 'server/services/upload.service.ts', /^server\/http\/routes\.ts$/],
+      ['services-import-no-http', 'server/services/upload.service.ts', /^(node:)?http$/],
+      ['services-import-no-http', 'server/services/upload.service.ts', /node_modules\/@tus\/server\//],
+      ['services-import-no-outside-system-client', 'server/services/upload.service.ts', /node_modules\/sharp\//],
+      ['services-import-no-s3-or-watch-adapter', 'server/services/upload.service.ts', /^server\/sync\/s3-sync\.ts$/],
+      ['db-and-storage-import-no-use-case', 'server/db/stats.repo.ts', /^server\/services\/images\.service\.ts$/],
+      ['only-http-imports-http', 'server/jobs/answer.ts', /^server\/http\/routes\.ts$/],
+      ['util-is-a-leaf', 'server/util/clock.ts', /^server\/errors\.ts$/],
+      ['server-imports-no-electron', 'server/desktop.ts', /^electron\/bridge\.ts$/],
+      ['server-imports-no-electron', 'server/desktop.ts', /node_modules\/electron\//],
+      ['renderer-imports-only-the-server-api', 'renderer/src/stats.ts', /^server\/db\/images\.repo\.ts$/],
+      ['renderer-imports-only-the-desktop-bridge', 'renderer/src/menu.ts', /^electron\/main\.ts$/],
+      ['no-circular', 'server/jobs/(a|b).ts', /^server\/jobs\/(a|b)\.ts/],
+      ['not-to-unresolvable', 'server/jobs/b.ts', /^\.\/missing\.js$/],
+    ];
+    for (const [rule, from, to] of expected) {
+      const hit = found.some((v) => {
+        const m = /^([\w-]+): (\S+) → (\S+)/.exec(v);
+        return m?.[1] === rule && new RegExp(`^${from}$`).test(m[2]!) && to.test(m[3]!);
+      });
+      expect(hit, `${rule}: ${from} → ${to} not reported in:\n${output}`).toBe(true);
+    }
+    // What the rules allow stays allowed: the renderer's API schemas and desktop bridge, a route
+    // calling a use case, a job calling a use case.
+    for (const allowed of ['renderer/src/client.ts', 'renderer/src/desktop.ts', 'server/http/routes.ts', 'server/jobs/runner.ts']) {
+      expect(found.filter((v) => v.includes(`: ${allowed} →`)), output).toEqual([]);
+    }
+  });
+});
