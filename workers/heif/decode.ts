@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import sharp from 'sharp';
+import { runLimitedChild, type ChildLimits } from '../limited-child.js';
+import type { Source, SourceRequest } from '../sources.js';
+import { compiledWorkerPath } from '../worker-path.js';
+import { describeHeif } from './describe.js';
+import type { HeifLayout } from './layout.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * What one HEIF decode may use. libheif in WebAssembly holds the file, the decoded YCbCr planes
+ * and the RGB image in its memory (about 6 bytes a pixel for an 8-bit photo, 9 for a 10-bit
+ * one); a 12 MP iPhone photo peaks near 200 MiB with Node's own. 1 GiB decodes a 48 MP photo
+ * (the largest phones write) with room; CPU time is about 0.1 s a megapixel, so 30 s is far
+ * more than a photo needs but ends a file made to keep a decoder busy.
+ * `npm run bench -- heic` measures them (docs/performance.md).
+ */
+export const HEIF_DECODE_LIMITS: Readonly<ChildLimits> = { memoryBytes: 1024 * MiB, cpuMs: 30_000 };
+
+export interface HeifDecodeTask {
+  /** The original's path: the process reads it, the decoder sees only its bytes. */
+  input: string;
+  /** The uncompressed TIFF to write. */
+  output: string;
+  /** The EXIF orientation to record in the TIFF for the pipeline's auto-orientation (1 when the decoder turned it). */
+  orientation: number;
+  /** The profile the pixels are in, carried in the TIFF so the pipeline converts from it to sRGB. */
+  icc?: Uint8Array;
+  maxPixels: number;
+}
+
+export interface HeifDecodeResult {
+  width: number;
+  height: number;
+  alpha: boolean;
+}
+
+/** A HEIF image that could not be decoded within the limits, or at all. */
+export class HeifDecodeFailed extends Error {
+  constructor(
+    readonly reason: 'memory' | 'cpu' | 'failed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const CHILD = compiledWorkerPath('workers/heif/decode.child.js');
+
+/**
+ * Decodes a HEIF original (HEVC-coded, which sharp's libvips cannot) into an uncompressed TIFF at
+ * `request.scratch` and returns it as the source every variant is made from: upright or carrying
+ * the one orientation still to apply, in the colour profile it was taken in.
+ */
+export async function openHeif(request: SourceRequest, limits: ChildLimits = HEIF_DECODE_LIMITS): Promise<Source> {
+  const meta = await sharp(request.file, { limitInputPixels: false }).metadata();
+  const { layout, orientationAfterDecode } = await describeHeif(request.file, meta);
+  request.stop.check();
+  const task: HeifDecodeTask = {
+    input: request.file,
+    output: request.scratch,
+    orientation: orientationAfterDecode,
+    maxPixels: typeof request.options.limitInputPixels === 'number' ? request.options.limitInputPixels : Number.MAX_SAFE_INTEGER,
+  };
+  const icc = await colourProfile(layout.colour);
+  if (icc) task.icc = icc;
+  const release = () => fs.promises.rm(request.scratch, { force: true });
+  try {
+    const run = await runLimitedChild<HeifDecodeTask, HeifDecodeResult>({ module: CHILD, what: 'the HEIF decode process', task, limits, stop: request.stop });
+    if (run.outcome !== 'done') throw refusal(run.outcome, run.message, limits);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { input: request.scratch, options: request.options, release };
+}
+
+function refusal(outcome: 'memory' | 'cpu' | 'failed', message: string | undefined, limits: ChildLimits): HeifDecodeFailed {
+  const budget = `${Math.round(limits.memoryBytes / MiB)} MiB of memory and ${limits.cpuMs / 1000} s of CPU`;
+  // libheif refused memory past the kernel's limit, or the process died without a word (V8
+  // aborts when its own heap cannot grow): the limit, not a broken file.
+  const outOfMemory = /out of memory|allocat|cannot enlarge memory|Aborted\(OOM\)|without a result/i.test(message ?? '');
+  if (outcome === 'failed' && !outOfMemory) return new HeifDecodeFailed('failed', `this HEIF image could not be decoded: ${(message ?? '').split('\n')[0]}`);
+  if (outcome === 'failed') outcome = 'memory';
+  return new HeifDecodeFailed(outcome, `this HEIF image could not be decoded within ${budget} (HEIF decodes may use no more)`);
+}
+
+let p3Profile: Promise<Buffer> | undefined;
+
+/**
+ * The ICC profile the decoded pixels are in. An embedded profile as it is; `nclx` code points
+ * for Display P3 (primaries 12, as phones that write nclx tag their wide-gamut photos) as libvips'
+ * own P3 profile; anything else as sRGB, which libvips assumes of an untagged image (BT.709
+ * primaries are sRGB's; BT.2020 and HDR transfer functions are not converted).
+ */
+async function colourProfile(colour: HeifLayout['colour']): Promise<Buffer | undefined> {
+  if (!colour) return undefined;
+  if ('icc' in colour) return colour.icc;
+  if (colour.nclx.primaries !== 12) return undefined;
+  p3Profile ??= sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+    .withIccProfile('p3')
+    .png()
+    .toBuffer()
+    .then(async (png) => (await sharp(png).metadata()).icc!);
+  return await p3Profile;
+}
