@@ -20,6 +20,8 @@ export interface HeifLayout {
   /** `irot` and `imir` in the order they apply, as the primary item's properties list them. */
   transforms: HeifTransform[];
   colour: { icc: Buffer } | { nclx: Nclx } | undefined;
+  /** Where the primary item's bytes are. */
+  location?: { method: number; extents: Array<{ offset: number; length: number }> };
 }
 
 export type HeifTransform = { kind: 'rotate'; anticlockwiseQuarterTurns: number } | { kind: 'mirror'; swap: 'top-bottom' | 'left-right' };
@@ -69,7 +71,9 @@ export async function readHeifLayout(file: string): Promise<HeifLayout> {
         if (length > MAX_META_BYTES) throw new MalformedHeif(`the meta box is ${length} bytes, more than a photo's ever is`);
         const body = Buffer.alloc(length - headerLength);
         await handle.read(body, 0, body.length, offset + headerLength);
-        return describe(body);
+        const layout = describe(body);
+        if (layout.itemType === 'grid') await checkGrid(layout, body, handle, size);
+        return layout;
       }
       offset += length;
     }
@@ -120,7 +124,85 @@ export function describe(meta: Buffer): HeifLayout {
       }
     }
   }
-  return { primaryItem, itemType, codedSize, transforms, colour };
+  const iloc = boxes.find((b) => b.type === 'iloc');
+  const location = iloc ? itemLocation(iloc.body, primaryItem) : undefined;
+  return { primaryItem, itemType, codedSize, transforms, colour, ...(location ? { location } : {}) };
+}
+
+/** Where an item's bytes are (iloc): in the file (construction method 0) or in the meta box's idat (1). */
+interface ItemLocation {
+  method: number;
+  extents: Array<{ offset: number; length: number }>;
+}
+
+/**
+ * A grid's own description of its size (its item's data: ISO/IEC 23008-12 6.6.2.3) must be its
+ * `ispe`: libheif sizes the canvas it decodes into from the former, sharp reports the latter, and
+ * a file whose two disagree would pass the pixel limit at one size and decode at another.
+ */
+async function checkGrid(layout: HeifLayout, meta: Buffer, handle: fs.promises.FileHandle, fileSize: number): Promise<void> {
+  const where = layout.location;
+  if (!where || where.extents.length !== 1) throw new MalformedHeif('the grid has no single location for its description');
+  const { offset, length } = where.extents[0]!;
+  if (length < 8 || length > 12) throw new MalformedHeif(`the grid description is ${length} bytes`);
+  let data: Buffer;
+  if (where.method === 1) {
+    const idat = children(fullBody(meta, 'meta')).find((b) => b.type === 'idat');
+    if (!idat || offset + length > idat.body.length) throw new MalformedHeif('the grid description lies outside idat');
+    data = idat.body.subarray(offset, offset + length);
+  } else if (where.method === 0) {
+    if (offset + length > fileSize) throw new MalformedHeif('the grid description lies past the end of the file');
+    data = Buffer.alloc(length);
+    await handle.read(data, 0, length, offset);
+  } else {
+    throw new MalformedHeif(`the grid description is in construction method ${where.method}`);
+  }
+  const wide = (data[1]! & 1) !== 0;
+  need(data, wide ? 12 : 8, 'grid');
+  const size = wide ? { width: data.readUInt32BE(4), height: data.readUInt32BE(8) } : { width: data.readUInt16BE(4), height: data.readUInt16BE(6) };
+  const coded = layout.codedSize;
+  if (!coded) layout.codedSize = size;
+  else if (coded.width !== size.width || coded.height !== size.height) {
+    throw new MalformedHeif(`the grid describes ${size.width}×${size.height} pixels but its ispe says ${coded.width}×${coded.height}`);
+  }
+}
+
+function itemLocation(iloc: Buffer, item: number): ItemLocation | undefined {
+  const version = iloc[0];
+  if (version === undefined || version > 2) throw new MalformedHeif(`iloc version ${version} is unknown`);
+  const body = fullBody(iloc, 'iloc');
+  need(body, 2, 'iloc');
+  const offsetSize = body[0]! >> 4;
+  const lengthSize = body[0]! & 15;
+  const baseSize = body[1]! >> 4;
+  const indexSize = version >= 1 ? body[1]! & 15 : 0;
+  for (const size of [offsetSize, lengthSize, baseSize, indexSize]) {
+    if (![0, 4, 8].includes(size)) throw new MalformedHeif(`iloc field size ${size} is not 0, 4 or 8`);
+  }
+  let at = 2;
+  const read = (bytes: number) => {
+    need(body, at + bytes, 'iloc');
+    const value = bytes === 0 ? 0 : bytes === 8 ? Number(body.readBigUInt64BE(at)) : body.readUIntBE(at, bytes);
+    at += bytes;
+    return value;
+  };
+  const count = read(version < 2 ? 2 : 4);
+  for (let i = 0; i < count; i++) {
+    const id = read(version < 2 ? 2 : 4);
+    const method = version >= 1 ? read(2) & 15 : 0;
+    read(2); // data reference index: 0, this file
+    const base = read(baseSize);
+    const extentCount = read(2);
+    const extents: ItemLocation['extents'] = [];
+    for (let e = 0; e < extentCount; e++) {
+      read(indexSize);
+      const offset = read(offsetSize);
+      const length = read(lengthSize);
+      extents.push({ offset: base + offset, length });
+    }
+    if (id === item) return { method, extents };
+  }
+  return undefined;
 }
 
 function readColour(body: Buffer): HeifLayout['colour'] {
