@@ -59,3 +59,49 @@ export function serveLimitedTask<T, R>(run: (task: T) => Promise<R>): void {
     process.exit(0);
   }
 }
+
+/**
+ * Serves tasks one after another in this process (workers/limited-child.ts `createWarmChild`),
+ * each watched against the limits as `serveLimitedTask` watches its one; ends after a task that
+ * failed, whose code may have left its state broken.
+ */
+export function serveLimitedTasks<T, R>(run: (task: T) => Promise<R>): void {
+  const send = (message: ChildMessage<R>) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
+  if (process.platform === 'linux') {
+    try {
+      fs.writeFileSync('/proc/self/oom_score_adj', '1000');
+    } catch {
+      // Not writable in some sandboxes; the limits still hold.
+    }
+  }
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  let queue = Promise.resolve();
+  process.on('message', (request: ChildRequest<T>) => {
+    queue = queue.then(() => serve(request));
+  });
+  void send({ kind: 'ready' });
+
+  async function serve({ limits, task }: ChildRequest<T>): Promise<void> {
+    const cpuAtStart = cpuMs();
+    let over = false;
+    const watchdog = setInterval(() => {
+      const rss = process.memoryUsage.rss();
+      const cpu = cpuMs() - cpuAtStart;
+      const limit = rss > limits.memoryBytes ? 'memory' : cpu > limits.cpuMs ? 'cpu' : undefined;
+      if (!limit || over) return;
+      over = true;
+      void send({ kind: 'limit', limit, peakRss: Math.max(rss, peakRss()), cpuMs: cpu }).then(() => process.kill(process.pid, 'SIGKILL'));
+    }, WATCH_EVERY_MS);
+    try {
+      const result = await run(task);
+      clearInterval(watchdog);
+      if (over) return;
+      await send({ kind: 'done', result, peakRss: peakRss(), cpuMs: cpuMs() - cpuAtStart, rss: process.memoryUsage.rss() });
+    } catch (err) {
+      clearInterval(watchdog);
+      if (over) return;
+      await send({ kind: 'failed', message: String((err as Error)?.message ?? err), peakRss: peakRss(), cpuMs: cpuMs() - cpuAtStart });
+      process.exit(0);
+    }
+  }
+}

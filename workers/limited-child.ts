@@ -22,7 +22,7 @@ export interface ChildLimits {
 /** What the process sends back (the runtime's side of the conversation). */
 export type ChildMessage<R> =
   | { kind: 'ready' }
-  | { kind: 'done'; result: R; peakRss: number; cpuMs: number }
+  | { kind: 'done'; result: R; peakRss: number; cpuMs: number; /** Resident memory once done (a process that serves on). */ rss?: number }
   | { kind: 'limit'; limit: 'memory' | 'cpu'; peakRss: number; cpuMs: number }
   | { kind: 'failed'; message: string; peakRss: number; cpuMs: number };
 
@@ -57,7 +57,7 @@ const HAS_SH = process.platform === 'linux' && fs.existsSync('/bin/sh');
  * cannot look: a WebAssembly decoder runs on the only JavaScript thread and blocks its timers.
  * Elsewhere the watchdog and the parent's wall clock are the bound.
  */
-function launch(module: string, limits: ChildLimits, kernelLimit: boolean) {
+function launch(module: string, limits: ChildLimits, kernelLimit: boolean, cpuSeconds: number | undefined = Math.ceil(limits.cpuMs / 1000) + 1) {
   // The allocator settings the engine runs with (server/node-flags.ts), unless set otherwise:
   // what a task frees goes back to the system rather than waiting in an arena.
   const env: NodeJS.ProcessEnv = { ...ENGINE_ENV, ...process.env };
@@ -68,7 +68,7 @@ function launch(module: string, limits: ChildLimits, kernelLimit: boolean) {
       ? {
           execPath: '/bin/sh',
           // A soft limit, which a lower hard limit (already stricter) cannot make fail.
-          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; ulimit -S -t ${Math.ceil(limits.cpuMs / 1000) + 1} 2>/dev/null; exec "$@"`, 'sh', process.execPath],
+          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; ${cpuSeconds ? `ulimit -S -t ${cpuSeconds} 2>/dev/null; ` : ''}exec "$@"`, 'sh', process.execPath],
         }
       : { execArgv: [] };
   return fork(module, [], { ...shell, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
@@ -149,4 +149,129 @@ export function runLimitedChild<T, R>(options: {
       }
     });
   });
+}
+
+/**
+ * A limited process that stays to serve one task after another (workers/limited-child.runtime.ts
+ * `serveLimitedTasks`), for a decoder whose start costs as much as its work: libheif in
+ * WebAssembly takes 0.1 s to load and decodes its first image at half speed while V8 compiles
+ * its hot code, so a fresh process per 12 MP photo doubles the time. Each task runs within the
+ * limits as in a process of its own: its memory is the process's (the kernel's data limit holds
+ * over its whole life), its time is held from outside by a wall clock of the CPU limit (a
+ * decoder that blocks its thread keeps the process's own watchdog from looking; on a shared
+ * machine wall time is at least CPU time, so that is the stricter bound). A process whose memory
+ * a task grew past `recycleAboveBytes` is ended once done, WebAssembly memory never shrinking; so
+ * is one whose task failed (its decoder may be left in any state), and one idle for `idleMs`.
+ * Tasks are served one at a time, in the order asked.
+ */
+export function createWarmChild<T, R>(options: { module: string; what: string; limits: ChildLimits; recycleAboveBytes: number; idleMs: number }) {
+  let current: { child: ReturnType<typeof launch>; ready: Promise<void> } | undefined;
+  let idle: NodeJS.Timeout | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const end = () => {
+    current?.child.kill('SIGKILL');
+    current = undefined;
+  };
+
+  function start() {
+    const child = launch(options.module, options.limits, true, undefined);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString();
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (message: ChildMessage<R>) => {
+        if (message.kind !== 'ready') return;
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code, signal) => reject(new Error(`${options.what} could not start (${signal ?? `code ${code}`}): ${stderr.split('\n')[0] ?? ''}`.trim())));
+      child.once('error', reject);
+    });
+    const started = { child, ready };
+    child.once('exit', () => {
+      if (current === started) current = undefined;
+    });
+    ready.catch(() => {}); // the task that waits on it reports it
+    return started;
+  }
+
+  async function runOne(task: T, stop: Stopper): Promise<ChildRun<R>> {
+    clearTimeout(idle);
+    stop.check();
+    current ??= start();
+    const { child, ready } = current;
+    child.ref();
+    (child.channel as { ref?: () => void } | null | undefined)?.ref?.();
+    await ready;
+    const run = await new Promise<ChildRun<R>>((resolve, reject) => {
+      let settled = false;
+      let outOfTime = false;
+      let stopped: unknown;
+      const finish = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearInterval(poll);
+        clearTimeout(wallClock);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        outcome();
+      };
+      const poll = setInterval(() => {
+        try {
+          stop.check();
+        } catch (err) {
+          stopped ??= err;
+          end();
+        }
+      }, STOP_POLL_MS);
+      const wallClock = setTimeout(() => {
+        outOfTime = true;
+        end();
+      }, options.limits.cpuMs);
+      let limit: ChildMessage<R> | undefined;
+      const onMessage = (message: ChildMessage<R>) => {
+        if (message.kind === 'limit') {
+          limit = message; // the process ends itself next
+        } else if (message.kind === 'done') {
+          if ((message.rss ?? 0) > options.recycleAboveBytes) end();
+          finish(() => resolve({ outcome: 'done', result: message.result, peakRss: message.peakRss, cpuMs: message.cpuMs }));
+        } else if (message.kind === 'failed') {
+          end();
+          finish(() => resolve({ outcome: 'failed', message: message.message, peakRss: message.peakRss, cpuMs: message.cpuMs }));
+        }
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        finish(() => {
+          if (stopped) return reject(stopped);
+          if (outOfTime) return resolve({ outcome: 'cpu', message: `ended after ${options.limits.cpuMs / 1000} s` });
+          if (limit?.kind === 'limit') return resolve({ outcome: limit.limit, peakRss: limit.peakRss, cpuMs: limit.cpuMs });
+          resolve({ outcome: 'failed', message: `${options.what} ended (${signal ?? code}) without a result` });
+        });
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+      child.send({ limits: options.limits, task } satisfies ChildRequest<T>);
+    });
+    if (current?.child === child) {
+      // Idle: the process neither keeps this thread alive nor outlives a quiet spell.
+      child.unref();
+      (child.channel as { unref?: () => void } | null | undefined)?.unref?.();
+      idle = setTimeout(end, options.idleMs);
+      idle.unref();
+    }
+    return run;
+  }
+
+  return {
+    /** Runs `task` in the process (started if need be), after any task asked before it. */
+    run(task: T, stop: Stopper): Promise<ChildRun<R>> {
+      const next = queue.then(() => runOne(task, stop));
+      queue = next.catch(() => {});
+      return next;
+    },
+    /** Ends the process now (a later task starts another). */
+    close: end,
+  };
 }

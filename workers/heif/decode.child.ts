@@ -1,12 +1,13 @@
 /**
- * The process a HEIF image is decoded in (workers/heif/decode.ts starts one per image, through
- * workers/limited-child.ts). The decoder is libheif with libde265 compiled to WebAssembly
- * (libheif-js): it reaches nothing but its own memory (no files, no network), and that memory,
- * which WebAssembly never gives back while the process lives, goes when the process ends.
+ * The process HEIF images are decoded in (workers/heif/decode.ts keeps one per worker thread,
+ * through workers/limited-child.ts `createWarmChild`). The decoder is libheif with libde265
+ * compiled to WebAssembly (libheif-js): it reaches nothing but its own memory (no files, no
+ * network), and that memory, which WebAssembly never gives back while the process lives, goes
+ * when the process ends (after a large image, a failure, or a quiet spell).
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { serveLimitedTask } from '../limited-child.runtime.js';
+import { serveLimitedTasks } from '../limited-child.runtime.js';
 import type { HeifDecodeResult, HeifDecodeTask } from './decode.js';
 import { writeTiff } from './tiff.js';
 
@@ -14,13 +15,22 @@ const require = createRequire(import.meta.url);
 // The WebAssembly build bundled into one file (no .wasm file to find at run time), as heic-decode loads it.
 const libheif = require('libheif-js/wasm-bundle') as LibHeif;
 
-serveLimitedTask<HeifDecodeTask, HeifDecodeResult>(async (task) => {
+serveLimitedTasks<HeifDecodeTask, HeifDecodeResult>(async (task) => {
   await libheif.ready;
   const decoder = new libheif.HeifDecoder();
   // libheif copies the file into its own memory; it logs its reason for a refusal and returns none.
   const images = decoder.decode(fs.readFileSync(task.input));
-  if (!images.length) throw new Error('libheif found no image it can read in this file');
-  const image = images.find((i) => i.is_primary()) ?? images[0]!;
+  try {
+    if (!images.length) throw new Error('libheif found no image it can read in this file');
+    return await decodePrimary(images.find((i) => i.is_primary()) ?? images[0]!, task);
+  } finally {
+    // This process serves the next image: what this one held in libheif's memory is given back to it.
+    for (const image of images) image.free();
+    if (decoder.decoder) libheif.heif_context_free(decoder.decoder);
+  }
+});
+
+async function decodePrimary(image: HeifImageHandle, task: HeifDecodeTask): Promise<HeifDecodeResult> {
   const width = image.get_width();
   const height = image.get_height();
   if (width * height > task.maxPixels) {
@@ -35,28 +45,32 @@ serveLimitedTask<HeifDecodeTask, HeifDecodeResult>(async (task) => {
     alpha ? libheif.heif_chroma_interleaved_RGBA : libheif.heif_chroma_interleaved_RGB,
   );
   if (!decoded || decoded.code) throw new Error(`libheif could not decode the image: ${decoded?.message ?? 'no reason given'}`);
-  const plane = decoded.channels.find((c) => c.id === libheif.heif_channel_interleaved);
-  if (!plane) throw new Error('libheif gave no interleaved pixels');
-  const channels = alpha ? 4 : 3;
-  // The rows are read where libheif wrote them (a view of its memory), a strip at a time.
-  writeTiff(task.output, {
-    width: plane.width,
-    height: plane.height,
-    channels,
-    sourceChannels: channels,
-    pixels: plane.data,
-    stride: plane.stride,
-    icc: task.icc,
-    orientation: task.orientation,
-  });
-  libheif.heif_image_release(decoded.image);
-  return { width: plane.width, height: plane.height, alpha };
-});
+  try {
+    const plane = decoded.channels.find((c) => c.id === libheif.heif_channel_interleaved);
+    if (!plane) throw new Error('libheif gave no interleaved pixels');
+    const channels = alpha ? 4 : 3;
+    // The rows are read where libheif wrote them (a view of its memory), a strip at a time.
+    writeTiff(task.output, {
+      width: plane.width,
+      height: plane.height,
+      channels,
+      sourceChannels: channels,
+      pixels: plane.data,
+      stride: plane.stride,
+      icc: task.icc,
+      orientation: task.orientation,
+    });
+    return { width: plane.width, height: plane.height, alpha };
+  } finally {
+    libheif.heif_image_release(decoded.image);
+  }
+}
 
 /** The parts of libheif-js used here (it ships no types for its bundle). */
 interface LibHeif {
   ready: Promise<void>;
-  HeifDecoder: new () => { decode(data: Uint8Array): HeifImageHandle[] };
+  HeifDecoder: new () => { decoder: unknown; decode(data: Uint8Array): HeifImageHandle[] };
+  heif_context_free(context: unknown): void;
   heif_js_decode_image2(handle: unknown, colorspace: unknown, chroma: unknown): Promise<DecodedImage | undefined> | DecodedImage | undefined;
   heif_image_release(image: unknown): void;
   heif_colorspace_RGB: unknown;
@@ -71,6 +85,7 @@ interface HeifImageHandle {
   get_height(): number;
   is_primary(): boolean;
   has_alpha_channel(): boolean;
+  free(): void;
 }
 
 interface DecodedImage {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import sharp from 'sharp';
-import { runLimitedChild, type ChildLimits } from '../limited-child.js';
+import { createWarmChild, type ChildLimits } from '../limited-child.js';
 import type { Source, SourceRequest } from '../sources.js';
 import { compiledWorkerPath } from '../worker-path.js';
 import { describeHeif } from './describe.js';
@@ -49,6 +49,25 @@ export class HeifDecodeFailed extends Error {
 const CHILD = compiledWorkerPath('workers/heif/decode.child.js');
 
 /**
+ * Past this resident size after an image the decode process is ended rather than kept: what
+ * WebAssembly grew for a large image it keeps. A 12 MP photo leaves it near 160 MiB.
+ */
+const RECYCLE_ABOVE_BYTES = 256 * MiB;
+/** A decode process outlives its last image by this long, like an idle worker thread. */
+const IDLE_MS = 30_000;
+
+/** This worker thread's decode process, kept between images (one at a time: the thread runs one task). */
+let decoders: { limits: ChildLimits; child: ReturnType<typeof createWarmChild<HeifDecodeTask, HeifDecodeResult>> } | undefined;
+
+function decoderWithin(limits: ChildLimits) {
+  if (decoders?.limits !== limits) {
+    decoders?.child.close();
+    decoders = { limits, child: createWarmChild<HeifDecodeTask, HeifDecodeResult>({ module: CHILD, what: 'the HEIF decode process', limits, recycleAboveBytes: RECYCLE_ABOVE_BYTES, idleMs: IDLE_MS }) };
+  }
+  return decoders.child;
+}
+
+/**
  * Decodes a HEIF original (HEVC-coded, which sharp's libvips cannot) into an uncompressed TIFF at
  * `request.scratch` and returns it as the source every variant is made from: upright or carrying
  * the one orientation still to apply, in the colour profile it was taken in.
@@ -67,7 +86,7 @@ export async function openHeif(request: SourceRequest, limits: ChildLimits = HEI
   if (icc) task.icc = icc;
   const release = () => fs.promises.rm(request.scratch, { force: true });
   try {
-    const run = await runLimitedChild<HeifDecodeTask, HeifDecodeResult>({ module: CHILD, what: 'the HEIF decode process', task, limits, stop: request.stop });
+    const run = await decoderWithin(limits).run(task, request.stop);
     if (run.outcome !== 'done') throw refusal(run.outcome, run.message, limits);
   } catch (err) {
     await release();
