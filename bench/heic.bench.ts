@@ -1,5 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HEIF_DECODE_LIMITS, openHeif, type HeifDecodeResult, type HeifDecodeTask } from '../workers/heif/decode.js';
+import { runLimitedChild } from '../workers/limited-child.js';
+import { createStopper } from '../workers/stopper.js';
+import { compiledWorkerPath } from '../workers/worker-path.js';
 import { photos12mpHeic } from './lib/inputs.js';
 import { rssMb, startDarkroom, uploadFile, waitAllDone, type BenchServer } from './lib/processes.js';
 import { median, type BenchEntry } from './report.js';
@@ -14,7 +20,8 @@ function treeRssMb(pid: number): number {
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent === pid) total += rssMb(Number(entry));
+      const rss = parent === pid ? rssMb(Number(entry)) : 0;
+      if (Number.isFinite(rss)) total += rss; // a process already gone has no VmRSS
     } catch {
       // ended meanwhile
     }
@@ -91,8 +98,19 @@ export async function heicBench(options: { quick: boolean }): Promise<BenchEntry
     await single.stop();
   }
 
+  const decode = await decodeStep(heics, options.quick ? 4 : 8);
+
   const ratio = median(ratios);
   return [
+    {
+      suite: 'heic',
+      name: 'decoding one 12 MP HEIC into the TIFF the variants are made from (warm decode process)',
+      value: decode.warm,
+      unit: 's',
+      baseline: { name: 'a fresh decode process for each image', value: decode.fresh },
+      ratio: decode.fresh / decode.warm,
+      notes: `median of ${decode.count} each, alternating, one at a time; includes reading the header and writing the TIFF`,
+    },
     {
       suite: 'heic',
       name: `${done} × 12 MP HEIC through the API (upload → done, thumb + display)`,
@@ -114,4 +132,33 @@ export async function heicBench(options: { quick: boolean }): Promise<BenchEntry
       notes: `a server with one worker; ${idle.toFixed(0)} MB between images`,
     },
   ];
+}
+
+/**
+ * The decode step alone (workers/heif/decode.ts), with the worker's warm process against a
+ * process started for each image as an SVG render is: what keeping it warm buys.
+ */
+async function decodeStep(heics: string[], count: number): Promise<{ warm: number; fresh: number; count: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-heif-'));
+  const warm: number[] = [];
+  const fresh: number[] = [];
+  try {
+    const stop = createStopper({});
+    const scratch = path.join(dir, 'decoded.tif');
+    await (await openHeif({ file: heics[0]!, format: 'heif', options: {}, scratch, stop })).release!();
+    for (let i = 0; i < count; i++) {
+      const file = heics[i % heics.length]!;
+      let started = performance.now();
+      await (await openHeif({ file, format: 'heif', options: {}, scratch, stop })).release!();
+      warm.push((performance.now() - started) / 1000);
+      started = performance.now();
+      const task: HeifDecodeTask = { input: file, output: scratch, orientation: 1, maxPixels: Number.MAX_SAFE_INTEGER };
+      const run = await runLimitedChild<HeifDecodeTask, HeifDecodeResult>({ module: compiledWorkerPath('workers/heif/decode.child.js'), what: 'decode', task, limits: HEIF_DECODE_LIMITS, stop });
+      if (run.outcome !== 'done') throw new Error(`fresh decode: ${run.outcome} ${run.message}`);
+      fresh.push((performance.now() - started) / 1000);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { warm: median(warm), fresh: median(fresh), count };
 }

@@ -120,6 +120,8 @@ export function runLimitedChild<T, R>(options: {
         child.send(request);
       } else {
         last = message;
+        // One task only: a process that would serve more (serveLimitedTasks) ends when let go.
+        if (message.kind !== 'limit' && child.connected) child.disconnect();
       }
     });
     child.on('error', (err) => {

@@ -22,7 +22,7 @@ export interface HeifDescription {
  * `imir`), which libheif applies when it decodes. iPhones write those and an EXIF orientation
  * saying the same; applying both would turn the photo twice, so where there are transforms the
  * EXIF tag is not applied. Files without transforms (converters that copy a JPEG's EXIF as it
- * is, heif-enc before libheif 1.16) are displayed by their EXIF tag, as the JPEG was.
+ * is, such as Debian 12's heif-enc) are displayed by their EXIF tag, as the JPEG was.
  */
 export async function describeHeif(file: string, meta: Metadata): Promise<HeifDescription> {
   const layout = await readHeifLayout(file);
