@@ -2,7 +2,10 @@ import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codedImage, gridData, heifEnc, ispe, needsHeifEnc, HAS_HEIF_ENC, transformsFor, withTransforms, writeHeif } from '../helpers/heic.js';
 import { cameraExif } from '../helpers/images.js';
-import { startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startTestServer, tempDirs, type ApiClient, type TestServer } from '../helpers/server.js';
+import { TusClient } from '../helpers/tus.js';
 
 /**
  * HEVC-coded HEICs, made by libheif's own encoder from JPEGs (and PNGs) made here, through a real
@@ -75,6 +78,7 @@ async function meanDifference(a: Buffer, b: Buffer): Promise<number> {
   return sum / one.data.length;
 }
 
+const importDirs = tempDirs('darkroom-heic-import-');
 let t: TestServer | undefined;
 let user: ApiClient;
 beforeAll(async () => {
@@ -194,6 +198,31 @@ describe.skipIf(!HAS_HEIF_ENC)(`HEIC photos${needsHeifEnc}`, () => {
     expect((await sharp(variant).metadata()).hasAlpha).toBe(true);
     await expectUpright(variant, 14, false);
     expect(metadata.hasAlpha).toBe(true);
+  }, 60_000);
+
+  it('a HEIC arrives as a raw body, by tus and by import from a path, and is processed alike', async () => {
+    const heic = heifEnc(await orientedP3Jpeg(6), 'jpg');
+    const raw = await user.uploadRaw(heic, 'IMG_0002.HEIC');
+    expect(raw.status, JSON.stringify(raw.body)).toBe(202);
+
+    const tus = new TusClient(user);
+    const { location } = await tus.create(heic.length, { filename: 'IMG_0003.HEIC' });
+    const patched = await tus.patch(location!, 0, heic);
+    expect(patched.status).toBe(204);
+    const tusId = patched.headers.get('darkroom-image-id')!;
+
+    const folder = importDirs();
+    const file = path.join(folder, 'IMG_0004.HEIC');
+    fs.writeFileSync(file, heic);
+    const imported = await t!.admin.json('POST', '/v1/image/import', { paths: [file], variants: JSON.parse(VARIANTS) });
+    expect(imported.status, JSON.stringify(imported.body)).toBe(202);
+
+    for (const [client, id] of [[user, raw.body.id], [user, tusId], [t!.admin, imported.body.id]] as const) {
+      const record = await client.waitFor(id);
+      expect(record, JSON.stringify(record.error)).toMatchObject({ status: 'done', format: 'heif', width: HEIGHT, height: WIDTH });
+      const variant = await client.download(id, record.variants.find((v: { name: string }) => v.name === 'v') ? 'v' : 'display');
+      await expectUpright(await sharp(variant.body).png().toBuffer());
+    }
   }, 60_000);
 
   it('a HEIC of several images is made from its primary image, wherever it is in the file', async () => {
