@@ -10,10 +10,10 @@ const MiB = 1024 * 1024;
 
 /**
  * What one HEIF decode may use. libheif in WebAssembly holds the file, the decoded YCbCr planes
- * and the RGB image in its memory (about 6 bytes a pixel for an 8-bit photo, 9 for a 10-bit
- * one); a 12 MP iPhone photo peaks near 200 MiB with Node's own. 1 GiB decodes a 48 MP photo
- * (the largest phones write) with room; CPU time is about 0.1 s a megapixel, so 30 s is far
- * more than a photo needs but ends a file made to keep a decoder busy.
+ * and the RGB image in its memory: a 12 MP photo left the process at 150–160 MiB resident, Node
+ * and libheif's code included. 1 GiB (held by the kernel as the process's data segment) leaves
+ * room for 48 MP, the largest photos phones write. A 12 MP decode takes 0.6–0.9 s of CPU, so 30 s
+ * is far more than a photo needs but ends a file made to keep a decoder busy.
  * `npm run bench -- heic` measures them (docs/performance.md).
  */
 export const HEIF_DECODE_LIMITS: Readonly<ChildLimits> = { memoryBytes: 1024 * MiB, cpuMs: 30_000 };
