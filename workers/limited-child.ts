@@ -192,6 +192,9 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
       child.once('exit', (code, signal) => reject(new Error(`${options.what} could not start (${signal ?? `code ${code}`}): ${stderr.split('\n')[0] ?? ''}`.trim())));
       child.once('error', reject);
     });
+    // Could not start, or its channel closed under a send: the process is ended and its task
+    // (if any) settles when its exit is seen; never an unhandled error in the worker thread.
+    child.on('error', () => child.kill('SIGKILL'));
     const started = { child, ready };
     child.once('exit', () => {
       if (current === started) current = undefined;
@@ -200,14 +203,19 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
     return started;
   }
 
-  async function runOne(task: T, stop: Stopper): Promise<ChildRun<R>> {
+  async function runOne(task: T, stop: Stopper, retried = false): Promise<ChildRun<R>> {
     clearTimeout(idle);
     stop.check();
+    // A process that served before may have died while it waited (the OOM killer, an operator)
+    // before its end was noticed here: a task it ends without a word to is tried once more in a
+    // new process, so a dead idle process never fails an image.
+    const reused = current !== undefined;
     current ??= start();
     const { child, ready } = current;
     child.ref();
     (child.channel as { ref?: () => void } | null | undefined)?.ref?.();
     await ready;
+    let answered = false;
     const run = await new Promise<ChildRun<R>>((resolve, reject) => {
       let settled = false;
       let outOfTime = false;
@@ -235,6 +243,7 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
       }, options.limits.cpuMs);
       let limit: ChildMessage<R> | undefined;
       const onMessage = (message: ChildMessage<R>) => {
+        answered = true;
         if (message.kind === 'limit') {
           limit = message; // the process ends itself next
         } else if (message.kind === 'done') {
@@ -254,8 +263,12 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
         });
       child.on('message', onMessage);
       child.on('exit', onExit);
-      child.send({ limits: options.limits, task } satisfies ChildRequest<T>);
+      if (child.exitCode !== null || child.signalCode !== null) return onExit(child.exitCode, child.signalCode);
+      child.send({ limits: options.limits, task } satisfies ChildRequest<T>, (err) => {
+        if (err) end(); // it died meanwhile: its exit settles the task
+      });
     });
+    if (reused && !answered && !retried && run.outcome === 'failed') return await runOne(task, stop, true);
     if (current?.child === child) {
       // Idle: the process neither keeps this thread alive nor outlives a quiet spell.
       child.unref();

@@ -80,6 +80,18 @@ describe.skipIf(!HAS_HEIF_ENC || process.platform !== 'linux')(`HEIF decode proc
     await next.release!();
   }, 60_000);
 
+  it('starts a new decode process when the warm one was killed while it waited (the OOM killer, an operator)', async () => {
+    await (await openHeif(request(photo))).release!();
+    const [pid] = decodeProcesses();
+    expect(pid).toBeDefined();
+    process.kill(Number(pid), 'SIGKILL');
+    await eventually(() => !decodeProcesses().includes(pid!), 5_000, 'the killed process gone');
+    const next = await openHeif(request(photo));
+    expect((await sharp(next.input).metadata()).width).toBe(4032);
+    await next.release!();
+    expect(decodeProcesses()).not.toContain(pid);
+  }, 60_000);
+
   it('fails a broken file as corrupt_image, and decodes the next image in a fresh process', async () => {
     const broken = path.join(dir, 'broken.heic');
     const bytes = fs.readFileSync(photo);
