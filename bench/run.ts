@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
 import { fsyncBench } from './fsync.bench.js';
+import { heicBench } from './heic.bench.js';
 import { largeBench } from './large.bench.js';
 import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
@@ -29,6 +30,7 @@ const SUITES: Record<string, Suite> = {
   fsync: fsyncBench,
   recovery: recoveryBench,
   svg: svgBench,
+  heic: heicBench,
 };
 
 async function main() {

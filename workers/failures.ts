@@ -1,4 +1,6 @@
 import { SvgTooLarge } from './decoders.js';
+import { HeifDecodeFailed } from './heif/decode.js';
+import { MalformedHeif } from './heif/layout.js';
 import { Stopped, type Stopper } from './stopper.js';
 import { SvgRenderFailed } from './svg-render.js';
 import type { WorkerFailure } from './types.js';
@@ -23,6 +25,12 @@ export function classifyError(err: unknown, stop?: Pick<Stopper, 'timedOut'>): W
   // Renders are deterministic: the same document passes the same limits on the next attempt.
   if (err instanceof SvgRenderFailed) {
     return { ok: false, code: err.reason === 'cpu' ? 'processing_timeout' : 'processing_failed', message, retryable: false };
+  }
+  // Decoding is deterministic too: a broken HEIF file is broken on every attempt.
+  if (err instanceof MalformedHeif) return { ok: false, code: 'corrupt_image', message: `not a decodable HEIF image: ${message}`, retryable: false };
+  if (err instanceof HeifDecodeFailed) {
+    const code = err.reason === 'failed' ? 'corrupt_image' : err.reason === 'cpu' ? 'processing_timeout' : 'processing_failed';
+    return { ok: false, code, message, retryable: false };
   }
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || /^Input file is missing/.test(message)) return { ok: false, code: 'original_missing', message, retryable: true };

@@ -2,6 +2,7 @@ import exifr from 'exifr';
 import sharp from 'sharp';
 import { decodableInput } from './decoders.js';
 import { classifyError } from './failures.js';
+import { describeHeif } from './heif/describe.js';
 import { createStopper } from './stopper.js';
 import type { ExtractedMetadata, MetadataResult, MetadataTask } from './types.js';
 
@@ -38,20 +39,23 @@ export async function extractMetadata(task: MetadataTask): Promise<MetadataResul
   try {
     const meta = await sharp(await decodableInput(task.input, task.format), { limitInputPixels: false }).metadata();
     stop.check();
+    // A HEIF image's EXIF as libheif finds it (exifr's own HEIF reader misses it in files
+    // libheif wrote), its orientation and size from its container.
+    const heif = task.format === 'heif' ? await describeHeif(task.input, meta) : undefined;
     // An SVG has no EXIF, and exifr would read the file to find none.
-    const tags = task.format === 'svg' ? undefined : await readTags(task.input);
+    const tags = task.format === 'svg' ? undefined : await readTags(heif ? meta.exif : task.input);
     const metadata: ExtractedMetadata = {
       format: meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format,
-      width: meta.width ?? 0,
-      height: meta.pageHeight ?? meta.height ?? 0,
-      orientation: meta.orientation ?? null,
+      width: heif?.width ?? meta.width ?? 0,
+      height: heif?.height ?? meta.pageHeight ?? meta.height ?? 0,
+      orientation: heif?.orientation ?? meta.orientation ?? null,
       space: meta.space ?? null,
       channels: meta.channels ?? null,
       depth: meta.depth ?? null,
       density: meta.density ?? null,
       hasAlpha: meta.hasAlpha ?? false,
-      pages: meta.pages ?? 1,
-      iccDescription: stringOrNull(tags?.ProfileDescription),
+      pages: heif ? 1 : (meta.pages ?? 1),
+      iccDescription: stringOrNull(iccDescription(meta.icc)),
       exif: pickExif(tags),
       gps: pickGps(tags),
     };
@@ -61,13 +65,16 @@ export async function extractMetadata(task: MetadataTask): Promise<MetadataResul
   }
 }
 
-async function readTags(file: string): Promise<Record<string, unknown> | undefined> {
+async function readTags(file: string | Buffer | undefined): Promise<Record<string, unknown> | undefined> {
+  if (!file) return undefined;
   try {
     return await exifr.parse(file, {
       tiff: true,
       exif: true,
       gps: true,
-      icc: true,
+      // The profile is read from what sharp found (iccDescription): exifr's own ICC reading
+      // throws on a JPEG whose profile ends near the end of the file, losing the EXIF with it.
+      icc: false,
       ifd1: false,
       iptc: false,
       xmp: false,
@@ -114,6 +121,17 @@ function pickGps(tags: Record<string, unknown> | undefined) {
 export function exifDateToIso(value: string): string {
   const m = /^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})/.exec(value);
   return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}` : value;
+}
+
+/** The description in an ICC profile's header tags (`desc`), read by exifr's ICC parser. */
+function iccDescription(icc: Buffer | undefined): string | undefined {
+  if (!icc) return undefined;
+  try {
+    const parsed = exifr.segmentParsers.get('icc').parse(icc) as { ProfileDescription?: unknown } | undefined;
+    return typeof parsed?.ProfileDescription === 'string' ? parsed.ProfileDescription : undefined;
+  } catch {
+    return undefined; // a profile without a readable description is not an error for the image
+  }
 }
 
 const stringOrNull = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : null);

@@ -1,5 +1,6 @@
 import type { SharpOptions } from 'sharp';
 import { decodableInput } from './decoders.js';
+import { openHeif } from './heif/decode.js';
 import type { Stopper } from './stopper.js';
 
 /** The original as sharp opens it: a path, or bytes already in memory. */
@@ -27,5 +28,6 @@ export interface SourceRequest {
  * first be turned into something libvips can read, each by its own decoder.
  */
 export async function openSource(request: SourceRequest): Promise<Source> {
+  if (request.format === 'heif') return await openHeif(request);
   return { input: await decodableInput(request.file, request.format), options: request.options };
 }

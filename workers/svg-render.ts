@@ -1,13 +1,12 @@
-import { fork } from 'node:child_process';
-import fs from 'node:fs';
-import { ENGINE_ENV } from './engine-env.js';
+import { runLimitedChild, type ChildLimits } from './limited-child.js';
 import { compiledWorkerPath } from './worker-path.js';
 import type { Stopper } from './stopper.js';
 
 const MiB = 1024 * 1024;
 
 /**
- * What one SVG render may use, enforced on the process it runs in (workers/svg-render.child.ts).
+ * What one SVG render may use, enforced on the process it runs in (workers/svg-render.child.ts,
+ * started through workers/limited-child.ts).
  *
  * Why a process: the 2 MiB size limit on SVGs bounds the document, not its render. librsvg keeps
  * a surface the size of the whole render for every named result of a filter chain, every mask,
@@ -18,12 +17,7 @@ const MiB = 1024 * 1024;
  * once it renders, so the render gets a process of its own whose memory and CPU time are bounded
  * and which is ended when it passes them.
  */
-export interface SvgRenderLimits {
-  /** Resident memory of the render process; on Linux also its data segment (RLIMIT_DATA). */
-  memoryBytes: number;
-  /** CPU time of the render process, all its threads together. */
-  cpuMs: number;
-}
+export type SvgRenderLimits = ChildLimits;
 
 /**
  * 512 MiB leaves the server (which waits meanwhile) within 1 GB per worker: measured, a
@@ -43,23 +37,13 @@ export const SVG_RENDER_LIMITS: Readonly<SvgRenderLimits> = { memoryBytes: 512 *
 const MAX_ATTEMPTS = 3;
 const MIN_RETRY_PIXELS = 1_000_000;
 
-/** A last resort should the render process stop using CPU without ending (never seen). */
-const WALL_CLOCK_FACTOR = 10;
-const STOP_POLL_MS = 50;
-
-export interface SvgRenderRequest {
+/** What the render process is asked to do. */
+export interface SvgRenderTask {
   /** The document's bytes: never a path librsvg could resolve references against. */
   svg: Uint8Array;
   render: { width: number; height: number };
   output: { path: string; width: number; height: number };
-  limits: SvgRenderLimits;
 }
-
-export type SvgRenderMessage =
-  | { kind: 'ready' }
-  | { kind: 'done'; peakRss: number; cpuMs: number }
-  | { kind: 'limit'; limit: 'memory' | 'cpu'; peakRss: number; cpuMs: number }
-  | { kind: 'failed'; message: string; peakRss: number; cpuMs: number };
 
 export interface SvgRenderAttempt {
   width: number;
@@ -111,7 +95,8 @@ export async function renderSvg(options: {
   for (const size of renderSizes(options.width, options.height)) {
     options.stop.check();
     const attempt = await renderOnce(
-      { svg: options.svg, render: size, output: { path: options.output, width: options.width, height: options.height }, limits },
+      { svg: options.svg, render: size, output: { path: options.output, width: options.width, height: options.height } },
+      limits,
       options.stop,
       kernelLimit,
     );
@@ -148,93 +133,13 @@ function refusal(report: SvgRenderReport, limits: SvgRenderLimits): SvgRenderFai
 }
 
 const CHILD = compiledWorkerPath('workers/svg-render.child.js');
-const HAS_SH = process.platform === 'linux' && fs.existsSync('/bin/sh');
 
-/**
- * How the render process is started. On Linux through the shell, which sets its limits before
- * it becomes Node: no core file, and a data segment (every private writable mapping: malloc,
- * cairo's surfaces) no larger than the memory limit, so an allocation past it fails at once
- * instead of after its pages are touched. Elsewhere the process's own watchdog is the bound.
- */
-function launch(limits: SvgRenderLimits, kernelLimit: boolean) {
-  // The allocator settings the engine runs with (server/node-flags.ts), unless set otherwise:
-  // what a render frees goes back to the system rather than waiting in an arena.
-  const env: NodeJS.ProcessEnv = { ...ENGINE_ENV, ...process.env };
-  // Under Electron, process.execPath is the app: told to behave as plain Node.
-  if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
-  // No JIT: the render process runs a few lines of JavaScript around libvips, and V8's JIT
-  // reserves its code range (512 MiB on Node 24) as writable memory, which alone would pass
-  // the data-segment limit below before the first line ran.
-  const nodeFlags = ['--jitless'];
-  const shell =
-    HAS_SH && kernelLimit
-      ? {
-          execPath: '/bin/sh',
-          // A soft limit, which a lower hard limit (already stricter) cannot make fail.
-          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; exec "$@"`, 'sh', process.execPath, ...nodeFlags],
-        }
-      : { execArgv: nodeFlags };
-  return fork(CHILD, [], { ...shell, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
-}
-
-function renderOnce(request: SvgRenderRequest, stop: Stopper, kernelLimit: boolean): Promise<SvgRenderAttempt> {
-  return new Promise((resolve, reject) => {
-    const child = launch(request.limits, kernelLimit);
-    const size = { width: request.render.width, height: request.render.height };
-    let ready = false;
-    let last: SvgRenderMessage | undefined;
-    let stopped: unknown;
-    let outOfTime = false;
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (stderr.length < 4096) stderr += chunk.toString();
-    });
-    const end = () => child.kill('SIGKILL');
-    const poll = setInterval(() => {
-      try {
-        stop.check();
-      } catch (err) {
-        stopped ??= err;
-        end();
-      }
-    }, STOP_POLL_MS);
-    const wallClock = setTimeout(() => {
-      outOfTime = true;
-      end();
-    }, request.limits.cpuMs * WALL_CLOCK_FACTOR);
-
-    child.on('message', (message: SvgRenderMessage) => {
-      if (message.kind === 'ready') {
-        ready = true;
-        child.send(request);
-      } else {
-        last = message;
-      }
-    });
-    child.on('error', (err) => {
-      stopped ??= err; // could not start: the machine's trouble, not the document's
-      end();
-    });
-    child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      clearTimeout(wallClock);
-      if (stopped) return reject(stopped);
-      if (!ready) {
-        const reason = signal ? `signal ${signal}` : `code ${code}`;
-        return reject(new Error(`the SVG render process could not start (${reason}): ${stderr.split('\n')[0] ?? ''}`.trim()));
-      }
-      if (outOfTime) return resolve({ ...size, outcome: 'cpu', message: 'ended after ten times its CPU limit in wall-clock time' });
-      if (!last) return resolve({ ...size, outcome: 'failed', message: `the render process ended (${signal ?? code}) without a result` });
-      switch (last.kind) {
-        case 'done':
-          return resolve({ ...size, outcome: 'done', peakRss: last.peakRss, cpuMs: last.cpuMs });
-        case 'limit':
-          return resolve({ ...size, outcome: last.limit, peakRss: last.peakRss, cpuMs: last.cpuMs });
-        case 'failed':
-          return resolve({ ...size, outcome: 'failed', message: last.message, peakRss: last.peakRss, cpuMs: last.cpuMs });
-        default:
-          return resolve({ ...size, outcome: 'failed', message: 'the render process ended without a result' });
-      }
-    });
-  });
+async function renderOnce(task: SvgRenderTask, limits: SvgRenderLimits, stop: Stopper, kernelLimit: boolean): Promise<SvgRenderAttempt> {
+  // No JIT: the render process runs a few lines of JavaScript around libvips (limited-child.ts).
+  const run = await runLimitedChild<SvgRenderTask, void>({ module: CHILD, what: 'the SVG render process', task, limits, stop, kernelLimit, nodeFlags: ['--jitless'] });
+  const attempt: SvgRenderAttempt = { width: task.render.width, height: task.render.height, outcome: run.outcome };
+  if (run.peakRss !== undefined) attempt.peakRss = run.peakRss;
+  if (run.cpuMs !== undefined) attempt.cpuMs = run.cpuMs;
+  if (run.message !== undefined) attempt.message = run.message;
+  return attempt;
 }

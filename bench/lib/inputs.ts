@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -67,4 +68,22 @@ export function jpeg400mp(): Promise<string> {
 /** An uncompressed RGB TIFF of about 1 GB (18000×18000). */
 export function tiff1gb(): Promise<string> {
   return cached('huge-18000.tif', (file) => photoLike(18000, 18000, 9).tiff({ compression: 'none' }).toFile(file).then(() => {}));
+}
+
+/**
+ * `count` distinct 12-megapixel photos (4032×3024, an iPhone's size) as JPEGs and as HEICs made
+ * from them by heif-enc (Debian's libheif-examples), the way a phone's photo arrives.
+ */
+export async function photos12mpHeic(count: number): Promise<Array<{ jpeg: string; heic: string }>> {
+  const photos: Array<{ jpeg: string; heic: string }> = [];
+  for (let i = 0; i < count; i++) {
+    const jpeg = await cached(`photo12-${i}.jpg`, (file) => photoLike(4032, 3024, 2000 + i).jpeg({ quality: 90 }).toFile(file).then(() => {}));
+    const heic = await cached(`photo12-${i}.heic`, async (file) => {
+      const run = spawnSync('heif-enc', ['-q', '60', '-o', `${file}.heic`, jpeg], { encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`heif-enc failed: ${run.stderr}`);
+      fs.renameSync(`${file}.heic`, file);
+    });
+    photos.push({ jpeg, heic });
+  }
+  return photos;
 }

@@ -4,6 +4,7 @@ import type { Metadata } from 'sharp';
 import { AppError } from '../errors.js';
 import { configureDecoders, decodableInput, MAX_SVG_BYTES, SvgTooLarge } from '../../workers/decoders.js';
 import type { InputFormat } from './formats.js';
+import { probeHeif } from './heif.js';
 import { INPUT_FORMATS } from './formats.js';
 import { SNIFF_BYTES, sniffFormat } from './sniff.js';
 
@@ -46,10 +47,8 @@ export async function probeImage(file: string): Promise<ProbedImage> {
   }
   const format = normaliseFormat(meta);
   if (!format) throw new AppError('unsupported_media_type', `image format "${meta.format}" is not supported`);
-  if (format === 'heif' && meta.compression === 'hevc') {
-    // Sharp's prebuilt libvips reads AVIF but, for patent reasons, not HEVC-coded HEIC.
-    throw new AppError('unsupported_media_type', 'HEIC images (HEVC-coded) are not supported; export as JPEG or AVIF');
-  }
+  // Sharp's prebuilt libvips reads AVIF but, for patent reasons, not HEVC-coded HEIC: read apart.
+  if (format === 'heif') return { format, ...(await probeHeif(file, meta)) };
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
   if (!width || !height) throw new AppError('unsupported_media_type', 'image header has no dimensions');
