@@ -7,7 +7,8 @@ import type { ProcessResult, ProcessTask, VariantResult, VariantSpec } from './t
 import { classifyError } from './failures.js';
 import { planOutput, type OutputPlan } from './output-caps.js';
 import { createStopper, type Stopper } from './stopper.js';
-import { openSource, type Source } from './sources.js';
+import type { Source } from './source.js';
+import { openSource } from './sources.js';
 import { renderSvg, type SvgRenderReport } from './svg-render.js';
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import sharp from 'sharp';
 import { createWarmChild, type ChildLimits } from '../limited-child.js';
-import type { Source, SourceRequest } from '../sources.js';
+import type { Source, SourceRequest } from '../source.js';
 import { compiledWorkerPath } from '../worker-path.js';
 import { describeHeif } from './describe.js';
 import type { HeifLayout } from './layout.js';
