@@ -57,6 +57,25 @@ const HAS_SH = process.platform === 'linux' && fs.existsSync('/bin/sh');
  * cannot look: a WebAssembly decoder runs on the only JavaScript thread and blocks its timers.
  * Elsewhere the watchdog and the parent's wall clock are the bound.
  */
+/**
+ * What V8's JIT holds of the data segment before the first line of JavaScript runs: its code
+ * range, reserved writable and executable at start (510 MiB on Node 24; Node 20 and 22 reserve
+ * it inaccessible, which does not count). Never resident, but the kernel's data limit counts it,
+ * so a process that needs its JIT (WebAssembly) gets this much more; a `--jitless` one needs
+ * none. Read off this process, which runs the same Node: its large anonymous writable and
+ * executable mappings.
+ */
+function jitReservationBytes(): number {
+  let bytes = 0;
+  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const [range, perms, , , inode] = line.split(/\s+/);
+    if (!range || perms !== 'rwxp' || inode !== '0') continue;
+    const [start, end] = range.split('-').map((hex) => Number.parseInt(hex, 16));
+    if (end! - start! >= 64 * 1024 * 1024) bytes += end! - start!;
+  }
+  return bytes;
+}
+
 function launch(
   module: string,
   limits: ChildLimits,
@@ -69,12 +88,13 @@ function launch(
   const env: NodeJS.ProcessEnv = { ...ENGINE_ENV, ...process.env };
   // Under Electron, process.execPath is the app: told to behave as plain Node.
   if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
+  const dataLimit = limits.memoryBytes + (HAS_SH && kernelLimit && !nodeFlags.includes('--jitless') ? jitReservationBytes() : 0);
   const shell =
     HAS_SH && kernelLimit
       ? {
           execPath: '/bin/sh',
           // A soft limit, which a lower hard limit (already stricter) cannot make fail.
-          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(limits.memoryBytes / 1024)} 2>/dev/null; ${cpuSeconds ? `ulimit -S -t ${cpuSeconds} 2>/dev/null; ` : ''}exec "$@"`, 'sh', process.execPath, ...nodeFlags],
+          execArgv: ['-c', `ulimit -c 0 2>/dev/null; ulimit -S -d ${Math.floor(dataLimit / 1024)} 2>/dev/null; ${cpuSeconds ? `ulimit -S -t ${cpuSeconds} 2>/dev/null; ` : ''}exec "$@"`, 'sh', process.execPath, ...nodeFlags],
         }
       : { execArgv: [...nodeFlags] };
   return fork(module, [], { ...shell, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
@@ -95,9 +115,8 @@ export function runLimitedChild<T, R>(options: {
   kernelLimit?: boolean;
   /**
    * Node's flags for the process. A process that runs only a few lines of JavaScript around a
-   * native library wants `--jitless`: with its JIT, V8 reserves a code range as writable memory
-   * at start (512 MiB on Node 24, none counted on Node 20), which counts against the data limit
-   * though it is never touched.
+   * native library wants `--jitless`: it then needs no room for V8's code range
+   * (jitReservationBytes).
    */
   nodeFlags?: readonly string[];
 }): Promise<ChildRun<R>> {

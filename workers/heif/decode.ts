@@ -12,8 +12,7 @@ const MiB = 1024 * 1024;
  * What one HEIF decode may use. libheif in WebAssembly holds the file, the decoded YCbCr planes
  * and the RGB image in its memory: a 12 MP photo left the process at 150–160 MiB resident, Node
  * and libheif's code included. 1 GiB (held by the kernel as the process's data segment) leaves
- * room for 48 MP, the largest photos phones write, also on Node 24, whose V8 reserves 512 MiB of
- * that segment for its JIT's code range at start (WebAssembly needs the JIT). A 12 MP decode takes 0.6–0.9 s of CPU, so 30 s
+ * room for 48 MP, the largest photos phones write. A 12 MP decode takes 0.6–0.9 s of CPU, so 30 s
  * is far more than a photo needs but ends a file made to keep a decoder busy.
  * `npm run bench -- heic` measures them (docs/performance.md).
  */
