@@ -1,4 +1,5 @@
 import { SvgTooLarge } from './decoders.js';
+import { NoPreview } from './raw-preview.js';
 import { Stopped, type Stopper } from './stopper.js';
 import { SvgRenderFailed } from './svg-render.js';
 import type { WorkerFailure } from './types.js';
@@ -20,6 +21,7 @@ export function classifyError(err: unknown, stop?: Pick<Stopper, 'timedOut'>): W
   if (err instanceof Stopped) return { ok: false, code: err.code, message, retryable: err.code === 'processing_timeout' };
   if (/^timeout: \d+% complete/.test(message) || stop?.timedOut()) return { ok: false, code: 'processing_timeout', message, retryable: true };
   if (err instanceof SvgTooLarge) return { ok: false, code: 'corrupt_image', message, retryable: false };
+  if (err instanceof NoPreview) return { ok: false, code: 'no_preview', message, retryable: false };
   // Renders are deterministic: the same document passes the same limits on the next attempt.
   if (err instanceof SvgRenderFailed) {
     return { ok: false, code: err.reason === 'cpu' ? 'processing_timeout' : 'processing_failed', message, retryable: false };

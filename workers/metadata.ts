@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { decodableInput } from './decoders.js';
 import { classifyError } from './failures.js';
 import { createStopper } from './stopper.js';
+import { extractRawMetadata } from './raw-metadata.js';
 import type { ExtractedMetadata, MetadataResult, MetadataTask } from './types.js';
 
 /** EXIF tags surfaced by the API, under the names the API gives them. */
@@ -34,6 +35,7 @@ const EXIF_FIELDS: Record<string, string> = {
  * name. Neither decodes pixels, and exifr reads only the segments it needs.
  */
 export async function extractMetadata(task: MetadataTask): Promise<MetadataResult> {
+  if (task.format === 'raw') return await extractRawMetadata(task);
   const stop = createStopper(task);
   try {
     const meta = await sharp(await decodableInput(task.input, task.format), { limitInputPixels: false }).metadata();

@@ -1,5 +1,6 @@
 import type { SharpOptions } from 'sharp';
 import { decodableInput } from './decoders.js';
+import { openRawPreview } from './raw-preview.js';
 import type { Stopper } from './stopper.js';
 
 /** The original as sharp opens it: a path, or bytes already in memory. */
@@ -8,6 +9,8 @@ export interface Source {
   options: SharpOptions;
   /** Removes what opening it wrote (a decoded copy in the temp folder); called once the task ends. */
   release?: () => Promise<void>;
+  /** For a camera RAW: the size (upright) of the embedded preview this source is. */
+  preview?: { width: number; height: number };
 }
 
 export interface SourceRequest {
@@ -27,5 +30,6 @@ export interface SourceRequest {
  * first be turned into something libvips can read, each by its own decoder.
  */
 export async function openSource(request: SourceRequest): Promise<Source> {
+  if (request.format === 'raw') return await openRawPreview(request);
   return { input: await decodableInput(request.file, request.format), options: request.options };
 }
