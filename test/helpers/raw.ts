@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { ROOT } from './child.js';
 
 /** Real camera RAWs from ExifTool's test suite, image data stripped (test/fixtures/README.md). */
-export const RAW_FIXTURES = path.join(ROOT, 'test', 'fixtures', 'images', 'raw');
+export const RAW_FIXTURES = path.join(ROOT, 'test', 'fixtures', 'raw');
 export const rawFixture = (name: string) => fs.readFileSync(path.join(RAW_FIXTURES, name));
 
 /**
