@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { exiftoolPath, withExifTool } from './exiftool.js';
 import { classifyError } from './failures.js';
 import { exifDateToIso } from './metadata.js';
@@ -47,9 +48,11 @@ export async function extractRawMetadata(task: MetadataTask): Promise<MetadataRe
   const stop = createStopper(task);
   try {
     const file = exiftoolPath(task.input);
+    // A missing original is original_missing, not ExifTool failing to read it.
+    await fs.promises.access(file, fs.constants.R_OK);
     const { tags, orientation } = await withExifTool(stop, async (exiftool) => {
       const readArgs = ['-FileType', LENS_FALLBACK, ...EXIF_FIELDS.map(([t]) => t), ...SIZE_TAGS, ...GPS_TAGS].map((t) => (t.startsWith('-') ? t : `-${t}`));
-      const tags = (await exiftool.readRaw(file, { readArgs })) as Record<string, unknown>;
+      const tags = await exiftool.readTags(file, readArgs);
       return { tags, orientation: await rawOrientation(exiftool, file) };
     });
     stop.check();

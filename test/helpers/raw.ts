@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExifTool } from 'exiftool-vendored';
@@ -87,4 +88,60 @@ export function exiftoolChildren(except: number[] = []): number[] {
     }
   }
   return found;
+}
+
+/** What the stand-in for perl (`perlWithFaults`) does to the ExifTool processes started through it. */
+export interface PerlFaults {
+  /** Every start fails at once, as with no Perl installed. */
+  failStart?: boolean;
+  /** The ExifTool process is killed (as if it crashed) on the next `times` commands that have a line equal to `line`. */
+  crash?: { line: string; times: number };
+}
+
+/**
+ * A fault stub for Perl: a `perl` on a folder to put first on PATH, which runs the real Perl
+ * (found now) with the arguments it is given and passes ExifTool's commands on, or fails as
+ * `set()` last said. ExifTool's processes are started by name through PATH, so the server's
+ * (and the worker threads', created after PATH is changed) go through it. `faults()` reads back
+ * what is left of the faults: a crash that was due and was not used shows there.
+ */
+export function perlWithFaults(dir: string) {
+  const realPerl = execFileSync('/bin/sh', ['-c', 'command -v perl'], { encoding: 'utf8' }).trim();
+  const control = path.join(dir, 'faults.json');
+  const set = (faults: PerlFaults) => fs.writeFileSync(control, JSON.stringify(faults));
+  set({});
+  // In Perl, as what it stands in for: ExifTool's processes run under an address-space limit
+  // (`ulimit -v`) a Node process could not start under.
+  const stub = `#!${realPerl}
+use strict;
+use warnings;
+use JSON::PP;
+use IO::Handle;
+my $control = ${JSON.stringify(control)};
+sub faults { open(my $in, '<', $control) or return {}; local $/; my $json = <$in>; return decode_json($json) }
+sub save { open(my $out, '>', $control) or die "$control: $!"; print $out encode_json($_[0]) }
+if (faults()->{failStart}) { print STDERR "perl: cannot start\\n"; exit 127 }
+my $pid = open(my $perl, '|-', ${JSON.stringify(realPerl)}, @ARGV) or die "cannot run perl: $!";
+$perl->autoflush(1);
+my @command;
+while (my $line = <STDIN>) {
+  push @command, $line;
+  if ($line =~ /^-execute\\d*$/) {
+    my $f = faults();
+    my $crash = $f->{crash};
+    if ($crash && $crash->{times} > 0 && grep { $_ eq "$crash->{line}\\n" } @command) {
+      $crash->{times} -= 1;
+      save($f);
+      kill 'KILL', $pid;
+      kill 'KILL', $$;
+    }
+    @command = ();
+  }
+  print $perl $line;
+}
+close $perl;
+exit($? >> 8);
+`;
+  fs.writeFileSync(path.join(dir, 'perl'), stub, { mode: 0o755 });
+  return { dir, set, faults: (): PerlFaults => JSON.parse(fs.readFileSync(control, 'utf8')) };
 }
