@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   misdirected_request: { status: 421, description: 'a Host this server does not answer to (bound to loopback; --allowed-hosts)' },
   pixel_limit_exceeded: { status: 422, description: 'header dimensions over --max-input-pixels' },
   corrupt_image: { status: 422, description: 'render of an image whose original cannot be decoded' },
+  no_preview: { status: 422, description: 'a camera RAW without a usable embedded preview to make its variants from' },
   too_many_requests: { status: 429, description: 'queue full or rate limited; Retry-After set' },
   headers_too_large: { status: 431, description: 'the request line and headers are over 16 KB' },
   internal_error: { status: 500, description: 'a bug or an unexpected failure; the log has the details' },
@@ -49,5 +50,5 @@ export class AppError extends Error {
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
 
 /** Codes a processing job can end with (image.error.code); not HTTP statuses. */
-export const PROCESSING_ERROR_CODES = ['corrupt_image', 'processing_failed', 'processing_timeout', 'original_missing'] as const;
+export const PROCESSING_ERROR_CODES = ['corrupt_image', 'no_preview', 'processing_failed', 'processing_timeout', 'original_missing'] as const;
 export type ProcessingErrorCode = (typeof PROCESSING_ERROR_CODES)[number];

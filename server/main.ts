@@ -49,6 +49,7 @@ import { reconcileDataDir, type ReconcileReport } from './recovery/reconcile.js'
 import { systemClock, type Clock } from './util/clock.js';
 import type { WatchTiming } from './watch/folder-watcher.js';
 import { createWatchService } from './watch/watch.service.js';
+import { endRawProbe } from './media/probe-raw.js';
 
 export interface StartOptions {
   clock?: Clock;
@@ -340,7 +341,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
-      await pool.destroy();
+      await Promise.all([pool.destroy(), endRawProbe()]);
       db.close();
       // Stopped before the reconciliation was done: the next start does it again.
       lock.release({ uncleanUntilReconciled: !reconcileFinished });

@@ -1,4 +1,6 @@
 import { SvgTooLarge } from './decoders.js';
+import { ExifToolFailed } from './exiftool.js';
+import { NoPreview } from './no-preview.js';
 import { HeifDecodeFailed } from './heif/decode.js';
 import { MalformedHeif } from './heif/layout.js';
 import { Stopped, type Stopper } from './stopper.js';
@@ -22,6 +24,9 @@ export function classifyError(err: unknown, stop?: Pick<Stopper, 'timedOut'>): W
   if (err instanceof Stopped) return { ok: false, code: err.code, message, retryable: err.code === 'processing_timeout' };
   if (/^timeout: \d+% complete/.test(message) || stop?.timedOut()) return { ok: false, code: 'processing_timeout', message, retryable: true };
   if (err instanceof SvgTooLarge) return { ok: false, code: 'corrupt_image', message, retryable: false };
+  if (err instanceof NoPreview) return { ok: false, code: 'no_preview', message, retryable: false };
+  // ExifTool not answering says nothing about the camera RAW it was asked about.
+  if (err instanceof ExifToolFailed) return { ok: false, code: 'processing_failed', message, retryable: true };
   // Renders are deterministic: the same document passes the same limits on the next attempt.
   if (err instanceof SvgRenderFailed) {
     return { ok: false, code: err.reason === 'cpu' ? 'processing_timeout' : 'processing_failed', message, retryable: false };

@@ -4,6 +4,8 @@ import { decodableInput } from './decoders.js';
 import { classifyError } from './failures.js';
 import { describeHeif } from './heif/describe.js';
 import { createStopper } from './stopper.js';
+import { exifDateToIso } from './exif-date.js';
+import { extractRawMetadata } from './raw-metadata.js';
 import type { ExtractedMetadata, MetadataResult, MetadataTask } from './types.js';
 
 /** EXIF tags surfaced by the API, under the names the API gives them. */
@@ -35,6 +37,7 @@ const EXIF_FIELDS: Record<string, string> = {
  * name. Neither decodes pixels, and exifr reads only the segments it needs.
  */
 export async function extractMetadata(task: MetadataTask): Promise<MetadataResult> {
+  if (task.format === 'raw') return await extractRawMetadata(task);
   const stop = createStopper(task);
   try {
     const meta = await sharp(await decodableInput(task.input, task.format), { limitInputPixels: false }).metadata();
@@ -117,11 +120,6 @@ function pickGps(tags: Record<string, unknown> | undefined) {
   return { latitude, longitude, altitude };
 }
 
-/** "2024:06:01 14:03:22" → "2024-06-01T14:03:22" (local camera time, no zone: EXIF has none). */
-export function exifDateToIso(value: string): string {
-  const m = /^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})/.exec(value);
-  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}` : value;
-}
 
 /** The description in an ICC profile's header tags (`desc`), read by exifr's ICC parser. */
 function iccDescription(icc: Buffer | undefined): string | undefined {

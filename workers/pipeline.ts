@@ -76,7 +76,8 @@ export async function processImage(task: ProcessTask): Promise<ProcessResult> {
     if (task.animated && (meta.pages ?? 1) > 1) return { ok: true, ...(await fromAnimation(source, meta, task, stop)) };
     const width = meta.autoOrient?.width ?? meta.width ?? 0;
     const height = meta.autoOrient?.height ?? meta.height ?? 0;
-    return { ok: true, ...(await fromStill(source, width, height, planVariants(task, width, height), task, stop)) };
+    const made = await fromStill(source, width, height, planVariants(task, width, height), task, stop);
+    return { ok: true, ...made, ...(source.preview && { preview: source.preview }) };
   } catch (err) {
     return classifyError(err, stop);
   } finally {

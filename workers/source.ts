@@ -7,6 +7,8 @@ export interface Source {
   options: SharpOptions;
   /** Removes what opening it wrote (a decoded copy in the temp folder); called once the task ends. */
   release?: () => Promise<void>;
+  /** For a camera RAW: the size (upright) of the embedded preview this source is. */
+  preview?: { width: number; height: number };
 }
 
 export interface SourceRequest {

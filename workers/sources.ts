@@ -1,5 +1,6 @@
 import { decodableInput } from './decoders.js';
 import { openHeif } from './heif/decode.js';
+import { openRawPreview } from './raw-preview.js';
 import type { Source, SourceRequest } from './source.js';
 
 /**
@@ -8,5 +9,6 @@ import type { Source, SourceRequest } from './source.js';
  */
 export async function openSource(request: SourceRequest): Promise<Source> {
   if (request.format === 'heif') return await openHeif(request);
+  if (request.format === 'raw') return await openRawPreview(request);
   return { input: await decodableInput(request.file, request.format), options: request.options };
 }

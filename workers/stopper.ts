@@ -41,6 +41,8 @@ export function createStopper(control: StopControl) {
       if (endsAt === undefined) return image;
       return image.timeout({ seconds: Math.max(1, Math.ceil(timeLeft() / 1000)) });
     },
+    /** Milliseconds until the deadline (Infinity without one), for steps outside libvips to bound themselves by. */
+    timeLeft,
     /** True when an error is the deadline's doing (sharp's own timeout, or ours). */
     timedOut: () => timeLeft() <= 0,
   };

@@ -47,7 +47,7 @@ export interface VariantResult {
   sha256: string;
 }
 
-export type WorkerFailureCode = 'corrupt_image' | 'original_missing' | 'processing_failed' | 'processing_timeout' | 'cancelled';
+export type WorkerFailureCode = 'corrupt_image' | 'no_preview' | 'original_missing' | 'processing_failed' | 'processing_timeout' | 'cancelled';
 export type WorkerFailure = { ok: false; code: WorkerFailureCode; message: string; retryable: boolean };
 
 export type ProcessResult =
@@ -58,6 +58,8 @@ export type ProcessResult =
       dominantColor: string;
       /** For an SVG: the size it was rendered at and how (workers/svg-render.ts). */
       render?: SvgRenderReport;
+      /** For a camera RAW: the size (upright) of the embedded preview the variants were made from. */
+      preview?: { width: number; height: number };
     }
   | WorkerFailure;
 
@@ -81,6 +83,9 @@ export interface ExtractedMetadata {
   iccDescription: string | null;
   exif: Record<string, unknown> | null;
   gps: { latitude: number; longitude: number; altitude: number | null } | null;
+  /** For a camera RAW: the maker's format, and the sensor's size where the camera recorded it. */
+  rawFormat?: string;
+  sensor?: { width: number; height: number } | null;
 }
 
 export type MetadataResult = { ok: true; metadata: ExtractedMetadata } | WorkerFailure;

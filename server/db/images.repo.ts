@@ -25,6 +25,11 @@ export interface ImageRow {
   dominant_color: string | null;
   /** When the current generation was queued (upload or reprocess): processing latency starts here. */
   queued_at: number;
+  /** A camera RAW's maker's format (`dng`, `cr2`, …; server/media/raw-formats.ts); null for other formats. */
+  raw_format: string | null;
+  /** The size (upright) of the preview a RAW's variants were made from; null until processed, and for other formats. */
+  preview_width: number | null;
+  preview_height: number | null;
 }
 
 export interface VariantRow {
@@ -44,8 +49,18 @@ export interface VariantRow {
 
 export type NewImage = Omit<
   ImageRow,
-  'status' | 'generation' | 'processed_at' | 'error_code' | 'error_message' | 'thumbhash' | 'dominant_color' | 'queued_at'
->;
+  | 'status'
+  | 'generation'
+  | 'processed_at'
+  | 'error_code'
+  | 'error_message'
+  | 'thumbhash'
+  | 'dominant_color'
+  | 'queued_at'
+  | 'raw_format'
+  | 'preview_width'
+  | 'preview_height'
+> & { raw_format?: string | null };
 
 export interface ListQuery {
   customer?: string;
@@ -56,8 +71,8 @@ export interface ListQuery {
 
 export function createImagesRepo(db: Db) {
   const insertImage = db.prepare<[NewImage]>(
-    `INSERT INTO images (id, customer, status, filename, bytes, sha256, format, width, height, pages, source, created_at, queued_at)
-     VALUES (@id, @customer, 'queued', @filename, @bytes, @sha256, @format, @width, @height, @pages, @source, @created_at, @created_at)`,
+    `INSERT INTO images (id, customer, status, filename, bytes, sha256, format, width, height, pages, source, created_at, queued_at, raw_format)
+     VALUES (@id, @customer, 'queued', @filename, @bytes, @sha256, @format, @width, @height, @pages, @source, @created_at, @created_at, @raw_format)`,
   );
   const insertVariant = db.prepare<[string, string, string, string]>(
     `INSERT INTO variants (image_id, name, spec, status, format) VALUES (?, ?, ?, 'pending', ?)`,
@@ -95,10 +110,11 @@ export function createImagesRepo(db: Db) {
     `SELECT sum(bytes) AS n FROM variants WHERE image_id = ? AND status = 'done'`,
   );
   const saveSummary = db.prepare<[string, string, string]>(`UPDATE images SET thumbhash = ?, dominant_color = ? WHERE id = ?`);
+  const savePreview = db.prepare<[number, number, string]>(`UPDATE images SET preview_width = ?, preview_height = ? WHERE id = ?`);
 
   return {
     insert(image: NewImage, variants: VariantSpec[]) {
-      insertImage.run(image);
+      insertImage.run({ ...image, raw_format: image.raw_format ?? null });
       for (const spec of variants) insertVariant.run(image.id, spec.name, JSON.stringify(spec), spec.format);
     },
     findById: (id: string) => byId.get(id),
@@ -158,6 +174,8 @@ export function createImagesRepo(db: Db) {
     doneVariantBytes: (imageId: string) => doneBytes.get(imageId)?.n ?? 0,
     saveSummary: (imageId: string, thumbhash: string, dominantColor: string) =>
       void saveSummary.run(thumbhash, dominantColor, imageId),
+    /** The size of the embedded preview a camera RAW's variants were made from. */
+    savePreview: (imageId: string, preview: { width: number; height: number }) => void savePreview.run(preview.width, preview.height, imageId),
   };
 }
 

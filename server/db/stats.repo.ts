@@ -59,18 +59,22 @@ export function createStatsRepo(db: Db) {
     format: `'format', format, 'day', day`,
     all: `'day', day`,
   };
+  // A camera RAW's format is kept as `raw/<rawFormat>` (media/raw-formats.ts statsFormat): its
+  // group says `format: "raw"` and `rawFormat` beside it.
+  const rawSplit = `CASE WHEN instr(format, '/') > 0 THEN json_object('format', substr(format, 1, instr(format, '/') - 1),
+     'rawFormat', substr(format, instr(format, '/') + 1)) ELSE '{}' END`;
+  const groupJson = (level: Level) =>
+    level === 'customer_format' || level === 'format'
+      ? `json_patch(json_object(${GROUP_KEYS[level]}, ${metrics}), ${rawSplit})`
+      : `json_object(${GROUP_KEYS[level]}, ${metrics})`;
   const refresh = Object.fromEntries(
     LEVELS.map((level) => [
       level,
-      db.prepare<[number, string, string, string]>(
-        `UPDATE stats_daily SET group_json = json_object(${GROUP_KEYS[level]}, ${metrics}) WHERE ${ROW}`,
-      ),
+      db.prepare<[number, string, string, string]>(`UPDATE stats_daily SET group_json = ${groupJson(level)} WHERE ${ROW}`),
     ]),
   ) as Record<Level, Statement<[number, string, string, string]>>;
   const refreshAll = db.prepare(
-    `UPDATE stats_daily SET group_json = CASE level ${LEVELS.map(
-      (level) => `WHEN ${LEVEL_NUMBER[level]} THEN json_object(${GROUP_KEYS[level]}, ${metrics})`,
-    ).join(' ')} END`,
+    `UPDATE stats_daily SET group_json = CASE level ${LEVELS.map((level) => `WHEN ${LEVEL_NUMBER[level]} THEN ${groupJson(level)}`).join(' ')} END`,
   );
   const RANGE = `level = ? AND day >= ? AND day <= ?`;
   const levelRows = db

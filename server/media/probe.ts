@@ -7,6 +7,7 @@ import type { InputFormat } from './formats.js';
 import { probeHeif } from './heif.js';
 import { INPUT_FORMATS } from './formats.js';
 import { SNIFF_BYTES, sniffFormat } from './sniff.js';
+import { probeRaw } from './probe-raw.js';
 
 // The main thread reads headers with libvips too: the same loader rules and no operation cache
 // as the workers (workers/decoders.ts), whichever starts first.
@@ -17,6 +18,8 @@ export interface ProbedImage {
   width: number;
   height: number;
   pages: number;
+  /** For a camera RAW (format `raw`): the maker's format, `dng`, `cr2`, … (media/raw-formats.ts). */
+  rawFormat?: string;
 }
 
 /**
@@ -26,7 +29,13 @@ export interface ProbedImage {
  * is opened even to measure it.
  */
 export async function probeImage(file: string): Promise<ProbedImage> {
-  const sniffed = await sniffFormat(await readHead(file));
+  const head = await readHead(file);
+  const sniffed = await sniffFormat(head);
+  // Camera RAWs are read by ExifTool; many are TIFFs to sharp, which would take a thumbnail for the photo.
+  if (sniffed === 'raw' || sniffed === 'tiff') {
+    const raw = await probeRaw(file, sniffed, head);
+    if (raw) return raw;
+  }
   let input: string | Buffer;
   try {
     input = await decodableInput(file, sniffed ?? 'unknown');

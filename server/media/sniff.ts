@@ -1,6 +1,7 @@
 import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import type { InputFormat } from './formats.js';
+import { RAW_BY_SNIFFED_MIME, rawFormatFromMagic } from '../../workers/raw-formats.js';
 
 /** How many leading bytes the sniffer wants before it decides (file-type's own minimum). */
 export const SNIFF_BYTES = 4100;
@@ -30,12 +31,14 @@ export async function sniffFormat(head: Uint8Array): Promise<InputFormat | undef
   const type = await fileTypeFromBuffer(head);
   if (type) {
     if (type.mime in BY_MIME) return BY_MIME[type.mime];
+    if (type.mime in RAW_BY_SNIFFED_MIME) return 'raw';
     if (type.mime !== 'application/xml') return undefined;
   }
   // A TIFF whose first directory lies past the head (libvips and scanners write large
   // uncompressed TIFFs with the directory at the end): file-type cannot follow it from these
   // bytes, but the byte-order mark and magic number say TIFF; sharp confirms from the file.
   if (!type && isTiffSignature(head)) return 'tiff';
+  if (!type && rawFormatFromMagic(head)) return 'raw';
   const text = Buffer.from(head).toString('utf8');
   return SVG_START.test(text) ? 'svg' : undefined;
 }

@@ -8,7 +8,8 @@ import { AppError } from '../errors.js';
 import { assertQueueHasRoom } from '../jobs/admission.js';
 import { MIME_TYPES, type OutputFormat } from '../media/formats.js';
 import type { Principal } from './keys.service.js';
-import { effectiveVariantStatus, toImageRecord, variantFilename } from './image-record.js';
+import { effectiveVariantStatus, originalMediaType, rawMetadataFields, toImageRecord, variantFilename } from './image-record.js';
+import { rawDownloadName } from '../../workers/raw-formats.js';
 
 export interface ImagesDeps {
   db: Db;
@@ -109,7 +110,8 @@ export function createImagesService(deps: ImagesDeps) {
       return {
         id: row.id,
         format: row.format,
-        mimeType: MIME_TYPES[row.format as keyof typeof MIME_TYPES],
+        mimeType: originalMediaType(row),
+        ...rawMetadataFields(row, extracted),
         bytes: row.bytes,
         sha256: row.sha256,
         width: row.width,
@@ -178,8 +180,8 @@ export function createImagesService(deps: ImagesDeps) {
         return {
           file,
           size: file ? (await file.stat()).size : row.bytes,
-          contentType: MIME_TYPES[row.format as keyof typeof MIME_TYPES] ?? 'application/octet-stream',
-          filename: row.filename,
+          contentType: originalMediaType(row),
+          filename: row.raw_format ? rawDownloadName(row.filename, row.raw_format) : row.filename,
           etag: `"${row.sha256}"`,
           expiresAt: null,
           immutable: true,

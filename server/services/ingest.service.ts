@@ -11,6 +11,7 @@ import type { VariantSpec } from '../../workers/types.js';
 import { AppError } from '../errors.js';
 import { assertQueueHasRoom } from '../jobs/admission.js';
 import { probeImage, type ProbedImage } from '../media/probe.js';
+import { statsFormat } from '../../workers/raw-formats.js';
 import type { Principal } from './keys.service.js';
 import { checkPixelLimit, type ReceivedFile } from './receive.js';
 import { toImageRecord, type ImageRecord } from './image-record.js';
@@ -95,7 +96,7 @@ export function createIngestService(deps: IngestDeps) {
           if (err instanceof AppError) err.context.format ??= file.sniffedFormat;
           throw err;
         });
-        checkPixelLimit(info.width, info.height, limits.maxInputPixels, info.format);
+        checkPixelLimit(info.width, info.height, limits.maxInputPixels, statsFormat(info.format, info.rawFormat));
         probed.push(info);
       }
     } catch (err) {
@@ -124,6 +125,7 @@ export function createIngestService(deps: IngestDeps) {
       width: probed[i]!.width,
       height: probed[i]!.height,
       pages: probed[i]!.pages,
+      raw_format: probed[i]!.rawFormat ?? null,
       source,
       created_at: now,
     }));
@@ -138,7 +140,7 @@ export function createIngestService(deps: IngestDeps) {
         for (const row of rows) {
           images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
-          stats.add(now, row.customer, row.format, { uploaded: 1, bytesIn: row.bytes });
+          stats.add(now, row.customer, statsFormat(row.format, row.raw_format), { uploaded: 1, bytesIn: row.bytes });
         }
         hooks.inTransaction?.(rows);
       },

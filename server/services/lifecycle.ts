@@ -3,6 +3,7 @@ import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { StatsRepo } from '../db/stats.repo.js';
 import type { Clock } from '../util/clock.js';
+import { statsFormat } from '../../workers/raw-formats.js';
 
 export interface ImageStatusEvent {
   id: string;
@@ -55,8 +56,9 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; stat
       images.finish(imageId, failed ? 'failed' : 'done', now);
       // Counted here, in the transaction that settles this generation: exactly once per
       // processing run, however often its jobs were retried or the process restarted.
-      if (failed) stats.add(now, row.customer, row.format, { failed: 1 });
-      else stats.add(now, row.customer, row.format, { processed: 1, bytesOut: images.doneVariantBytes(imageId) }, now - row.queued_at);
+      const format = statsFormat(row.format, row.raw_format);
+      if (failed) stats.add(now, row.customer, format, { failed: 1 });
+      else stats.add(now, row.customer, format, { processed: 1, bytesOut: images.doneVariantBytes(imageId) }, now - row.queued_at);
       jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
       // Emitted after the caller's commit would be more exact; listeners only forward it, and
       // a rolled-back settle is followed by a retry that announces again.

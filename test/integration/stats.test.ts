@@ -166,10 +166,10 @@ describe('statistics', () => {
     const text = await res.text();
     expect(text.endsWith('\r\n')).toBe(true);
     const [header, ...lines] = text.trimEnd().split('\r\n');
-    expect(header).toBe('day,customer,format,uploaded,processed,failed,rejected,bytesIn,bytesOut,p50Ms,p95Ms');
+    expect(header).toBe('day,customer,format,rawFormat,uploaded,processed,failed,rejected,bytesIn,bytesOut,p50Ms,p95Ms');
     expect(lines.map((l) => l.split(','))).toEqual(
       json.body.groups.map((g: any) =>
-        [g.day, g.customer, g.format, g.uploaded, g.processed, g.failed, g.rejected, g.bytesIn, g.bytesOut, g.p50Ms ?? '', g.p95Ms ?? ''].map(String),
+        [g.day, g.customer, g.format, g.rawFormat ?? '', g.uploaded, g.processed, g.failed, g.rejected, g.bytesIn, g.bytesOut, g.p50Ms ?? '', g.p95Ms ?? ''].map(String),
       ),
     );
     const totals = await (await business.request('GET', `/v1/stats.csv?from=${DAY1}&to=${DAY2}`)).text();

@@ -5,7 +5,7 @@ import { backoffMs } from '../../server/jobs/runner.js';
 import { decodeCursor, encodeCursor } from '../../server/services/images.service.js';
 import { cleanFilename } from '../../server/services/ingest.service.js';
 import { resolveInside } from '../../server/storage/safe-path.js';
-import { exifDateToIso } from '../../workers/metadata.js';
+import { exifDateToIso } from '../../workers/exif-date.js';
 import { classifyError } from '../../workers/failures.js';
 import { tempDir } from '../helpers/server.js';
 

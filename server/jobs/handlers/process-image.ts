@@ -89,6 +89,7 @@ export function createProcessImageHandler(deps: {
             });
           }
           images.saveSummary(image.id, result.thumbhash, result.dominantColor);
+          if (result.preview) images.savePreview(image.id, result.preview);
           lifecycle.settle(ctx.job);
         });
       } finally {

@@ -4,6 +4,7 @@ import { utcDay, type Level, type RawStatsRow, type StatsRepo } from '../../db/s
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../util/clock.js';
 import { addEncoded, emptyHistogram, percentile, type Histogram } from '../../util/histogram.js';
+import { splitStatsFormat } from '../../../workers/raw-formats.js';
 
 export const GROUP_KEYS = ['customer', 'format', 'day'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];
@@ -52,7 +53,8 @@ export interface Counters extends Sums {
   p95Ms: number | null;
 }
 
-export type StatsGroup = Partial<Record<GroupKey, string>> & Counters;
+/** A group; one of camera RAWs has `format: "raw"` and the maker's format in `rawFormat`. */
+export type StatsGroup = Partial<Record<GroupKey | 'rawFormat', string>> & Counters;
 
 export interface StatsReport {
   from: string;
@@ -63,7 +65,7 @@ export interface StatsReport {
 }
 
 interface Accumulator extends Sums {
-  keys: Partial<Record<GroupKey, string>>;
+  keys: Partial<Record<GroupKey | 'rawFormat', string>>;
   latency: Histogram;
 }
 
@@ -139,12 +141,16 @@ export function createStatsService(repo: StatsRepo, clock: Clock) {
       if (!group) {
         const keys: Accumulator['keys'] = {};
         for (const k of groupBy) keys[k] = row[ROW_INDEX[k]];
+        if (keys.format !== undefined) Object.assign(keys, splitStatsFormat(keys.format));
         groups.set(key, (group = newAccumulator(keys)));
       }
       addRow(group, row);
     }
     const sorted = [...groups.values()].sort(
-      (a, b) => (a.keys.customer ?? '').localeCompare(b.keys.customer ?? '') || (a.keys.format ?? '').localeCompare(b.keys.format ?? ''),
+      (a, b) =>
+        (a.keys.customer ?? '').localeCompare(b.keys.customer ?? '') ||
+        (a.keys.format ?? '').localeCompare(b.keys.format ?? '') ||
+        (a.keys.rawFormat ?? '').localeCompare(b.keys.rawFormat ?? ''),
     );
     return JSON.stringify(sorted.map((g) => ({ ...g.keys, ...finish(g) })));
   }
@@ -182,7 +188,9 @@ const METRIC_COLUMNS = ['uploaded', 'processed', 'failed', 'rejected', 'bytesIn'
  * totals.
  */
 export function reportToCsv(report: StatsReport): string {
-  const keyColumns = (['day', 'customer', 'format'] as const).filter((k) => report.groupBy.includes(k));
+  const keyColumns: Array<GroupKey | 'rawFormat'> = (['day', 'customer', 'format'] as const).filter((k) => report.groupBy.includes(k));
+  // Beside the format, the maker's format of camera RAWs (empty for other formats).
+  if (report.groupBy.includes('format')) keyColumns.push('rawFormat');
   const rows: StatsGroup[] = report.groupBy.length ? report.groups : [report.totals];
   return stringify(
     rows.map((g) => [...keyColumns.map((k) => g[k] ?? ''), ...METRIC_COLUMNS.map((m) => g[m] ?? '')]),

@@ -53,7 +53,7 @@ export function Dropzone({ compact }: { compact: boolean }) {
         <div className="dropzone-text">
           <p className="dropzone-title">{dragging ? (desktop ? 'Drop to import' : 'Drop to upload') : 'Drop images or folders here'}</p>
           <p className="dropzone-hint">
-            JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC or SVG, up to {formatLimit(me.limits.maxUploadBytes)} each.{' '}
+            JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC, SVG or camera RAW (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, …), up to {formatLimit(me.limits.maxUploadBytes)} each.{' '}
             {desktop ? 'Files are imported straight from disk, however large; the originals stay where they are.' : 'Uploads resume after a dropped connection.'}
           </p>
         </div>
