@@ -113,7 +113,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     if (sync) sync.prepare();
     else assertNoOriginalsOnlyInBucket(db);
   } catch (err) {
-    await sync?.stop(0);
+    sync?.stop();
     db.close();
     lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
     throw err;
@@ -130,9 +130,13 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     transaction,
     clock,
     logger,
-    concurrency: config.workers,
-    jobTimeoutMs: config.jobTimeout,
+    queues: {
+      // One image job per pool thread.
+      image: { concurrency: config.workers, timeoutMs: config.jobTimeout },
+      sync: sync?.jobs.queue,
+    },
     handlers: {
+      ...sync?.jobs.handlers,
       process_image: createProcessImageHandler({
         images: imagesRepo,
         store,
@@ -147,7 +151,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       }),
       extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
     },
-    onJobSettled: (job, outcome, seconds) => metrics.processing.observe({ kind: job.kind, outcome }, seconds),
+    onJobSettled: (job, outcome, seconds) => {
+      if (job.queue === 'image') metrics.processing.observe({ kind: job.kind, outcome }, seconds);
+    },
   });
 
   /**
@@ -292,7 +298,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   dispatch();
   runner.start();
   watch.start();
-  sync?.start();
+  sync?.start(runner.kick);
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
@@ -335,8 +341,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       events.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // Unfinished syncs are cheap to abandon (a multipart upload resumes at its next part).
-      await Promise.all([runner.stop(SHUTDOWN_GRACE_MS), sync?.stop(1_000)]);
+      await runner.stop(SHUTDOWN_GRACE_MS);
+      sync?.stop();
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;

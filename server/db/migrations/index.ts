@@ -4,6 +4,7 @@ import * as watchFolders from './003-watch-folders.js';
 import * as s3Sync from './004-s3-sync.js';
 import * as fairQueue from './005-fair-queue.js';
 import * as jobInterruptions from './006-job-interruptions.js';
+import * as oneJobEngine from './008-one-job-engine.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -17,4 +18,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 4, name: 's3-sync', sql: s3Sync.sql },
   { version: 5, name: 'fair-queue', sql: fairQueue.sql },
   { version: 6, name: 'job-interruptions', sql: jobInterruptions.sql },
+  { version: 8, name: 'one-job-engine', sql: oneJobEngine.sql },
 ];
