@@ -24,6 +24,7 @@ import { createUiHandler } from './http/ui.js';
 import { createDispatcher } from './jobs/dispatcher.js';
 import { createExtractMetadataHandler } from './jobs/handlers/extract-metadata.js';
 import { createProcessImageHandler } from './jobs/handlers/process-image.js';
+import { createPurgeHandler } from './jobs/handlers/purge.js';
 import { createImagePool } from './jobs/pool.js';
 import { createJobRunner } from './jobs/runner.js';
 import { schedulePurge } from './jobs/scheduler.js';
@@ -125,37 +126,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, stats: statsRepo, clock });
   const retention = createRetentionService({ db, images: imagesRepo, jobs: jobsRepo, store, clock });
   const dispatcher = createDispatcher({ jobs: jobsRepo, transaction, clock, maxAttempts: config.jobMaxAttempts });
-  const runner = createJobRunner({
-    repo: jobsRepo,
-    transaction,
-    clock,
-    logger,
-    queues: {
-      // One image job per pool thread.
-      image: { concurrency: config.workers, timeoutMs: config.jobTimeout },
-      sync: sync?.jobs.queue,
-    },
-    handlers: {
-      ...sync?.jobs.handlers,
-      process_image: createProcessImageHandler({
-        images: imagesRepo,
-        store,
-        pool,
-        clock,
-        lifecycle,
-        processedTtlMs: config.processedTtl,
-        maxInputPixels: config.maxInputPixels,
-        maxOutputPixels: config.maxOutputPixels,
-        originals: sync?.originals,
-        logger,
-      }),
-      extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
-    },
-    onJobSettled: (job, outcome, seconds) => {
-      if (job.queue === 'image') metrics.processing.observe({ kind: job.kind, outcome }, seconds);
-    },
-  });
-
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
    * 202 is out), so a busy or failing database here must not fail the caller: the events stay
@@ -202,6 +172,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   const watch = createWatchService({
     repo: createWatchRepo(db),
+    jobs: jobsRepo,
+    wake: () => runner.kick(),
+    jobTimeoutMs: config.jobTimeout,
     importer,
     ingest,
     clock,
@@ -211,6 +184,42 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     queueHasRoom: () => jobsRepo.countQueued() < config.maxQueuedJobs / 2,
     timing: options.watchTiming,
   });
+  const runner = createJobRunner({
+    repo: jobsRepo,
+    transaction,
+    clock,
+    logger,
+    queues: {
+      // One image job per pool thread.
+      image: { concurrency: config.workers, timeoutMs: config.jobTimeout },
+      sync: sync?.jobs.queue,
+      watch: watch.jobs.queue,
+      // The purge: one at a time.
+      maintenance: { concurrency: 1, timeoutMs: config.jobTimeout },
+    },
+    handlers: {
+      ...sync?.jobs.handlers,
+      ...watch.jobs.handlers,
+      purge: createPurgeHandler({ retention, logger, onPurged: (n) => metrics.purged.inc(n) }),
+      process_image: createProcessImageHandler({
+        images: imagesRepo,
+        store,
+        pool,
+        clock,
+        lifecycle,
+        processedTtlMs: config.processedTtl,
+        maxInputPixels: config.maxInputPixels,
+        maxOutputPixels: config.maxOutputPixels,
+        originals: sync?.originals,
+        logger,
+      }),
+      extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
+    },
+    onJobSettled: (job, outcome, seconds) => {
+      if (job.queue === 'image') metrics.processing.observe({ kind: job.kind, outcome }, seconds);
+    },
+  });
+
   const images = createImagesService({
     db,
     images: imagesRepo,
@@ -300,7 +309,14 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   watch.start();
   sync?.start(runner.kick);
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
-  const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
+  const purge = schedulePurge({
+    expression: config.purgeSchedule,
+    jobs: jobsRepo,
+    clock,
+    maxAttempts: config.jobMaxAttempts,
+    logger,
+    wake: runner.kick,
+  });
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
   // in the background: the walk grows with the data dir (recovery/reconcile.ts).
   const reconciling = new AbortController();
