@@ -54,11 +54,10 @@ export function createOutagePause(deps: {
           if (!outage) {
             outage = { since: Date.now(), lastError: deps.describe(err), delay: timing.probeMinMs, nextProbeAt: 0 };
             logger.warn({ err: outage.lastError }, deps.messages.down);
+            scheduleProbe();
           } else {
             outage.lastError = deps.describe(err);
-            outage.delay = Math.min(outage.delay * 2, timing.probeMaxMs);
           }
-          scheduleProbe();
           return false;
         },
       )
@@ -72,7 +71,15 @@ export function createOutagePause(deps: {
     clearTimeout(timer);
     if (!outage || stopped) return;
     outage.nextProbeAt = Date.now() + outage.delay;
-    timer = setTimeout(() => void probe(), outage.delay);
+    // Only the scheduled look lengthens the pause when it fails: the jobs that were running when
+    // the service went away each ask too, and must not push the next look out at once.
+    timer = setTimeout(() => {
+      void probe().then((up) => {
+        if (up || !outage) return;
+        outage.delay = Math.min(outage.delay * 2, timing.probeMaxMs);
+        scheduleProbe();
+      });
+    }, outage.delay);
     timer.unref();
   }
 
