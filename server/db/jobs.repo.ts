@@ -40,10 +40,6 @@ export interface ImageJobRow extends JobRow {
   event_id: number;
 }
 
-export function isImageJob(job: JobRow): job is ImageJobRow {
-  return job.queue === 'image' && job.image_id !== null;
-}
-
 /** A job that does not belong to an image: its queue, lane and payload say what it is about. */
 export interface NewJob {
   kind: Exclude<JobKind, ImageJobKind>;
