@@ -24,6 +24,7 @@ import { createUiHandler } from './http/ui.js';
 import { createDispatcher } from './jobs/dispatcher.js';
 import { createExtractMetadataHandler } from './jobs/handlers/extract-metadata.js';
 import { createProcessImageHandler } from './jobs/handlers/process-image.js';
+import { createPurgeHandler } from './jobs/handlers/purge.js';
 import { createImagePool } from './jobs/pool.js';
 import { createJobRunner } from './jobs/runner.js';
 import { schedulePurge } from './jobs/scheduler.js';
@@ -114,7 +115,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     if (sync) sync.prepare();
     else assertNoOriginalsOnlyInBucket(db);
   } catch (err) {
-    await sync?.stop(0);
+    sync?.stop();
     db.close();
     lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
     throw err;
@@ -126,31 +127,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, stats: statsRepo, clock });
   const retention = createRetentionService({ db, images: imagesRepo, jobs: jobsRepo, store, clock });
   const dispatcher = createDispatcher({ jobs: jobsRepo, transaction, clock, maxAttempts: config.jobMaxAttempts });
-  const runner = createJobRunner({
-    repo: jobsRepo,
-    transaction,
-    clock,
-    logger,
-    concurrency: config.workers,
-    jobTimeoutMs: config.jobTimeout,
-    handlers: {
-      process_image: createProcessImageHandler({
-        images: imagesRepo,
-        store,
-        pool,
-        clock,
-        lifecycle,
-        processedTtlMs: config.processedTtl,
-        maxInputPixels: config.maxInputPixels,
-        maxOutputPixels: config.maxOutputPixels,
-        originals: sync?.originals,
-        logger,
-      }),
-      extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
-    },
-    onJobSettled: (job, outcome, seconds) => metrics.processing.observe({ kind: job.kind, outcome }, seconds),
-  });
-
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
    * 202 is out), so a busy or failing database here must not fail the caller: the events stay
@@ -197,6 +173,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   const watch = createWatchService({
     repo: createWatchRepo(db),
+    jobs: jobsRepo,
+    wake: () => runner.kick(),
+    jobTimeoutMs: config.jobTimeout,
     importer,
     ingest,
     clock,
@@ -206,6 +185,42 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     queueHasRoom: () => jobsRepo.countQueued() < config.maxQueuedJobs / 2,
     timing: options.watchTiming,
   });
+  const runner = createJobRunner({
+    repo: jobsRepo,
+    transaction,
+    clock,
+    logger,
+    queues: {
+      // One image job per pool thread.
+      image: { concurrency: config.workers, timeoutMs: config.jobTimeout },
+      sync: sync?.jobs.queue,
+      watch: watch.jobs.queue,
+      // The purge: one at a time.
+      maintenance: { concurrency: 1, timeoutMs: config.jobTimeout },
+    },
+    handlers: {
+      ...sync?.jobs.handlers,
+      ...watch.jobs.handlers,
+      purge: createPurgeHandler({ retention, logger, onPurged: (n) => metrics.purged.inc(n) }),
+      process_image: createProcessImageHandler({
+        images: imagesRepo,
+        store,
+        pool,
+        clock,
+        lifecycle,
+        processedTtlMs: config.processedTtl,
+        maxInputPixels: config.maxInputPixels,
+        maxOutputPixels: config.maxOutputPixels,
+        originals: sync?.originals,
+        logger,
+      }),
+      extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
+    },
+    onJobSettled: (job, outcome, seconds) => {
+      if (job.queue === 'image') metrics.processing.observe({ kind: job.kind, outcome }, seconds);
+    },
+  });
+
   const images = createImagesService({
     db,
     images: imagesRepo,
@@ -293,9 +308,16 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   dispatch();
   runner.start();
   watch.start();
-  sync?.start();
+  sync?.start(runner.kick);
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
-  const purge = schedulePurge(config.purgeSchedule, retention.purge, logger, (n) => metrics.purged.inc(n));
+  const purge = schedulePurge({
+    expression: config.purgeSchedule,
+    jobs: jobsRepo,
+    clock,
+    maxAttempts: config.jobMaxAttempts,
+    logger,
+    wake: runner.kick,
+  });
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
   // in the background: the walk grows with the data dir (recovery/reconcile.ts).
   const reconciling = new AbortController();
@@ -336,8 +358,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       events.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // Unfinished syncs are cheap to abandon (a multipart upload resumes at its next part).
-      await Promise.all([runner.stop(SHUTDOWN_GRACE_MS), sync?.stop(1_000)]);
+      await runner.stop(SHUTDOWN_GRACE_MS);
+      sync?.stop();
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;

@@ -20,8 +20,8 @@ export function seedQueuedJobs(
   );
   const event = db.prepare(`INSERT INTO outbox (type, image_id, payload, created_at, dispatched_at) VALUES ('image.uploaded', ?, '{}', 0, 0)`);
   const job = db.prepare(
-    `INSERT INTO jobs (kind, image_id, customer, generation, event_id, status, max_attempts, run_at, created_at)
-     VALUES ('process_image', ?, ?, 1, ?, 'queued', 3, ?, 0)`,
+    `INSERT INTO jobs (kind, queue, image_id, customer, generation, event_id, status, max_attempts, run_at, created_at)
+     VALUES ('process_image', 'image', ?, ?, 1, ?, 'queued', 3, ?, 0)`,
   );
   const sha = 'ab'.repeat(32);
   db.transaction(() => {

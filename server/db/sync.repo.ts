@@ -1,9 +1,11 @@
 import { EXTENSIONS } from '../media/formats.js';
 import type { Db } from './connection.js';
-import type { OutboxRow } from './jobs.repo.js';
+import type { SyncJobKind } from '../jobs/kinds.js';
+import type { JobRow, OutboxRow } from './jobs.repo.js';
 
 export type SyncOp = 'put_original' | 'put_processed' | 'delete_original' | 'delete_processed' | 'delete_image';
 
+/** A sync operation: a job of the `sync` queue (kind `sync_<op>`), its payload read. */
 export interface SyncJobRow {
   id: number;
   op: SyncOp;
@@ -14,17 +16,48 @@ export interface SyncJobRow {
   sha256: string | null;
   variant: string | null;
   bytes: number;
-  event_id: number | null;
-  status: 'queued' | 'running' | 'failed';
+  status: JobRow['status'];
   attempts: number;
-  run_at: number;
-  lease_token: string | null;
-  started_at: number | null;
   last_error: string | null;
+  /** When it failed for good. */
   failed_at: number | null;
   created_at: number;
+  /** The multipart upload in progress, resumed by the next attempt. */
   upload_id: string | null;
   part_size: number | null;
+}
+
+interface SyncPayload {
+  key: string;
+  imageId?: string | null;
+  sha256?: string | null;
+  variant?: string | null;
+  bytes?: number;
+  uploadId?: string | null;
+  partSize?: number | null;
+}
+
+export const syncKind = (op: SyncOp): SyncJobKind => `sync_${op}`;
+
+export function syncJobOf(row: JobRow): SyncJobRow {
+  const p = JSON.parse(row.payload) as SyncPayload;
+  return {
+    id: row.id,
+    op: row.kind.slice('sync_'.length) as SyncOp,
+    lane: row.lane ?? '',
+    key: p.key,
+    image_id: p.imageId ?? null,
+    sha256: p.sha256 ?? null,
+    variant: p.variant ?? null,
+    bytes: p.bytes ?? 0,
+    status: row.status,
+    attempts: row.attempts,
+    last_error: row.last_error,
+    failed_at: row.status === 'failed' ? row.finished_at : null,
+    created_at: row.created_at,
+    upload_id: p.uploadId ?? null,
+    part_size: p.partSize ?? null,
+  };
 }
 
 export interface NewSyncJob {
@@ -35,7 +68,6 @@ export interface NewSyncJob {
   sha256?: string | null;
   variant?: string | null;
   bytes?: number;
-  eventId?: number | null;
 }
 
 export interface PartRow {
@@ -67,45 +99,30 @@ export interface OriginalRow {
 export const originalKey = (sha256: string) => `originals/${sha256}`;
 export const processedLane = (imageId: string) => `processed/${imageId}`;
 
-/** Every query of the S3 sync: its queue, the multipart parts, the originals it tracks, its counters. */
-export function createSyncRepo(db: Db) {
+/** Every query of the S3 sync: its jobs, the multipart parts, the originals it tracks, its counters. */
+export function createSyncRepo(db: Db, options: { maxAttempts?: number } = {}) {
+  // The attempt limit of every operation queued from here (--job-max-attempts).
+  const maxAttempts = options.maxAttempts ?? 5;
   const state = db.prepare<[], SyncStateRow>(`SELECT * FROM s3_sync_state WHERE id = 1`);
   const setCursor = db.prepare<[number]>(`UPDATE s3_sync_state SET outbox_cursor = ? WHERE id = 1`);
   const eventsAfter = db.prepare<[number, number], OutboxRow>(`SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT ?`);
   const unfed = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM outbox WHERE id > (SELECT outbox_cursor FROM s3_sync_state WHERE id = 1)`);
 
-  const lastInLane = db.prepare<[string], Pick<SyncJobRow, 'op' | 'key' | 'status'>>(
-    `SELECT op, key, status FROM s3_sync_jobs WHERE lane = ? ORDER BY id DESC LIMIT 1`,
+  // The sync's operations are jobs of the `sync` queue: the engine claims and runs them
+  // (jobs/runner.ts); these are the sync's own reads and writes of them.
+  const lastInLane = db.prepare<[string], { kind: string; key: string | null; status: string }>(
+    `SELECT kind, json_extract(payload, '$.key') AS key, status FROM jobs WHERE lane = ? ORDER BY id DESC LIMIT 1`,
   );
   const insert = db.prepare(
-    `INSERT INTO s3_sync_jobs (op, lane, key, image_id, sha256, variant, bytes, event_id, status, run_at, created_at)
-     VALUES (@op, @lane, @key, @imageId, @sha256, @variant, @bytes, @eventId, 'queued', @now, @now)`,
+    `INSERT INTO jobs (kind, queue, lane, payload, status, max_attempts, run_at, created_at)
+     VALUES (@kind, 'sync', @lane, @payload, 'queued', @maxAttempts, @now, @now)`,
   );
-  // Due, and nothing else of its lane running or waiting ahead of it.
-  const claim = db.prepare<[string, number, number], SyncJobRow>(
-    `UPDATE s3_sync_jobs SET status = 'running', attempts = attempts + 1, lease_token = ?, started_at = ?
-     WHERE id = (
-       SELECT j.id FROM s3_sync_jobs j
-       WHERE j.status = 'queued' AND j.run_at <= ?
-         AND NOT EXISTS (
-           SELECT 1 FROM s3_sync_jobs e
-           WHERE e.lane = j.lane AND e.id != j.id AND (e.status = 'running' OR (e.status = 'queued' AND e.id < j.id)))
-       ORDER BY j.run_at, j.id LIMIT 1)
-     RETURNING *`,
+  const setUpload = db.prepare<[string | null, number | null, number]>(
+    `UPDATE jobs SET payload = json_set(payload, '$.uploadId', ?, '$.partSize', ?) WHERE id = ? AND queue = 'sync'`,
   );
-  const releaseAll = db.prepare(`UPDATE s3_sync_jobs SET status = 'queued', lease_token = NULL WHERE status = 'running'`);
-  const remove = db.prepare<[number, string]>(`DELETE FROM s3_sync_jobs WHERE id = ? AND status = 'running' AND lease_token = ?`);
-  const retry = db.prepare<[number, string, number, number, string]>(
-    `UPDATE s3_sync_jobs SET status = 'queued', run_at = ?, last_error = ?, attempts = attempts - ?, lease_token = NULL
-     WHERE id = ? AND status = 'running' AND lease_token = ?`,
+  const uploadOf = db.prepare<[number], { upload_id: string | null }>(
+    `SELECT json_extract(payload, '$.uploadId') AS upload_id FROM jobs WHERE id = ? AND queue = 'sync'`,
   );
-  const fail = db.prepare<[string, number, number, string]>(
-    `UPDATE s3_sync_jobs SET status = 'failed', last_error = ?, failed_at = ?, lease_token = NULL
-     WHERE id = ? AND status = 'running' AND lease_token = ?`,
-  );
-  const owned = db.prepare<[number, string], { id: number }>(`SELECT id FROM s3_sync_jobs WHERE id = ? AND status = 'running' AND lease_token = ?`);
-  const setUpload = db.prepare<[string | null, number | null, number]>(`UPDATE s3_sync_jobs SET upload_id = ?, part_size = ? WHERE id = ?`);
-  const uploadOf = db.prepare<[number], { upload_id: string | null }>(`SELECT upload_id FROM s3_sync_jobs WHERE id = ?`);
   const clearParts = db.prepare<[number]>(`DELETE FROM s3_sync_parts WHERE job_id = ?`);
   const parts = db.prepare<[number, string], PartRow>(
     `SELECT part_number, etag, crc32, bytes FROM s3_sync_parts WHERE job_id = ? AND upload_id = ? ORDER BY part_number`,
@@ -113,14 +130,16 @@ export function createSyncRepo(db: Db) {
   const addPart = db.prepare(
     `INSERT OR REPLACE INTO s3_sync_parts (job_id, upload_id, part_number, etag, crc32, bytes) VALUES (@jobId, @uploadId, @partNumber, @etag, @crc32, @bytes)`,
   );
-  const nextRunAt = db.prepare<[], { run_at: number | null }>(`SELECT min(run_at) AS run_at FROM s3_sync_jobs WHERE status = 'queued'`);
   const backlog = db.prepare<[], { jobs: number; bytes: number | null; oldest: number | null }>(
-    `SELECT count(*) AS jobs, sum(bytes) AS bytes, min(created_at) AS oldest FROM s3_sync_jobs WHERE status = 'queued'`,
+    `SELECT count(*) AS jobs, sum(json_extract(payload, '$.bytes')) AS bytes, min(created_at) AS oldest
+     FROM jobs WHERE queue = 'sync' AND status = 'queued'`,
   );
-  const failedCount = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM s3_sync_jobs WHERE status = 'failed'`);
-  const failedRecent = db.prepare<[number], SyncJobRow>(`SELECT * FROM s3_sync_jobs WHERE status = 'failed' ORDER BY failed_at DESC, id DESC LIMIT ?`);
+  const failedCount = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM jobs WHERE queue = 'sync' AND status = 'failed'`);
+  const failedRecent = db.prepare<[number], JobRow>(
+    `SELECT * FROM jobs WHERE queue = 'sync' AND status = 'failed' ORDER BY finished_at DESC, id DESC LIMIT ?`,
+  );
   const retryFailed = db.prepare<[number]>(
-    `UPDATE s3_sync_jobs SET status = 'queued', attempts = 0, run_at = ?, failed_at = NULL WHERE status = 'failed'`,
+    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = ?, finished_at = NULL WHERE queue = 'sync' AND status = 'failed'`,
   );
 
   const addSynced = db.prepare<[number]>(`UPDATE s3_sync_state SET synced_objects = synced_objects + 1, synced_bytes = synced_bytes + ? WHERE id = 1`);
@@ -147,7 +166,7 @@ export function createSyncRepo(db: Db) {
   const evictable = db.prepare<[number], OriginalRow>(
     `SELECT o.* FROM s3_originals o
      WHERE o.local = 1 AND o.synced_at IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM s3_sync_jobs s WHERE s.lane = 'originals/' || o.sha256)
+       AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.lane = 'originals/' || o.sha256)
        AND NOT EXISTS (
          SELECT 1 FROM images i JOIN jobs j ON j.image_id = i.id
          WHERE i.sha256 = o.sha256 AND j.status IN ('queued', 'running'))
@@ -174,32 +193,14 @@ export function createSyncRepo(db: Db) {
      */
     enqueue(job: NewSyncJob, now: number): boolean {
       const last = lastInLane.get(job.lane);
-      if (last && last.status === 'queued' && last.op === job.op && last.key === job.key && job.op.startsWith('put_')) return false;
-      insert.run({
-        op: job.op,
-        lane: job.lane,
-        key: job.key,
-        imageId: job.imageId ?? null,
-        sha256: job.sha256 ?? null,
-        variant: job.variant ?? null,
-        bytes: job.bytes ?? 0,
-        eventId: job.eventId ?? null,
-        now,
-      });
+      if (last && last.status === 'queued' && last.kind === syncKind(job.op) && last.key === job.key && job.op.startsWith('put_')) return false;
+      const payload: SyncPayload = { key: job.key, imageId: job.imageId ?? null, sha256: job.sha256 ?? null, variant: job.variant ?? null, bytes: job.bytes ?? 0 };
+      insert.run({ kind: syncKind(job.op), lane: job.lane, payload: JSON.stringify(payload), maxAttempts, now });
       return true;
     },
 
-    claim: (now: number, token: string) => claim.get(token, now, now),
-    releaseAll: () => releaseAll.run().changes,
-    isOwned: (id: number, token: string) => owned.get(id, token) !== undefined,
-    /** A finished job leaves the queue (with its parts); the counters keep the history. */
-    remove: (id: number, token: string) => remove.run(id, token).changes > 0,
-    /** Back in the queue at `runAt`; `countAttempt: false` when the bucket, not the job, failed. */
-    retry: (id: number, token: string, runAt: number, error: string, countAttempt: boolean) =>
-      retry.run(runAt, error, countAttempt ? 0 : 1, id, token).changes > 0,
-    fail: (id: number, token: string, error: string, at: number) => fail.run(error, at, id, token).changes > 0,
+    /** Failed operations are queued again, with their attempts from zero (POST /v1/sync/retry). */
     retryFailed: (now: number) => retryFailed.run(now).changes,
-    nextRunAt: () => nextRunAt.get()?.run_at ?? null,
 
     setUpload: (id: number, uploadId: string | null, partSize: number | null) => {
       setUpload.run(uploadId, partSize, id);
@@ -215,7 +216,7 @@ export function createSyncRepo(db: Db) {
       return { jobs: row.jobs, bytes: row.bytes ?? 0, oldest: row.oldest };
     },
     failedCount: () => failedCount.get()!.n,
-    failedRecent: (limit: number) => failedRecent.all(limit),
+    failedRecent: (limit: number) => failedRecent.all(limit).map(syncJobOf),
 
     addSynced: (bytes: number) => void addSynced.run(bytes),
     addDeleted: (n: number) => void addDeleted.run(n),
@@ -252,24 +253,28 @@ export function createSyncRepo(db: Db) {
      * the outbox cursor moves to its end (older events describe history this already covers).
      */
     startFresh(target: string, now: number) {
-      db.prepare(`DELETE FROM s3_sync_jobs`).run();
+      db.prepare(`DELETE FROM jobs WHERE queue = 'sync'`).run();
       db.prepare(`DELETE FROM s3_originals`).run();
       db.prepare(
         `INSERT INTO s3_originals (sha256, bytes, local, last_used_at)
          SELECT sha256, max(bytes), 1, ? FROM images GROUP BY sha256`,
       ).run(now);
       db.prepare(
-        `INSERT INTO s3_sync_jobs (op, lane, key, sha256, bytes, status, run_at, created_at)
-         SELECT 'put_original', 'originals/' || sha256, 'originals/' || sha256, sha256, bytes, 'queued', ?, ? FROM s3_originals`,
-      ).run(now, now);
+        `INSERT INTO jobs (kind, queue, lane, payload, status, max_attempts, run_at, created_at)
+         SELECT 'sync_put_original', 'sync', 'originals/' || sha256,
+                json_object('key', 'originals/' || sha256, 'sha256', sha256, 'bytes', bytes), 'queued', ?, ?, ?
+         FROM s3_originals`,
+      ).run(maxAttempts, now, now);
       // The key's file name is the local file's, `<variant>.<extension of its format>`.
       const extension = `CASE format ${Object.entries(EXTENSIONS).map(([f, e]) => `WHEN '${f}' THEN '${e}'`).join(' ')} END`;
       db.prepare(
-        `INSERT INTO s3_sync_jobs (op, lane, key, image_id, variant, bytes, status, run_at, created_at)
-         SELECT 'put_processed', 'processed/' || image_id, 'processed/' || image_id || '/' || name || '.' || ${extension},
-                image_id, name, coalesce(bytes, 0), 'queued', ?, ?
+        `INSERT INTO jobs (kind, queue, lane, payload, status, max_attempts, run_at, created_at)
+         SELECT 'sync_put_processed', 'sync', 'processed/' || image_id,
+                json_object('key', 'processed/' || image_id || '/' || name || '.' || ${extension},
+                            'imageId', image_id, 'variant', name, 'bytes', coalesce(bytes, 0)),
+                'queued', ?, ?, ?
          FROM variants WHERE status = 'done' AND path IS NOT NULL ORDER BY image_id`,
-      ).run(now, now);
+      ).run(maxAttempts, now, now);
       const last = db.prepare<[], { id: number | null }>(`SELECT max(id) AS id FROM outbox`).get()!.id ?? 0;
       db.prepare(`UPDATE s3_sync_state SET target = ?, outbox_cursor = ? WHERE id = 1`).run(target, last);
     },

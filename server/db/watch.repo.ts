@@ -43,6 +43,15 @@ export function createWatchRepo(db: Db) {
        sha256 = excluded.sha256, outcome = excluded.outcome, image_id = excluded.image_id,
        error_code = excluded.error_code, seen_at = excluded.seen_at`,
   );
+  // Files waiting for their ingest (watch_ingest jobs, queued or running), and dropping those of
+  // a folder no longer watched.
+  const pending = db.prepare<[string], { n: number }>(
+    `SELECT count(*) AS n FROM jobs
+     WHERE kind = 'watch_ingest' AND status IN ('queued', 'running') AND json_extract(payload, '$.folder') = ?`,
+  );
+  const dropQueued = db.prepare<[string]>(
+    `DELETE FROM jobs WHERE kind = 'watch_ingest' AND status = 'queued' AND json_extract(payload, '$.folder') = ?`,
+  );
   const counts = db.prepare<[string], { ingested: number; rejected: number; last: number | null }>(
     `SELECT coalesce(sum(outcome = 'ingested'), 0) AS ingested, coalesce(sum(outcome = 'rejected'), 0) AS rejected,
             max(CASE WHEN outcome = 'ingested' THEN seen_at END) AS last
@@ -56,6 +65,10 @@ export function createWatchRepo(db: Db) {
     findFile: (file: string) => fileByPath.get(file),
     findIngestedBySha256: (folder: string, sha256: string) => ingestedBySha.get(folder, sha256),
     recordFile: (row: WatchFileRow) => void upsertFile.run(row),
+    /** Files of the folder waiting to be ingested. */
+    pendingFiles: (folder: string) => pending.get(folder)!.n,
+    /** Forgets the files of a folder no longer watched that wait for their turn. */
+    dropQueuedFiles: (folder: string) => dropQueued.run(folder).changes,
     counts(folder: string): WatchFolderCounts {
       const row = counts.get(folder)!;
       return { ingested: row.ingested, rejected: row.rejected, lastIngestedAt: row.last };

@@ -1,10 +1,20 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
+import type { ImageJobRow, JobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { Clock } from '../util/clock.js';
-import { JOB_KINDS, type JobKind } from './kinds.js';
+import { JOB_QUEUES, kindsOf, QUEUE_OF, type ImageJobKind, type JobKind, type JobQueue } from './kinds.js';
+import type { OutagePause } from './outage.js';
 import { TERMINATE_AFTER_MS } from './pool.js';
+
+export interface RetryHow {
+  /** When to try again; the queue's backoff by default. */
+  retryInMs?: number;
+  /** False: the attempt was no fault of the job's ("not yet"), and is given back. */
+  countAttempt?: boolean;
+  /** The failure could be the outside service's as a whole: the queue's outage pause checks. */
+  mayBeOutage?: boolean;
+}
 
 /** A failure a handler reports; `retryable: false` ends the job at once (a corrupt image). */
 export class JobError extends Error {
@@ -12,8 +22,14 @@ export class JobError extends Error {
     message: string,
     readonly code: string,
     readonly retryable: boolean,
+    readonly how: RetryHow = {},
   ) {
     super(message);
+  }
+
+  /** Not now, through no fault of the job's (a file still being written): again in `ms`, the attempt not counted. */
+  static later(ms: number, why: string) {
+    return new JobError(why, 'not_yet', true, { retryInMs: ms, countAttempt: false });
   }
 }
 
@@ -23,10 +39,11 @@ export const jobCancelled = () => new JobError('the job was superseded or its im
 /** Why a running job is stopped at shutdown: it is given back to the queue, not failed (stop()). */
 const shuttingDown = () => new JobError('the server is shutting down', 'shutting_down', true);
 
-export type JobOutcome = 'done' | 'retry' | 'failed' | 'cancelled';
+/** `deferred`: given back untried because the service it needs is down (the outage pause). */
+export type JobOutcome = 'done' | 'retry' | 'deferred' | 'failed' | 'cancelled';
 
-export interface JobContext {
-  job: JobRow;
+export interface JobContext<J extends JobRow = JobRow> {
+  job: J;
   /** Aborts when the job times out, is cancelled, or the runner stops; its reason is a JobError. */
   signal: AbortSignal;
   /**
@@ -42,21 +59,50 @@ export interface JobContext {
    * when the job was taken away meanwhile (image deleted, lease lost).
    */
   complete(apply: () => void): boolean;
+  /** Runs `fn` in a transaction only while this attempt still holds the job (progress a later attempt resumes from); false when it lost it. */
+  whileOwned(fn: () => void): boolean;
 }
 
-export interface JobHandler {
-  run(ctx: JobContext): Promise<void>;
+export interface JobHandler<J extends JobRow = JobRow> {
+  run(ctx: JobContext<J>): Promise<void>;
   /** In the same transaction that marks the job failed for good. */
-  giveUp(job: JobRow, error: JobError): void;
+  giveUp(job: J, error: JobError): void;
+}
+
+/** Image jobs always belong to an image (migration 008's CHECK); the other kinds read their payload. */
+export type JobHandlers = { [K in JobKind]: JobHandler<K extends ImageJobKind ? ImageJobRow : JobRow> };
+
+/** How one queue runs (jobs/kinds.ts lists the queues and their kinds). */
+export interface QueueSetup {
+  /** Jobs of this queue running at once. */
+  concurrency: number;
+  /** A job running longer is stopped, and retried with backoff. */
+  timeoutMs: number;
+  /** Jobs of one lane run one at a time, in order (the claim waits for the lane). */
+  lanes?: boolean;
+  /** How often to look for due jobs when nothing woke the engine; 1 s by default. */
+  pollMs?: number;
+  /** Ceiling of the backoff after a failed attempt. */
+  maxBackoffMs?: number;
+  /** At shutdown, how long its running jobs may finish before they are stopped and given back. */
+  stopGraceMs?: number;
+  /** False: claim nothing of this queue now (looked at again at the next poll). */
+  hasRoom?: () => boolean;
+  /** The queue needs an outside service: nothing is claimed while it is down. */
+  outage?: OutagePause;
 }
 
 export interface RunnerOptions {
   repo: JobsRepo;
   transaction: <T>(fn: () => T) => T;
-  handlers: Record<JobKind, JobHandler>;
+  /**
+   * The queues that run in this configuration (the S3 sync only with a bucket); the jobs of a
+   * queue left out wait in the table untouched.
+   */
+  queues: Partial<Record<JobQueue, QueueSetup>>;
+  /** A handler for every kind of every queue that runs: start-up fails otherwise. */
+  handlers: Partial<JobHandlers>;
   clock: Clock;
-  concurrency: number;
-  jobTimeoutMs: number;
   logger: Logger;
   onJobSettled?: (job: JobRow, outcome: JobOutcome, seconds: number) => void;
 }
@@ -64,6 +110,8 @@ export interface RunnerOptions {
 const BASE_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const IDLE_POLL_MS = 1_000;
+/** After the grace a shutdown gives them, how long stopped jobs get to give their thread back. */
+const STOPPED_WAIT_MS = 1_000;
 const DATABASE_RETRY_MS = 5_000;
 /**
  * A lease outlasts everything a running job may still do: its time limit, the pool's wait for a
@@ -74,46 +122,88 @@ const DATABASE_RETRY_MS = 5_000;
 const LEASE_MARGIN_MS = 60_000;
 
 /** Exponential backoff with full jitter, so retries of a batch do not stampede together. */
-export function backoffMs(attempt: number, random = Math.random): number {
-  const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.max(0, attempt - 1));
+export function backoffMs(attempt: number, random = Math.random, maxMs = MAX_BACKOFF_MS): number {
+  const ceiling = Math.min(maxMs, BASE_BACKOFF_MS * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /**
- * Pulls due jobs from SQLite and runs up to `concurrency` at once (one per pool thread). A job
- * is leased when claimed; results commit only under that lease, so a job can never complete
- * twice. After a crash, the jobs that were running are run again, each interruption counted as
- * an attempt; a clean shutdown gives its running jobs back without counting.
+ * The one job engine. Each queue (jobs/kinds.ts) runs up to its own `concurrency` jobs at once,
+ * so no queue starves another: image jobs one per pool thread, claimed round-robin across
+ * customers; S3 sync operations and watch-folder ingests in the order of their lanes; the purge.
+ * A job is leased when claimed; results commit only under that lease, so a job can never
+ * complete twice. Failed attempts are retried with exponential backoff up to the job's
+ * `max_attempts`; a job running past its queue's time limit is stopped and retried. A queue
+ * whose service is unreachable (its outage pause) claims nothing until the service answers, and
+ * the attempts that ran into the outage do not count. After a crash, the jobs that were running
+ * are run again, each interruption counted as an attempt; a clean shutdown gives its running
+ * jobs back without counting.
  */
 export function createJobRunner(options: RunnerOptions) {
   const { repo, clock, logger } = options;
-  for (const kind of JOB_KINDS) {
-    if (!options.handlers[kind]) throw new Error(`no handler registered for job kind "${kind}"`);
+  const queues = JOB_QUEUES.flatMap((name) => {
+    const setup = options.queues[name];
+    return setup ? [{ name, ...setup, leaseMs: setup.timeoutMs + TERMINATE_AFTER_MS + LEASE_MARGIN_MS }] : [];
+  });
+  type Queue = (typeof queues)[number];
+  const queueOf = new Map<JobQueue, Queue>(queues.map((q) => [q.name, q]));
+  for (const q of queues) {
+    for (const kind of kindsOf(q.name)) {
+      if (!options.handlers[kind]) throw new Error(`no handler registered for job kind "${kind}"`);
+    }
   }
+  const handlerOf = (job: JobRow) => options.handlers[job.kind] as JobHandler;
+  /** Jobs of queues that do not run here (the S3 sync without a bucket) are left alone. */
+  const runsHere = (job: JobRow) => queueOf.has(QUEUE_OF[job.kind]);
 
   /** Keyed by lease token: one entry per run, so two runs of one job could never share one. */
-  const inFlight = new Map<string, { job: JobRow; controller: AbortController; done: Promise<void> }>();
+  const inFlight = new Map<string, { job: JobRow; queue: Queue; controller: AbortController; done: Promise<void> }>();
   /** `claimed` as each job starts, `settled` as it ends: for observers (metrics, tests). */
   const events = new EventEmitter<{ claimed: [JobRow]; settled: [JobRow, JobOutcome] }>();
   events.setMaxListeners(0);
-  const leaseMs = options.jobTimeoutMs + TERMINATE_AFTER_MS + LEASE_MARGIN_MS;
   let timer: NodeJS.Timeout | undefined;
   let scheduled = false;
   let stopped = true;
+
+  const runningIn = (q: Queue) => {
+    let n = 0;
+    for (const f of inFlight.values()) if (f.queue === q) n++;
+    return n;
+  };
 
   function tick() {
     scheduled = false;
     if (stopped) return;
     try {
       recoverLapsed();
-      while (inFlight.size < options.concurrency) {
-        const token = crypto.randomUUID();
+      let wait: number | undefined;
+      for (const q of queues) {
+        // Down: its pause kicks the engine when the service answers again.
+        if (q.outage?.isDown()) continue;
+        // Every slot busy: the next job to finish kicks the engine; polling now would only spin.
+        if (runningIn(q) >= q.concurrency) continue;
+        const pollMs = q.pollMs ?? IDLE_POLL_MS;
+        if (q.hasRoom && !q.hasRoom()) {
+          wait = Math.min(wait ?? pollMs, pollMs);
+          continue;
+        }
+        while (runningIn(q) < q.concurrency) {
+          const token = crypto.randomUUID();
+          const now = clock.now();
+          const job = q.name === 'image' ? repo.claim(now, now + q.leaseMs, token) : repo.claimInQueue(q.name, q.lanes ?? false, now, now + q.leaseMs, token);
+          if (!job) break;
+          start(job, token, q);
+        }
+        if (runningIn(q) >= q.concurrency) continue;
+        // A job due but not claimed waits for its lane (whose job kicks when it settles) or for
+        // room: only a job due later needs the timer sooner than the poll.
+        const next = repo.nextRunAt(q.name);
         const now = clock.now();
-        const job = repo.claim(now, now + leaseMs, token);
-        if (!job) break;
-        start(job, token);
+        const due = next === null || next <= now ? pollMs : Math.min(pollMs, next - now);
+        wait = Math.min(wait ?? due, due);
       }
-      schedulePoll();
+      if (wait === undefined) clearTimeout(timer);
+      else pollIn(wait);
     } catch (err) {
       // The database is busy (another process holds its lock) or failing: nothing was claimed.
       // Try again after a pause rather than let the error end the process.
@@ -127,14 +217,14 @@ export function createJobRunner(options: RunnerOptions) {
    * write how the attempt ended. The attempt counts; past the last one the job fails for good.
    */
   function recoverLapsed() {
-    const lapsed = repo.expiredLeases(clock.now(), [...inFlight.values()].map((f) => f.job.id));
+    const lapsed = repo.expiredLeases(clock.now(), [...inFlight.values()].map((f) => f.job.id)).filter(runsHere);
     if (!lapsed.length) return;
     logger.warn({ lapsed: lapsed.map((j) => j.id) }, 'jobs whose lease ran out without an outcome are queued again');
     for (const job of lapsed) {
       if (job.attempts >= job.max_attempts) {
         giveUpFound(job, new JobError('the outcome of this job\'s last attempt could not be recorded', 'processing_failed', false), false);
       } else if (job.lease_token) {
-        repo.retry(job.id, job.lease_token, clock.now() + backoffMs(job.attempts), 'the outcome of this attempt could not be recorded');
+        repo.retry(job.id, job.lease_token, clock.now() + backoffFor(job), 'the outcome of this attempt could not be recorded');
       }
     }
   }
@@ -147,14 +237,18 @@ export function createJobRunner(options: RunnerOptions) {
    * the other customers' jobs run between two tries of one that may crash again.
    */
   function recoverInterrupted() {
-    const interrupted = repo.running();
+    const interrupted = repo.running().filter(runsHere);
     for (const job of interrupted) {
       const times = job.interruptions + 1;
       const message = `the server stopped during this job ${times === 1 ? 'once' : `${times} times`}`;
       if (job.attempts >= job.max_attempts) giveUpFound(job, new JobError(message, 'processing_failed', false), true);
-      else repo.requeueInterrupted(job, clock.now() + backoffMs(job.attempts), message);
+      else repo.requeueInterrupted(job, clock.now() + backoffFor(job), message);
     }
     if (interrupted.length) logger.warn({ jobs: interrupted.map((j) => ({ id: j.id, kind: j.kind, attempts: j.attempts })) }, 'jobs interrupted by the previous stop are queued again or, out of attempts, failed');
+  }
+
+  function backoffFor(job: JobRow) {
+    return backoffMs(job.attempts, Math.random, queueOf.get(QUEUE_OF[job.kind])?.maxBackoffMs);
   }
 
   /** Fails a job found `running` without a runner (see above), as its last failed attempt would. */
@@ -162,7 +256,7 @@ export function createJobRunner(options: RunnerOptions) {
     try {
       const failed = options.transaction(() => {
         if (!repo.failFound(job, clock.now(), error.message, interrupted)) return false;
-        options.handlers[job.kind].giveUp(job, error);
+        handlerOf(job).giveUp(job, error);
         return true;
       });
       if (failed) {
@@ -175,17 +269,10 @@ export function createJobRunner(options: RunnerOptions) {
     }
   }
 
-  function schedulePoll() {
-    // Every slot busy: the next job to finish kicks the runner; polling now would only spin.
-    if (stopped || inFlight.size >= options.concurrency) return clearTimeout(timer);
-    const next = repo.nextRunAt();
-    pollIn(next === null ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(0, next - clock.now())));
-  }
-
   function pollIn(ms: number) {
     clearTimeout(timer);
     if (stopped) return;
-    timer = setTimeout(kick, ms);
+    timer = setTimeout(kick, Math.max(0, ms));
     timer.unref();
   }
 
@@ -195,13 +282,13 @@ export function createJobRunner(options: RunnerOptions) {
     setImmediate(tick);
   }
 
-  function start(job: JobRow, token: string) {
+  function start(job: JobRow, token: string, q: Queue) {
     const controller = new AbortController();
     // Measured on the monotonic clock, like the timer below: a jump of the wall clock moves neither.
-    const endsAt = performance.now() + options.jobTimeoutMs;
+    const endsAt = performance.now() + q.timeoutMs;
     const timeout = setTimeout(
-      () => controller.abort(new JobError(`the job ran longer than its time limit (${options.jobTimeoutMs} ms)`, 'processing_timeout', true)),
-      options.jobTimeoutMs,
+      () => controller.abort(new JobError(`the job ran longer than its time limit (${q.timeoutMs} ms)`, 'processing_timeout', true)),
+      q.timeoutMs,
     );
     const started = performance.now();
     let completed = false;
@@ -220,15 +307,21 @@ export function createJobRunner(options: RunnerOptions) {
           apply();
           return true;
         })),
+      whileOwned: (fn) =>
+        options.transaction(() => {
+          if (!repo.isOwned(job.id, token)) return false;
+          fn();
+          return true;
+        }),
     };
     // A stopped job ends for the reason it was stopped, whatever the handler then threw.
     const stoppedOr = (err: unknown) => toJobError(controller.signal.aborted && !completed ? controller.signal.reason : err);
     events.emit('claimed', job);
-    const done = options.handlers[job.kind]
+    const done = handlerOf(job)
       .run(ctx)
       .then(
-        () => (controller.signal.aborted && !completed ? fail(job, token, stoppedOr(undefined), started) : settle(job, 'done', started)),
-        (err: unknown) => fail(job, token, stoppedOr(err), started),
+        () => (controller.signal.aborted && !completed ? fail(job, token, stoppedOr(undefined), started, q) : settle(job, 'done', started)),
+        (err: unknown) => fail(job, token, stoppedOr(err), started, q),
       )
       .catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job bookkeeping failed'))
       .finally(() => {
@@ -236,25 +329,32 @@ export function createJobRunner(options: RunnerOptions) {
         inFlight.delete(token);
         kick();
       });
-    inFlight.set(token, { job, controller, done });
+    inFlight.set(token, { job, queue: q, controller, done });
   }
 
-  function fail(job: JobRow, token: string, error: JobError, started: number) {
+  async function fail(job: JobRow, token: string, error: JobError, started: number, q: Queue) {
     if (error.code === 'shutting_down') return; // stop() gave it back
     // Its row was cancelled by whoever cancelled it; nothing is left to record.
     if (error.code === 'cancelled') return settle(job, 'cancelled', started);
-    const log = { jobId: job.id, kind: job.kind, imageId: job.image_id, attempt: job.attempts, code: error.code };
-    if (error.retryable && job.attempts < job.max_attempts) {
-      const delay = backoffMs(job.attempts);
-      if (repo.retry(job.id, token, clock.now() + delay, error.message)) {
-        logger.warn({ ...log, err: error.message, retryInMs: delay }, 'job failed, will retry');
+    const log = { jobId: job.id, kind: job.kind, imageId: job.image_id ?? undefined, attempt: job.attempts, code: error.code };
+    // The service may be down rather than this job failing: then the attempt does not count,
+    // and the queue waits for the service (its pause claims nothing meanwhile).
+    if (error.retryable && error.how.mayBeOutage && q.outage && (await q.outage.confirm())) {
+      if (repo.retry(job.id, token, clock.now(), error.message, false)) settle(job, 'deferred', started);
+      return;
+    }
+    const counted = error.how.countAttempt !== false;
+    if (error.retryable && (!counted || job.attempts < job.max_attempts)) {
+      const delay = error.how.retryInMs ?? backoffFor(job);
+      if (repo.retry(job.id, token, clock.now() + delay, error.message, counted)) {
+        if (counted) logger.warn({ ...log, err: error.message, retryInMs: delay }, 'job failed, will retry');
         settle(job, 'retry', started);
       }
       return;
     }
     const failed = options.transaction(() => {
       if (!repo.finish(job.id, token, 'failed', clock.now(), error.message)) return false;
-      options.handlers[job.kind].giveUp(job, error);
+      handlerOf(job).giveUp(job, error);
       return true;
     });
     if (failed) {
@@ -268,6 +368,21 @@ export function createJobRunner(options: RunnerOptions) {
     events.emit('settled', job, outcome);
   }
 
+  /** Stops a running job and puts it back in the queue, its attempt not counted. */
+  function giveBack(token: string) {
+    const entry = inFlight.get(token);
+    if (!entry) return;
+    // Aborted first: from here on its result cannot commit (complete() checks the signal).
+    entry.controller.abort(shuttingDown());
+    try {
+      repo.giveBack(entry.job.id, token);
+    } catch (err) {
+      logger.warn({ err, jobId: entry.job.id }, 'could not put a job stopped by the shutdown back in the queue; the next start will');
+    }
+  }
+
+  for (const q of queues) q.outage?.onRecovered(kick);
+
   return {
     start() {
       recoverInterrupted();
@@ -277,7 +392,8 @@ export function createJobRunner(options: RunnerOptions) {
     /** Wake up now: new work was just committed. */
     kick,
     events,
-    inFlight: () => inFlight.size,
+    /** Jobs running now, of one queue or of all. */
+    inFlight: (queue?: JobQueue) => (queue ? [...inFlight.values()].filter((f) => f.queue.name === queue).length : inFlight.size),
     /**
      * Stops these jobs if they run here: their rows were cancelled (reprocess, delete), so
      * their results could not commit anyway; this frees their workers.
@@ -287,27 +403,25 @@ export function createJobRunner(options: RunnerOptions) {
       for (const { job, controller } of inFlight.values()) if (ids.has(job.id)) controller.abort(jobCancelled());
     },
     /**
-     * Stops claiming, waits for running jobs up to `graceMs`, then stops the rest and puts them
-     * back in the queue with their attempt not counted: a clean shutdown is no fault of theirs.
-     * (A job whose stop could not be written runs again at the next start, counted as
+     * Stops claiming, waits for running jobs up to `graceMs` (or their queue's shorter grace:
+     * an S3 upload is cheap to abandon, it resumes at its next part), then stops the rest and
+     * puts them back in the queue with their attempt not counted: a clean shutdown is no fault
+     * of theirs. (A job whose stop could not be written runs again at the next start, counted as
      * interrupted.)
      */
     async stop(graceMs: number) {
       stopped = true;
       clearTimeout(timer);
-      const all = Promise.all([...inFlight.values()].map((f) => f.done));
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-      await Promise.race([all, grace]);
-      for (const [token, { job, controller }] of inFlight) {
-        // Aborted first: from here on its result cannot commit (complete() checks the signal).
-        controller.abort(shuttingDown());
-        try {
-          repo.giveBack(job.id, token);
-        } catch (err) {
-          logger.warn({ err, jobId: job.id }, 'could not put a job stopped by the shutdown back in the queue; the next start will');
-        }
-      }
-      await Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, 500).unref())]);
+      for (const q of queues) q.outage?.stop();
+      const running = [...inFlight.entries()];
+      const all = Promise.all(running.map(([, f]) => f.done));
+      await Promise.all(
+        running.map(([token, f]) => {
+          const grace = Math.min(graceMs, f.queue.stopGraceMs ?? graceMs);
+          return Promise.race([f.done, new Promise<void>((resolve) => setTimeout(resolve, grace).unref())]).then(() => giveBack(token));
+        }),
+      );
+      await Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, STOPPED_WAIT_MS).unref())]);
     },
   };
 }

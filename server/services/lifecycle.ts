@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
-import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
+import type { ImageJobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { StatsRepo } from '../db/stats.repo.js';
 import type { Clock } from '../util/clock.js';
 import { statsFormat } from '../../workers/raw-formats.js';
@@ -43,7 +43,7 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; stat
      * of the original upload, which a reprocess leaves running, may finish after the new
      * generation settled, or before its jobs even exist), and not again once settled.
      */
-    settle(job: Pick<JobRow, 'image_id' | 'generation'>) {
+    settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>) {
       const imageId = job.image_id;
       const row = images.findById(imageId);
       if (!row || row.generation !== job.generation) return;

@@ -38,7 +38,7 @@ export function createSyncFeeder(deps: {
         if (!image) return { originalsAdded: false }; // deleted before it was fed: nothing to upload
         if (store.hasOriginal(image.sha256)) repo.originalIsLocal(image.sha256, image.bytes, now);
         const key = originalKey(image.sha256);
-        repo.enqueue({ op: 'put_original', lane: key, key, imageId, sha256: image.sha256, bytes: image.bytes, eventId: event.id }, now);
+        repo.enqueue({ op: 'put_original', lane: key, key, imageId, sha256: image.sha256, bytes: image.bytes }, now);
         return { originalsAdded: true };
       }
       case 'image.processed':
@@ -46,21 +46,21 @@ export function createSyncFeeder(deps: {
         for (const v of images.variantsOf(imageId)) {
           if (v.status !== 'done' || !v.path) continue;
           repo.enqueue(
-            { op: 'put_processed', lane: processedLane(imageId), key: processedKey(imageId, v.path), imageId, variant: v.name, bytes: v.bytes ?? 0, eventId: event.id },
+            { op: 'put_processed', lane: processedLane(imageId), key: processedKey(imageId, v.path), imageId, variant: v.name, bytes: v.bytes ?? 0 },
             now,
           );
         }
         return { originalsAdded: false };
       }
       case 'image.deleted': {
-        repo.enqueue({ op: 'delete_image', lane: processedLane(imageId), key: `processed/${imageId}/`, imageId, eventId: event.id }, now);
+        repo.enqueue({ op: 'delete_image', lane: processedLane(imageId), key: `processed/${imageId}/`, imageId }, now);
         const sha256 = payload.sha256;
         if (sha256) {
           if (!store.hasOriginal(sha256)) repo.originalGoneLocally(sha256);
           // Still used by another image: nothing to delete. (Checked again when the delete runs.)
           if (repo.imagesUsing(sha256) === 0) {
             const key = originalKey(sha256);
-            repo.enqueue({ op: 'delete_original', lane: key, key, imageId, sha256, eventId: event.id }, now);
+            repo.enqueue({ op: 'delete_original', lane: key, key, imageId, sha256 }, now);
           }
         }
         return { originalsAdded: false };
@@ -68,7 +68,7 @@ export function createSyncFeeder(deps: {
       case 'variant.expired': {
         if (payload.path) {
           repo.enqueue(
-            { op: 'delete_processed', lane: processedLane(imageId), key: processedKey(imageId, payload.path), imageId, variant: payload.name ?? null, eventId: event.id },
+            { op: 'delete_processed', lane: processedLane(imageId), key: processedKey(imageId, payload.path), imageId, variant: payload.name ?? null },
             now,
           );
         }

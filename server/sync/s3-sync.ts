@@ -4,21 +4,35 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import { createSyncRepo, type SyncJobRow } from '../db/sync.repo.js';
+import { createOutagePause } from '../jobs/outage.js';
+import type { QueueSetup } from '../jobs/runner.js';
 import { createBufferPool } from '../storage/buffer-pool.js';
 import type { BlobStore } from '../storage/fs-blob-store.js';
 import { createS3Bucket, type S3Bucket } from '../storage/s3-bucket.js';
-import { startupFailure } from '../storage/s3-errors.js';
+import { describeS3Error, startupFailure } from '../storage/s3-errors.js';
 import { applyLifecycleRules } from '../storage/s3-lifecycle.js';
 import { isoOrNull, type Clock } from '../util/clock.js';
 import { createBucketDownloads } from './bucket-download.js';
 import { createSyncFeeder } from './feeder.js';
 import { createOriginalsTier } from './originals-tier.js';
 import { createSyncExecutor } from './sync-executor.js';
-import { DEFAULT_SYNC_TIMING, createSyncRunner, type SyncTiming } from './sync-runner.js';
+import { createSyncJobHandlers } from './sync-jobs.js';
 
 const MiB = 1024 * 1024;
 
-export interface S3SyncTuning extends SyncTiming {
+export interface S3SyncTuning {
+  /** How often the outbox and the queue are looked at when nothing woke them. */
+  pollMs: number;
+  /** First wait before asking an unreachable bucket again; doubles up to `probeMaxMs`. */
+  probeMinMs: number;
+  probeMaxMs: number;
+  /** Ceiling of the exponential backoff after a failed attempt of one operation. */
+  retryMaxMs: number;
+  /**
+   * An attempt running longer is stopped and retried (a connection that hangs without failing);
+   * a multipart upload continues from its last stored part, so a long upload loses nothing.
+   */
+  timeoutMs: number;
   /** Object operations at once. */
   concurrency: number;
   /** Parts of one multipart upload in flight at once. */
@@ -33,7 +47,17 @@ export interface S3SyncTuning extends SyncTiming {
  * 8 MiB parts, 4 in flight per upload, at most 8 buffers in all: 64 MiB of memory however large
  * the files or long the backlog, and a 1 GB original in 128 parts.
  */
-export const DEFAULT_S3_TUNING: S3SyncTuning = { ...DEFAULT_SYNC_TIMING, concurrency: 4, partConcurrency: 4, partSize: 8 * MiB, bufferSlots: 8 };
+export const DEFAULT_S3_TUNING: S3SyncTuning = {
+  pollMs: 500,
+  probeMinMs: 1_000,
+  probeMaxMs: 30_000,
+  retryMaxMs: 5 * 60_000,
+  timeoutMs: 60 * 60_000,
+  concurrency: 4,
+  partConcurrency: 4,
+  partSize: 8 * MiB,
+  bufferSlots: 8,
+};
 
 /**
  * Opens the bucket named by the config and checks it answers with these credentials. Throws an
@@ -57,9 +81,10 @@ export async function connectS3Bucket(config: Config): Promise<S3Bucket> {
 }
 
 /**
- * Headless S3 sync: everything Darkroom stores is replicated to the bucket through a durable
- * queue, deletes and purges follow, and with `--local-originals-max-bytes` the local disk becomes
- * a cache of originals in front of the bucket. See docs/s3-sync.md.
+ * Headless S3 sync: everything Darkroom stores is replicated to the bucket through jobs of the
+ * `sync` queue (run by the job engine, paused while the bucket is unreachable), deletes and
+ * purges follow, and with `--local-originals-max-bytes` the local disk becomes a cache of
+ * originals in front of the bucket. See docs/s3-sync.md.
  */
 export function createS3Sync(deps: {
   bucket: S3Bucket;
@@ -75,7 +100,7 @@ export function createS3Sync(deps: {
   const logger = deps.logger.child({ part: 's3-sync' });
   const tuning = { ...DEFAULT_S3_TUNING, ...deps.tuning };
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
-  const repo = createSyncRepo(db);
+  const repo = createSyncRepo(db, { maxAttempts: config.jobMaxAttempts });
   const buffers = createBufferPool({ slots: tuning.bufferSlots, slabSize: tuning.partSize });
   const tier = createOriginalsTier({ repo, store, bucket, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
   const feeder = createSyncFeeder({ repo, images, store, clock, transaction });
@@ -90,22 +115,23 @@ export function createS3Sync(deps: {
     minPartSize: tuning.partSize,
     partConcurrency: tuning.partConcurrency,
   });
-  const runner = createSyncRunner({
-    repo,
-    transaction,
-    execute: executor.run,
+  const outage = createOutagePause({
     probe: (signal) => bucket.check(signal),
+    describe: describeS3Error,
+    timing: tuning,
+    logger,
+    messages: { down: 'S3 bucket unreachable; uploads go on and the sync backlog waits', up: 'S3 bucket reachable again; syncing the backlog' },
+  });
+  const operations = createSyncJobHandlers({
+    repo,
+    execute: executor.run,
     clock,
     logger,
-    concurrency: tuning.concurrency,
-    maxAttempts: config.jobMaxAttempts,
-    timing: tuning,
-    onSettled: (_job, outcome) => {
-      // A newly verified original may be the one that can leave the disk.
-      if (typeof outcome === 'object' && outcome.originalSynced) tier.evict();
-    },
+    onOriginalSynced: () => tier.evict(),
     onUploadDropped: (job: SyncJobRow, uploadId: string) => void bucket.abortMultipart(job.key, uploadId),
   });
+  /** Wakes the engine: set by main once it runs. */
+  let kickEngine = () => {};
   const downloads = createBucketDownloads({ bucket, repo });
   const target = JSON.stringify({ endpoint: config.s3Endpoint ?? null, bucket: bucket.target.bucket, prefix: bucket.target.prefix });
   let lifecycle: { state: 'pending' | 'applied' | 'unsupported'; detail?: string } = { state: 'pending' };
@@ -120,7 +146,7 @@ export function createS3Sync(deps: {
       if (!fed.events) return;
       // New originals take room; finished processing lets others go.
       tier.evict();
-      runner.kick();
+      kickEngine();
       if (fed.more) {
         // The rest after other work had its turn.
         feeding = true;
@@ -147,6 +173,20 @@ export function createS3Sync(deps: {
   }
 
   return {
+    /** The `sync` queue of the job engine: its handlers and how it runs. */
+    jobs: {
+      handlers: operations.handlers,
+      queue: {
+        concurrency: tuning.concurrency,
+        timeoutMs: tuning.timeoutMs,
+        lanes: true,
+        pollMs: tuning.pollMs,
+        maxBackoffMs: tuning.retryMaxMs,
+        // Unfinished syncs are cheap to abandon (a multipart upload resumes at its next part).
+        stopGraceMs: 1_000,
+        outage,
+      } satisfies QueueSetup,
+    },
     /** For processing: originals, brought back from the bucket when evicted. */
     originals: tier.source,
     /** For downloads: local reads count as use; evicted originals stream from the bucket. */
@@ -173,8 +213,9 @@ export function createS3Sync(deps: {
       transaction(() => repo.startFresh(target, clock.now()));
     },
 
-    start() {
-      runner.start();
+    /** Once the job engine runs: `kick` wakes it when operations were queued. */
+    start(kick: () => void) {
+      kickEngine = kick;
       feedAndKick();
       tier.evict();
       feedTimer = setInterval(feedAndKick, tuning.pollMs);
@@ -191,7 +232,7 @@ export function createS3Sync(deps: {
 
     retryFailed(): number {
       const n = repo.retryFailed(clock.now());
-      runner.kick();
+      kickEngine();
       return n;
     },
 
@@ -199,7 +240,7 @@ export function createS3Sync(deps: {
     status() {
       const state = repo.state();
       const backlog = repo.backlog();
-      const outage = runner.outage();
+      const down = outage.state();
       const evicted = repo.evicted();
       return {
         enabled: true,
@@ -208,10 +249,10 @@ export function createS3Sync(deps: {
         endpoint: bucket.target.endpoint ?? null,
         region: bucket.target.region,
         url: bucket.url,
-        reachable: !outage,
-        outage: outage ? { since: isoOrNull(outage.since), lastError: outage.lastError, nextProbeAt: isoOrNull(outage.nextProbeAt) } : null,
+        reachable: !down,
+        outage: down ? { since: isoOrNull(down.since), lastError: down.lastError, nextProbeAt: isoOrNull(down.nextProbeAt) } : null,
         backlog: { jobs: backlog.jobs, bytes: backlog.bytes, oldestQueuedAt: isoOrNull(backlog.oldest), unreadEvents: repo.unfedEvents() },
-        inFlight: runner.inFlight().map((f) => ({
+        inFlight: operations.inFlight().map((f) => ({
           op: f.job.op,
           key: bucket.fullKey(f.job.key),
           bytes: f.job.bytes,
@@ -256,9 +297,9 @@ export function createS3Sync(deps: {
         });
       gauge('darkroom_sync_backlog_jobs', 'Object operations waiting for the S3 bucket', () => repo.backlog().jobs);
       gauge('darkroom_sync_backlog_bytes', 'Bytes waiting to be uploaded to the S3 bucket', () => repo.backlog().bytes);
-      gauge('darkroom_sync_in_flight', 'Object operations running now', () => runner.inFlight().length);
+      gauge('darkroom_sync_in_flight', 'Object operations running now', () => operations.inFlight().length);
       gauge('darkroom_sync_failed_jobs', 'Object operations given up (GET /v1/sync lists them)', () => repo.failedCount());
-      gauge('darkroom_sync_bucket_up', '1 while the S3 bucket answers, 0 during an outage', () => (runner.outage() ? 0 : 1));
+      gauge('darkroom_sync_bucket_up', '1 while the S3 bucket answers, 0 during an outage', () => (outage.isDown() ? 0 : 1));
       gauge('darkroom_sync_synced_bytes', 'Bytes uploaded and verified since sync was enabled', () => repo.state().synced_bytes);
       gauge('darkroom_sync_synced_objects', 'Objects uploaded and verified since sync was enabled', () => repo.state().synced_objects);
       gauge('darkroom_sync_deleted_objects', 'Objects deleted from the bucket since sync was enabled', () => repo.state().deleted_objects);
@@ -266,10 +307,11 @@ export function createS3Sync(deps: {
       gauge('darkroom_evicted_originals', 'Originals kept only in the bucket', () => repo.evicted().originals);
     },
 
-    async stop(graceMs: number) {
+    /** After the job engine stopped (its running operations were given back). */
+    stop() {
       stopped = true;
       clearInterval(feedTimer);
-      await runner.stop(graceMs);
+      outage.stop();
       bucket.destroy();
     },
   };

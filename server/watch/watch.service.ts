@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { WatchRepo } from '../db/watch.repo.js';
+import { JobError, type JobContext, type JobHandler, type QueueSetup } from '../jobs/runner.js';
 import { AppError } from '../errors.js';
 import { StillBeingWrittenError, type ImportService } from '../services/import.service.js';
 import type { IngestService } from '../services/ingest.service.js';
@@ -17,6 +18,12 @@ import { DEFAULT_WATCH_TIMING, createFolderWatcher, type FolderWatcher, type Wat
 
 export interface WatchDeps {
   repo: WatchRepo;
+  /** Each file found is a `watch_ingest` job: claimed, retried and kept across restarts by the job engine. */
+  jobs: JobsRepo;
+  /** New jobs were queued: wake the engine. */
+  wake: () => void;
+  /** The time limit of one file's ingest (--job-timeout). */
+  jobTimeoutMs: number;
   importer: ImportService;
   ingest: IngestService;
   clock: Clock;
@@ -37,7 +44,15 @@ export const WATCH_PRINCIPAL: Principal = { keyId: 'watch-folder', customer: LOC
 
 /** Errors that say "not now" rather than "never": the file is tried again later. */
 const RETRY_LATER = new Set(['too_many_requests', 'insufficient_storage', 'unavailable']);
+/** Attempts at a file that fails unexpectedly before it is recorded as refused (`internal_error`). */
 const MAX_ATTEMPTS = 5;
+/**
+ * Files ingested at once: one file being read from a slow share does not hold up the next, and
+ * more would only compete with interactive uploads for the disk.
+ */
+const CONCURRENCY = 2;
+/** How often a full image queue is looked at again. */
+const ROOM_POLL_MS = 500;
 
 interface Folder {
   id: string;
@@ -76,67 +91,42 @@ export function createWatchService(deps: WatchDeps) {
   const { repo, importer, ingest, clock, logger, dataDir } = deps;
   const timing: WatchTiming = { ...DEFAULT_WATCH_TIMING, ...deps.timing };
   const folders = new Map<string, Folder>();
-  /** Files waiting to be ingested, in arrival order, with the folder that reported them. */
-  const queue = new Map<string, Folder>();
-  const attempts = new Map<string, number>();
-  /** Files to look at again later (still being written, queue full), with their timers. */
-  const waiting = new Map<string, { folder: Folder; timer: NodeJS.Timeout }>();
   /** Size and modification time when a file was last looked at, for files not yet known to be complete. */
   const observed = new Map<string, { size: number; mtimeMs: number; at: number }>();
-  let current: OpenedLocalFile | undefined;
-  let draining: Promise<void> | undefined;
   let closed = false;
 
+  /** Queues the file's ingest, unless it already waits for its turn (lane: the file). */
   function enqueue(folder: Folder, file: string) {
     if (closed || !folders.has(folder.path)) return;
-    queue.set(file, folder);
-    draining ??= drain().finally(() => (draining = undefined));
-  }
-
-  async function drain() {
-    while (queue.size && !closed) {
-      if (!deps.queueHasRoom()) {
-        await sleep(500, undefined, { ref: false });
-        continue;
-      }
-      const [file, folder] = queue.entries().next().value!;
-      queue.delete(file);
-      try {
-        await ingestFile(folder, file);
-        attempts.delete(file);
-      } catch (err) {
-        if (closed) return;
-        const tries = (attempts.get(file) ?? 0) + 1;
-        attempts.set(file, tries);
-        if (tries >= MAX_ATTEMPTS) {
-          logger.error({ err, file }, 'watch folder: giving up on a file');
-          attempts.delete(file);
-          record(folder, file, { outcome: 'rejected', error_code: 'internal_error' });
-        } else {
-          logger.warn({ err, file, tries }, 'watch folder: will try the file again');
-          retryLater(folder, file, timing.stabilityMs * 2 ** tries);
-        }
-      }
+    try {
+      if (deps.jobs.enqueue({ kind: 'watch_ingest', lane: file, payload: { folder: folder.path }, maxAttempts: MAX_ATTEMPTS }, clock.now())) deps.wake();
+    } catch (err) {
+      // The database is busy: the folder's next scan (at the latest, the next start) reports the file again.
+      logger.warn({ err, file }, 'watch folder: could not queue a file; it is taken at the next scan');
     }
   }
 
-  function retryLater(folder: Folder, file: string, delayMs: number) {
-    if (closed) return;
-    clearTimeout(waiting.get(file)?.timer);
-    const timer = setTimeout(() => {
-      waiting.delete(file);
-      enqueue(folder, file);
-    }, delayMs);
-    timer.unref();
-    waiting.set(file, { folder, timer });
-  }
+  /** Runs one `watch_ingest` job: the file named by its lane, found in the folder its payload names. */
+  const handler: JobHandler = {
+    async run(ctx) {
+      const file = ctx.job.lane!;
+      const folder = folders.get(folderOf(ctx.job));
+      // No longer watched: what it took stays, the rest is not taken.
+      if (!folder) return void ctx.complete(() => {});
+      await ingestFile(folder, file, ctx);
+    },
+    giveUp(job, error) {
+      logger.error({ err: error.message, file: job.lane }, 'watch folder: giving up on a file');
+      record(folderOf(job), job.lane!, { outcome: 'rejected', error_code: 'internal_error' });
+    },
+  };
 
   type Outcome = { outcome: 'ingested'; image_id: string; sha256: string } | { outcome: 'rejected'; error_code: string; sha256?: string };
-  function record(folder: Folder, file: string, outcome: Outcome, seen?: { size: number; mtimeMs: number }) {
+  function record(folder: string, file: string, outcome: Outcome, seen?: { size: number; mtimeMs: number }) {
     const stats = seen ?? statOrZero(file);
     repo.recordFile({
       path: file,
-      folder: folder.path,
+      folder,
       size: stats.size,
       mtime_ms: stats.mtimeMs,
       sha256: outcome.sha256 ?? null,
@@ -147,22 +137,30 @@ export function createWatchService(deps: WatchDeps) {
     });
   }
 
-  function refuse(folder: Folder, file: string, err: AppError, seen?: { size: number; mtimeMs: number }, sha256?: string) {
+  /** The file is recorded as refused in the transaction that ends its job. */
+  function refuse(ctx: JobContext, folder: Folder, file: string, err: AppError, seen?: { size: number; mtimeMs: number }, sha256?: string) {
     logger.info({ file, code: err.code, reason: err.message }, 'watch folder: file refused');
-    record(folder, file, { outcome: 'rejected', error_code: err.code, sha256 }, seen);
+    ctx.complete(() => record(folder.path, file, { outcome: 'rejected', error_code: err.code, sha256 }, seen));
   }
 
-  async function ingestFile(folder: Folder, file: string) {
+  const nothingToDo = (ctx: JobContext) => void ctx.complete(() => {});
+
+  /**
+   * Takes one file: each way it can end completes the job (ingested, refused, nothing to do) or
+   * throws: `JobError.later` for "not now" (still being written, the queue or the disk full),
+   * which the engine tries again without counting it, anything else as a failed attempt.
+   */
+  async function ingestFile(folder: Folder, file: string, ctx: JobContext) {
     const stats = await fs.promises.stat(file).catch(() => undefined);
     if (!stats) {
       observed.delete(file);
-      return; // gone again (a temp file renamed away, a deleted file)
+      return nothingToDo(ctx); // gone again (a temp file renamed away, a deleted file)
     }
-    if (stats.isDirectory()) return; // a symlink to a folder: symlinks are not followed into folders
+    if (stats.isDirectory()) return nothingToDo(ctx); // a symlink to a folder: symlinks are not followed into folders
     const known = repo.findFile(file);
     // Unchanged since it was taken (or refused): a restart, or an event for a file already done.
-    if (known && known.size === stats.size && known.mtime_ms === stats.mtimeMs) return;
-    if (!isComplete(file, stats)) return retryLater(folder, file, timing.stabilityMs);
+    if (known && known.size === stats.size && known.mtime_ms === stats.mtimeMs) return nothingToDo(ctx);
+    if (!isComplete(file, stats)) throw JobError.later(timing.stabilityMs, 'the file is still being written');
     observed.delete(file);
 
     let opened: OpenedLocalFile;
@@ -170,26 +168,28 @@ export function createWatchService(deps: WatchDeps) {
       opened = await importer.open(file, { boundary: folder.realRoot });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      if (RETRY_LATER.has(err.code)) return retryLater(folder, file, timing.retryMs);
+      if (RETRY_LATER.has(err.code)) throw JobError.later(timing.retryMs, err.message);
       ingest.rejected(WATCH_PRINCIPAL, err);
-      return refuse(folder, file, err, stats);
+      return refuse(ctx, folder, file, err, stats);
     }
     const seen = { size: opened.size, mtimeMs: opened.mtimeMs };
 
     let received: ReceivedFile;
-    current = opened;
+    // Stopped (shutdown, time limit): the copy is abandoned, its temp file removed; the job is
+    // given back or retried and takes the file again.
+    const abandon = () => void opened.handle.close().catch(() => {});
+    ctx.signal.addEventListener('abort', abandon, { once: true });
     try {
       received = await importer.receive(opened);
     } catch (err) {
       await opened.handle.close().catch(() => {});
-      if (closed) return;
       // Written to again while it was read: its next change event (or this retry) takes it.
-      if (err instanceof StillBeingWrittenError) return retryLater(folder, file, timing.stabilityMs);
-      if (!(err instanceof AppError)) throw err;
+      if (err instanceof StillBeingWrittenError) throw JobError.later(timing.stabilityMs, 'the file changed while it was read');
+      if (!(err instanceof AppError) || ctx.signal.aborted) throw err;
       ingest.rejected(WATCH_PRINCIPAL, err);
-      return refuse(folder, file, err, seen);
+      return refuse(ctx, folder, file, err, seen);
     } finally {
-      current = undefined;
+      ctx.signal.removeEventListener('abort', abandon);
     }
 
     // The same bytes this folder already took, under another name (renamed, moved, copied) or
@@ -197,19 +197,23 @@ export function createWatchService(deps: WatchDeps) {
     const twin = repo.findIngestedBySha256(folder.path, received.sha256);
     if (twin?.image_id) {
       await fs.promises.rm(received.tmpPath, { force: true });
-      return record(folder, file, { outcome: 'ingested', image_id: twin.image_id, sha256: received.sha256 }, seen);
+      return void ctx.complete(() => record(folder.path, file, { outcome: 'ingested', image_id: twin.image_id!, sha256: received.sha256 }, seen));
     }
 
     try {
+      // The image and its ledger row commit together (a crash can never leave one without the
+      // other); the job is marked done after, and a run again after a crash in between finds
+      // the ledger row and does nothing.
       await ingest.accept([received], WATCH_PRINCIPAL, DEFAULT_VARIANTS, 'watch', {
-        inTransaction: ([image]) => record(folder, file, { outcome: 'ingested', image_id: image!.id, sha256: received.sha256 }, seen),
+        inTransaction: ([image]) => record(folder.path, file, { outcome: 'ingested', image_id: image!.id, sha256: received.sha256 }, seen),
       });
       logger.info({ file }, 'watch folder: file ingested');
+      nothingToDo(ctx);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      if (RETRY_LATER.has(err.code)) return retryLater(folder, file, timing.retryMs);
+      if (RETRY_LATER.has(err.code)) throw JobError.later(timing.retryMs, err.message);
       // accept() counted the refusal already.
-      return refuse(folder, file, err, seen, received.sha256);
+      return refuse(ctx, folder, file, err, seen, received.sha256);
     }
   }
 
@@ -263,9 +267,7 @@ export function createWatchService(deps: WatchDeps) {
 
   function status(folder: Folder): WatchFolderStatus {
     const counts = repo.counts(folder.path);
-    let pending = 0;
-    for (const owner of queue.values()) if (owner === folder) pending++;
-    for (const [file, entry] of waiting) if (entry.folder === folder && !queue.has(file)) pending++;
+    const pending = repo.pendingFiles(folder.path);
     const watcher = folder.watcher.status();
     return {
       id: folder.id,
@@ -289,6 +291,20 @@ export function createWatchService(deps: WatchDeps) {
   }
 
   return {
+    /** The `watch` queue of the job engine: its handler and how it runs. */
+    jobs: {
+      handlers: { watch_ingest: handler },
+      queue: {
+        concurrency: CONCURRENCY,
+        timeoutMs: deps.jobTimeoutMs,
+        // Waits while the image queue is more than half full (WatchDeps.queueHasRoom).
+        hasRoom: deps.queueHasRoom,
+        pollMs: ROOM_POLL_MS,
+        maxBackoffMs: 60_000,
+        lanes: true,
+      } satisfies QueueSetup,
+    },
+
     start() {
       for (const folder of deps.flagFolders) {
         // The path itself was checked with the options; where it leads may only be known now.
@@ -328,29 +344,21 @@ export function createWatchService(deps: WatchDeps) {
       if (folder.source === 'flag') throw new AppError('invalid_request', 'this folder is watched because of --watch; remove the option instead');
       folders.delete(folder.path);
       repo.removeFolder(folder.path);
-      for (const [file, owner] of queue) if (owner === folder) queue.delete(file);
-      for (const [file, entry] of waiting) {
-        if (entry.folder !== folder) continue;
-        clearTimeout(entry.timer);
-        waiting.delete(file);
-      }
+      repo.dropQueuedFiles(folder.path);
       await folder.watcher.stop();
     },
 
+    /** Stops watching. A file being copied is the job engine's to stop: it gives the job back for the next start. */
     async close() {
       closed = true;
-      for (const { timer } of waiting.values()) clearTimeout(timer);
-      waiting.clear();
-      queue.clear();
       await Promise.all([...folders.values()].map((f) => f.watcher.stop()));
-      // A file being copied is abandoned: its temp file is removed, and it is taken at the next start.
-      current?.handle.close().catch(() => {});
-      await draining;
     },
   };
 }
 
 export type WatchService = ReturnType<typeof createWatchService>;
+
+const folderOf = (job: JobRow) => (JSON.parse(job.payload) as { folder: string }).folder;
 
 function statOrZero(file: string): { size: number; mtimeMs: number } {
   const stats = fs.statSync(file, { throwIfNoEntry: false });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../server/db/migrations/index.js';
 import { SCHEMA_VERSION } from '../../server/db/schema-version.js';
 import { run } from '../helpers/child.js';
 import { solid } from '../helpers/images.js';
@@ -26,12 +27,13 @@ beforeAll(async () => {
 
 
 /** A copy of the data dir, its database changed by `change` (a schema of another version). */
-function copyOf(change?: (db: Database.Database) => void) {
+function copyOf(change?: (db: Database.Database, file: string) => void) {
   const d = dir();
   fs.cpSync(template, d, { recursive: true });
   if (change) {
-    const db = new Database(path.join(d, 'darkroom.db'));
-    change(db);
+    const file = path.join(d, 'darkroom.db');
+    const db = new Database(file);
+    change(db, file);
     db.close();
   }
   return d;
@@ -46,10 +48,40 @@ const versionOf = (d: string) => {
     db.close();
   }
 };
-/** What the previous version left: the last migration not applied. */
-const previousVersion = (db: Database.Database) => {
-  db.exec('ALTER TABLE jobs DROP COLUMN interruptions');
-  db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+/** The schema version of the previous release: every migration but the last. */
+const PREVIOUS_VERSION = MIGRATIONS[MIGRATIONS.length - 2]!.version;
+/** A column the last migration (008) adds to `jobs`: there after the upgrade, not before. */
+const ADDED_BY_LAST = 'queue';
+
+/**
+ * What the previous version left: the same rows in the schema of every migration but the last,
+ * built by those migrations and filled from the current database, column by column.
+ */
+const previousVersion = (db: Database.Database, file: string) => {
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close(); // (copyOf closes it again: a no-op)
+  const current = `${file}.current`;
+  fs.renameSync(file, current);
+  for (const suffix of ['-wal', '-shm']) fs.rmSync(`${file}${suffix}`, { force: true });
+  const previous = new Database(file);
+  previous.pragma('foreign_keys = OFF');
+  previous.transaction(() => {
+    for (const m of MIGRATIONS.slice(0, -1)) previous.exec(m.sql);
+    previous.pragma(`user_version = ${PREVIOUS_VERSION}`);
+  })();
+  previous.prepare('ATTACH ? AS cur').run(current);
+  const tables = previous.prepare(`SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>;
+  const columnsOf = (schema: string, table: string) => (previous.pragma(`${schema}.table_info(${table})`) as Array<{ name: string }>).map((c) => c.name);
+  for (const { name } of tables) {
+    const theirs = new Set(columnsOf('cur', name));
+    const shared = columnsOf('main', name).filter((c) => theirs.has(c));
+    if (!shared.length) continue;
+    const list = shared.map((c) => `"${c}"`).join(', ');
+    previous.exec(`INSERT OR REPLACE INTO main."${name}" (${list}) SELECT ${list} FROM cur."${name}"`);
+  }
+  previous.exec('DETACH cur');
+  previous.close();
+  fs.rmSync(current);
 };
 
 describe('darkroom verify and the schema version', () => {
@@ -68,11 +100,11 @@ describe('darkroom verify and the schema version', () => {
     const res = await run(['verify', '--data-dir', d]);
     expect(res.code).toBe(2);
     expect(res.stderr.trim().split('\n')).toEqual([
-      `darkroom: the database is at schema version ${SCHEMA_VERSION - 1}, older than this Darkroom's (${SCHEMA_VERSION}): start the server of this version once (it upgrades the database), then run this again`,
+      `darkroom: the database is at schema version ${PREVIOUS_VERSION}, older than this Darkroom's (${SCHEMA_VERSION}): start the server of this version once (it upgrades the database), then run this again`,
     ]);
     expect(res.stdout).toBe('');
-    expect(versionOf(d)).toMatchObject({ version: SCHEMA_VERSION - 1 });
-    expect(versionOf(d).columns).not.toContain('interruptions');
+    expect(versionOf(d)).toMatchObject({ version: PREVIOUS_VERSION });
+    expect(versionOf(d).columns).not.toContain(ADDED_BY_LAST);
     expect(digest(path.join(d, 'darkroom.db'))).toBe(before);
   });
 
@@ -96,7 +128,7 @@ describe('darkroom verify and the schema version', () => {
     expect(res.stdout).toMatch(/nothing missing, corrupt or orphaned/);
     expect(res.code).toBe(0);
     expect(versionOf(d).version).toBe(SCHEMA_VERSION);
-    expect(versionOf(d).columns).toContain('interruptions');
+    expect(versionOf(d).columns).toContain(ADDED_BY_LAST);
     expect((await run(['verify', '--data-dir', d])).code).toBe(0);
   });
 });

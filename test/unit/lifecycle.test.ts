@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
-import { createJobsRepo, type JobRow } from '../../server/db/jobs.repo.js';
+import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createStatsRepo } from '../../server/db/stats.repo.js';
 import { createDispatcher } from '../../server/jobs/dispatcher.js';
 import { createExtractMetadataHandler } from '../../server/jobs/handlers/extract-metadata.js';
@@ -45,7 +45,7 @@ function setup() {
   dispatcher.dispatch();
 
   const job = (kind: string, generation: number) =>
-    db.prepare<[string, string, number], JobRow>(`SELECT * FROM jobs WHERE image_id = ? AND kind = ? AND generation = ?`).get(ID, kind, generation)!;
+    db.prepare<[string, string, number], ImageJobRow>(`SELECT * FROM jobs WHERE image_id = ? AND kind = ? AND generation = ?`).get(ID, kind, generation)!;
   /** Claims the job and finishes it as the runner does: in one transaction with settling. */
   const finish = (kind: 'process_image' | 'extract_metadata', generation: number) => {
     const row = job(kind, generation);

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
-import { createJobsRepo } from '../../server/db/jobs.repo.js';
+import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
 import { systemClock, type Clock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
@@ -23,7 +23,7 @@ function setup(n: number) {
   return { db, jobs };
 }
 
-const noop: JobHandler = { run: async () => {}, giveUp: () => {} };
+const noop: JobHandler<ImageJobRow> = { run: async () => {}, giveUp: () => {} };
 const imageId = (i: number) => `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,14 +32,13 @@ afterEach(() => {
 });
 
 /** A runner with two slots over the real database, `handler` processing images. */
-function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler, jobTimeoutMs = 60_000, clock: Clock = systemClock) {
+function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler<ImageJobRow>, jobTimeoutMs = 60_000, clock: Clock = systemClock) {
   return createJobRunner({
     repo: jobs,
     transaction: (fn) => db.transaction(fn)(),
     handlers: { process_image: handler, extract_metadata: noop },
     clock,
-    concurrency: 2,
-    jobTimeoutMs,
+    queues: { image: { concurrency: 2, timeoutMs: jobTimeoutMs } },
     logger: pino({ level: 'silent' }),
   });
 }
@@ -62,7 +61,7 @@ describe('job runner', () => {
     };
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         running++;
         most = Math.max(most, running);
@@ -88,7 +87,7 @@ describe('job runner', () => {
   it('retries a retryable failure with backoff, and gives up on a final one at once', async () => {
     const { db, jobs } = setup(2);
     const given: string[] = [];
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         throw ctx.job.image_id.endsWith('0') ? new JobError('disk hiccup', 'processing_failed', true) : new JobError('broken', 'corrupt_image', false);
       },
@@ -110,7 +109,7 @@ describe('job runner', () => {
     db.prepare(`UPDATE jobs SET max_attempts = 2`).run();
     const given: string[] = [];
     let committed = 0;
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         // Work that notices the stop only late, like a worker finishing the variant it is on.
         await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
@@ -134,7 +133,7 @@ describe('job runner', () => {
 
   it('stops a cancelled job where it runs and leaves its row cancelled', async () => {
     const { db, jobs } = setup(1);
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
         throw new Error('the worker stopped');
@@ -163,7 +162,7 @@ describe('job runner', () => {
   it('runs again a job whose outcome could not be written, once its lease has run out', async () => {
     const { db, jobs } = setup(1);
     let runs = 0;
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         runs++;
         if (runs === 1) throw new JobError('a passing failure', 'processing_failed', true);
@@ -199,7 +198,7 @@ describe('job runner', () => {
     db.prepare(`UPDATE jobs SET status = 'running', attempts = 1, lease_token = 'dead too', lease_until = 1 WHERE image_id = ?`).run(imageId(1));
     const ran: string[] = [];
     const given: string[] = [];
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         ran.push(`${ctx.job.image_id.slice(-1)}:${ctx.job.attempts}`);
         ctx.complete(() => {});
@@ -208,7 +207,7 @@ describe('job runner', () => {
     };
     const runner = runnerFor(db, jobs, handler);
     const settled: string[] = [];
-    runner.events.on('settled', (job, outcome) => settled.push(`${job.image_id.slice(-1)}:${outcome}`));
+    runner.events.on('settled', (job, outcome) => settled.push(`${job.image_id!.slice(-1)}:${outcome}`));
     const startedAt = Date.now();
     runner.start();
     expect(given).toEqual(['0:processing_failed:the server stopped during this job 3 times']);
@@ -228,7 +227,7 @@ describe('job runner', () => {
   it('gives a job stopped by a clean shutdown back to the queue, its attempt not counted', async () => {
     const { db, jobs } = setup(1);
     const attempts: number[] = [];
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         attempts.push(ctx.job.attempts);
         if (attempts.length === 1) {
@@ -263,7 +262,7 @@ describe('job runner', () => {
     let most = 0;
     const runs = new Map<string, number>();
     const finish = new Map<string, () => void>();
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         running++;
         most = Math.max(most, running);
@@ -296,7 +295,7 @@ describe('job runner', () => {
   it('keeps a job\'s time on the monotonic clock: a jump of the wall clock neither ends nor extends it', async () => {
     const { db, jobs } = setup(1);
     const left: number[] = [];
-    const handler: JobHandler = {
+    const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         left.push(ctx.deadline - Date.now());
         const realNow = Date.now.bind(Date);

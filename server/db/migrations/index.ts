@@ -5,6 +5,7 @@ import * as s3Sync from './004-s3-sync.js';
 import * as fairQueue from './005-fair-queue.js';
 import * as jobInterruptions from './006-job-interruptions.js';
 import * as cameraRaw from './007-camera-raw.js';
+import * as oneJobEngine from './008-one-job-engine.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -19,4 +20,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 5, name: 'fair-queue', sql: fairQueue.sql },
   { version: 6, name: 'job-interruptions', sql: jobInterruptions.sql },
   { version: 7, name: 'camera-raw', sql: cameraRaw.sql },
+  { version: 8, name: 'one-job-engine', sql: oneJobEngine.sql },
 ];

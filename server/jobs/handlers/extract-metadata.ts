@@ -4,6 +4,7 @@ import { localOriginals, type OriginalSource } from '../../storage/original-sour
 import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';
 import type { ImagePool } from '../pool.js';
+import type { ImageJobRow } from '../../db/jobs.repo.js';
 import { JobError, type JobHandler } from '../runner.js';
 
 export function createExtractMetadataHandler(deps: {
@@ -14,7 +15,7 @@ export function createExtractMetadataHandler(deps: {
   lifecycle: Lifecycle;
   /** Where originals are read from (the S3 capacity tier brings evicted ones back). */
   originals?: OriginalSource;
-}): JobHandler {
+}): JobHandler<ImageJobRow> {
   const { images, lifecycle } = deps;
   const originals = deps.originals ?? localOriginals(deps.store);
   return {

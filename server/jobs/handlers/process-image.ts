@@ -8,6 +8,7 @@ import type { Lifecycle } from '../../services/lifecycle.js';
 import type { ImagePool } from '../pool.js';
 import type { VariantSpec } from '../../../workers/types.js';
 import { EXTENSIONS } from '../../media/formats.js';
+import type { ImageJobRow } from '../../db/jobs.repo.js';
 import { JobError, type JobHandler } from '../runner.js';
 
 const ANIMATABLE = new Set(['gif', 'webp']);
@@ -26,7 +27,7 @@ export function createProcessImageHandler(deps: {
   originals?: OriginalSource;
   /** Says how each SVG was rendered: its size, and whether a limit made it smaller. */
   logger?: Pick<Logger, 'info'>;
-}): JobHandler {
+}): JobHandler<ImageJobRow> {
   const { images, store, clock, lifecycle } = deps;
   const originals = deps.originals ?? localOriginals(store);
 
