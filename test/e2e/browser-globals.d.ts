@@ -11,5 +11,6 @@ declare const performance: any;
 declare const requestAnimationFrame: (callback: (time: number) => void) => number;
 declare const PerformanceObserver: any;
 type HTMLInputElement = any;
+type HTMLImageElement = any;
 type Element = any;
 declare const navigator: any;

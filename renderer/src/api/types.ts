@@ -37,6 +37,10 @@ export interface ImageRecord {
   bytes: number;
   sha256: string;
   format: string;
+  /** For a camera RAW (`format: raw`): the maker's format, `dng`, `cr3`, `nef`, … */
+  rawFormat?: string;
+  /** For a camera RAW: the size of the embedded preview its variants were made from (null until processed). */
+  preview?: { width: number; height: number } | null;
   mimeType?: string;
   width: number;
   height: number;

@@ -62,6 +62,11 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
   return relative.format(Math.round(diff / 86400), 'day');
 }
 
+/** An image's format as the UI names it: `RAW · DNG` for a camera RAW, `JPEG` for a JPEG. */
+export function formatName(image: { format: string; rawFormat?: string }): string {
+  return image.rawFormat ? `RAW · ${image.rawFormat.toUpperCase()}` : image.format.toUpperCase();
+}
+
 export function formatDimensions(width: number | null | undefined, height: number | null | undefined): string {
   return width && height ? `${width} × ${height}` : '—';
 }

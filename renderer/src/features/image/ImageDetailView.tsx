@@ -7,7 +7,7 @@ import { useSession } from '../../auth/SessionContext';
 import { useAuthedImage } from '../../ui/authedImages';
 import { Dialog } from '../../ui/Dialog';
 import { downloadWithKey } from '../../ui/download';
-import { formatBytes, formatDateTime, formatDimensions } from '../../ui/format';
+import { formatBytes, formatDateTime, formatDimensions, formatName } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
 import { StatusBadge, displayStatus } from '../../ui/StatusBadge';
 import { placeholderUrl } from '../../ui/thumbhash';
@@ -74,7 +74,7 @@ export function ImageDetailView({ id }: { id: string }) {
           <p className="page-subtitle">
             <StatusBadge status={status} />
             <span>
-              {record.format.toUpperCase()} · {formatDimensions(record.width, record.height)} · {formatBytes(record.bytes)} · uploaded {formatDateTime(record.createdAt)}
+              {formatName(record)} · {formatDimensions(record.width, record.height)} · {formatBytes(record.bytes)} · uploaded {formatDateTime(record.createdAt)}
             </span>
           </p>
         </div>

@@ -10,6 +10,7 @@ import {
   formatDimensions,
   formatExposure,
   formatMegapixels,
+  formatName,
 } from '../../ui/format';
 import { Icon, type IconName } from '../../ui/Icon';
 import { placeholderUrl } from '../../ui/thumbhash';
@@ -43,12 +44,17 @@ export function MetadataPanels({ image, metadata, loading }: { image: ImageRecor
       <Panel title="Details" icon="info">
         <dl className="facts">
         <Row label="Format">
-          {image.format.toUpperCase()}
+          {formatName(image)}
           {metadata?.mimeType ? <span className="dim"> · {metadata.mimeType}</span> : null}
         </Row>
         <Row label="Dimensions">
           {formatDimensions(image.width, image.height)} <span className="dim">· {formatMegapixels(image.width, image.height)}</span>
         </Row>
+        {image.preview && (
+          <Row label="Made from">
+            its embedded preview <span className="dim">· {formatDimensions(image.preview.width, image.preview.height)}</span>
+          </Row>
+        )}
         <Row label="File size">{formatBytes(image.bytes)}</Row>
         {(image.pages ?? 1) > 1 && <Row label="Frames">{image.pages}</Row>}
         <Row label="Uploaded">{formatDateTime(image.createdAt)}</Row>

@@ -1,7 +1,7 @@
 import type { ImageRecord, Variant } from '../../api/types';
 import { useSession } from '../../auth/SessionContext';
 import { downloadWithKey } from '../../ui/download';
-import { formatBytes, formatDateTime, formatDimensions, formatRelative } from '../../ui/format';
+import { formatBytes, formatDateTime, formatDimensions, formatName, formatRelative } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
 import { useToast } from '../../ui/Toasts';
 
@@ -69,7 +69,7 @@ export function VariantsTable({ image }: { image: ImageRecord }) {
             <th scope="row">
               <span className="variant-name">original</span>
               <span className="variant-sub">
-                {image.format.toUpperCase()} · {formatDimensions(image.width, image.height)}
+                {formatName(image)} · {formatDimensions(image.width, image.height)}
               </span>
             </th>
             <td className="num">{formatBytes(image.bytes)}</td>
