@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, PROCESSING_ERROR_CODES } from '../../server/errors.js';
 import { exiftoolChildren, previewJpeg, RAW_FIXTURES, rawWithPreview, testExifTool } from '../helpers/raw.js';
 import { startTestServer, tempDirs, type TestServer } from '../helpers/server.js';
+import { seededRandom, type SeededRandom } from '../helpers/seeded-random.js';
 
 /**
  * Mutants of real camera RAWs (truncated, bytes flipped in the directories, lengths and offsets
@@ -31,21 +32,8 @@ afterAll(async () => {
   await exiftool?.end();
 });
 
-/** mulberry32, so a seed replays the same mutants. */
-function generator(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(list: readonly T[]) => list[int(list.length)]! };
-}
 
-function mutate(source: Buffer, rng: ReturnType<typeof generator>): { bytes: Buffer; how: string } {
+function mutate(source: Buffer, rng: SeededRandom): { bytes: Buffer; how: string } {
   const bytes = Buffer.from(source);
   switch (rng.pick(['flips', 'truncation', 'word', 'zeroes'] as const)) {
     case 'flips': {
@@ -86,7 +74,7 @@ describe('mutated camera RAWs', () => {
       { name: 'preview.cr2', bytes: await rawWithPreview(exiftool, work, { fixture: 'CanonRaw.cr2', tag: 'PreviewImage', orientation: 6, preview }) },
       { name: 'preview.rw2', bytes: await rawWithPreview(exiftool, work, { fixture: 'Panasonic.rw2', tag: 'JpgFromRaw', orientation: 6, preview }) },
     ];
-    const rng = generator(SEED);
+    const rng = seededRandom(SEED);
     const user = await t.client('user', 'raw-fuzz');
     const outcomes: Record<string, number> = {};
     const problems: string[] = [];

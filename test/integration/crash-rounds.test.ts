@@ -13,6 +13,7 @@ import { run, spawnServer, type ChildServer } from '../helpers/child.js';
 import { eventually } from '../helpers/eventually.js';
 import { ADMIN_KEY, ApiClient, tempDir, type JsonResponse } from '../helpers/server.js';
 import { TusClient } from '../helpers/tus.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const ROUNDS = 20;
 /** Uploads a round sends at most (three at a time): enough that the kill lands among them or among their jobs. */
@@ -26,20 +27,6 @@ afterAll(() => {
   server?.proc.kill('SIGKILL');
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-/**
- * mulberry32: a seeded generator, so a failing run can be replayed. Four lines, where a
- * dependency would be for the tests alone.
- */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Small photo-like JPEGs (a few tens of KB), each different. */
 async function photos(n: number): Promise<Buffer[]> {
@@ -95,7 +82,7 @@ describe('kill -9 at random moments', () => {
   it(`${ROUNDS} rounds: after each restart verify is clean and every 202 reaches done`, async () => {
     const seed = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`crash rounds: seed ${seed} (CRASH_SEED=${seed} replays it)`);
-    const random = seeded(seed);
+    const random = seededRandom(seed).next;
     const pool = await photos(30);
     const accepted = new Set<string>();
     const started = Date.now();

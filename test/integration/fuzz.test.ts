@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, PROCESSING_ERROR_CODES } from '../../server/errors.js';
 import { FIXTURES, jpegWithExif, solid } from '../helpers/images.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { seededRandom, type SeededRandom } from '../helpers/seeded-random.js';
 
 /**
  * 1,000 mutants of real images, uploaded to a real server: every one must be refused with a
@@ -17,20 +18,6 @@ const IN_FLIGHT = 8;
 const SEED = Number(process.env.FUZZ_SEED ?? crypto.randomInt(2 ** 31));
 const VARIANTS = JSON.stringify([{ name: 't', width: 64, format: 'webp' }]);
 
-/** mulberry32: a small seeded generator, so a seed replays the same mutants. */
-function generator(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(list: readonly T[]) => list[int(list.length)]! };
-}
-type Rng = ReturnType<typeof generator>;
 
 /** Small real images in every format Darkroom reads, and a few it does not. */
 async function corpus(): Promise<Array<{ name: string; bytes: Buffer }>> {
@@ -81,7 +68,7 @@ function jpegSegments(bytes: Buffer): { lengths: number[]; sof?: number } {
 const interesting32 = [0, 1, 2, 0x7f, 0xff, 0x100, 0x7fff, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 65500, 16384, 30000];
 
 /** One mutant of `source` and what was done to it. */
-function mutate(source: Buffer, rng: Rng): { bytes: Buffer; how: string } {
+function mutate(source: Buffer, rng: SeededRandom): { bytes: Buffer; how: string } {
   const bytes = Buffer.from(source);
   const kinds = ['bit flips', 'truncation', 'header field', 'chunk length', 'swapped chunk lengths', 'splice'] as const;
   const kind = rng.pick(kinds);
@@ -157,7 +144,7 @@ describe('fuzzing uploads', () => {
     t = await startTestServer({ config: { maxInputPixels: '20000000', jobTimeout: '20s' } });
     const user = await t.client('user', 'fuzz');
     const sources = await corpus();
-    const rng = generator(SEED);
+    const rng = seededRandom(SEED);
     const mutants = Array.from({ length: MUTANTS }, (_, i) => {
       const source = rng.pick(sources);
       const { bytes, how } = mutate(source.bytes, rng);

@@ -8,6 +8,7 @@ import { box, codedImage, fullBox, gridData, heifEnc, HAS_HEIF_ENC, ispe, needsH
 import { eventually } from '../helpers/eventually.js';
 import { cameraExif } from '../helpers/images.js';
 import { startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
+import { seededRandom, type SeededRandom } from '../helpers/seeded-random.js';
 
 /**
  * Broken and hostile HEICs through a real server: truncated files, boxes that lie about their
@@ -21,18 +22,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? crypto.randomInt(2 ** 31));
 const VARIANTS = JSON.stringify([{ name: 't', width: 64, format: 'webp' }]);
 const MAX_PIXELS = 20_000_000;
 
-function generator(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(list: readonly T[]) => list[int(list.length)]! };
-}
 
 const withProperty = (image: CodedImage, type: string, replacement: Buffer | undefined) => ({
   ...image,
@@ -109,7 +98,7 @@ function patchIpmaIndex(heic: Buffer, index: number): Buffer {
   return copy;
 }
 
-function mutate(source: Buffer, rng: ReturnType<typeof generator>): { bytes: Buffer; how: string } {
+function mutate(source: Buffer, rng: SeededRandom): { bytes: Buffer; how: string } {
   const bytes = Buffer.from(source);
   const meta = metaOffset(bytes);
   const metaEnd = Math.min(bytes.length, meta + bytes.readUInt32BE(meta));
@@ -199,7 +188,7 @@ describe.skipIf(!HAS_HEIF_ENC)(`malformed HEICs${needsHeifEnc}`, () => {
     t = await startTestServer({ config: { maxInputPixels: String(MAX_PIXELS), jobTimeout: '20s' } });
     const user = await t.client('user', 'fuzz');
     const targeted = await cases();
-    const rng = generator(SEED);
+    const rng = seededRandom(SEED);
     const sources = [
       heifEnc(await sharp({ create: { width: 128, height: 128, channels: 4, background: { r: 10, g: 200, b: 90, alpha: 0.5 } } }).png().toBuffer(), 'png'),
       heifEnc(await sharp({ create: { width: 200, height: 136, channels: 3, background: '#884422' } }).withExif(cameraExif()).jpeg().toBuffer(), 'jpg'),
