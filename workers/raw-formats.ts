@@ -1,5 +1,3 @@
-import path from 'node:path';
-
 /**
  * Camera RAW formats. Darkroom's format for all of them is `raw`; which maker's format a file is
  * (`dng`, `cr2`, `nef`, …) is its `rawFormat`, named after the file extension cameras give it.
@@ -87,13 +85,4 @@ export const statsFormat = (format: string, rawFormat?: string | null) => (forma
 export function splitStatsFormat(key: string): { format: string; rawFormat?: string } {
   const slash = key.indexOf('/');
   return slash < 0 ? { format: key } : { format: key.slice(0, slash), rawFormat: key.slice(slash + 1) };
-}
-
-/**
- * The name a RAW original is downloaded under: the uploaded name when it already ends in the
- * format's extension, otherwise with it added ("upload" → "upload.cr3"), so the file opens in
- * the photographer's RAW converter.
- */
-export function rawDownloadName(filename: string, rawFormat: string): string {
-  return path.extname(filename).toLowerCase() === `.${rawFormat}` ? filename : `${filename}.${rawFormat}`;
 }

@@ -6,10 +6,9 @@ import type { BlobStore } from '../storage/fs-blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
 import { assertQueueHasRoom } from '../jobs/admission.js';
-import { MIME_TYPES, type OutputFormat } from '../media/formats.js';
+import { MIME_TYPES, originalDownloadName, type OutputFormat } from '../media/formats.js';
 import type { Principal } from './keys.service.js';
 import { effectiveVariantStatus, originalMediaType, rawMetadataFields, toImageRecord, variantFilename } from './image-record.js';
-import { rawDownloadName } from '../../workers/raw-formats.js';
 
 export interface ImagesDeps {
   db: Db;
@@ -181,7 +180,7 @@ export function createImagesService(deps: ImagesDeps) {
           file,
           size: file ? (await file.stat()).size : row.bytes,
           contentType: originalMediaType(row),
-          filename: row.raw_format ? rawDownloadName(row.filename, row.raw_format) : row.filename,
+          filename: originalDownloadName(row.filename, row.format, row.raw_format),
           etag: `"${row.sha256}"`,
           expiresAt: null,
           immutable: true,

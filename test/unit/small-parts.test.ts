@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffMs } from '../../server/jobs/runner.js';
 import { decodeCursor, encodeCursor } from '../../server/services/images.service.js';
 import { cleanFilename } from '../../server/services/ingest.service.js';
+import { originalDownloadName } from '../../server/media/formats.js';
 import { resolveInside } from '../../server/storage/safe-path.js';
 import { exifDateToIso } from '../../workers/exif-date.js';
 import { classifyError } from '../../workers/failures.js';
@@ -61,5 +62,17 @@ describe('small parts', () => {
     expect(classifyError(new Error('webpsave: unable to encode\nwbuffer_write: write failed'))).toMatchObject({ code: 'processing_failed', retryable: false });
     expect(classifyError(new TypeError("Cannot read properties of undefined (reading 'width')"))).toMatchObject({ code: 'processing_failed', retryable: true });
     expect(classifyError(new Error('timeout: 58% complete'))).toMatchObject({ code: 'processing_timeout', retryable: true });
+  });
+});
+
+describe('originalDownloadName', () => {
+  it('keeps a name that ends in one of its format\'s extensions and adds the usual one otherwise', () => {
+    expect(originalDownloadName('IMG_0001.HEIC', 'heif')).toBe('IMG_0001.HEIC');
+    expect(originalDownloadName('upload', 'heif')).toBe('upload.heic');
+    expect(originalDownloadName('photo.jpeg', 'jpeg')).toBe('photo.jpeg');
+    expect(originalDownloadName('scan.dat', 'tiff')).toBe('scan.dat.tif');
+    expect(originalDownloadName('from-card', 'raw', 'raf')).toBe('from-card.raf');
+    expect(originalDownloadName('DSC_0042.NEF', 'raw', 'nef')).toBe('DSC_0042.NEF');
+    expect(originalDownloadName('photo.jpg', 'raw', 'dng')).toBe('photo.jpg.dng');
   });
 });

@@ -31,7 +31,7 @@ export function describeUploadError(error: ApiError, file: { size: number; path:
         kind: 'refused',
         code,
         title: 'Not an image Darkroom can read',
-        detail: 'Its content is not JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF or SVG, whatever its name says.',
+        detail: 'Its content is not JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC/HEIF, SVG or a camera RAW, whatever its name says.',
         retryable: false,
       };
     case 'pixel_limit_exceeded': {
