@@ -101,6 +101,43 @@ function launch(
 }
 
 /**
+ * Ends a process at work (`end`) when its job is stopped, keeping the stopper's reason, or once
+ * `wallClockMs` have passed; `dispose()` when the process has ended or its task is settled.
+ */
+function guardRun(stop: Stopper, end: () => void, wallClockMs: number) {
+  const poll = setInterval(() => {
+    try {
+      stop.check();
+    } catch (err) {
+      guard.stopped ??= err;
+      end();
+    }
+  }, STOP_POLL_MS);
+  const wallClock = setTimeout(() => {
+    guard.outOfTime = true;
+    end();
+  }, wallClockMs);
+  const guard = {
+    stopped: undefined as unknown,
+    outOfTime: false,
+    dispose() {
+      clearInterval(poll);
+      clearTimeout(wallClock);
+    },
+  };
+  return guard;
+}
+
+/** The first 4 KiB a process writes to stderr: its first line says why it could not start. */
+function stderrOf(child: ReturnType<typeof launch>): () => string {
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (stderr.length < 4096) stderr += chunk.toString();
+  });
+  return () => stderr;
+}
+
+/**
  * Runs `task` once in a new process started from `module` (which calls `serveLimitedTask`),
  * within `limits`; ends the process when `stop` says so (the promise then rejects with the
  * stopper's error). `what` names the process in errors ("the SVG render process").
@@ -125,25 +162,9 @@ export function runLimitedChild<T, R>(options: {
     const child = launch(options.module, limits, options.kernelLimit ?? true, undefined, options.nodeFlags);
     let ready = false;
     let last: ChildMessage<R> | undefined;
-    let stopped: unknown;
-    let outOfTime = false;
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (stderr.length < 4096) stderr += chunk.toString();
-    });
+    const stderr = stderrOf(child);
     const end = () => child.kill('SIGKILL');
-    const poll = setInterval(() => {
-      try {
-        stop.check();
-      } catch (err) {
-        stopped ??= err;
-        end();
-      }
-    }, STOP_POLL_MS);
-    const wallClock = setTimeout(() => {
-      outOfTime = true;
-      end();
-    }, limits.cpuMs * WALL_CLOCK_FACTOR);
+    const guard = guardRun(stop, end, limits.cpuMs * WALL_CLOCK_FACTOR);
 
     child.on('message', (message: ChildMessage<R>) => {
       if (message.kind === 'ready') {
@@ -157,18 +178,17 @@ export function runLimitedChild<T, R>(options: {
       }
     });
     child.on('error', (err) => {
-      stopped ??= err; // could not start: the machine's trouble, not the file's
+      guard.stopped ??= err; // could not start: the machine's trouble, not the file's
       end();
     });
     child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      clearTimeout(wallClock);
-      if (stopped) return reject(stopped);
+      guard.dispose();
+      if (guard.stopped) return reject(guard.stopped);
       if (!ready) {
         const reason = signal ? `signal ${signal}` : `code ${code}`;
-        return reject(new Error(`${options.what} could not start (${reason}): ${stderr.split('\n')[0] ?? ''}`.trim()));
+        return reject(new Error(`${options.what} could not start (${reason}): ${stderr().split('\n')[0] ?? ''}`.trim()));
       }
-      if (outOfTime) return resolve({ outcome: 'cpu', message: 'ended after ten times its CPU limit in wall-clock time' });
+      if (guard.outOfTime) return resolve({ outcome: 'cpu', message: 'ended after ten times its CPU limit in wall-clock time' });
       if (signal === 'SIGXCPU' && last?.kind !== 'done') return resolve({ outcome: 'cpu', message: 'ended by the kernel past its CPU limit', cpuMs: limits.cpuMs });
       if (!last) return resolve({ outcome: 'failed', message: `${options.what} ended (${signal ?? code}) without a result` });
       switch (last.kind) {
@@ -210,10 +230,7 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
 
   function start() {
     const child = launch(options.module, options.limits, true, undefined);
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (stderr.length < 4096) stderr += chunk.toString();
-    });
+    const stderr = stderrOf(child);
     const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (message: ChildMessage<R>) => {
         if (message.kind !== 'ready') return;
@@ -221,7 +238,7 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
         resolve();
       };
       child.on('message', onMessage);
-      child.once('exit', (code, signal) => reject(new Error(`${options.what} could not start (${signal ?? `code ${code}`}): ${stderr.split('\n')[0] ?? ''}`.trim())));
+      child.once('exit', (code, signal) => reject(new Error(`${options.what} could not start (${signal ?? `code ${code}`}): ${stderr().split('\n')[0] ?? ''}`.trim())));
       child.once('error', reject);
     });
     // Could not start, or its channel closed under a send: the process is ended and its task
@@ -250,29 +267,15 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
     let answered = false;
     const run = await new Promise<ChildRun<R>>((resolve, reject) => {
       let settled = false;
-      let outOfTime = false;
-      let stopped: unknown;
       const finish = (outcome: () => void) => {
         if (settled) return;
         settled = true;
-        clearInterval(poll);
-        clearTimeout(wallClock);
+        guard.dispose();
         child.off('message', onMessage);
         child.off('exit', onExit);
         outcome();
       };
-      const poll = setInterval(() => {
-        try {
-          stop.check();
-        } catch (err) {
-          stopped ??= err;
-          end();
-        }
-      }, STOP_POLL_MS);
-      const wallClock = setTimeout(() => {
-        outOfTime = true;
-        end();
-      }, options.limits.cpuMs);
+      const guard = guardRun(stop, end, options.limits.cpuMs);
       let limit: ChildMessage<R> | undefined;
       const onMessage = (message: ChildMessage<R>) => {
         answered = true;
@@ -288,8 +291,8 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
         finish(() => {
-          if (stopped) return reject(stopped);
-          if (outOfTime) return resolve({ outcome: 'cpu', message: `ended after ${options.limits.cpuMs / 1000} s` });
+          if (guard.stopped) return reject(guard.stopped);
+          if (guard.outOfTime) return resolve({ outcome: 'cpu', message: `ended after ${options.limits.cpuMs / 1000} s` });
           if (limit?.kind === 'limit') return resolve({ outcome: limit.limit, peakRss: limit.peakRss, cpuMs: limit.cpuMs });
           resolve({ outcome: 'failed', message: `${options.what} ended (${signal ?? code}) without a result` });
         });
