@@ -14,13 +14,13 @@ export function tempDir(prefix = 'darkroom-test-'): string {
 }
 
 /** Temp folders for one test file, removed after its last test: `const dir = tempDirs('darkroom-x-')`. */
-export function tempDirs(prefix: string): () => string {
+export function tempDirs(prefix: string): (otherPrefix?: string) => string {
   const made: string[] = [];
   afterAll(() => {
     for (const d of made) fs.rmSync(d, { recursive: true, force: true });
   });
-  return () => {
-    const d = tempDir(prefix);
+  return (otherPrefix = prefix) => {
+    const d = tempDir(otherPrefix);
     made.push(d);
     return d;
   };

@@ -9,13 +9,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../server/config.js';
 import { FSYNC_OFF_NOTICE, startServer, type RunningServer } from '../../server/main.js';
 import { eventually } from '../helpers/eventually.js';
 import { sha256 } from '../helpers/hash.js';
 import { solid } from '../helpers/images.js';
-import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
+import { ADMIN_KEY, ApiClient, tempDirs } from '../helpers/server.js';
 import { TusClient } from '../helpers/tus.js';
 
 type Entry =
@@ -23,21 +23,12 @@ type Entry =
   | { op: 'commit'; full: boolean; images: number; doneVariants: number }
   | { op: 'answer'; what: string };
 
-const dirs: string[] = [];
+const dir = tempDirs('darkroom-durability-');
 const servers: RunningServer[] = [];
 afterEach(async () => {
   vi.restoreAllMocks();
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function dir(prefix: string) {
-  const d = tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
 
 async function start(options: { fsync: boolean; watch?: string[] }) {
   const dataDir = dir('darkroom-durability-');

@@ -9,28 +9,19 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import sharp from 'sharp';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../server/config.js';
 import { startServer, type RunningServer } from '../../server/main.js';
 import { processedShard } from '../../server/recovery/data-dir-scan.js';
 import { createFsBlobStore } from '../../server/storage/fs-blob-store.js';
 import { sha256 } from '../helpers/hash.js';
-import { ADMIN_KEY, ApiClient, listFiles, tempDir } from '../helpers/server.js';
+import { ADMIN_KEY, ApiClient, listFiles, tempDirs } from '../helpers/server.js';
 
-const dirs: string[] = [];
+const dataDir = tempDirs('darkroom-reconcile-');
 const servers: RunningServer[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function dataDir() {
-  const d = tempDir('darkroom-reconcile-');
-  dirs.push(d);
-  return d;
-}
 
 /** A real server whose log lines (warn and up) are kept for the test to read. */
 async function start(dir: string) {

@@ -12,11 +12,11 @@ import { run } from '../helpers/child.js';
 import { eventually } from '../helpers/eventually.js';
 import { sha256 } from '../helpers/hash.js';
 import { S3RVER_CREDENTIALS, startS3rver, syncIdle, type S3rver } from '../helpers/s3rver.js';
-import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { startTestServer, tempDirs, type TestServer } from '../helpers/server.js';
 
 const FAST = { pollMs: 50, probeMinMs: 100, probeMaxMs: 500, retryMaxMs: 500 };
 let s3: S3rver;
-const dirs: string[] = [];
+const dataDir = tempDirs('darkroom-verify-');
 const servers: TestServer[] = [];
 
 beforeAll(async () => {
@@ -25,7 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const t of servers.splice(0)) await t.close();
   await s3?.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 async function start(prefix: string, dataDir: string, extra: Record<string, string> = {}) {
@@ -37,12 +36,6 @@ async function start(prefix: string, dataDir: string, extra: Record<string, stri
 async function stop(t: TestServer) {
   servers.splice(servers.indexOf(t), 1);
   await t.close();
-}
-
-function dataDir() {
-  const d = tempDir('darkroom-verify-');
-  dirs.push(d);
-  return d;
 }
 
 /** What kill -9 leaves: the unclean-stop marker, naming a process that is gone. */

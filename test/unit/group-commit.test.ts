@@ -6,20 +6,18 @@ import { openDatabase, type Db } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createGroupCommit } from '../../server/services/group-commit.js';
 import { createFsBlobStore } from '../../server/storage/fs-blob-store.js';
-import { tempDir } from '../helpers/server.js';
+import { tempDirs } from '../helpers/server.js';
 
-const dirs: string[] = [];
+const tempDir = tempDirs('darkroom-group-commit-');
 const dbs: Db[] = [];
 afterEach(() => vi.restoreAllMocks());
 afterAll(() => {
   for (const db of dbs) db.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 /** A real data dir: SQLite file, blob store; and a log of the outermost commits and folder flushes. */
 function setup() {
-  const dir = tempDir('darkroom-group-commit-');
-  dirs.push(dir);
+  const dir = tempDir();
   const db = openDatabase(path.join(dir, 'darkroom.db'));
   dbs.push(db);
   const store = createFsBlobStore(dir);
