@@ -73,3 +73,16 @@ export function buildUi() {
   const result = spawnSync(process.execPath, [join(dirname(vitePackage), 'bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
+
+/**
+ * Restarts this command with the engine's allocator settings in its environment
+ * (server/node-flags.ts) before anything is built, where a build exists to say what they are:
+ * the engine would restart itself for them anyway, and everything done before that, builds
+ * included, would be done twice.
+ */
+export async function restartWithEngineEnvFirst() {
+  const flags = join(root, 'dist/server/node-flags.js');
+  if (!existsSync(flags)) return;
+  const { restartWithEngineEnv } = await import(flags);
+  restartWithEngineEnv();
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run serve`: build what is missing (as `npm start` does), then run the headless server.
 import './supported-node.js';
-import { buildEngine, buildUi, root } from './build.js';
+import { buildEngine, buildUi, restartWithEngineEnvFirst, root } from './build.js';
 
+await restartWithEngineEnvFirst();
 buildEngine();
 buildUi();
 const { main } = await import(`${root}/dist/server/cli.js`);

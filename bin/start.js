@@ -5,7 +5,9 @@ import './supported-node.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildEngine, buildShell, buildUi, electronInstalled, root } from './build.js';
+import { buildEngine, buildShell, buildUi, electronInstalled, restartWithEngineEnvFirst, root } from './build.js';
+
+await restartWithEngineEnvFirst();
 
 const args = process.argv.slice(2);
 // An Electron that exits with an error this soon did not start (missing libraries, no GPU …).
@@ -49,11 +51,9 @@ function desktop(shellBuilt) {
 }
 
 async function headless(reason) {
-  // The engine wants its allocator settings in the environment it starts with and restarts
-  // itself to have them (server/node-flags.ts): done here, before anything is said, so that
-  // the restarted `npm start` says its one line once.
-  const { restartWithEngineEnv } = await import(`${root}/dist/server/node-flags.js`);
-  restartWithEngineEnv();
+  // Where nothing was built before this start, the restart for the engine's settings comes
+  // now, before anything is said, so that the restarted `npm start` says its one line once.
+  await restartWithEngineEnvFirst();
   process.stdout.write(`darkroom: starting headless: ${reason}\n`);
   const { main } = await import(`${root}/dist/server/cli.js`);
   await main([process.argv[0], 'darkroom', 'serve', ...args.filter((a) => a !== '--headless')]);

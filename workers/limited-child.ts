@@ -65,7 +65,12 @@ const HAS_SH = process.platform === 'linux' && fs.existsSync('/bin/sh');
  * none. Read off this process, which runs the same Node: its large anonymous writable and
  * executable mappings.
  */
+let jitReservation: number | undefined;
 function jitReservationBytes(): number {
+  return (jitReservation ??= readJitReservation());
+}
+
+function readJitReservation(): number {
   let bytes = 0;
   for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
     const [range, perms, , , inode] = line.split(/\s+/);
@@ -229,7 +234,9 @@ export function createWarmChild<T, R>(options: { module: string; what: string; l
   };
 
   function start() {
-    const child = launch(options.module, options.limits, true, undefined);
+    // No kernel CPU limit: it would count the process's whole life, every image it served; each
+    // task's time is held by its wall clock instead.
+    const child = launch(options.module, options.limits, true, 0);
     const stderr = stderrOf(child);
     const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (message: ChildMessage<R>) => {

@@ -77,13 +77,10 @@ export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
 }
 
 /**
- * The baseline for uploads: a bare Node server that only pipes each request body to a file
- * (no hashing, no checks, no database): the cost of HTTP plus a disk write and nothing else.
- */
-/**
- * The strongest plain server doing an upload's work: it pipes the request into a file and, as
- * Darkroom does before its 202 (docs/security.md, "What a 202 promises"), flushes the file and
- * its folder to the disk before answering.
+ * A bare Node server doing an upload's work and nothing more (no hashing, no checks, no
+ * database): it pipes the request into a file and, as Darkroom does before its 202
+ * (docs/security.md, "What a 202 promises"), flushes the file and its folder before answering.
+ * The cost of the HTTP transport plus a durable write: an informative row beside `cp`.
  */
 export async function startBarePipeServer(): Promise<BenchServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-pipe-'));

@@ -25,7 +25,7 @@ export interface ImageRow {
   dominant_color: string | null;
   /** When the current generation was queued (upload or reprocess): processing latency starts here. */
   queued_at: number;
-  /** A camera RAW's maker's format (`dng`, `cr2`, …; server/media/raw-formats.ts); null for other formats. */
+  /** A camera RAW's maker's format (`dng`, `cr2`, …; workers/raw-formats.ts); null for other formats. */
   raw_format: string | null;
   /** The size (upright) of the preview a RAW's variants were made from; null until processed, and for other formats. */
   preview_width: number | null;

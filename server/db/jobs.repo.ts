@@ -207,8 +207,9 @@ export function createJobsRepo(db: Db) {
     claimInQueue: (queue: Exclude<JobQueue, 'image'>, lanes: boolean, now: number, leaseUntil: number, token: string) =>
       (lanes ? claimInLanes : claimInQueue).get({ queue, now, leaseUntil, token }),
     isOwned: (id: number, token: string) => owned.get(id, token) !== undefined,
-    finish: (id: number, token: string, status: 'done' | 'failed', at: number, error: string | null = null) =>
-      (status === 'done' && removeDone.run(id, token).changes > 0) || finish.run(status, at, error, id, token).changes > 0,
+    /** Ends a job this runner holds; a done job of no image leaves the table (removeDone). */
+    finish: (job: Pick<JobRow, 'id' | 'image_id'>, token: string, status: 'done' | 'failed', at: number, error: string | null = null) =>
+      status === 'done' && job.image_id === null ? removeDone.run(job.id, token).changes > 0 : finish.run(status, at, error, job.id, token).changes > 0,
     /** Back in the queue at `runAt`; `countAttempt: false` when the attempt was no fault of the job's (a service outage, "not yet"). */
     retry: (id: number, token: string, runAt: number, error: string, countAttempt = true) =>
       retry.run(runAt, error, countAttempt ? 0 : 1, id, token).changes > 0,

@@ -59,7 +59,7 @@ export function createStatsRepo(db: Db) {
     format: `'format', format, 'day', day`,
     all: `'day', day`,
   };
-  // A camera RAW's format is kept as `raw/<rawFormat>` (media/raw-formats.ts statsFormat): its
+  // A camera RAW's format is kept as `raw/<rawFormat>` (workers/raw-formats.ts statsFormat): its
   // group says `format: "raw"` and `rawFormat` beside it.
   const rawSplit = `CASE WHEN instr(format, '/') > 0 THEN json_object('format', substr(format, 1, instr(format, '/') - 1),
      'rawFormat', substr(format, instr(format, '/') + 1)) ELSE '{}' END`;

@@ -110,6 +110,8 @@ export interface RunnerOptions {
 const BASE_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const IDLE_POLL_MS = 1_000;
+/** How often lapsed leases are looked for: a lease outlives its job's time limit by minutes. */
+const LAPSE_CHECK_MS = 1_000;
 /** After the grace a shutdown gives them, how long stopped jobs get to give their thread back. */
 const STOPPED_WAIT_MS = 1_000;
 const DATABASE_RETRY_MS = 5_000;
@@ -164,6 +166,7 @@ export function createJobRunner(options: RunnerOptions) {
   let timer: NodeJS.Timeout | undefined;
   let scheduled = false;
   let stopped = true;
+  let nextLapseCheck = 0;
 
   const runningIn = (q: Queue) => {
     let n = 0;
@@ -175,7 +178,10 @@ export function createJobRunner(options: RunnerOptions) {
     scheduled = false;
     if (stopped) return;
     try {
-      recoverLapsed();
+      if (clock.now() >= nextLapseCheck) {
+        nextLapseCheck = clock.now() + LAPSE_CHECK_MS;
+        recoverLapsed();
+      }
       let wait: number | undefined;
       for (const q of queues) {
         // Down: its pause kicks the engine when the service answers again.
@@ -303,7 +309,7 @@ export function createJobRunner(options: RunnerOptions) {
       complete: (apply) =>
         !controller.signal.aborted &&
         (completed = options.transaction(() => {
-          if (!repo.finish(job.id, token, 'done', clock.now())) return false;
+          if (!repo.finish(job, token, 'done', clock.now())) return false;
           apply();
           return true;
         })),
@@ -353,7 +359,7 @@ export function createJobRunner(options: RunnerOptions) {
       return;
     }
     const failed = options.transaction(() => {
-      if (!repo.finish(job.id, token, 'failed', clock.now(), error.message)) return false;
+      if (!repo.finish(job, token, 'failed', clock.now(), error.message)) return false;
       handlerOf(job).giveUp(job, error);
       return true;
     });

@@ -18,7 +18,7 @@ export interface ProbedImage {
   width: number;
   height: number;
   pages: number;
-  /** For a camera RAW (format `raw`): the maker's format, `dng`, `cr2`, … (media/raw-formats.ts). */
+  /** For a camera RAW (format `raw`): the maker's format, `dng`, `cr2`, … (workers/raw-formats.ts). */
   rawFormat?: string;
 }
 

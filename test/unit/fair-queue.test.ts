@@ -71,7 +71,7 @@ describe('fair queue', () => {
     const a = jobs.claim(0, 1000, 'a')!;
     const b = jobs.claim(0, 1000, 'b')!;
     expect(jobs.retry(a.id, 'a', 10, 'hiccup')).toBe(true); // back in the queue
-    expect(jobs.finish(b.id, 'b', 'done', 1)).toBe(true);
+    expect(jobs.finish(b, 'b', 'done', 1)).toBe(true);
     expect(jobs.cancelOlder(seededImageId(2), 'process_image', 2, 1)).toHaveLength(1);
     const c = jobs.claim(0, 1000, 'c')!;
     expect(jobs.requeueInterrupted(c, 0, 'the server stopped during this job')).toBe(true); // found at start

@@ -51,7 +51,7 @@ function setup() {
     const row = job(kind, generation);
     db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = 't' WHERE id = ?`).run(row.id);
     transaction(() => {
-      expect(jobs.finish(row.id, 't', 'done', Date.now())).toBe(true);
+      expect(jobs.finish(row, 't', 'done', Date.now())).toBe(true);
       lifecycle.settle(row);
     });
   };
@@ -60,7 +60,7 @@ function setup() {
     const row = job(kind, generation);
     db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = 't' WHERE id = ?`).run(row.id);
     transaction(() => {
-      expect(jobs.finish(row.id, 't', 'failed', Date.now(), 'broken')).toBe(true);
+      expect(jobs.finish(row, 't', 'failed', Date.now(), 'broken')).toBe(true);
       metadata.giveUp(row, new JobError('broken', 'corrupt_image', false));
     });
   };

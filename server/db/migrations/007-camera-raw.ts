@@ -1,6 +1,6 @@
 /**
  * Camera RAWs: their format is `raw`, and `raw_format` says which maker's format (`dng`, `cr2`,
- * `nef`, …; server/media/raw-formats.ts). Their variants are made from the JPEG preview the
+ * `nef`, …; workers/raw-formats.ts). Their variants are made from the JPEG preview the
  * camera embedded: `preview_width`/`preview_height` are its size, upright, once processed, so
  * a record can say when the variants were limited by it rather than by what was asked.
  */
