@@ -5,32 +5,9 @@ import { classifyError } from './failures.js';
 import { describeHeif } from './heif/describe.js';
 import { createStopper } from './stopper.js';
 import { exifDateToIso } from './exif-date.js';
+import { EXIF_FIELDS } from './exif-fields.js';
 import { extractRawMetadata } from './raw-metadata.js';
 import type { ExtractedMetadata, MetadataResult, MetadataTask } from './types.js';
-
-/** EXIF tags surfaced by the API, under the names the API gives them. */
-const EXIF_FIELDS: Record<string, string> = {
-  Make: 'make',
-  Model: 'model',
-  LensMake: 'lensMake',
-  LensModel: 'lensModel',
-  DateTimeOriginal: 'dateTimeOriginal',
-  OffsetTimeOriginal: 'offsetTimeOriginal',
-  ExposureTime: 'exposureTime',
-  FNumber: 'fNumber',
-  ISO: 'iso',
-  FocalLength: 'focalLength',
-  FocalLengthIn35mmFormat: 'focalLengthIn35mm',
-  ExposureCompensation: 'exposureCompensation',
-  ExposureProgram: 'exposureProgram',
-  MeteringMode: 'meteringMode',
-  Flash: 'flash',
-  WhiteBalance: 'whiteBalance',
-  Software: 'software',
-  Artist: 'artist',
-  Copyright: 'copyright',
-  ImageDescription: 'imageDescription',
-};
 
 /**
  * Header-only metadata: sharp for the image structure, exifr for EXIF, GPS and the ICC profile

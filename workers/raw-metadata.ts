@@ -2,38 +2,18 @@ import fs from 'node:fs';
 import { exiftoolPath, withExifTool } from './exiftool.js';
 import { classifyError } from './failures.js';
 import { exifDateToIso } from './exif-date.js';
+import { EXIF_FIELDS, orientationOf } from './exif-fields.js';
 import { rawFormatOfFileType } from './raw-formats.js';
-import { rawOrientation } from './raw-preview.js';
 import { createStopper } from './stopper.js';
 import type { ExtractedMetadata, MetadataResult, MetadataTask } from './types.js';
 
 /**
- * ExifTool tags → the API's EXIF fields (the same names as for other formats, workers/metadata.ts).
- * Numbers are read as numbers (`#`: ExifTool's value before print conversion) where the API
- * gives numbers; the rest as ExifTool prints them ("Manual", "Auto", "Off, Did not fire").
+ * ExifTool reads the API's EXIF fields (exif-fields.ts) under the same tag names. Those the API
+ * gives as numbers are read as numbers (`#`: ExifTool's value before print conversion); the
+ * rest as ExifTool prints them ("Manual", "Auto", "Off, Did not fire").
  */
-const EXIF_FIELDS: ReadonlyArray<[tag: string, name: string]> = [
-  ['Make', 'make'],
-  ['Model', 'model'],
-  ['LensMake', 'lensMake'],
-  ['LensModel', 'lensModel'],
-  ['DateTimeOriginal', 'dateTimeOriginal'],
-  ['OffsetTimeOriginal', 'offsetTimeOriginal'],
-  ['ExposureTime#', 'exposureTime'],
-  ['FNumber#', 'fNumber'],
-  ['ISO#', 'iso'],
-  ['FocalLength#', 'focalLength'],
-  ['FocalLengthIn35mmFormat#', 'focalLengthIn35mm'],
-  ['ExposureCompensation#', 'exposureCompensation'],
-  ['ExposureProgram', 'exposureProgram'],
-  ['MeteringMode', 'meteringMode'],
-  ['Flash', 'flash'],
-  ['WhiteBalance', 'whiteBalance'],
-  ['Software', 'software'],
-  ['Artist', 'artist'],
-  ['Copyright', 'copyright'],
-  ['ImageDescription', 'imageDescription'],
-];
+const NUMERIC_TAGS: ReadonlySet<string> = new Set(['ExposureTime', 'FNumber', 'ISO', 'FocalLength', 'FocalLengthIn35mmFormat', 'ExposureCompensation']);
+const readTag = (tag: string) => (NUMERIC_TAGS.has(tag) ? `${tag}#` : tag);
 /** Older cameras name the lens only in their maker notes, which ExifTool gives as `Lens`. */
 const LENS_FALLBACK = 'Lens';
 const SIZE_TAGS = ['ImageSize#', 'SensorWidth#', 'SensorHeight#', 'RawImageFullSize#'];
@@ -50,11 +30,8 @@ export async function extractRawMetadata(task: MetadataTask): Promise<MetadataRe
     const file = exiftoolPath(task.input);
     // A missing original is original_missing, not ExifTool failing to read it.
     await fs.promises.access(file, fs.constants.R_OK);
-    const { tags, orientation } = await withExifTool(stop, async (exiftool) => {
-      const readArgs = ['-FileType', LENS_FALLBACK, ...EXIF_FIELDS.map(([t]) => t), ...SIZE_TAGS, ...GPS_TAGS].map((t) => (t.startsWith('-') ? t : `-${t}`));
-      const tags = await exiftool.readTags(file, readArgs);
-      return { tags, orientation: await rawOrientation(exiftool, file) };
-    });
+    const readArgs = ['FileType', 'Orientation#', LENS_FALLBACK, ...Object.keys(EXIF_FIELDS).map(readTag), ...SIZE_TAGS, ...GPS_TAGS].map((t) => `-${t}`);
+    const tags = await withExifTool(stop, (exiftool) => exiftool.readTags(file, readArgs));
     stop.check();
     const [width, height] = pair(tags.ImageSize);
     const metadata: ExtractedMetadata = {
@@ -62,7 +39,7 @@ export async function extractRawMetadata(task: MetadataTask): Promise<MetadataRe
       rawFormat: rawFormatOfFileType(tags.FileType),
       width: width ?? 0,
       height: height ?? 0,
-      orientation,
+      orientation: orientationOf(tags.Orientation),
       space: null,
       channels: null,
       depth: null,
@@ -82,8 +59,8 @@ export async function extractRawMetadata(task: MetadataTask): Promise<MetadataRe
 
 function pickExif(tags: Record<string, unknown>): Record<string, unknown> | null {
   const exif: Record<string, unknown> = {};
-  for (const [tag, name] of EXIF_FIELDS) {
-    let value = tags[tag.replace(/#$/, '')];
+  for (const [tag, name] of Object.entries(EXIF_FIELDS)) {
+    let value = tags[tag];
     if (name === 'lensModel' && isBlank(value)) value = tags[LENS_FALLBACK];
     if (isBlank(value)) continue;
     if (name === 'dateTimeOriginal') value = exifDateToIso(String(value));

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import sharp, { type Metadata } from 'sharp';
 import { ExifToolFailed, exiftoolPath, withExifTool, type ExifToolSession } from './exiftool.js';
 import { classifyError } from './failures.js';
+import { orientationOf } from './exif-fields.js';
 import { NoPreview } from './no-preview.js';
 import type { Source, SourceRequest } from './source.js';
 
@@ -58,10 +59,8 @@ export async function openRawPreview(request: SourceRequest): Promise<Source> {
 }
 
 /** The RAW's orientation (1–8) as ExifTool reads it for the file (the same value the metadata gives); 1 when it has none. */
-export async function rawOrientation(exiftool: ExifToolSession, file: string): Promise<number> {
-  const tags = await exiftool.readTags(file, ['-Orientation#']);
-  const value = Number(tags.Orientation);
-  return Number.isInteger(value) && value >= 1 && value <= 8 ? value : 1;
+async function rawOrientation(exiftool: ExifToolSession, file: string): Promise<number> {
+  return orientationOf((await exiftool.readTags(file, ['-Orientation#'])).Orientation);
 }
 
 /**
