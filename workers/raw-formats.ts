@@ -38,8 +38,6 @@ const RAW_MEDIA_TYPES: Readonly<Record<string, string>> = {
   x3f: 'image/x-sigma-x3f',
 };
 
-export const RAW_FORMATS: readonly string[] = Object.keys(RAW_MEDIA_TYPES);
-
 /** ExifTool's FileType ("CR2", "NEF", …) → rawFormat, or undefined when it is not a camera RAW. */
 export function rawFormatOfFileType(fileType: unknown): string | undefined {
   const name = typeof fileType === 'string' ? fileType.toLowerCase() : '';

@@ -16,7 +16,7 @@ import { noQuery, parseQuery } from '../validate.js';
 
 export interface ImagesRoutesDeps {
   /** Takes one of the key's upload slots for the request (--max-uploads-per-key), or answers 429. */
-  uploadSlot?: RequestHandler;
+  uploadSlot: RequestHandler;
   ingest: IngestService;
   images: ImagesService;
   store: BlobStore;
@@ -77,7 +77,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     }
   }
 
-  const slot = deps.uploadSlot ?? ((_req: Request, _res: Response, next: () => void) => next());
+  const slot = deps.uploadSlot;
   router.post('/image', allowed, slot, upload);
   // `curl -T file URL` sends PUT; the same upload.
   router.put('/image', allowed, slot, upload);

@@ -15,10 +15,9 @@ const TUS_VERSION = '1.0.0';
  * itself is @tus/server's. Requests about an upload that is already complete are answered here
  * too, with its image id, so a client that lost the final answer still learns it.
  */
-export function uploadsRouter(uploads: ResumableUploads, uploadSlot?: RequestHandler): Router {
+export function uploadsRouter(uploads: ResumableUploads, slot: RequestHandler): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.images);
-  const slot = uploadSlot ?? ((_req: Request, _res: Response, next: () => void) => next());
 
   /** The protocol itself is @tus/server's; its errors are answered in the API's form. */
   async function viaTus(principal: Principal, req: Request, res: Response) {

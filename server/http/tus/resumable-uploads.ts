@@ -257,9 +257,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   timer.unref();
 
   return {
-    directory,
     admitCreation,
-    ownedUpload,
     completed,
     forgetCompleted,
     handle,
