@@ -43,14 +43,15 @@ export function createWatchRepo(db: Db) {
        sha256 = excluded.sha256, outcome = excluded.outcome, image_id = excluded.image_id,
        error_code = excluded.error_code, seen_at = excluded.seen_at`,
   );
-  // Files waiting for their ingest (watch_ingest jobs, queued or running), and dropping those of
-  // a folder no longer watched.
-  const pending = db.prepare<[string], { n: number }>(
-    `SELECT count(*) AS n FROM jobs
-     WHERE kind = 'watch_ingest' AND status IN ('queued', 'running') AND json_extract(payload, '$.folder') = ?`,
+  // Files waiting for their ingest (the watch queue's jobs, queued or running), and dropping
+  // those of a folder no longer watched. Queued ones are found through the watch queue's part of
+  // jobs_due_by_queue, running ones among the few running jobs: never through an image backlog.
+  const pending = db.prepare<{ folder: string }, { n: number }>(
+    `SELECT (SELECT count(*) FROM jobs WHERE queue = 'watch' AND status = 'queued' AND json_extract(payload, '$.folder') = @folder)
+          + (SELECT count(*) FROM jobs WHERE status = 'running' AND queue = 'watch' AND json_extract(payload, '$.folder') = @folder) AS n`,
   );
   const dropQueued = db.prepare<[string]>(
-    `DELETE FROM jobs WHERE kind = 'watch_ingest' AND status = 'queued' AND json_extract(payload, '$.folder') = ?`,
+    `DELETE FROM jobs WHERE queue = 'watch' AND status = 'queued' AND json_extract(payload, '$.folder') = ?`,
   );
   const counts = db.prepare<[string], { ingested: number; rejected: number; last: number | null }>(
     `SELECT coalesce(sum(outcome = 'ingested'), 0) AS ingested, coalesce(sum(outcome = 'rejected'), 0) AS rejected,
@@ -66,7 +67,7 @@ export function createWatchRepo(db: Db) {
     findIngestedBySha256: (folder: string, sha256: string) => ingestedBySha.get(folder, sha256),
     recordFile: (row: WatchFileRow) => void upsertFile.run(row),
     /** Files of the folder waiting to be ingested. */
-    pendingFiles: (folder: string) => pending.get(folder)!.n,
+    pendingFiles: (folder: string) => pending.get({ folder })!.n,
     /** Forgets the files of a folder no longer watched that wait for their turn. */
     dropQueuedFiles: (folder: string) => dropQueued.run(folder).changes,
     counts(folder: string): WatchFolderCounts {
