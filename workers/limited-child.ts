@@ -52,9 +52,11 @@ const HAS_SH = process.platform === 'linux' && fs.existsSync('/bin/sh');
  * How the process is started. On Linux through the shell, which sets its limits before it
  * becomes Node: no core file; a data segment (every private writable mapping: malloc, cairo's
  * surfaces, WebAssembly memory as it grows) no larger than the memory limit, so an allocation
- * past it fails at once instead of after its pages are touched; and CPU time a second past the
- * limit (the kernel ends the process with SIGXCPU), which holds where the process's own watchdog
- * cannot look: a WebAssembly decoder runs on the only JavaScript thread and blocks its timers.
+ * past it fails at once instead of after its pages are touched; and, for a process that serves
+ * one task (`cpuSeconds`), CPU time a second past the limit (the kernel ends the process with
+ * SIGXCPU), which holds where the process's own watchdog cannot look: a WebAssembly decoder runs
+ * on the only JavaScript thread and blocks its timers. A process that serves many tasks gets no
+ * kernel CPU limit (it would count them all): the parent's wall clock bounds each task.
  * Elsewhere the watchdog and the parent's wall clock are the bound.
  */
 /**
