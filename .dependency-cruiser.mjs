@@ -53,11 +53,32 @@ export default {
     {
       name: 'services-import-no-s3-or-watch-adapter',
       comment:
-        'S3 (storage/s3-*, storage/s3/, sync/) and the folder watchers (watch/) are adapters that call the use ' +
+        'S3 (storage/s3/, sync/) and the folder watchers (watch/) are adapters that call the use ' +
         'cases; a use case importing them would run only where S3 or a watched folder exists.',
       severity: 'error',
       from: { path: '^server/services/' },
-      to: { path: '^server/(storage/s3[-/]|sync/|watch/)' },
+      to: { path: '^server/(storage/s3/|sync/|watch/)' },
+    },
+    {
+      name: 'only-the-s3-adapter-imports-the-aws-sdk',
+      comment:
+        'All S3 code lives in one adapter folder (server/storage/s3/: client, errors, lifecycle, ' +
+        'multipart upload, listing). Sync, recovery and an S3 blob store use it; nothing else ' +
+        'speaks the SDK, so a change of SDK or of S3 provider quirks is one folder to read. ' +
+        '(bench/ is outside on purpose: its baselines are plain SDK programs to compare against.)',
+      severity: 'error',
+      from: { path: '^(server|workers|electron|renderer)/', pathNot: '^server/storage/s3/' },
+      to: { path: packages('@aws-sdk/[^/]+', '@smithy/[^/]+') },
+    },
+    {
+      name: 'use-cases-see-the-blob-store-port-not-its-adapters',
+      comment:
+        'Use cases, routes and job handlers name blobs by key through the port ' +
+        '(storage/blob-store.ts); only the composition root, the CLI and the data-dir recovery ' +
+        'scans (which walk the fs layout itself) know the fs adapter.',
+      severity: 'error',
+      from: { path: '^server/(services|http|jobs|sync|watch)/' },
+      to: { path: '^server/storage/fs/' },
     },
     {
       name: 'db-and-storage-import-no-use-case',

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../server/db/connection.js';
 import { createImagesRepo } from '../server/db/images.repo.js';
-import { createFsBlobStore } from '../server/storage/fs-blob-store.js';
+import { blobKeys } from '../server/storage/blob-store.js';
+import { createFsBlobStore } from '../server/storage/fs/fs-blob-store.js';
 import type { VariantSpec } from '../workers/types.js';
 import { ROOT, peakRssMb } from './lib/processes.js';
 import type { BenchEntry } from './report.js';
@@ -48,7 +49,7 @@ export function seed(images: number): string {
         );
         for (const variant of VARIANTS) {
           const bytes = crypto.randomBytes(1024);
-          const file = store.processedPath(id, variant.name, 'webp');
+          const file = store.pathOf(blobKeys.processed(id, variant.name, 'webp'));
           write(file, bytes);
           repo.completeVariant(id, variant.name, { width: 64, height: 48, bytes: bytes.length, path: file, etag: sha(bytes), writtenAt: now, expiresAt: now + 365 * 86_400_000 });
         }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createS3Bucket } from '../server/storage/s3-bucket.js';
+import { createS3Bucket } from '../server/storage/s3/bucket.js';
 import { DEFAULT_S3_TUNING } from '../server/sync/s3-sync.js';
 import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../server/node-flags.js';
 import { BENCH_KEY, ROOT, cpuSecondsOf, rssMb } from './lib/processes.js';

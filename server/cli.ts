@@ -13,8 +13,8 @@ import { usePrivateFileModes } from './storage/private-files.js';
 import { missingEngineEnv, missingEngineFlags, restartWithEngineEnv } from './node-flags.js';
 import { verifyDataDir } from './recovery/verify.js';
 import { acquireDataDirLock, lockHolder } from './storage/data-dir-lock.js';
-import { createFsBlobStore } from './storage/fs-blob-store.js';
-import type { S3Bucket } from './storage/s3-bucket.js';
+import { createFsBlobStore } from './storage/fs/fs-blob-store.js';
+import type { S3Bucket } from './storage/s3/bucket.js';
 import { systemClock } from './util/clock.js';
 
 type OptionSpec = (typeof OPTION_SPECS)[number];

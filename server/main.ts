@@ -42,7 +42,7 @@ import { syncRouter } from './http/routes/sync.routes.js';
 import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
 import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './http/tus/resumable-uploads.js';
-import { createFsBlobStore } from './storage/fs-blob-store.js';
+import { createFsBlobStore } from './storage/fs/fs-blob-store.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { ensurePrivateDataDir } from './storage/private-files.js';
 import { translateFileSystemError } from './storage/fs-errors.js';
@@ -242,7 +242,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     logger,
     onUploadOutcome,
-    tmpPath: () => store.tmpPath(),
+    tmpPath: () => store.stagingPath(),
     translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
   });
   // One count per key across every way of uploading over HTTP (multipart, raw, tus).

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection.js';
 import { createSyncRepo } from '../db/sync.repo.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
 import { belongsInShard, createRecordLookup, folderContents, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
 
 export interface ReconcileReport {

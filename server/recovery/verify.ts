@@ -8,9 +8,9 @@ import type { Db } from '../db/connection.js';
 import { createImagesRepo } from '../db/images.repo.js';
 import { createJobsRepo } from '../db/jobs.repo.js';
 import { originalKey } from '../db/sync.repo.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
-import type { S3Bucket } from '../storage/s3-bucket.js';
-import { describeS3Error, isNotFound } from '../storage/s3-errors.js';
+import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
+import type { S3Bucket } from '../storage/s3/bucket.js';
+import { describeS3Error, isNotFound } from '../storage/s3/errors.js';
 import type { Clock } from '../util/clock.js';
 import {
   createRecordLookup,
@@ -186,7 +186,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
     const bucket = options.bucket;
     if (!bucket) return 'no S3 bucket to restore from (give the --s3-* options the server runs with)';
     fs.mkdirSync(store.dirs.tmp, { recursive: true });
-    const tmp = store.tmpPath();
+    const tmp = store.stagingPath();
     try {
       let object;
       try {
@@ -213,7 +213,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
       }
       const digest = hash.digest('hex');
       if (digest !== sha256) return `the bucket's copy is damaged too (its sha256 is ${digest})`;
-      await store.syncFile(tmp);
+      await store.sealStaged(tmp);
       store.replaceOriginalSync(tmp, sha256);
       return undefined;
     } finally {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { commitDurably, type Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import { blobKeys, createDurableBatch, type BlobStore } from '../storage/blob-store.js';
 
 /** What one accepted request puts in place and records. */
 export interface AcceptWork {
@@ -40,7 +40,7 @@ export function createGroupCommit(deps: { db: Db; store: BlobStore; images: Imag
   /** Removes what a request left behind: its temp files, and originals no record uses. */
   function undo(work: AcceptWork) {
     for (const file of work.files) {
-      if (images.countBySha256(file.sha256) === 0) store.removeOriginalSync(file.sha256);
+      if (images.countBySha256(file.sha256) === 0) store.deleteSync(blobKeys.original(file.sha256));
       fs.rmSync(file.tmpPath, { force: true });
     }
   }
@@ -52,7 +52,7 @@ export function createGroupCommit(deps: { db: Db; store: BlobStore; images: Imag
     // interleave with a delete deciding whether the same bytes are still in use.
     const moved: Waiting[] = [];
     const failed = new Map<Waiting, unknown>();
-    const folders = new Set<string>();
+    const folders = createDurableBatch();
     for (const work of batch) {
       try {
         for (const file of work.files) store.adoptOriginalSync(file.tmpPath, file.sha256, folders);
@@ -62,7 +62,7 @@ export function createGroupCommit(deps: { db: Db; store: BlobStore; images: Imag
       }
     }
     try {
-      store.syncDirsSync(folders);
+      store.commitBatchSync(folders);
       const commit = store.durable ? <T>(fn: () => T) => commitDurably(db, fn) : <T>(fn: () => T) => db.transaction(fn)();
       commit(() => {
         for (const work of moved) {

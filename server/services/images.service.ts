@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import { commitDurably, type Db } from '../db/connection.js';
 import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import { blobKeys, isBlobNotFound, type BlobStore, type OpenedBlob } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
 import { assertQueueHasRoom } from '../jobs/admission.js';
@@ -27,11 +26,11 @@ export interface ImagesDeps {
 
 export interface Download {
   /**
-   * The file, already open: whatever a purge or a reprocess does to its path from now on, these
-   * are whole bytes of what was decided here. Undefined for an original that is not on local
-   * disk (kept in the S3 bucket only). The caller closes it.
+   * The blob, already open: whatever a purge or a reprocess does to its key from now on, these
+   * are whole bytes of what was decided here. Undefined for an original that is not in the
+   * primary store (kept in the S3 bucket only). The caller closes it.
    */
-  file: fs.promises.FileHandle | undefined;
+  blob: OpenedBlob | undefined;
   size: number;
   contentType: string;
   filename: string;
@@ -60,11 +59,11 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
 }
 
 /** The file opened for reading, or undefined when it is not there. */
-async function openIfPresent(file: string): Promise<fs.promises.FileHandle | undefined> {
+async function openIfPresent(store: BlobStore, key: string): Promise<OpenedBlob | undefined> {
   try {
-    return await fs.promises.open(file, 'r');
+    return await store.open(key);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isBlobNotFound(err)) return undefined;
     throw err;
   }
 }
@@ -146,8 +145,8 @@ export function createImagesService(deps: ImagesDeps) {
       };
       if (store.durable) commitDurably(db, removeRows);
       else db.transaction(removeRows)();
-      store.removeProcessedSync(id);
-      if (images.countBySha256(row.sha256) === 0) store.removeOriginalSync(row.sha256);
+      store.deletePrefixSync(blobKeys.processedPrefix(id));
+      if (images.countBySha256(row.sha256) === 0) store.deleteSync(blobKeys.original(row.sha256));
       deps.onJobsCancelled(unfinished);
       deps.onChanged();
     },
@@ -175,10 +174,10 @@ export function createImagesService(deps: ImagesDeps) {
     async download(principal: Principal, id: string, variantName: string): Promise<Download> {
       const row = visible(principal, id);
       if (variantName === 'original') {
-        const file = await openIfPresent(store.originalPath(row.sha256));
+        const blob = await openIfPresent(store, blobKeys.original(row.sha256));
         return {
-          file,
-          size: file ? (await file.stat()).size : row.bytes,
+          blob,
+          size: blob ? blob.size : row.bytes,
           contentType: originalMediaType(row),
           filename: originalDownloadName(row.filename, row.format, row.raw_format),
           etag: `"${row.sha256}"`,
@@ -199,14 +198,14 @@ export function createImagesService(deps: ImagesDeps) {
       // Opening is the check: a purge that removed the file since the row was read (or an
       // interrupted one) makes this 410, and once open the file is served whole whatever the
       // purge does next (CONTRACT §14: never 404, never a truncated body).
-      const file = await openIfPresent(variant.path);
-      if (!file) {
+      const blob = await openIfPresent(store, blobKeys.recordedVariant(id, variant.path));
+      if (!blob) {
         deps.expireVariant(id, variantName);
         throw new AppError('expired', `variant "${variantName}" expired; POST /v1/image/${id}/reprocess brings it back`);
       }
       return {
-        file,
-        size: (await file.stat()).size,
+        blob,
+        size: blob.size,
         contentType: MIME_TYPES[variant.format as OutputFormat],
         filename: variantFilename(row.filename, variantName, variant.format as OutputFormat),
         etag: `"${variant.etag}"`,

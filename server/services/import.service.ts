@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { VariantSpec } from '../../workers/types.js';
 import { AppError } from '../errors.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { changedSinceOpened, openLocalFile, readLocalFile, type OpenedLocalFile } from '../storage/local-file.js';
 import type { LocalPathRules } from '../storage/safe-path.js';
 import type { ImageRecord } from './image-record.js';
@@ -49,7 +49,7 @@ export function createImportService(deps: ImportDeps) {
    * must be what is stored.
    */
   async function receive(file: OpenedLocalFile): Promise<ReceivedFile> {
-    const received = await receiveToTempFile(readLocalFile(file), store.tmpPath(), file.name, limits, { ownsChunks: true });
+    const received = await receiveToTempFile(readLocalFile(file), store.stagingPath(), file.name, limits, { ownsChunks: true });
     if (await changedSinceOpened(file)) {
       await fs.promises.rm(received.tmpPath, { force: true });
       throw new StillBeingWrittenError(file.requested);

@@ -5,7 +5,7 @@ import type { Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
 import type { StatsRepo } from '../db/stats.repo.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { VariantSpec } from '../../workers/types.js';
 import { AppError } from '../errors.js';
@@ -108,7 +108,7 @@ export function createIngestService(deps: IngestDeps) {
     // into place and recorded (off the main thread: seconds for a big upload). Not with
     // --fsync false.
     try {
-      await Promise.all(files.map((file) => store.syncFile(file.tmpPath)));
+      await Promise.all(files.map((file) => store.sealStaged(file.tmpPath)));
     } catch (err) {
       await Promise.all(files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
       throw flushFailure(err);

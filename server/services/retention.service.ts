@@ -1,7 +1,7 @@
 import type { Db } from '../db/connection.js';
 import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import { blobKeys, type BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 
 const BATCH = 500;
@@ -15,7 +15,7 @@ export function createRetentionService(deps: { db: Db; images: ImagesRepo; jobs:
   const { db, images, jobs, store, clock } = deps;
 
   function expire(variant: VariantRow, now: number): boolean {
-    if (variant.path) store.removeFileSync(variant.path);
+    if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
     return db.transaction(() => {
       const marked = images.markExpired(variant.image_id, variant.name, now);
       if (marked) jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { createDurability } from './durability.js';
+import { createDurability } from './fs/durability.js';
 
 /** The lock itself: a small SQLite file this process holds an exclusive lock on. */
 export const LOCK_FILE = 'darkroom.lock';

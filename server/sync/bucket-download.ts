@@ -2,8 +2,8 @@ import type { Request, Response } from 'express';
 import { originalKey, type SyncRepo } from '../db/sync.repo.js';
 import { AppError } from '../errors.js';
 import { sendRanged } from '../http/send-ranged.js';
-import type { S3Bucket } from '../storage/s3-bucket.js';
-import { describeS3Error, isNotFound, mightBeBucketWide } from '../storage/s3-errors.js';
+import type { S3Bucket } from '../storage/s3/bucket.js';
+import { describeS3Error, isNotFound, mightBeBucketWide } from '../storage/s3/errors.js';
 
 export interface OriginalDownload {
   sha256: string;

@@ -1,7 +1,7 @@
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { OutboxRow } from '../db/jobs.repo.js';
 import { originalKey, processedKey, processedLane, type SyncRepo } from '../db/sync.repo.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import { blobKeys, type BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 
 const BATCH = 500;
@@ -36,7 +36,7 @@ export function createSyncFeeder(deps: {
       case 'image.uploaded': {
         const image = images.findById(imageId);
         if (!image) return { originalsAdded: false }; // deleted before it was fed: nothing to upload
-        if (store.hasOriginal(image.sha256)) repo.originalIsLocal(image.sha256, image.bytes, now);
+        if (store.existsSync(blobKeys.original(image.sha256))) repo.originalIsLocal(image.sha256, image.bytes, now);
         const key = originalKey(image.sha256);
         repo.enqueue({ op: 'put_original', lane: key, key, imageId, sha256: image.sha256, bytes: image.bytes }, now);
         return { originalsAdded: true };
@@ -56,7 +56,7 @@ export function createSyncFeeder(deps: {
         repo.enqueue({ op: 'delete_image', lane: processedLane(imageId), key: `processed/${imageId}/`, imageId }, now);
         const sha256 = payload.sha256;
         if (sha256) {
-          if (!store.hasOriginal(sha256)) repo.originalGoneLocally(sha256);
+          if (!store.existsSync(blobKeys.original(sha256))) repo.originalGoneLocally(sha256);
           // Still used by another image: nothing to delete. (Checked again when the delete runs.)
           if (repo.imagesUsing(sha256) === 0) {
             const key = originalKey(sha256);

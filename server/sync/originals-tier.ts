@@ -5,10 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { originalKey, type SyncRepo } from '../db/sync.repo.js';
 import { JobError } from '../jobs/runner.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
+import { blobKeys, type BlobStore } from '../storage/blob-store.js';
 import type { OriginalSource } from '../storage/original-source.js';
-import type { S3Bucket } from '../storage/s3-bucket.js';
-import { describeS3Error } from '../storage/s3-errors.js';
+import type { S3Bucket } from '../storage/s3/bucket.js';
+import { describeS3Error } from '../storage/s3/errors.js';
 import type { Clock } from '../util/clock.js';
 
 const EVICTION_BATCH = 100;
@@ -47,7 +47,7 @@ export function createOriginalsTier(deps: {
     if (!row?.synced_at) {
       throw new JobError(`original ${sha256} is neither on local disk nor in the bucket`, 'original_missing', false);
     }
-    const tmp = store.tmpPath();
+    const tmp = store.stagingPath();
     const hash = crypto.createHash('sha256');
     let bytes = 0;
     try {
@@ -71,7 +71,7 @@ export function createOriginalsTier(deps: {
         throw new JobError(`the bucket's copy of original ${sha256} is corrupt (its sha256 is ${digest})`, 'original_missing', false);
       }
       // On stable storage before the row says it is local again (not with --fsync false).
-      await store.syncFile(tmp);
+      await store.sealStaged(tmp);
       // Synchronous from here: the file appears and is recorded in one stretch.
       store.adoptOriginalSync(tmp, sha256);
       repo.originalIsLocal(sha256, bytes, clock.now());
@@ -92,7 +92,7 @@ export function createOriginalsTier(deps: {
       for (const original of candidates) {
         // The file goes before the row says so: a crash in between leaves a row that claims a
         // local copy, which acquire() and downloads check for anyway.
-        store.removeOriginalSync(original.sha256);
+        store.deleteSync(blobKeys.original(original.sha256));
         repo.originalEvicted(original.sha256, original.bytes);
         local -= original.bytes;
         evicted++;
@@ -107,7 +107,7 @@ export function createOriginalsTier(deps: {
     async acquire(sha256, signal) {
       pin(sha256);
       try {
-        if (!store.hasOriginal(sha256)) {
+        if (!store.existsSync(blobKeys.original(sha256))) {
           let pending = restoring.get(sha256);
           if (!pending) {
             pending = restore(sha256, signal).finally(() => restoring.delete(sha256));
@@ -118,7 +118,15 @@ export function createOriginalsTier(deps: {
           evict();
         }
         repo.touchOriginal(sha256, clock.now());
-        return { path: store.originalPath(sha256), release: () => unpin(sha256) };
+        // Pinned: eviction leaves it alone until released, so the local copy stays valid.
+        const copy = await store.localCopy(blobKeys.original(sha256), signal);
+        return {
+          path: copy.path,
+          release: () => {
+            void copy.release();
+            unpin(sha256);
+          },
+        };
       } catch (err) {
         unpin(sha256);
         throw err;

@@ -1,13 +1,11 @@
-import fs from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ImagesRepo } from '../db/images.repo.js';
 import { processedKey, type SyncJobRow, type SyncRepo } from '../db/sync.repo.js';
 import { MIME_TYPES } from '../media/formats.js';
 import type { BufferPool } from '../storage/buffer-pool.js';
-import type { BlobStore } from '../storage/fs-blob-store.js';
-import type { S3Bucket } from '../storage/s3-bucket.js';
-import { uploadFile } from '../storage/s3-upload.js';
+import { blobKeys, isBlobNotFound, type BlobStore, type OpenedBlob } from '../storage/blob-store.js';
+import type { S3Bucket } from '../storage/s3/bucket.js';
+import { uploadFile } from '../storage/s3/multipart-upload.js';
 import type { Clock } from '../util/clock.js';
 
 export interface SyncContext {
@@ -49,18 +47,18 @@ export function createSyncExecutor(deps: {
 }) {
   const { repo, images, store, bucket, clock } = deps;
 
-  async function openOrNull(path: string): Promise<FileHandle | null> {
+  async function openOrNull(key: string): Promise<OpenedBlob | null> {
     try {
-      return await fs.promises.open(path, 'r');
+      return await store.open(key);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isBlobNotFound(err)) return null;
       throw err;
     }
   }
 
-  async function upload(ctx: SyncContext, file: FileHandle, sha256: string, contentType: string | undefined): Promise<number> {
+  async function upload(ctx: SyncContext, file: OpenedBlob, sha256: string, contentType: string | undefined): Promise<number> {
     const { job } = ctx;
-    const size = (await file.stat()).size;
+    const size = file.size;
     const resume = job.upload_id && job.part_size ? { uploadId: job.upload_id, partSize: job.part_size, parts: repo.parts(job.id, job.upload_id) } : undefined;
     if (resume) {
       const stored = resume.parts.reduce((n, p) => n + p.bytes, 0);
@@ -100,7 +98,7 @@ export function createSyncExecutor(deps: {
       const sha256 = ctx.job.sha256!;
       // Content-addressed: bytes already verified in the bucket are never sent twice.
       if (repo.original(sha256)?.synced_at) return { apply: noop, skipped: 'already in the bucket' };
-      const file = await openOrNull(store.originalPath(sha256));
+      const file = await openOrNull(blobKeys.original(sha256));
       if (!file) {
         if (repo.imagesUsing(sha256) === 0) return { apply: noop, skipped: 'deleted before it was synced' };
         throw new Error(`original ${sha256} is missing from local disk and was never synced`);
@@ -110,7 +108,7 @@ export function createSyncExecutor(deps: {
         return {
           originalSynced: true,
           apply: () => {
-            repo.originalSynced(sha256, bytes, store.hasOriginal(sha256), clock.now());
+            repo.originalSynced(sha256, bytes, store.existsSync(blobKeys.original(sha256)), clock.now());
             repo.addSynced(bytes);
           },
         };
@@ -127,7 +125,7 @@ export function createSyncExecutor(deps: {
         const before = images.findVariant(job.image_id!, job.variant!);
         if (before?.status !== 'done' || !before.path || !before.etag) return { apply: noop, skipped: 'no longer in place' };
         if (processedKey(job.image_id!, before.path) !== job.key) return { apply: noop, skipped: 'replaced by another file' };
-        const file = await openOrNull(before.path);
+        const file = await openOrNull(blobKeys.recordedVariant(job.image_id!, before.path));
         if (!file) return { apply: noop, skipped: 'expired or deleted before it was synced' };
         try {
           if (images.findVariant(job.image_id!, job.variant!)?.etag !== before.etag) continue;

@@ -3,8 +3,8 @@ import type { JobRow } from '../db/jobs.repo.js';
 import { syncJobOf, type SyncJobRow, type SyncRepo } from '../db/sync.repo.js';
 import { kindsOf, type SyncJobKind } from '../jobs/kinds.js';
 import { JobError, type JobHandler } from '../jobs/runner.js';
-import { describeS3Error, mightBeBucketWide } from '../storage/s3-errors.js';
-import { LocalIntegrityError, UploadGoneError } from '../storage/s3-upload.js';
+import { describeS3Error, mightBeBucketWide } from '../storage/s3/errors.js';
+import { LocalIntegrityError, UploadGoneError } from '../storage/s3/multipart-upload.js';
 import type { Clock } from '../util/clock.js';
 import type { SyncContext, SyncOutcome } from './sync-executor.js';
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createS3Bucket, type S3Bucket } from '../../server/storage/s3-bucket.js';
+import { createS3Bucket, type S3Bucket } from '../../server/storage/s3/bucket.js';
 import { ROOT } from './child.js';
 import { eventually } from './eventually.js';
 import { tempDir, type ApiClient } from './server.js';

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../server/config.js';
 import { startServer, type RunningServer } from '../../server/main.js';
 import { processedShard } from '../../server/recovery/data-dir-scan.js';
-import { createFsBlobStore } from '../../server/storage/fs-blob-store.js';
+import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { sha256 } from '../helpers/hash.js';
 import { ADMIN_KEY, ApiClient, listFiles, tempDirs } from '../helpers/server.js';
 

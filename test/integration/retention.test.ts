@@ -36,7 +36,7 @@ describe('retention', () => {
     const display = done.variants.find((v: any) => v.name === 'display');
     expect(Date.parse(display.expiresAt)).toBe(Date.parse(done.processedAt) + 7 * DAY);
     expect((await user.download(body.id, 'display')).status).toBe(200);
-    const paths = t.server.parts.images.variantsOf(body.id).map((v) => v.path!);
+    const paths = t.server.parts.images.variantsOf(body.id).map((v) => t.server.parts.store.pathOf(v.path!));
     expect(paths.every((p) => fs.existsSync(p))).toBe(true);
 
     clock.advance(7 * DAY - 60_000);

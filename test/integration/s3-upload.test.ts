@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBufferPool } from '../../server/storage/buffer-pool.js';
-import { LocalIntegrityError, UploadGoneError, uploadFile, type UploadRequest } from '../../server/storage/s3-upload.js';
+import { LocalIntegrityError, UploadGoneError, uploadFile, type UploadRequest } from '../../server/storage/s3/multipart-upload.js';
 import { startS3rver, type S3rver } from '../helpers/s3rver.js';
 import { sha256 } from '../helpers/hash.js';
 import { tempDir } from '../helpers/server.js';

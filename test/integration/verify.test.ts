@@ -113,7 +113,7 @@ describe('darkroom verify', () => {
   });
 
   it('--repair restores the originals from the bucket (checked), removes the orphans and queues the damaged image; verify then exits 0', async () => {
-    const store = (await import('../../server/storage/fs-blob-store.js')).createFsBlobStore(dir);
+    const store = (await import('../../server/storage/fs/fs-blob-store.js')).createFsBlobStore(dir);
     const res = await verify(dir, '--repair', ...s3.flags('verify'));
     expect(res.stdout).toContain(`  repaired: restored original ${images.missing!.sha} from s3://${s3.bucket}/verify/originals/${images.missing!.sha}`);
     expect(res.stdout).toContain(`  repaired: restored original ${images.corrupt!.sha} from s3://${s3.bucket}/verify/originals/${images.corrupt!.sha}`);
@@ -147,7 +147,7 @@ describe('darkroom verify', () => {
   });
 
   it('says what it could not restore, and why', async () => {
-    const store = (await import('../../server/storage/fs-blob-store.js')).createFsBlobStore(dir);
+    const store = (await import('../../server/storage/fs/fs-blob-store.js')).createFsBlobStore(dir);
     fs.rmSync(store.originalPath(images.fine!.sha));
     await s3.client.delete(`verify/originals/${images.fine!.sha}`);
     fs.writeFileSync(store.originalPath(images.corrupt!.sha), 'damaged again');

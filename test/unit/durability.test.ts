@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createDurability, createSlots } from '../../server/storage/durability.js';
+import { createDurability, createSlots } from '../../server/storage/fs/durability.js';
 import { tempDirs } from '../helpers/server.js';
 
 const dir = tempDirs('darkroom-durability-unit-');

@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Db } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createGroupCommit } from '../../server/services/group-commit.js';
-import { createFsBlobStore } from '../../server/storage/fs-blob-store.js';
+import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { tempDirs } from '../helpers/server.js';
 
 const tempDir = tempDirs('darkroom-group-commit-');
@@ -46,7 +46,7 @@ function setup() {
 let n = 0;
 /** A temp file with bytes of its own (or `bytes`), and a record for it. */
 function upload(t: ReturnType<typeof setup>, bytes = crypto.randomBytes(64)) {
-  const tmpPath = t.store.tmpPath();
+  const tmpPath = t.store.stagingPath();
   fs.writeFileSync(tmpPath, bytes);
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   const id = `0190a0b0-0000-7000-8000-${String(++n).padStart(12, '0')}`;

@@ -27,7 +27,12 @@ const LAYERED: Record<string, string> = {
     `export const listImages = () => ({ at: now(), images: allImages() });\n`,
   'server/db/images.repo.ts': `import type { Database } from 'better-sqlite3';\nexport const allImages = (db?: Database) => (db ? [] : []);\n`,
   'server/jobs/runner.ts': `import { listImages } from '../services/images.service.js';\nexport const run = () => listImages();\n`,
-  'server/sync/s3-sync.ts': `export const sync = () => undefined;\n`,
+  'server/sync/s3-sync.ts': `import { bucket } from '../storage/s3/bucket.js';\nexport const sync = () => bucket;\n`,
+  'server/storage/s3/bucket.ts': `import { S3Client } from '@aws-sdk/client-s3';\nexport const bucket = () => new S3Client({});\n`,
+  'server/storage/blob-store.ts': `export interface BlobStore { stat(key: string): Promise<unknown> }\n`,
+  'server/storage/fs/fs-blob-store.ts': `import type { BlobStore } from '../blob-store.js';\nexport const createFsBlobStore = (): BlobStore => ({ stat: async () => undefined });\n`,
+  'server/jobs/store-user.ts': `import type { BlobStore } from '../storage/blob-store.js';\nexport const sizeOf = (store: BlobStore) => store.stat('originals/x');\n`,
+  'server/cli.ts': `import { createFsBlobStore } from './storage/fs/fs-blob-store.js';\nexport const store = createFsBlobStore();\n`,
   'server/util/clock.ts': `export const now = () => Date.now();\n`,
   'server/api/schemas.ts': `export interface ImageView { id: string }\n`,
   'workers/pipeline.ts': `import sharp from 'sharp';\nexport const decode = (file: string) => sharp(file);\n`,
@@ -51,6 +56,9 @@ const BROKEN: Record<string, string> = {
   'server/desktop.ts': `import type { DarkroomDesktopBridge } from '../electron/bridge.js';\nimport { app } from 'electron';\nexport const shell = (b: DarkroomDesktopBridge) => [b, app];\n`,
   'renderer/src/stats.ts': `import { allImages } from '../../server/db/images.repo.js';\nexport const rows = allImages;\n`,
   'renderer/src/menu.ts': `import { quit } from '../../electron/main.js';\nexport const close = quit;\n`,
+  'server/sync/by-hand.ts':
+    `import { S3Client } from '@aws-sdk/client-s3';\nimport { createFsBlobStore } from '../storage/fs/fs-blob-store.js';\n` +
+    `export const both = () => [new S3Client({}), createFsBlobStore()];\n`,
   'server/jobs/a.ts': `import { b } from './b.js';\nexport const a = () => b();\n`,
   'server/jobs/b.ts': `import { a } from './a.js';\nimport { gone } from './missing.js';\nexport const b = (): unknown => [a, gone];\n`,
 };
@@ -114,6 +122,8 @@ describe('layering check (npm run lint:deps)', () => {
       ['server-imports-no-electron', 'server/desktop.ts', /node_modules\/electron\//],
       ['renderer-imports-only-the-server-api', 'renderer/src/stats.ts', /^server\/db\/images\.repo\.ts$/],
       ['renderer-imports-only-the-desktop-bridge', 'renderer/src/menu.ts', /^electron\/main\.ts$/],
+      ['only-the-s3-adapter-imports-the-aws-sdk', 'server/sync/by-hand.ts', /node_modules\/@aws-sdk\/client-s3\//],
+      ['use-cases-see-the-blob-store-port-not-its-adapters', 'server/sync/by-hand.ts', /^server\/storage\/fs\/fs-blob-store\.ts$/],
       ['no-circular', 'server/jobs/(a|b).ts', /^server\/jobs\/(a|b)\.ts/],
       ['not-to-unresolvable', 'server/jobs/b.ts', /^\.\/missing\.js$/],
     ];
@@ -126,7 +136,18 @@ describe('layering check (npm run lint:deps)', () => {
     }
     // What the rules allow stays allowed: the renderer's API schemas and desktop bridge, a route
     // calling a use case, a job calling a use case.
-    for (const allowed of ['renderer/src/client.ts', 'renderer/src/desktop.ts', 'server/http/routes.ts', 'server/jobs/runner.ts']) {
+    // The S3 adapter using the SDK, sync using the S3 adapter, a job using the blob store port,
+    // the CLI choosing the fs adapter.
+    for (const allowed of [
+      'renderer/src/client.ts',
+      'renderer/src/desktop.ts',
+      'server/http/routes.ts',
+      'server/jobs/runner.ts',
+      'server/storage/s3/bucket.ts',
+      'server/sync/s3-sync.ts',
+      'server/jobs/store-user.ts',
+      'server/cli.ts',
+    ]) {
       expect(found.filter((v) => v.includes(`: ${allowed} →`)), output).toEqual([]);
     }
   });

@@ -14,7 +14,7 @@ import { createExtractMetadataHandler } from '../../server/jobs/handlers/extract
 import type { ImagePool } from '../../server/jobs/pool.js';
 import { JobError } from '../../server/jobs/runner.js';
 import { createLifecycle } from '../../server/services/lifecycle.js';
-import { createFsBlobStore } from '../../server/storage/fs-blob-store.js';
+import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { systemClock } from '../../server/util/clock.js';
 import { tempDir } from '../helpers/server.js';
 

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Bucket, type S3Bucket } from '../../server/storage/s3-bucket.js';
-import { applyLifecycleRules } from '../../server/storage/s3-lifecycle.js';
+import { createS3Bucket, type S3Bucket } from '../../server/storage/s3/bucket.js';
+import { applyLifecycleRules } from '../../server/storage/s3/lifecycle.js';
 
 /**
  * s3rver has no lifecycle rules, so the one thing that could destroy a user's own settings (S3

@@ -4,10 +4,10 @@ import { parseConfig } from '../../server/config.js';
 import { processedKey } from '../../server/db/sync.repo.js';
 import { parseRange } from '../../server/http/range.js';
 import { createBufferPool } from '../../server/storage/buffer-pool.js';
-import { createS3Bucket } from '../../server/storage/s3-bucket.js';
-import { describeS3Error, mightBeBucketWide, startupFailure } from '../../server/storage/s3-errors.js';
-import { darkroomRules } from '../../server/storage/s3-lifecycle.js';
-import { crc32Base64, planParts } from '../../server/storage/s3-upload.js';
+import { createS3Bucket } from '../../server/storage/s3/bucket.js';
+import { describeS3Error, mightBeBucketWide, startupFailure } from '../../server/storage/s3/errors.js';
+import { darkroomRules } from '../../server/storage/s3/lifecycle.js';
+import { crc32Base64, planParts } from '../../server/storage/s3/multipart-upload.js';
 
 const MiB = 1024 * 1024;
 const sdkError = (name: string, status?: number, message = '') =>

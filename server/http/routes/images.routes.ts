@@ -7,7 +7,7 @@ import type { IngestService } from '../../services/ingest.service.js';
 import type { ImagesService } from '../../services/images.service.js';
 import type { ReceiveLimits } from '../../services/receive.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
-import type { BlobStore } from '../../storage/fs-blob-store.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
@@ -57,7 +57,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
       // Everything that can refuse the upload without its body is checked first.
       let variants = parseVariants(parseQuery(UploadQuery, req.query).variants, deps.limits);
       await ingest.admit(principal, Number(req.headers['content-length']) || 0);
-      const body = await readUpload(req, res, deps.limits, () => store.tmpPath()).catch((err: unknown) => {
+      const body = await readUpload(req, res, deps.limits, () => store.stagingPath()).catch((err: unknown) => {
         throw ingest.rejected(principal, err);
       });
       if (body.fields.variants !== undefined) {
@@ -96,7 +96,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   router.get('/image/:id/download', allowed, async (req, res) => {
     const { variant } = parseQuery(DownloadQuery, req.query);
     const download = await images.download(principalOf(res), String(req.params.id), variant);
-    const { file } = download;
+    const { blob } = download;
     let handedOn = false;
     try {
       const now = clock.now();
@@ -114,8 +114,8 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
         return;
       }
       if (download.sha256 !== undefined) deps.originals?.touch(download.sha256);
-      if (!file) {
-        // Not on local disk: an original the capacity tier keeps in the bucket only.
+      if (!blob) {
+        // Not in the primary store: an original the capacity tier keeps in the bucket only.
         if (download.sha256 === undefined || !deps.originals) throw new AppError('not_found', 'the file is gone');
         await deps.originals.sendFromBucket(req, res, { sha256: download.sha256, bytes: download.size, etag: download.etag });
         return;
@@ -123,15 +123,15 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
       await sendRanged(req, res, {
         size: download.size,
         etag: download.etag,
-        // The stream owns the handle from here and closes it when it ends or fails.
+        // The stream owns the blob from here and closes it when it ends or fails.
         open: (range) => {
           handedOn = true;
-          return file.createReadStream({ start: range?.start ?? 0, end: range?.end, autoClose: true });
+          return blob.stream(range);
         },
       });
     } finally {
       // HEAD, 304, 416, or a failure before streaming: the handle was never handed on.
-      if (file && !handedOn) await file.close().catch(() => {});
+      if (blob && !handedOn) await blob.close();
     }
   });
 

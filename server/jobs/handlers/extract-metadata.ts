@@ -1,5 +1,5 @@
 import type { ImagesRepo } from '../../db/images.repo.js';
-import type { BlobStore } from '../../storage/fs-blob-store.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import { localOriginals, type OriginalSource } from '../../storage/original-source.js';
 import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ImagesRepo } from '../../db/images.repo.js';
-import type { BlobStore } from '../../storage/fs-blob-store.js';
+import { blobKeys, type BlobStore } from '../../storage/blob-store.js';
 import { localOriginals, type OriginalSource } from '../../storage/original-source.js';
 import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';
@@ -39,12 +39,12 @@ export function createProcessImageHandler(deps: {
 
       const outputs = images.variantsOf(image.id).map((v) => {
         const spec = JSON.parse(v.spec) as VariantSpec;
-        return { spec, output: store.tmpPath(`.${EXTENSIONS[spec.format]}`) };
+        return { spec, output: store.stagingPath(`.${EXTENSIONS[spec.format]}`) };
       });
       // Animations stay animated unless all their frames together pass the pixel limit.
       const animated =
         image.pages > 1 && ANIMATABLE.has(image.format) && image.width * image.height * image.pages <= deps.maxInputPixels;
-      const scratch = store.tmpPath('.tif');
+      const scratch = store.stagingPath('.tif');
       const cleanup = () => Promise.all([scratch, `${scratch}.source`, ...outputs.map((o) => o.output)].map((file) => fs.promises.rm(file, { force: true })));
 
       const original = await originals.acquire(image.sha256, ctx.signal);
@@ -65,20 +65,23 @@ export function createProcessImageHandler(deps: {
         if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
         if (result.render) deps.logger?.info({ imageId: image.id, ...result.render }, 'svg rendered');
         // A row saying `done` must never name a file a power cut can leave empty: the bytes are
-        // flushed here, their directory entries by commitProcessedSync, both before the commit.
-        await Promise.all(result.variants.map((_, i) => store.syncFile(outputs[i]!.output)));
+        // sealed here, placed durably by placeStagedSync, both before the commit.
+        await Promise.all(result.variants.map((_, i) => store.sealStaged(outputs[i]!.output)));
 
         const now = clock.now();
         ctx.complete(() => {
           const current = images.findById(image.id);
           // A reprocess started meanwhile: its own job will write the variants.
           if (!current || current.generation !== ctx.job.generation) return;
-          const targets = result.variants.map((v) => store.processedPath(image.id, v.name, EXTENSIONS[v.format]));
-          const previous = result.variants.map((v) => images.findVariant(image.id, v.name)?.path);
-          store.commitProcessedSync(targets.map((to, i) => ({ from: outputs[i]!.output, to })));
+          const targets = result.variants.map((v) => blobKeys.processed(image.id, v.name, EXTENSIONS[v.format]));
+          const previous = result.variants.map((v) => {
+            const recorded = images.findVariant(image.id, v.name)?.path;
+            return recorded ? blobKeys.recordedVariant(image.id, recorded) : undefined;
+          });
+          store.placeStagedSync(targets.map((key, i) => ({ from: outputs[i]!.output, key })));
           for (const [i, v] of result.variants.entries()) {
             const target = targets[i]!;
-            if (previous[i] && previous[i] !== target) store.removeFileSync(previous[i]!);
+            if (previous[i] && previous[i] !== target) store.deleteSync(previous[i]!);
             images.completeVariant(image.id, v.name, {
               width: v.width,
               height: v.height,

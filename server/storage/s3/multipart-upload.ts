@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import zlib from 'node:zlib';
-import type { BufferPool } from './buffer-pool.js';
-import type { CompletedPart, ObjectInfo, S3Bucket } from './s3-bucket.js';
-import { isUnknownUpload } from './s3-errors.js';
+import type { BufferPool } from '../buffer-pool.js';
+import type { CompletedPart, ObjectInfo, S3Bucket } from './bucket.js';
+import { isUnknownUpload } from './errors.js';
 
 const MiB = 1024 * 1024;
 /** S3 allows at most 10,000 parts; parts grow past the default only for objects over ~80 GB. */
@@ -27,7 +26,12 @@ export function crc32Base64(data: Buffer): string {
   return out.toString('base64');
 }
 
-async function readFully(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+/** What the bytes are read from: an open blob of any store, or a FileHandle. */
+export interface PositionalSource {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+async function readFully(file: PositionalSource, buffer: Buffer, length: number, position: number): Promise<void> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await file.read(buffer, done, length - done, position + done);
@@ -39,7 +43,7 @@ async function readFully(file: FileHandle, buffer: Buffer, length: number, posit
 export interface UploadRequest {
   bucket: S3Bucket;
   key: string;
-  file: FileHandle;
+  file: PositionalSource;
   size: number;
   /** Hex sha256 the bytes must have; checked before the object is completed. */
   sha256: string;
@@ -57,7 +61,7 @@ export interface UploadRequest {
 }
 
 /**
- * Uploads a local file as one object, verifiably and with bounded memory:
+ * Uploads a blob (or a local file) as one object, verifiably and with bounded memory:
  *
  * - up to one part size: a single PUT carrying the sha256 of the bytes, which the server checks
  *   before storing them (`x-amz-checksum-sha256`);

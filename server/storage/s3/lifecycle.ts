@@ -3,8 +3,8 @@ import {
   PutBucketLifecycleConfigurationCommand,
   type LifecycleRule,
 } from '@aws-sdk/client-s3';
-import type { S3Bucket } from './s3-bucket.js';
-import { describeS3Error, statusOf } from './s3-errors.js';
+import type { S3Bucket } from './bucket.js';
+import { describeS3Error, statusOf } from './errors.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** Multipart uploads left unfinished this long are abandoned for good (Darkroom restarts them). */

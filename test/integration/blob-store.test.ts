@@ -1,0 +1,269 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
+import {
+  BlobIntegrityError,
+  BlobNotFoundError,
+  InvalidBlobKeyError,
+  blobKeys,
+  parseBlobKey,
+  type BlobStore,
+} from '../../server/storage/blob-store.js';
+import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
+import { sha256 } from '../helpers/hash.js';
+import { tempDirs } from '../helpers/server.js';
+
+const tempDir = tempDirs('darkroom-blob-store-');
+
+/**
+ * The blob store contract, written once and run against every adapter: what a use case may rely
+ * on whichever store it is given. An adapter is added to `adapters` with a factory for a fresh,
+ * empty store.
+ */
+const adapters: Array<{ name: string; create(): Promise<BlobStore> }> = [
+  {
+    name: 'fs',
+    async create() {
+      const store = createFsBlobStore(tempDir());
+      store.init();
+      return store;
+    },
+  },
+];
+
+const ID = '0190a0b0-0000-7000-8000-000000000001';
+const OTHER_ID = '0190a0b0-0000-7000-8000-000000000002';
+
+async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const key of iterable) out.push(key);
+  return out.sort();
+}
+
+async function readAll(store: BlobStore, key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const blob = await store.open(key);
+  const chunks: Buffer[] = [];
+  for await (const chunk of blob.stream(range)) chunks.push(chunk as Buffer);
+  await blob.close();
+  return Buffer.concat(chunks);
+}
+
+describe.each(adapters)('blob store contract: $name', ({ create }) => {
+  it('put stores a stream and answers with its size and sha256; open reads it back whole', async () => {
+    const store = await create();
+    const data = crypto.randomBytes(300_000);
+    const key = blobKeys.original(sha256(data));
+    // Many small chunks: what an upload or a bucket body looks like.
+    const chunks = Array.from({ length: 30 }, (_, i) => data.subarray(i * 10_000, (i + 1) * 10_000));
+    expect(await store.put(key, Readable.from(chunks))).toEqual({ bytes: data.length, sha256: sha256(data) });
+    expect((await readAll(store, key)).equals(data)).toBe(true);
+    const stat = await store.stat(key);
+    expect(stat?.size).toBe(data.length);
+    expect(stat?.modifiedMs).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('put over an existing key replaces the blob', async () => {
+    const store = await create();
+    const key = blobKeys.processed(ID, 'display', 'webp');
+    await store.put(key, Readable.from([Buffer.from('first version')]));
+    await store.put(key, Readable.from([Buffer.from('second')]));
+    expect((await readAll(store, key)).toString()).toBe('second');
+    expect((await store.stat(key))?.size).toBe(6);
+  });
+
+  it('put with the expected sha256 refuses other bytes and stores nothing', async () => {
+    const store = await create();
+    const key = blobKeys.processed(ID, 'thumb', 'jpg');
+    const promise = store.put(key, Readable.from([Buffer.from('these bytes')]), { sha256: sha256(Buffer.from('other bytes')) });
+    await expect(promise).rejects.toBeInstanceOf(BlobIntegrityError);
+    expect(await store.stat(key)).toBeUndefined();
+    await expect(store.put(key, Readable.from([Buffer.from('these bytes')]), { sha256: sha256(Buffer.from('these bytes')) })).resolves.toEqual({
+      bytes: 11,
+      sha256: sha256(Buffer.from('these bytes')),
+    });
+  });
+
+  it('open gives the size and mtime a download needs, and reads inclusive byte ranges', async () => {
+    const store = await create();
+    const data = Buffer.from('0123456789abcdefghij');
+    const key = blobKeys.processed(ID, 'display', 'webp');
+    await store.put(key, Readable.from([data]));
+    const blob = await store.open(key);
+    expect(blob.key).toBe(key);
+    expect(blob.size).toBe(20);
+    expect(blob.modifiedMs).toBeGreaterThan(0);
+    await blob.close();
+    await blob.close(); // twice is fine
+    expect((await readAll(store, key, { start: 0, end: 0 })).toString()).toBe('0');
+    expect((await readAll(store, key, { start: 5, end: 9 })).toString()).toBe('56789');
+    expect((await readAll(store, key, { start: 15, end: 19 })).toString()).toBe('fghij');
+  });
+
+  it('an opened blob stays whole when its key is deleted or replaced meanwhile', async () => {
+    const store = await create();
+    const key = blobKeys.processed(ID, 'display', 'webp');
+    const data = crypto.randomBytes(200_000);
+    await store.put(key, Readable.from([data]));
+    const blob = await store.open(key);
+    await store.put(key, Readable.from([Buffer.from('replaced')]));
+    store.deleteSync(key);
+    const chunks: Buffer[] = [];
+    for await (const chunk of blob.stream()) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  });
+
+  it('read fills a buffer from any position, as a multipart upload reads its parts', async () => {
+    const store = await create();
+    const key = blobKeys.processed(ID, 'display', 'webp');
+    await store.put(key, Readable.from([Buffer.from('abcdefghij')]));
+    const blob = await store.open(key);
+    try {
+      const buffer = Buffer.alloc(8, '.');
+      expect(await blob.read(buffer, 2, 4, 6)).toEqual({ bytesRead: 4 });
+      expect(buffer.toString()).toBe('..ghij..');
+      expect((await blob.read(buffer, 0, 8, 10)).bytesRead).toBe(0); // at the end
+    } finally {
+      await blob.close();
+    }
+  });
+
+  it('a missing key: open and localCopy throw BlobNotFoundError, stat is undefined, delete is a no-op', async () => {
+    const store = await create();
+    const key = blobKeys.original(sha256(Buffer.from('never stored')));
+    await expect(store.open(key)).rejects.toBeInstanceOf(BlobNotFoundError);
+    await expect(store.localCopy(key)).rejects.toBeInstanceOf(BlobNotFoundError);
+    expect(await store.stat(key)).toBeUndefined();
+    expect(store.existsSync(key)).toBe(false);
+    await store.delete(key);
+    store.deleteSync(key);
+    // A key whose image folder does not exist either.
+    await expect(store.open(blobKeys.processed(OTHER_ID, 'thumb', 'jpg'))).rejects.toBeInstanceOf(BlobNotFoundError);
+  });
+
+  it('delete and deleteSync remove a blob; deletePrefixSync removes an image\'s processed files only', async () => {
+    const store = await create();
+    const a = blobKeys.processed(ID, 'display', 'webp');
+    const b = blobKeys.processed(ID, 'thumb', 'jpg');
+    const other = blobKeys.processed(OTHER_ID, 'thumb', 'jpg');
+    for (const key of [a, b, other]) await store.put(key, Readable.from([Buffer.from(key)]));
+    await store.delete(a);
+    expect(await store.stat(a)).toBeUndefined();
+    expect(store.existsSync(b)).toBe(true);
+    store.deletePrefixSync(blobKeys.processedPrefix(ID));
+    expect(await store.stat(b)).toBeUndefined();
+    expect(await store.stat(other)).toBeDefined();
+    expect(() => store.deletePrefixSync('processed/')).toThrow();
+  });
+
+  it('list yields every key under a prefix', async () => {
+    const store = await create();
+    const originals = ['one', 'two', 'three'].map((s) => blobKeys.original(sha256(Buffer.from(s))));
+    const processed = [blobKeys.processed(ID, 'display', 'webp'), blobKeys.processed(ID, 'thumb', 'jpg'), blobKeys.processed(OTHER_ID, 'thumb', 'jpg')];
+    for (const key of [...originals, ...processed]) await store.put(key, Readable.from([Buffer.from(key)]));
+    expect(await collect(store.list('originals/'))).toEqual([...originals].sort());
+    expect(await collect(store.list('processed/'))).toEqual([...processed].sort());
+    expect(await collect(store.list(blobKeys.processedPrefix(ID)))).toEqual(processed.slice(0, 2).sort());
+    expect(await collect(store.list(blobKeys.processedPrefix('0190a0b0-0000-7000-8000-00000000dead')))).toEqual([]);
+    const first = originals[0]!;
+    expect(await collect(store.list(first.slice(0, 'originals/'.length + 2)))).toContain(first);
+  });
+
+  it('localCopy is a readable local file with the blob\'s bytes, until released', async () => {
+    const store = await create();
+    const data = crypto.randomBytes(50_000);
+    const key = blobKeys.original(sha256(data));
+    await store.put(key, Readable.from([data]));
+    const copy = await store.localCopy(key);
+    try {
+      expect(fs.readFileSync(copy.path).equals(data)).toBe(true);
+    } finally {
+      await copy.release();
+    }
+  });
+
+  it('staged files: sealed, adopted as originals (identical bytes kept once) and placed under processed keys', async () => {
+    const store = await create();
+    const data = crypto.randomBytes(10_000);
+    const staged = store.stagingPath('.upload');
+    fs.writeFileSync(staged, data);
+    await store.sealStaged(staged);
+    const batch = new Set<string>();
+    store.adoptOriginalSync(staged, sha256(data), batch);
+    store.commitBatchSync(batch);
+    expect(fs.existsSync(staged)).toBe(false);
+    expect((await readAll(store, blobKeys.original(sha256(data)))).equals(data)).toBe(true);
+
+    // The same bytes again: the stored blob is kept, the staged copy dropped.
+    const again = store.stagingPath();
+    fs.writeFileSync(again, data);
+    store.adoptOriginalSync(again, sha256(data));
+    expect(fs.existsSync(again)).toBe(false);
+    expect(await collect(store.list('originals/'))).toEqual([blobKeys.original(sha256(data))]);
+
+    const outputs = ['display', 'thumb'].map((name) => {
+      const from = store.stagingPath('.webp');
+      fs.writeFileSync(from, name);
+      return { from, key: blobKeys.processed(ID, name, 'webp') };
+    });
+    store.placeStagedSync(outputs);
+    for (const { key } of outputs) expect((await readAll(store, key)).toString()).toBe(key.split('/').pop()!.replace('.webp', ''));
+  });
+
+  it('replaceOriginalSync puts a verified copy in place of a damaged original', async () => {
+    const store = await create();
+    const data = Buffer.from('the real bytes');
+    const key = blobKeys.original(sha256(data));
+    await store.put(key, Readable.from([Buffer.from('damaged')]));
+    const staged = store.stagingPath();
+    fs.writeFileSync(staged, data);
+    store.replaceOriginalSync(staged, sha256(data));
+    expect(await text(((await store.open(key)).stream()))).toBe('the real bytes');
+  });
+
+  it('refuses keys that are not ours: traversal, absolute paths, unknown kinds, empty segments', async () => {
+    const store = await create();
+    const bad = [
+      '../etc/passwd',
+      'originals/../../etc/passwd',
+      'processed/../../../etc/passwd',
+      `processed/${ID}/../../x`,
+      `processed/${ID}/..`,
+      `processed/..%2f/x`,
+      '/etc/passwd',
+      'originals/abc',
+      `originals/${'a'.repeat(64)}/extra`,
+      `processed/${ID}`,
+      `processed//display.webp`,
+      `processed/${ID}/display.webp/`,
+      'uploads/../x',
+      'tmp/x',
+      '',
+      `processed/${ID}/a\0b`,
+    ];
+    for (const key of bad) {
+      expect(() => parseBlobKey(key), key).toThrow(InvalidBlobKeyError);
+      await expect(store.open(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.put(key, Readable.from([Buffer.from('x')])), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.stat(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.delete(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.localCopy(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      expect(() => store.deleteSync(key), key).toThrow(InvalidBlobKeyError);
+    }
+    expect(() => blobKeys.processed('../x', 'display', 'webp')).toThrow(InvalidBlobKeyError);
+    expect(() => blobKeys.processed(ID, '..', '')).toThrow(InvalidBlobKeyError);
+    expect(() => blobKeys.original('not-a-sha')).toThrow(InvalidBlobKeyError);
+    await expect(collect(store.list('../'))).rejects.toBeInstanceOf(InvalidBlobKeyError);
+    await expect(collect(store.list('processed/../../'))).rejects.toBeInstanceOf(InvalidBlobKeyError);
+  });
+});
+
+describe('recorded variant keys', () => {
+  it('reads the key a variant row records, and the data-dir path rows recorded before keys', () => {
+    const key = blobKeys.processed(ID, 'display', 'webp');
+    expect(blobKeys.recordedVariant(ID, key)).toBe(key);
+    expect(blobKeys.recordedVariant(ID, `/var/lib/darkroom/processed/ab/cd/${ID}/display.webp`)).toBe(key);
+    expect(() => blobKeys.recordedVariant(ID, 'processed/../x')).toThrow(InvalidBlobKeyError);
+  });
+});
