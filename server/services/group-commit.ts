@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { commitDurably, type Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
-import { blobKeys, createDurableBatch, type BlobStore } from '../storage/blob-store.js';
+import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../storage/blob-store.js';
 
 /** What one accepted request puts in place and records. */
 export interface AcceptWork {
@@ -33,7 +33,7 @@ interface Waiting extends AcceptWork {
  * constraint, a hook) is rolled back alone and its original removed if nothing else uses it.
  * A failure of the commit itself fails the whole batch, and leaves nothing behind.
  */
-export function createGroupCommit(deps: { db: Db; store: BlobStore; images: ImagesRepo }) {
+export function createGroupCommit(deps: { db: Db; store: PrimaryBlobStore; images: ImagesRepo }) {
   const { db, store, images } = deps;
   let queue: Waiting[] = [];
 

@@ -1,7 +1,7 @@
 import { commitDurably, type Db } from '../db/connection.js';
 import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
-import { blobKeys, isBlobNotFound, type BlobStore, type OpenedBlob } from '../storage/blob-store.js';
+import { blobKeys, isBlobNotFound, type PrimaryBlobStore, type OpenedBlob } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
 import { assertQueueHasRoom } from '../jobs/admission.js';
@@ -13,7 +13,7 @@ export interface ImagesDeps {
   db: Db;
   images: ImagesRepo;
   jobs: JobsRepo;
-  store: BlobStore;
+  store: PrimaryBlobStore;
   clock: Clock;
   onChanged: () => void;
   /** --max-queued-jobs: a reprocess is refused like an upload while the queue is full. */
@@ -59,7 +59,7 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
 }
 
 /** The file opened for reading, or undefined when it is not there. */
-async function openIfPresent(store: BlobStore, key: string): Promise<OpenedBlob | undefined> {
+async function openIfPresent(store: PrimaryBlobStore, key: string): Promise<OpenedBlob | undefined> {
   try {
     return await store.open(key);
   } catch (err) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { VariantSpec } from '../../workers/types.js';
 import { AppError } from '../errors.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { PrimaryBlobStore } from '../storage/blob-store.js';
 import { changedSinceOpened, openLocalFile, readLocalFile, type OpenedLocalFile } from '../storage/local-file.js';
 import type { LocalPathRules } from '../storage/safe-path.js';
 import type { ImageRecord } from './image-record.js';
@@ -11,7 +11,7 @@ import { receiveToTempFile, tooLarge, type ReceiveLimits, type ReceivedFile } fr
 
 export interface ImportDeps {
   ingest: IngestService;
-  store: BlobStore;
+  store: PrimaryBlobStore;
   limits: ReceiveLimits;
   /** Darkroom's own data dir: nothing is ever imported from it. */
   dataDir: string;

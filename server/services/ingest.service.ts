@@ -5,7 +5,7 @@ import type { Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
 import type { StatsRepo } from '../db/stats.repo.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { VariantSpec } from '../../workers/types.js';
 import { AppError } from '../errors.js';
@@ -32,7 +32,7 @@ export interface IngestDeps {
   images: ImagesRepo;
   jobs: JobsRepo;
   stats: StatsRepo;
-  store: BlobStore;
+  store: PrimaryBlobStore;
   clock: Clock;
   limits: { maxInputPixels: number; maxQueuedJobs: number; minFreeBytes: number };
   /** Called after new work was committed (dispatch the outbox, wake the runner). */

@@ -1,7 +1,7 @@
 import type { Db } from '../db/connection.js';
 import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
-import { blobKeys, type BlobStore } from '../storage/blob-store.js';
+import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 
 const BATCH = 500;
@@ -11,7 +11,7 @@ const BATCH = 500;
  * removed before the row is marked: a crash in between leaves a row whose expiry has passed
  * (answered 410 and marked at the next purge or download), never an orphan file.
  */
-export function createRetentionService(deps: { db: Db; images: ImagesRepo; jobs: JobsRepo; store: BlobStore; clock: Clock }) {
+export function createRetentionService(deps: { db: Db; images: ImagesRepo; jobs: JobsRepo; store: PrimaryBlobStore; clock: Clock }) {
   const { db, images, jobs, store, clock } = deps;
 
   function expire(variant: VariantRow, now: number): boolean {

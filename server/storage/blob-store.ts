@@ -11,10 +11,12 @@ import { AppError } from '../errors.js';
  * prefixes (see `blobKeys`). A key is validated by every adapter before it is used (`parseBlobKey`):
  * a key built from a request (an image id, a variant name) can never reach outside the store.
  *
- * The port has two halves:
+ * The port has two levels:
  *
- * - **Blobs by key**, the portable part: `put`, `open`, `stat`, `delete`, `list`, `localCopy`.
- * - **Staging**, for the two hot paths that must keep their speed and their durability: ingest
+ * - `BlobStore`, **blobs by key**, what every store offers (the fs store, the S3 bucket a
+ *   replica lives in): `put`, `open`, `stat`, `delete`, `list`, `localCopy`.
+ * - `PrimaryBlobStore`, the store the use cases write to, adds **staging and synchronous
+ *   stretches**, for the two hot paths that must keep their speed and their durability: ingest
  *   (the upload writer thread writes and hashes a staged file, which is then adopted as an
  *   original in the same synchronous stretch as its row's commit) and processing (sharp workers
  *   write their outputs to staged files, which are then placed under their keys in one stretch
@@ -46,7 +48,7 @@ export interface BlobStore {
   stat(key: string): Promise<BlobStat | undefined>;
 
   /** Removes a blob; removing one that is not there is not an error. */
-  delete(key: string): Promise<void>;
+  delete(key: string, signal?: AbortSignal): Promise<void>;
 
   /** Every key that starts with `prefix`, in no promised order, read lazily (a store may page). */
   list(prefix: string, signal?: AbortSignal): AsyncIterable<string>;
@@ -57,9 +59,10 @@ export interface BlobStore {
    * downloads to a staged file. Call `release` when done. Throws BlobNotFoundError.
    */
   localCopy(key: string, signal?: AbortSignal): Promise<LocalCopy>;
+}
 
-  // --- staging: ingest and processing -------------------------------------------------------
-
+/** The store the use cases write to: blobs by key, plus staging and the synchronous stretches. */
+export interface PrimaryBlobStore extends BlobStore {
   /** Whether blobs are flushed to stable storage before they are recorded (`--fsync`). */
   readonly durable: boolean;
 
@@ -124,8 +127,13 @@ export interface ByteRange {
 
 export interface OpenedBlob extends BlobStat {
   key: string;
-  /** The bytes, or the inclusive range of them. Reading to the end or failing closes the blob. */
-  stream(range?: ByteRange, signal?: AbortSignal): Readable;
+  /**
+   * The bytes, or the inclusive range of them, as opened: never other bytes (a store that
+   * cannot keep them whole fails with BlobChangedError instead). Resolves once the bytes are on
+   * their way, so a failure to start (gone, unreachable) rejects here, before a caller has
+   * answered anything. Reading to the end or failing closes the blob.
+   */
+  stream(range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
   /**
    * Reads up to `length` bytes at `position` into `buffer` at `offset`, as FileHandle.read
    * does (a multipart upload reads its parts this way, in any order when it resumes).
@@ -236,6 +244,29 @@ export class BlobNotFoundError extends Error {
 }
 
 export const isBlobNotFound = (err: unknown): err is BlobNotFoundError => err instanceof BlobNotFoundError;
+
+/** An opened blob was replaced or removed, and this store cannot read the old bytes any more. */
+export class BlobChangedError extends Error {
+  constructor(readonly key: string) {
+    super(`${key} changed while it was being read`);
+    this.name = 'BlobChangedError';
+  }
+}
+
+/**
+ * The store cannot be reached now (an outage, throttling): a 503 with Retry-After for a
+ * request, a retry later for a job. `detail` says what the store answered.
+ */
+export class BlobStoreUnavailableError extends AppError {
+  constructor(
+    readonly detail: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('unavailable', `the blob store cannot be reached now (${detail})`, { 'Retry-After': '30' });
+    this.name = 'BlobStoreUnavailableError';
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+}
 
 /** Bytes that did not hash to what the caller said they are; nothing was stored. */
 export class BlobIntegrityError extends Error {

@@ -2,8 +2,7 @@ import type { Request, Response } from 'express';
 import { originalKey, type SyncRepo } from '../db/sync.repo.js';
 import { AppError } from '../errors.js';
 import { sendRanged } from '../http/send-ranged.js';
-import type { S3Bucket } from '../storage/s3/bucket.js';
-import { describeS3Error, isNotFound, mightBeBucketWide } from '../storage/s3/errors.js';
+import { BlobStoreUnavailableError, isBlobNotFound, type BlobStore } from '../storage/blob-store.js';
 
 export interface OriginalDownload {
   sha256: string;
@@ -12,30 +11,32 @@ export interface OriginalDownload {
 }
 
 /**
- * Answers a download of an original that is not on local disk (evicted by the capacity tier) by
- * streaming it from the bucket: the same headers as a local file, `Range` passed through to S3,
- * nothing written to disk, backpressure from the client all the way to the bucket's socket.
- * The caller has already set Content-Type, ETag, Content-Disposition and caching headers.
+ * Answers a download of an original that is not in the primary store (evicted by the capacity
+ * tier) by streaming it from the replica store: the same headers as a local file, `Range`
+ * passed through, nothing written to disk, backpressure from the client all the way to the
+ * replica. The caller has already set Content-Type, ETag, Content-Disposition and caching headers.
  */
-export function createBucketDownloads(deps: { bucket: S3Bucket; repo: SyncRepo }) {
+export function createBucketDownloads(deps: { replica: BlobStore; repo: SyncRepo }) {
+  const answer = (err: unknown): unknown => {
+    if (isBlobNotFound(err)) return new AppError('not_found', 'the original file is gone');
+    if (err instanceof BlobStoreUnavailableError) {
+      return new AppError('unavailable', `the original is kept in the S3 bucket, which cannot be reached now (${err.detail})`, { 'Retry-After': '30' });
+    }
+    return err;
+  };
+
   return async function sendFromBucket(req: Request, res: Response, file: OriginalDownload): Promise<void> {
     if (!deps.repo.original(file.sha256)?.synced_at) throw new AppError('not_found', 'the original file is gone');
+    const blob = await deps.replica.open(originalKey(file.sha256)).catch((err: unknown) => {
+      throw answer(err);
+    });
     await sendRanged(req, res, {
-      size: file.bytes,
+      size: blob.size,
       etag: file.etag,
-      async open(range, signal) {
-        try {
-          return (await deps.bucket.get(originalKey(file.sha256), range, signal)).body;
-        } catch (err) {
-          if (isNotFound(err)) throw new AppError('not_found', 'the original file is gone');
-          if (mightBeBucketWide(err)) {
-            throw new AppError('unavailable', `the original is kept in the S3 bucket, which cannot be reached now (${describeS3Error(err)})`, {
-              'Retry-After': '30',
-            });
-          }
-          throw err;
-        }
-      },
+      open: (range, signal) =>
+        blob.stream(range, signal).catch((err: unknown) => {
+          throw answer(err);
+        }),
     });
   };
 }

@@ -1,7 +1,7 @@
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { OutboxRow } from '../db/jobs.repo.js';
 import { originalKey, processedKey, processedLane, type SyncRepo } from '../db/sync.repo.js';
-import { blobKeys, type BlobStore } from '../storage/blob-store.js';
+import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 
 const BATCH = 500;
@@ -22,7 +22,7 @@ const BATCH = 500;
 export function createSyncFeeder(deps: {
   repo: SyncRepo;
   images: ImagesRepo;
-  store: BlobStore;
+  store: PrimaryBlobStore;
   clock: Clock;
   transaction: <T>(fn: () => T) => T;
 }) {

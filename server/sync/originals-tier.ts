@@ -5,9 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { originalKey, type SyncRepo } from '../db/sync.repo.js';
 import { JobError } from '../jobs/runner.js';
-import { blobKeys, type BlobStore } from '../storage/blob-store.js';
+import { blobKeys, type BlobStore, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { OriginalSource } from '../storage/original-source.js';
-import type { S3Bucket } from '../storage/s3/bucket.js';
 import { describeS3Error } from '../storage/s3/errors.js';
 import type { Clock } from '../util/clock.js';
 
@@ -24,13 +23,13 @@ const EVICTION_BATCH = 100;
  */
 export function createOriginalsTier(deps: {
   repo: SyncRepo;
-  store: BlobStore;
-  bucket: S3Bucket;
+  store: PrimaryBlobStore;
+  replica: BlobStore;
   clock: Clock;
   logger: Logger;
   maxLocalBytes?: number;
 }) {
-  const { repo, store, bucket, clock, logger } = deps;
+  const { repo, store, replica, clock, logger } = deps;
   const pins = new Map<string, number>();
   const restoring = new Map<string, Promise<void>>();
 
@@ -51,11 +50,14 @@ export function createOriginalsTier(deps: {
     const hash = crypto.createHash('sha256');
     let bytes = 0;
     try {
-      const object = await bucket.get(originalKey(sha256), undefined, signal).catch((err: unknown) => {
-        throw new JobError(`could not fetch original ${sha256} from the bucket: ${describeS3Error(err)}`, 'processing_failed', true);
-      });
+      const body = await replica
+        .open(originalKey(sha256))
+        .then((blob) => blob.stream(undefined, signal))
+        .catch((err: unknown) => {
+          throw new JobError(`could not fetch original ${sha256} from the bucket: ${describeS3Error(err)}`, 'processing_failed', true);
+        });
       await pipeline(
-        object.body,
+        body,
         new Transform({
           transform(chunk: Buffer, _enc, done) {
             hash.update(chunk);

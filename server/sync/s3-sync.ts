@@ -1,3 +1,4 @@
+import path from 'node:path';
 import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -7,10 +8,11 @@ import { createSyncRepo, type SyncJobRow } from '../db/sync.repo.js';
 import { createOutagePause } from '../jobs/outage.js';
 import type { QueueSetup } from '../jobs/runner.js';
 import { createBufferPool } from '../storage/buffer-pool.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { PrimaryBlobStore } from '../storage/blob-store.js';
 import { createS3Bucket, type S3Bucket } from '../storage/s3/bucket.js';
 import { describeS3Error, startupFailure } from '../storage/s3/errors.js';
 import { applyLifecycleRules } from '../storage/s3/lifecycle.js';
+import { createS3BlobStore } from '../storage/s3/s3-blob-store.js';
 import { isoOrNull, type Clock } from '../util/clock.js';
 import { createBucketDownloads } from './bucket-download.js';
 import { createSyncFeeder } from './feeder.js';
@@ -90,7 +92,7 @@ export function createS3Sync(deps: {
   bucket: S3Bucket;
   db: Db;
   images: ImagesRepo;
-  store: BlobStore;
+  store: PrimaryBlobStore;
   clock: Clock;
   logger: Logger;
   config: Config;
@@ -102,13 +104,15 @@ export function createS3Sync(deps: {
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
   const repo = createSyncRepo(db, { maxAttempts: config.jobMaxAttempts });
   const buffers = createBufferPool({ slots: tuning.bufferSlots, slabSize: tuning.partSize });
-  const tier = createOriginalsTier({ repo, store, bucket, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
+  // The bucket as a blob store of the same keys: what replication writes to and the tier reads from.
+  const replica = createS3BlobStore(bucket, { stagingDir: path.join(config.dataDir, 'tmp'), partSize: tuning.partSize });
+  const tier = createOriginalsTier({ repo, store, replica, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
   const feeder = createSyncFeeder({ repo, images, store, clock, transaction });
   const executor = createSyncExecutor({
     repo,
     images,
     store,
-    bucket,
+    replica,
     buffers,
     clock,
     logger,
@@ -132,7 +136,7 @@ export function createS3Sync(deps: {
   });
   /** Wakes the engine: set by main once it runs. */
   let kickEngine = () => {};
-  const downloads = createBucketDownloads({ bucket, repo });
+  const downloads = createBucketDownloads({ replica, repo });
   const target = JSON.stringify({ endpoint: config.s3Endpoint ?? null, bucket: bucket.target.bucket, prefix: bucket.target.prefix });
   let lifecycle: { state: 'pending' | 'applied' | 'unsupported'; detail?: string } = { state: 'pending' };
   let feedTimer: NodeJS.Timeout | undefined;

@@ -3,9 +3,8 @@ import type { ImagesRepo } from '../db/images.repo.js';
 import { processedKey, type SyncJobRow, type SyncRepo } from '../db/sync.repo.js';
 import { MIME_TYPES } from '../media/formats.js';
 import type { BufferPool } from '../storage/buffer-pool.js';
-import { blobKeys, isBlobNotFound, type BlobStore, type OpenedBlob } from '../storage/blob-store.js';
-import type { S3Bucket } from '../storage/s3/bucket.js';
-import { uploadFile } from '../storage/s3/multipart-upload.js';
+import { blobKeys, isBlobNotFound, type PrimaryBlobStore, type OpenedBlob } from '../storage/blob-store.js';
+import type { S3BlobStore } from '../storage/s3/s3-blob-store.js';
 import type { Clock } from '../util/clock.js';
 
 export interface SyncContext {
@@ -30,22 +29,23 @@ const mimeOf = (format: string | undefined) => (format ? MIME_TYPES[format as ke
 const noop: SyncOutcome['apply'] = () => {};
 
 /**
- * Carries out one queued object operation against the bucket. Whether there is still something
- * to do is decided here, at run time, from the database and the disk as they are now: the queue
- * only says which object to look at.
+ * Carries out one queued replication operation: a key copied from the primary store to the
+ * replica (the bucket), or removed from the replica. Whether there is still something to do is
+ * decided here, at run time, from the database and the primary store as they are now: the
+ * queue only says which key to look at.
  */
 export function createSyncExecutor(deps: {
   repo: SyncRepo;
   images: ImagesRepo;
-  store: BlobStore;
-  bucket: S3Bucket;
+  store: PrimaryBlobStore;
+  replica: S3BlobStore;
   buffers: BufferPool;
   clock: Clock;
   logger: Logger;
   minPartSize: number;
   partConcurrency: number;
 }) {
-  const { repo, images, store, bucket, clock } = deps;
+  const { repo, images, store, replica, clock } = deps;
 
   async function openOrNull(key: string): Promise<OpenedBlob | null> {
     try {
@@ -66,11 +66,8 @@ export function createSyncExecutor(deps: {
     }
     let uploadId = resume?.uploadId;
     let resumed = 0;
-    await uploadFile({
-      bucket,
+    await replica.replicate(file, {
       key: job.key,
-      file,
-      size,
       sha256,
       info: { contentType },
       buffers: deps.buffers,
@@ -139,21 +136,24 @@ export function createSyncExecutor(deps: {
     },
 
     async delete_processed(ctx) {
-      await bucket.delete(ctx.job.key, ctx.signal);
+      await replica.delete(ctx.job.key, ctx.signal);
       return { apply: () => repo.addDeleted(1) };
     },
 
     async delete_image(ctx) {
       // Listing rather than remembering: whatever any earlier run stored under the image goes.
-      const keys = await bucket.list(ctx.job.key, ctx.signal);
-      for (const key of keys) await bucket.delete(key, ctx.signal);
-      return { apply: () => repo.addDeleted(keys.length) };
+      let deleted = 0;
+      for await (const key of replica.list(ctx.job.key, ctx.signal)) {
+        await replica.delete(key, ctx.signal);
+        deleted++;
+      }
+      return { apply: () => repo.addDeleted(deleted) };
     },
 
     async delete_original(ctx) {
       const sha256 = ctx.job.sha256!;
       if (repo.imagesUsing(sha256) > 0) return { apply: noop, skipped: 'used again by another image' };
-      await bucket.delete(ctx.job.key, ctx.signal);
+      await replica.delete(ctx.job.key, ctx.signal);
       return {
         apply: () => {
           repo.originalDeletedRemotely(sha256);

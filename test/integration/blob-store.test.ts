@@ -2,36 +2,59 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BlobChangedError,
   BlobIntegrityError,
+  BlobStoreUnavailableError,
   BlobNotFoundError,
   InvalidBlobKeyError,
   blobKeys,
   parseBlobKey,
   type BlobStore,
+  type PrimaryBlobStore,
 } from '../../server/storage/blob-store.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
+import { createS3Bucket } from '../../server/storage/s3/bucket.js';
+import { createS3BlobStore } from '../../server/storage/s3/s3-blob-store.js';
 import { sha256 } from '../helpers/hash.js';
+import { startS3rver, type S3rver } from '../helpers/s3rver.js';
 import { tempDirs } from '../helpers/server.js';
 
 const tempDir = tempDirs('darkroom-blob-store-');
 
+let s3: S3rver;
+let prefixes = 0;
+beforeAll(async () => {
+  s3 = await startS3rver('blob-store-contract');
+});
+afterAll(async () => {
+  await s3?.close();
+});
+
+const fsStore = (): PrimaryBlobStore => {
+  const store = createFsBlobStore(tempDir());
+  store.init();
+  return store;
+};
+
 /**
  * The blob store contract, written once and run against every adapter: what a use case may rely
- * on whichever store it is given. An adapter is added to `adapters` with a factory for a fresh,
- * empty store.
+ * on whichever store it is given. An adapter is added to `stores` (every store) and, if the use
+ * cases may write to it, to `primaryStores`, with a factory for a fresh, empty store.
  */
-const adapters: Array<{ name: string; create(): Promise<BlobStore> }> = [
+const stores: Array<{ name: string; create(): Promise<BlobStore> }> = [
+  { name: 'fs', create: async () => fsStore() },
   {
-    name: 'fs',
+    name: 's3',
     async create() {
-      const store = createFsBlobStore(tempDir());
-      store.init();
-      return store;
+      // A fresh prefix of one bucket is a fresh, empty store; small parts exercise multipart.
+      const bucket = createS3Bucket({ bucket: s3.bucket, prefix: `contract-${++prefixes}`, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+      return createS3BlobStore(bucket, { stagingDir: tempDir(), partSize: 64 * 1024 });
     },
   },
 ];
+const primaryStores: Array<{ name: string; create(): Promise<PrimaryBlobStore> }> = [{ name: 'fs', create: async () => fsStore() }];
 
 const ID = '0190a0b0-0000-7000-8000-000000000001';
 const OTHER_ID = '0190a0b0-0000-7000-8000-000000000002';
@@ -45,12 +68,12 @@ async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
 async function readAll(store: BlobStore, key: string, range?: { start: number; end: number }): Promise<Buffer> {
   const blob = await store.open(key);
   const chunks: Buffer[] = [];
-  for await (const chunk of blob.stream(range)) chunks.push(chunk as Buffer);
+  for await (const chunk of await blob.stream(range)) chunks.push(chunk as Buffer);
   await blob.close();
   return Buffer.concat(chunks);
 }
 
-describe.each(adapters)('blob store contract: $name', ({ create }) => {
+describe.each(stores)('blob store contract: $name', ({ create }) => {
   it('put stores a stream and answers with its size and sha256; open reads it back whole', async () => {
     const store = await create();
     const data = crypto.randomBytes(300_000);
@@ -101,17 +124,22 @@ describe.each(adapters)('blob store contract: $name', ({ create }) => {
     expect((await readAll(store, key, { start: 15, end: 19 })).toString()).toBe('fghij');
   });
 
-  it('an opened blob stays whole when its key is deleted or replaced meanwhile', async () => {
+  it('an opened blob gives the bytes it was opened with, or fails: never other bytes', async () => {
     const store = await create();
     const key = blobKeys.processed(ID, 'display', 'webp');
     const data = crypto.randomBytes(200_000);
     await store.put(key, Readable.from([data]));
     const blob = await store.open(key);
     await store.put(key, Readable.from([Buffer.from('replaced')]));
-    store.deleteSync(key);
-    const chunks: Buffer[] = [];
-    for await (const chunk of blob.stream()) chunks.push(chunk as Buffer);
-    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    const read = async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await blob.stream()) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+    await read().then(
+      (bytes) => expect(bytes.equals(data)).toBe(true),
+      (err: unknown) => expect(err).toBeInstanceOf(BlobChangedError),
+    );
   });
 
   it('read fills a buffer from any position, as a multipart upload reads its parts', async () => {
@@ -135,26 +163,19 @@ describe.each(adapters)('blob store contract: $name', ({ create }) => {
     await expect(store.open(key)).rejects.toBeInstanceOf(BlobNotFoundError);
     await expect(store.localCopy(key)).rejects.toBeInstanceOf(BlobNotFoundError);
     expect(await store.stat(key)).toBeUndefined();
-    expect(store.existsSync(key)).toBe(false);
     await store.delete(key);
-    store.deleteSync(key);
     // A key whose image folder does not exist either.
     await expect(store.open(blobKeys.processed(OTHER_ID, 'thumb', 'jpg'))).rejects.toBeInstanceOf(BlobNotFoundError);
   });
 
-  it('delete and deleteSync remove a blob; deletePrefixSync removes an image\'s processed files only', async () => {
+  it('delete removes one blob', async () => {
     const store = await create();
     const a = blobKeys.processed(ID, 'display', 'webp');
     const b = blobKeys.processed(ID, 'thumb', 'jpg');
-    const other = blobKeys.processed(OTHER_ID, 'thumb', 'jpg');
-    for (const key of [a, b, other]) await store.put(key, Readable.from([Buffer.from(key)]));
+    for (const key of [a, b]) await store.put(key, Readable.from([Buffer.from(key)]));
     await store.delete(a);
     expect(await store.stat(a)).toBeUndefined();
-    expect(store.existsSync(b)).toBe(true);
-    store.deletePrefixSync(blobKeys.processedPrefix(ID));
-    expect(await store.stat(b)).toBeUndefined();
-    expect(await store.stat(other)).toBeDefined();
-    expect(() => store.deletePrefixSync('processed/')).toThrow();
+    expect(await store.stat(b)).toBeDefined();
   });
 
   it('list yields every key under a prefix', async () => {
@@ -181,6 +202,74 @@ describe.each(adapters)('blob store contract: $name', ({ create }) => {
     } finally {
       await copy.release();
     }
+  });
+
+  it('refuses keys that are not ours: traversal, absolute paths, unknown kinds, empty segments', async () => {
+    const store = await create();
+    const bad = [
+      '../etc/passwd',
+      'originals/../../etc/passwd',
+      'processed/../../../etc/passwd',
+      `processed/${ID}/../../x`,
+      `processed/${ID}/..`,
+      `processed/..%2f/x`,
+      '/etc/passwd',
+      'originals/abc',
+      `originals/${'a'.repeat(64)}/extra`,
+      `processed/${ID}`,
+      `processed//display.webp`,
+      `processed/${ID}/display.webp/`,
+      'uploads/../x',
+      'tmp/x',
+      '',
+      `processed/${ID}/a\0b`,
+    ];
+    for (const key of bad) {
+      expect(() => parseBlobKey(key), key).toThrow(InvalidBlobKeyError);
+      await expect(store.open(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.put(key, Readable.from([Buffer.from('x')])), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.stat(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.delete(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(store.localCopy(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
+    }
+    expect(() => blobKeys.processed('../x', 'display', 'webp')).toThrow(InvalidBlobKeyError);
+    expect(() => blobKeys.processed(ID, '..', '')).toThrow(InvalidBlobKeyError);
+    expect(() => blobKeys.original('not-a-sha')).toThrow(InvalidBlobKeyError);
+    await expect(collect(store.list('../'))).rejects.toBeInstanceOf(InvalidBlobKeyError);
+    await expect(collect(store.list('processed/../../'))).rejects.toBeInstanceOf(InvalidBlobKeyError);
+  });
+});
+
+describe.each(primaryStores)('primary blob store contract: $name', ({ create }) => {
+  it('an opened blob stays whole when its key is deleted or replaced meanwhile (what downloads promise)', async () => {
+    const store = await create();
+    const key = blobKeys.processed(ID, 'display', 'webp');
+    const data = crypto.randomBytes(200_000);
+    await store.put(key, Readable.from([data]));
+    const blob = await store.open(key);
+    await store.put(key, Readable.from([Buffer.from('replaced')]));
+    store.deleteSync(key);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await blob.stream()) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  });
+
+  it('existsSync, deleteSync and deletePrefixSync act in the same tick; the prefix is one image\'s processed files', async () => {
+    const store = await create();
+    const a = blobKeys.processed(ID, 'display', 'webp');
+    const b = blobKeys.processed(ID, 'thumb', 'jpg');
+    const other = blobKeys.processed(OTHER_ID, 'thumb', 'jpg');
+    for (const key of [a, b, other]) await store.put(key, Readable.from([Buffer.from(key)]));
+    expect(store.existsSync(a)).toBe(true);
+    store.deleteSync(a);
+    expect(store.existsSync(a)).toBe(false);
+    store.deleteSync(a); // not there: no error
+    store.deletePrefixSync(blobKeys.processedPrefix(ID));
+    expect(await store.stat(b)).toBeUndefined();
+    expect(await store.stat(other)).toBeDefined();
+    expect(() => store.deletePrefixSync('processed/')).toThrow();
+    expect(() => store.deleteSync('../x')).toThrow(InvalidBlobKeyError);
+    expect(() => store.existsSync(`processed/${ID}/../../x`)).toThrow(InvalidBlobKeyError);
   });
 
   it('staged files: sealed, adopted as originals (identical bytes kept once) and placed under processed keys', async () => {
@@ -219,43 +308,25 @@ describe.each(adapters)('blob store contract: $name', ({ create }) => {
     const staged = store.stagingPath();
     fs.writeFileSync(staged, data);
     store.replaceOriginalSync(staged, sha256(data));
-    expect(await text(((await store.open(key)).stream()))).toBe('the real bytes');
+    expect(await text(await (await store.open(key)).stream())).toBe('the real bytes');
   });
 
-  it('refuses keys that are not ours: traversal, absolute paths, unknown kinds, empty segments', async () => {
-    const store = await create();
-    const bad = [
-      '../etc/passwd',
-      'originals/../../etc/passwd',
-      'processed/../../../etc/passwd',
-      `processed/${ID}/../../x`,
-      `processed/${ID}/..`,
-      `processed/..%2f/x`,
-      '/etc/passwd',
-      'originals/abc',
-      `originals/${'a'.repeat(64)}/extra`,
-      `processed/${ID}`,
-      `processed//display.webp`,
-      `processed/${ID}/display.webp/`,
-      'uploads/../x',
-      'tmp/x',
-      '',
-      `processed/${ID}/a\0b`,
-    ];
-    for (const key of bad) {
-      expect(() => parseBlobKey(key), key).toThrow(InvalidBlobKeyError);
-      await expect(store.open(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
-      await expect(store.put(key, Readable.from([Buffer.from('x')])), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
-      await expect(store.stat(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
-      await expect(store.delete(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
-      await expect(store.localCopy(key), key).rejects.toBeInstanceOf(InvalidBlobKeyError);
-      expect(() => store.deleteSync(key), key).toThrow(InvalidBlobKeyError);
+});
+
+describe('s3 blob store', () => {
+  it('says an unreachable bucket is unavailable (503 with Retry-After), with what the SDK saw', async () => {
+    const closed = createS3Bucket({ bucket: 'nowhere', prefix: '', endpoint: 'http://127.0.0.1:1', region: 'us-east-1', forcePathStyle: true });
+    const store = createS3BlobStore(closed, { stagingDir: tempDir() });
+    const key = blobKeys.original(sha256(Buffer.from('x')));
+    const attempts = [() => store.open(key), () => store.stat(key), () => store.localCopy(key), () => store.put(key, Readable.from([Buffer.from('x')]))];
+    for (const attempt of attempts) {
+      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(BlobStoreUnavailableError);
+      expect((err as BlobStoreUnavailableError).status).toBe(503);
+      expect((err as BlobStoreUnavailableError).headers['Retry-After']).toBe('30');
+      expect((err as BlobStoreUnavailableError).detail).toMatch(/ECONNREFUSED/);
     }
-    expect(() => blobKeys.processed('../x', 'display', 'webp')).toThrow(InvalidBlobKeyError);
-    expect(() => blobKeys.processed(ID, '..', '')).toThrow(InvalidBlobKeyError);
-    expect(() => blobKeys.original('not-a-sha')).toThrow(InvalidBlobKeyError);
-    await expect(collect(store.list('../'))).rejects.toBeInstanceOf(InvalidBlobKeyError);
-    await expect(collect(store.list('processed/../../'))).rejects.toBeInstanceOf(InvalidBlobKeyError);
+    closed.destroy();
   });
 });
 

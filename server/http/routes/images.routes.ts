@@ -7,7 +7,7 @@ import type { IngestService } from '../../services/ingest.service.js';
 import type { ImagesService } from '../../services/images.service.js';
 import type { ReceiveLimits } from '../../services/receive.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
-import type { BlobStore } from '../../storage/blob-store.js';
+import type { PrimaryBlobStore } from '../../storage/blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
@@ -19,7 +19,7 @@ export interface ImagesRoutesDeps {
   uploadSlot: RequestHandler;
   ingest: IngestService;
   images: ImagesService;
-  store: BlobStore;
+  store: PrimaryBlobStore;
   clock: Clock;
   limits: ReceiveLimits & VariantLimits;
   onUploadOutcome: (outcome: string) => void;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ImagesRepo } from '../../db/images.repo.js';
-import { blobKeys, type BlobStore } from '../../storage/blob-store.js';
+import { blobKeys, type PrimaryBlobStore } from '../../storage/blob-store.js';
 import { localOriginals, type OriginalSource } from '../../storage/original-source.js';
 import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';
@@ -15,7 +15,7 @@ const ANIMATABLE = new Set(['gif', 'webp']);
 
 export function createProcessImageHandler(deps: {
   images: ImagesRepo;
-  store: BlobStore;
+  store: PrimaryBlobStore;
   pool: ImagePool;
   clock: Clock;
   lifecycle: Lifecycle;

@@ -10,7 +10,7 @@ import {
   parseBlobKey,
   parseBlobPrefix,
   type BlobStat,
-  type BlobStore,
+  type PrimaryBlobStore,
   type ByteRange,
   type DurableBatch,
   type LocalCopy,
@@ -135,7 +135,7 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
         key,
         size: stats.size,
         modifiedMs: stats.mtimeMs,
-        stream(range?: ByteRange, signal?: AbortSignal) {
+        async stream(range?: ByteRange, signal?: AbortSignal) {
           const stream = handle.createReadStream({ start: range?.start ?? 0, end: range?.end, autoClose: true, signal });
           // The stream closes the handle itself when it ends or fails.
           stream.once('close', () => void (closed = true));
@@ -265,7 +265,7 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
   };
 
   // The fs-only members ride along; everything else is the port, checked here.
-  const port: BlobStore = store;
+  const port: PrimaryBlobStore = store;
   void port;
   return store;
 }

@@ -78,7 +78,7 @@ export function createS3Bucket(target: BucketTarget) {
           ContentLength: body.length,
           ChecksumSHA256: sha256Base64,
           ContentType: info.contentType,
-          Metadata: { sha256: info.sha256 },
+          Metadata: info.sha256 ? { sha256: info.sha256 } : undefined,
         }),
         { abortSignal: signal },
       );
@@ -91,7 +91,7 @@ export function createS3Bucket(target: BucketTarget) {
           Bucket,
           Key: fullKey(key),
           ContentType: info.contentType,
-          Metadata: { sha256: info.sha256 },
+          Metadata: info.sha256 ? { sha256: info.sha256 } : undefined,
           ChecksumAlgorithm: 'CRC32',
         }),
         { abortSignal: signal },
@@ -143,25 +143,30 @@ export function createS3Bucket(target: BucketTarget) {
 
     async head(key: string, signal?: AbortSignal) {
       const out = await client.send(new HeadObjectCommand({ Bucket, Key: fullKey(key) }), { abortSignal: signal });
-      return { bytes: out.ContentLength ?? 0, sha256: out.Metadata?.sha256, etag: out.ETag };
+      return { bytes: out.ContentLength ?? 0, sha256: out.Metadata?.sha256, etag: out.ETag, modifiedMs: out.LastModified?.getTime() ?? 0 };
     },
 
-    /** Streams an object, or the inclusive byte range `[start, end]` of it. */
-    async get(key: string, range?: { start: number; end: number }, signal?: AbortSignal) {
+    /**
+     * Streams an object, or the inclusive byte range `[start, end]` of it; with `ifMatch`, only
+     * while the object still has that ETag (412 otherwise), so ranges of one object never mix
+     * bytes of two versions.
+     */
+    async get(key: string, range?: { start: number; end: number }, signal?: AbortSignal, ifMatch?: string) {
       const out = await client.send(
-        new GetObjectCommand({ Bucket, Key: fullKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+        new GetObjectCommand({ Bucket, Key: fullKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined, IfMatch: ifMatch }),
         { abortSignal: signal },
       );
-      return { body: out.Body as Readable, bytes: out.ContentLength ?? 0, sha256: out.Metadata?.sha256 };
+      // Where the bytes sent begin: a server may send another range than asked, or all of it.
+      const sentFrom = Number(/^bytes (\d+)-/.exec(out.ContentRange ?? '')?.[1] ?? 0);
+      return { body: out.Body as Readable, bytes: out.ContentLength ?? 0, sha256: out.Metadata?.sha256, etag: out.ETag, sentFrom };
     },
 
     async delete(key: string, signal?: AbortSignal): Promise<void> {
       await client.send(new DeleteObjectCommand({ Bucket, Key: fullKey(key) }), { abortSignal: signal });
     },
 
-    /** Keys (below the prefix) starting with `keyPrefix`, every page. */
-    async list(keyPrefix: string, signal?: AbortSignal): Promise<string[]> {
-      const keys: string[] = [];
+    /** Keys (below the prefix) starting with `keyPrefix`, one page (up to 1,000) at a time. */
+    async *listPages(keyPrefix: string, signal?: AbortSignal): AsyncIterable<string[]> {
       let token: string | undefined;
       const strip = target.prefix ? target.prefix.length + 1 : 0;
       do {
@@ -169,9 +174,15 @@ export function createS3Bucket(target: BucketTarget) {
           new ListObjectsV2Command({ Bucket, Prefix: fullKey(keyPrefix), ContinuationToken: token }),
           { abortSignal: signal },
         );
-        for (const item of out.Contents ?? []) if (item.Key) keys.push(item.Key.slice(strip));
+        yield (out.Contents ?? []).flatMap((item) => (item.Key ? [item.Key.slice(strip)] : []));
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
+    },
+
+    /** Keys (below the prefix) starting with `keyPrefix`, every page. */
+    async list(keyPrefix: string, signal?: AbortSignal): Promise<string[]> {
+      const keys: string[] = [];
+      for await (const page of this.listPages(keyPrefix, signal)) keys.push(...page);
       return keys;
     },
 

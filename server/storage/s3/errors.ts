@@ -1,8 +1,11 @@
 /**
  * What an error from the S3 SDK means for Darkroom. Two questions matter: could the whole bucket
  * be unusable (network, outage, credentials), in which case every sync waits instead of failing;
- * and how to say it in one line.
+ * and how to say it in one line. An SDK error the S3 blob store wrapped as unavailable
+ * (BlobStoreUnavailableError) is judged by the SDK error inside it.
  */
+
+import { BlobStoreUnavailableError } from '../blob-store.js';
 
 interface SdkError {
   name?: string;
@@ -45,12 +48,15 @@ const BUCKET_WIDE_NAMES = new Set([
   'CredentialsProviderError',
 ]);
 
+/** The SDK's own error: the one a blob store wrapped, or the error itself. */
+const sdkError = (err: unknown): unknown => (err instanceof BlobStoreUnavailableError ? err.cause : err);
+
 export function statusOf(err: unknown): number | undefined {
-  return (err as SdkError)?.$metadata?.httpStatusCode;
+  return (sdkError(err) as SdkError)?.$metadata?.httpStatusCode;
 }
 
 function networkCode(err: unknown): string | undefined {
-  for (let e = err as SdkError | undefined, depth = 0; e && depth < 4; e = e.cause as SdkError | undefined, depth++) {
+  for (let e = sdkError(err) as SdkError | undefined, depth = 0; e && depth < 4; e = e.cause as SdkError | undefined, depth++) {
     if (e.code && NETWORK_CODES.has(e.code)) return e.code;
     if (typeof e.message === 'string' && /socket hang up/i.test(e.message)) return 'ECONNRESET';
   }
@@ -63,14 +69,14 @@ function networkCode(err: unknown): string | undefined {
  */
 export function mightBeBucketWide(err: unknown): boolean {
   if (networkCode(err)) return true;
-  const e = err as SdkError;
+  const e = sdkError(err) as SdkError;
   if (e?.name && BUCKET_WIDE_NAMES.has(e.name)) return true;
   const status = statusOf(err);
   return status === 401 || status === 403 || status === 429 || (status !== undefined && status >= 500);
 }
 
 export function isNotFound(err: unknown): boolean {
-  const e = err as SdkError;
+  const e = sdkError(err) as SdkError;
   return statusOf(err) === 404 || e?.name === 'NoSuchKey' || e?.name === 'NotFound';
 }
 
@@ -84,7 +90,7 @@ export function isUnknownUpload(err: unknown): boolean {
 export function describeS3Error(err: unknown): string {
   const code = networkCode(err);
   if (code) return `${code} (the endpoint is unreachable)`;
-  const e = err as SdkError | undefined;
+  const e = sdkError(err) as SdkError | undefined;
   // HEAD answers have no body, so the SDK can only say "UnknownError": the status says more.
   const meaningful = (text?: string) => (text && !['Error', 'UnknownError', 'Unknown'].includes(text) ? text : '');
   const name = meaningful(e?.name);
