@@ -7,10 +7,11 @@ import bytes from 'bytes-iec';
 import type { Db } from '../db/connection.js';
 import { createImagesRepo } from '../db/images.repo.js';
 import { createJobsRepo } from '../db/jobs.repo.js';
-import { originalKey } from '../db/sync.repo.js';
+import { blobKeys, isBlobNotFound } from '../storage/blob-store.js';
 import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
 import type { S3Bucket } from '../storage/s3/bucket.js';
-import { describeS3Error, isNotFound } from '../storage/s3/errors.js';
+import { describeS3Error } from '../storage/s3/errors.js';
+import { createS3BlobStore } from '../storage/s3/s3-blob-store.js';
 import type { Clock } from '../util/clock.js';
 import {
   createRecordLookup,
@@ -163,7 +164,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
             lostOriginals.add(p.sha256);
             return notDone(`original ${p.sha256}: ${failure}`);
           }
-          return done(`restored original ${p.sha256} from ${options.bucket!.url}${originalKey(p.sha256)}`);
+          return done(`restored original ${p.sha256} from ${options.bucket!.url}${blobKeys.original(p.sha256)}`);
         }
         const image = images.findById(p.imageId);
         if (!image) return done(`image ${p.imageId} is gone`);
@@ -181,23 +182,26 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
     }
   }
 
-  /** Brings an original back from the bucket, verified; a reason when it cannot. */
+  /** The bucket as the replica store the originals were copied to. */
+  const replica = options.bucket ? createS3BlobStore(options.bucket, { stagingDir: store.dirs.tmp }) : undefined;
+
+  /** Brings an original back from the replica store, verified; a reason when it cannot. */
   async function restoreOriginal(sha256: string): Promise<string | undefined> {
-    const bucket = options.bucket;
-    if (!bucket) return 'no S3 bucket to restore from (give the --s3-* options the server runs with)';
+    if (!replica) return 'no S3 bucket to restore from (give the --s3-* options the server runs with)';
+    const { url } = replica.bucket;
     fs.mkdirSync(store.dirs.tmp, { recursive: true });
     const tmp = store.stagingPath();
     try {
-      let object;
+      let body;
       try {
-        object = await bucket.get(originalKey(sha256), undefined, signal);
+        body = await (await replica.open(blobKeys.original(sha256))).stream(undefined, signal);
       } catch (err) {
-        return isNotFound(err) ? `not in ${bucket.url}` : `could not read it from ${bucket.url}: ${describeS3Error(err)}`;
+        return isBlobNotFound(err) ? `not in ${url}` : `could not read it from ${url}: ${describeS3Error(err)}`;
       }
       const hash = crypto.createHash('sha256');
       try {
         await pipeline(
-          object.body,
+          body,
           new Transform({
             transform(chunk: Buffer, _enc, callback) {
               hash.update(chunk);
@@ -209,7 +213,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
         );
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return 'no room on the disk for it';
-        return `could not read it from ${bucket.url}: ${describeS3Error(err)}`;
+        return `could not read it from ${url}: ${describeS3Error(err)}`;
       }
       const digest = hash.digest('hex');
       if (digest !== sha256) return `the bucket's copy is damaged too (its sha256 is ${digest})`;
