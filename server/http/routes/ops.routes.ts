@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { Health, Readiness as ReadinessBody } from '../../api/index.js';
 import type { Metrics } from '../metrics.js';
 
 export interface Readiness {
@@ -11,7 +12,8 @@ export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const body: Health = { status: 'ok' };
+    res.json(body);
   });
 
   router.get('/readyz', async (_req, res) => {
@@ -24,7 +26,8 @@ export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
       }
     }
     const ready = Object.values(results).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: results });
+    const body: ReadinessBody = { status: ready ? 'ready' : 'not_ready', checks: results };
+    res.status(ready ? 200 : 503).json(body);
   });
 
   router.get('/metrics', async (_req, res) => {

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { SyncRetryResponse, SyncStatus } from '../../api/index.js';
 import type { S3Sync } from '../../sync/s3-sync.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
 import { noQuery } from '../validate.js';
@@ -9,11 +10,13 @@ export function syncRouter(sync: Pick<S3Sync, 'status' | 'retryFailed'> | undefi
   const allowed = requireRole(...ROLE_RULES.sync);
 
   router.get('/sync', allowed, noQuery, (_req, res) => {
-    res.json(sync ? sync.status() : { enabled: false });
+    const status: SyncStatus = sync ? sync.status() : { enabled: false };
+    res.json(status);
   });
 
   router.post('/sync/retry', allowed, noQuery, (_req, res) => {
-    res.status(202).json({ requeued: sync ? sync.retryFailed() : 0 });
+    const body: SyncRetryResponse = { requeued: sync ? sync.retryFailed() : 0 };
+    res.status(202).json(body);
   });
 
   return router;

@@ -1,42 +1,18 @@
 import { stringify } from 'csv-stringify/sync';
-import { z } from 'zod';
+import { STATS_GROUP_KEYS, StatsQuery, type StatsGroup, type StatsGroupKey, type StatsReport } from '../../api/index.js';
 import { utcDay, type Level, type RawStatsRow, type StatsRepo } from '../../db/stats.repo.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../util/clock.js';
 import { addEncoded, emptyHistogram, percentile, type Histogram } from '../../util/histogram.js';
 import { splitStatsFormat } from '../../../workers/raw-formats.js';
 
-export const GROUP_KEYS = ['customer', 'format', 'day'] as const;
-export type GroupKey = (typeof GROUP_KEYS)[number];
+export const GROUP_KEYS = STATS_GROUP_KEYS;
+export type GroupKey = StatsGroupKey;
+export type { StatsGroup, StatsReport };
 
 const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_DAYS = 30;
 const MAX_DAYS = 3660;
-
-const isoDay = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date like 2026-03-01')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && utcDay(Date.parse(`${d}T00:00:00Z`)) === d, 'not a real date');
-
-const StatsQuery = z
-  .object({
-  from: isoDay.optional(),
-  to: isoDay.optional(),
-  groupBy: z
-    .union([z.string(), z.array(z.string())])
-    .optional()
-    .transform((v, ctx) => {
-      const parts = (Array.isArray(v) ? v.join(',') : (v ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
-      const unknown = parts.find((p) => !(GROUP_KEYS as readonly string[]).includes(p));
-      if (unknown) {
-        ctx.addIssue({ code: 'custom', message: `unknown group "${unknown}"; use any of ${GROUP_KEYS.join(', ')}` });
-        return z.NEVER;
-      }
-      // Canonical order, no repeats: the answer does not depend on how the client wrote it.
-      return GROUP_KEYS.filter((k) => parts.includes(k));
-    }),
-  })
-  .strict();
 
 /** What is summed across rollup rows. */
 interface Sums {
@@ -48,21 +24,7 @@ interface Sums {
   bytesOut: number;
 }
 
-export interface Counters extends Sums {
-  p50Ms: number | null;
-  p95Ms: number | null;
-}
-
-/** A group; one of camera RAWs has `format: "raw"` and the maker's format in `rawFormat`. */
-export type StatsGroup = Partial<Record<GroupKey | 'rawFormat', string>> & Counters;
-
-export interface StatsReport {
-  from: string;
-  to: string;
-  groupBy: GroupKey[];
-  totals: Counters;
-  groups: StatsGroup[];
-}
+export type Counters = StatsReport['totals'];
 
 interface Accumulator extends Sums {
   keys: Partial<Record<GroupKey | 'rawFormat', string>>;
