@@ -22,8 +22,8 @@ export const VariantSpec = z
       .meta({ description: 'The variant\'s name, used in `download?variant=`; "original" is reserved' }),
     width: side.optional().meta({ description: 'Box width in pixels; without it, the source\'s proportion decides' }),
     height: side.optional().meta({ description: 'Box height in pixels; without it, the source\'s proportion decides' }),
-    fit: Fit.default('inside'),
-    format: OutputFormat.default('webp'),
+    fit: Fit.default('inside').meta({ description: 'How the image fits the box (sharp\'s fit); default inside' }),
+    format: OutputFormat.default('webp').meta({ description: 'The format written; default webp' }),
     quality: z.number().int().min(1).max(100).optional().meta({ description: 'Encoder quality 1–100; the format\'s default when absent' }),
     withoutEnlargement: z.boolean().default(true).meta({ description: 'Never scale up past the original\'s size' }),
   })

@@ -50,7 +50,14 @@ export async function startTestServer(
     minFreeBytes: '1MB',
     ...options.config,
   });
-  const server = await startServer(config, { ...options.start, clock: options.clock, logger: pino({ level: 'silent' }), print: () => {} });
+  // Every JSON answer is also checked against its API schema (server/http/answer.ts).
+  const server = await startServer(config, {
+    checkAnswers: true,
+    ...options.start,
+    clock: options.clock,
+    logger: pino({ level: 'silent' }),
+    print: () => {},
+  });
   const admin = new ApiClient(server.url, ADMIN_KEY);
   return {
     url: server.url,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { create as contentDisposition } from 'content-disposition';
-import { DownloadQuery, ImageParams, ListImagesQuery, UploadQuery, type ImageMetadata, type ImagePage, type ImageRecord, type UploadResponse } from '../../api/index.js';
+import { DownloadQuery, ImageMetadata, ImagePage, ImageParams, ImageRecord, ListImagesQuery, UploadQuery, UploadResponse } from '../../api/index.js';
 import { AppError } from '../../errors.js';
 import type { IngestService } from '../../services/ingest.service.js';
 import type { ImagesService } from '../../services/images.service.js';
@@ -11,6 +11,7 @@ import type { BlobStore } from '../../storage/fs-blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
+import { answer } from '../answer.js';
 import { sendRanged } from '../send-ranged.js';
 import { noQuery, parseParams, parseQuery } from '../validate.js';
 
@@ -61,7 +62,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
       }
       const records = await ingest.accept(body.files, principal, variants, 'upload');
       deps.onUploadOutcome('accepted');
-      res.status(202).location(`/v1/image/${records[0]!.id}`).json(uploadAnswer(records));
+      answer(res.location(`/v1/image/${records[0]!.id}`), UploadResponse, uploadAnswer(records), 202);
     } catch (err) {
       deps.onUploadOutcome(err instanceof AppError ? err.code : 'error');
       throw err;
@@ -75,13 +76,11 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
 
   router.get('/images', allowed, (req, res) => {
     const query = parseQuery(ListImagesQuery, req.query);
-    const page: ImagePage = images.list(principalOf(res), query);
-    res.json(page);
+    answer(res, ImagePage, images.list(principalOf(res), query));
   });
 
   const metadata = (req: Request, res: Response) => {
-    const metadata: ImageMetadata = images.metadata(principalOf(res), idOf(req));
-    res.json(metadata);
+    answer(res, ImageMetadata, images.metadata(principalOf(res), idOf(req)));
   };
   router.get('/image/metadata/:id', allowed, noQuery, metadata);
   router.get('/image/:id/metadata', allowed, noQuery, metadata);
@@ -129,8 +128,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   });
 
   router.get('/image/:id', allowed, noQuery, (req, res) => {
-    const record: ImageRecord = images.get(principalOf(res), idOf(req));
-    res.json(record);
+    answer(res, ImageRecord, images.get(principalOf(res), idOf(req)));
   });
 
   router.delete('/image/:id', allowed, noQuery, (req, res) => {
@@ -139,8 +137,8 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   });
 
   router.post('/image/:id/reprocess', allowed, noQuery, (req, res) => {
-    const record: ImageRecord = images.reprocess(principalOf(res), idOf(req));
-    res.status(202).location(`/v1/image/${record.id}`).json(record);
+    const record = images.reprocess(principalOf(res), idOf(req));
+    answer(res.location(`/v1/image/${record.id}`), ImageRecord, record, 202);
   });
 
   return router;

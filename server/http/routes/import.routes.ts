@@ -1,11 +1,12 @@
 import { Router } from 'express';
-import { ImportRequest, UploadQuery } from '../../api/index.js';
+import { ImportRequest, UploadQuery, UploadResponse } from '../../api/index.js';
 import { AppError } from '../../errors.js';
 import type { ImportService } from '../../services/import.service.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
 import { jsonBody, parseBody, parseQuery } from '../validate.js';
+import { answer } from '../answer.js';
 import { uploadAnswer } from './images.routes.js';
 
 export interface ImportRoutesDeps {
@@ -34,7 +35,7 @@ export function importRouter(deps: ImportRoutesDeps): Router {
         const variants = parseVariants(typeof rawVariants === 'string' || rawVariants === undefined ? rawVariants : JSON.stringify(rawVariants), deps.limits);
         const records = await deps.importer.importPaths(body.paths, principalOf(res), variants);
         deps.onUploadOutcome?.('accepted');
-        res.status(202).location(`/v1/image/${records[0]!.id}`).json(uploadAnswer(records));
+        answer(res.location(`/v1/image/${records[0]!.id}`), UploadResponse, uploadAnswer(records), 202);
       } catch (err) {
         deps.onUploadOutcome?.(err instanceof AppError ? err.code : 'error');
         throw err;

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { IdParams, NewKeyRequest, type CreatedKey, type KeyList } from '../../api/index.js';
+import { CreatedKey, IdParams, KeyList, NewKeyRequest } from '../../api/index.js';
+import { answer } from '../answer.js';
 import type { KeysService } from '../../services/keys.service.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
 import { jsonBody, noQuery, parseBody, parseParams } from '../validate.js';
@@ -10,13 +11,12 @@ export function keysRouter(keys: KeysService): Router {
 
   router.post('/keys', allowed, noQuery, jsonBody, (req, res) => {
     const input = parseBody(NewKeyRequest, req.body ?? {});
-    const created: CreatedKey = keys.create(input);
-    res.status(201).location(`/v1/keys/${created.id}`).json(created);
+    const created = keys.create(input);
+    answer(res.location(`/v1/keys/${created.id}`), CreatedKey, created, 201);
   });
 
   router.get('/keys', allowed, noQuery, (_req, res) => {
-    const list: KeyList = { items: keys.list() };
-    res.json(list);
+    answer(res, KeyList, { items: keys.list() });
   });
 
   router.delete('/keys/:id', allowed, noQuery, (req, res) => {

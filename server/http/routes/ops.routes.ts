@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { Health, Readiness as ReadinessBody } from '../../api/index.js';
+import { Health, Readiness as ReadinessBody } from '../../api/index.js';
+import { answer } from '../answer.js';
 import type { Metrics } from '../metrics.js';
 
 export interface Readiness {
@@ -12,8 +13,7 @@ export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
-    const body: Health = { status: 'ok' };
-    res.json(body);
+    answer(res, Health, { status: 'ok' });
   });
 
   router.get('/readyz', async (_req, res) => {
@@ -26,8 +26,7 @@ export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
       }
     }
     const ready = Object.values(results).every(Boolean);
-    const body: ReadinessBody = { status: ready ? 'ready' : 'not_ready', checks: results };
-    res.status(ready ? 200 : 503).json(body);
+    answer(res, ReadinessBody, { status: ready ? 'ready' : 'not_ready', checks: results }, ready ? 200 : 503);
   });
 
   router.get('/metrics', async (_req, res) => {

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { Me } from '../../api/index.js';
+import { Me } from '../../api/index.js';
+import { answer } from '../answer.js';
 import { principalOf } from '../middleware/auth.js';
 import { noQuery } from '../validate.js';
 
@@ -15,8 +16,7 @@ export function sessionRouter(limits: SessionLimits): Router {
   router.get('/me', noQuery, (_req, res) => {
     const { keyId, customer, role } = principalOf(res);
     res.setHeader('Cache-Control', 'no-store');
-    const me: Me = { keyId, customer, role, limits };
-    res.json(me);
+    answer(res, Me, { keyId, customer, role, limits });
   });
   return router;
 }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { create as contentDisposition } from 'content-disposition';
-import { StatsQuery } from '../../api/index.js';
+import { StatsQuery, StatsReport } from '../../api/index.js';
+import { answerJsonText } from '../answer.js';
 import { reportToCsv, type StatsService } from '../../services/stats/stats.service.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
 import { parseQuery } from '../validate.js';
@@ -10,9 +11,7 @@ export function statsRouter(stats: StatsService): Router {
   const allowed = requireRole(...ROLE_RULES.stats);
 
   router.get('/stats', allowed, (req, res) => {
-    // Written as JSON text by the service (groups come from SQLite as JSON): its shape is the
-    // StatsReport schema's, checked by the tests rather than re-parsed on every request.
-    res.type('json').send(stats.reportJson(parseQuery(StatsQuery, req.query)));
+    answerJsonText(res, StatsReport, stats.reportJson(parseQuery(StatsQuery, req.query)));
   });
 
   router.get('/stats.csv', allowed, (req, res) => {

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { IdParams, NewWatchFolderRequest, type WatchFolder, type WatchFolderList } from '../../api/index.js';
+import { IdParams, NewWatchFolderRequest, WatchFolder, WatchFolderList } from '../../api/index.js';
+import { answer } from '../answer.js';
 import type { WatchService } from '../../watch/watch.service.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
@@ -15,19 +16,17 @@ export function watchRouter(watch: WatchService): Router {
   const local = requireLoopback('changing watch folders');
 
   router.get('/watch', admin, noQuery, (_req, res) => {
-    const list: WatchFolderList = { items: watch.list() };
-    res.json(list);
+    answer(res, WatchFolderList, { items: watch.list() });
   });
 
   router.get('/watch/:id', admin, noQuery, (req, res) => {
-    const folder: WatchFolder = watch.get(parseParams(IdParams, req.params).id);
-    res.json(folder);
+    answer(res, WatchFolder, watch.get(parseParams(IdParams, req.params).id));
   });
 
   router.post('/watch', admin, local, noQuery, jsonBody, async (req, res) => {
     const body = parseBody(NewWatchFolderRequest, req.body ?? {});
     const { created, folder } = await watch.add(body.path, body.poll);
-    res.status(created ? 201 : 200).location(`/v1/watch/${folder.id}`).json(folder);
+    answer(res.location(`/v1/watch/${folder.id}`), WatchFolder, folder, created ? 201 : 200);
   });
 
   router.delete('/watch/:id', admin, local, noQuery, async (req, res) => {
