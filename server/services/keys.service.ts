@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { NewKeyRequest, type ApiKey, type CreatedKey, type Role } from '../api/index.js';
+import type { ApiKey, CreatedKey, NewKeyRequest, Role } from '../api/index.js';
 import type { KeysRepo, ApiKeyRow } from '../db/keys.repo.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
@@ -10,9 +10,6 @@ export interface Principal {
   role: Role;
 }
 
-/** What makes a key (the API's `POST /v1/keys` body, also `darkroom keys create`). */
-export const NewKeyInput = NewKeyRequest;
-export type NewKeyInput = NewKeyRequest;
 
 /** The customer the bootstrap admin key belongs to (and watch-folder imports go to). */
 export const LOCAL_CUSTOMER = 'local';
@@ -44,7 +41,7 @@ export function publicKey(row: ApiKeyRow): ApiKey {
 }
 
 export function createKeysService(repo: KeysRepo, clock: Clock) {
-  function insertKey(plain: string, input: NewKeyInput) {
+  function insertKey(plain: string, input: NewKeyRequest) {
     const row = {
       id: `key_${crypto.randomBytes(9).toString('base64url')}`,
       key_hash: hashKey(plain),
@@ -59,7 +56,7 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
   }
 
   return {
-    create(input: NewKeyInput): CreatedKey {
+    create(input: NewKeyRequest): CreatedKey {
       const plain = generateKey();
       const row = insertKey(plain, input);
       return { ...publicKey({ ...row, last_used_at: null, revoked_at: null }), key: plain };

@@ -1,8 +1,6 @@
 import { MAX_OUTPUT_SIDE, MAX_VARIANTS, OUTPUT_FORMATS, VariantList, type VariantSpec } from '../api/index.js';
 import { AppError } from '../errors.js';
 import { maxPixelsFor } from '../../workers/output-caps.js';
-
-export { MAX_VARIANTS };
 const FORMAT_NAMES = { avif: 'AVIF', webp: 'WebP', jpeg: 'JPEG', png: 'PNG' } as const;
 
 export interface VariantLimits {

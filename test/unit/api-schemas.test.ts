@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import * as api from '../../server/api/index.js';
 import {
   DownloadQuery,
   ERROR_CATALOGUE,
@@ -122,5 +123,20 @@ describe('response schemas (server/api)', () => {
       }
     }
     expect(undescribed).toEqual([]);
+  });
+
+  it('every schema converts to JSON Schema (what the API description is to be generated from), with its ranges and defaults', () => {
+    const schemas = (Object.entries(api) as Array<[string, unknown]>).filter((entry): entry is [string, z.ZodType] => entry[1] instanceof z.ZodType);
+    expect(schemas.length).toBeGreaterThan(40);
+    for (const [name, schema] of schemas) {
+      // Requests are described as the client writes them; answers as the server sends them
+      // (a request schema that canonicalises, like StatsQuery's groupBy, has no "output" form).
+      expect(() => z.toJSONSchema(schema, { io: 'input' }), name).not.toThrow();
+    }
+    for (const name of ['ImageRecord', 'ImagePage', 'ImageMetadata', 'UploadResponse', 'StatsReport', 'Me', 'CreatedKey', 'KeyList', 'WatchFolderList', 'SyncStatus', 'Health', 'Readiness', 'ImageStatusEvent', 'ErrorBody'] as const) {
+      expect(() => z.toJSONSchema(api[name] as z.ZodType, { io: 'output' }), name).not.toThrow();
+    }
+    const limit = (z.toJSONSchema(ListImagesQuery, { io: 'input' }) as { properties: Record<string, unknown> }).properties.limit;
+    expect(limit).toMatchObject({ type: 'integer', minimum: 1, maximum: 500, default: 50, description: 'Records per page' });
   });
 });

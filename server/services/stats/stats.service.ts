@@ -1,13 +1,11 @@
 import { stringify } from 'csv-stringify/sync';
-import { STATS_GROUP_KEYS, StatsQuery, type StatsGroup, type StatsGroupKey, type StatsReport } from '../../api/index.js';
+import { StatsQuery, type StatsGroup, type StatsGroupKey, type StatsReport } from '../../api/index.js';
 import { utcDay, type Level, type RawStatsRow, type StatsRepo } from '../../db/stats.repo.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../util/clock.js';
 import { addEncoded, emptyHistogram, percentile, type Histogram } from '../../util/histogram.js';
 import { splitStatsFormat } from '../../../workers/raw-formats.js';
 
-export const GROUP_KEYS = STATS_GROUP_KEYS;
-export type GroupKey = StatsGroupKey;
 export type { StatsGroup, StatsReport };
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -27,7 +25,7 @@ interface Sums {
 export type Counters = StatsReport['totals'];
 
 interface Accumulator extends Sums {
-  keys: Partial<Record<GroupKey | 'rawFormat', string>>;
+  keys: Partial<Record<StatsGroupKey | 'rawFormat', string>>;
   latency: Histogram;
 }
 
@@ -64,7 +62,7 @@ const finish = (a: Accumulator): Counters => ({
 });
 
 /** The rollup rows that hold a grouping (see migrations/002-stats.ts). */
-function levelFor(groupBy: GroupKey[]): Level {
+function levelFor(groupBy: StatsGroupKey[]): Level {
   const customer = groupBy.includes('customer');
   const format = groupBy.includes('format');
   return customer && format ? 'customer_format' : customer ? 'customer' : format ? 'format' : 'all';
@@ -77,7 +75,7 @@ const ROW_INDEX = { day: 0, customer: 1, format: 2 } as const;
  * Cost grows with days × customers × formats in the range, never with the number of images.
  */
 export function createStatsService(repo: StatsRepo, clock: Clock) {
-  function parse(query: unknown): { from: string; to: string; groupBy: GroupKey[] } {
+  function parse(query: unknown): { from: string; to: string; groupBy: StatsGroupKey[] } {
     const result = StatsQuery.safeParse(query);
     if (!result.success) {
       const issue = result.error.issues[0]!;
@@ -94,7 +92,7 @@ export function createStatsService(repo: StatsRepo, clock: Clock) {
   }
 
   /** Groups that span days: merged here from the level's rows, histograms included. */
-  function mergedGroupsJson(level: Level, groupBy: GroupKey[], from: string, to: string): string {
+  function mergedGroupsJson(level: Level, groupBy: StatsGroupKey[], from: string, to: string): string {
     const groups = new Map<string, Accumulator>();
     for (const row of repo.levelRows(level, from, to)) {
       let key = '';
@@ -150,7 +148,7 @@ const METRIC_COLUMNS = ['uploaded', 'processed', 'failed', 'rejected', 'bytesIn'
  * totals.
  */
 export function reportToCsv(report: StatsReport): string {
-  const keyColumns: Array<GroupKey | 'rawFormat'> = (['day', 'customer', 'format'] as const).filter((k) => report.groupBy.includes(k));
+  const keyColumns: Array<StatsGroupKey | 'rawFormat'> = (['day', 'customer', 'format'] as const).filter((k) => report.groupBy.includes(k));
   // Beside the format, the maker's format of camera RAWs (empty for other formats).
   if (report.groupBy.includes('format')) keyColumns.push('rawFormat');
   const rows: StatsGroup[] = report.groupBy.length ? report.groups : [report.totals];
