@@ -10,9 +10,10 @@ export const Sha256 = z
 
 /**
  * An id in a path. Not checked for shape: an id that is malformed answers 404 exactly like one
- * that does not exist (or belongs to another customer), so its form leaks nothing.
+ * that does not exist (or belongs to another customer), so its form leaks nothing; its length
+ * is bounded by the request line's (16 KB with the headers).
  */
-export const PathId = z.string().min(1).max(256);
+export const PathId = z.string().min(1);
 
 export const IdParams = z.strictObject({ id: PathId.meta({ description: 'The id of the resource' }) });
 export type IdParams = z.infer<typeof IdParams>;
