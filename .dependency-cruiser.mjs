@@ -20,10 +20,21 @@ export default {
       name: 'workers-import-no-server',
       comment:
         'Workers are pure: (input, options) → files and numbers. They import nothing of the server, ' +
-        'the shell or the UI (no database, no config), so a worker can run anywhere a path can be handed to it.',
+        'the shell or the UI (no database, no config), so a worker can run anywhere a path can be handed to it. ' +
+        'The API schemas (server/api/) are the exception: a variant spec and its caps are the API\'s, and that ' +
+        'module depends on nothing of the server.',
       severity: 'error',
       from: { path: '^workers/' },
-      to: { path: '^(server|electron|renderer)/' },
+      to: { path: '^(server|electron|renderer)/', pathNot: '^server/api/' },
+    },
+    {
+      name: 'api-schemas-are-a-leaf',
+      comment:
+        'server/api/ (the schemas of every request and answer) is shared by the server, the workers and the ' +
+        'UI, so it imports nothing but itself and zod: no other part of the server, no Node module.',
+      severity: 'error',
+      from: { path: '^server/api/' },
+      to: { pathNot: ['^server/api/', packages('zod')] },
     },
     {
       name: 'workers-import-no-database',

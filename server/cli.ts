@@ -4,11 +4,12 @@ import { Command, Option } from 'commander';
 import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
 import { openDatabase, type Db } from './db/connection.js';
 import { openDatabaseReadOnly, SCHEMA_VERSION, SchemaVersionError, schemaVersionOf, schemaVersionProblem } from './db/schema-version.js';
-import { createKeysRepo, ROLES } from './db/keys.repo.js';
+import { createKeysRepo } from './db/keys.repo.js';
 import { createStatsRepo } from './db/stats.repo.js';
 import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
-import { createKeysService, NewKeyInput } from './services/keys.service.js';
+import { NewKeyRequest, ROLES } from './api/index.js';
+import { createKeysService } from './services/keys.service.js';
 import { usePrivateFileModes } from './storage/private-files.js';
 import { missingEngineEnv, missingEngineFlags, restartWithEngineEnv } from './node-flags.js';
 import { verifyDataDir } from './recovery/verify.js';
@@ -206,7 +207,7 @@ export function buildProgram(): Command {
     .option('--name <name>', 'a label to recognise the key by')
     .addOption(dataDirOption())
     .action((flags: { customer: string; role: string; name?: string; dataDir?: string }) => {
-      const input = NewKeyInput.safeParse({ customer: flags.customer, role: flags.role, name: flags.name });
+      const input = NewKeyRequest.safeParse({ customer: flags.customer, role: flags.role, name: flags.name });
       if (!input.success) fail(input.error.issues[0]!.message);
       const { db, keys: service } = keysService(flags);
       const created = service.create(input.data);

@@ -1,35 +1,10 @@
-/**
- * The catalogue of errors the API can answer with: one code, one status, documented once here
- * and in docs/api.md. Everything user input can cause is thrown as an AppError and turned into
- * JSON by the single error handler (http/middleware/errors.ts).
- */
-export const ERROR_CATALOGUE = {
-  invalid_request: { status: 400, description: 'malformed parameters, unknown variant, bad JSON' },
-  unauthorized: { status: 401, description: 'no or unknown key' },
-  forbidden: { status: 403, description: 'role does not allow it' },
-  not_found: { status: 404, description: 'no such image/variant for this customer' },
-  request_timeout: { status: 408, description: 'the request (its headers, or a JSON body) did not arrive in time (--headers-timeout)' },
-  not_ready: { status: 409, description: 'download of a variant that is not processed yet' },
-  conflict: { status: 409, description: "a resumable upload's Upload-Offset is not where its bytes end, or another request is writing it" },
-  expired: { status: 410, description: 'the processed file passed its TTL and was purged' },
-  precondition_failed: { status: 412, description: 'a resumable upload request without the tus version header (Tus-Resumable: 1.0.0)' },
-  payload_too_large: { status: 413, description: 'over --max-upload-bytes' },
-  unsupported_media_type: { status: 415, description: 'bytes are not a decodable image format' },
-  range_not_satisfiable: { status: 416, description: 'a Range outside the file; Content-Range gives its size' },
-  expectation_failed: { status: 417, description: 'an Expect header other than 100-continue' },
-  misdirected_request: { status: 421, description: 'a Host this server does not answer to (bound to loopback; --allowed-hosts)' },
-  pixel_limit_exceeded: { status: 422, description: 'header dimensions over --max-input-pixels' },
-  corrupt_image: { status: 422, description: 'render of an image whose original cannot be decoded' },
-  no_preview: { status: 422, description: 'a camera RAW without a usable embedded preview to make its variants from' },
-  too_many_requests: { status: 429, description: 'queue full or rate limited; Retry-After set' },
-  headers_too_large: { status: 431, description: 'the request line and headers are over 16 KB' },
-  internal_error: { status: 500, description: 'a bug or an unexpected failure; the log has the details' },
-  not_implemented: { status: 501, description: 'a tus extension Darkroom does not offer (concatenation, deferred length)' },
-  unavailable: { status: 503, description: 'the database or the object store cannot be reached; Retry-After set; nothing accepted is lost' },
-  insufficient_storage: { status: 507, description: 'not enough free disk to accept the upload' },
-} as const;
+import { ERROR_CATALOGUE, type ErrorCode } from './api/errors.js';
 
-export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+// The catalogue is part of the API (server/api/errors.ts); thrown here as one AppError, turned
+// into JSON by the single error handler (http/middleware/errors.ts).
+export { ERROR_CATALOGUE, type ErrorCode } from './api/errors.js';
+export { PROCESSING_ERROR_CODES } from './api/vocabulary.js';
+export type { ProcessingErrorCode } from './api/enums.js';
 
 export class AppError extends Error {
   readonly status: number;
@@ -48,7 +23,3 @@ export class AppError extends Error {
 }
 
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
-
-/** Codes a processing job can end with (image.error.code); not HTTP statuses. */
-export const PROCESSING_ERROR_CODES = ['corrupt_image', 'no_preview', 'processing_failed', 'processing_timeout', 'original_missing'] as const;
-export type ProcessingErrorCode = (typeof PROCESSING_ERROR_CODES)[number];

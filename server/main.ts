@@ -65,6 +65,8 @@ export interface StartOptions {
   s3?: Partial<S3SyncTuning>;
   /** The built web UI; dist/renderer of this package by default. */
   uiDir?: string;
+  /** Check every JSON answer against its API schema before sending it (http/answer.ts); tests set it. */
+  checkAnswers?: boolean;
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;
@@ -250,6 +252,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const events = eventsRouter(lifecycle.events, { isKeyActive: (keyId) => keysRepo.findById(keyId)?.revoked_at === null });
 
   const app = createApp({
+    checkAnswers: options.checkAnswers,
     logger,
     metrics,
     keys,

@@ -1,8 +1,9 @@
 import type { ResizeOptions } from 'sharp';
 import type { OutputFormat, VariantSpec } from './types.js';
 
-/** No variant is wider or taller than this, whatever its format could hold. */
-export const MAX_OUTPUT_SIDE = 8192;
+// No variant is wider or taller than this, whatever its format could hold: the API's cap.
+import { MAX_OUTPUT_SIDE } from '../server/api/vocabulary.js';
+export { MAX_OUTPUT_SIDE };
 
 /**
  * AVIF and WebP variants have lower pixel caps than --max-output-pixels. Their encoders hold

@@ -6,19 +6,12 @@
 import type { StopControl } from './stopper.js';
 import type { SvgRenderReport } from './svg-render.js';
 
-export type Fit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
-export type OutputFormat = 'webp' | 'avif' | 'jpeg' | 'png';
-
-export interface VariantSpec {
-  name: string;
-  width?: number;
-  height?: number;
-  fit: Fit;
-  format: OutputFormat;
-  quality?: number;
-  /** Never scale up past the original's size. */
-  withoutEnlargement: boolean;
-}
+// A variant is what the API's variant spec says, its defaults filled in (server/api/images.ts);
+// type-only, so no schema code is loaded into a worker.
+import type { OutputFormat } from '../server/api/enums.js';
+import type { VariantSpec } from '../server/api/images.js';
+export type { Fit, OutputFormat } from '../server/api/enums.js';
+export type { VariantSpec } from '../server/api/images.js';
 
 // How the runner stops a task that runs is the stopper's own contract (it is defined there, so
 // the stopper, which svg-render.ts uses, does not import this module back).

@@ -1,8 +1,8 @@
 import type { Db } from './connection.js';
 import type { VariantSpec } from '../../workers/types.js';
 
-export type ImageStatus = 'queued' | 'processing' | 'done' | 'failed';
-export type VariantStatus = 'pending' | 'done' | 'failed' | 'expired';
+export type { ImageStatus, VariantStatus } from '../api/enums.js';
+import type { ImageStatus, VariantStatus } from '../api/enums.js';
 
 export interface ImageRow {
   id: string;

@@ -1,7 +1,8 @@
 import type { Db } from './connection.js';
 
-export const ROLES = ['user', 'business', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES } from '../api/vocabulary.js';
+export type { Role } from '../api/enums.js';
+import type { Role } from '../api/enums.js';
 
 export interface ApiKeyRow {
   id: string;

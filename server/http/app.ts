@@ -27,6 +27,8 @@ export interface AppDeps {
   hostCheck?: express.RequestHandler;
   /** After authentication: --rate-limit (middleware/rate-limit.ts). */
   rateLimit?: express.RequestHandler;
+  /** Parse every JSON answer with its schema before sending it (http/answer.ts); for tests. */
+  checkAnswers?: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -37,6 +39,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  app.locals.checkAnswers = deps.checkAnswers ?? false;
 
   app.use(
     pinoHttp({

@@ -1,10 +1,11 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { NoQuery } from '../api/index.js';
 import { AppError } from '../errors.js';
 
 /**
- * Query strings and JSON bodies through a zod schema; the first problem becomes a 400 naming
- * it. Schemas are strict: an unknown parameter or field is refused rather than ignored, so a
+ * Path parameters, query strings and JSON bodies through their schema of the API
+ * (server/api/); the first problem becomes a 400 naming it. Schemas are strict: an unknown parameter or field is refused rather than ignored, so a
  * typo (`?limt=10`) is an error the client sees instead of a default it did not ask for.
  */
 function parseWith(what: 'parameter' | 'field') {
@@ -22,13 +23,12 @@ function parseWith(what: 'parameter' | 'field') {
 }
 
 export const parseQuery = parseWith('parameter');
+export const parseParams = parseWith('parameter');
 export const parseBody = parseWith('field');
-
-const NoParameters = z.object({}).strict();
 
 /** For routes that take no query parameters: any given is refused (see parseQuery). */
 export function noQuery(req: Request, _res: Response, next: NextFunction) {
-  parseQuery(NoParameters, req.query);
+  parseQuery(NoQuery, req.query);
   next();
 }
 

@@ -4,11 +4,11 @@
  * the declared Content-Type never decide. `raw` is every camera RAW (read by ExifTool, made
  * into variants from its embedded preview), with the maker's format beside it (workers/raw-formats.ts).
  */
-export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif', 'svg', 'raw'] as const;
-export type InputFormat = (typeof INPUT_FORMATS)[number];
+import { INPUT_FORMATS, OUTPUT_FORMATS } from '../api/vocabulary.js';
+import type { InputFormat, OutputFormat } from '../api/enums.js';
 
-export const OUTPUT_FORMATS = ['webp', 'avif', 'jpeg', 'png'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+// Both lists are the API's (server/api/vocabulary.ts), named here for the media code.
+export { INPUT_FORMATS, OUTPUT_FORMATS, type InputFormat, type OutputFormat };
 
 export const MIME_TYPES: Record<InputFormat | OutputFormat, string> = {
   jpeg: 'image/jpeg',

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ImageRecord, InputFormat } from '../api/index.js';
 import type { ImageRow, VariantRow } from '../db/images.repo.js';
 import { EXTENSIONS, MIME_TYPES, type OutputFormat } from '../media/formats.js';
 import { isoOrNull } from '../util/clock.js';
@@ -13,8 +14,8 @@ export function downloadUrl(imageId: string, variant: string): string {
   return `/v1/image/${imageId}/download?variant=${encodeURIComponent(variant)}`;
 }
 
-/** The image record of the API (CONTRACT §3). */
-export function toImageRecord(image: ImageRow, variants: VariantRow[], now: number) {
+/** The image record of the API (CONTRACT §3; its schema is server/api/images.ts). */
+export function toImageRecord(image: ImageRow, variants: VariantRow[], now: number): ImageRecord {
   return {
     id: image.id,
     customer: image.customer,
@@ -22,7 +23,8 @@ export function toImageRecord(image: ImageRow, variants: VariantRow[], now: numb
     filename: image.filename,
     bytes: image.bytes,
     sha256: image.sha256,
-    format: image.format,
+    // A row holds only a format the sniffer accepted at ingest (media/formats.ts).
+    format: image.format as InputFormat,
     mimeType: originalMediaType(image),
     width: image.width,
     height: image.height,
@@ -39,7 +41,7 @@ export function toImageRecord(image: ImageRow, variants: VariantRow[], now: numb
       return {
         name: v.name,
         status,
-        format: v.format,
+        format: v.format as OutputFormat,
         width: status === 'done' ? v.width : null,
         height: status === 'done' ? v.height : null,
         bytes: status === 'done' ? v.bytes : null,
@@ -50,7 +52,7 @@ export function toImageRecord(image: ImageRow, variants: VariantRow[], now: numb
   };
 }
 
-export type ImageRecord = ReturnType<typeof toImageRecord>;
+export type { ImageRecord };
 
 /** The media type of an original: a camera RAW's is its maker's format's (image/x-canon-cr2, …). */
 export function originalMediaType(image: Pick<ImageRow, 'format' | 'raw_format'>): string {

@@ -1,3 +1,5 @@
+import type { ImageMetadata, InputFormat } from '../api/index.js';
+import type { ExtractedMetadata } from '../../workers/types.js';
 import { commitDurably, type Db } from '../db/connection.js';
 import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
@@ -102,12 +104,12 @@ export function createImagesService(deps: ImagesDeps) {
       };
     },
 
-    metadata(principal: Principal, id: string) {
+    metadata(principal: Principal, id: string): ImageMetadata {
       const row = visible(principal, id);
-      const extracted = images.metadata(id) as Record<string, unknown> | undefined;
+      const extracted = images.metadata(id) as Partial<ExtractedMetadata> | undefined;
       return {
         id: row.id,
-        format: row.format,
+        format: row.format as InputFormat,
         mimeType: originalMediaType(row),
         ...rawMetadataFields(row, extracted),
         bytes: row.bytes,

@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
-import { z } from 'zod';
-import type { KeysRepo, Role, ApiKeyRow } from '../db/keys.repo.js';
-import { ROLES } from '../db/keys.repo.js';
+import type { ApiKey, CreatedKey, NewKeyRequest, Role } from '../api/index.js';
+import type { KeysRepo, ApiKeyRow } from '../db/keys.repo.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
 
@@ -11,18 +10,6 @@ export interface Principal {
   role: Role;
 }
 
-export const CustomerName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'customer: 1–64 letters, digits, ".", "_" or "-"');
-
-export const NewKeyInput = z
-  .object({
-    customer: CustomerName,
-    role: z.enum(ROLES),
-    name: z.string().trim().min(1).max(100).optional(),
-  })
-  .strict();
-export type NewKeyInput = z.infer<typeof NewKeyInput>;
 
 /** The customer the bootstrap admin key belongs to (and watch-folder imports go to). */
 export const LOCAL_CUSTOMER = 'local';
@@ -41,7 +28,7 @@ const TOUCH_INTERVAL_MS = 60_000;
 /** --admin-key cannot be used as given; start-up stops with this one-line message. */
 export class BootstrapKeyError extends Error {}
 
-export function publicKey(row: ApiKeyRow) {
+export function publicKey(row: ApiKeyRow): ApiKey {
   return {
     id: row.id,
     customer: row.customer,
@@ -54,7 +41,7 @@ export function publicKey(row: ApiKeyRow) {
 }
 
 export function createKeysService(repo: KeysRepo, clock: Clock) {
-  function insertKey(plain: string, input: NewKeyInput) {
+  function insertKey(plain: string, input: NewKeyRequest) {
     const row = {
       id: `key_${crypto.randomBytes(9).toString('base64url')}`,
       key_hash: hashKey(plain),
@@ -69,7 +56,7 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
   }
 
   return {
-    create(input: NewKeyInput) {
+    create(input: NewKeyRequest): CreatedKey {
       const plain = generateKey();
       const row = insertKey(plain, input);
       return { ...publicKey({ ...row, last_used_at: null, revoked_at: null }), key: plain };

@@ -1,10 +1,6 @@
-import { z } from 'zod';
+import { MAX_OUTPUT_SIDE, MAX_VARIANTS, OUTPUT_FORMATS, VariantList, type VariantSpec } from '../api/index.js';
 import { AppError } from '../errors.js';
-import { OUTPUT_FORMATS } from '../media/formats.js';
-import type { VariantSpec } from '../../workers/types.js';
-import { MAX_OUTPUT_SIDE, maxPixelsFor } from '../../workers/output-caps.js';
-
-export const MAX_VARIANTS = 10;
+import { maxPixelsFor } from '../../workers/output-caps.js';
 const FORMAT_NAMES = { avif: 'AVIF', webp: 'WebP', jpeg: 'JPEG', png: 'PNG' } as const;
 
 export interface VariantLimits {
@@ -16,33 +12,6 @@ export const DEFAULT_VARIANTS: VariantSpec[] = [
   { name: 'thumb', width: 320, height: 320, fit: 'inside', format: 'webp', withoutEnlargement: true },
   { name: 'display', width: 2048, height: 2048, fit: 'inside', format: 'webp', quality: 80, withoutEnlargement: true },
 ];
-
-const side = z
-  .number()
-  .int()
-  .min(1)
-  .max(MAX_OUTPUT_SIDE, `at most ${MAX_OUTPUT_SIDE} pixels a side (the output cap)`);
-
-const VariantSpecSchema = z
-  .object({
-    name: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'name: 1–32 lower-case letters, digits, "_" or "-"')
-      .refine((n) => n !== 'original', 'name "original" is reserved for the uploaded file'),
-    width: side.optional(),
-    height: side.optional(),
-    fit: z.enum(['cover', 'contain', 'fill', 'inside', 'outside']).default('inside'),
-    format: z.enum(OUTPUT_FORMATS).default('webp'),
-    quality: z.number().int().min(1).max(100).optional(),
-    withoutEnlargement: z.boolean().default(true),
-  })
-  .strict();
-
-const VariantListSchema = z
-  .array(VariantSpecSchema)
-  .min(1, 'give at least one variant')
-  .max(MAX_VARIANTS, `at most ${MAX_VARIANTS} variants`)
-  .refine((list) => new Set(list.map((v) => v.name)).size === list.length, 'variant names must be unique');
 
 /**
  * Parses the `variants` form field / query parameter / tus metadata / import body. Absent means
@@ -58,7 +27,7 @@ export function parseVariants(raw: string | undefined, limits: VariantLimits): V
   } catch {
     throw new AppError('invalid_request', 'variants: not valid JSON');
   }
-  const result = VariantListSchema.safeParse(json);
+  const result = VariantList.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const where = issue.path.length ? `variants[${issue.path.join('].')}` : 'variants';

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { SyncStatus } from '../api/index.js';
 import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -240,8 +241,8 @@ export function createS3Sync(deps: {
       return n;
     },
 
-    /** GET /v1/sync */
-    status() {
+    /** GET /v1/sync (its schema: server/api/sync.ts) */
+    status(): SyncStatus {
       const state = repo.state();
       const backlog = repo.backlog();
       const down = outage.state();

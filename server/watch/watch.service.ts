@@ -1,3 +1,4 @@
+import type { WatchFolder } from '../api/index.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
@@ -66,18 +67,8 @@ interface Folder {
   started: Promise<void>;
 }
 
-export interface WatchFolderStatus {
-  id: string;
-  path: string;
-  source: 'flag' | 'settings';
-  poll: boolean;
-  mode: 'events' | 'polling';
-  pollingReason: string | null;
-  state: string;
-  error: string | null;
-  counts: { ingested: number; rejected: number; pending: number };
-  lastIngestedAt: string | null;
-}
+/** A folder as GET /v1/watch shows it (the API's schema). */
+export type WatchFolderStatus = WatchFolder;
 
 export const folderId = (folder: string) => crypto.createHash('sha256').update(folder).digest('hex').slice(0, 16);
 

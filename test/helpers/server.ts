@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll } from 'vitest';
+import type { Role } from '../../server/api/index.js';
 import { parseConfig, type RawConfig } from '../../server/config.js';
 import { startServer, type RunningServer, type StartOptions } from '../../server/main.js';
 import type { Clock } from '../../server/util/clock.js';
@@ -33,7 +34,7 @@ export interface TestServer {
   admin: ApiClient;
   close(): Promise<void>;
   /** A new key of this role for this customer, with a client using it. */
-  client(role: 'user' | 'business' | 'admin', customer: string): Promise<ApiClient>;
+  client(role: Role, customer: string): Promise<ApiClient>;
 }
 
 /** A real server (real SQLite, real worker pool, real HTTP on port 0) in a temp data dir. */
@@ -50,7 +51,14 @@ export async function startTestServer(
     minFreeBytes: '1MB',
     ...options.config,
   });
-  const server = await startServer(config, { ...options.start, clock: options.clock, logger: pino({ level: 'silent' }), print: () => {} });
+  // Every JSON answer is also checked against its API schema (server/http/answer.ts).
+  const server = await startServer(config, {
+    checkAnswers: true,
+    ...options.start,
+    clock: options.clock,
+    logger: pino({ level: 'silent' }),
+    print: () => {},
+  });
   const admin = new ApiClient(server.url, ADMIN_KEY);
   return {
     url: server.url,

@@ -3,10 +3,18 @@
  * ends the session (the key was revoked or is wrong), everything else surfaces as an ApiError
  * with the contract's error code.
  */
+import type { ErrorBody, ErrorCode } from './schemas';
+
+/**
+ * A code of the API's error catalogue, or one of the client's own where there is no answer of
+ * the API to read: no connection, or a body that is not the API's (a proxy's error page).
+ */
+export type ApiErrorCode = ErrorCode | 'network_error' | `http_${number}`;
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly retryAfterSeconds?: number,
   ) {
@@ -17,12 +25,13 @@ export class ApiError extends Error {
 
 /** Reads `{"error": {code, message}}` from an error answer, whatever it looks like. */
 export function errorFromBody(status: number, body: string, retryAfter?: string | null): ApiError {
-  let code = status === 0 ? 'network_error' : `http_${status}`;
+  let code: ApiErrorCode = status === 0 ? 'network_error' : `http_${status}`;
   let message = body.trim() || `the server answered ${status}`;
   try {
-    const parsed = JSON.parse(body) as { error?: { code?: string; message?: string } };
-    if (parsed.error?.code) code = parsed.error.code;
-    if (parsed.error?.message) message = parsed.error.message;
+    // Whatever it is, it may not be the API's body: every part of it is checked before use.
+    const parsed = JSON.parse(body) as { error?: Partial<ErrorBody['error']> } | null;
+    if (parsed?.error?.code) code = parsed.error.code;
+    if (parsed?.error?.message) message = parsed.error.message;
   } catch {
     // not JSON: keep the text
   }

@@ -1,9 +1,6 @@
-import type { ImageStatus } from './types';
+import type { ImageStatusEvent } from './schemas';
 
-export interface ImageStatusEvent {
-  id: string;
-  status: ImageStatus;
-}
+export type { ImageStatusEvent };
 
 export interface EventsHandlers {
   onStatus: (event: ImageStatusEvent) => void;

@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiClient, ApiError } from '../api/client';
-import type { Me, Role } from '../api/types';
+import type { Me, Role } from '../api/schemas';
 import { forgetKey, storeKey, storedKey, takeKeyFromFragment } from './session';
 
 export interface Session {

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { ImageRecord } from '../api/types';
+import type { ImageRecord } from '../api/schemas';
 
 export type DisplayStatus = ImageRecord['status'] | 'expired';
 

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Role } from '../../db/keys.repo.js';
+import type { Role } from '../../api/index.js';
 import type { KeysService, Principal } from '../../services/keys.service.js';
 import { AppError } from '../../errors.js';
 

@@ -1,11 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { ErrorBody } from '../../api/index.js';
 import { isDatabaseDamage, translateDatabaseError } from '../../db/errors.js';
 import { AppError, isAppError } from '../../errors.js';
 import { translateFileSystemError } from '../../storage/fs-errors.js';
 import { closesAfterEarlyAnswer } from '../connection/early-answers.js';
 
-export function errorBody(err: AppError, requestId: unknown) {
+/** The one error body of the API (its schema: server/api/errors.ts). */
+export function errorBody(err: AppError, requestId: unknown): ErrorBody {
   return { error: { code: err.code, message: err.message, requestId: String(requestId ?? '') } };
 }
 

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { Router, type Response } from 'express';
+import type { ImageStatusEvent as ImageStatusData } from '../../api/index.js';
 import type { ImageStatusEvent } from '../../services/lifecycle.js';
 import { AppError } from '../../errors.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
@@ -104,7 +105,8 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
     };
     const onStatus = (event: ImageStatusEvent) => {
       if (principal.role !== 'admin' && event.customer !== principal.customer) return;
-      send(`event: image.status\ndata: ${JSON.stringify({ id: event.id, status: event.status })}\n\n`);
+      const data: ImageStatusData = { id: event.id, status: event.status };
+      send(`event: image.status\ndata: ${JSON.stringify(data)}\n\n`);
     };
     // How long a client waits before reconnecting after the stream drops.
     send('retry: 2000\n: connected\n\n');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { create as contentDisposition } from 'content-disposition';
-import { z } from 'zod';
+import { DownloadQuery, ImageMetadata, ImagePage, ImageParams, ImageRecord, ListImagesQuery, UploadQuery, UploadResponse } from '../../api/index.js';
 import { AppError } from '../../errors.js';
 import type { IngestService } from '../../services/ingest.service.js';
 import type { ImagesService } from '../../services/images.service.js';
@@ -11,8 +11,14 @@ import type { PrimaryBlobStore } from '../../storage/blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
+import { answer } from '../answer.js';
 import { sendRanged } from '../send-ranged.js';
-import { noQuery, parseQuery } from '../validate.js';
+import { noQuery, parseParams, parseQuery } from '../validate.js';
+
+const idOf = (req: Request) => parseParams(ImageParams, req.params).id;
+
+/** One record for one file, an array for several (CONTRACT §3). */
+export const uploadAnswer = (records: ImageRecord[]): UploadResponse => (records.length === 1 ? records[0]! : records);
 
 export interface ImagesRoutesDeps {
   /** Takes one of the key's upload slots for the request (--max-uploads-per-key), or answers 429. */
@@ -29,20 +35,6 @@ export interface ImagesRoutesDeps {
     sendFromBucket(req: Request, res: Response, file: { sha256: string; bytes: number; etag: string }): Promise<void>;
   };
 }
-
-const ListQuery = z
-  .object({
-    status: z.enum(['queued', 'processing', 'done', 'failed']).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
-    cursor: z.string().min(1).max(512).optional(),
-    customer: z.string().min(1).max(64).optional(),
-  })
-  .strict();
-
-const DownloadQuery = z.object({ variant: z.string().min(1).max(64).default('display') }).strict();
-
-/** `variants` may come in the query of an upload (CONTRACT §3), as a JSON string. */
-export const UploadQuery = z.object({ variants: z.string().max(64 * 1024).optional() }).strict();
 
 const ONE_YEAR_S = 365 * 24 * 3600;
 
@@ -70,7 +62,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
       }
       const records = await ingest.accept(body.files, principal, variants, 'upload');
       deps.onUploadOutcome('accepted');
-      res.status(202).location(`/v1/image/${records[0]!.id}`).json(records.length === 1 ? records[0] : records);
+      answer(res.location(`/v1/image/${records[0]!.id}`), UploadResponse, uploadAnswer(records), 202);
     } catch (err) {
       deps.onUploadOutcome(err instanceof AppError ? err.code : 'error');
       throw err;
@@ -83,19 +75,19 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   router.put('/image', allowed, slot, upload);
 
   router.get('/images', allowed, (req, res) => {
-    const query = parseQuery(ListQuery, req.query);
-    res.json(images.list(principalOf(res), query));
+    const query = parseQuery(ListImagesQuery, req.query);
+    answer(res, ImagePage, images.list(principalOf(res), query));
   });
 
   const metadata = (req: Request, res: Response) => {
-    res.json(images.metadata(principalOf(res), String(req.params.id)));
+    answer(res, ImageMetadata, images.metadata(principalOf(res), idOf(req)));
   };
   router.get('/image/metadata/:id', allowed, noQuery, metadata);
   router.get('/image/:id/metadata', allowed, noQuery, metadata);
 
   router.get('/image/:id/download', allowed, async (req, res) => {
     const { variant } = parseQuery(DownloadQuery, req.query);
-    const download = await images.download(principalOf(res), String(req.params.id), variant);
+    const download = await images.download(principalOf(res), idOf(req), variant);
     const { blob } = download;
     let handedOn = false;
     try {
@@ -136,17 +128,17 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   });
 
   router.get('/image/:id', allowed, noQuery, (req, res) => {
-    res.json(images.get(principalOf(res), String(req.params.id)));
+    answer(res, ImageRecord, images.get(principalOf(res), idOf(req)));
   });
 
   router.delete('/image/:id', allowed, noQuery, (req, res) => {
-    images.delete(principalOf(res), String(req.params.id));
+    images.delete(principalOf(res), idOf(req));
     res.status(204).end();
   });
 
   router.post('/image/:id/reprocess', allowed, noQuery, (req, res) => {
-    const record = images.reprocess(principalOf(res), String(req.params.id));
-    res.status(202).location(`/v1/image/${record.id}`).json(record);
+    const record = images.reprocess(principalOf(res), idOf(req));
+    answer(res.location(`/v1/image/${record.id}`), ImageRecord, record, 202);
   });
 
   return router;

@@ -1,12 +1,13 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import { ImportRequest, UploadQuery, UploadResponse } from '../../api/index.js';
 import { AppError } from '../../errors.js';
 import type { ImportService } from '../../services/import.service.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
 import { jsonBody, parseBody, parseQuery } from '../validate.js';
-import { UploadQuery } from './images.routes.js';
+import { answer } from '../answer.js';
+import { uploadAnswer } from './images.routes.js';
 
 export interface ImportRoutesDeps {
   importer: ImportService;
@@ -14,17 +15,6 @@ export interface ImportRoutesDeps {
   /** Counts the outcome like an upload's (darkroom_uploads_total). */
   onUploadOutcome?: (outcome: string) => void;
 }
-
-/** Paths per request: like files in one multipart upload, accepted or refused together. */
-const MAX_IMPORT_PATHS = 100;
-
-const ImportBody = z
-  .object({
-    paths: z.array(z.string().min(1, 'paths: an empty path').max(4096)).min(1, 'paths: give at least one path').max(MAX_IMPORT_PATHS),
-    // Like the upload's `variants`: a JSON string, or here also the array itself.
-    variants: z.union([z.string(), z.array(z.unknown())]).optional(),
-  })
-  .strict();
 
 /**
  * POST /v1/image/import {"paths": [...]}: ingest files on this machine by path, without
@@ -40,12 +30,12 @@ export function importRouter(deps: ImportRoutesDeps): Router {
     jsonBody,
     async (req, res) => {
       try {
-        const body = parseBody(ImportBody, req.body ?? {});
+        const body = parseBody(ImportRequest, req.body ?? {});
         const rawVariants = body.variants ?? parseQuery(UploadQuery, req.query).variants;
         const variants = parseVariants(typeof rawVariants === 'string' || rawVariants === undefined ? rawVariants : JSON.stringify(rawVariants), deps.limits);
         const records = await deps.importer.importPaths(body.paths, principalOf(res), variants);
         deps.onUploadOutcome?.('accepted');
-        res.status(202).location(`/v1/image/${records[0]!.id}`).json(records.length === 1 ? records[0] : records);
+        answer(res.location(`/v1/image/${records[0]!.id}`), UploadResponse, uploadAnswer(records), 202);
       } catch (err) {
         deps.onUploadOutcome?.(err instanceof AppError ? err.code : 'error');
         throw err;

@@ -1,25 +1,26 @@
 import { Router } from 'express';
+import { CreatedKey, IdParams, KeyList, NewKeyRequest } from '../../api/index.js';
+import { answer } from '../answer.js';
 import type { KeysService } from '../../services/keys.service.js';
-import { NewKeyInput } from '../../services/keys.service.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
-import { jsonBody, noQuery, parseBody } from '../validate.js';
+import { jsonBody, noQuery, parseBody, parseParams } from '../validate.js';
 
 export function keysRouter(keys: KeysService): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.keys);
 
   router.post('/keys', allowed, noQuery, jsonBody, (req, res) => {
-    const input = parseBody(NewKeyInput, req.body ?? {});
+    const input = parseBody(NewKeyRequest, req.body ?? {});
     const created = keys.create(input);
-    res.status(201).location(`/v1/keys/${created.id}`).json(created);
+    answer(res.location(`/v1/keys/${created.id}`), CreatedKey, created, 201);
   });
 
   router.get('/keys', allowed, noQuery, (_req, res) => {
-    res.json({ items: keys.list() });
+    answer(res, KeyList, { items: keys.list() });
   });
 
   router.delete('/keys/:id', allowed, noQuery, (req, res) => {
-    keys.revoke(String(req.params.id));
+    keys.revoke(parseParams(IdParams, req.params).id);
     res.status(204).end();
   });
 

@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import { Health, Readiness as ReadinessBody } from '../../api/index.js';
+import { answer } from '../answer.js';
 import type { Metrics } from '../metrics.js';
 
 export interface Readiness {
@@ -11,7 +13,7 @@ export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    answer(res, Health, { status: 'ok' });
   });
 
   router.get('/readyz', async (_req, res) => {
@@ -24,7 +26,7 @@ export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
       }
     }
     const ready = Object.values(results).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: results });
+    answer(res, ReadinessBody, { status: ready ? 'ready' : 'not_ready', checks: results }, ready ? 200 : 503);
   });
 
   router.get('/metrics', async (_req, res) => {

@@ -1,13 +1,11 @@
 import { Router } from 'express';
+import { Me } from '../../api/index.js';
+import { answer } from '../answer.js';
 import { principalOf } from '../middleware/auth.js';
 import { noQuery } from '../validate.js';
 
-export interface SessionLimits {
-  maxUploadBytes: number;
-  maxInputPixels: number;
-  /** What a variant may be (services/variants.ts outputLimits), for checking before asking. */
-  output: { maxSide: number; maxVariants: number; maxPixels: Record<string, number> };
-}
+/** The upload limits of the answer; `output` is what a variant may be (services/variants.ts outputLimits). */
+export type SessionLimits = Me['limits'];
 
 /**
  * `GET /v1/me`: who the key is (customer, role) and the upload limits, so a client can show
@@ -18,7 +16,7 @@ export function sessionRouter(limits: SessionLimits): Router {
   router.get('/me', noQuery, (_req, res) => {
     const { keyId, customer, role } = principalOf(res);
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ keyId, customer, role, limits });
+    answer(res, Me, { keyId, customer, role, limits });
   });
   return router;
 }

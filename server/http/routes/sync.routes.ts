@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import { SyncRetryResponse, SyncStatus } from '../../api/index.js';
+import { answer } from '../answer.js';
 import type { S3Sync } from '../../sync/s3-sync.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
 import { noQuery } from '../validate.js';
@@ -9,11 +11,11 @@ export function syncRouter(sync: Pick<S3Sync, 'status' | 'retryFailed'> | undefi
   const allowed = requireRole(...ROLE_RULES.sync);
 
   router.get('/sync', allowed, noQuery, (_req, res) => {
-    res.json(sync ? sync.status() : { enabled: false });
+    answer(res, SyncStatus, sync ? sync.status() : { enabled: false });
   });
 
   router.post('/sync/retry', allowed, noQuery, (_req, res) => {
-    res.status(202).json({ requeued: sync ? sync.retryFailed() : 0 });
+    answer(res, SyncRetryResponse, { requeued: sync ? sync.retryFailed() : 0 }, 202);
   });
 
   return router;

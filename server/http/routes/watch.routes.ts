@@ -1,16 +1,10 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import { IdParams, NewWatchFolderRequest, WatchFolder, WatchFolderList } from '../../api/index.js';
+import { answer } from '../answer.js';
 import type { WatchService } from '../../watch/watch.service.js';
 import { ROLE_RULES, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
-import { jsonBody, noQuery, parseBody } from '../validate.js';
-
-const NewWatchFolder = z
-  .object({
-    path: z.string().min(1, 'path: give the folder to watch').max(4096),
-    poll: z.boolean().default(false),
-  })
-  .strict();
+import { jsonBody, noQuery, parseBody, parseParams } from '../validate.js';
 
 /**
  * Watch folders for the UI's settings: list them with their counts (admin), add and remove
@@ -22,21 +16,21 @@ export function watchRouter(watch: WatchService): Router {
   const local = requireLoopback('changing watch folders');
 
   router.get('/watch', admin, noQuery, (_req, res) => {
-    res.json({ items: watch.list() });
+    answer(res, WatchFolderList, { items: watch.list() });
   });
 
   router.get('/watch/:id', admin, noQuery, (req, res) => {
-    res.json(watch.get(String(req.params.id)));
+    answer(res, WatchFolder, watch.get(parseParams(IdParams, req.params).id));
   });
 
   router.post('/watch', admin, local, noQuery, jsonBody, async (req, res) => {
-    const body = parseBody(NewWatchFolder, req.body ?? {});
+    const body = parseBody(NewWatchFolderRequest, req.body ?? {});
     const { created, folder } = await watch.add(body.path, body.poll);
-    res.status(created ? 201 : 200).location(`/v1/watch/${folder.id}`).json(folder);
+    answer(res.location(`/v1/watch/${folder.id}`), WatchFolder, folder, created ? 201 : 200);
   });
 
   router.delete('/watch/:id', admin, local, noQuery, async (req, res) => {
-    await watch.remove(String(req.params.id));
+    await watch.remove(parseParams(IdParams, req.params).id);
     res.status(204).end();
   });
 

@@ -1,42 +1,16 @@
 import { stringify } from 'csv-stringify/sync';
-import { z } from 'zod';
+import { StatsQuery, type StatsGroup, type StatsGroupKey, type StatsReport } from '../../api/index.js';
 import { utcDay, type Level, type RawStatsRow, type StatsRepo } from '../../db/stats.repo.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../util/clock.js';
 import { addEncoded, emptyHistogram, percentile, type Histogram } from '../../util/histogram.js';
 import { splitStatsFormat } from '../../../workers/raw-formats.js';
 
-export const GROUP_KEYS = ['customer', 'format', 'day'] as const;
-export type GroupKey = (typeof GROUP_KEYS)[number];
+export type { StatsGroup, StatsReport };
 
 const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_DAYS = 30;
 const MAX_DAYS = 3660;
-
-const isoDay = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date like 2026-03-01')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && utcDay(Date.parse(`${d}T00:00:00Z`)) === d, 'not a real date');
-
-const StatsQuery = z
-  .object({
-  from: isoDay.optional(),
-  to: isoDay.optional(),
-  groupBy: z
-    .union([z.string(), z.array(z.string())])
-    .optional()
-    .transform((v, ctx) => {
-      const parts = (Array.isArray(v) ? v.join(',') : (v ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
-      const unknown = parts.find((p) => !(GROUP_KEYS as readonly string[]).includes(p));
-      if (unknown) {
-        ctx.addIssue({ code: 'custom', message: `unknown group "${unknown}"; use any of ${GROUP_KEYS.join(', ')}` });
-        return z.NEVER;
-      }
-      // Canonical order, no repeats: the answer does not depend on how the client wrote it.
-      return GROUP_KEYS.filter((k) => parts.includes(k));
-    }),
-  })
-  .strict();
 
 /** What is summed across rollup rows. */
 interface Sums {
@@ -48,24 +22,10 @@ interface Sums {
   bytesOut: number;
 }
 
-export interface Counters extends Sums {
-  p50Ms: number | null;
-  p95Ms: number | null;
-}
-
-/** A group; one of camera RAWs has `format: "raw"` and the maker's format in `rawFormat`. */
-export type StatsGroup = Partial<Record<GroupKey | 'rawFormat', string>> & Counters;
-
-export interface StatsReport {
-  from: string;
-  to: string;
-  groupBy: GroupKey[];
-  totals: Counters;
-  groups: StatsGroup[];
-}
+export type Counters = StatsReport['totals'];
 
 interface Accumulator extends Sums {
-  keys: Partial<Record<GroupKey | 'rawFormat', string>>;
+  keys: Partial<Record<StatsGroupKey | 'rawFormat', string>>;
   latency: Histogram;
 }
 
@@ -102,7 +62,7 @@ const finish = (a: Accumulator): Counters => ({
 });
 
 /** The rollup rows that hold a grouping (see migrations/002-stats.ts). */
-function levelFor(groupBy: GroupKey[]): Level {
+function levelFor(groupBy: StatsGroupKey[]): Level {
   const customer = groupBy.includes('customer');
   const format = groupBy.includes('format');
   return customer && format ? 'customer_format' : customer ? 'customer' : format ? 'format' : 'all';
@@ -115,7 +75,7 @@ const ROW_INDEX = { day: 0, customer: 1, format: 2 } as const;
  * Cost grows with days × customers × formats in the range, never with the number of images.
  */
 export function createStatsService(repo: StatsRepo, clock: Clock) {
-  function parse(query: unknown): { from: string; to: string; groupBy: GroupKey[] } {
+  function parse(query: unknown): { from: string; to: string; groupBy: StatsGroupKey[] } {
     const result = StatsQuery.safeParse(query);
     if (!result.success) {
       const issue = result.error.issues[0]!;
@@ -132,7 +92,7 @@ export function createStatsService(repo: StatsRepo, clock: Clock) {
   }
 
   /** Groups that span days: merged here from the level's rows, histograms included. */
-  function mergedGroupsJson(level: Level, groupBy: GroupKey[], from: string, to: string): string {
+  function mergedGroupsJson(level: Level, groupBy: StatsGroupKey[], from: string, to: string): string {
     const groups = new Map<string, Accumulator>();
     for (const row of repo.levelRows(level, from, to)) {
       let key = '';
@@ -188,7 +148,7 @@ const METRIC_COLUMNS = ['uploaded', 'processed', 'failed', 'rejected', 'bytesIn'
  * totals.
  */
 export function reportToCsv(report: StatsReport): string {
-  const keyColumns: Array<GroupKey | 'rawFormat'> = (['day', 'customer', 'format'] as const).filter((k) => report.groupBy.includes(k));
+  const keyColumns: Array<StatsGroupKey | 'rawFormat'> = (['day', 'customer', 'format'] as const).filter((k) => report.groupBy.includes(k));
   // Beside the format, the maker's format of camera RAWs (empty for other formats).
   if (report.groupBy.includes('format')) keyColumns.push('rawFormat');
   const rows: StatsGroup[] = report.groupBy.length ? report.groups : [report.totals];

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ApiError } from '../../api/client';
-import type { ImageMetadata, ImageRecord } from '../../api/types';
+import type { ImageMetadata, ImageRecord } from '../../api/schemas';
 import { Link, navigate } from '../../app/router';
 import { useSession } from '../../auth/SessionContext';
 import { useAuthedImage } from '../../ui/authedImages';

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { ImageMetadata, ImageRecord } from '../../api/types';
+import type { ImageMetadata, ImageRecord } from '../../api/schemas';
 import { copyText } from '../../ui/download';
 import {
   formatBytes,

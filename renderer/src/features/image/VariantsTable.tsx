@@ -1,4 +1,4 @@
-import type { ImageRecord, Variant } from '../../api/types';
+import type { ImageRecord, Variant } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { downloadWithKey } from '../../ui/download';
 import { formatBytes, formatDateTime, formatDimensions, formatName, formatRelative } from '../../ui/format';

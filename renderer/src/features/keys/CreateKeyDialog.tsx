@@ -1,7 +1,7 @@
 import { useMutation } from '@tanstack/react-query';
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import { ApiError } from '../../api/client';
-import type { CreatedKey, Role } from '../../api/types';
+import type { CreatedKey, Role } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { Dialog } from '../../ui/Dialog';
 import { copyText } from '../../ui/download';

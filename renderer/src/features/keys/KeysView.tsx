@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { ApiKey } from '../../api/types';
+import type { ApiKey } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { Dialog } from '../../ui/Dialog';
 import { formatDateTime, formatRelative } from '../../ui/format';

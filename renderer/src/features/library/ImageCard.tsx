@@ -1,5 +1,5 @@
 import { memo, useState } from 'react';
-import type { ImageRecord } from '../../api/types';
+import type { ImageRecord } from '../../api/schemas';
 import { Link } from '../../app/router';
 import { useSession } from '../../auth/SessionContext';
 import { cachedAuthedImage, useAuthedImage } from '../../ui/authedImages';

@@ -1,7 +1,7 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import type { ImagePage } from '../../api/types';
+import type { ImagePage } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { ImageCard } from './ImageCard';
 import { imagesKey, type StatusFilter } from './libraryCache';

@@ -1,5 +1,5 @@
 import { useCallback, useState } from 'react';
-import type { ImageStatus } from '../../api/types';
+import type { ImageStatus } from '../../api/schemas';
 import { navigate, useLocation } from '../../app/router';
 import { Dropzone } from '../upload/Dropzone';
 import { ImageGrid } from './ImageGrid';

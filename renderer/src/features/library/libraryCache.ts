@@ -1,7 +1,7 @@
 import type { InfiniteData, QueryClient } from '@tanstack/react-query';
 import type { ApiClient } from '../../api/client';
 import type { ImageStatusEvent } from '../../api/events';
-import type { ImagePage, ImageRecord, ImageStatus } from '../../api/types';
+import type { ImagePage, ImageRecord, ImageStatus } from '../../api/schemas';
 
 /** Library lists are cached per status filter: ['images', filter]. */
 export type StatusFilter = ImageStatus | 'all';

@@ -1,4 +1,4 @@
-import type { ImageRecord, Variant } from '../../api/types';
+import type { ImageRecord, Variant } from '../../api/schemas';
 
 /**
  * The variant to show for an image in a grid: `thumb` when it is there, otherwise the smallest

@@ -1,5 +1,5 @@
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import type { StatsGroup } from '../../api/types';
+import type { StatsGroup } from '../../api/schemas';
 import { daysOf, type DateRange } from './statsRange';
 import { useChartColors, useThemeTokens } from './useChartColors';
 

@@ -1,7 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ApiError } from '../../api/client';
-import type { Stats } from '../../api/types';
+import type { StatsReport } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { downloadWithKey } from '../../ui/download';
 import { formatBytes, formatCount, formatMs } from '../../ui/format';
@@ -27,12 +27,12 @@ export default function StatsView() {
 
   const daily = useQuery({
     queryKey: ['stats', range, 'day,format'],
-    queryFn: ({ signal }) => api.get<Stats>(`/v1/stats?${query('day,format')}`, signal),
+    queryFn: ({ signal }) => api.get<StatsReport>(`/v1/stats?${query('day,format')}`, signal),
     placeholderData: keepPreviousData,
   });
   const customers = useQuery({
     queryKey: ['stats', range, 'customer'],
-    queryFn: ({ signal }) => api.get<Stats>(`/v1/stats?${query('customer')}`, signal),
+    queryFn: ({ signal }) => api.get<StatsReport>(`/v1/stats?${query('customer')}`, signal),
     placeholderData: keepPreviousData,
   });
 
@@ -159,7 +159,7 @@ function StatCard({ label, value, bytes, testId, tone, hint }: { label: string; 
   );
 }
 
-function CustomerTable({ stats }: { stats: Stats | undefined }) {
+function CustomerTable({ stats }: { stats: StatsReport | undefined }) {
   if (!stats) return <p className="panel-empty">Loading…</p>;
   const rows = [...stats.groups].sort((a, b) => b.uploaded - a.uploaded || String(a.customer).localeCompare(String(b.customer)));
   if (rows.length === 0) return <p className="panel-empty">No uploads in this period.</p>;

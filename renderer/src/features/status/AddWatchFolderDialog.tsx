@@ -1,6 +1,6 @@
 import { useMutation } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
-import type { WatchFolder } from '../../api/types';
+import type { WatchFolder } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { Dialog } from '../../ui/Dialog';
 import { Icon } from '../../ui/Icon';

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
-import type { SyncFailure, SyncInFlight, SyncStatus } from '../../api/types';
+import type { SyncFailure, SyncInFlight, SyncStatus } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { formatBytes, formatCount, formatDateTime, formatRelative } from '../../ui/format';
 import { Icon } from '../../ui/Icon';

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { WatchFolder } from '../../api/types';
+import type { WatchFolder } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { desktopBridge, servedFromThisMachine } from '../../desktop/desktop';
 import { Dialog } from '../../ui/Dialog';

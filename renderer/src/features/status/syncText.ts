@@ -1,4 +1,4 @@
-import type { SyncStatus } from '../../api/types';
+import type { SyncStatus } from '../../api/schemas';
 
 /** What each object operation of the sync queue does, in words. */
 const OPERATIONS: Record<string, string> = {

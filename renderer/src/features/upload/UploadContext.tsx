@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import type { ImageRecord } from '../../api/types';
+import type { ImageRecord } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { localPathsOf } from '../../desktop/desktop';
 import { useToast } from '../../ui/Toasts';

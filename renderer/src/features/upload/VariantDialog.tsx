@@ -1,12 +1,11 @@
 import { useEffect, useState } from 'react';
-import type { Fit, OutputFormat, VariantSpec } from '../../api/types';
+import { OUTPUT_FORMATS, type Fit, type OutputFormat, type VariantSpecInput } from '../../api/schemas';
 import { Dialog } from '../../ui/Dialog';
 import { Icon } from '../../ui/Icon';
 import { useSession } from '../../auth/SessionContext';
 import { useUploads } from './UploadContext';
 import { DEFAULT_CUSTOM, PRESETS, variantProblem, type VariantChoice } from './variantPresets';
 
-const FORMATS: OutputFormat[] = ['webp', 'avif', 'jpeg', 'png'];
 const FITS: Array<{ value: Fit; label: string }> = [
   { value: 'inside', label: 'Fit inside' },
   { value: 'cover', label: 'Crop to fill' },
@@ -28,7 +27,7 @@ export function VariantDialog({ open, onClose }: { open: boolean; onClose: () =>
   const problems = draft.presetId === 'custom' ? draft.custom.map((v) => variantProblem(v, draft.custom, caps)) : [];
   const valid = problems.every((p) => !p) && (draft.presetId !== 'custom' || draft.custom.length > 0);
 
-  const updateVariant = (index: number, patch: Partial<VariantSpec>) =>
+  const updateVariant = (index: number, patch: Partial<VariantSpecInput>) =>
     setDraft((d) => ({ ...d, custom: d.custom.map((v, i) => (i === index ? clean({ ...v, ...patch }) : v)) }));
 
   return (
@@ -110,7 +109,7 @@ export function VariantDialog({ open, onClose }: { open: boolean; onClose: () =>
                   </td>
                   <td>
                     <select className="input input-sm" aria-label={`Variant ${i + 1} format`} value={v.format ?? 'webp'} onChange={(e) => updateVariant(i, { format: e.target.value as OutputFormat })}>
-                      {FORMATS.map((f) => (
+                      {OUTPUT_FORMATS.map((f) => (
                         <option key={f} value={f}>
                           {f.toUpperCase()}
                         </option>
@@ -167,8 +166,8 @@ function NumberInput({ label, value, onChange, placeholder = '—' }: { label: s
 }
 
 /** Leaves out what is not set, so the server applies its own defaults. */
-function clean(v: VariantSpec): VariantSpec {
-  const out: VariantSpec = { name: v.name };
+function clean(v: VariantSpecInput): VariantSpecInput {
+  const out: VariantSpecInput = { name: v.name };
   if (v.width) out.width = v.width;
   if (v.height) out.height = v.height;
   if (v.fit) out.fit = v.fit;

@@ -1,5 +1,5 @@
 import type { ApiError } from '../../api/client';
-import type { Me } from '../../api/types';
+import type { Me } from '../../api/schemas';
 import { formatBytes, formatCount, formatLimit, sentence } from '../../ui/format';
 
 export interface UploadProblem {

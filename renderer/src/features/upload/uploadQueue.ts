@@ -1,6 +1,6 @@
 import * as tus from 'tus-js-client';
 import { ApiError, errorFromBody } from '../../api/client';
-import type { Me, VariantSpec } from '../../api/types';
+import type { Me, VariantSpecInput } from '../../api/schemas';
 import { describeImportError, describeUploadError, type UploadProblem } from './uploadErrors';
 
 export type UploadState = 'queued' | 'uploading' | 'done' | 'error';
@@ -35,7 +35,7 @@ export interface UploadItem {
   waitingUntil: number | null;
   problem: UploadProblem | null;
   imageId: string | null;
-  variants: VariantSpec[] | null;
+  variants: VariantSpecInput[] | null;
 }
 
 export interface UploadTotals {
@@ -60,7 +60,7 @@ export interface UploadQueueOptions {
   /** Called once per finished upload with the new image's id. */
   onUploaded?: (imageId: string, item: UploadItem) => void;
   /** Imports a file by its path on disk (POST /v1/image/import); needed for items added with paths. */
-  importFile?: (path: string, variants: VariantSpec[] | null) => Promise<{ id: string }>;
+  importFile?: (path: string, variants: VariantSpecInput[] | null) => Promise<{ id: string }>;
   parallel?: number;
 }
 
@@ -116,7 +116,7 @@ export class UploadQueue {
    * Adds files to send. With `localPaths` (one per file, in the same order) they are imported
    * by path instead of uploaded.
    */
-  add(files: Array<{ file: File; path?: string }>, variants: VariantSpec[] | null, localPaths?: string[]) {
+  add(files: Array<{ file: File; path?: string }>, variants: VariantSpecInput[] | null, localPaths?: string[]) {
     if (localPaths && (localPaths.length !== files.length || !this.options.importFile)) throw new Error('UploadQueue.add: one local path per file, and an importFile option, are needed to import');
     const added = files.map(({ file, path }, index) => ({
       id: `u${++counter}`,

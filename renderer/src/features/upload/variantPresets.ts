@@ -1,11 +1,11 @@
-import type { Me, VariantSpec } from '../../api/types';
+import type { Me, VariantSpecInput } from '../../api/schemas';
 
 export interface VariantPreset {
   id: string;
   label: string;
   description: string;
   /** null: the server's defaults (thumb and display). */
-  variants: VariantSpec[] | null;
+  variants: VariantSpecInput[] | null;
 }
 
 export const PRESETS: VariantPreset[] = [
@@ -37,18 +37,18 @@ export const PRESETS: VariantPreset[] = [
   },
 ];
 
-export const DEFAULT_CUSTOM: VariantSpec[] = [
+export const DEFAULT_CUSTOM: VariantSpecInput[] = [
   { name: 'thumb', width: 320, height: 320, fit: 'inside', format: 'webp' },
   { name: 'large', width: 2560, fit: 'inside', format: 'webp', quality: 82 },
 ];
 
 export interface VariantChoice {
   presetId: string | 'custom';
-  custom: VariantSpec[];
+  custom: VariantSpecInput[];
 }
 
 /** The variants to send with an upload for a choice; null means the server's defaults. */
-export function variantsOf(choice: VariantChoice): VariantSpec[] | null {
+export function variantsOf(choice: VariantChoice): VariantSpecInput[] | null {
   if (choice.presetId === 'custom') return choice.custom;
   return PRESETS.find((p) => p.id === choice.presetId)?.variants ?? null;
 }
@@ -59,7 +59,7 @@ export function choiceLabel(choice: VariantChoice): string {
 }
 
 /** Client-side check of one custom variant, mirroring the server's rules, for instant feedback. */
-export function variantProblem(v: VariantSpec, all: VariantSpec[], caps: Me['limits']['output']): string | undefined {
+export function variantProblem(v: VariantSpecInput, all: VariantSpecInput[], caps: Me['limits']['output']): string | undefined {
   if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(v.name)) return 'Name: lower-case letters, digits, - or _';
   if (v.name === 'original') return 'Name "original" is reserved';
   if (all.filter((o) => o.name === v.name).length > 1) return 'Names must be unique';
