@@ -54,7 +54,7 @@ async function run(channel: Channel) {
   const stop = () => {
     stopping ??= (async () => {
       try {
-        if (server && sessionKeyId) server.parts.keys.revoke(sessionKeyId);
+        if (server && sessionKeyId) await server.parts.keys.revoke(sessionKeyId);
         await server?.close();
       } finally {
         process.exit(0);
@@ -83,8 +83,8 @@ async function run(channel: Channel) {
         },
       });
       const keys = server.parts.keys;
-      for (const stale of keys.list()) if (stale.name === SESSION_KEY_NAME) keys.revoke(stale.id);
-      const session = keys.create({ customer: LOCAL_CUSTOMER, role: 'admin', name: SESSION_KEY_NAME });
+      for (const stale of await keys.list()) if (stale.name === SESSION_KEY_NAME) await keys.revoke(stale.id);
+      const session = await keys.create({ customer: LOCAL_CUSTOMER, role: 'admin', name: SESSION_KEY_NAME });
       sessionKeyId = session.id;
       createQueueProgress({
         countUnfinished: createProgressRepo(server.parts.db).countUnfinished,

@@ -26,6 +26,9 @@ const LAYERED: Record<string, string> = {
     `import { allImages } from '../db/images.repo.js';\nimport { now } from '../util/clock.js';\n` +
     `export const listImages = () => ({ at: now(), images: allImages() });\n`,
   'server/db/images.repo.ts': `import type { Database } from 'better-sqlite3';\nexport const allImages = (db?: Database) => (db ? [] : []);\n`,
+  'server/db/keys.repo.ts': `export const findKey = (id: string) => id;\n`,
+  'server/db/sqlite/adapter.ts': `import Database from 'better-sqlite3';\nimport { findKey } from '../keys.repo.js';\nexport const open = (file: string) => [new Database(file), findKey];\n`,
+  'server/cli.ts': `import { open } from './db/sqlite/adapter.js';\nexport const run = () => open(':memory:');\n`,
   'server/jobs/runner.ts': `import { listImages } from '../services/images.service.js';\nexport const run = () => listImages();\n`,
   'server/sync/s3-sync.ts': `export const sync = () => undefined;\n`,
   'server/util/clock.ts': `export const now = () => Date.now();\n`,
@@ -46,6 +49,8 @@ const BROKEN: Record<string, string> = {
     `import { createRoutes } from '../http/routes.js';\nimport { sync } from '../sync/s3-sync.js';\n` +
     `export const all = (req: IncomingMessage) => [req, Server, sharp, createRoutes, sync];\n`,
   'server/db/stats.repo.ts': `import { listImages } from '../services/images.service.js';\nexport const count = () => listImages().images.length;\n`,
+  'server/db/keys.repo.ts': `import Database from 'better-sqlite3';\nexport const findKey = (id: string) => new Database(id);\n`,
+  'server/jobs/claim.ts': `import { open } from '../db/sqlite/adapter.js';\nexport const claim = () => open('jobs.db');\n`,
   'server/jobs/answer.ts': `import { createRoutes } from '../http/routes.js';\nexport const answer = createRoutes;\n`,
   'server/util/clock.ts': `import { AppError } from '../errors.js';\nexport const now = () => Date.now();\nexport const never = () => new AppError();\n`,
   'server/desktop.ts': `import type { DarkroomDesktopBridge } from '../electron/bridge.js';\nimport { app } from 'electron';\nexport const shell = (b: DarkroomDesktopBridge) => [b, app];\n`,
@@ -108,6 +113,9 @@ describe('layering check (npm run lint:deps)', () => {
       ['services-import-no-outside-system-client', 'server/services/upload.service.ts', /node_modules\/sharp\//],
       ['services-import-no-s3-or-watch-adapter', 'server/services/upload.service.ts', /^server\/sync\/s3-sync\.ts$/],
       ['db-and-storage-import-no-use-case', 'server/db/stats.repo.ts', /^server\/services\/images\.service\.ts$/],
+      ['only-the-sqlite-adapter-imports-better-sqlite3', 'server/db/keys.repo.ts', /node_modules\/better-sqlite3\//],
+      ['repositories-are-dialect-neutral', 'server/db/keys.repo.ts', /node_modules\/better-sqlite3\//],
+      ['only-composition-roots-choose-the-database-adapter', 'server/jobs/claim.ts', /^server\/db\/sqlite\/adapter\.ts$/],
       ['only-http-imports-http', 'server/jobs/answer.ts', /^server\/http\/routes\.ts$/],
       ['util-is-a-leaf', 'server/util/clock.ts', /^server\/errors\.ts$/],
       ['server-imports-no-electron', 'server/desktop.ts', /^electron\/bridge\.ts$/],
@@ -125,8 +133,9 @@ describe('layering check (npm run lint:deps)', () => {
       expect(hit, `${rule}: ${from} → ${to} not reported in:\n${output}`).toBe(true);
     }
     // What the rules allow stays allowed: the renderer's API schemas and desktop bridge, a route
-    // calling a use case, a job calling a use case.
-    for (const allowed of ['renderer/src/client.ts', 'renderer/src/desktop.ts', 'server/http/routes.ts', 'server/jobs/runner.ts']) {
+    // calling a use case, a job calling a use case, the SQLite adapter using its driver and a
+    // composition root choosing it.
+    for (const allowed of ['renderer/src/client.ts', 'renderer/src/desktop.ts', 'server/http/routes.ts', 'server/jobs/runner.ts', 'server/db/sqlite/adapter.ts', 'server/cli.ts']) {
       expect(found.filter((v) => v.includes(`: ${allowed} →`)), output).toEqual([]);
     }
   });

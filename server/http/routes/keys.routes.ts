@@ -8,18 +8,18 @@ export function keysRouter(keys: KeysService): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.keys);
 
-  router.post('/keys', allowed, noQuery, jsonBody, (req, res) => {
+  router.post('/keys', allowed, noQuery, jsonBody, async (req, res) => {
     const input = parseBody(NewKeyInput, req.body ?? {});
-    const created = keys.create(input);
+    const created = await keys.create(input);
     res.status(201).location(`/v1/keys/${created.id}`).json(created);
   });
 
-  router.get('/keys', allowed, noQuery, (_req, res) => {
-    res.json({ items: keys.list() });
+  router.get('/keys', allowed, noQuery, async (_req, res) => {
+    res.json({ items: await keys.list() });
   });
 
-  router.delete('/keys/:id', allowed, noQuery, (req, res) => {
-    keys.revoke(String(req.params.id));
+  router.delete('/keys/:id', allowed, noQuery, async (req, res) => {
+    await keys.revoke(String(req.params.id));
     res.status(204).end();
   });
 
