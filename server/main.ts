@@ -255,7 +255,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     keys,
     readiness: {
       checks: {
-        database: () => db.prepare('SELECT 1 AS ok').get() !== undefined,
+        database: () => database.isReachable(),
         workers: () => pool.isAlive(),
         disk: async () => (await store.freeBytes()) > config.minFreeBytes,
       },

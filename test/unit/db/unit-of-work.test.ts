@@ -103,6 +103,19 @@ describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
     expect(await db.repos.keys.findById('a')).toBeDefined();
   });
 
+  it('reports the database reachable, after the unit of work that holds it', async () => {
+    const db = open();
+    let release!: () => void;
+    const unit = db.unitOfWork(() => new Promise<void>((resolve) => (release = resolve)));
+    let reached: boolean | undefined;
+    const reachable = db.isReachable().then((r) => (reached = r));
+    await aWhile();
+    expect(reached).toBeUndefined();
+    release();
+    await unit;
+    expect(await reachable).toBe(true);
+  });
+
   it('refuses its repositories once it has ended', async () => {
     const db = open();
     const leaked = await db.unitOfWork(async (repos) => repos);
