@@ -14,6 +14,16 @@ const HTTP_LIBRARIES = ['^(node:)?(http|https|http2)$', packages('express', 'bus
 /** Client libraries of outside systems: only the modules that wrap them (adapters) import them. */
 const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', '@aws-sdk/[^/]+', 'sharp', 'piscina', 'chokidar', 'exiftool-vendored');
 
+/**
+ * Database modules from before the port (db/port.ts): the connection and the repositories that
+ * still run better-sqlite3 statements on it. A repository leaves this list when it moves behind
+ * the port; the list is empty once all have.
+ */
+const LEGACY_DATABASE_MODULES = [
+  '^server/db/(connection|errors|schema-version)\\.ts$',
+  '^server/db/(images|jobs|stats|sync|watch)\\.repo\\.ts$',
+];
+
 export default {
   forbidden: [
     {
@@ -99,6 +109,35 @@ export default {
       severity: 'error',
       from: { path: '^server/(db|storage)/' },
       to: { path: '^server/(services|http|watch|sync|recovery|desktop)/|^server/(main|cli)\\.ts$' },
+    },
+    {
+      name: 'only-the-sqlite-adapter-imports-better-sqlite3',
+      comment:
+        'The database is reached through its port (server/db/port.ts, the repositories); only the SQLite ' +
+        'adapter speaks to better-sqlite3, so a PostgreSQL adapter is an addition. Until every repository ' +
+        'is behind the port, the connection module and the repositories still on it are allowed too ' +
+        '(LEGACY_DATABASE_MODULES); the data-dir lock uses SQLite as a lock file, not as the database.',
+      severity: 'error',
+      from: { path: '^(server|bench)/', pathNot: ['^server/db/sqlite/', ...LEGACY_DATABASE_MODULES, '^server/storage/data-dir-lock\\.ts$'] },
+      to: { path: packages('better-sqlite3') },
+    },
+    {
+      name: 'repositories-are-dialect-neutral',
+      comment:
+        'A repository states its queries with the query builder (db/sql-executor.ts) and runs them on ' +
+        'whichever adapter built it: it imports no adapter and no driver.',
+      severity: 'error',
+      from: { path: '^server/db/[^/]+\\.repo\\.ts$', pathNot: LEGACY_DATABASE_MODULES },
+      to: { path: ['^server/db/(sqlite|postgres)/', '^server/db/connection\\.ts$', packages('better-sqlite3', 'pg')] },
+    },
+    {
+      name: 'only-composition-roots-choose-the-database-adapter',
+      comment:
+        'Use cases, jobs, routes and adapters of other systems depend on the database port; which ' +
+        'adapter runs under it is chosen once, in main.ts or cli.ts.',
+      severity: 'error',
+      from: { path: '^server/', pathNot: ['^server/db/', '^server/(main|cli)\\.ts$'] },
+      to: { path: '^server/db/(sqlite|postgres)/' },
     },
     {
       name: 'only-http-imports-http',

@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
+import { dbPortBench } from './db-port.bench.js';
 import { fsyncBench } from './fsync.bench.js';
 import { heicBench } from './heic.bench.js';
 import { largeBench } from './large.bench.js';
@@ -31,6 +32,7 @@ const SUITES: Record<string, Suite> = {
   recovery: recoveryBench,
   svg: svgBench,
   heic: heicBench,
+  db: dbPortBench,
 };
 
 async function main() {

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
 import { openDatabase, type Db } from './db/connection.js';
 import { openDatabaseReadOnly, SCHEMA_VERSION, SchemaVersionError, schemaVersionOf, schemaVersionProblem } from './db/schema-version.js';
-import { createKeysRepo } from './db/keys.repo.js';
+import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
 import { createStatsRepo } from './db/stats.repo.js';
 import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
@@ -195,8 +195,8 @@ export function buildProgram(): Command {
   const dataDirOption = () => new Option('--data-dir <dir>', `data dir [env ${envName('data-dir')}]`);
   const keysService = (flags: { dataDir?: string }) => {
     const config = configFrom({ dataDir: flags.dataDir });
-    const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
-    return { db, keys: createKeysService(createKeysRepo(db), systemClock) };
+    const db = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'), { fsync: config.fsync });
+    return { db, keys: createKeysService(db.repos.keys, systemClock) };
   };
 
   keys
@@ -206,11 +206,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
     .option('--name <name>', 'a label to recognise the key by')
     .addOption(dataDirOption())
-    .action((flags: { customer: string; role: string; name?: string; dataDir?: string }) => {
+    .action(async (flags: { customer: string; role: string; name?: string; dataDir?: string }) => {
       const input = NewKeyRequest.safeParse({ customer: flags.customer, role: flags.role, name: flags.name });
       if (!input.success) fail(input.error.issues[0]!.message);
       const { db, keys: service } = keysService(flags);
-      const created = service.create(input.data);
+      const created = await service.create(input.data);
       db.close();
       process.stdout.write(`${created.key}\n`);
       process.stderr.write(`created ${created.role} key ${created.id} for customer "${created.customer}"; it is not shown again\n`);
@@ -220,9 +220,9 @@ export function buildProgram(): Command {
     .command('list')
     .description('list active keys (never their secret)')
     .addOption(dataDirOption())
-    .action((flags: { dataDir?: string }) => {
+    .action(async (flags: { dataDir?: string }) => {
       const { db, keys: service } = keysService(flags);
-      for (const key of service.list()) {
+      for (const key of await service.list()) {
         process.stdout.write(`${key.id}\t${key.role}\t${key.customer}\t${key.prefix}…\t${key.name ?? ''}\n`);
       }
       db.close();
@@ -232,10 +232,10 @@ export function buildProgram(): Command {
     .command('revoke <id>')
     .description('revoke a key')
     .addOption(dataDirOption())
-    .action((id: string, flags: { dataDir?: string }) => {
+    .action(async (id: string, flags: { dataDir?: string }) => {
       const { db, keys: service } = keysService(flags);
       try {
-        service.revoke(id);
+        await service.revoke(id);
       } catch (err) {
         fail((err as Error).message);
       } finally {

@@ -2,11 +2,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { openDatabase } from './db/connection.js';
 import { translateDatabaseError } from './db/errors.js';
 import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
-import { createKeysRepo } from './db/keys.repo.js';
+import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
 import { createStatsRepo } from './db/stats.repo.js';
 import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
@@ -98,22 +97,23 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
   const lock = acquireDataDirLock(config.dataDir);
-  const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
+  const database = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'), { fsync: config.fsync });
+  // The repositories not yet behind the port use the connection directly.
+  const db = database.connection;
   const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
 
-  const keysRepo = createKeysRepo(db);
   const imagesRepo = createImagesRepo(db);
   const jobsRepo = createJobsRepo(db);
   const statsRepo = createStatsRepo(db);
-  const keys = createKeysService(keysRepo, clock);
+  const keys = createKeysService(database.repos.keys, clock);
 
   const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
   let bootstrapKey: string | undefined;
   try {
-    if (config.adminKey) keys.ensureAdminKey(config.adminKey);
-    bootstrapKey = keys.bootstrapAdminKey();
+    if (config.adminKey) await keys.ensureAdminKey(config.adminKey);
+    bootstrapKey = await keys.bootstrapAdminKey();
     if (sync) sync.prepare();
     else assertNoOriginalsOnlyInBucket(db);
   } catch (err) {
@@ -249,7 +249,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   // One count per key across every way of uploading over HTTP (multipart, raw, tus).
   const uploadSlot = limitUploadsPerKey(config.maxUploadsPerKey);
-  const events = eventsRouter(lifecycle.events, { isKeyActive: (keyId) => keysRepo.findById(keyId)?.revoked_at === null });
+  const events = eventsRouter(lifecycle.events, { isKeyActive: async (keyId) => (await database.repos.keys.findById(keyId))?.revoked_at === null });
 
   const app = createApp({
     checkAnswers: options.checkAnswers,
@@ -258,7 +258,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     keys,
     readiness: {
       checks: {
-        database: () => db.prepare('SELECT 1 AS ok').get() !== undefined,
+        database: () => database.isReachable(),
         workers: () => pool.isAlive(),
         disk: async () => (await store.freeBytes()) > config.minFreeBytes,
       },
@@ -381,6 +381,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { app, db, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
+    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
   };
 }

@@ -1,7 +1,17 @@
-import type { Db } from './connection.js';
+import { sql as literal } from 'kysely';
+import { params, type SqlExecutor } from './sql-executor.js';
 
-/** The one number the desktop's badge shows: images not finished yet. */
-export function createProgressRepo(db: Db) {
-  const unfinished = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM images WHERE status IN ('queued', 'processing')`);
-  return { countUnfinished: () => unfinished.get()!.n };
+export interface ProgressRepo {
+  /** The one number the desktop's badge shows: images not finished yet. */
+  countUnfinished(): Promise<number>;
+}
+
+export function createProgressRepo(sql: SqlExecutor): ProgressRepo {
+  const unfinished = sql.prepare(params(), (db) =>
+    db
+      .selectFrom('images')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', 'in', [literal.lit('queued'), literal.lit('processing')]),
+  );
+  return { countUnfinished: async () => (await unfinished.first())!.n };
 }

@@ -14,7 +14,6 @@
  * left over by a crash is revoked at the next start.
  */
 import { ConfigError, parseConfig, readEnv } from '../config.js';
-import { createProgressRepo } from '../db/progress.repo.js';
 import { startServer, type RunningServer } from '../main.js';
 import { LOCAL_CUSTOMER } from '../services/keys.service.js';
 import { serverOptionsFromArgs } from './args.js';
@@ -54,7 +53,7 @@ async function run(channel: Channel) {
   const stop = () => {
     stopping ??= (async () => {
       try {
-        if (server && sessionKeyId) server.parts.keys.revoke(sessionKeyId);
+        if (server && sessionKeyId) await server.parts.keys.revoke(sessionKeyId);
         await server?.close();
       } finally {
         process.exit(0);
@@ -83,11 +82,11 @@ async function run(channel: Channel) {
         },
       });
       const keys = server.parts.keys;
-      for (const stale of keys.list()) if (stale.name === SESSION_KEY_NAME) keys.revoke(stale.id);
-      const session = keys.create({ customer: LOCAL_CUSTOMER, role: 'admin', name: SESSION_KEY_NAME });
+      for (const stale of await keys.list()) if (stale.name === SESSION_KEY_NAME) await keys.revoke(stale.id);
+      const session = await keys.create({ customer: LOCAL_CUSTOMER, role: 'admin', name: SESSION_KEY_NAME });
       sessionKeyId = session.id;
       createQueueProgress({
-        countUnfinished: createProgressRepo(server.parts.db).countUnfinished,
+        countUnfinished: server.parts.database.repos.progress.countUnfinished,
         lifecycle: server.parts.lifecycle,
         onChange: (progress) => channel.send({ type: 'progress', ...progress }),
         onBatchFinished: (batch) => channel.send({ type: 'batch-finished', ...batch }),

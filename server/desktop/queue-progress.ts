@@ -10,7 +10,7 @@ export interface QueueProgress {
 }
 
 export interface QueueProgressDeps {
-  countUnfinished: () => number;
+  countUnfinished: () => Promise<number>;
   lifecycle: Pick<Lifecycle, 'events'>;
   onChange: (progress: QueueProgress) => void;
   /** The queue ran empty after a batch: what it did. */
@@ -34,7 +34,7 @@ export function createQueueProgress(deps: QueueProgressDeps) {
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      tick();
+      void tick();
     });
   };
 
@@ -47,8 +47,33 @@ export function createQueueProgress(deps: QueueProgressDeps) {
     scheduleTick();
   };
 
-  function tick() {
-    const pending = deps.countUnfinished();
+  // One look at a time: a look started while another awaits the count runs again after it, so
+  // two looks never both finish the same batch.
+  let looking: Promise<void> | undefined;
+  let lookAgain = false;
+  function tick(): Promise<void> {
+    if (looking) {
+      lookAgain = true;
+      return looking;
+    }
+    looking = (async () => {
+      do {
+        lookAgain = false;
+        await look();
+      } while (lookAgain);
+    })().finally(() => {
+      looking = undefined;
+    });
+    return looking;
+  }
+
+  async function look() {
+    let pending: number;
+    try {
+      pending = await deps.countUnfinished();
+    } catch {
+      return; // the database is busy: looked at again at the next interval
+    }
     if (pending > 0) batch ??= { processed: 0, failed: 0 };
     const current: QueueProgress = {
       pending,
@@ -66,14 +91,14 @@ export function createQueueProgress(deps: QueueProgressDeps) {
       batch = undefined;
       deps.onBatchFinished(finished);
       last = '';
-      tick();
+      lookAgain = true;
     }
   }
 
   deps.lifecycle.events.on('status', onStatus);
-  const timer = setInterval(tick, deps.intervalMs ?? 500);
+  const timer = setInterval(() => void tick(), deps.intervalMs ?? 500);
   timer.unref();
-  tick();
+  void tick();
 
   return {
     tick,

@@ -41,7 +41,7 @@ export function publicKey(row: ApiKeyRow): ApiKey {
 }
 
 export function createKeysService(repo: KeysRepo, clock: Clock) {
-  function insertKey(plain: string, input: NewKeyRequest) {
+  async function insertKey(plain: string, input: NewKeyRequest) {
     const row = {
       id: `key_${crypto.randomBytes(9).toString('base64url')}`,
       key_hash: hashKey(plain),
@@ -51,25 +51,25 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
       name: input.name ?? null,
       created_at: clock.now(),
     };
-    repo.insert(row);
+    await repo.insert(row);
     return row;
   }
 
   return {
-    create(input: NewKeyRequest): CreatedKey {
+    async create(input: NewKeyRequest): Promise<CreatedKey> {
       const plain = generateKey();
-      const row = insertKey(plain, input);
+      const row = await insertKey(plain, input);
       return { ...publicKey({ ...row, last_used_at: null, revoked_at: null }), key: plain };
     },
 
-    authenticate(plain: string): Principal | undefined {
-      const row = repo.findByHash(hashKey(plain));
+    async authenticate(plain: string): Promise<Principal | undefined> {
+      const row = await repo.findByHash(hashKey(plain));
       if (!row || row.revoked_at !== null) return undefined;
       const now = clock.now();
       if (!row.last_used_at || now - row.last_used_at > TOUCH_INTERVAL_MS) {
         // Bookkeeping only: a busy database must not turn a valid key away.
         try {
-          repo.touch(row.id, now);
+          await repo.touch(row.id, now);
         } catch {
           // tried again on the next request
         }
@@ -77,10 +77,10 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
       return { keyId: row.id, customer: row.customer, role: row.role };
     },
 
-    list: () => repo.listActive().map(publicKey),
+    list: async () => (await repo.listActive()).map(publicKey),
 
-    revoke(id: string) {
-      if (!repo.revoke(id, clock.now())) throw new AppError('not_found', `no active key ${id}`);
+    async revoke(id: string) {
+      if (!(await repo.revoke(id, clock.now()))) throw new AppError('not_found', `no active key ${id}`);
     },
 
     /**
@@ -88,10 +88,10 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
      * revoked (an operator who revoked a leaked key must not see it come back with the next
      * restart), and a key of another role is not silently made an admin: both stop start-up.
      */
-    ensureAdminKey(plain: string) {
-      const existing = repo.findByHash(hashKey(plain));
+    async ensureAdminKey(plain: string) {
+      const existing = await repo.findByHash(hashKey(plain));
       if (!existing) {
-        insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'admin (--admin-key)' });
+        await insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'admin (--admin-key)' });
         return;
       }
       if (existing.revoked_at !== null) {
@@ -105,10 +105,10 @@ export function createKeysService(repo: KeysRepo, clock: Clock) {
     },
 
     /** First start without any admin: create one so the operator can get in. Returns the plain key once. */
-    bootstrapAdminKey(): string | undefined {
-      if (repo.countActiveAdmins() > 0) return undefined;
+    async bootstrapAdminKey(): Promise<string | undefined> {
+      if ((await repo.countActiveAdmins()) > 0) return undefined;
       const plain = generateKey();
-      insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'bootstrap admin' });
+      await insertKey(plain, { customer: LOCAL_CUSTOMER, role: 'admin', name: 'bootstrap admin' });
       return plain;
     },
   };

@@ -26,13 +26,17 @@ const LAYERED: Record<string, string> = {
     `import { allImages } from '../db/images.repo.js';\nimport { now } from '../util/clock.js';\n` +
     `export const listImages = () => ({ at: now(), images: allImages() });\n`,
   'server/db/images.repo.ts': `import type { Database } from 'better-sqlite3';\nexport const allImages = (db?: Database) => (db ? [] : []);\n`,
+  'server/db/keys.repo.ts': `export const findKey = (id: string) => id;\n`,
+  'server/db/sqlite/adapter.ts': `import Database from 'better-sqlite3';\nimport { findKey } from '../keys.repo.js';\nexport const open = (file: string) => [new Database(file), findKey];\n`,
   'server/jobs/runner.ts': `import { listImages } from '../services/images.service.js';\nexport const run = () => listImages();\n`,
   'server/sync/s3-sync.ts': `import { bucket } from '../storage/s3/bucket.js';\nexport const sync = () => bucket;\n`,
   'server/storage/s3/bucket.ts': `import { S3Client } from '@aws-sdk/client-s3';\nexport const bucket = () => new S3Client({});\n`,
   'server/storage/blob-store.ts': `export interface BlobStore { stat(key: string): Promise<unknown> }\n`,
   'server/storage/fs/fs-blob-store.ts': `import type { BlobStore } from '../blob-store.js';\nexport const createFsBlobStore = (): BlobStore => ({ stat: async () => undefined });\n`,
   'server/jobs/store-user.ts': `import type { BlobStore } from '../storage/blob-store.js';\nexport const sizeOf = (store: BlobStore) => store.stat('originals/x');\n`,
-  'server/cli.ts': `import { createFsBlobStore } from './storage/fs/fs-blob-store.js';\nexport const store = createFsBlobStore();\n`,
+  'server/cli.ts':
+    `import { open } from './db/sqlite/adapter.js';\nimport { createFsBlobStore } from './storage/fs/fs-blob-store.js';\n` +
+    `export const run = () => open(':memory:');\nexport const store = createFsBlobStore();\n`,
   'server/util/clock.ts': `export const now = () => Date.now();\n`,
   'server/api/schemas.ts':
     `import { z } from 'zod';\nimport { MAX_SIDE } from './caps.js';\n` +
@@ -56,6 +60,8 @@ const BROKEN: Record<string, string> = {
     `export const all = (req: IncomingMessage) => [req, Server, sharp, createRoutes, sync];\n`,
   'server/db/stats.repo.ts': `import { listImages } from '../services/images.service.js';\nexport const count = () => listImages().images.length;\n`,
   'server/api/leaky.ts': `import fs from 'node:fs';\nimport { AppError } from '../errors.js';\nexport const all = [fs, AppError];\n`,
+  'server/db/keys.repo.ts': `import Database from 'better-sqlite3';\nexport const findKey = (id: string) => new Database(id);\n`,
+  'server/jobs/claim.ts': `import { open } from '../db/sqlite/adapter.js';\nexport const claim = () => open('jobs.db');\n`,
   'server/jobs/answer.ts': `import { createRoutes } from '../http/routes.js';\nexport const answer = createRoutes;\n`,
   'server/util/clock.ts': `import { AppError } from '../errors.js';\nexport const now = () => Date.now();\nexport const never = () => new AppError();\n`,
   'server/desktop.ts': `import type { DarkroomDesktopBridge } from '../electron/bridge.js';\nimport { app } from 'electron';\nexport const shell = (b: DarkroomDesktopBridge) => [b, app];\n`,
@@ -121,6 +127,9 @@ describe('layering check (npm run lint:deps)', () => {
       ['services-import-no-outside-system-client', 'server/services/upload.service.ts', /node_modules\/sharp\//],
       ['services-import-no-s3-or-watch-adapter', 'server/services/upload.service.ts', /^server\/sync\/s3-sync\.ts$/],
       ['db-and-storage-import-no-use-case', 'server/db/stats.repo.ts', /^server\/services\/images\.service\.ts$/],
+      ['only-the-sqlite-adapter-imports-better-sqlite3', 'server/db/keys.repo.ts', /node_modules\/better-sqlite3\//],
+      ['repositories-are-dialect-neutral', 'server/db/keys.repo.ts', /node_modules\/better-sqlite3\//],
+      ['only-composition-roots-choose-the-database-adapter', 'server/jobs/claim.ts', /^server\/db\/sqlite\/adapter\.ts$/],
       ['only-http-imports-http', 'server/jobs/answer.ts', /^server\/http\/routes\.ts$/],
       ['util-is-a-leaf', 'server/util/clock.ts', /^server\/errors\.ts$/],
       ['api-schemas-are-a-leaf', 'server/api/leaky.ts', /^server\/errors\.ts$/],
@@ -144,7 +153,7 @@ describe('layering check (npm run lint:deps)', () => {
     // What the rules allow stays allowed: the renderer's API schemas and desktop bridge, the API
     // schemas' zod, a worker taking a cap from the API, a route calling a use case, a job calling
     // a use case, the S3 adapter using the SDK, sync using the S3 adapter, a job using the blob
-    // store port, the CLI choosing the fs adapter.
+    // store port, the SQLite adapter using its driver, and the CLI choosing the adapters.
     for (const allowed of [
       'renderer/src/client.ts',
       'renderer/src/desktop.ts',
@@ -155,6 +164,7 @@ describe('layering check (npm run lint:deps)', () => {
       'server/storage/s3/bucket.ts',
       'server/sync/s3-sync.ts',
       'server/jobs/store-user.ts',
+      'server/db/sqlite/adapter.ts',
       'server/cli.ts',
     ]) {
       expect(found.filter((v) => v.includes(`: ${allowed} →`)), output).toEqual([]);

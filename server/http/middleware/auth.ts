@@ -16,10 +16,10 @@ export function keyFromRequest(req: Request): string | undefined {
 
 /** Every /v1 request: a known, unrevoked key or 401. */
 export function authenticate(keys: KeysService) {
-  return (req: Request, res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     const plain = keyFromRequest(req);
     if (!plain) return next(new AppError('unauthorized', 'send an API key: Authorization: Bearer KEY'));
-    const principal = keys.authenticate(plain);
+    const principal = await keys.authenticate(plain);
     if (!principal) return next(new AppError('unauthorized', 'unknown or revoked API key'));
     res.locals.principal = principal;
     next();

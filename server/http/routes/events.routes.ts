@@ -14,7 +14,7 @@ export interface EventsRoutesOptions {
    * `keyCheckMs`, so a key revoked anywhere (the API, or `darkroom keys revoke` in another
    * process on the same data dir) ends its streams within that time.
    */
-  isKeyActive?: (keyId: string) => boolean;
+  isKeyActive?: (keyId: string) => Promise<boolean>;
   keyCheckMs?: number;
 }
 
@@ -54,11 +54,11 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
   const heartbeatMs = options.heartbeatMs ?? 15_000;
 
   let keyCheck: NodeJS.Timeout | undefined;
-  const checkKeys = () => {
+  const checkKeys = async () => {
     for (const [keyId, streams] of byKey) {
       let active: boolean | undefined;
       try {
-        active = options.isKeyActive?.(keyId);
+        active = await options.isKeyActive?.(keyId);
       } catch {
         continue; // the database is busy: asked again at the next check
       }
@@ -83,7 +83,7 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
     byKey.set(principal.keyId, ofKey);
     ofKey.add(res);
     if (options.isKeyActive && !keyCheck) {
-      keyCheck = setInterval(checkKeys, options.keyCheckMs ?? KEY_CHECK_MS);
+      keyCheck = setInterval(() => void checkKeys(), options.keyCheckMs ?? KEY_CHECK_MS);
       keyCheck.unref();
     }
     res.status(200);

@@ -9,18 +9,18 @@ export function keysRouter(keys: KeysService): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.keys);
 
-  router.post('/keys', allowed, noQuery, jsonBody, (req, res) => {
+  router.post('/keys', allowed, noQuery, jsonBody, async (req, res) => {
     const input = parseBody(NewKeyRequest, req.body ?? {});
-    const created = keys.create(input);
+    const created = await keys.create(input);
     answer(res.location(`/v1/keys/${created.id}`), CreatedKey, created, 201);
   });
 
-  router.get('/keys', allowed, noQuery, (_req, res) => {
-    answer(res, KeyList, { items: keys.list() });
+  router.get('/keys', allowed, noQuery, async (_req, res) => {
+    answer(res, KeyList, { items: await keys.list() });
   });
 
-  router.delete('/keys/:id', allowed, noQuery, (req, res) => {
-    keys.revoke(parseParams(IdParams, req.params).id);
+  router.delete('/keys/:id', allowed, noQuery, async (req, res) => {
+    await keys.revoke(parseParams(IdParams, req.params).id);
     res.status(204).end();
   });
 

@@ -1,0 +1,42 @@
+import type { AppError } from '../errors.js';
+import type { Repositories } from './repositories.js';
+
+/**
+ * The database port: what the use cases know of the database. An adapter (db/sqlite/ today)
+ * implements it; nothing above db/ imports an adapter except the composition roots (main.ts,
+ * cli.ts), which choose one.
+ */
+export interface DatabasePort {
+  /** The repositories for work that needs no transaction: each call is its own statement. */
+  readonly repos: Repositories;
+
+  /**
+   * Runs `work` in one transaction, with repositories bound to it, and commits when it resolves
+   * (rolls back when it throws, and rethrows). While it is open nothing else runs on the
+   * database: other calls, and other units of work, wait until it ends, also across its awaits.
+   * So a "check, then act" inside it (read a row, decide, write) cannot be overtaken by another
+   * caller. Keep it short: everyone waits for it. Do no slow I/O inside; never open a unit of
+   * work inside another (it would wait for itself).
+   */
+  unitOfWork<T>(work: (repos: Repositories) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
+
+  /** The database answers a trivial query (for /readyz). */
+  isReachable(): Promise<boolean>;
+
+  /**
+   * A failure of the database as the API's error (CONTRACT §3: busy or failing → 503
+   * `unavailable` with Retry-After; full → 507), or undefined when `err` is not the database's.
+   */
+  translateError(err: unknown): AppError | undefined;
+
+  close(): void;
+}
+
+export interface UnitOfWorkOptions {
+  /**
+   * The commit must be on stable storage when the unit of work resolves: set by the commits
+   * that accept uploads, which a 202 promises. Whether that costs a sync is the adapter's
+   * choice, made once where the database is opened (`--fsync false` turns it off).
+   */
+  durable?: boolean;
+}

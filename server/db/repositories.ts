@@ -1,0 +1,17 @@
+import { createKeysRepo, type KeysRepo } from './keys.repo.js';
+import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
+import type { SqlExecutor } from './sql-executor.js';
+
+/** Every repository, as the use cases get them: outside a unit of work, or inside one. */
+export interface Repositories {
+  keys: KeysRepo;
+  progress: ProgressRepo;
+}
+
+/** Builds the repositories over one executor; an adapter calls this once per executor it has. */
+export function createRepositories(sql: SqlExecutor): Repositories {
+  return {
+    keys: createKeysRepo(sql),
+    progress: createProgressRepo(sql),
+  };
+}

@@ -1,0 +1,191 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The tables as the query builder sees them (Kysely's `Database` interface), written to match
+ * the schema the migrations build. Every dialect's migrations must arrive at these columns and
+ * types as JavaScript sees them: a column that is INTEGER in SQLite is BIGINT in PostgreSQL and
+ * must still read as a number. `Generated<T>` marks a column the database fills when an insert
+ * leaves it out (an autoincrement id, a DEFAULT).
+ *
+ * Times are milliseconds since the epoch; flags are 0/1 integers (SQLite has no booleans).
+ */
+export interface Database {
+  api_keys: ApiKeysTable;
+  images: ImagesTable;
+  image_metadata: ImageMetadataTable;
+  variants: VariantsTable;
+  outbox: OutboxTable;
+  jobs: JobsTable;
+  job_queues: JobQueuesTable;
+  stats_daily: StatsDailyTable;
+  watch_folders: WatchFoldersTable;
+  watch_files: WatchFilesTable;
+  s3_originals: S3OriginalsTable;
+  s3_sync_parts: S3SyncPartsTable;
+  s3_sync_state: S3SyncStateTable;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  key_hash: string;
+  key_prefix: string;
+  customer: string;
+  role: 'user' | 'business' | 'admin';
+  name: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface ImagesTable {
+  id: string;
+  customer: string;
+  status: string;
+  filename: string;
+  bytes: number;
+  sha256: string;
+  format: string;
+  width: number;
+  height: number;
+  pages: Generated<number>;
+  source: string;
+  generation: Generated<number>;
+  created_at: number;
+  processed_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  thumbhash: string | null;
+  dominant_color: string | null;
+  queued_at: number | null;
+  raw_format: string | null;
+  preview_width: number | null;
+  preview_height: number | null;
+}
+
+export interface ImageMetadataTable {
+  image_id: string;
+  /** JSON text. */
+  data: string;
+  extracted_at: number;
+}
+
+export interface VariantsTable {
+  image_id: string;
+  name: string;
+  spec: string;
+  status: string;
+  format: string;
+  width: number | null;
+  height: number | null;
+  bytes: number | null;
+  path: string | null;
+  etag: string | null;
+  written_at: number | null;
+  expires_at: number | null;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  type: string;
+  image_id: string | null;
+  /** JSON text. */
+  payload: string;
+  created_at: number;
+  dispatched_at: number | null;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  queue: string;
+  image_id: string | null;
+  customer: string | null;
+  generation: number | null;
+  event_id: number | null;
+  lane: string | null;
+  /** JSON text. */
+  payload: Generated<string>;
+  status: string;
+  attempts: Generated<number>;
+  max_attempts: number;
+  interruptions: Generated<number>;
+  run_at: number;
+  lease_until: number | null;
+  lease_token: string | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** Kept by triggers (migration 005): one row per customer with queued image jobs. */
+export interface JobQueuesTable {
+  customer: string;
+  waiting: Generated<number>;
+  served_seq: Generated<number>;
+}
+
+export interface StatsDailyTable {
+  level: number;
+  day: string;
+  customer: string;
+  format: string;
+  uploaded: Generated<number>;
+  processed: Generated<number>;
+  failed: Generated<number>;
+  rejected: Generated<number>;
+  bytes_in: Generated<number>;
+  bytes_out: Generated<number>;
+  /** A serialised latency histogram. */
+  latency: Uint8Array | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  group_json: string | null;
+}
+
+export interface WatchFoldersTable {
+  path: string;
+  /** 1: poll the folder instead of relying on file-system events. */
+  poll: Generated<number>;
+  added_at: number;
+}
+
+export interface WatchFilesTable {
+  path: string;
+  folder: string;
+  size: number;
+  mtime_ms: number;
+  sha256: string | null;
+  outcome: 'ingested' | 'rejected';
+  image_id: string | null;
+  error_code: string | null;
+  seen_at: number;
+}
+
+export interface S3OriginalsTable {
+  sha256: string;
+  bytes: number;
+  local: number;
+  synced_at: number | null;
+  last_used_at: number;
+}
+
+export interface S3SyncPartsTable {
+  job_id: number;
+  upload_id: string;
+  part_number: number;
+  etag: string;
+  crc32: string;
+  bytes: number;
+}
+
+export interface S3SyncStateTable {
+  id: number;
+  target: string | null;
+  outbox_cursor: Generated<number>;
+  synced_objects: Generated<number>;
+  synced_bytes: Generated<number>;
+  deleted_objects: Generated<number>;
+  evicted_originals: Generated<number>;
+  evicted_bytes: Generated<number>;
+  local_bytes: Generated<number>;
+}

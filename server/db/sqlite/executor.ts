@@ -1,0 +1,83 @@
+import type Database from 'better-sqlite3';
+import type { Compilable, Kysely } from 'kysely';
+import type { Database as Schema } from '../schema.js';
+import { QueryParam, type PreparedQuery, type QueryArgs, type SqlExecutor, type SqlFunctions } from '../sql-executor.js';
+import type { ConnectionGate } from './connection-gate.js';
+import { sqliteFunctions, sqliteQueryBuilder } from './dialect.js';
+
+/** How a statement gets the connection: directly, or after waiting at the gate. */
+export type StatementScheduler = <T>(statement: () => T) => Promise<T>;
+
+/**
+ * Statements outside a unit of work: run at once when the gate is free (the common case: no
+ * queueing, no extra tick), else after the unit of work that holds it.
+ */
+export function schedulerOutsideUnitOfWork(gate: ConnectionGate): StatementScheduler {
+  return (statement) => {
+    if (!gate.isHeld) {
+      try {
+        return Promise.resolve(statement());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return gate.acquire().then(() => {
+      try {
+        return statement();
+      } finally {
+        gate.release();
+      }
+    });
+  };
+}
+
+/**
+ * A SqlExecutor over better-sqlite3: each query is compiled once (Kysely, SQLite dialect) into
+ * a cached prepared statement; a call binds its arguments in the compiled order and runs it.
+ */
+export function createSqliteExecutor(
+  connection: Database.Database,
+  schedule: StatementScheduler,
+  builder: Kysely<Schema> = sqliteQueryBuilder,
+  fns: SqlFunctions = sqliteFunctions,
+): SqlExecutor {
+  return {
+    prepare<P extends object, O>(_args: P, build: (db: Kysely<Schema>, fns: SqlFunctions) => Compilable<O>): PreparedQuery<P, O> {
+      const compiled = build(builder, fns).compile();
+      const statement = connection.prepare<unknown[], O>(compiled.sql);
+      const bind = binder(compiled.parameters);
+      const argsOf = (args: unknown[]) => bind(args[0] as Record<string, unknown> | undefined);
+      return {
+        all: (...args: QueryArgs<P>) => schedule(() => statement.all(...argsOf(args))),
+        first: (...args: QueryArgs<P>) => schedule(() => statement.get(...argsOf(args))),
+        run: (...args: QueryArgs<P>) => schedule(() => statement.run(...argsOf(args)).changes),
+      };
+    },
+  };
+}
+
+/**
+ * The values for a compiled query's placeholders: a named parameter takes the call's argument
+ * of that name; a constant Kysely made a parameter (`.where('role', '=', 'admin')`) keeps its value.
+ */
+function binder(parameters: readonly unknown[]): (args: Record<string, unknown> | undefined) => unknown[] {
+  const names = parameters.map((p) => (p instanceof QueryParam ? p.name : undefined));
+  if (names.every((name) => name === undefined)) {
+    const constants = [...parameters];
+    return () => constants;
+  }
+  return (args) => {
+    const values = new Array<unknown>(parameters.length);
+    for (let i = 0; i < parameters.length; i++) {
+      const name = names[i];
+      if (name === undefined) values[i] = parameters[i];
+      else {
+        const value = args?.[name];
+        // A missing argument is a bug in the repository, not a NULL to write.
+        if (value === undefined) throw new TypeError(`query parameter "${name}" was not given`);
+        values[i] = value;
+      }
+    }
+    return values;
+  };
+}

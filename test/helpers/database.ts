@@ -1,0 +1,53 @@
+import path from 'node:path';
+import type { Insertable } from 'kysely';
+import { afterEach } from 'vitest';
+import type { DatabasePort } from '../../server/db/port.js';
+import type { Database } from '../../server/db/schema.js';
+import { sqliteQueryBuilder } from '../../server/db/sqlite/dialect.js';
+import { openSqliteDatabase, type SqliteDatabase } from '../../server/db/sqlite/sqlite-database.js';
+import { tempDirs } from './server.js';
+
+/**
+ * The database adapters a repository test runs against: `describe.each(DIALECTS)(…)`. Each
+ * opens a fresh, fully migrated database and closes it after the test. A test here may use only
+ * the port (repositories, units of work); one that looks under an adapter belongs to it.
+ */
+export interface TestDialect {
+  dialect: string;
+  open(): TestDatabase;
+}
+
+export interface TestDatabase extends DatabasePort {
+  /** Rows put straight into a table: the state a test starts from, whichever repository owns it. */
+  insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]): Promise<void>;
+}
+
+/** Seeding on SQLite: the rows written with Kysely, run on the adapter's connection. */
+function withSqliteSeeding(db: SqliteDatabase): SqliteDatabase & TestDatabase {
+  return Object.assign(db, {
+    async insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]) {
+      for (const row of rows) {
+        // Kysely's types cannot follow a table chosen by a type parameter; the row is checked by the signature.
+        const query = sqliteQueryBuilder.insertInto(table).values(row as never).compile();
+        db.connection.prepare(query.sql).run(...(query.parameters as unknown[]));
+      }
+    },
+  });
+}
+
+const dir = tempDirs('darkroom-db-');
+const opened: DatabasePort[] = [];
+afterEach(() => {
+  for (const db of opened.splice(0)) db.close();
+});
+
+const track = <T extends DatabasePort>(db: T): T => {
+  opened.push(db);
+  return db;
+};
+
+/** A real SQLite file in a temp folder, opened as the server opens it (WAL, migrations). */
+export const openTestSqlite = (options: { fsync?: boolean } = {}) =>
+  track(withSqliteSeeding(openSqliteDatabase(path.join(dir(), 'darkroom.db'), options)));
+
+export const DIALECTS: TestDialect[] = [{ dialect: 'sqlite', open: () => openTestSqlite() }];

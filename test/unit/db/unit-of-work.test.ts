@@ -1,0 +1,183 @@
+/**
+ * The unit of work: one transaction that nothing else on the database overtakes, also across
+ * its awaits; a throw rolls it all back; a durable one commits to stable storage.
+ */
+import Database from 'better-sqlite3';
+import { describe, expect, it, vi } from 'vitest';
+import type { NewApiKeyRow } from '../../../server/db/keys.repo.js';
+import { DIALECTS, openTestSqlite } from '../../helpers/database.js';
+
+const key = (id: string): NewApiKeyRow => ({ id, key_hash: `hash-${id}`, key_prefix: id, customer: 'acme', role: 'admin', name: null, created_at: 1 });
+/** Lets timers and I/O callbacks run: what another request would do meanwhile. */
+const aWhile = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
+  it('commits what it wrote and resolves to what the work returned', async () => {
+    const db = open();
+    const result = await db.unitOfWork(async (repos) => {
+      await repos.keys.insert(key('a'));
+      await repos.keys.insert(key('b'));
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(await db.repos.keys.countActiveAdmins()).toBe(2);
+  });
+
+  it('rolls everything back when the work throws, and rethrows', async () => {
+    const db = open();
+    const failure = new Error('changed my mind');
+    await expect(
+      db.unitOfWork(async (repos) => {
+        await repos.keys.insert(key('a'));
+        await aWhile();
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(await db.repos.keys.findById('a')).toBeUndefined();
+    // The database is usable afterwards.
+    await db.unitOfWork(async (repos) => repos.keys.insert(key('b')));
+    expect(await db.repos.keys.findById('b')).toBeDefined();
+  });
+
+  it('rolls back when a statement fails midway', async () => {
+    const db = open();
+    await expect(
+      db.unitOfWork(async (repos) => {
+        await repos.keys.insert(key('a'));
+        await repos.keys.insert({ ...key('b'), key_hash: 'hash-a' }); // unique hash
+      }),
+    ).rejects.toThrow();
+    expect(await db.repos.keys.findById('a')).toBeUndefined();
+  });
+
+  it('makes a caller outside it wait until it ends, so it never sees a half-done unit', async () => {
+    const db = open();
+    const order: string[] = [];
+    const unit = db.unitOfWork(async (repos) => {
+      await repos.keys.insert(key('a'));
+      order.push('inserted');
+      await aWhile();
+      // Check, then act: nobody can have changed the count in between.
+      const admins = await repos.keys.countActiveAdmins();
+      await aWhile();
+      await repos.keys.insert(key('b'));
+      order.push('committing');
+      return admins;
+    });
+    await Promise.resolve();
+    const outside = db.repos.keys.countActiveAdmins().then((n) => {
+      order.push(`outside saw ${n}`);
+      return n;
+    });
+    expect(await unit).toBe(1);
+    expect(await outside).toBe(2);
+    expect(order).toEqual(['inserted', 'committing', 'outside saw 2']);
+  });
+
+  it('runs a second unit of work after the first, never interleaved', async () => {
+    const db = open();
+    const order: string[] = [];
+    const first = db.unitOfWork(async (repos) => {
+      order.push('first begins');
+      await aWhile();
+      await repos.keys.insert(key('a'));
+      order.push('first ends');
+    });
+    const second = db.unitOfWork(async (repos) => {
+      order.push('second begins');
+      order.push(`second sees ${await repos.keys.countActiveAdmins()}`);
+    });
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first begins', 'first ends', 'second begins', 'second sees 1']);
+  });
+
+  it('lets the next caller in after a unit of work that failed', async () => {
+    const db = open();
+    const failed = db.unitOfWork(async () => {
+      await aWhile();
+      throw new Error('boom');
+    });
+    const next = db.repos.keys.insert(key('a'));
+    await expect(failed).rejects.toThrow('boom');
+    await next;
+    expect(await db.repos.keys.findById('a')).toBeDefined();
+  });
+
+  it('reports the database reachable, after the unit of work that holds it', async () => {
+    const db = open();
+    let release!: () => void;
+    const unit = db.unitOfWork(() => new Promise<void>((resolve) => (release = resolve)));
+    let reached: boolean | undefined;
+    const reachable = db.isReachable().then((r) => (reached = r));
+    await aWhile();
+    expect(reached).toBeUndefined();
+    release();
+    await unit;
+    expect(await reachable).toBe(true);
+  });
+
+  it('refuses its repositories once it has ended', async () => {
+    const db = open();
+    const leaked = await db.unitOfWork(async (repos) => repos);
+    await expect(leaked.keys.insert(key('a'))).rejects.toThrow(/after it ended/);
+    expect(await db.repos.keys.findById('a')).toBeUndefined();
+  });
+});
+
+describe('unit of work on SQLite', () => {
+  const synchronous = (db: ReturnType<typeof openTestSqlite>) => db.connection.pragma('synchronous', { simple: true });
+  const FULL = 2;
+  const NORMAL = 1;
+
+  it('commits a durable unit with synchronous = FULL and goes back to NORMAL after', async () => {
+    const db = openTestSqlite();
+    expect(synchronous(db)).toBe(NORMAL);
+    const during = await db.unitOfWork(
+      async (repos) => {
+        await repos.keys.insert(key('a'));
+        return synchronous(db);
+      },
+      { durable: true },
+    );
+    expect(during).toBe(FULL);
+    expect(synchronous(db)).toBe(NORMAL);
+    // A plain unit of work keeps NORMAL's cheaper commit.
+    expect(await db.unitOfWork(async () => synchronous(db))).toBe(NORMAL);
+  });
+
+  it('goes back to NORMAL after a durable unit that failed', async () => {
+    const db = openTestSqlite();
+    await expect(db.unitOfWork(async () => Promise.reject(new Error('no')), { durable: true })).rejects.toThrow('no');
+    expect(synchronous(db)).toBe(NORMAL);
+  });
+
+  it('does not sync a durable unit when fsync is off (--fsync false)', async () => {
+    const db = openTestSqlite({ fsync: false });
+    expect(await db.unitOfWork(async () => synchronous(db), { durable: true })).toBe(NORMAL);
+  });
+
+  it('answers busy (503 with Retry-After) when another process holds the write lock, and is usable after', async () => {
+    const db = openTestSqlite();
+    const other = new Database(db.connection.name);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const err = await db.unitOfWork(async (repos) => repos.keys.insert(key('a'))).catch((e: unknown) => e);
+      const translated = db.translateError(err);
+      expect(translated?.code).toBe('unavailable');
+      expect(translated?.headers?.['Retry-After']).toBeDefined();
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    await db.unitOfWork(async (repos) => repos.keys.insert(key('a')));
+    expect(await db.repos.keys.findById('a')).toBeDefined();
+  });
+
+  it('compiles each query once, not per call', async () => {
+    const db = openTestSqlite();
+    const prepare = vi.spyOn(db.connection, 'prepare');
+    for (let i = 0; i < 5; i++) await db.repos.keys.findByHash(`h${i}`);
+    await db.unitOfWork(async (repos) => repos.keys.findByHash('h'));
+    expect(prepare).not.toHaveBeenCalled();
+  });
+});
