@@ -7,7 +7,10 @@ import { parseConfig } from '../server/config.js';
 import { openDatabase, type Db } from '../server/db/connection.js';
 import { createImagesRepo } from '../server/db/images.repo.js';
 import { createJobsRepo } from '../server/db/jobs.repo.js';
-import { createStatsRepo, levelNumber, utcDay } from '../server/db/stats.repo.js';
+import type { DatabasePort } from '../server/db/port.js';
+import type { Repositories } from '../server/db/repositories.js';
+import { sqliteDatabaseOver } from '../server/db/sqlite/sqlite-database.js';
+import { levelNumber, utcDay } from '../server/db/stats.repo.js';
 import { startServer } from '../server/main.js';
 import { DEFAULT_VARIANTS } from '../server/services/variants.js';
 import { bucketOf, emptyHistogram, encodeHistogram, percentile, type Histogram } from '../server/util/histogram.js';
@@ -37,7 +40,7 @@ function pickFormat(r: number): string {
  * Seeds `images` rows spread over `days` days and `customers` customers straight into SQLite,
  * with the rollups those images imply (as the live counters would have made them).
  */
-function seed(db: Db, images: number, days: number, customers: number, endMs: number) {
+async function seed(db: Db, database: DatabasePort, images: number, days: number, customers: number, endMs: number) {
   const random = rng(7);
   const insert = db.prepare(
     `INSERT INTO images (id, customer, status, filename, bytes, sha256, format, width, height, pages, source, created_at, processed_at, queued_at)
@@ -92,16 +95,15 @@ function seed(db: Db, images: number, days: number, customers: number, endMs: nu
     }
 
   })();
-  createStatsRepo(db).refreshAllGroupJson();
+  await database.repos.stats.refreshAllGroupJson();
   return rollups.size;
 }
 
-/** Microseconds per call of `fn`, each call in its own transaction, as an upload's would be. */
-function timePerTransaction(db: Db, n: number, fn: (i: number) => void): number {
-  const tx = db.transaction(fn);
-  for (let i = 0; i < Math.min(200, n); i++) tx(i); // warm up
+/** Microseconds per call of `fn`, each call in its own unit of work, as an upload's would be. */
+async function timePerTransaction(database: DatabasePort, n: number, fn: (i: number, repos: Repositories) => Promise<void>): Promise<number> {
+  for (let i = 0; i < Math.min(200, n); i++) await database.unitOfWork((repos) => fn(i, repos)); // warm up
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) tx(i);
+  for (let i = 0; i < n; i++) await database.unitOfWork((repos) => fn(i, repos));
   return Number(process.hrtime.bigint() - t0) / 1000 / n;
 }
 
@@ -115,23 +117,23 @@ export async function statsBench(options: { quick: boolean }): Promise<BenchEntr
     const db = openDatabase(path.join(dataDir, 'darkroom.db'));
     const now = Date.now();
     const t0 = performance.now();
-    const rows = seed(db, images, days, customers, now);
+    const database = sqliteDatabaseOver(db);
+    const rows = await seed(db, database, images, days, customers, now);
     console.log(`seeded ${images} images over ${days} days and ${customers} customers (${rows} rollup rows) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     // The extra cost per upload of keeping the rollups: the same ingest transaction with and
     // without the counter updates (accepted, then processed with its latency), same run.
     const imagesRepo = createImagesRepo(db);
     const jobsRepo = createJobsRepo(db);
-    const stats = createStatsRepo(db);
     const n = options.quick ? 2000 : 10000;
-    const ingest = (i: number, withStats: boolean) => {
+    const ingest = async (i: number, withStats: boolean, repos: Repositories) => {
       const id = uuidv7();
       const customer = `customer-${String(i % customers).padStart(3, '0')}`;
       imagesRepo.insert({ id, customer, filename: 'x.jpg', bytes: 1000, sha256: 'cd'.repeat(32), format: 'jpeg', width: 10, height: 10, pages: 1, source: 'upload', created_at: now }, DEFAULT_VARIANTS);
       jobsRepo.appendEvent('image.uploaded', id, { customer }, now);
       if (withStats) {
-        stats.add(now, customer, 'jpeg', { uploaded: 1, bytesIn: 1000 });
-        stats.add(now, customer, 'jpeg', { processed: 1, bytesOut: 100 }, 1234);
+        await repos.stats.add(now, customer, 'jpeg', { uploaded: 1, bytesIn: 1000 });
+        await repos.stats.add(now, customer, 'jpeg', { processed: 1, bytesOut: 100 }, 1234);
       }
     };
     // Alternating rounds, medians: drift on a shared machine hits both sides alike.
@@ -139,8 +141,8 @@ export async function statsBench(options: { quick: boolean }): Promise<BenchEntr
     const withoutRuns: number[] = [];
     const withRuns: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      withoutRuns.push(timePerTransaction(db, n / rounds, (i) => ingest(i, false)));
-      withRuns.push(timePerTransaction(db, n / rounds, (i) => ingest(i, true)));
+      withoutRuns.push(await timePerTransaction(database, n / rounds, (i, repos) => ingest(i, false, repos)));
+      withRuns.push(await timePerTransaction(database, n / rounds, (i, repos) => ingest(i, true, repos)));
     }
     const without = median(withoutRuns);
     const withStats = median(withRuns);

@@ -5,7 +5,6 @@ import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfi
 import { openDatabase, type Db } from './db/connection.js';
 import { openDatabaseReadOnly, SCHEMA_VERSION, SchemaVersionError, schemaVersionOf, schemaVersionProblem } from './db/schema-version.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
-import { createStatsRepo } from './db/stats.repo.js';
 import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { NewKeyRequest, ROLES } from './api/index.js';
@@ -259,11 +258,11 @@ export function buildProgram(): Command {
     .option('--group-by <keys>', 'any of customer,format,day, comma-separated (default: totals only)')
     .option('--csv', 'RFC 4180 CSV instead of JSON')
     .addOption(dataDirOption())
-    .action((flags: { from?: string; to?: string; groupBy?: string; csv?: boolean; dataDir?: string }) => {
+    .action(async (flags: { from?: string; to?: string; groupBy?: string; csv?: boolean; dataDir?: string }) => {
       const config = configFrom({ dataDir: flags.dataDir });
-      const db = openDatabase(path.join(config.dataDir, 'darkroom.db'));
+      const db = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'));
       try {
-        const report = createStatsService(createStatsRepo(db), systemClock).report({ from: flags.from, to: flags.to, groupBy: flags.groupBy });
+        const report = await createStatsService(db.repos.stats, systemClock).report({ from: flags.from, to: flags.to, groupBy: flags.groupBy });
         process.stdout.write(flags.csv ? reportToCsv(report) : `${JSON.stringify(report, null, 2)}\n`);
       } catch (err) {
         if (err instanceof AppError) fail(err.message);

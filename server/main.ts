@@ -6,7 +6,6 @@ import { translateDatabaseError } from './db/errors.js';
 import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
-import { createStatsRepo } from './db/stats.repo.js';
 import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
@@ -106,7 +105,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const imagesRepo = createImagesRepo(db);
   const jobsRepo = createJobsRepo(db);
-  const statsRepo = createStatsRepo(db);
   const keys = createKeysService(database.repos.keys, clock);
 
   const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
@@ -126,7 +124,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning });
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
-  const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, stats: statsRepo, clock });
+  const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, clock });
   const retention = createRetentionService({ db, images: imagesRepo, jobs: jobsRepo, store, clock });
   const dispatcher = createDispatcher({ jobs: jobsRepo, transaction, clock, maxAttempts: config.jobMaxAttempts });
   /**
@@ -158,14 +156,14 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
 
   const ingest = createIngestService({
-    db,
+    database,
     images: imagesRepo,
     jobs: jobsRepo,
-    stats: statsRepo,
     store,
     clock,
     limits: { maxInputPixels: config.maxInputPixels, maxQueuedJobs: config.maxQueuedJobs, minFreeBytes: config.minFreeBytes },
     onAccepted: wake,
+    onCountFailed: (err) => logger.warn({ err }, 'could not count a refused upload in statistics'),
   });
   const importer = createImportService({
     ingest,
@@ -189,7 +187,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   const runner = createJobRunner({
     repo: jobsRepo,
-    transaction,
+    unitOfWork: (work) => database.unitOfWork(work),
     clock,
     logger,
     queues: {
@@ -281,7 +279,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       }),
       uploadsRouter(resumable, uploadSlot),
       events.router,
-      statsRouter(createStatsService(statsRepo, clock)),
+      statsRouter(createStatsService(database.repos.stats, clock)),
       importRouter({ importer, onUploadOutcome, limits: uploadLimits }),
       watchRouter(watch),
       syncRouter(sync),
@@ -309,7 +307,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const url = formatUrl(config.host, port);
 
   dispatch();
-  runner.start();
+  await runner.start();
   watch.start();
   sync?.start(runner.kick);
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
@@ -381,6 +379,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: statsRepo, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
+    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
   };
 }

@@ -18,7 +18,7 @@ export interface DatabasePort {
    * caller. Keep it short: everyone waits for it. Do no slow I/O inside; never open a unit of
    * work inside another (it would wait for itself).
    */
-  unitOfWork<T>(work: (repos: Repositories) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
+  unitOfWork<T>(work: (repos: Repositories, unit: UnitOfWork) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
 
   /** The database answers a trivial query (for /readyz). */
   isReachable(): Promise<boolean>;
@@ -30,6 +30,17 @@ export interface DatabasePort {
   translateError(err: unknown): AppError | undefined;
 
   close(): void;
+}
+
+/** What a unit of work offers besides its repositories. */
+export interface UnitOfWork {
+  /**
+   * Runs `work` so that its writes can fail alone: when it throws, what it wrote is rolled back
+   * (and the error rethrown) while the unit of work goes on; when it resolves, its writes stay
+   * part of the unit of work. For batches whose items each keep their own outcome (group commit).
+   * Await it before the next: savepoints nest, they do not run side by side.
+   */
+  savepoint<T>(work: () => Promise<T>): Promise<T>;
 }
 
 export interface UnitOfWorkOptions {

@@ -135,8 +135,8 @@ export interface StatsDailyTable {
   rejected: Generated<number>;
   bytes_in: Generated<number>;
   bytes_out: Generated<number>;
-  /** A serialised latency histogram. */
-  latency: Uint8Array | null;
+  /** A serialised latency histogram (a BLOB; every driver reads it as a Buffer). */
+  latency: Buffer | null;
   p50_ms: number | null;
   p95_ms: number | null;
   group_json: string | null;

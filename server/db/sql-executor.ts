@@ -1,4 +1,4 @@
-import type { Compilable, Kysely, RawBuilder } from 'kysely';
+import type { Compilable, Expression, Kysely, RawBuilder } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -41,6 +41,16 @@ export interface PreparedQuery<P, O> {
 export interface SqlFunctions {
   /** A JSON text column's top-level member as text (SQLite json_extract; PostgreSQL ->>). */
   jsonText(column: string, key: string): RawBuilder<string | null>;
+  /**
+   * A JSON object text with these members in this order (SQLite json_object; PostgreSQL
+   * json_build_object). A text value becomes a JSON string, a number a number, NULL null.
+   */
+  jsonObject(members: ReadonlyArray<readonly [name: string, value: Expression<unknown>]>): RawBuilder<string>;
+  /**
+   * An aggregate: the rows' JSON texts in `column` as one JSON array text, in the order the rows
+   * come, `[]` for none (SQLite group_concat; PostgreSQL string_agg).
+   */
+  jsonArrayOfTexts(column: string): RawBuilder<string>;
 }
 
 /** A named parameter inside a built query, bound to the call's argument of that name. */

@@ -1,6 +1,7 @@
-import type { Statement } from 'better-sqlite3';
-import type { Db } from './connection.js';
+import type { Expression } from 'kysely';
 import { bucketOf, decodeHistogram, encodeHistogram, percentile } from '../util/histogram.js';
+import { params, type SqlExecutor } from './sql-executor.js';
+import { splitStatsFormat } from '../../workers/raw-formats.js';
 
 export interface StatsDelta {
   uploaded?: number;
@@ -25,108 +26,208 @@ const LEVEL_NUMBER: Record<Level, number> = { all: 0, format: 1, customer: 2, cu
 /** The level of a row for this customer and format (ALL for either means "all"). */
 export const levelNumber = (customer: string, format: string) => (customer !== ALL ? 2 : 0) + (format !== ALL ? 1 : 0);
 const LEVELS = Object.keys(LEVEL_NUMBER) as Level[];
+const LEVEL_OF_NUMBER = Object.fromEntries(LEVELS.map((level) => [LEVEL_NUMBER[level], level])) as Record<number, Level>;
 
 /** [day, customer, format, uploaded, processed, failed, rejected, bytes_in, bytes_out, latency] */
 export type RawStatsRow = [string, string, string, number, number, number, number, number, number, Buffer | null];
 
-const COUNTER_COLUMNS = ['uploaded', 'processed', 'failed', 'rejected', 'bytes_in', 'bytes_out'] as const;
+export interface StatsRepo {
+  /**
+   * Adds to the counters of a day for one customer and format, and to the "all" rows above
+   * them. Call inside the unit of work of the event being counted.
+   */
+  add(at: number, customer: string, format: string, delta: StatsDelta, latencyMs?: number): Promise<void>;
+  /** Rebuilds every stored group object (after rows were written by other means, as a bulk load). */
+  refreshAllGroupJson(): Promise<void>;
+  /** Rows of one level with their histograms, for groupings that merge days. */
+  levelRows(level: Level, from: string, to: string): Promise<RawStatsRow[]>;
+  /**
+   * The rows of one level as a JSON array of the API's group objects, concatenated by the
+   * database from the stored group_json: for per-day groupings, where rows and groups are one to one.
+   */
+  levelJson(level: Level, from: string, to: string): Promise<string>;
+}
 
-export function createStatsRepo(db: Db) {
-  const add = db.prepare<[number, string, string, string, number, number, number, number, number, number]>(
-    `INSERT INTO stats_daily (level, day, customer, format, uploaded, processed, failed, rejected, bytes_in, bytes_out)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (level, day, customer, format) DO UPDATE SET
-       uploaded = uploaded + excluded.uploaded,
-       processed = processed + excluded.processed,
-       failed = failed + excluded.failed,
-       rejected = rejected + excluded.rejected,
-       bytes_in = bytes_in + excluded.bytes_in,
-       bytes_out = bytes_out + excluded.bytes_out`,
+/** One rollup row's key. */
+interface RowKey {
+  level: number;
+  day: string;
+  customer: string;
+  format: string;
+}
+
+/** A row's group object's keys, as the API names them (a camera RAW's format split in two). */
+interface GroupKeys extends RowKey {
+  groupFormat: string;
+  rawFormat: string;
+}
+
+type Counters = Record<'uploaded' | 'processed' | 'failed' | 'rejected' | 'bytes_in' | 'bytes_out', number>;
+
+export function createStatsRepo(sql: SqlExecutor): StatsRepo {
+  const added = params<RowKey & Counters>();
+  const add = sql.prepare(added, (db) =>
+    db
+      .insertInto('stats_daily')
+      .values({
+        level: added.level,
+        day: added.day,
+        customer: added.customer,
+        format: added.format,
+        uploaded: added.uploaded,
+        processed: added.processed,
+        failed: added.failed,
+        rejected: added.rejected,
+        bytes_in: added.bytes_in,
+        bytes_out: added.bytes_out,
+      })
+      .onConflict((oc) =>
+        oc.columns(['level', 'day', 'customer', 'format']).doUpdateSet((eb) => ({
+          uploaded: eb('stats_daily.uploaded', '+', eb.ref('excluded.uploaded')),
+          processed: eb('stats_daily.processed', '+', eb.ref('excluded.processed')),
+          failed: eb('stats_daily.failed', '+', eb.ref('excluded.failed')),
+          rejected: eb('stats_daily.rejected', '+', eb.ref('excluded.rejected')),
+          bytes_in: eb('stats_daily.bytes_in', '+', eb.ref('excluded.bytes_in')),
+          bytes_out: eb('stats_daily.bytes_out', '+', eb.ref('excluded.bytes_out')),
+        })),
+      ),
   );
-  const ROW = `level = ? AND day = ? AND customer = ? AND format = ?`;
-  const latencyOf = db.prepare<[number, string, string, string], { latency: Buffer | null }>(
-    `SELECT latency FROM stats_daily WHERE ${ROW}`,
+
+  const key = params<RowKey>();
+  const latencyOf = sql.prepare(key, (db) =>
+    db
+      .selectFrom('stats_daily')
+      .select('latency')
+      .where('level', '=', key.level)
+      .where('day', '=', key.day)
+      .where('customer', '=', key.customer)
+      .where('format', '=', key.format),
   );
-  const setLatency = db.prepare<[Buffer, number | null, number | null, number, string, string, string]>(
-    `UPDATE stats_daily SET latency = ?, p50_ms = ?, p95_ms = ? WHERE ${ROW}`,
+  const latency = params<RowKey & { latency: Buffer; p50: number | null; p95: number | null }>();
+  const setLatency = sql.prepare(latency, (db) =>
+    db
+      .updateTable('stats_daily')
+      .set({ latency: latency.latency, p50_ms: latency.p50, p95_ms: latency.p95 })
+      .where('level', '=', latency.level)
+      .where('day', '=', latency.day)
+      .where('customer', '=', latency.customer)
+      .where('format', '=', latency.format),
   );
-  // The API's group object for a row; which keys it has follows from the row's level.
-  const metrics = `'uploaded', uploaded, 'processed', processed, 'failed', failed, 'rejected', rejected,
-     'bytesIn', bytes_in, 'bytesOut', bytes_out, 'p50Ms', p50_ms, 'p95Ms', p95_ms`;
-  const GROUP_KEYS: Record<Level, string> = {
-    customer_format: `'customer', customer, 'format', format, 'day', day`,
-    customer: `'customer', customer, 'day', day`,
-    format: `'format', format, 'day', day`,
-    all: `'day', day`,
-  };
-  // A camera RAW's format is kept as `raw/<rawFormat>` (workers/raw-formats.ts statsFormat): its
-  // group says `format: "raw"` and `rawFormat` beside it.
-  const rawSplit = `CASE WHEN instr(format, '/') > 0 THEN json_object('format', substr(format, 1, instr(format, '/') - 1),
-     'rawFormat', substr(format, instr(format, '/') + 1)) ELSE '{}' END`;
-  const groupJson = (level: Level) =>
-    level === 'customer_format' || level === 'format'
-      ? `json_patch(json_object(${GROUP_KEYS[level]}, ${metrics}), ${rawSplit})`
-      : `json_object(${GROUP_KEYS[level]}, ${metrics})`;
+
+  // The API's group object of a row, stored beside it so a per-day report is the rows' objects
+  // concatenated. Which keys it has follows from the row's level; a camera RAW's format, kept as
+  // `raw/<rawFormat>` (workers/raw-formats.ts statsFormat), shows as `format: "raw"` with
+  // `rawFormat` last. The keys' values come from the caller (it knows them), the metrics from
+  // the row as it now stands.
+  const group = params<GroupKeys>();
+  const refreshQuery = (level: Level, raw: boolean) =>
+    sql.prepare(group, (db, fns) =>
+      db
+        .updateTable('stats_daily')
+        .set((eb) => {
+          const keys: Array<[string, Expression<unknown>]> = [];
+          if (level === 'customer_format' || level === 'customer') keys.push(['customer', eb.val(group.customer)]);
+          if (level === 'customer_format' || level === 'format') keys.push(['format', eb.val(group.groupFormat)]);
+          keys.push(['day', eb.val(group.day)]);
+          const metrics: Array<[string, Expression<unknown>]> = [
+            ['uploaded', eb.ref('uploaded')],
+            ['processed', eb.ref('processed')],
+            ['failed', eb.ref('failed')],
+            ['rejected', eb.ref('rejected')],
+            ['bytesIn', eb.ref('bytes_in')],
+            ['bytesOut', eb.ref('bytes_out')],
+            ['p50Ms', eb.ref('p50_ms')],
+            ['p95Ms', eb.ref('p95_ms')],
+          ];
+          const rawFormat: Array<[string, Expression<unknown>]> = raw ? [['rawFormat', eb.val(group.rawFormat)]] : [];
+          return { group_json: fns.jsonObject([...keys, ...metrics, ...rawFormat]) };
+        })
+        .where('level', '=', group.level)
+        .where('day', '=', group.day)
+        .where('customer', '=', group.customer)
+        .where('format', '=', group.format),
+    );
   const refresh = Object.fromEntries(
-    LEVELS.map((level) => [
-      level,
-      db.prepare<[number, string, string, string]>(`UPDATE stats_daily SET group_json = ${groupJson(level)} WHERE ${ROW}`),
-    ]),
-  ) as Record<Level, Statement<[number, string, string, string]>>;
-  const refreshAll = db.prepare(
-    `UPDATE stats_daily SET group_json = CASE level ${LEVELS.map((level) => `WHEN ${LEVEL_NUMBER[level]} THEN ${groupJson(level)}`).join(' ')} END`,
+    LEVELS.map((level) => [level, { plain: refreshQuery(level, false), raw: refreshQuery(level, true) }]),
+  ) as Record<Level, { plain: ReturnType<typeof refreshQuery>; raw: ReturnType<typeof refreshQuery> }>;
+
+  async function refreshRow(level: Level, day: string, customer: string, format: string) {
+    const split = format === ALL ? undefined : splitStatsFormat(format);
+    const keys = { level: LEVEL_NUMBER[level], day, customer, format, groupFormat: split?.format ?? format, rawFormat: split?.rawFormat ?? '' };
+    await (split?.rawFormat !== undefined ? refresh[level].raw : refresh[level].plain).run(keys);
+  }
+
+  const everyRow = sql.prepare(params(), (db) => db.selectFrom('stats_daily').select(['level', 'day', 'customer', 'format']));
+
+  const range = params<{ level: number; from: string; to: string }>();
+  const levelRows = sql.prepare(range, (db) =>
+    db
+      .selectFrom('stats_daily')
+      .select(['day', 'customer', 'format', 'uploaded', 'processed', 'failed', 'rejected', 'bytes_in', 'bytes_out', 'latency'])
+      .where('level', '=', range.level)
+      .where('day', '>=', range.from)
+      .where('day', '<=', range.to)
+      .orderBy('day')
+      .orderBy('customer')
+      .orderBy('format'),
   );
-  const RANGE = `level = ? AND day >= ? AND day <= ?`;
-  const levelRows = db
-    .prepare<[number, string, string], RawStatsRow>(
-      `SELECT day, customer, format, ${COUNTER_COLUMNS.join(', ')}, latency FROM stats_daily
-       WHERE ${RANGE} ORDER BY day, customer, format`,
-    )
-    .raw();
   // Scanning the primary key (level, day, customer, format) yields rows in that order, which
-  // group_concat keeps; an ORDER BY inside the aggregate would sort again for nothing.
-  const levelJson = db
-    .prepare<[number, string, string], string>(
-      `SELECT '[' || coalesce(group_concat(group_json, ','), '') || ']' FROM stats_daily WHERE ${RANGE}`,
-    )
-    .pluck();
+  // the aggregate keeps; an ORDER BY inside it would sort again for nothing.
+  const levelJson = sql.prepare(range, (db, fns) =>
+    db
+      .selectFrom('stats_daily')
+      .select(fns.jsonArrayOfTexts('group_json').as('json'))
+      .where('level', '=', range.level)
+      .where('day', '>=', range.from)
+      .where('day', '<=', range.to),
+  );
 
   return {
-    /**
-     * Adds to the counters of a day for one customer and format, and to the "all" rows above
-     * them. Call inside the transaction of the event being counted.
-     */
-    add(at: number, customer: string, format: string, delta: StatsDelta, latencyMs?: number) {
+    async add(at, customer, format, delta, latencyMs) {
       const day = utcDay(at);
+      const counters: Counters = {
+        uploaded: delta.uploaded ?? 0,
+        processed: delta.processed ?? 0,
+        failed: delta.failed ?? 0,
+        rejected: delta.rejected ?? 0,
+        bytes_in: delta.bytesIn ?? 0,
+        bytes_out: delta.bytesOut ?? 0,
+      };
       for (const [c, f, level] of [
         [customer, format, 'customer_format'],
         [customer, ALL, 'customer'],
         [ALL, format, 'format'],
         [ALL, ALL, 'all'],
       ] as const) {
-        const n = LEVEL_NUMBER[level];
-        add.run(n, day, c, f, delta.uploaded ?? 0, delta.processed ?? 0, delta.failed ?? 0, delta.rejected ?? 0, delta.bytesIn ?? 0, delta.bytesOut ?? 0);
+        const row = { level: LEVEL_NUMBER[level], day, customer: c, format: f };
+        await add.run({ ...row, ...counters });
         if (latencyMs !== undefined) {
-          const histogram = decodeHistogram(latencyOf.get(n, day, c, f)?.latency);
+          const histogram = decodeHistogram((await latencyOf.first(row))?.latency);
           histogram[bucketOf(latencyMs)]! += 1;
-          setLatency.run(encodeHistogram(histogram), percentile(histogram, 0.5), percentile(histogram, 0.95), n, day, c, f);
+          await setLatency.run({ ...row, latency: encodeHistogram(histogram), p50: percentile(histogram, 0.5), p95: percentile(histogram, 0.95) });
         }
-        refresh[level].run(n, day, c, f);
+        await refreshRow(level, day, c, f);
       }
     },
 
-    /** Rebuilds every stored group object (after rows were written by other means, as a bulk load). */
-    refreshAllGroupJson: () => void refreshAll.run(),
+    async refreshAllGroupJson() {
+      for (const row of await everyRow.all()) await refreshRow(LEVEL_OF_NUMBER[row.level]!, row.day, row.customer, row.format);
+    },
 
-    /** Rows of one level with their histograms, for groupings that merge days. */
-    levelRows: (level: Level, from: string, to: string) => levelRows.all(LEVEL_NUMBER[level], from, to),
+    levelRows: async (level, from, to) =>
+      (await levelRows.all({ level: LEVEL_NUMBER[level], from, to })).map((r): RawStatsRow => [
+        r.day,
+        r.customer,
+        r.format,
+        r.uploaded,
+        r.processed,
+        r.failed,
+        r.rejected,
+        r.bytes_in,
+        r.bytes_out,
+        r.latency,
+      ]),
 
-    /**
-     * The rows of one level as a JSON array of the API's group objects, concatenated by SQLite
-     * from the stored group_json: for per-day groupings, where rows and groups are one to one.
-     */
-    levelJson: (level: Level, from: string, to: string) => levelJson.get(LEVEL_NUMBER[level], from, to)!,
+    levelJson: async (level, from, to) => (await levelJson.first({ level: LEVEL_NUMBER[level], from, to }))!.json,
   };
 }
-
-export type StatsRepo = ReturnType<typeof createStatsRepo>;

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ImageJobRow, JobRow, JobsRepo } from '../db/jobs.repo.js';
+import type { Repositories } from '../db/repositories.js';
 import type { Clock } from '../util/clock.js';
 import { JOB_QUEUES, kindsOf, QUEUE_OF, type ImageJobKind, type JobKind, type JobQueue } from './kinds.js';
 import type { OutagePause } from './outage.js';
@@ -54,19 +55,20 @@ export interface JobContext<J extends JobRow = JobRow> {
    */
   readonly deadline: number;
   /**
-   * Commits the job's results: runs `apply` in one transaction with marking the job done, but
-   * only while this runner still holds the job's lease. Returns false (and applies nothing)
-   * when the job was taken away meanwhile (image deleted, lease lost).
+   * Commits the job's results: runs `apply` in one unit of work with marking the job done, with
+   * that unit of work's repositories, but only while this runner still holds the job's lease.
+   * Resolves to false (and applies nothing) when the job was taken away meanwhile (image
+   * deleted, lease lost, the job stopped).
    */
-  complete(apply: () => void): boolean;
-  /** Runs `fn` in a transaction only while this attempt still holds the job (progress a later attempt resumes from); false when it lost it. */
-  whileOwned(fn: () => void): boolean;
+  complete(apply: (repos: Repositories) => unknown): Promise<boolean>;
+  /** Runs `fn` in a unit of work only while this attempt still holds the job (progress a later attempt resumes from); false when it lost it. */
+  whileOwned(fn: (repos: Repositories) => unknown): Promise<boolean>;
 }
 
 export interface JobHandler<J extends JobRow = JobRow> {
   run(ctx: JobContext<J>): Promise<void>;
-  /** In the same transaction that marks the job failed for good. */
-  giveUp(job: J, error: JobError): void;
+  /** In the same unit of work that marks the job failed for good, with its repositories; awaited when it returns a promise. */
+  giveUp(job: J, error: JobError, repos: Repositories): unknown;
 }
 
 /** Image jobs always belong to an image (migration 008's CHECK); the other kinds read their payload. */
@@ -94,7 +96,8 @@ export interface QueueSetup {
 
 export interface RunnerOptions {
   repo: JobsRepo;
-  transaction: <T>(fn: () => T) => T;
+  /** The database port's unit of work (db/port.ts): a job's outcome commits in one. */
+  unitOfWork: <T>(work: (repos: Repositories) => Promise<T>) => Promise<T>;
   /**
    * The queues that run in this configuration (the S3 sync only with a bucket); the jobs of a
    * queue left out wait in the table untouched.
@@ -228,7 +231,7 @@ export function createJobRunner(options: RunnerOptions) {
     logger.warn({ lapsed: lapsed.map((j) => j.id) }, 'jobs whose lease ran out without an outcome are queued again');
     for (const job of lapsed) {
       if (job.attempts >= job.max_attempts) {
-        giveUpFound(job, new JobError('the outcome of this job\'s last attempt could not be recorded', 'processing_failed', false), false);
+        void giveUpFound(job, new JobError('the outcome of this job\'s last attempt could not be recorded', 'processing_failed', false), false);
       } else if (job.lease_token) {
         repo.retry(job.id, job.lease_token, clock.now() + backoffFor(job), 'the outcome of this attempt could not be recorded');
       }
@@ -242,12 +245,12 @@ export function createJobRunner(options: RunnerOptions) {
    * down at every start. One that is left is due after the backoff a failed attempt gets, so
    * the other customers' jobs run between two tries of one that may crash again.
    */
-  function recoverInterrupted() {
+  async function recoverInterrupted() {
     const interrupted = repo.running().filter(runsHere);
     for (const job of interrupted) {
       const times = job.interruptions + 1;
       const message = `the server stopped during this job ${times === 1 ? 'once' : `${times} times`}`;
-      if (job.attempts >= job.max_attempts) giveUpFound(job, new JobError(message, 'processing_failed', false), true);
+      if (job.attempts >= job.max_attempts) await giveUpFound(job, new JobError(message, 'processing_failed', false), true);
       else repo.requeueInterrupted(job, clock.now() + backoffFor(job), message);
     }
     if (interrupted.length) logger.warn({ jobs: interrupted.map((j) => ({ id: j.id, kind: j.kind, attempts: j.attempts })) }, 'jobs interrupted by the previous stop are queued again or, out of attempts, failed');
@@ -258,11 +261,11 @@ export function createJobRunner(options: RunnerOptions) {
   }
 
   /** Fails a job found `running` without a runner (see above), as its last failed attempt would. */
-  function giveUpFound(job: JobRow, error: JobError, interrupted: boolean) {
+  async function giveUpFound(job: JobRow, error: JobError, interrupted: boolean) {
     try {
-      const failed = options.transaction(() => {
+      const failed = await options.unitOfWork(async (repos) => {
         if (!repo.failFound(job, clock.now(), error.message, interrupted)) return false;
-        handlerOf(job).giveUp(job, error);
+        await handlerOf(job).giveUp(job, error, repos);
         return true;
       });
       if (failed) {
@@ -306,17 +309,20 @@ export function createJobRunner(options: RunnerOptions) {
       },
       // Nothing commits once the job was stopped: a timed-out job is retried, a cancelled one
       // was superseded.
-      complete: (apply) =>
-        !controller.signal.aborted &&
-        (completed = options.transaction(() => {
-          if (!repo.finish(job, token, 'done', clock.now())) return false;
-          apply();
+      complete: async (apply) => {
+        if (controller.signal.aborted) return false;
+        completed = await options.unitOfWork(async (repos) => {
+          // Checked again inside: the job may have been stopped while the unit of work waited its turn.
+          if (controller.signal.aborted || !repo.finish(job, token, 'done', clock.now())) return false;
+          await apply(repos);
           return true;
-        })),
+        });
+        return completed;
+      },
       whileOwned: (fn) =>
-        options.transaction(() => {
+        options.unitOfWork(async (repos) => {
           if (!repo.isOwned(job.id, token)) return false;
-          fn();
+          await fn(repos);
           return true;
         }),
     };
@@ -358,9 +364,9 @@ export function createJobRunner(options: RunnerOptions) {
       }
       return;
     }
-    const failed = options.transaction(() => {
+    const failed = await options.unitOfWork(async (repos) => {
       if (!repo.finish(job, token, 'failed', clock.now(), error.message)) return false;
-      handlerOf(job).giveUp(job, error);
+      await handlerOf(job).giveUp(job, error, repos);
       return true;
     });
     if (failed) {
@@ -390,8 +396,9 @@ export function createJobRunner(options: RunnerOptions) {
   for (const q of queues) q.outage?.onRecovered(kick);
 
   return {
-    start() {
-      recoverInterrupted();
+    /** Resolves once the jobs the previous process left running are dealt with and claiming has begun. */
+    async start() {
+      await recoverInterrupted();
       stopped = false;
       kick();
     },

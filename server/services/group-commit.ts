@@ -1,14 +1,18 @@
 import fs from 'node:fs';
-import { commitDurably, type Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
+import type { DatabasePort } from '../db/port.js';
+import type { Repositories } from '../db/repositories.js';
 import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../storage/blob-store.js';
 
 /** What one accepted request puts in place and records. */
 export interface AcceptWork {
   /** Temp files (already flushed) to move into `originals/`, by their sha256. */
   files: Array<{ tmpPath: string; sha256: string }>;
-  /** Writes the request's records; runs inside the batch's transaction, in a savepoint of its own. */
-  record: () => void;
+  /**
+   * Writes the request's records with the repositories it is given: inside the batch's unit of
+   * work, in a savepoint of its own.
+   */
+  record: (repos: Repositories) => Promise<void>;
 }
 
 interface Waiting extends AcceptWork {
@@ -18,8 +22,8 @@ interface Waiting extends AcceptWork {
 
 /**
  * Group commit for accepted uploads: the requests whose bytes became ready in the same turn of
- * the event loop are moved into place and recorded together, in one synchronous stretch with
- * one synced commit.
+ * the event loop are moved into place and recorded together, in one unit of work with one
+ * synced commit.
  *
  * Why: with --fsync, each acceptance waits for two flushes on the main thread (the folders that
  * got new entries, then SQLite's log), and each flush is a commit of the filesystem's journal,
@@ -33,8 +37,8 @@ interface Waiting extends AcceptWork {
  * constraint, a hook) is rolled back alone and its original removed if nothing else uses it.
  * A failure of the commit itself fails the whole batch, and leaves nothing behind.
  */
-export function createGroupCommit(deps: { db: Db; store: PrimaryBlobStore; images: ImagesRepo }) {
-  const { db, store, images } = deps;
+export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWork'>; store: PrimaryBlobStore; images: ImagesRepo }) {
+  const { database, store, images } = deps;
   let queue: Waiting[] = [];
 
   /** Removes what a request left behind: its temp files, and originals no record uses. */
@@ -45,36 +49,39 @@ export function createGroupCommit(deps: { db: Db; store: PrimaryBlobStore; image
     }
   }
 
-  function flush() {
+  async function flush() {
     const batch = queue;
     queue = [];
-    // Synchronous from here to the commit: moving the bytes in and recording the rows cannot
-    // interleave with a delete deciding whether the same bytes are still in use.
-    const moved: Waiting[] = [];
     const failed = new Map<Waiting, unknown>();
-    const folders = createDurableBatch();
-    for (const work of batch) {
-      try {
-        for (const file of work.files) store.adoptOriginalSync(file.tmpPath, file.sha256, folders);
-        moved.push(work);
-      } catch (err) {
-        failed.set(work, err);
-      }
-    }
     try {
-      store.commitBatchSync(folders);
-      const commit = store.durable ? <T>(fn: () => T) => commitDurably(db, fn) : <T>(fn: () => T) => db.transaction(fn)();
-      commit(() => {
-        for (const work of moved) {
-          try {
-            db.transaction(work.record)();
-          } catch (err) {
-            failed.set(work, err);
+      // One unit of work from moving the bytes in to the commit: nothing else runs on the
+      // database meanwhile, so a delete deciding whether the same bytes are still in use cannot
+      // come in between (its check and removal are a unit of work of their own).
+      await database.unitOfWork(
+        async (repos, unit) => {
+          const moved: Waiting[] = [];
+          const folders = createDurableBatch();
+          for (const work of batch) {
+            try {
+              for (const file of work.files) store.adoptOriginalSync(file.tmpPath, file.sha256, folders);
+              moved.push(work);
+            } catch (err) {
+              failed.set(work, err);
+            }
           }
-        }
-      });
+          store.commitBatchSync(folders);
+          for (const work of moved) {
+            try {
+              await unit.savepoint(() => work.record(repos));
+            } catch (err) {
+              failed.set(work, err);
+            }
+          }
+        },
+        { durable: true },
+      );
     } catch (err) {
-      for (const work of moved) failed.set(work, err);
+      for (const work of batch) if (!failed.has(work)) failed.set(work, err);
     }
     for (const work of batch) {
       if (!failed.has(work)) continue;
@@ -88,7 +95,8 @@ export function createGroupCommit(deps: { db: Db; store: PrimaryBlobStore; image
     /** Moves the files into place and records them, with the other requests ready now. */
     submit(work: AcceptWork): Promise<void> {
       return new Promise<void>((resolve, reject) => {
-        if (queue.length === 0) setImmediate(flush);
+        // flush() settles every request of its batch itself and never rejects.
+        if (queue.length === 0) setImmediate(() => void flush());
         queue.push({ ...work, resolve, reject });
       });
     },

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import type { Db } from '../db/connection.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
-import type { StatsRepo } from '../db/stats.repo.js';
+import type { DatabasePort } from '../db/port.js';
 import type { PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { VariantSpec } from '../../workers/types.js';
@@ -21,22 +20,23 @@ export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
 
 export interface AcceptHooks {
   /**
-   * Runs inside the transaction that records the images, so a caller's own bookkeeping (the
+   * Runs inside the unit of work that records the images, so a caller's own bookkeeping (the
    * watch folder's ledger) commits or rolls back together with them.
    */
   inTransaction?: (images: Array<{ id: string; sha256: string }>) => void;
 }
 
 export interface IngestDeps {
-  db: Db;
+  database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   images: ImagesRepo;
   jobs: JobsRepo;
-  stats: StatsRepo;
   store: PrimaryBlobStore;
   clock: Clock;
   limits: { maxInputPixels: number; maxQueuedJobs: number; minFreeBytes: number };
   /** Called after new work was committed (dispatch the outbox, wake the runner). */
   onAccepted: () => void;
+  /** A refusal could not be counted in statistics (the database busy): the refusal still answers. */
+  onCountFailed?: (err: unknown) => void;
 }
 
 /** Refusals judged on the upload itself, counted as `rejected` in statistics (docs/statistics.md). */
@@ -57,8 +57,8 @@ export function cleanFilename(raw: string | undefined): string {
  * refused together, so a request never half-succeeds.
  */
 export function createIngestService(deps: IngestDeps) {
-  const { db, images, jobs, stats, store, clock, limits } = deps;
-  const commits = createGroupCommit({ db, store, images });
+  const { database, images, jobs, store, clock, limits } = deps;
+  const commits = createGroupCommit({ database, store, images });
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
   async function admit(principal: Principal, expectedBytes?: number) {
@@ -76,7 +76,11 @@ export function createIngestService(deps: IngestDeps) {
   /** Counts a refused upload and hands the error back to be thrown. */
   function rejected(principal: Principal, err: unknown): unknown {
     if (err instanceof AppError && COUNTED_REJECTIONS.has(err.code)) {
-      stats.add(clock.now(), principal.customer, err.context.format ?? 'unknown', { rejected: 1 });
+      // Counted on the side: the caller throws the error now, and a busy database must not turn
+      // the refusal's answer into a 503.
+      database.repos.stats
+        .add(clock.now(), principal.customer, err.context.format ?? 'unknown', { rejected: 1 })
+        .catch((countErr: unknown) => deps.onCountFailed?.(countErr));
     }
     return err;
   }
@@ -130,17 +134,17 @@ export function createIngestService(deps: IngestDeps) {
       created_at: now,
     }));
 
-    // Moved into originals/ and recorded in one synchronous stretch (so a delete deciding whether
+    // Moved into originals/ and recorded in one unit of work (so a delete deciding whether
     // the same bytes are still in use cannot come in between), together with the other uploads
     // ready now: the folders' entries flushed, then one commit with its log synced, then the
     // answer. On failure nothing of this request stays behind.
     await commits.submit({
       files: rows.map((row, i) => ({ tmpPath: files[i]!.tmpPath, sha256: row.sha256 })),
-      record: () => {
+      record: async (repos) => {
         for (const row of rows) {
           images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
-          stats.add(now, row.customer, statsFormat(row.format, row.raw_format), { uploaded: 1, bytesIn: row.bytes });
+          await repos.stats.add(now, row.customer, statsFormat(row.format, row.raw_format), { uploaded: 1, bytesIn: row.bytes });
         }
         hooks.inTransaction?.(rows);
       },

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { ImageJobRow, JobsRepo } from '../db/jobs.repo.js';
-import type { StatsRepo } from '../db/stats.repo.js';
+import type { Repositories } from '../db/repositories.js';
 import type { Clock } from '../util/clock.js';
 import { statsFormat } from '../../workers/raw-formats.js';
 
@@ -16,8 +16,8 @@ export interface ImageStatusEvent {
  * current generation runs, then done, or failed when processing failed for good. Every change
  * is announced on `events` (server-sent events listen there).
  */
-export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; stats: StatsRepo; clock: Clock }) {
-  const { images, jobs, stats, clock } = deps;
+export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; clock: Clock }) {
+  const { images, jobs, clock } = deps;
   const events = new EventEmitter<{ status: [ImageStatusEvent] }>();
   events.setMaxListeners(0);
 
@@ -38,12 +38,13 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; stat
     },
 
     /**
-     * Call inside the transaction that finished one of the image's jobs (`job`). Settles the
+     * Call inside the unit of work that finished one of the image's jobs (`job`), with its
+     * repositories (`repos`). Settles the
      * image once per generation: not for a job of an older generation (the metadata extraction
      * of the original upload, which a reprocess leaves running, may finish after the new
      * generation settled, or before its jobs even exist), and not again once settled.
      */
-    settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>) {
+    async settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>, repos: Pick<Repositories, 'stats'>): Promise<void> {
       const imageId = job.image_id;
       const row = images.findById(imageId);
       if (!row || row.generation !== job.generation) return;
@@ -57,8 +58,8 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; stat
       // Counted here, in the transaction that settles this generation: exactly once per
       // processing run, however often its jobs were retried or the process restarted.
       const format = statsFormat(row.format, row.raw_format);
-      if (failed) stats.add(now, row.customer, format, { failed: 1 });
-      else stats.add(now, row.customer, format, { processed: 1, bytesOut: images.doneVariantBytes(imageId) }, now - row.queued_at);
+      if (failed) await repos.stats.add(now, row.customer, format, { failed: 1 });
+      else await repos.stats.add(now, row.customer, format, { processed: 1, bytesOut: images.doneVariantBytes(imageId) }, now - row.queued_at);
       jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
       // Emitted after the caller's commit would be more exact; listeners only forward it, and
       // a rolled-back settle is followed by a retry that announces again.

@@ -13,7 +13,7 @@ export interface SyncContext {
   /** Bytes of the object stored so far, and how many of them a previous attempt had stored. */
   progress(bytesDone: number, resumedBytes?: number): void;
   /** Runs `fn` only while this attempt still holds the job; false when it lost it. */
-  whileOwned(fn: () => void): boolean;
+  whileOwned(fn: () => void): Promise<boolean>;
 }
 
 /** What an attempt achieved: `apply` runs in the transaction that takes the job off the queue. */
@@ -74,12 +74,12 @@ export function createSyncExecutor(deps: {
       minPartSize: deps.minPartSize,
       partConcurrency: deps.partConcurrency,
       resume,
-      onMultipartStarted: (started, partSize) => {
+      onMultipartStarted: async (started, partSize) => {
         uploadId = started;
-        if (!ctx.whileOwned(() => repo.setUpload(job.id, started, partSize))) throw new Error('lost the job while uploading');
+        if (!(await ctx.whileOwned(() => repo.setUpload(job.id, started, partSize)))) throw new Error('lost the job while uploading');
       },
-      onPartDone: (part) => {
-        ctx.whileOwned(() => repo.addPart({ jobId: job.id, uploadId: uploadId!, partNumber: part.partNumber, etag: part.etag, crc32: part.crc32, bytes: part.bytes }));
+      onPartDone: async (part) => {
+        await ctx.whileOwned(() => repo.addPart({ jobId: job.id, uploadId: uploadId!, partNumber: part.partNumber, etag: part.etag, crc32: part.crc32, bytes: part.bytes }));
       },
       onProgress: (bytesDone) => {
         if (resume && resumed === 0) resumed = resume.parts.reduce((n, p) => n + p.bytes, 0);

@@ -66,12 +66,12 @@ export function createSyncJobHandlers(deps: {
           },
           whileOwned: ctx.whileOwned,
         });
-        if (!ctx.complete(outcome.apply)) return;
+        if (!(await ctx.complete(outcome.apply))) return;
         if (outcome.skipped) logger.debug({ key: job.key, op: job.op, why: outcome.skipped }, 'sync: nothing to send');
         else logger.debug({ key: job.key, op: job.op, bytes: job.bytes }, 'synced');
         if (outcome.originalSynced) deps.onOriginalSynced();
       } catch (err) {
-        throw meaning(err, job, ctx.whileOwned);
+        throw await meaning(err, job, ctx.whileOwned);
       } finally {
         inFlight.delete(job.id);
       }
@@ -83,13 +83,13 @@ export function createSyncJobHandlers(deps: {
     },
   };
 
-  function meaning(err: unknown, job: SyncJobRow, whileOwned: (fn: () => void) => boolean): JobError {
+  async function meaning(err: unknown, job: SyncJobRow, whileOwned: (fn: () => void) => Promise<boolean>): Promise<JobError> {
     if (err instanceof JobError) return err;
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof LocalIntegrityError) return new JobError(message, 'sync_failed', false);
     if (err instanceof UploadGoneError) {
       // Dropped now, under the lease, so that the next attempt starts a new upload.
-      whileOwned(() => dropUpload(job));
+      await whileOwned(() => dropUpload(job));
       logger.warn({ syncJob: job.id, key: job.key, err: message }, 'sync: multipart upload cannot be continued, starting it over');
       return new JobError(message, 'sync_failed', true, { retryInMs: 0 });
     }

@@ -103,7 +103,7 @@ export function createWatchService(deps: WatchDeps) {
       const file = ctx.job.lane!;
       const folder = folders.get(folderOf(ctx.job));
       // No longer watched: what it took stays, the rest is not taken.
-      if (!folder) return void ctx.complete(() => {});
+      if (!folder) return void (await ctx.complete(() => {}));
       await ingestFile(folder, file, ctx);
     },
     giveUp(job, error) {
@@ -129,12 +129,12 @@ export function createWatchService(deps: WatchDeps) {
   }
 
   /** The file is recorded as refused in the transaction that ends its job. */
-  function refuse(ctx: JobContext, folder: Folder, file: string, err: AppError, seen?: { size: number; mtimeMs: number }, sha256?: string) {
+  async function refuse(ctx: JobContext, folder: Folder, file: string, err: AppError, seen?: { size: number; mtimeMs: number }, sha256?: string) {
     logger.info({ file, code: err.code, reason: err.message }, 'watch folder: file refused');
-    ctx.complete(() => record(folder.path, file, { outcome: 'rejected', error_code: err.code, sha256 }, seen));
+    await ctx.complete(() => record(folder.path, file, { outcome: 'rejected', error_code: err.code, sha256 }, seen));
   }
 
-  const nothingToDo = (ctx: JobContext) => void ctx.complete(() => {});
+  const nothingToDo = async (ctx: JobContext) => void (await ctx.complete(() => {}));
 
   /**
    * Takes one file: each way it can end completes the job (ingested, refused, nothing to do) or
@@ -188,7 +188,7 @@ export function createWatchService(deps: WatchDeps) {
     const twin = repo.findIngestedBySha256(folder.path, received.sha256);
     if (twin?.image_id) {
       await fs.promises.rm(received.tmpPath, { force: true });
-      return void ctx.complete(() => record(folder.path, file, { outcome: 'ingested', image_id: twin.image_id!, sha256: received.sha256 }, seen));
+      return void (await ctx.complete(() => record(folder.path, file, { outcome: 'ingested', image_id: twin.image_id!, sha256: received.sha256 }, seen)));
     }
 
     try {
@@ -199,7 +199,7 @@ export function createWatchService(deps: WatchDeps) {
         inTransaction: ([image]) => record(folder.path, file, { outcome: 'ingested', image_id: image!.id, sha256: received.sha256 }, seen),
       });
       logger.info({ file }, 'watch folder: file ingested');
-      nothingToDo(ctx);
+      await nothingToDo(ctx);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (RETRY_LATER.has(err.code)) throw JobError.later(timing.retryMs, err.message);

@@ -4,7 +4,9 @@ import { afterEach } from 'vitest';
 import type { DatabasePort } from '../../server/db/port.js';
 import type { Database } from '../../server/db/schema.js';
 import { sqliteQueryBuilder } from '../../server/db/sqlite/dialect.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../../server/db/sqlite/sqlite-database.js';
+import type { Db } from '../../server/db/connection.js';
+import type { Repositories } from '../../server/db/repositories.js';
+import { openSqliteDatabase, sqliteDatabaseOver, type SqliteDatabase } from '../../server/db/sqlite/sqlite-database.js';
 import { tempDirs } from './server.js';
 
 /**
@@ -51,3 +53,21 @@ export const openTestSqlite = (options: { fsync?: boolean } = {}) =>
   track(withSqliteSeeding(openSqliteDatabase(path.join(dir(), 'darkroom.db'), options)));
 
 export const DIALECTS: TestDialect[] = [{ dialect: 'sqlite', open: () => openTestSqlite() }];
+
+const ports = new WeakMap<Db, SqliteDatabase>();
+
+/**
+ * The port over a connection a test opened itself with `openDatabase` (for code whose other
+ * repositories are still on the connection): one port per connection, as the gate requires.
+ */
+export function portOver(connection: Db): SqliteDatabase {
+  let port = ports.get(connection);
+  if (!port) ports.set(connection, (port = sqliteDatabaseOver(connection)));
+  return port;
+}
+
+/** The port's unit of work over a connection a test opened itself (see portOver). */
+export const unitOfWorkOver =
+  (connection: Db) =>
+  <T>(work: (repos: Repositories) => Promise<T>): Promise<T> =>
+    portOver(connection).unitOfWork(work);

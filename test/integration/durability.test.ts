@@ -88,6 +88,15 @@ function observe(server: RunningServer): Entry[] {
       return result;
     };
   }) as typeof db.transaction);
+  // A unit of work of the database port ends with COMMIT on the same connection.
+  const exec = db.exec.bind(db);
+  vi.spyOn(db, 'exec').mockImplementation((source: string) => {
+    if (source !== 'COMMIT') return exec(source);
+    const full = db.pragma('synchronous', { simple: true }) === 2;
+    const result = exec(source);
+    log.push({ op: 'commit', full, images: images.get()!.n, doneVariants: done.get()!.n });
+    return result;
+  });
   return log;
 }
 

@@ -41,7 +41,7 @@ describe('fair queueing', () => {
       }
       return insertJob(...args);
     };
-    runner.start();
+    await runner.start();
     await eventually(() => claims.length >= WORKERS, 10_000, 'the batch started');
 
     const res = await single.upload([{ name: 'portrait.jpg', data: photo, type: 'image/jpeg' }]);

@@ -66,7 +66,7 @@ describe('reprocess', () => {
     expect(jobs.countQueued()).toBe(1);
     for (let i = 0; i < 5; i++) expect((await bob.upload([{ name: `b${i}.png`, data: png, type: 'image/png' }])).status).toBe(202);
 
-    runner.start();
+    await runner.start();
     const done = await alice.waitFor(first.body.id);
     expect(done.status).toBe('done');
     expect(done.variants.every((v: { status: string }) => v.status === 'done')).toBe(true);

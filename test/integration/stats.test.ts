@@ -46,7 +46,7 @@ async function batch(waitMs: number, uploads: Array<{ client: ApiClient; custome
     ledger.push(entry);
   }
   clock.advance(waitMs);
-  t.server.parts.runner.start();
+  await t.server.parts.runner.start();
   const settleDay = new Date(clock.now()).toISOString().slice(0, 10);
   for (const entry of accepted) {
     const client = uploads.find((u) => u.customer === entry.customer)!.client;

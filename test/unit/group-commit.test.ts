@@ -6,6 +6,7 @@ import { openDatabase, type Db } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createGroupCommit } from '../../server/services/group-commit.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
+import { portOver } from '../helpers/database.js';
 import { tempDirs } from '../helpers/server.js';
 
 const tempDir = tempDirs('darkroom-group-commit-');
@@ -35,12 +36,21 @@ function setup() {
       return result;
     };
   }) as typeof db.transaction);
+  // A unit of work of the port ends with COMMIT on the connection.
+  const exec = db.exec.bind(db);
+  vi.spyOn(db, 'exec').mockImplementation((source: string) => {
+    if (source !== 'COMMIT') return exec(source);
+    const full = db.pragma('synchronous', { simple: true }) === 2;
+    const result = exec(source);
+    log.push(full ? 'commit (log synced)' : 'commit');
+    return result;
+  });
   const fsyncSync = fs.fsyncSync;
   vi.spyOn(fs, 'fsyncSync').mockImplementation((fd: number) => {
     log.push(`flush ${path.relative(dir, fs.readlinkSync(`/proc/self/fd/${fd}`)) || '.'}`);
     return fsyncSync(fd);
   });
-  return { dir, db, store, images, log, commits: createGroupCommit({ db, store, images }) };
+  return { dir, db, store, images, log, commits: createGroupCommit({ database: portOver(db), store, images }) };
 }
 
 let n = 0;
@@ -51,7 +61,7 @@ function upload(t: ReturnType<typeof setup>, bytes = crypto.randomBytes(64)) {
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   const id = `0190a0b0-0000-7000-8000-${String(++n).padStart(12, '0')}`;
   const row = { id, customer: 'c', filename: 'f.jpg', bytes: bytes.length, sha256, format: 'jpeg', width: 1, height: 1, pages: 1, source: 'upload', created_at: n };
-  return { tmpPath, sha256, id, record: () => t.images.insert(row, []) };
+  return { tmpPath, sha256, id, record: async () => t.images.insert(row, []) };
 }
 
 describe('group commit', () => {
@@ -86,16 +96,16 @@ describe('group commit', () => {
       t.commits.submit({ files: [ok], record: ok.record }),
       t.commits.submit({
         files: [failing],
-        record: () => {
-          failing.record();
+        record: async () => {
+          await failing.record();
           throw refusal;
         },
       }),
       t.commits.submit({ files: [okShared], record: okShared.record }),
       t.commits.submit({
         files: [failingShared],
-        record: () => {
-          failingShared.record();
+        record: async () => {
+          await failingShared.record();
           throw refusal;
         },
       }),

@@ -8,6 +8,7 @@ import { createOutagePause } from '../../server/jobs/outage.js';
 import { createJobRunner, JobError, type JobHandler, type RunnerOptions } from '../../server/jobs/runner.js';
 import { systemClock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
+import { unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 const silent = pino({ level: 'silent' });
@@ -23,10 +24,10 @@ function setup(images = 0) {
     imagesRepo.insert({ id: imageId(i), customer: 'c', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0 }, []);
     jobs.insertJob('process_image', imageId(i), jobs.appendEvent('image.uploaded', imageId(i), {}, 0), 3, 0);
   }
-  return { db, jobs, transaction: <T>(fn: () => T): T => db.transaction(fn)() };
+  return { db, jobs, unitOfWork: unitOfWorkOver(db) };
 }
 
-const done: JobHandler = { run: async (ctx) => void ctx.complete(() => {}), giveUp: () => {} };
+const done: JobHandler = { run: async (ctx) => void (await ctx.complete(() => {})), giveUp: () => {} };
 const allSync = (handler: JobHandler) => ({
   sync_put_original: handler,
   sync_put_processed: handler,
@@ -34,7 +35,7 @@ const allSync = (handler: JobHandler) => ({
   sync_delete_processed: handler,
   sync_delete_image: handler,
 });
-const base = (s: ReturnType<typeof setup>): Omit<RunnerOptions, 'queues' | 'handlers'> => ({ repo: s.jobs, transaction: s.transaction, clock: systemClock, logger: silent });
+const base = (s: ReturnType<typeof setup>): Omit<RunnerOptions, 'queues' | 'handlers'> => ({ repo: s.jobs, unitOfWork: s.unitOfWork, clock: systemClock, logger: silent });
 const statusOf = (s: ReturnType<typeof setup>, id: number) => s.db.prepare(`SELECT status, attempts, last_error FROM jobs WHERE id = ?`).get(id) as Partial<JobRow> | undefined;
 const idsOfKind = (s: ReturnType<typeof setup>, kind: string) => (s.db.prepare(`SELECT id FROM jobs WHERE kind = ? ORDER BY id`).all(kind) as Array<{ id: number }>).map((r) => r.id);
 
@@ -60,7 +61,7 @@ describe('the job engine: queues', () => {
         most[queue] = Math.max(most[queue], running[queue]);
         await sleep(ms);
         running[queue]--;
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: () => {},
     });
@@ -71,7 +72,7 @@ describe('the job engine: queues', () => {
       handlers: { process_image: hold('image', 20), extract_metadata: done, ...allSync(hold('sync', 200)) },
     });
     runner.events.on('settled', (job) => job.queue === 'image' && images.push(job.image_id!));
-    runner.start();
+    await runner.start();
     // All three images are done while the slow sync operations are still going.
     await eventually(() => images.length === 3, 5_000, 'images done');
     expect(s.db.prepare(`SELECT count(*) AS n FROM jobs WHERE queue = 'sync'`).get()).not.toEqual({ n: 0 });
@@ -98,12 +99,12 @@ describe('the job engine: queues', () => {
         await sleep(100);
         order.push(`${n}:end`);
         if (key === 'originals/a') concurrentInLaneA--;
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: () => {},
     };
     const runner = createJobRunner({ ...base(s), queues: { sync: { concurrency: 4, timeoutMs: 60_000, lanes: true, pollMs: 20 } }, handlers: allSync(handler) });
-    runner.start();
+    await runner.start();
     await eventually(() => order.length === 6, 5_000, 'all ran');
     await runner.stop(100);
     expect(most).toBe(1);
@@ -123,7 +124,7 @@ describe('the job engine: queues', () => {
         watch_ingest: {
           async run(ctx) {
             if (++runs < 3) throw JobError.later(50, 'still being written');
-            ctx.complete(() => {});
+            await ctx.complete(() => {});
           },
           giveUp: () => {
             throw new Error('not given up');
@@ -131,7 +132,7 @@ describe('the job engine: queues', () => {
         },
       },
     });
-    runner.start();
+    await runner.start();
     await eventually(() => runs === 3, 5_000, 'three looks');
     await eventually(() => (s.db.prepare(`SELECT count(*) AS n FROM jobs`).get() as { n: number }).n === 0, 5_000, 'done with one attempt allowed');
     await runner.stop(100);
@@ -157,7 +158,7 @@ describe('the job engine: queues', () => {
       async run(ctx) {
         tries.push(ctx.job.id);
         if (!up) throw new JobError('connect ECONNREFUSED', 'sync_failed', true, { mayBeOutage: true });
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: () => {
         throw new Error('not given up: the outage was no fault of the job');
@@ -166,7 +167,7 @@ describe('the job engine: queues', () => {
     const outcomes: string[] = [];
     const runner = createJobRunner({ ...base(s), queues: { sync: { concurrency: 1, timeoutMs: 60_000, lanes: true, pollMs: 20, outage } }, handlers: allSync(handler) });
     runner.events.on('settled', (_job, outcome) => outcomes.push(outcome));
-    runner.start();
+    await runner.start();
     await eventually(() => outage.isDown(), 5_000, 'outage noticed');
     await sleep(400);
     // One job met the outage; the queue then claimed nothing while the probes kept failing.
@@ -187,7 +188,7 @@ describe('the job engine: queues', () => {
     const [syncId] = idsOfKind(s, 'sync_put_original');
     s.db.prepare(`UPDATE jobs SET status = 'running', attempts = 3, lease_token = 'dead', lease_until = 1 WHERE id = ?`).run(syncId);
     const runner = createJobRunner({ ...base(s), queues: { image: { concurrency: 1, timeoutMs: 60_000 } }, handlers: { process_image: done, extract_metadata: done } });
-    runner.start();
+    await runner.start();
     await eventually(() => (s.db.prepare(`SELECT count(*) AS n FROM jobs WHERE queue = 'image' AND status = 'done'`).get() as { n: number }).n === 1, 5_000, 'image done');
     await sleep(100);
     await runner.stop(100);
@@ -211,7 +212,7 @@ describe('the job engine: queues', () => {
       queues: { image: { concurrency: 1, timeoutMs: 60_000 }, sync: { concurrency: 1, timeoutMs: 60_000, stopGraceMs: 50, pollMs: 20 } },
       handlers: { process_image: waitForStop('image'), extract_metadata: done, ...allSync(waitForStop('sync')) },
     });
-    runner.start();
+    await runner.start();
     await eventually(() => runner.inFlight() === 2, 5_000, 'both running');
     const stopping = Date.now();
     await runner.stop(400);

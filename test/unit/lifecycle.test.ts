@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
-import { createStatsRepo } from '../../server/db/stats.repo.js';
 import { createDispatcher } from '../../server/jobs/dispatcher.js';
 import { createExtractMetadataHandler } from '../../server/jobs/handlers/extract-metadata.js';
 import type { ImagePool } from '../../server/jobs/pool.js';
@@ -16,6 +15,7 @@ import { JobError } from '../../server/jobs/runner.js';
 import { createLifecycle } from '../../server/services/lifecycle.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { systemClock } from '../../server/util/clock.js';
+import { unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 const ID = '00000000-0000-7000-8000-000000000001';
@@ -25,8 +25,8 @@ function setup() {
   const db = openDatabase(path.join(dir, 'darkroom.db'));
   const images = createImagesRepo(db);
   const jobs = createJobsRepo(db);
-  const stats = createStatsRepo(db);
-  const lifecycle = createLifecycle({ images, jobs, stats, clock: systemClock });
+  const lifecycle = createLifecycle({ images, jobs, clock: systemClock });
+  const unitOfWork = unitOfWorkOver(db);
   const transaction = <T>(fn: () => T) => db.transaction(fn)();
   const dispatcher = createDispatcher({ jobs, transaction, clock: systemClock, maxAttempts: 3 });
   const metadata = createExtractMetadataHandler({
@@ -47,21 +47,21 @@ function setup() {
   const job = (kind: string, generation: number) =>
     db.prepare<[string, string, number], ImageJobRow>(`SELECT * FROM jobs WHERE image_id = ? AND kind = ? AND generation = ?`).get(ID, kind, generation)!;
   /** Claims the job and finishes it as the runner does: in one transaction with settling. */
-  const finish = (kind: 'process_image' | 'extract_metadata', generation: number) => {
+  const finish = async (kind: 'process_image' | 'extract_metadata', generation: number) => {
     const row = job(kind, generation);
     db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = 't' WHERE id = ?`).run(row.id);
-    transaction(() => {
+    await unitOfWork(async (repos) => {
       expect(jobs.finish(row, 't', 'done', Date.now())).toBe(true);
-      lifecycle.settle(row);
+      await lifecycle.settle(row, repos);
     });
   };
   /** Fails it for good, as the runner does after its last attempt. */
-  const giveUp = (kind: 'extract_metadata', generation: number) => {
+  const giveUp = async (kind: 'extract_metadata', generation: number) => {
     const row = job(kind, generation);
     db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = 't' WHERE id = ?`).run(row.id);
-    transaction(() => {
+    await unitOfWork(async (repos) => {
       expect(jobs.finish(row, 't', 'failed', Date.now(), 'broken')).toBe(true);
-      metadata.giveUp(row, new JobError('broken', 'corrupt_image', false));
+      await metadata.giveUp(row, new JobError('broken', 'corrupt_image', false), repos);
     });
   };
   /** POST /v1/image/{id}/reprocess: a new generation, older processing cancelled (images.service). */
@@ -80,53 +80,53 @@ function setup() {
 }
 
 describe('settling an image', () => {
-  it('counts a reprocessed image once when the original upload\'s metadata extraction ends after the new generation', () => {
+  it('counts a reprocessed image once when the original upload\'s metadata extraction ends after the new generation', async () => {
     const t = setup();
     expect(t.reprocess()).toBe(2);
     t.dispatcher.dispatch();
-    t.finish('process_image', 2);
+    await t.finish('process_image', 2);
     expect(t.image()).toMatchObject({ status: 'done', generation: 2 });
     const processedAt = t.image().processed_at;
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
 
     // The first generation's extraction, left running by the reprocess, ends now.
-    t.finish('extract_metadata', 1);
+    await t.finish('extract_metadata', 1);
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed')).toBe(1);
     expect(t.image()).toMatchObject({ status: 'done', processed_at: processedAt });
   });
 
-  it('does not settle a new generation whose jobs do not exist yet when an older job ends', () => {
+  it('does not settle a new generation whose jobs do not exist yet when an older job ends', async () => {
     const t = setup();
     t.reprocess(); // its event is not dispatched yet: generation 2 has no jobs
-    t.finish('extract_metadata', 1);
+    await t.finish('extract_metadata', 1);
     expect(t.image()).toMatchObject({ status: 'queued', processed_at: null });
     expect(t.counted()).toEqual({ processed: 0, failed: 0 });
     expect(t.events('image.processed')).toBe(0);
 
     t.dispatcher.dispatch();
-    t.finish('process_image', 2);
+    await t.finish('process_image', 2);
     expect(t.image().status).toBe('done');
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed')).toBe(1);
   });
 
-  it('does not settle again when an older generation\'s extraction fails for good after the new one settled', () => {
+  it('does not settle again when an older generation\'s extraction fails for good after the new one settled', async () => {
     const t = setup();
     t.reprocess();
     t.dispatcher.dispatch();
-    t.finish('process_image', 2);
-    t.giveUp('extract_metadata', 1);
+    await t.finish('process_image', 2);
+    await t.giveUp('extract_metadata', 1);
     expect(t.image().status).toBe('done');
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed') + t.events('image.failed')).toBe(1);
   });
 
-  it('settles an upload once both of its jobs have ended, in either order', () => {
+  it('settles an upload once both of its jobs have ended, in either order', async () => {
     const t = setup();
-    t.finish('process_image', 1);
+    await t.finish('process_image', 1);
     expect(t.image().status).toBe('queued'); // its metadata is still being read
-    t.finish('extract_metadata', 1);
+    await t.finish('extract_metadata', 1);
     expect(t.image().status).toBe('done');
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed')).toBe(1);

@@ -7,6 +7,7 @@ import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
 import { systemClock, type Clock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
+import { unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 /** A real SQLite database with `n` images, each with one queued process_image job. */
@@ -35,7 +36,7 @@ afterEach(() => {
 function runnerFor(db: ReturnType<typeof setup>['db'], jobs: ReturnType<typeof setup>['jobs'], handler: JobHandler<ImageJobRow>, jobTimeoutMs = 60_000, clock: Clock = systemClock) {
   return createJobRunner({
     repo: jobs,
-    transaction: (fn) => db.transaction(fn)(),
+    unitOfWork: unitOfWorkOver(db),
     handlers: { process_image: handler, extract_metadata: noop },
     clock,
     queues: { image: { concurrency: 2, timeoutMs: jobTimeoutMs } },
@@ -67,12 +68,12 @@ describe('job runner', () => {
         most = Math.max(most, running);
         await gate;
         running--;
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: () => {},
     };
     const runner = runnerFor(db, jobs, handler);
-    runner.start();
+    await runner.start();
     await new Promise((r) => setTimeout(r, 300));
     expect(most).toBe(2);
     // Two claims filled the slots; a third job is due, but nothing asks the database for work
@@ -94,7 +95,7 @@ describe('job runner', () => {
       giveUp: (job, err) => given.push(`${job.image_id.slice(-1)}:${err.code}`),
     };
     const runner = runnerFor(db, jobs, handler);
-    runner.start();
+    await runner.start();
     await new Promise((r) => setTimeout(r, 300));
     await runner.stop(100);
     const rows = db.prepare(`SELECT image_id, status, attempts, last_error, run_at FROM jobs ORDER BY image_id`).all() as Array<{ status: string; attempts: number; last_error: string; run_at: number }>;
@@ -116,14 +117,14 @@ describe('job runner', () => {
         await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
         // Checked after the run: a throw here would only be taken for the job's own failure.
         leftAtStop.push(ctx.deadline - Date.now());
-        if (ctx.complete(() => committed++)) throw new Error('committed after the time limit');
+        if (await ctx.complete(() => committed++)) throw new Error('committed after the time limit');
       },
       giveUp: (_job, err) => given.push(err.code),
     };
     const outcomes: string[] = [];
     const runner = runnerFor(db, jobs, handler, 50);
     runner.events.on('settled', (_job, outcome) => outcomes.push(outcome));
-    runner.start();
+    await runner.start();
     // The retry waits out a backoff of 0.5–1 s.
     await eventually(() => outcomes.length >= 2, 5_000, 'two attempts');
     await runner.stop(100);
@@ -152,7 +153,7 @@ describe('job runner', () => {
     runner.events.on('settled', (_job, outcome) => settled.push(outcome));
     const claimed: number[] = [];
     runner.events.on('claimed', (job) => claimed.push(job.id));
-    runner.start();
+    await runner.start();
     await eventually(() => claimed.length === 1, 5_000, 'the job started');
     const cancelled = jobs.cancelOlder(`00000000-0000-7000-8000-${'0'.repeat(12)}`, 'process_image', 2, Date.now());
     expect(cancelled).toEqual(claimed);
@@ -171,7 +172,7 @@ describe('job runner', () => {
       async run(ctx) {
         runs++;
         if (runs === 1) throw new JobError('a passing failure', 'processing_failed', true);
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: () => {},
     };
@@ -183,7 +184,7 @@ describe('job runner', () => {
     };
     let offset = 0;
     const runner = runnerFor(db, jobs, handler, 150, { now: () => Date.now() + offset });
-    runner.start();
+    await runner.start();
     await eventually(() => runs === 1 && runner.inFlight() === 0, 5_000, 'the first attempt ended');
     await sleep(300);
     // Nobody runs it, and its lease (longer than the time limit plus the pool's stop grace) holds.
@@ -206,7 +207,7 @@ describe('job runner', () => {
     const handler: JobHandler<ImageJobRow> = {
       async run(ctx) {
         ran.push(`${ctx.job.image_id.slice(-1)}:${ctx.job.attempts}`);
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: (job, err) => given.push(`${job.image_id.slice(-1)}:${err.code}:${err.message}`),
     };
@@ -214,7 +215,7 @@ describe('job runner', () => {
     const settled: string[] = [];
     runner.events.on('settled', (job, outcome) => settled.push(`${job.image_id!.slice(-1)}:${outcome}`));
     const startedAt = Date.now();
-    runner.start();
+    await runner.start();
     expect(given).toEqual(['0:processing_failed:the server stopped during this job 3 times']);
     const rows = () => db.prepare(`SELECT status, attempts, interruptions, last_error, run_at FROM jobs ORDER BY image_id`).all() as Array<Record<string, unknown>>;
     expect(rows()[0]).toMatchObject({ status: 'failed', attempts: 3, interruptions: 3, last_error: 'the server stopped during this job 3 times' });
@@ -239,20 +240,20 @@ describe('job runner', () => {
           await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
           throw new Error('the worker stopped');
         }
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: () => {
         throw new Error('not given up');
       },
     };
     const first = runnerFor(db, jobs, handler);
-    first.start();
+    await first.start();
     await eventually(() => attempts.length === 1, 5_000, 'the job started');
     await first.stop(50);
     expect(db.prepare(`SELECT status, attempts, interruptions, lease_token FROM jobs`).get()).toEqual({ status: 'queued', attempts: 0, interruptions: 0, lease_token: null });
     // The next start runs it as its first attempt, at once.
     const next = runnerFor(db, jobs, handler);
-    next.start();
+    await next.start();
     await eventually(() => expect(db.prepare(`SELECT status, attempts FROM jobs`).get()).toEqual({ status: 'done', attempts: 1 }), 5_000);
     expect(attempts).toEqual([1, 1]);
     await next.stop(100);
@@ -274,12 +275,12 @@ describe('job runner', () => {
         runs.set(ctx.job.image_id, (runs.get(ctx.job.image_id) ?? 0) + 1);
         await new Promise<void>((r) => finish.set(ctx.job.image_id, r));
         running--;
-        if (!ctx.complete(() => {})) throw new Error(`job ${ctx.job.id} lost its lease while it ran`);
+        if (!(await ctx.complete(() => {}))) throw new Error(`job ${ctx.job.id} lost its lease while it ran`);
       },
       giveUp: () => {},
     };
     const runner = runnerFor(db, jobs, handler, 500, { now: () => Date.now() + offset });
-    runner.start();
+    await runner.start();
     await eventually(() => running === 2, 5_000, 'two jobs running');
     offset = 24 * 3600_000;
     runner.kick();
@@ -309,12 +310,12 @@ describe('job runner', () => {
         vi.mocked(Date.now).mockImplementation(() => realNow() - 3600_000);
         left.push(ctx.deadline - Date.now());
         vi.mocked(Date.now).mockRestore();
-        ctx.complete(() => {});
+        await ctx.complete(() => {});
       },
       giveUp: () => {},
     };
     const runner = runnerFor(db, jobs, handler, 60_000);
-    runner.start();
+    await runner.start();
     await eventually(() => left.length === 3, 5_000, 'the job ran');
     await runner.stop(100);
     for (const ms of left) {

@@ -20,4 +20,6 @@ export const sqliteQueryBuilder = new Kysely<Database>({
 export const sqliteFunctions: SqlFunctions = {
   // The path is a literal, not a parameter, so an index on the same expression can serve it.
   jsonText: (column, key) => sql<string | null>`json_extract(${sql.ref(column)}, ${sql.lit(`$.${key}`)})`,
+  jsonObject: (members) => sql<string>`json_object(${sql.join(members.flatMap(([name, value]) => [sql.lit(name), value]))})`,
+  jsonArrayOfTexts: (column) => sql<string>`'[' || coalesce(group_concat(${sql.ref(column)}, ','), '') || ']'`,
 };

@@ -1,6 +1,6 @@
 import { openDatabase, type Db } from '../connection.js';
 import { translateDatabaseError } from '../errors.js';
-import type { DatabasePort, UnitOfWorkOptions } from '../port.js';
+import type { DatabasePort, UnitOfWork, UnitOfWorkOptions } from '../port.js';
 import { createRepositories, type Repositories } from '../repositories.js';
 import { ConnectionGate } from './connection-gate.js';
 import { createSqliteExecutor, schedulerOutsideUnitOfWork, type StatementScheduler } from './executor.js';
@@ -46,11 +46,34 @@ export function sqliteDatabaseOver(connection: Db, { fsync = true }: SqliteDatab
   };
   const unitRepos: Repositories = createRepositories(createSqliteExecutor(connection, inside));
 
+  let savepoints = 0;
+  const unit: UnitOfWork = {
+    async savepoint<T>(work: () => Promise<T>): Promise<T> {
+      if (!inUnitOfWork) throw new Error('a savepoint outside its unit of work');
+      const name = `item_${++savepoints}`;
+      connection.exec(`SAVEPOINT ${name}`);
+      try {
+        const result = await work();
+        connection.exec(`RELEASE ${name}`);
+        return result;
+      } catch (err) {
+        // Undo this item's writes only; RELEASE then closes the savepoint (it stays open after ROLLBACK TO).
+        if (connection.inTransaction) {
+          connection.exec(`ROLLBACK TO ${name}`);
+          connection.exec(`RELEASE ${name}`);
+        }
+        throw err;
+      } finally {
+        savepoints--;
+      }
+    },
+  };
+
   return {
     connection,
     repos,
 
-    async unitOfWork<T>(work: (repos: Repositories) => Promise<T>, { durable = false }: UnitOfWorkOptions = {}): Promise<T> {
+    async unitOfWork<T>(work: (repos: Repositories, unit: UnitOfWork) => Promise<T>, { durable = false }: UnitOfWorkOptions = {}): Promise<T> {
       await gate.acquire();
       try {
         // Why switching per transaction holds: in WAL mode, `synchronous = NORMAL` syncs the log
@@ -66,7 +89,7 @@ export function sqliteDatabaseOver(connection: Db, { fsync = true }: SqliteDatab
           connection.exec('BEGIN IMMEDIATE');
           inUnitOfWork = true;
           try {
-            const result = await work(unitRepos);
+            const result = await work(unitRepos, unit);
             connection.exec('COMMIT');
             return result;
           } catch (err) {

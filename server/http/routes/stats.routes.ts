@@ -10,12 +10,12 @@ export function statsRouter(stats: StatsService): Router {
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.stats);
 
-  router.get('/stats', allowed, (req, res) => {
-    answerJsonText(res, StatsReport, stats.reportJson(parseQuery(StatsQuery, req.query)));
+  router.get('/stats', allowed, async (req, res) => {
+    answerJsonText(res, StatsReport, await stats.reportJson(parseQuery(StatsQuery, req.query)));
   });
 
-  router.get('/stats.csv', allowed, (req, res) => {
-    const report = stats.report(parseQuery(StatsQuery, req.query));
+  router.get('/stats.csv', allowed, async (req, res) => {
+    const report = await stats.report(parseQuery(StatsQuery, req.query));
     res.setHeader('Content-Type', 'text/csv; charset=utf-8; header=present');
     res.setHeader('Content-Disposition', contentDisposition(`darkroom-stats-${report.from}-to-${report.to}.csv`));
     res.send(reportToCsv(report));

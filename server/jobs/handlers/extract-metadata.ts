@@ -21,21 +21,21 @@ export function createExtractMetadataHandler(deps: {
   return {
     async run(ctx) {
       const image = images.findById(ctx.job.image_id);
-      if (!image) return void ctx.complete(() => {});
+      if (!image) return void (await ctx.complete(() => {}));
       lifecycle.markProcessing(image.id);
       const original = await originals.acquire(image.sha256, ctx.signal);
       const result = await deps.pool
         .extractMetadata({ input: original.path, format: image.format, deadline: ctx.deadline }, ctx.signal)
         .finally(() => original.release());
       if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
-      ctx.complete(() => {
+      await ctx.complete(async (repos) => {
         images.saveMetadata(image.id, result.metadata, deps.clock.now());
-        lifecycle.settle(ctx.job);
+        await lifecycle.settle(ctx.job, repos);
       });
     },
     // Missing metadata does not fail the image; its processing decides that.
-    giveUp(job) {
-      lifecycle.settle(job);
+    giveUp(job, _error, repos) {
+      return lifecycle.settle(job, repos);
     },
   };
 }

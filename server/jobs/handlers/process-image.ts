@@ -34,7 +34,7 @@ export function createProcessImageHandler(deps: {
   return {
     async run(ctx) {
       const image = images.findById(ctx.job.image_id);
-      if (!image) return void ctx.complete(() => {});
+      if (!image) return void (await ctx.complete(() => {}));
       lifecycle.markProcessing(image.id);
 
       const outputs = images.variantsOf(image.id).map((v) => {
@@ -69,7 +69,7 @@ export function createProcessImageHandler(deps: {
         await Promise.all(result.variants.map((_, i) => store.sealStaged(outputs[i]!.output)));
 
         const now = clock.now();
-        ctx.complete(() => {
+        await ctx.complete(async (repos) => {
           const current = images.findById(image.id);
           // A reprocess started meanwhile: its own job will write the variants.
           if (!current || current.generation !== ctx.job.generation) return;
@@ -94,7 +94,7 @@ export function createProcessImageHandler(deps: {
           }
           images.saveSummary(image.id, result.thumbhash, result.dominantColor);
           if (result.preview) images.savePreview(image.id, result.preview);
-          lifecycle.settle(ctx.job);
+          await lifecycle.settle(ctx.job, repos);
         });
       } finally {
         original.release();
@@ -102,10 +102,10 @@ export function createProcessImageHandler(deps: {
       }
     },
 
-    giveUp(job, error) {
+    giveUp(job, error, repos) {
       images.setError(job.image_id, error.code, error.message);
       images.failVariants(job.image_id);
-      lifecycle.settle(job);
+      return lifecycle.settle(job, repos);
     },
   };
 }

@@ -92,9 +92,9 @@ export function createStatsService(repo: StatsRepo, clock: Clock) {
   }
 
   /** Groups that span days: merged here from the level's rows, histograms included. */
-  function mergedGroupsJson(level: Level, groupBy: StatsGroupKey[], from: string, to: string): string {
+  async function mergedGroupsJson(level: Level, groupBy: StatsGroupKey[], from: string, to: string): Promise<string> {
     const groups = new Map<string, Accumulator>();
-    for (const row of repo.levelRows(level, from, to)) {
+    for (const row of await repo.levelRows(level, from, to)) {
       let key = '';
       for (const k of groupBy) key += `${row[ROW_INDEX[k]]}\u0000`;
       let group = groups.get(key);
@@ -119,22 +119,22 @@ export function createStatsService(repo: StatsRepo, clock: Clock) {
    * The report as JSON text. Per-day groupings come straight from SQLite as JSON (one rollup
    * row per group, percentiles kept up to date on write); the rest are merged here.
    */
-  function reportJson(query: unknown): string {
+  async function reportJson(query: unknown): Promise<string> {
     const { from, to, groupBy } = parse(query);
     const total = newAccumulator({});
-    for (const row of repo.levelRows('all', from, to)) addRow(total, row);
+    for (const row of await repo.levelRows('all', from, to)) addRow(total, row);
     const level = levelFor(groupBy);
     const groups = !groupBy.length
       ? '[]'
       : groupBy.includes('day')
-        ? repo.levelJson(level, from, to)
-        : mergedGroupsJson(level, groupBy, from, to);
+        ? await repo.levelJson(level, from, to)
+        : await mergedGroupsJson(level, groupBy, from, to);
     return `{"from":${JSON.stringify(from)},"to":${JSON.stringify(to)},"groupBy":${JSON.stringify(groupBy)},"totals":${JSON.stringify(finish(total))},"groups":${groups}}`;
   }
 
   return {
     reportJson,
-    report: (query: unknown) => JSON.parse(reportJson(query)) as StatsReport,
+    report: async (query: unknown) => JSON.parse(await reportJson(query)) as StatsReport,
   };
 }
 

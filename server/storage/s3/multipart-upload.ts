@@ -54,8 +54,10 @@ export interface UploadRequest {
   /** A multipart upload of this object begun earlier (before a crash or restart). */
   resume?: { uploadId: string; partSize: number; parts: Array<{ part_number: number; etag: string; crc32: string; bytes: number }> };
   /** Persist these before relying on them: they are what a later attempt resumes from. */
-  onMultipartStarted(uploadId: string, partSize: number): void;
-  onPartDone(part: CompletedPart & { bytes: number }): void;
+  /** Awaited when it returns a promise (recording the upload may be asynchronous). */
+  onMultipartStarted(uploadId: string, partSize: number): unknown;
+  /** Awaited like onMultipartStarted. */
+  onPartDone(part: CompletedPart & { bytes: number }): unknown;
   onProgress?(bytesDone: number): void;
   signal: AbortSignal;
 }
@@ -108,7 +110,7 @@ export async function uploadFile(req: UploadRequest): Promise<{ multipart: boole
   } else {
     if (req.resume) await bucket.abortMultipart(key, req.resume.uploadId);
     uploadId = await bucket.createMultipart(key, info, signal);
-    req.onMultipartStarted(uploadId, plan.partSize);
+    await req.onMultipartStarted(uploadId, plan.partSize);
   }
 
   const parts: CompletedPart[] = [];
@@ -124,7 +126,7 @@ export async function uploadFile(req: UploadRequest): Promise<{ multipart: boole
     try {
       const out = await bucket.uploadPart(key, uploadId, partNumber, body, crc32, partSignal);
       if (out.checksumCrc32 && out.checksumCrc32 !== crc32) throw new Error(`the server stored part ${partNumber} with a different CRC32`);
-      req.onPartDone({ partNumber, etag: out.etag, crc32, bytes: body.length });
+      await req.onPartDone({ partNumber, etag: out.etag, crc32, bytes: body.length });
       parts.push({ partNumber, etag: out.etag, crc32 });
       bytesDone += body.length;
       req.onProgress?.(bytesDone);

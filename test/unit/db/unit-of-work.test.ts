@@ -181,3 +181,40 @@ describe('unit of work on SQLite', () => {
     expect(prepare).not.toHaveBeenCalled();
   });
 });
+
+describe.each(DIALECTS)('savepoints of a unit of work on $dialect', ({ open }) => {
+  it('rolls back only the savepoint that failed; the rest of the unit commits', async () => {
+    const db = open();
+    const refusal = new Error('this item is refused');
+    const outcomes = await db.unitOfWork(async (repos, unit) => {
+      const results: string[] = [];
+      for (const id of ['a', 'b', 'c']) {
+        try {
+          await unit.savepoint(async () => {
+            await repos.keys.insert(key(id));
+            if (id === 'b') throw refusal;
+          });
+          results.push(`${id}: kept`);
+        } catch (err) {
+          results.push(`${id}: ${err === refusal ? 'rolled back' : String(err)}`);
+        }
+      }
+      return results;
+    });
+    expect(outcomes).toEqual(['a: kept', 'b: rolled back', 'c: kept']);
+    expect(await db.repos.keys.findById('a')).toBeDefined();
+    expect(await db.repos.keys.findById('b')).toBeUndefined();
+    expect(await db.repos.keys.findById('c')).toBeDefined();
+  });
+
+  it('is rolled back with its unit of work, although it succeeded', async () => {
+    const db = open();
+    await expect(
+      db.unitOfWork(async (repos, unit) => {
+        await unit.savepoint(() => repos.keys.insert(key('a')));
+        throw new Error('the batch failed');
+      }),
+    ).rejects.toThrow('the batch failed');
+    expect(await db.repos.keys.findById('a')).toBeUndefined();
+  });
+});
