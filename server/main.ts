@@ -6,7 +6,6 @@ import { translateDatabaseError } from './db/errors.js';
 import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
-import { createWatchRepo } from './db/watch.repo.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
 import { requireLoopbackHost } from './http/middleware/host-check.js';
@@ -172,7 +171,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     dataDir: config.dataDir,
   });
   const watch = createWatchService({
-    repo: createWatchRepo(db),
+    repo: database.repos.watch,
     jobs: jobsRepo,
     wake: () => runner.kick(),
     jobTimeoutMs: config.jobTimeout,
@@ -308,7 +307,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   dispatch();
   await runner.start();
-  watch.start();
+  await watch.start();
   sync?.start(runner.kick);
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge({

@@ -2,12 +2,14 @@ import { createKeysRepo, type KeysRepo } from './keys.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { createStatsRepo, type StatsRepo } from './stats.repo.js';
+import { createWatchRepo, type WatchRepo } from './watch.repo.js';
 
 /** Every repository, as the use cases get them: outside a unit of work, or inside one. */
 export interface Repositories {
   keys: KeysRepo;
   progress: ProgressRepo;
   stats: StatsRepo;
+  watch: WatchRepo;
 }
 
 /** Builds the repositories over one executor; an adapter calls this once per executor it has. */
@@ -16,5 +18,6 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     keys: createKeysRepo(sql),
     progress: createProgressRepo(sql),
     stats: createStatsRepo(sql),
+    watch: createWatchRepo(sql),
   };
 }

@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
 import type { DatabasePort } from '../db/port.js';
+import type { Repositories } from '../db/repositories.js';
 import type { PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { VariantSpec } from '../../workers/types.js';
@@ -21,9 +22,10 @@ export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
 export interface AcceptHooks {
   /**
    * Runs inside the unit of work that records the images, so a caller's own bookkeeping (the
-   * watch folder's ledger) commits or rolls back together with them.
+   * watch folder's ledger) commits or rolls back together with them; it writes with the unit of
+   * work's repositories (`repos`), and is awaited.
    */
-  inTransaction?: (images: Array<{ id: string; sha256: string }>) => void;
+  inTransaction?: (images: Array<{ id: string; sha256: string }>, repos: Repositories) => unknown;
 }
 
 export interface IngestDeps {
@@ -146,7 +148,7 @@ export function createIngestService(deps: IngestDeps) {
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
           await repos.stats.add(now, row.customer, statsFormat(row.format, row.raw_format), { uploaded: 1, bytesIn: row.bytes });
         }
-        hooks.inTransaction?.(rows);
+        await hooks.inTransaction?.(rows, repos);
       },
     });
     deps.onAccepted();

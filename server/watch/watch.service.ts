@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { JobRow, JobsRepo } from '../db/jobs.repo.js';
+import type { Repositories } from '../db/repositories.js';
 import type { WatchRepo } from '../db/watch.repo.js';
 import { JobError, type JobContext, type JobHandler, type QueueSetup } from '../jobs/runner.js';
 import { AppError } from '../errors.js';
@@ -106,16 +107,17 @@ export function createWatchService(deps: WatchDeps) {
       if (!folder) return void (await ctx.complete(() => {}));
       await ingestFile(folder, file, ctx);
     },
-    giveUp(job, error) {
+    giveUp(job, error, repos) {
       logger.error({ err: error.message, file: job.lane }, 'watch folder: giving up on a file');
-      record(folderOf(job), job.lane!, { outcome: 'rejected', error_code: 'internal_error' });
+      return record(repos, folderOf(job), job.lane!, { outcome: 'rejected', error_code: 'internal_error' });
     },
   };
 
   type Outcome = { outcome: 'ingested'; image_id: string; sha256: string } | { outcome: 'rejected'; error_code: string; sha256?: string };
-  function record(folder: string, file: string, outcome: Outcome, seen?: { size: number; mtimeMs: number }) {
+  /** Writes the file's ledger row with the repositories of the unit of work that ends its job. */
+  function record(repos: Repositories, folder: string, file: string, outcome: Outcome, seen?: { size: number; mtimeMs: number }) {
     const stats = seen ?? statOrZero(file);
-    repo.recordFile({
+    return repos.watch.recordFile({
       path: file,
       folder,
       size: stats.size,
@@ -131,7 +133,7 @@ export function createWatchService(deps: WatchDeps) {
   /** The file is recorded as refused in the transaction that ends its job. */
   async function refuse(ctx: JobContext, folder: Folder, file: string, err: AppError, seen?: { size: number; mtimeMs: number }, sha256?: string) {
     logger.info({ file, code: err.code, reason: err.message }, 'watch folder: file refused');
-    await ctx.complete(() => record(folder.path, file, { outcome: 'rejected', error_code: err.code, sha256 }, seen));
+    await ctx.complete((repos) => record(repos, folder.path, file, { outcome: 'rejected', error_code: err.code, sha256 }, seen));
   }
 
   const nothingToDo = async (ctx: JobContext) => void (await ctx.complete(() => {}));
@@ -148,7 +150,7 @@ export function createWatchService(deps: WatchDeps) {
       return nothingToDo(ctx); // gone again (a temp file renamed away, a deleted file)
     }
     if (stats.isDirectory()) return nothingToDo(ctx); // a symlink to a folder: symlinks are not followed into folders
-    const known = repo.findFile(file);
+    const known = await repo.findFile(file);
     // Unchanged since it was taken (or refused): a restart, or an event for a file already done.
     if (known && known.size === stats.size && known.mtime_ms === stats.mtimeMs) return nothingToDo(ctx);
     if (!isComplete(file, stats)) throw JobError.later(timing.stabilityMs, 'the file is still being written');
@@ -185,10 +187,10 @@ export function createWatchService(deps: WatchDeps) {
 
     // The same bytes this folder already took, under another name (renamed, moved, copied) or
     // the same file touched: remember the path, make no second image.
-    const twin = repo.findIngestedBySha256(folder.path, received.sha256);
+    const twin = await repo.findIngestedBySha256(folder.path, received.sha256);
     if (twin?.image_id) {
       await fs.promises.rm(received.tmpPath, { force: true });
-      return void (await ctx.complete(() => record(folder.path, file, { outcome: 'ingested', image_id: twin.image_id!, sha256: received.sha256 }, seen)));
+      return void (await ctx.complete((repos) => record(repos, folder.path, file, { outcome: 'ingested', image_id: twin.image_id!, sha256: received.sha256 }, seen)));
     }
 
     try {
@@ -196,7 +198,7 @@ export function createWatchService(deps: WatchDeps) {
       // other); the job is marked done after, and a run again after a crash in between finds
       // the ledger row and does nothing.
       await ingest.accept([received], WATCH_PRINCIPAL, DEFAULT_VARIANTS, 'watch', {
-        inTransaction: ([image]) => record(folder.path, file, { outcome: 'ingested', image_id: image!.id, sha256: received.sha256 }, seen),
+        inTransaction: ([image], repos) => record(repos, folder.path, file, { outcome: 'ingested', image_id: image!.id, sha256: received.sha256 }, seen),
       });
       logger.info({ file }, 'watch folder: file ingested');
       await nothingToDo(ctx);
@@ -256,9 +258,9 @@ export function createWatchService(deps: WatchDeps) {
     return folder;
   }
 
-  function status(folder: Folder): WatchFolderStatus {
-    const counts = repo.counts(folder.path);
-    const pending = repo.pendingFiles(folder.path);
+  async function status(folder: Folder): Promise<WatchFolderStatus> {
+    const counts = await repo.counts(folder.path);
+    const pending = await repo.pendingFiles(folder.path);
     const watcher = folder.watcher.status();
     return {
       id: folder.id,
@@ -296,7 +298,8 @@ export function createWatchService(deps: WatchDeps) {
       } satisfies QueueSetup,
     },
 
-    start() {
+    /** Starts the folders of --watch and of settings; resolves once settings were read (the watchers start on their own). */
+    async start() {
       for (const folder of deps.flagFolders) {
         // The path itself was checked with the options; where it leads may only be known now.
         const problem = watchPathProblem(realPathOr(folder), realPathOr(dataDir));
@@ -306,12 +309,12 @@ export function createWatchService(deps: WatchDeps) {
         }
         if (!folders.has(folder)) startFolder(folder, 'flag', false);
       }
-      for (const row of repo.listFolders()) if (!folders.has(row.path)) startFolder(row.path, 'settings', row.poll === 1);
+      for (const row of await repo.listFolders()) if (!folders.has(row.path)) startFolder(row.path, 'settings', row.poll === 1);
     },
 
-    list: (): WatchFolderStatus[] => [...folders.values()].map(status),
+    list: (): Promise<WatchFolderStatus[]> => Promise.all([...folders.values()].map(status)),
 
-    get(id: string): WatchFolderStatus {
+    async get(id: string): Promise<WatchFolderStatus> {
       const folder = [...folders.values()].find((f) => f.id === id);
       if (!folder) throw new AppError('not_found', `no watch folder ${id}`);
       return status(folder);
@@ -321,11 +324,11 @@ export function createWatchService(deps: WatchDeps) {
     async add(requested: string, poll = false): Promise<{ created: boolean; folder: WatchFolderStatus }> {
       const folderPath = checkNewFolder(requested);
       const existing = folders.get(folderPath);
-      if (existing) return { created: false, folder: status(existing) };
-      repo.addFolder(folderPath, poll, clock.now());
+      if (existing) return { created: false, folder: await status(existing) };
+      await repo.addFolder(folderPath, poll, clock.now());
       const folder = startFolder(folderPath, 'settings', poll);
       await folder.started;
-      return { created: true, folder: status(folder) };
+      return { created: true, folder: await status(folder) };
     },
 
     /** Stops watching a folder added in settings. What it ingested stays, and is not taken again if re-added. */
@@ -334,8 +337,8 @@ export function createWatchService(deps: WatchDeps) {
       if (!folder) throw new AppError('not_found', `no watch folder ${id}`);
       if (folder.source === 'flag') throw new AppError('invalid_request', 'this folder is watched because of --watch; remove the option instead');
       folders.delete(folder.path);
-      repo.removeFolder(folder.path);
-      repo.dropQueuedFiles(folder.path);
+      await repo.removeFolder(folder.path);
+      await repo.dropQueuedFiles(folder.path);
       await folder.watcher.stop();
     },
 

@@ -15,12 +15,12 @@ export function watchRouter(watch: WatchService): Router {
   const admin = requireRole(...ROLE_RULES.import);
   const local = requireLoopback('changing watch folders');
 
-  router.get('/watch', admin, noQuery, (_req, res) => {
-    answer(res, WatchFolderList, { items: watch.list() });
+  router.get('/watch', admin, noQuery, async (_req, res) => {
+    answer(res, WatchFolderList, { items: await watch.list() });
   });
 
-  router.get('/watch/:id', admin, noQuery, (req, res) => {
-    answer(res, WatchFolder, watch.get(parseParams(IdParams, req.params).id));
+  router.get('/watch/:id', admin, noQuery, async (req, res) => {
+    answer(res, WatchFolder, await watch.get(parseParams(IdParams, req.params).id));
   });
 
   router.post('/watch', admin, local, noQuery, jsonBody, async (req, res) => {
