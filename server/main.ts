@@ -222,6 +222,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const images = createImagesService({
     db,
+    database,
     images: imagesRepo,
     jobs: jobsRepo,
     store,

@@ -26,28 +26,6 @@ export function openDatabase(file: string): Db {
   return db;
 }
 
-/**
- * Runs `fn` in a transaction whose commit is on stable storage when this returns: for the
- * commits that accept uploads, which a 202 promises.
- *
- * Why switching per transaction holds: in WAL mode, `synchronous = NORMAL` syncs the log only
- * at checkpoints, `FULL` syncs it at every commit. SQLite reads the setting when it commits, and
- * the one connection runs one transaction at a time on the main thread (better-sqlite3 is
- * synchronous), so exactly this commit runs under FULL and everything else keeps NORMAL's
- * cheaper commits, which a crash of the process never loses anyway. The log is appended in
- * order, so this sync also makes every earlier commit durable, which does no harm.
- */
-export function commitDurably<T>(db: Db, fn: () => T): T {
-  // SQLite refuses to change the setting inside a transaction: this must be the outermost one.
-  if (db.inTransaction) throw new Error('commitDurably must not run inside another transaction');
-  db.pragma('synchronous = FULL');
-  try {
-    return db.transaction(fn)();
-  } finally {
-    db.pragma('synchronous = NORMAL');
-  }
-}
-
 export function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   for (const migration of MIGRATIONS) {

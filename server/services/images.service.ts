@@ -1,8 +1,9 @@
 import type { ImageMetadata, InputFormat } from '../api/index.js';
 import type { ExtractedMetadata } from '../../workers/types.js';
-import { commitDurably, type Db } from '../db/connection.js';
+import type { Db } from '../db/connection.js';
 import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
+import type { DatabasePort } from '../db/port.js';
 import { blobKeys, isBlobNotFound, type PrimaryBlobStore, type OpenedBlob } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
@@ -13,6 +14,7 @@ import { effectiveVariantStatus, originalMediaType, rawMetadataFields, toImageRe
 
 export interface ImagesDeps {
   db: Db;
+  database: Pick<DatabasePort, 'unitOfWork'>;
   images: ImagesRepo;
   jobs: JobsRepo;
   store: PrimaryBlobStore;
@@ -71,7 +73,7 @@ async function openIfPresent(store: PrimaryBlobStore, key: string): Promise<Open
 }
 
 export function createImagesService(deps: ImagesDeps) {
-  const { db, images, jobs, store, clock } = deps;
+  const { db, database, images, jobs, store, clock } = deps;
 
   /** The image if this principal may see it; another customer's image is exactly like a missing one. */
   function visible(principal: Principal, id: string): ImageRow {
@@ -132,23 +134,28 @@ export function createImagesService(deps: ImagesDeps) {
       };
     },
 
-    delete(principal: Principal, id: string) {
+    async delete(principal: Principal, id: string) {
       const row = visible(principal, id);
       // Its jobs go with it (ON DELETE CASCADE); a running one is stopped below.
       const unfinished = jobs.unfinishedOf(id);
-      // One synchronous stretch: rows and files go together, and "is this original still used"
-      // is answered and acted on before any other request can store the same bytes again.
-      // The commit is on stable storage before the files go (with --fsync): after a power cut,
-      // a delete whose commit was lost would otherwise bring the image back, `done`, its files
-      // gone. A file left behind by a commit that was kept is only an orphan (reconcile.ts).
-      const removeRows = () => {
-        images.delete(id);
-        jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
-      };
-      if (store.durable) commitDurably(db, removeRows);
-      else db.transaction(removeRows)();
-      store.deletePrefixSync(blobKeys.processedPrefix(id));
-      if (images.countBySha256(row.sha256) === 0) store.deleteSync(blobKeys.original(row.sha256));
+      // The rows go in a durable unit of work: the commit is on stable storage before the files
+      // go (with --fsync). After a power cut, a delete whose commit was lost would otherwise
+      // bring the image back, `done`, its files gone. A file left behind by a commit that was
+      // kept is only an orphan (reconcile.ts).
+      await database.unitOfWork(
+        async () => {
+          images.delete(id);
+          jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
+        },
+        { durable: true },
+      );
+      // Then the files, in a unit of work of their own: "is this original still used" is
+      // answered and acted on while no upload can record the same bytes (group commit adopts
+      // and records inside its unit of work, which this one excludes).
+      await database.unitOfWork(async () => {
+        store.deletePrefixSync(blobKeys.processedPrefix(id));
+        if (images.countBySha256(row.sha256) === 0) store.deleteSync(blobKeys.original(row.sha256));
+      });
       deps.onJobsCancelled(unfinished);
       deps.onChanged();
     },

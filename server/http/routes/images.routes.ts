@@ -131,8 +131,8 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     answer(res, ImageRecord, images.get(principalOf(res), idOf(req)));
   });
 
-  router.delete('/image/:id', allowed, noQuery, (req, res) => {
-    images.delete(principalOf(res), idOf(req));
+  router.delete('/image/:id', allowed, noQuery, async (req, res) => {
+    await images.delete(principalOf(res), idOf(req));
     res.status(204).end();
   });
 
