@@ -100,7 +100,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const db = database.connection;
   const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
-  const transaction = <T>(fn: () => T): T => db.transaction(fn)();
 
   const imagesRepo = createImagesRepo(db);
   const jobsRepo = createJobsRepo(db);
@@ -124,17 +123,17 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
   const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, clock });
-  const retention = createRetentionService({ db, images: imagesRepo, jobs: jobsRepo, store, clock });
-  const dispatcher = createDispatcher({ jobs: jobsRepo, transaction, clock, maxAttempts: config.jobMaxAttempts });
+  const retention = createRetentionService({ database, images: imagesRepo, jobs: jobsRepo, store, clock });
+  const dispatcher = createDispatcher({ jobs: jobsRepo, database, clock, maxAttempts: config.jobMaxAttempts });
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
    * 202 is out), so a busy or failing database here must not fail the caller: the events stay
    * in the outbox and are dispatched on the next try.
    */
   let dispatchRetry: NodeJS.Timeout | undefined;
-  const dispatch = () => {
+  const dispatch = async () => {
     try {
-      dispatcher.dispatch();
+      await dispatcher.dispatch();
     } catch (err) {
       logger.warn({ err }, 'could not dispatch events; trying again shortly');
       dispatchRetry ??= setTimeout(() => {
@@ -143,15 +142,16 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       }, 2_000).unref();
     }
   };
-  /** New work was committed: turn events into jobs and wake the runner. */
+  /** New work was committed: turn events into jobs, then wake the runner. */
   const wake = () => {
-    dispatch();
-    runner.kick();
-    sync?.kick();
+    void dispatch().then(() => {
+      runner.kick();
+      sync?.kick();
+    });
   };
   lifecycle.events.on('status', () => {
     // Settled images append outbox events; dispatching them keeps the outbox short.
-    setImmediate(dispatch);
+    setImmediate(() => void dispatch());
   });
 
   const ingest = createIngestService({
@@ -221,7 +221,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
 
   const images = createImagesService({
-    db,
     database,
     images: imagesRepo,
     jobs: jobsRepo,
@@ -306,7 +305,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   const url = formatUrl(config.host, port);
 
-  dispatch();
+  await dispatch();
   await runner.start();
   await watch.start();
   sync?.start(runner.kick);

@@ -1,6 +1,5 @@
 import type { ImageMetadata, InputFormat } from '../api/index.js';
 import type { ExtractedMetadata } from '../../workers/types.js';
-import type { Db } from '../db/connection.js';
 import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
 import type { DatabasePort } from '../db/port.js';
@@ -13,7 +12,6 @@ import type { Principal } from './keys.service.js';
 import { effectiveVariantStatus, originalMediaType, rawMetadataFields, toImageRecord, variantFilename } from './image-record.js';
 
 export interface ImagesDeps {
-  db: Db;
   database: Pick<DatabasePort, 'unitOfWork'>;
   images: ImagesRepo;
   jobs: JobsRepo;
@@ -25,7 +23,7 @@ export interface ImagesDeps {
   /** These jobs' rows were cancelled or deleted: stop them where they run (jobs/runner.ts `cancel`). */
   onJobsCancelled: (jobIds: number[]) => void;
   /** Removes an expired variant's file and marks it (retention.service). */
-  expireVariant: (imageId: string, name: string) => void;
+  expireVariant: (imageId: string, name: string) => Promise<void>;
 }
 
 export interface Download {
@@ -73,7 +71,7 @@ async function openIfPresent(store: PrimaryBlobStore, key: string): Promise<Open
 }
 
 export function createImagesService(deps: ImagesDeps) {
-  const { db, database, images, jobs, store, clock } = deps;
+  const { database, images, jobs, store, clock } = deps;
 
   /** The image if this principal may see it; another customer's image is exactly like a missing one. */
   function visible(principal: Principal, id: string): ImageRow {
@@ -166,15 +164,15 @@ export function createImagesService(deps: ImagesDeps) {
      * jobs never run, a running one is stopped), so repeated calls leave one job, not one each.
      * Metadata extraction is not processing and carries on.
      */
-    reprocess(principal: Principal, id: string) {
+    async reprocess(principal: Principal, id: string) {
       visible(principal, id);
       assertQueueHasRoom(jobs, deps.maxQueuedJobs);
-      const cancelled = db.transaction(() => {
+      const cancelled = await database.unitOfWork(async () => {
         const now = clock.now();
         const generation = images.startGeneration(id, now);
         jobs.appendEvent('image.reprocess_requested', id, { generation }, now);
         return jobs.cancelOlder(id, 'process_image', generation, now);
-      })();
+      });
       deps.onJobsCancelled(cancelled);
       deps.onChanged();
       return record(images.findById(id)!);
@@ -199,7 +197,7 @@ export function createImagesService(deps: ImagesDeps) {
       if (!variant) throw new AppError('not_found', `image ${id} has no variant "${variantName}"`);
       const status = effectiveVariantStatus(variant, clock.now());
       if (status === 'expired') {
-        if (variant.status === 'done') deps.expireVariant(id, variantName);
+        if (variant.status === 'done') await deps.expireVariant(id, variantName);
         throw new AppError('expired', `variant "${variantName}" expired; POST /v1/image/${id}/reprocess brings it back`);
       }
       if (status === 'failed') throw new AppError('not_ready', `variant "${variantName}" failed: ${row.error_message ?? 'processing failed'}`);
@@ -209,7 +207,7 @@ export function createImagesService(deps: ImagesDeps) {
       // purge does next (CONTRACT §14: never 404, never a truncated body).
       const blob = await openIfPresent(store, blobKeys.recordedVariant(id, variant.path));
       if (!blob) {
-        deps.expireVariant(id, variantName);
+        await deps.expireVariant(id, variantName);
         throw new AppError('expired', `variant "${variantName}" expired; POST /v1/image/${id}/reprocess brings it back`);
       }
       return {

@@ -1,6 +1,6 @@
-import type { Db } from '../db/connection.js';
 import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
+import type { DatabasePort } from '../db/port.js';
 import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 
@@ -11,33 +11,33 @@ const BATCH = 500;
  * removed before the row is marked: a crash in between leaves a row whose expiry has passed
  * (answered 410 and marked at the next purge or download), never an orphan file.
  */
-export function createRetentionService(deps: { db: Db; images: ImagesRepo; jobs: JobsRepo; store: PrimaryBlobStore; clock: Clock }) {
-  const { db, images, jobs, store, clock } = deps;
+export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; jobs: JobsRepo; store: PrimaryBlobStore; clock: Clock }) {
+  const { database, images, jobs, store, clock } = deps;
 
-  function expire(variant: VariantRow, now: number): boolean {
+  function expire(variant: VariantRow, now: number): Promise<boolean> {
     if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
-    return db.transaction(() => {
+    return database.unitOfWork(async () => {
       const marked = images.markExpired(variant.image_id, variant.name, now);
       if (marked) jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
       return marked;
-    })();
+    });
   }
 
   return {
     /** Expires everything due; returns how many processed files were removed. */
-    purge(): number {
+    async purge(): Promise<number> {
       let removed = 0;
       for (;;) {
         const now = clock.now();
         const due = images.expiredVariants(now, BATCH);
-        for (const variant of due) if (expire(variant, now)) removed++;
+        for (const variant of due) if (await expire(variant, now)) removed++;
         if (due.length < BATCH) return removed;
       }
     },
 
-    expireVariant(imageId: string, name: string) {
+    async expireVariant(imageId: string, name: string): Promise<void> {
       const variant = images.findVariant(imageId, name);
-      if (variant?.status === 'done') expire(variant, clock.now());
+      if (variant?.status === 'done') await expire(variant, clock.now());
     },
   };
 }

@@ -15,20 +15,19 @@ import { JobError } from '../../server/jobs/runner.js';
 import { createLifecycle } from '../../server/services/lifecycle.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { systemClock } from '../../server/util/clock.js';
-import { unitOfWorkOver } from '../helpers/database.js';
+import { portOver, unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 const ID = '00000000-0000-7000-8000-000000000001';
 
-function setup() {
+async function setup() {
   const dir = tempDir('darkroom-lifecycle-');
   const db = openDatabase(path.join(dir, 'darkroom.db'));
   const images = createImagesRepo(db);
   const jobs = createJobsRepo(db);
   const lifecycle = createLifecycle({ images, jobs, clock: systemClock });
   const unitOfWork = unitOfWorkOver(db);
-  const transaction = <T>(fn: () => T) => db.transaction(fn)();
-  const dispatcher = createDispatcher({ jobs, transaction, clock: systemClock, maxAttempts: 3 });
+  const dispatcher = createDispatcher({ jobs, database: portOver(db), clock: systemClock, maxAttempts: 3 });
   const metadata = createExtractMetadataHandler({
     images,
     store: createFsBlobStore(dir),
@@ -42,7 +41,7 @@ function setup() {
     [],
   );
   jobs.appendEvent('image.uploaded', ID, { customer: 'c', format: 'png' }, now);
-  dispatcher.dispatch();
+  await dispatcher.dispatch();
 
   const job = (kind: string, generation: number) =>
     db.prepare<[string, string, number], ImageJobRow>(`SELECT * FROM jobs WHERE image_id = ? AND kind = ? AND generation = ?`).get(ID, kind, generation)!;
@@ -66,7 +65,7 @@ function setup() {
   };
   /** POST /v1/image/{id}/reprocess: a new generation, older processing cancelled (images.service). */
   const reprocess = () =>
-    transaction(() => {
+    unitOfWork(async () => {
       const at = Date.now();
       const generation = images.startGeneration(ID, at);
       jobs.appendEvent('image.reprocess_requested', ID, { generation }, at);
@@ -81,9 +80,9 @@ function setup() {
 
 describe('settling an image', () => {
   it('counts a reprocessed image once when the original upload\'s metadata extraction ends after the new generation', async () => {
-    const t = setup();
-    expect(t.reprocess()).toBe(2);
-    t.dispatcher.dispatch();
+    const t = await setup();
+    expect(await t.reprocess()).toBe(2);
+    await t.dispatcher.dispatch();
     await t.finish('process_image', 2);
     expect(t.image()).toMatchObject({ status: 'done', generation: 2 });
     const processedAt = t.image().processed_at;
@@ -97,14 +96,14 @@ describe('settling an image', () => {
   });
 
   it('does not settle a new generation whose jobs do not exist yet when an older job ends', async () => {
-    const t = setup();
-    t.reprocess(); // its event is not dispatched yet: generation 2 has no jobs
+    const t = await setup();
+    await t.reprocess(); // its event is not dispatched yet: generation 2 has no jobs
     await t.finish('extract_metadata', 1);
     expect(t.image()).toMatchObject({ status: 'queued', processed_at: null });
     expect(t.counted()).toEqual({ processed: 0, failed: 0 });
     expect(t.events('image.processed')).toBe(0);
 
-    t.dispatcher.dispatch();
+    await t.dispatcher.dispatch();
     await t.finish('process_image', 2);
     expect(t.image().status).toBe('done');
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
@@ -112,9 +111,9 @@ describe('settling an image', () => {
   });
 
   it('does not settle again when an older generation\'s extraction fails for good after the new one settled', async () => {
-    const t = setup();
-    t.reprocess();
-    t.dispatcher.dispatch();
+    const t = await setup();
+    await t.reprocess();
+    await t.dispatcher.dispatch();
     await t.finish('process_image', 2);
     await t.giveUp('extract_metadata', 1);
     expect(t.image().status).toBe('done');
@@ -123,7 +122,7 @@ describe('settling an image', () => {
   });
 
   it('settles an upload once both of its jobs have ended, in either order', async () => {
-    const t = setup();
+    const t = await setup();
     await t.finish('process_image', 1);
     expect(t.image().status).toBe('queued'); // its metadata is still being read
     await t.finish('extract_metadata', 1);

@@ -136,8 +136,8 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     res.status(204).end();
   });
 
-  router.post('/image/:id/reprocess', allowed, noQuery, (req, res) => {
-    const record = images.reprocess(principalOf(res), idOf(req));
+  router.post('/image/:id/reprocess', allowed, noQuery, async (req, res) => {
+    const record = await images.reprocess(principalOf(res), idOf(req));
     answer(res.location(`/v1/image/${record.id}`), ImageRecord, record, 202);
   });
 

@@ -8,7 +8,7 @@ export function createPurgeHandler(deps: { retention: RetentionService; logger: 
     async run(ctx) {
       // Each file is removed and marked in its own step (services/retention.service.ts): a purge
       // stopped half-way leaves nothing half done, and the next one takes the rest.
-      const removed = deps.retention.purge();
+      const removed = await deps.retention.purge();
       await ctx.complete(() => {});
       deps.onPurged(removed);
       if (removed) deps.logger.info({ removed }, 'purged expired processed files');
