@@ -105,7 +105,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const jobsRepo = createJobsRepo(db);
   const keys = createKeysService(database.repos.keys, clock);
 
-  const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, database, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
   let bootstrapKey: string | undefined;
   try {
     if (config.adminKey) await keys.ensureAdminKey(config.adminKey);

@@ -24,7 +24,8 @@ export function createSyncFeeder(deps: {
   images: ImagesRepo;
   store: PrimaryBlobStore;
   clock: Clock;
-  transaction: <T>(fn: () => T) => T;
+  /** The database port's unit of work (db/port.ts): each batch is fed in one. */
+  unitOfWork: <T>(work: () => Promise<T>) => Promise<T>;
 }) {
   const { repo, images, store } = deps;
 
@@ -85,13 +86,13 @@ export function createSyncFeeder(deps: {
      * first start after a long time) never holds the event loop for long; `more` says whether
      * events are left. Also says whether local originals grew.
      */
-    feed(maxBatches = 20): { events: number; originalsAdded: boolean; more: boolean } {
+    async feed(maxBatches = 20): Promise<{ events: number; originalsAdded: boolean; more: boolean }> {
       let events = 0;
       let originalsAdded = false;
       for (let n = 0; n < maxBatches; n++) {
         const batch = repo.eventsAfter(repo.state().outbox_cursor, BATCH);
         if (!batch.length) return { events, originalsAdded, more: false };
-        deps.transaction(() => {
+        await deps.unitOfWork(async () => {
           const now = deps.clock.now();
           for (const event of batch) if (apply(event, now).originalsAdded) originalsAdded = true;
           repo.setCursor(batch[batch.length - 1]!.id);

@@ -4,6 +4,7 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
+import type { DatabasePort } from '../db/port.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import { createSyncRepo, type SyncJobRow } from '../db/sync.repo.js';
 import { createOutagePause } from '../jobs/outage.js';
@@ -92,6 +93,7 @@ export async function connectS3Bucket(config: Config): Promise<S3Bucket> {
 export function createS3Sync(deps: {
   bucket: S3Bucket;
   db: Db;
+  database: Pick<DatabasePort, 'unitOfWork'>;
   images: ImagesRepo;
   store: PrimaryBlobStore;
   clock: Clock;
@@ -102,13 +104,15 @@ export function createS3Sync(deps: {
   const { bucket, db, images, store, clock, config } = deps;
   const logger = deps.logger.child({ part: 's3-sync' });
   const tuning = { ...DEFAULT_S3_TUNING, ...deps.tuning };
+  // At start only (prepare), before anything else runs on the database.
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
+  const unitOfWork = <T>(work: () => Promise<T>) => deps.database.unitOfWork(work);
   const repo = createSyncRepo(db, { maxAttempts: config.jobMaxAttempts });
   const buffers = createBufferPool({ slots: tuning.bufferSlots, slabSize: tuning.partSize });
   // The bucket as a blob store of the same keys: what replication writes to and the tier reads from.
   const replica = createS3BlobStore(bucket, { stagingDir: path.join(config.dataDir, 'tmp'), partSize: tuning.partSize });
   const tier = createOriginalsTier({ repo, store, replica, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
-  const feeder = createSyncFeeder({ repo, images, store, clock, transaction });
+  const feeder = createSyncFeeder({ repo, images, store, clock, unitOfWork });
   const executor = createSyncExecutor({
     repo,
     images,
@@ -144,25 +148,32 @@ export function createS3Sync(deps: {
   let stopped = false;
 
   let feeding = false;
-  function feedAndKick() {
-    if (feeding || stopped) return;
+  /** Asked to feed while a feed was under way: it may have read its batch before the new events. */
+  let feedAgain = false;
+  async function feedAndKick(): Promise<void> {
+    if (stopped) return;
+    if (feeding) {
+      feedAgain = true;
+      return;
+    }
+    feeding = true;
+    feedAgain = false;
+    let more = false;
     try {
-      const fed = feeder.feed();
-      if (!fed.events) return;
-      // New originals take room; finished processing lets others go.
-      tier.evict();
-      kickEngine();
-      if (fed.more) {
-        // The rest after other work had its turn.
-        feeding = true;
-        setImmediate(() => {
-          feeding = false;
-          feedAndKick();
-        });
+      const fed = await feeder.feed();
+      if (fed.events) {
+        // New originals take room; finished processing lets others go.
+        tier.evict();
+        kickEngine();
+        more = fed.more;
       }
     } catch (err) {
       logger.error({ err }, 'feeding the sync queue failed');
+    } finally {
+      feeding = false;
     }
+    // The rest after other work had its turn.
+    if (more || feedAgain) setImmediate(() => void feedAndKick());
   }
 
   async function applyLifecycle() {
@@ -221,9 +232,9 @@ export function createS3Sync(deps: {
     /** Once the job engine runs: `kick` wakes it when operations were queued. */
     start(kick: () => void) {
       kickEngine = kick;
-      feedAndKick();
+      void feedAndKick();
       tier.evict();
-      feedTimer = setInterval(feedAndKick, tuning.pollMs);
+      feedTimer = setInterval(() => void feedAndKick(), tuning.pollMs);
       feedTimer.unref();
       void applyLifecycle();
     },
@@ -233,7 +244,7 @@ export function createS3Sync(deps: {
      * Scheduled, not run here: the caller is an upload or a job settling, which must not wait
      * for the feeding (and the evicting it may cause).
      */
-    kick: () => void setImmediate(feedAndKick),
+    kick: () => void setImmediate(() => void feedAndKick()),
 
     retryFailed(): number {
       const n = repo.retryFailed(clock.now());
