@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
 import type { ImportService } from '../../services/import.service.js';
+import type { IngestPipeline } from '../../services/ingest/pipeline.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
@@ -11,8 +11,8 @@ import { UploadQuery } from './images.routes.js';
 export interface ImportRoutesDeps {
   importer: ImportService;
   limits: VariantLimits;
-  /** Counts the outcome like an upload's (darkroom_uploads_total). */
-  onUploadOutcome?: (outcome: string) => void;
+  /** Counts a refusal of the request (bad paths, bad variants) like any refused upload. */
+  ingest: Pick<IngestPipeline, 'refused'>;
 }
 
 /** Paths per request: like files in one multipart upload, accepted or refused together. */
@@ -44,11 +44,9 @@ export function importRouter(deps: ImportRoutesDeps): Router {
         const rawVariants = body.variants ?? parseQuery(UploadQuery, req.query).variants;
         const variants = parseVariants(typeof rawVariants === 'string' || rawVariants === undefined ? rawVariants : JSON.stringify(rawVariants), deps.limits);
         const records = await deps.importer.importPaths(body.paths, principalOf(res), variants);
-        deps.onUploadOutcome?.('accepted');
         res.status(202).location(`/v1/image/${records[0]!.id}`).json(records.length === 1 ? records[0] : records);
       } catch (err) {
-        deps.onUploadOutcome?.(err instanceof AppError ? err.code : 'error');
-        throw err;
+        throw deps.ingest.refused(principalOf(res), err);
       }
     },
   );

@@ -1,22 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import type { Db } from '../db/connection.js';
-import type { ImagesRepo } from '../db/images.repo.js';
-import type { JobsRepo } from '../db/jobs.repo.js';
-import type { StatsRepo } from '../db/stats.repo.js';
-import type { PrimaryBlobStore } from '../storage/blob-store.js';
-import type { Clock } from '../util/clock.js';
-import type { VariantSpec } from '../../workers/types.js';
-import { AppError } from '../errors.js';
-import { assertQueueHasRoom } from '../jobs/admission.js';
-import { probeImage, type ProbedImage } from '../media/probe.js';
-import { statsFormat } from '../../workers/raw-formats.js';
-import type { Principal } from './keys.service.js';
-import { checkPixelLimit, type ReceivedFile } from './receive.js';
-import { toImageRecord, type ImageRecord } from './image-record.js';
+import type { Db } from '../../db/connection.js';
+import type { ImagesRepo } from '../../db/images.repo.js';
+import type { JobsRepo } from '../../db/jobs.repo.js';
+import type { PrimaryBlobStore } from '../../storage/blob-store.js';
+import type { Clock } from '../../util/clock.js';
+import type { VariantSpec } from '../../../workers/types.js';
+import { AppError } from '../../errors.js';
+import { assertQueueHasRoom } from '../../jobs/admission.js';
+import { probeImage, type ProbedImage } from '../../media/probe.js';
+import { statsFormat } from '../../../workers/raw-formats.js';
+import type { Principal } from '../keys.service.js';
+import { checkPixelLimit, type ReceivedFile } from '../receive.js';
+import { toImageRecord, type ImageRecord } from '../image-record.js';
 import { createGroupCommit } from './group-commit.js';
 
+/** Where an upload came from; recorded on the image (`source`). */
 export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
 
 export interface AcceptHooks {
@@ -27,20 +27,18 @@ export interface AcceptHooks {
   inTransaction?: (images: Array<{ id: string; sha256: string }>) => void;
 }
 
-export interface IngestDeps {
+export interface AcceptDeps {
   db: Db;
   images: ImagesRepo;
   jobs: JobsRepo;
-  stats: StatsRepo;
   store: PrimaryBlobStore;
   clock: Clock;
   limits: { maxInputPixels: number; maxQueuedJobs: number; minFreeBytes: number };
   /** Called after new work was committed (dispatch the outbox, wake the runner). */
   onAccepted: () => void;
+  /** Counts one recorded image; runs inside the transaction that records it. */
+  onRecorded: (image: { customer: string; format: string; bytes: number }, at: number) => void;
 }
-
-/** Refusals judged on the upload itself, counted as `rejected` in statistics (docs/statistics.md). */
-const COUNTED_REJECTIONS = new Set(['payload_too_large', 'unsupported_media_type', 'pixel_limit_exceeded']);
 
 /** "../../x/ holiday.JPG\u0000" → "holiday.JPG": a display name, never used as a path. */
 export function cleanFilename(raw: string | undefined): string {
@@ -56,29 +54,17 @@ export function cleanFilename(raw: string | undefined): string {
  * variants and its `image.uploaded` event in one transaction. Several files are accepted or
  * refused together, so a request never half-succeeds.
  */
-export function createIngestService(deps: IngestDeps) {
-  const { db, images, jobs, stats, store, clock, limits } = deps;
+export function createAcceptStep(deps: AcceptDeps) {
+  const { db, images, jobs, store, clock, limits } = deps;
   const commits = createGroupCommit({ db, store, images });
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
-  async function admit(principal: Principal, expectedBytes?: number) {
-    try {
-      assertQueueHasRoom(jobs, limits.maxQueuedJobs);
-      const free = await store.freeBytes();
-      if (free - (expectedBytes ?? 0) < limits.minFreeBytes) {
-        throw new AppError('insufficient_storage', 'not enough free disk space to accept this upload');
-      }
-    } catch (err) {
-      throw rejected(principal, err);
+  async function admit(expectedBytes?: number) {
+    assertQueueHasRoom(jobs, limits.maxQueuedJobs);
+    const free = await store.freeBytes();
+    if (free - (expectedBytes ?? 0) < limits.minFreeBytes) {
+      throw new AppError('insufficient_storage', 'not enough free disk space to accept this upload');
     }
-  }
-
-  /** Counts a refused upload and hands the error back to be thrown. */
-  function rejected(principal: Principal, err: unknown): unknown {
-    if (err instanceof AppError && COUNTED_REJECTIONS.has(err.code)) {
-      stats.add(clock.now(), principal.customer, err.context.format ?? 'unknown', { rejected: 1 });
-    }
-    return err;
   }
 
   async function accept(
@@ -101,7 +87,7 @@ export function createIngestService(deps: IngestDeps) {
       }
     } catch (err) {
       await Promise.all(files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
-      throw rejected(principal, err);
+      throw err;
     }
 
     // A 202 promises the bytes are on stable storage: they are flushed before they are moved
@@ -140,7 +126,7 @@ export function createIngestService(deps: IngestDeps) {
         for (const row of rows) {
           images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
-          stats.add(now, row.customer, statsFormat(row.format, row.raw_format), { uploaded: 1, bytesIn: row.bytes });
+          deps.onRecorded({ customer: row.customer, format: statsFormat(row.format, row.raw_format), bytes: row.bytes }, now);
         }
         hooks.inTransaction?.(rows);
       },
@@ -149,7 +135,7 @@ export function createIngestService(deps: IngestDeps) {
     return rows.map((row) => toImageRecord(images.findById(row.id)!, images.variantsOf(row.id), now));
   }
 
-  return { admit, accept, rejected };
+  return { admit, accept };
 }
 
 /** A full disk while flushing is the client's 507 like any other; anything else is the server's fault. */
@@ -161,4 +147,4 @@ function flushFailure(err: unknown): unknown {
   return err;
 }
 
-export type IngestService = ReturnType<typeof createIngestService>;
+export type AcceptStep = ReturnType<typeof createAcceptStep>;

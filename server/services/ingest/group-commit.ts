@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { commitDurably, type Db } from '../db/connection.js';
-import type { ImagesRepo } from '../db/images.repo.js';
-import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../storage/blob-store.js';
+import { commitDurably, type Db } from '../../db/connection.js';
+import type { ImagesRepo } from '../../db/images.repo.js';
+import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../../storage/blob-store.js';
 
 /** What one accepted request puts in place and records. */
 export interface AcceptWork {
