@@ -49,7 +49,9 @@ export function cleanFilename(raw: string | undefined): string {
 }
 
 /**
- * Turns received temp files into images: confirms each is a readable image within the pixel
+ * The admit and accept steps of the ingest pipeline (pipeline.ts, which counts their outcomes).
+ *
+ * accept turns received temp files into images: confirms each is a readable image within the pixel
  * limit (header only), then moves the bytes into the store and records the image, its pending
  * variants and its `image.uploaded` event in one transaction. Several files are accepted or
  * refused together, so a request never half-succeeds.
