@@ -9,7 +9,7 @@
 const packages = (...names) => `(^|/)node_modules/(${names.join('|')})/`;
 
 /** Node's HTTP modules and the libraries that speak HTTP or the tus protocol: server/http/'s. */
-const HTTP_LIBRARIES = ['^(node:)?(http|https|http2)$', packages('express', 'busboy', 'helmet', 'pino-http', 'srvx', '@tus/[^/]+')];
+const HTTP_LIBRARIES = ['^(node:)?(http|https|http2)$', packages('express', 'busboy', 'multer', 'helmet', 'pino-http', 'srvx', '@tus/[^/]+')];
 
 /** Client libraries of outside systems: only the modules that wrap them (adapters) import them. */
 const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', '@aws-sdk/[^/]+', 'sharp', 'piscina', 'chokidar', 'exiftool-vendored');

@@ -28,7 +28,7 @@ import { schedulePurge } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
 import { createImagesService } from './services/images.service.js';
 import { createImportService } from './services/import.service.js';
-import { createIngestService } from './services/ingest.service.js';
+import { createIngestPipeline } from './services/ingest/pipeline.js';
 import { createKeysService } from './services/keys.service.js';
 import { createLifecycle } from './services/lifecycle.js';
 import { createRetentionService } from './services/retention.service.js';
@@ -154,19 +154,20 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     setImmediate(() => void dispatch());
   });
 
-  const ingest = createIngestService({
+  const ingest = createIngestPipeline({
     database,
     images: imagesRepo,
     jobs: jobsRepo,
     store,
     clock,
     limits: { maxInputPixels: config.maxInputPixels, maxQueuedJobs: config.maxQueuedJobs, minFreeBytes: config.minFreeBytes },
+    receiveLimits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
     onAccepted: wake,
+    onOutcome: (outcome) => metrics.uploads.inc({ outcome }),
     onCountFailed: (err) => logger.warn({ err }, 'could not count a refused upload in statistics'),
   });
   const importer = createImportService({
     ingest,
-    store,
     limits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
     dataDir: config.dataDir,
   });
@@ -233,14 +234,12 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
 
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
-  const onUploadOutcome = (outcome: string) => metrics.uploads.inc({ outcome });
   const resumable = createResumableUploads({
     dataDir: config.dataDir,
     ingest,
     limits: uploadLimits,
     clock,
     logger,
-    onUploadOutcome,
     tmpPath: () => store.stagingPath(),
     translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
   });
@@ -264,10 +263,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       uploadSlot,
       ingest,
       images,
-      store,
       clock,
       limits: uploadLimits,
-      onUploadOutcome,
       originals: sync?.downloads,
     },
     extraV1Routers: [
@@ -279,7 +276,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       uploadsRouter(resumable, uploadSlot),
       events.router,
       statsRouter(createStatsService(database.repos.stats, clock)),
-      importRouter({ importer, onUploadOutcome, limits: uploadLimits }),
+      importRouter({ importer, ingest, limits: uploadLimits }),
       watchRouter(watch),
       syncRouter(sync),
     ],

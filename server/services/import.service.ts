@@ -1,17 +1,15 @@
 import fs from 'node:fs';
 import type { VariantSpec } from '../../workers/types.js';
 import { AppError } from '../errors.js';
-import type { PrimaryBlobStore } from '../storage/blob-store.js';
 import { changedSinceOpened, openLocalFile, readLocalFile, type OpenedLocalFile } from '../storage/local-file.js';
 import type { LocalPathRules } from '../storage/safe-path.js';
 import type { ImageRecord } from './image-record.js';
-import type { AcceptHooks, IngestService, UploadSource } from './ingest.service.js';
+import type { AcceptHooks, IngestPipeline, UploadSource } from './ingest/pipeline.js';
 import type { Principal } from './keys.service.js';
-import { receiveToTempFile, tooLarge, type ReceiveLimits, type ReceivedFile } from './receive.js';
+import { tooLarge, type ReceiveLimits, type ReceivedFile } from './receive.js';
 
 export interface ImportDeps {
-  ingest: IngestService;
-  store: PrimaryBlobStore;
+  ingest: IngestPipeline;
   limits: ReceiveLimits;
   /** Darkroom's own data dir: nothing is ever imported from it. */
   dataDir: string;
@@ -31,7 +29,7 @@ export class StillBeingWrittenError extends AppError {
  * are copied into the store: the original stays where it is.
  */
 export function createImportService(deps: ImportDeps) {
-  const { ingest, store, limits } = deps;
+  const { ingest, limits } = deps;
   const forbidden = [deps.dataDir];
 
   async function open(requested: string, rules: LocalPathRules = {}): Promise<OpenedLocalFile> {
@@ -49,7 +47,7 @@ export function createImportService(deps: ImportDeps) {
    * must be what is stored.
    */
   async function receive(file: OpenedLocalFile): Promise<ReceivedFile> {
-    const received = await receiveToTempFile(readLocalFile(file), store.stagingPath(), file.name, limits, { ownsChunks: true });
+    const received = await ingest.receive(readLocalFile(file), file.name, { limits, ownsChunks: true });
     if (await changedSinceOpened(file)) {
       await fs.promises.rm(received.tmpPath, { force: true });
       throw new StillBeingWrittenError(file.requested);
@@ -71,25 +69,24 @@ export function createImportService(deps: ImportDeps) {
   ): Promise<ImageRecord[]> {
     const opened: OpenedLocalFile[] = [];
     const received: ReceivedFile[] = [];
-    const step = async <T>(fn: () => Promise<T>, countAsRejected: boolean): Promise<T> => {
+    const step = async <T>(fn: () => Promise<T>): Promise<T> => {
       try {
         return await fn();
       } catch (err) {
         await Promise.all(opened.map((f) => f.handle.close().catch(() => {})));
         await Promise.all(received.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
-        throw countAsRejected ? ingest.rejected(principal, err) : err;
+        throw ingest.refused(principal, err);
       }
     };
     await step(async () => {
       for (const requested of paths) opened.push(await open(requested));
-    }, true);
-    // admit() counts its own refusals.
-    await step(() => ingest.admit(principal, opened.reduce((sum, f) => sum + f.size, 0)), false);
+    });
+    await step(() => ingest.admit(principal, opened.reduce((sum, f) => sum + f.size, 0)));
     await step(async () => {
       // One after the other: reading several large files at once only makes the disk seek.
       for (const file of opened) received.push(await receive(file));
-    }, true);
-    return ingest.accept(received, principal, variants, source, hooks);
+    });
+    return ingest.accept(principal, received, { source, variants }, hooks);
   }
 
   return { open, receive, importPaths };

@@ -8,7 +8,7 @@ import type { WatchRepo } from '../db/watch.repo.js';
 import { JobError, type JobContext, type JobHandler, type QueueSetup } from '../jobs/runner.js';
 import { AppError } from '../errors.js';
 import { StillBeingWrittenError, type ImportService } from '../services/import.service.js';
-import type { IngestService } from '../services/ingest.service.js';
+import type { IngestPipeline } from '../services/ingest/pipeline.js';
 import { LOCAL_CUSTOMER, type Principal } from '../services/keys.service.js';
 import type { ReceivedFile } from '../services/receive.js';
 import { DEFAULT_VARIANTS } from '../services/variants.js';
@@ -27,7 +27,7 @@ export interface WatchDeps {
   /** The time limit of one file's ingest (--job-timeout). */
   jobTimeoutMs: number;
   importer: ImportService;
-  ingest: IngestService;
+  ingest: IngestPipeline;
   clock: Clock;
   logger: Logger;
   dataDir: string;
@@ -162,7 +162,7 @@ export function createWatchService(deps: WatchDeps) {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (RETRY_LATER.has(err.code)) throw JobError.later(timing.retryMs, err.message);
-      ingest.rejected(WATCH_PRINCIPAL, err);
+      ingest.refused(WATCH_PRINCIPAL, err);
       return refuse(ctx, folder, file, err, stats);
     }
     const seen = { size: opened.size, mtimeMs: opened.mtimeMs };
@@ -179,7 +179,7 @@ export function createWatchService(deps: WatchDeps) {
       // Written to again while it was read: its next change event (or this retry) takes it.
       if (err instanceof StillBeingWrittenError) throw JobError.later(timing.stabilityMs, 'the file changed while it was read');
       if (!(err instanceof AppError) || ctx.signal.aborted) throw err;
-      ingest.rejected(WATCH_PRINCIPAL, err);
+      ingest.refused(WATCH_PRINCIPAL, err);
       return refuse(ctx, folder, file, err, seen);
     } finally {
       ctx.signal.removeEventListener('abort', abandon);
@@ -197,7 +197,7 @@ export function createWatchService(deps: WatchDeps) {
       // The image and its ledger row commit together (a crash can never leave one without the
       // other); the job is marked done after, and a run again after a crash in between finds
       // the ledger row and does nothing.
-      await ingest.accept([received], WATCH_PRINCIPAL, DEFAULT_VARIANTS, 'watch', {
+      await ingest.accept(WATCH_PRINCIPAL, [received], { source: 'watch', variants: DEFAULT_VARIANTS, retriedOn: RETRY_LATER }, {
         inTransaction: ([image], repos) => record(repos, folder.path, file, { outcome: 'ingested', image_id: image!.id, sha256: received.sha256 }, seen),
       });
       logger.info({ file }, 'watch folder: file ingested');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Db } from '../../server/db/connection.js';
 import { createImagesRepo } from '../../server/db/images.repo.js';
-import { createGroupCommit } from '../../server/services/group-commit.js';
+import { createGroupCommit } from '../../server/services/ingest/group-commit.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { portOver } from '../helpers/database.js';
 import { tempDirs } from '../helpers/server.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backoffMs } from '../../server/jobs/runner.js';
 import { decodeCursor, encodeCursor } from '../../server/services/images.service.js';
-import { cleanFilename } from '../../server/services/ingest.service.js';
+import { cleanFilename } from '../../server/services/ingest/accept.js';
 import { originalDownloadName } from '../../server/media/formats.js';
 import { resolveInside } from '../../server/storage/safe-path.js';
 import { exifDateToIso } from '../../workers/exif-date.js';

@@ -3,11 +3,10 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { create as contentDisposition } from 'content-disposition';
 import { DownloadQuery, ImageMetadata, ImagePage, ImageParams, ImageRecord, ListImagesQuery, UploadQuery, UploadResponse } from '../../api/index.js';
 import { AppError } from '../../errors.js';
-import type { IngestService } from '../../services/ingest.service.js';
+import type { IngestPipeline } from '../../services/ingest/pipeline.js';
 import type { ImagesService } from '../../services/images.service.js';
 import type { ReceiveLimits } from '../../services/receive.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
-import type { PrimaryBlobStore } from '../../storage/blob-store.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
@@ -23,12 +22,10 @@ export const uploadAnswer = (records: ImageRecord[]): UploadResponse => (records
 export interface ImagesRoutesDeps {
   /** Takes one of the key's upload slots for the request (--max-uploads-per-key), or answers 429. */
   uploadSlot: RequestHandler;
-  ingest: IngestService;
+  ingest: IngestPipeline;
   images: ImagesService;
-  store: PrimaryBlobStore;
   clock: Clock;
   limits: ReceiveLimits & VariantLimits;
-  onUploadOutcome: (outcome: string) => void;
   /** With S3 sync: a local original read counts as use, and an evicted one streams from the bucket. */
   originals?: {
     touch(sha256: string): void;
@@ -39,7 +36,7 @@ export interface ImagesRoutesDeps {
 const ONE_YEAR_S = 365 * 24 * 3600;
 
 export function imagesRouter(deps: ImagesRoutesDeps): Router {
-  const { ingest, images, store, clock } = deps;
+  const { ingest, images, clock } = deps;
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.images);
 
@@ -49,9 +46,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
       // Everything that can refuse the upload without its body is checked first.
       let variants = parseVariants(parseQuery(UploadQuery, req.query).variants, deps.limits);
       await ingest.admit(principal, Number(req.headers['content-length']) || 0);
-      const body = await readUpload(req, res, deps.limits, () => store.stagingPath()).catch((err: unknown) => {
-        throw ingest.rejected(principal, err);
-      });
+      const body = await readUpload(req, res, deps.limits, ingest);
       if (body.fields.variants !== undefined) {
         try {
           variants = parseVariants(body.fields.variants, deps.limits);
@@ -60,12 +55,10 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
           throw err;
         }
       }
-      const records = await ingest.accept(body.files, principal, variants, 'upload');
-      deps.onUploadOutcome('accepted');
+      const records = await ingest.accept(principal, body.files, { source: 'upload', variants });
       answer(res.location(`/v1/image/${records[0]!.id}`), UploadResponse, uploadAnswer(records), 202);
     } catch (err) {
-      deps.onUploadOutcome(err instanceof AppError ? err.code : 'error');
-      throw err;
+      throw ingest.refused(principal, err);
     }
   }
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { ImportRequest, UploadQuery, UploadResponse } from '../../api/index.js';
-import { AppError } from '../../errors.js';
 import type { ImportService } from '../../services/import.service.js';
+import type { IngestPipeline } from '../../services/ingest/pipeline.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { requireLoopback } from '../middleware/loopback.js';
@@ -12,8 +12,8 @@ import { uploadAnswer } from './images.routes.js';
 export interface ImportRoutesDeps {
   importer: ImportService;
   limits: VariantLimits;
-  /** Counts the outcome like an upload's (darkroom_uploads_total). */
-  onUploadOutcome?: (outcome: string) => void;
+  /** Counts a refusal of the request (bad paths, bad variants) like any refused upload. */
+  ingest: Pick<IngestPipeline, 'refused'>;
 }
 
 /**
@@ -34,11 +34,9 @@ export function importRouter(deps: ImportRoutesDeps): Router {
         const rawVariants = body.variants ?? parseQuery(UploadQuery, req.query).variants;
         const variants = parseVariants(typeof rawVariants === 'string' || rawVariants === undefined ? rawVariants : JSON.stringify(rawVariants), deps.limits);
         const records = await deps.importer.importPaths(body.paths, principalOf(res), variants);
-        deps.onUploadOutcome?.('accepted');
         answer(res.location(`/v1/image/${records[0]!.id}`), UploadResponse, uploadAnswer(records), 202);
       } catch (err) {
-        deps.onUploadOutcome?.(err instanceof AppError ? err.code : 'error');
-        throw err;
+        throw deps.ingest.refused(principalOf(res), err);
       }
     },
   );

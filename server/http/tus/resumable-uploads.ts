@@ -5,7 +5,7 @@ import { EVENTS, Metadata, Server, Upload } from '@tus/server';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import { SNIFF_BYTES, sniffFormat } from '../../media/sniff.js';
-import type { IngestService } from '../../services/ingest.service.js';
+import type { IngestPipeline } from '../../services/ingest/pipeline.js';
 import type { Principal } from '../../services/keys.service.js';
 import { tooLarge, type ReceiveLimits } from '../../services/receive.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
@@ -29,11 +29,10 @@ const REFUSALS = new Set(['unsupported_media_type', 'pixel_limit_exceeded', 'ins
 
 export interface ResumableUploadsDeps {
   dataDir: string;
-  ingest: IngestService;
+  ingest: IngestPipeline;
   limits: ReceiveLimits & VariantLimits;
   clock: Clock;
   logger: Logger;
-  onUploadOutcome: (outcome: string) => void;
   /** A fresh path in the store's tmp/, on the same filesystem as uploads/. */
   tmpPath: () => string;
   /** Turns a failure of something underneath (a busy database, a full disk) into the API's error. */
@@ -65,8 +64,6 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   const principals = new WeakMap<IncomingMessage, Principal>();
   /** One finalisation per upload at a time: a retried request waits for the first. */
   const finalising = new Map<string, Promise<CompletedUpload>>();
-  /** Refusals already counted where they happened (ingesting counts its own). */
-  const counted = new WeakSet<AppError>();
   /** Headers a refusal answers with (Retry-After), by request, for the route to send. */
   const answerHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
 
@@ -100,12 +97,8 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       const node = nodeRequestOf(req);
       if (node && Object.keys(err.headers).length) answerHeaders.set(node, err.headers);
       // The store refused the bytes as they arrived (415, 422, a full disk): a rejected upload,
-      // counted like one refused by POST /v1/image.
-      if (REFUSALS.has(err.code) && !counted.has(err)) {
-        counted.add(err);
-        deps.onUploadOutcome(err.code);
-        ingest.rejected(principalOf(req), err);
-      }
+      // counted like one refused by POST /v1/image (once: a refusal of finishing is counted already).
+      if (REFUSALS.has(err.code)) ingest.refused(principalOf(req), err);
       // The API's error form; the route adds the request id (tus-errors.ts).
       return { status_code: err.status, body: JSON.stringify({ error: { code: err.code, message: err.message } }) };
     },
@@ -144,16 +137,14 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       const sniffedFormat = await sniffFormat(await readHead(file));
       if (!sniffedFormat) throw new AppError('unsupported_media_type', `"${filename}" is not an image format Darkroom can read`);
       const staged = await secondName(file);
-      const [record] = await ingest.accept([{ tmpPath: staged, bytes: info.size, sha256, filename, sniffedFormat }], owner, variants, 'tus');
+      const [record] = await ingest.accept(owner, [{ tmpPath: staged, bytes: info.size, sha256, filename, sniffedFormat }], { source: 'tus', variants });
       // The bytes now belong to the image; the record stays a while to answer late questions.
       await store.configstore.set(id, new Upload({ ...info, metadata: { ...info.metadata, [IMAGE_ID]: record!.id } }));
       await fs.promises.rm(file, { force: true });
-      deps.onUploadOutcome('accepted');
       return { size: info.size, imageId: record!.id };
     } catch (err) {
-      deps.onUploadOutcome(err instanceof AppError ? err.code : 'error');
-      if (err instanceof AppError) counted.add(err);
-      // Refused for good (accept already counted it): nothing of it stays behind. A failure worth
+      ingest.refused(owner, err);
+      // Refused for good: nothing of it stays behind. A failure worth
       // retrying (a busy database, a full disk, a bug) keeps the upload, complete, to be finished
       // by the client's next HEAD or PATCH.
       if (err instanceof AppError && !RETRY_LATER.has(err.code)) await store.discard(id);
@@ -188,7 +179,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     if (!/^\d{1,16}$/.test(declared)) throw new AppError('invalid_request', 'Upload-Length must be the size of the file in bytes');
     const length = Number(declared);
     if (length === 0) throw new AppError('invalid_request', 'the file is empty');
-    if (length > limits.maxBytes) throw ingest.rejected(principal, tooLarge(limits.maxBytes));
+    if (length > limits.maxBytes) throw ingest.refused(principal, tooLarge(limits.maxBytes));
     let metadata: Record<string, string | null> = {};
     const raw = headers['upload-metadata'];
     if (typeof raw === 'string' && raw.trim()) {

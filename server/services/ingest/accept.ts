@@ -1,22 +1,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import type { ImagesRepo } from '../db/images.repo.js';
-import type { JobsRepo } from '../db/jobs.repo.js';
-import type { DatabasePort } from '../db/port.js';
-import type { Repositories } from '../db/repositories.js';
-import type { PrimaryBlobStore } from '../storage/blob-store.js';
-import type { Clock } from '../util/clock.js';
-import type { VariantSpec } from '../../workers/types.js';
-import { AppError } from '../errors.js';
-import { assertQueueHasRoom } from '../jobs/admission.js';
-import { probeImage, type ProbedImage } from '../media/probe.js';
-import { statsFormat } from '../../workers/raw-formats.js';
-import type { Principal } from './keys.service.js';
-import { checkPixelLimit, type ReceivedFile } from './receive.js';
-import { toImageRecord, type ImageRecord } from './image-record.js';
+import type { ImagesRepo } from '../../db/images.repo.js';
+import type { JobsRepo } from '../../db/jobs.repo.js';
+import type { DatabasePort } from '../../db/port.js';
+import type { Repositories } from '../../db/repositories.js';
+import type { PrimaryBlobStore } from '../../storage/blob-store.js';
+import type { Clock } from '../../util/clock.js';
+import type { VariantSpec } from '../../../workers/types.js';
+import { AppError } from '../../errors.js';
+import { assertQueueHasRoom } from '../../jobs/admission.js';
+import { probeImage, type ProbedImage } from '../../media/probe.js';
+import { statsFormat } from '../../../workers/raw-formats.js';
+import type { Principal } from '../keys.service.js';
+import { checkPixelLimit, type ReceivedFile } from '../receive.js';
+import { toImageRecord, type ImageRecord } from '../image-record.js';
 import { createGroupCommit } from './group-commit.js';
 
+/** Where an upload came from; recorded on the image (`source`). */
 export type UploadSource = 'upload' | 'tus' | 'import' | 'watch';
 
 export interface AcceptHooks {
@@ -28,7 +29,7 @@ export interface AcceptHooks {
   inTransaction?: (images: Array<{ id: string; sha256: string }>, repos: Repositories) => unknown;
 }
 
-export interface IngestDeps {
+export interface AcceptDeps {
   database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   images: ImagesRepo;
   jobs: JobsRepo;
@@ -37,12 +38,9 @@ export interface IngestDeps {
   limits: { maxInputPixels: number; maxQueuedJobs: number; minFreeBytes: number };
   /** Called after new work was committed (dispatch the outbox, wake the runner). */
   onAccepted: () => void;
-  /** A refusal could not be counted in statistics (the database busy): the refusal still answers. */
-  onCountFailed?: (err: unknown) => void;
+  /** Counts one recorded image with the unit of work's repositories, inside the unit that records it. */
+  onRecorded: (image: { customer: string; format: string; bytes: number }, at: number, repos: Repositories) => Promise<void>;
 }
-
-/** Refusals judged on the upload itself, counted as `rejected` in statistics (docs/statistics.md). */
-const COUNTED_REJECTIONS = new Set(['payload_too_large', 'unsupported_media_type', 'pixel_limit_exceeded']);
 
 /** "../../x/ holiday.JPG\u0000" → "holiday.JPG": a display name, never used as a path. */
 export function cleanFilename(raw: string | undefined): string {
@@ -53,38 +51,24 @@ export function cleanFilename(raw: string | undefined): string {
 }
 
 /**
- * Turns received temp files into images: confirms each is a readable image within the pixel
+ * The admit and accept steps of the ingest pipeline (pipeline.ts, which counts their outcomes).
+ *
+ * accept turns received temp files into images: confirms each is a readable image within the pixel
  * limit (header only), then moves the bytes into the store and records the image, its pending
  * variants and its `image.uploaded` event in one transaction. Several files are accepted or
  * refused together, so a request never half-succeeds.
  */
-export function createIngestService(deps: IngestDeps) {
+export function createAcceptStep(deps: AcceptDeps) {
   const { database, images, jobs, store, clock, limits } = deps;
   const commits = createGroupCommit({ database, store, images });
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
-  async function admit(principal: Principal, expectedBytes?: number) {
-    try {
-      assertQueueHasRoom(jobs, limits.maxQueuedJobs);
-      const free = await store.freeBytes();
-      if (free - (expectedBytes ?? 0) < limits.minFreeBytes) {
-        throw new AppError('insufficient_storage', 'not enough free disk space to accept this upload');
-      }
-    } catch (err) {
-      throw rejected(principal, err);
+  async function admit(expectedBytes?: number) {
+    assertQueueHasRoom(jobs, limits.maxQueuedJobs);
+    const free = await store.freeBytes();
+    if (free - (expectedBytes ?? 0) < limits.minFreeBytes) {
+      throw new AppError('insufficient_storage', 'not enough free disk space to accept this upload');
     }
-  }
-
-  /** Counts a refused upload and hands the error back to be thrown. */
-  function rejected(principal: Principal, err: unknown): unknown {
-    if (err instanceof AppError && COUNTED_REJECTIONS.has(err.code)) {
-      // Counted on the side: the caller throws the error now, and a busy database must not turn
-      // the refusal's answer into a 503.
-      database.repos.stats
-        .add(clock.now(), principal.customer, err.context.format ?? 'unknown', { rejected: 1 })
-        .catch((countErr: unknown) => deps.onCountFailed?.(countErr));
-    }
-    return err;
   }
 
   async function accept(
@@ -107,7 +91,7 @@ export function createIngestService(deps: IngestDeps) {
       }
     } catch (err) {
       await Promise.all(files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
-      throw rejected(principal, err);
+      throw err;
     }
 
     // A 202 promises the bytes are on stable storage: they are flushed before they are moved
@@ -146,7 +130,7 @@ export function createIngestService(deps: IngestDeps) {
         for (const row of rows) {
           images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
-          await repos.stats.add(now, row.customer, statsFormat(row.format, row.raw_format), { uploaded: 1, bytesIn: row.bytes });
+          await deps.onRecorded({ customer: row.customer, format: statsFormat(row.format, row.raw_format), bytes: row.bytes }, now, repos);
         }
         await hooks.inTransaction?.(rows, repos);
       },
@@ -155,7 +139,7 @@ export function createIngestService(deps: IngestDeps) {
     return rows.map((row) => toImageRecord(images.findById(row.id)!, images.variantsOf(row.id), now));
   }
 
-  return { admit, accept, rejected };
+  return { admit, accept };
 }
 
 /** A full disk while flushing is the client's 507 like any other; anything else is the server's fault. */
@@ -167,4 +151,4 @@ function flushFailure(err: unknown): unknown {
   return err;
 }
 
-export type IngestService = ReturnType<typeof createIngestService>;
+export type AcceptStep = ReturnType<typeof createAcceptStep>;

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import type { ImagesRepo } from '../db/images.repo.js';
-import type { DatabasePort } from '../db/port.js';
-import type { Repositories } from '../db/repositories.js';
-import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../storage/blob-store.js';
+import type { ImagesRepo } from '../../db/images.repo.js';
+import type { DatabasePort } from '../../db/port.js';
+import type { Repositories } from '../../db/repositories.js';
+import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../../storage/blob-store.js';
 
 /** What one accepted request puts in place and records. */
 export interface AcceptWork {
