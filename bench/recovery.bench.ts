@@ -3,8 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase } from '../server/db/connection.js';
-import { createImagesRepo } from '../server/db/images.repo.js';
+import { openSqliteDatabase } from '../server/db/sqlite/sqlite-database.js';
 import { blobKeys } from '../server/storage/blob-store.js';
 import { createFsBlobStore } from '../server/storage/fs/fs-blob-store.js';
 import type { VariantSpec } from '../workers/types.js';
@@ -22,12 +21,11 @@ const VARIANTS: VariantSpec[] = [
  * originals of 4 KB and two processed files of 1 KB each, with their records (what is measured
  * is walking and reading them, not how they were made).
  */
-export function seed(images: number): string {
+export async function seed(images: number): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-recovery-'));
-  const db = openDatabase(path.join(dir, 'darkroom.db'));
+  const database = openSqliteDatabase(path.join(dir, 'darkroom.db'), { fsync: false });
   const store = createFsBlobStore(dir, { fsync: false });
   store.init();
-  const repo = createImagesRepo(db);
   const made = new Set<string>();
   const write = (file: string, bytes: Buffer) => {
     const folder = path.dirname(file);
@@ -38,12 +36,12 @@ export function seed(images: number): string {
   const sha = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex');
   const now = Date.now();
   for (let from = 0; from < images; from += 1000) {
-    db.transaction(() => {
+    await database.unitOfWork(async (repo) => {
       for (let i = from; i < Math.min(images, from + 1000); i++) {
         const original = crypto.randomBytes(4096);
         const id = crypto.randomUUID();
         write(store.originalPath(sha(original)), original);
-        repo.insert(
+        await repo.images.insert(
           { id, customer: `c${i % 10}`, filename: `${i}.jpg`, bytes: original.length, sha256: sha(original), format: 'jpeg', width: 64, height: 48, pages: 1, source: 'upload', created_at: now + i },
           VARIANTS,
         );
@@ -51,13 +49,13 @@ export function seed(images: number): string {
           const bytes = crypto.randomBytes(1024);
           const file = store.pathOf(blobKeys.processed(id, variant.name, 'webp'));
           write(file, bytes);
-          repo.completeVariant(id, variant.name, { width: 64, height: 48, bytes: bytes.length, path: file, etag: sha(bytes), writtenAt: now, expiresAt: now + 365 * 86_400_000 });
+          await repo.images.completeVariant(id, variant.name, { width: 64, height: 48, bytes: bytes.length, path: file, etag: sha(bytes), writtenAt: now, expiresAt: now + 365 * 86_400_000 });
         }
-        repo.finish(id, 'done', now);
+        await repo.images.finish(id, 'done', now);
       }
-    })();
+    });
   }
-  db.close();
+  database.close();
   return dir;
 }
 
@@ -112,7 +110,7 @@ export async function recoveryBench(options: { quick: boolean }): Promise<BenchE
   const results: Array<{ images: number; verify: Awaited<ReturnType<typeof timeVerify>>; reconcile: Awaited<ReturnType<typeof timeReconcile>> }> = [];
   for (const images of [full / 10, full]) {
     const seeding = performance.now();
-    const dir = seed(images);
+    const dir = await seed(images);
     console.log(`  seeded ${images} images (${images * 3} files) in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
     try {
       const verify = await timeVerify(dir);

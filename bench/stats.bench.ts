@@ -5,7 +5,6 @@ import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { parseConfig } from '../server/config.js';
 import { openDatabase, type Db } from '../server/db/connection.js';
-import { createImagesRepo } from '../server/db/images.repo.js';
 import { createJobsRepo } from '../server/db/jobs.repo.js';
 import type { DatabasePort } from '../server/db/port.js';
 import type { Repositories } from '../server/db/repositories.js';
@@ -123,13 +122,12 @@ export async function statsBench(options: { quick: boolean }): Promise<BenchEntr
 
     // The extra cost per upload of keeping the rollups: the same ingest transaction with and
     // without the counter updates (accepted, then processed with its latency), same run.
-    const imagesRepo = createImagesRepo(db);
     const jobsRepo = createJobsRepo(db);
     const n = options.quick ? 2000 : 10000;
     const ingest = async (i: number, withStats: boolean, repos: Repositories) => {
       const id = uuidv7();
       const customer = `customer-${String(i % customers).padStart(3, '0')}`;
-      imagesRepo.insert({ id, customer, filename: 'x.jpg', bytes: 1000, sha256: 'cd'.repeat(32), format: 'jpeg', width: 10, height: 10, pages: 1, source: 'upload', created_at: now }, DEFAULT_VARIANTS);
+      await repos.images.insert({ id, customer, filename: 'x.jpg', bytes: 1000, sha256: 'cd'.repeat(32), format: 'jpeg', width: 10, height: 10, pages: 1, source: 'upload', created_at: now }, DEFAULT_VARIANTS);
       jobsRepo.appendEvent('image.uploaded', id, { customer }, now);
       if (withStats) {
         await repos.stats.add(now, customer, 'jpeg', { uploaded: 1, bytesIn: 1000 });

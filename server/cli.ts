@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
 import { openDatabase, type Db } from './db/connection.js';
 import { openDatabaseReadOnly, SCHEMA_VERSION, SchemaVersionError, schemaVersionOf, schemaVersionProblem } from './db/schema-version.js';
-import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
+import { openSqliteDatabase, sqliteDatabaseOver } from './db/sqlite/sqlite-database.js';
 import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { NewKeyRequest, ROLES } from './api/index.js';
@@ -161,6 +161,7 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
   try {
     const report = await verifyDataDir({
       db,
+      database: sqliteDatabaseOver(db),
       // Not init(): that empties tmp/, whose leftovers are for verify to report.
       store: createFsBlobStore(dataDir),
       clock: systemClock,

@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { translateDatabaseError } from './db/errors.js';
-import { createImagesRepo } from './db/images.repo.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
 import { createApp } from './http/app.js';
@@ -101,7 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
 
-  const imagesRepo = createImagesRepo(db);
+  const imagesRepo = database.repos.images;
   const jobsRepo = createJobsRepo(db);
   const keys = createKeysService(database.repos.keys, clock);
 

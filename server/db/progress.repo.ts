@@ -1,4 +1,5 @@
 import { sql as literal } from 'kysely';
+import type { ImageStatus } from '../api/enums.js';
 import { params, type SqlExecutor } from './sql-executor.js';
 
 export interface ProgressRepo {
@@ -11,7 +12,7 @@ export function createProgressRepo(sql: SqlExecutor): ProgressRepo {
     db
       .selectFrom('images')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('status', 'in', [literal.lit('queued'), literal.lit('processing')]),
+      .where('status', 'in', [literal.lit<ImageStatus>('queued'), literal.lit<ImageStatus>('processing')]),
   );
   return { countUnfinished: async () => (await unfinished.first())!.n };
 }

@@ -1,3 +1,4 @@
+import { createImagesRepo, type ImagesRepo } from './images.repo.js';
 import { createKeysRepo, type KeysRepo } from './keys.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
@@ -6,6 +7,7 @@ import { createWatchRepo, type WatchRepo } from './watch.repo.js';
 
 /** Every repository, as the use cases get them: outside a unit of work, or inside one. */
 export interface Repositories {
+  images: ImagesRepo;
   keys: KeysRepo;
   progress: ProgressRepo;
   stats: StatsRepo;
@@ -15,6 +17,7 @@ export interface Repositories {
 /** Builds the repositories over one executor; an adapter calls this once per executor it has. */
 export function createRepositories(sql: SqlExecutor): Repositories {
   return {
+    images: createImagesRepo(sql),
     keys: createKeysRepo(sql),
     progress: createProgressRepo(sql),
     stats: createStatsRepo(sql),

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { ImageStatus, VariantStatus } from '../api/enums.js';
 
 /**
  * The tables as the query builder sees them (Kysely's `Database` interface), written to match
@@ -40,7 +41,7 @@ export interface ApiKeysTable {
 export interface ImagesTable {
   id: string;
   customer: string;
-  status: string;
+  status: ImageStatus;
   filename: string;
   bytes: number;
   sha256: string;
@@ -56,8 +57,11 @@ export interface ImagesTable {
   error_message: string | null;
   thumbhash: string | null;
   dominant_color: string | null;
+  /** When the current generation was queued (upload or reprocess): processing latency starts here. */
   queued_at: number | null;
+  /** A camera RAW's maker's format (`dng`, `cr2`, …; workers/raw-formats.ts); null for other formats. */
   raw_format: string | null;
+  /** The size (upright) of the preview a RAW's variants were made from; null until processed, and for other formats. */
   preview_width: number | null;
   preview_height: number | null;
 }
@@ -73,7 +77,7 @@ export interface VariantsTable {
   image_id: string;
   name: string;
   spec: string;
-  status: string;
+  status: VariantStatus;
   format: string;
   width: number | null;
   height: number | null;

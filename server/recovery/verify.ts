@@ -5,7 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import bytes from 'bytes-iec';
 import type { Db } from '../db/connection.js';
-import { createImagesRepo } from '../db/images.repo.js';
+import type { DatabasePort } from '../db/port.js';
 import { createJobsRepo } from '../db/jobs.repo.js';
 import { blobKeys, isBlobNotFound } from '../storage/blob-store.js';
 import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
@@ -32,7 +32,10 @@ export type Problem =
   | { kind: 'corrupt'; what: 'database'; detail: string };
 
 export interface VerifyOptions {
+  /** The connection, for the records and jobs still read on it directly. */
   db: Db;
+  /** The database port over the same connection. */
+  database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   store: BlobStore;
   clock: Clock;
   /** Remove orphans, restore originals from the bucket, queue images whose processed files are damaged. */
@@ -88,7 +91,6 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
   const hashers = Array.from({ length: HASH_CONCURRENCY }, () => createFileHasher());
   const lookAgain = (file: string) => createFileHasher(64 * 1024)(file, signal).catch(() => undefined);
   const lookup = createRecordLookup(db);
-  const images = createImagesRepo(db);
   const jobs = createJobsRepo(db);
   const report: VerifyReport = {
     originals: 0,
@@ -166,17 +168,17 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
           }
           return done(`restored original ${p.sha256} from ${options.bucket!.url}${blobKeys.original(p.sha256)}`);
         }
-        const image = images.findById(p.imageId);
+        const image = await options.database.repos.images.findById(p.imageId);
         if (!image) return done(`image ${p.imageId} is gone`);
         if (lostOriginals.has(image.sha256)) return notDone(`image ${p.imageId}: its original is missing too, so its variants cannot be made again`);
         if (p.kind === 'corrupt') fs.rmSync(path.join(store.root, p.path), { force: true });
         if (requeued.has(p.imageId)) return done(`image ${p.imageId} is queued for processing again`);
         requeued.add(p.imageId);
-        db.transaction(() => {
+        await options.database.unitOfWork(async (repos) => {
           const now = options.clock.now();
-          const generation = images.startGeneration(p.imageId, now);
+          const generation = await repos.images.startGeneration(p.imageId, now);
           jobs.appendEvent('image.reprocess_requested', p.imageId, { generation }, now);
-        })();
+        });
         return done(`queued image ${p.imageId} for processing again; the server makes its variants at its next start`);
       }
     }

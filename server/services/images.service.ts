@@ -74,24 +74,24 @@ export function createImagesService(deps: ImagesDeps) {
   const { database, images, jobs, store, clock } = deps;
 
   /** The image if this principal may see it; another customer's image is exactly like a missing one. */
-  function visible(principal: Principal, id: string): ImageRow {
-    const row = ID_PATTERN.test(id) ? images.findById(id) : undefined;
+  async function visible(principal: Principal, id: string): Promise<ImageRow> {
+    const row = ID_PATTERN.test(id) ? await images.findById(id) : undefined;
     if (!row || (principal.role !== 'admin' && row.customer !== principal.customer)) {
       throw new AppError('not_found', `no image ${id}`);
     }
     return row;
   }
 
-  const record = (row: ImageRow) => toImageRecord(row, images.variantsOf(row.id), clock.now());
+  const record = async (row: ImageRow) => toImageRecord(row, await images.variantsOf(row.id), clock.now());
 
   return {
     visible,
-    get: (principal: Principal, id: string) => record(visible(principal, id)),
+    get: async (principal: Principal, id: string) => record(await visible(principal, id)),
 
-    list(principal: Principal, query: { status?: ImageStatus; limit: number; cursor?: string; customer?: string }) {
+    async list(principal: Principal, query: { status?: ImageStatus; limit: number; cursor?: string; customer?: string }) {
       // Admins see every customer unless they ask for one; everyone else sees their own.
       const customer = principal.role === 'admin' ? query.customer : principal.customer;
-      const rows = images.list({
+      const rows = await images.list({
         customer,
         status: query.status,
         limit: query.limit + 1,
@@ -99,14 +99,14 @@ export function createImagesService(deps: ImagesDeps) {
       });
       const page = rows.slice(0, query.limit);
       return {
-        items: page.map(record),
+        items: await Promise.all(page.map(record)),
         nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1]!) : null,
       };
     },
 
-    metadata(principal: Principal, id: string): ImageMetadata {
-      const row = visible(principal, id);
-      const extracted = images.metadata(id) as Partial<ExtractedMetadata> | undefined;
+    async metadata(principal: Principal, id: string): Promise<ImageMetadata> {
+      const row = await visible(principal, id);
+      const extracted = (await images.metadata(id)) as Partial<ExtractedMetadata> | undefined;
       return {
         id: row.id,
         format: row.format as InputFormat,
@@ -133,7 +133,7 @@ export function createImagesService(deps: ImagesDeps) {
     },
 
     async delete(principal: Principal, id: string) {
-      const row = visible(principal, id);
+      const row = await visible(principal, id);
       // Its jobs go with it (ON DELETE CASCADE); a running one is stopped below.
       const unfinished = jobs.unfinishedOf(id);
       // The rows go in a durable unit of work: the commit is on stable storage before the files
@@ -141,8 +141,8 @@ export function createImagesService(deps: ImagesDeps) {
       // bring the image back, `done`, its files gone. A file left behind by a commit that was
       // kept is only an orphan (reconcile.ts).
       await database.unitOfWork(
-        async () => {
-          images.delete(id);
+        async (repos) => {
+          await repos.images.delete(id);
           jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
         },
         { durable: true },
@@ -150,9 +150,9 @@ export function createImagesService(deps: ImagesDeps) {
       // Then the files, in a unit of work of their own: "is this original still used" is
       // answered and acted on while no upload can record the same bytes (group commit adopts
       // and records inside its unit of work, which this one excludes).
-      await database.unitOfWork(async () => {
+      await database.unitOfWork(async (repos) => {
         store.deletePrefixSync(blobKeys.processedPrefix(id));
-        if (images.countBySha256(row.sha256) === 0) store.deleteSync(blobKeys.original(row.sha256));
+        if ((await repos.images.countBySha256(row.sha256)) === 0) store.deleteSync(blobKeys.original(row.sha256));
       });
       deps.onJobsCancelled(unfinished);
       deps.onChanged();
@@ -165,21 +165,21 @@ export function createImagesService(deps: ImagesDeps) {
      * Metadata extraction is not processing and carries on.
      */
     async reprocess(principal: Principal, id: string) {
-      visible(principal, id);
+      await visible(principal, id);
       assertQueueHasRoom(jobs, deps.maxQueuedJobs);
-      const cancelled = await database.unitOfWork(async () => {
+      const cancelled = await database.unitOfWork(async (repos) => {
         const now = clock.now();
-        const generation = images.startGeneration(id, now);
+        const generation = await repos.images.startGeneration(id, now);
         jobs.appendEvent('image.reprocess_requested', id, { generation }, now);
         return jobs.cancelOlder(id, 'process_image', generation, now);
       });
       deps.onJobsCancelled(cancelled);
       deps.onChanged();
-      return record(images.findById(id)!);
+      return record((await images.findById(id))!);
     },
 
     async download(principal: Principal, id: string, variantName: string): Promise<Download> {
-      const row = visible(principal, id);
+      const row = await visible(principal, id);
       if (variantName === 'original') {
         const blob = await openIfPresent(store, blobKeys.original(row.sha256));
         return {
@@ -193,7 +193,7 @@ export function createImagesService(deps: ImagesDeps) {
           sha256: row.sha256,
         };
       }
-      const variant = images.findVariant(id, variantName);
+      const variant = await images.findVariant(id, variantName);
       if (!variant) throw new AppError('not_found', `image ${id} has no variant "${variantName}"`);
       const status = effectiveVariantStatus(variant, clock.now());
       if (status === 'expired') {

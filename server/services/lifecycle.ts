@@ -21,20 +21,20 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; cloc
   const events = new EventEmitter<{ status: [ImageStatusEvent] }>();
   events.setMaxListeners(0);
 
-  const announce = (id: string, status: ImageStatus) => {
-    const row = images.findById(id);
+  const announce = async (id: string, status: ImageStatus) => {
+    const row = await images.findById(id);
     if (row) events.emit('status', { id, customer: row.customer, status });
   };
+  /** An announcement is a notification: one that cannot read its row is dropped, not thrown at whoever settled. */
+  const announceLater = (id: string, status: ImageStatus) => void announce(id, status).catch(() => {});
 
   return {
     events,
     announce,
 
-    markProcessing(imageId: string) {
-      const row = images.findById(imageId);
-      if (row?.status !== 'queued') return;
-      images.setStatus(imageId, 'processing');
-      announce(imageId, 'processing');
+    /** One statement, so two of the image's jobs starting together announce it once. */
+    async markProcessing(imageId: string): Promise<void> {
+      if (await images.startProcessing(imageId)) await announce(imageId, 'processing');
     },
 
     /**
@@ -44,9 +44,9 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; cloc
      * of the original upload, which a reprocess leaves running, may finish after the new
      * generation settled, or before its jobs even exist), and not again once settled.
      */
-    async settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>, repos: Pick<Repositories, 'stats'>): Promise<void> {
+    async settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>, repos: Pick<Repositories, 'images' | 'stats'>): Promise<void> {
       const imageId = job.image_id;
-      const row = images.findById(imageId);
+      const row = await repos.images.findById(imageId);
       if (!row || row.generation !== job.generation) return;
       // Settled already: counting again would count one processing run twice.
       if (row.status === 'done' || row.status === 'failed') return;
@@ -54,16 +54,16 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; cloc
       if (current.some((j) => j.status === 'queued' || j.status === 'running')) return;
       const failed = current.some((j) => j.kind === 'process_image' && j.status === 'failed');
       const now = clock.now();
-      images.finish(imageId, failed ? 'failed' : 'done', now);
+      await repos.images.finish(imageId, failed ? 'failed' : 'done', now);
       // Counted here, in the transaction that settles this generation: exactly once per
       // processing run, however often its jobs were retried or the process restarted.
       const format = statsFormat(row.format, row.raw_format);
       if (failed) await repos.stats.add(now, row.customer, format, { failed: 1 });
-      else await repos.stats.add(now, row.customer, format, { processed: 1, bytesOut: images.doneVariantBytes(imageId) }, now - row.queued_at);
+      else await repos.stats.add(now, row.customer, format, { processed: 1, bytesOut: await repos.images.doneVariantBytes(imageId) }, now - row.queued_at);
       jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
       // Emitted after the caller's commit would be more exact; listeners only forward it, and
       // a rolled-back settle is followed by a retry that announces again.
-      queueMicrotask(() => announce(imageId, failed ? 'failed' : 'done'));
+      queueMicrotask(() => announceLater(imageId, failed ? 'failed' : 'done'));
     },
   };
 }

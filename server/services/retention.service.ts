@@ -16,8 +16,8 @@ export function createRetentionService(deps: { database: Pick<DatabasePort, 'uni
 
   function expire(variant: VariantRow, now: number): Promise<boolean> {
     if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
-    return database.unitOfWork(async () => {
-      const marked = images.markExpired(variant.image_id, variant.name, now);
+    return database.unitOfWork(async (repos) => {
+      const marked = await repos.images.markExpired(variant.image_id, variant.name, now);
       if (marked) jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
       return marked;
     });
@@ -29,14 +29,14 @@ export function createRetentionService(deps: { database: Pick<DatabasePort, 'uni
       let removed = 0;
       for (;;) {
         const now = clock.now();
-        const due = images.expiredVariants(now, BATCH);
+        const due = await images.expiredVariants(now, BATCH);
         for (const variant of due) if (await expire(variant, now)) removed++;
         if (due.length < BATCH) return removed;
       }
     },
 
     async expireVariant(imageId: string, name: string): Promise<void> {
-      const variant = images.findVariant(imageId, name);
+      const variant = await images.findVariant(imageId, name);
       if (variant?.status === 'done') await expire(variant, clock.now());
     },
   };

@@ -1,4 +1,5 @@
 import type { ImagesRepo } from '../db/images.repo.js';
+import type { Repositories } from '../db/repositories.js';
 import type { OutboxRow } from '../db/jobs.repo.js';
 import { originalKey, processedKey, processedLane, type SyncRepo } from '../db/sync.repo.js';
 import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
@@ -21,21 +22,20 @@ const BATCH = 500;
  */
 export function createSyncFeeder(deps: {
   repo: SyncRepo;
-  images: ImagesRepo;
   store: PrimaryBlobStore;
   clock: Clock;
-  /** The database port's unit of work (db/port.ts): each batch is fed in one. */
-  unitOfWork: <T>(work: () => Promise<T>) => Promise<T>;
+  /** The database port's unit of work (db/port.ts): each batch is fed in one, read with its repositories. */
+  unitOfWork: <T>(work: (repos: Pick<Repositories, 'images'>) => Promise<T>) => Promise<T>;
 }) {
-  const { repo, images, store } = deps;
+  const { repo, store } = deps;
 
-  function apply(event: OutboxRow, now: number): { originalsAdded: boolean } {
+  async function apply(event: OutboxRow, now: number, images: ImagesRepo): Promise<{ originalsAdded: boolean }> {
     const imageId = event.image_id;
     if (!imageId) return { originalsAdded: false };
     const payload = JSON.parse(event.payload) as { sha256?: string; name?: string; path?: string | null };
     switch (event.type) {
       case 'image.uploaded': {
-        const image = images.findById(imageId);
+        const image = await images.findById(imageId);
         if (!image) return { originalsAdded: false }; // deleted before it was fed: nothing to upload
         if (store.existsSync(blobKeys.original(image.sha256))) repo.originalIsLocal(image.sha256, image.bytes, now);
         const key = originalKey(image.sha256);
@@ -44,7 +44,7 @@ export function createSyncFeeder(deps: {
       }
       case 'image.processed':
       case 'image.failed': {
-        for (const v of images.variantsOf(imageId)) {
+        for (const v of await images.variantsOf(imageId)) {
           if (v.status !== 'done' || !v.path) continue;
           repo.enqueue(
             { op: 'put_processed', lane: processedLane(imageId), key: processedKey(imageId, v.path), imageId, variant: v.name, bytes: v.bytes ?? 0 },
@@ -92,9 +92,9 @@ export function createSyncFeeder(deps: {
       for (let n = 0; n < maxBatches; n++) {
         const batch = repo.eventsAfter(repo.state().outbox_cursor, BATCH);
         if (!batch.length) return { events, originalsAdded, more: false };
-        await deps.unitOfWork(async () => {
+        await deps.unitOfWork(async (repos) => {
           const now = deps.clock.now();
-          for (const event of batch) if (apply(event, now).originalsAdded) originalsAdded = true;
+          for (const event of batch) if ((await apply(event, now, repos.images)).originalsAdded) originalsAdded = true;
           repo.setCursor(batch[batch.length - 1]!.id);
         });
         events += batch.length;

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import type { DatabasePort } from '../db/port.js';
 import type { ImagesRepo } from '../db/images.repo.js';
+import type { Repositories } from '../db/repositories.js';
 import { createSyncRepo, type SyncJobRow } from '../db/sync.repo.js';
 import { createOutagePause } from '../jobs/outage.js';
 import type { QueueSetup } from '../jobs/runner.js';
@@ -106,13 +107,13 @@ export function createS3Sync(deps: {
   const tuning = { ...DEFAULT_S3_TUNING, ...deps.tuning };
   // At start only (prepare), before anything else runs on the database.
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
-  const unitOfWork = <T>(work: () => Promise<T>) => deps.database.unitOfWork(work);
+  const unitOfWork = <T>(work: (repos: Repositories) => Promise<T>) => deps.database.unitOfWork((repos) => work(repos));
   const repo = createSyncRepo(db, { maxAttempts: config.jobMaxAttempts });
   const buffers = createBufferPool({ slots: tuning.bufferSlots, slabSize: tuning.partSize });
   // The bucket as a blob store of the same keys: what replication writes to and the tier reads from.
   const replica = createS3BlobStore(bucket, { stagingDir: path.join(config.dataDir, 'tmp'), partSize: tuning.partSize });
   const tier = createOriginalsTier({ repo, store, replica, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
-  const feeder = createSyncFeeder({ repo, images, store, clock, unitOfWork });
+  const feeder = createSyncFeeder({ repo, store, clock, unitOfWork });
   const executor = createSyncExecutor({
     repo,
     images,

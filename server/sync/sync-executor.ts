@@ -119,13 +119,13 @@ export function createSyncExecutor(deps: {
       // The row and the file must describe the same bytes: a reprocess may replace the file
       // between reading one and opening the other, so look again after opening.
       for (let tries = 0; tries < 3; tries++) {
-        const before = images.findVariant(job.image_id!, job.variant!);
+        const before = await images.findVariant(job.image_id!, job.variant!);
         if (before?.status !== 'done' || !before.path || !before.etag) return { apply: noop, skipped: 'no longer in place' };
         if (processedKey(job.image_id!, before.path) !== job.key) return { apply: noop, skipped: 'replaced by another file' };
         const file = await openOrNull(blobKeys.recordedVariant(job.image_id!, before.path));
         if (!file) return { apply: noop, skipped: 'expired or deleted before it was synced' };
         try {
-          if (images.findVariant(job.image_id!, job.variant!)?.etag !== before.etag) continue;
+          if ((await images.findVariant(job.image_id!, job.variant!))?.etag !== before.etag) continue;
           const bytes = await upload(ctx, file, before.etag, mimeOf(before.format));
           return { apply: () => repo.addSynced(bytes) };
         } finally {

@@ -24,15 +24,23 @@ export interface TestDatabase extends DatabasePort {
   insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]): Promise<void>;
 }
 
+/**
+ * Rows put straight into a table on a SQLite connection, at once: the state a test of code still
+ * on the connection starts from (the rows written with Kysely, whichever repository owns them).
+ */
+export function insertRowsSync<T extends keyof Database>(connection: Db, table: T, rows: Insertable<Database[T]>[]): void {
+  for (const row of rows) {
+    // Kysely's types cannot follow a table chosen by a type parameter; the row is checked by the signature.
+    const query = sqliteQueryBuilder.insertInto(table).values(row as never).compile();
+    connection.prepare(query.sql).run(...(query.parameters as unknown[]));
+  }
+}
+
 /** Seeding on SQLite: the rows written with Kysely, run on the adapter's connection. */
 function withSqliteSeeding(db: SqliteDatabase): SqliteDatabase & TestDatabase {
   return Object.assign(db, {
     async insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]) {
-      for (const row of rows) {
-        // Kysely's types cannot follow a table chosen by a type parameter; the row is checked by the signature.
-        const query = sqliteQueryBuilder.insertInto(table).values(row as never).compile();
-        db.connection.prepare(query.sql).run(...(query.parameters as unknown[]));
-      }
+      insertRowsSync(db.connection, table, rows);
     },
   });
 }

@@ -56,19 +56,33 @@ describe('when the database cannot be written', () => {
 
   it('answers 503 unavailable for an I/O error underneath, with nothing left of the upload', async () => {
     const before = { images: imageCount(), ...leftovers() };
-    // Fault injection: the disk fails while the upload's row is written.
-    const images = t.server.parts.images;
-    const insert = images.insert;
-    images.insert = () => {
-      throw new Database.SqliteError('disk I/O error', 'SQLITE_IOERR_WRITE');
-    };
+    // Fault injection: the disk fails while the upload's row is written (by the unit of work's
+    // images repository, which group commit records with).
+    const { database } = t.server.parts;
+    const unitOfWork = database.unitOfWork;
+    database.unitOfWork = <T>(work: Parameters<typeof unitOfWork<T>>[0], options?: Parameters<typeof unitOfWork<T>>[1]) =>
+      unitOfWork.call<typeof database, Parameters<typeof unitOfWork<T>>, Promise<T>>(
+        database,
+        (repos, unit) =>
+          work(
+            {
+              ...repos,
+              images: {
+                ...repos.images,
+                insert: () => Promise.reject(new Database.SqliteError('disk I/O error', 'SQLITE_IOERR_WRITE')),
+              },
+            },
+            unit,
+          ),
+        options,
+      );
     try {
       const refused = await user.uploadRaw(await solid(42, 32, 'png', '#abcdef'), 'ioerr.png', 'image/png');
       expect([refused.status, refused.body.error.code]).toEqual([503, 'unavailable']);
       expect(refused.body.error.message).toMatch(/SQLITE_IOERR_WRITE/);
       expect(refused.headers.get('retry-after')).toBeTruthy();
     } finally {
-      images.insert = insert;
+      database.unitOfWork = unitOfWork;
     }
     expect({ images: imageCount(), ...leftovers() }).toEqual(before);
     expect(fs.existsSync(t.dataDir)).toBe(true);

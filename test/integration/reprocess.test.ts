@@ -42,7 +42,7 @@ describe('reprocess', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     // Refused means nothing happened: no new generation, no new job.
     expect((await alice.json('GET', `/v1/image/${ids[0]}`)).body.status).toBe('queued');
-    expect(t.server.parts.images.findById(ids[0]!)!.generation).toBe(1);
+    expect((await t.server.parts.images.findById(ids[0]!))!.generation).toBe(1);
     expect(jobs.countQueued()).toBe(20);
     const upload = await bob.upload([{ name: 'b.png', data: png, type: 'image/png' }]);
     expect(upload.status).toBe(429);
@@ -70,7 +70,7 @@ describe('reprocess', () => {
     const done = await alice.waitFor(first.body.id);
     expect(done.status).toBe('done');
     expect(done.variants.every((v: { status: string }) => v.status === 'done')).toBe(true);
-    expect(t.server.parts.images.findById(first.body.id)!.generation).toBe(41);
+    expect((await t.server.parts.images.findById(first.body.id))!.generation).toBe(41);
     expect(processJobs(t, first.body.id)).toEqual({ done: 2, cancelled: 39 });
   });
 

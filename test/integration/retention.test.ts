@@ -36,7 +36,7 @@ describe('retention', () => {
     const display = done.variants.find((v: any) => v.name === 'display');
     expect(Date.parse(display.expiresAt)).toBe(Date.parse(done.processedAt) + 7 * DAY);
     expect((await user.download(body.id, 'display')).status).toBe(200);
-    const paths = t.server.parts.images.variantsOf(body.id).map((v) => t.server.parts.store.pathOf(v.path!));
+    const paths = (await t.server.parts.images.variantsOf(body.id)).map((v) => t.server.parts.store.pathOf(v.path!));
     expect(paths.every((p) => fs.existsSync(p))).toBe(true);
 
     clock.advance(7 * DAY - 60_000);
@@ -53,7 +53,7 @@ describe('retention', () => {
     const record = (await user.json('GET', `/v1/image/${body.id}`)).body;
     expect(record.status).toBe('done');
     expect(record.variants.map((v: any) => v.status)).toEqual(['expired', 'expired']);
-    const rows = t.server.parts.images.variantsOf(body.id);
+    const rows = await t.server.parts.images.variantsOf(body.id);
     expect(rows.map((v) => v.status)).toEqual(['expired', 'expired']);
     expect((await user.download(body.id, 'thumb')).status).toBe(410);
     const original = await user.download(body.id, 'original');
@@ -82,7 +82,7 @@ describe('retention', () => {
     const variants = JSON.stringify([{ name: 'big', width: 1200, format: 'png' }]);
     const { body } = await user.upload([{ name: 'noise.png', data: noise }], { variants });
     await user.waitFor(body.id);
-    const row = t.server.parts.images.findVariant(body.id, 'big')!;
+    const row = (await t.server.parts.images.findVariant(body.id, 'big'))!;
     expect(row.bytes).toBeGreaterThan(2_000_000);
 
     // A download under way when the purge removes the file still gets every byte.
@@ -113,7 +113,7 @@ describe('retention', () => {
     // Many downloads while the purge runs: each is whole or 410.
     expect((await user.json('POST', `/v1/image/${body.id}/reprocess`)).status).toBe(202);
     await user.waitFor(body.id);
-    const fresh = t.server.parts.images.findVariant(body.id, 'big')!;
+    const fresh = (await t.server.parts.images.findVariant(body.id, 'big'))!;
     // Requests decided just before the expiry, and the purge just after it, while they are served.
     clock.set(fresh.expires_at! - 1);
     const downloads = Array.from({ length: 24 }, () => user.download(body.id, 'big'));

@@ -106,13 +106,13 @@ describe('capacity tier: local originals as a cache of the bucket', () => {
   });
 
   it('brings an evicted original back for reprocessing, then lets it go again', async () => {
-    const before = t.server.parts.images.variantsOf(id).map((v) => v.etag);
+    const before = (await t.server.parts.images.variantsOf(id)).map((v) => v.etag);
     expect((await t.admin.json('POST', `/v1/image/${id}/reprocess`)).status).toBe(202);
     const done = await t.admin.waitFor(id);
     expect(done.status).toBe('done');
     expect(done.variants.map((v: any) => v.status)).toEqual(['done', 'done']);
     // Same original, same pipeline: the same files again.
-    expect(t.server.parts.images.variantsOf(id).map((v) => v.etag)).toEqual(before);
+    expect((await t.server.parts.images.variantsOf(id)).map((v) => v.etag)).toEqual(before);
     await eventually(() => !isLocal(t, sha), 30_000, 'original evicted again');
   });
 

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Db } from '../../server/db/connection.js';
-import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createGroupCommit } from '../../server/services/ingest/group-commit.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
+import type { Repositories } from '../../server/db/repositories.js';
 import { portOver } from '../helpers/database.js';
 import { tempDirs } from '../helpers/server.js';
 
@@ -23,7 +23,7 @@ function setup() {
   dbs.push(db);
   const store = createFsBlobStore(dir);
   store.init();
-  const images = createImagesRepo(db);
+  const images = portOver(db).repos.images;
   const log: string[] = [];
   const transaction = db.transaction.bind(db);
   vi.spyOn(db, 'transaction').mockImplementation(((fn: () => unknown) => {
@@ -50,7 +50,7 @@ function setup() {
     log.push(`flush ${path.relative(dir, fs.readlinkSync(`/proc/self/fd/${fd}`)) || '.'}`);
     return fsyncSync(fd);
   });
-  return { dir, db, store, images, log, commits: createGroupCommit({ database: portOver(db), store, images }) };
+  return { dir, db, store, images, log, commits: createGroupCommit({ database: portOver(db), store }) };
 }
 
 let n = 0;
@@ -61,7 +61,7 @@ function upload(t: ReturnType<typeof setup>, bytes = crypto.randomBytes(64)) {
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   const id = `0190a0b0-0000-7000-8000-${String(++n).padStart(12, '0')}`;
   const row = { id, customer: 'c', filename: 'f.jpg', bytes: bytes.length, sha256, format: 'jpeg', width: 1, height: 1, pages: 1, source: 'upload', created_at: n };
-  return { tmpPath, sha256, id, record: async () => t.images.insert(row, []) };
+  return { tmpPath, sha256, id, record: async (repos: Repositories) => repos.images.insert(row, []) };
 }
 
 describe('group commit', () => {
@@ -78,7 +78,7 @@ describe('group commit', () => {
       expect(t.log.indexOf(folder)).toBeLessThan(t.log.indexOf('commit (log synced)'));
     }
     for (const u of uploads) {
-      expect(t.images.findById(u.id)).toBeDefined();
+      expect(await t.images.findById(u.id)).toBeDefined();
       expect(fs.existsSync(t.store.originalPath(u.sha256))).toBe(true);
       expect(fs.existsSync(u.tmpPath)).toBe(false);
     }
@@ -96,16 +96,16 @@ describe('group commit', () => {
       t.commits.submit({ files: [ok], record: ok.record }),
       t.commits.submit({
         files: [failing],
-        record: async () => {
-          await failing.record();
+        record: async (repos) => {
+          await failing.record(repos);
           throw refusal;
         },
       }),
       t.commits.submit({ files: [okShared], record: okShared.record }),
       t.commits.submit({
         files: [failingShared],
-        record: async () => {
-          await failingShared.record();
+        record: async (repos) => {
+          await failingShared.record(repos);
           throw refusal;
         },
       }),
@@ -114,10 +114,10 @@ describe('group commit', () => {
     expect((results[1] as PromiseRejectedResult).reason).toBe(refusal);
     expect(t.log.filter((l) => l.startsWith('commit'))).toHaveLength(1);
 
-    expect(t.images.findById(ok.id)).toBeDefined();
-    expect(t.images.findById(okShared.id)).toBeDefined();
-    expect(t.images.findById(failing.id)).toBeUndefined();
-    expect(t.images.findById(failingShared.id)).toBeUndefined();
+    expect(await t.images.findById(ok.id)).toBeDefined();
+    expect(await t.images.findById(okShared.id)).toBeDefined();
+    expect(await t.images.findById(failing.id)).toBeUndefined();
+    expect(await t.images.findById(failingShared.id)).toBeUndefined();
     expect(fs.existsSync(t.store.originalPath(failing.sha256))).toBe(false);
     // The same bytes as a request that went through: kept for it.
     expect(fs.readFileSync(t.store.originalPath(okShared.sha256)).equals(shared)).toBe(true);
@@ -136,7 +136,7 @@ describe('group commit', () => {
     const results = await Promise.allSettled(uploads.map((u) => t.commits.submit({ files: [u], record: u.record })));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     for (const u of uploads) {
-      expect(t.images.findById(u.id)).toBeUndefined();
+      expect(await t.images.findById(u.id)).toBeUndefined();
       expect(fs.existsSync(t.store.originalPath(u.sha256))).toBe(false);
     }
     expect(fs.readdirSync(t.store.dirs.tmp)).toEqual([]);

@@ -2,13 +2,12 @@ import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../server/db/connection.js';
-import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createJobsRepo, type JobRow } from '../../server/db/jobs.repo.js';
 import { createOutagePause } from '../../server/jobs/outage.js';
 import { createJobRunner, JobError, type JobHandler, type RunnerOptions } from '../../server/jobs/runner.js';
 import { systemClock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
-import { unitOfWorkOver } from '../helpers/database.js';
+import { insertRowsSync, unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 const silent = pino({ level: 'silent' });
@@ -18,10 +17,9 @@ const imageId = (i: number) => `00000000-0000-7000-8000-${String(i).padStart(12,
 /** A real SQLite database with `images` queued process_image jobs. */
 function setup(images = 0) {
   const db = openDatabase(path.join(tempDir('darkroom-engine-'), 'darkroom.db'));
-  const imagesRepo = createImagesRepo(db);
   const jobs = createJobsRepo(db);
   for (let i = 0; i < images; i++) {
-    imagesRepo.insert({ id: imageId(i), customer: 'c', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0 }, []);
+    insertRowsSync(db, 'images', [{ id: imageId(i), customer: 'c', status: 'queued', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0, queued_at: 0 }]);
     jobs.insertJob('process_image', imageId(i), jobs.appendEvent('image.uploaded', imageId(i), {}, 0), 3, 0);
   }
   return { db, jobs, unitOfWork: unitOfWorkOver(db) };

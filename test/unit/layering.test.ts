@@ -23,9 +23,9 @@ const LAYERED: Record<string, string> = {
     `import express from 'express';\nimport { listImages } from '../services/images.service.js';\n` +
     `export const createRoutes = () => express().get('/', (_req, res) => void res.json(listImages()));\n`,
   'server/services/images.service.ts':
-    `import { allImages } from '../db/images.repo.js';\nimport { now } from '../util/clock.js';\n` +
-    `export const listImages = () => ({ at: now(), images: allImages() });\n`,
-  'server/db/images.repo.ts': `import type { Database } from 'better-sqlite3';\nexport const allImages = (db?: Database) => (db ? [] : []);\n`,
+    `import { queuedJobs } from '../db/jobs.repo.js';\nimport { now } from '../util/clock.js';\n` +
+    `export const listImages = () => ({ at: now(), images: queuedJobs() });\n`,
+  'server/db/jobs.repo.ts': `import type { Database } from 'better-sqlite3';\nexport const queuedJobs = (db?: Database) => (db ? [] : []);\n`,
   'server/db/keys.repo.ts': `export const findKey = (id: string) => id;\n`,
   'server/db/sqlite/adapter.ts': `import Database from 'better-sqlite3';\nimport { findKey } from '../keys.repo.js';\nexport const open = (file: string) => [new Database(file), findKey];\n`,
   'server/jobs/runner.ts': `import { listImages } from '../services/images.service.js';\nexport const run = () => listImages();\n`,
@@ -65,7 +65,7 @@ const BROKEN: Record<string, string> = {
   'server/jobs/answer.ts': `import { createRoutes } from '../http/routes.js';\nexport const answer = createRoutes;\n`,
   'server/util/clock.ts': `import { AppError } from '../errors.js';\nexport const now = () => Date.now();\nexport const never = () => new AppError();\n`,
   'server/desktop.ts': `import type { DarkroomDesktopBridge } from '../electron/bridge.js';\nimport { app } from 'electron';\nexport const shell = (b: DarkroomDesktopBridge) => [b, app];\n`,
-  'renderer/src/stats.ts': `import { allImages } from '../../server/db/images.repo.js';\nexport const rows = allImages;\n`,
+  'renderer/src/stats.ts': `import { queuedJobs } from '../../server/db/jobs.repo.js';\nexport const rows = queuedJobs;\n`,
   'renderer/src/menu.ts': `import { quit } from '../../electron/main.js';\nexport const close = quit;\n`,
   'server/sync/by-hand.ts':
     `import { S3Client } from '@aws-sdk/client-s3';\nimport { createFsBlobStore } from '../storage/fs/fs-blob-store.js';\n` +
@@ -136,7 +136,7 @@ describe('layering check (npm run lint:deps)', () => {
       ['api-schemas-are-a-leaf', 'server/api/leaky.ts', /^(node:)?fs$/],
       ['server-imports-no-electron', 'server/desktop.ts', /^electron\/bridge\.ts$/],
       ['server-imports-no-electron', 'server/desktop.ts', /node_modules\/electron\//],
-      ['renderer-imports-only-the-server-api', 'renderer/src/stats.ts', /^server\/db\/images\.repo\.ts$/],
+      ['renderer-imports-only-the-server-api', 'renderer/src/stats.ts', /^server\/db\/jobs\.repo\.ts$/],
       ['renderer-imports-only-the-desktop-bridge', 'renderer/src/menu.ts', /^electron\/main\.ts$/],
       ['only-the-s3-adapter-imports-the-aws-sdk', 'server/sync/by-hand.ts', /node_modules\/@aws-sdk\/client-s3\//],
       ['use-cases-see-the-blob-store-port-not-its-adapters', 'server/sync/by-hand.ts', /^server\/storage\/fs\/fs-blob-store\.ts$/],

@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../server/db/connection.js';
-import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createDispatcher } from '../../server/jobs/dispatcher.js';
 import { createExtractMetadataHandler } from '../../server/jobs/handlers/extract-metadata.js';
@@ -23,7 +22,7 @@ const ID = '00000000-0000-7000-8000-000000000001';
 async function setup() {
   const dir = tempDir('darkroom-lifecycle-');
   const db = openDatabase(path.join(dir, 'darkroom.db'));
-  const images = createImagesRepo(db);
+  const images = portOver(db).repos.images;
   const jobs = createJobsRepo(db);
   const lifecycle = createLifecycle({ images, jobs, clock: systemClock });
   const unitOfWork = unitOfWorkOver(db);
@@ -36,7 +35,7 @@ async function setup() {
     lifecycle,
   });
   const now = Date.now();
-  images.insert(
+  await images.insert(
     { id: ID, customer: 'c', filename: 'x.png', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: now },
     [],
   );
@@ -65,16 +64,16 @@ async function setup() {
   };
   /** POST /v1/image/{id}/reprocess: a new generation, older processing cancelled (images.service). */
   const reprocess = () =>
-    unitOfWork(async () => {
+    unitOfWork(async (repos) => {
       const at = Date.now();
-      const generation = images.startGeneration(ID, at);
+      const generation = await repos.images.startGeneration(ID, at);
       jobs.appendEvent('image.reprocess_requested', ID, { generation }, at);
       jobs.cancelOlder(ID, 'process_image', generation, at);
       return generation;
     });
   const counted = () => db.prepare(`SELECT coalesce(sum(processed), 0) AS processed, coalesce(sum(failed), 0) AS failed FROM stats_daily WHERE level = 0`).get();
   const events = (type: string) => (db.prepare(`SELECT count(*) AS n FROM outbox WHERE type = ?`).get(type) as { n: number }).n;
-  const image = () => images.findById(ID)!;
+  const image = async () => (await images.findById(ID))!;
   return { dispatcher, finish, giveUp, reprocess, counted, events, image };
 }
 
@@ -84,28 +83,28 @@ describe('settling an image', () => {
     expect(await t.reprocess()).toBe(2);
     await t.dispatcher.dispatch();
     await t.finish('process_image', 2);
-    expect(t.image()).toMatchObject({ status: 'done', generation: 2 });
-    const processedAt = t.image().processed_at;
+    expect(await t.image()).toMatchObject({ status: 'done', generation: 2 });
+    const processedAt = (await t.image()).processed_at;
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
 
     // The first generation's extraction, left running by the reprocess, ends now.
     await t.finish('extract_metadata', 1);
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed')).toBe(1);
-    expect(t.image()).toMatchObject({ status: 'done', processed_at: processedAt });
+    expect(await t.image()).toMatchObject({ status: 'done', processed_at: processedAt });
   });
 
   it('does not settle a new generation whose jobs do not exist yet when an older job ends', async () => {
     const t = await setup();
     await t.reprocess(); // its event is not dispatched yet: generation 2 has no jobs
     await t.finish('extract_metadata', 1);
-    expect(t.image()).toMatchObject({ status: 'queued', processed_at: null });
+    expect(await t.image()).toMatchObject({ status: 'queued', processed_at: null });
     expect(t.counted()).toEqual({ processed: 0, failed: 0 });
     expect(t.events('image.processed')).toBe(0);
 
     await t.dispatcher.dispatch();
     await t.finish('process_image', 2);
-    expect(t.image().status).toBe('done');
+    expect((await t.image()).status).toBe('done');
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed')).toBe(1);
   });
@@ -116,7 +115,7 @@ describe('settling an image', () => {
     await t.dispatcher.dispatch();
     await t.finish('process_image', 2);
     await t.giveUp('extract_metadata', 1);
-    expect(t.image().status).toBe('done');
+    expect((await t.image()).status).toBe('done');
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed') + t.events('image.failed')).toBe(1);
   });
@@ -124,9 +123,9 @@ describe('settling an image', () => {
   it('settles an upload once both of its jobs have ended, in either order', async () => {
     const t = await setup();
     await t.finish('process_image', 1);
-    expect(t.image().status).toBe('queued'); // its metadata is still being read
+    expect((await t.image()).status).toBe('queued'); // its metadata is still being read
     await t.finish('extract_metadata', 1);
-    expect(t.image().status).toBe('done');
+    expect((await t.image()).status).toBe('done');
     expect(t.counted()).toEqual({ processed: 1, failed: 0 });
     expect(t.events('image.processed')).toBe(1);
   });

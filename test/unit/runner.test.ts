@@ -2,22 +2,20 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../server/db/connection.js';
-import { createImagesRepo } from '../../server/db/images.repo.js';
 import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
 import { systemClock, type Clock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
-import { unitOfWorkOver } from '../helpers/database.js';
+import { insertRowsSync, unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 /** A real SQLite database with `n` images, each with one queued process_image job. */
 function setup(n: number) {
   const db = openDatabase(path.join(tempDir(), 'darkroom.db'));
-  const images = createImagesRepo(db);
   const jobs = createJobsRepo(db);
   for (let i = 0; i < n; i++) {
     const id = `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`;
-    images.insert({ id, customer: 'c', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0 }, []);
+    insertRowsSync(db, 'images', [{ id: id, customer: 'c', status: 'queued', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0, queued_at: 0 }]);
     const event = jobs.appendEvent('image.uploaded', id, {}, 0);
     jobs.insertJob('process_image', id, event, 3, 0);
   }

@@ -67,13 +67,13 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
   // `curl -T file URL` sends PUT; the same upload.
   router.put('/image', allowed, slot, upload);
 
-  router.get('/images', allowed, (req, res) => {
+  router.get('/images', allowed, async (req, res) => {
     const query = parseQuery(ListImagesQuery, req.query);
-    answer(res, ImagePage, images.list(principalOf(res), query));
+    answer(res, ImagePage, await images.list(principalOf(res), query));
   });
 
-  const metadata = (req: Request, res: Response) => {
-    answer(res, ImageMetadata, images.metadata(principalOf(res), idOf(req)));
+  const metadata = async (req: Request, res: Response) => {
+    answer(res, ImageMetadata, await images.metadata(principalOf(res), idOf(req)));
   };
   router.get('/image/metadata/:id', allowed, noQuery, metadata);
   router.get('/image/:id/metadata', allowed, noQuery, metadata);
@@ -120,8 +120,8 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     }
   });
 
-  router.get('/image/:id', allowed, noQuery, (req, res) => {
-    answer(res, ImageRecord, images.get(principalOf(res), idOf(req)));
+  router.get('/image/:id', allowed, noQuery, async (req, res) => {
+    answer(res, ImageRecord, await images.get(principalOf(res), idOf(req)));
   });
 
   router.delete('/image/:id', allowed, noQuery, async (req, res) => {

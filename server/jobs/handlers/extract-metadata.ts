@@ -20,16 +20,16 @@ export function createExtractMetadataHandler(deps: {
   const originals = deps.originals ?? localOriginals(deps.store);
   return {
     async run(ctx) {
-      const image = images.findById(ctx.job.image_id);
+      const image = await images.findById(ctx.job.image_id);
       if (!image) return void (await ctx.complete(() => {}));
-      lifecycle.markProcessing(image.id);
+      await lifecycle.markProcessing(image.id);
       const original = await originals.acquire(image.sha256, ctx.signal);
       const result = await deps.pool
         .extractMetadata({ input: original.path, format: image.format, deadline: ctx.deadline }, ctx.signal)
         .finally(() => original.release());
       if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
       await ctx.complete(async (repos) => {
-        images.saveMetadata(image.id, result.metadata, deps.clock.now());
+        await repos.images.saveMetadata(image.id, result.metadata, deps.clock.now());
         await lifecycle.settle(ctx.job, repos);
       });
     },

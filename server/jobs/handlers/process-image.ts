@@ -33,11 +33,11 @@ export function createProcessImageHandler(deps: {
 
   return {
     async run(ctx) {
-      const image = images.findById(ctx.job.image_id);
+      const image = await images.findById(ctx.job.image_id);
       if (!image) return void (await ctx.complete(() => {}));
-      lifecycle.markProcessing(image.id);
+      await lifecycle.markProcessing(image.id);
 
-      const outputs = images.variantsOf(image.id).map((v) => {
+      const outputs = (await images.variantsOf(image.id)).map((v) => {
         const spec = JSON.parse(v.spec) as VariantSpec;
         return { spec, output: store.stagingPath(`.${EXTENSIONS[spec.format]}`) };
       });
@@ -70,19 +70,20 @@ export function createProcessImageHandler(deps: {
 
         const now = clock.now();
         await ctx.complete(async (repos) => {
-          const current = images.findById(image.id);
+          const current = await repos.images.findById(image.id);
           // A reprocess started meanwhile: its own job will write the variants.
           if (!current || current.generation !== ctx.job.generation) return;
           const targets = result.variants.map((v) => blobKeys.processed(image.id, v.name, EXTENSIONS[v.format]));
-          const previous = result.variants.map((v) => {
-            const recorded = images.findVariant(image.id, v.name)?.path;
-            return recorded ? blobKeys.recordedVariant(image.id, recorded) : undefined;
-          });
+          const previous: Array<string | undefined> = [];
+          for (const v of result.variants) {
+            const recorded = (await repos.images.findVariant(image.id, v.name))?.path;
+            previous.push(recorded ? blobKeys.recordedVariant(image.id, recorded) : undefined);
+          }
           store.placeStagedSync(targets.map((key, i) => ({ from: outputs[i]!.output, key })));
           for (const [i, v] of result.variants.entries()) {
             const target = targets[i]!;
             if (previous[i] && previous[i] !== target) store.deleteSync(previous[i]!);
-            images.completeVariant(image.id, v.name, {
+            await repos.images.completeVariant(image.id, v.name, {
               width: v.width,
               height: v.height,
               bytes: v.bytes,
@@ -92,8 +93,8 @@ export function createProcessImageHandler(deps: {
               expiresAt: now + deps.processedTtlMs,
             });
           }
-          images.saveSummary(image.id, result.thumbhash, result.dominantColor);
-          if (result.preview) images.savePreview(image.id, result.preview);
+          await repos.images.saveSummary(image.id, result.thumbhash, result.dominantColor);
+          if (result.preview) await repos.images.savePreview(image.id, result.preview);
           await lifecycle.settle(ctx.job, repos);
         });
       } finally {
@@ -102,10 +103,10 @@ export function createProcessImageHandler(deps: {
       }
     },
 
-    giveUp(job, error, repos) {
-      images.setError(job.image_id, error.code, error.message);
-      images.failVariants(job.image_id);
-      return lifecycle.settle(job, repos);
+    async giveUp(job, error, repos) {
+      await repos.images.setError(job.image_id, error.code, error.message);
+      await repos.images.failVariants(job.image_id);
+      await lifecycle.settle(job, repos);
     },
   };
 }

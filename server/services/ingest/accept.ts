@@ -60,7 +60,7 @@ export function cleanFilename(raw: string | undefined): string {
  */
 export function createAcceptStep(deps: AcceptDeps) {
   const { database, images, jobs, store, clock, limits } = deps;
-  const commits = createGroupCommit({ database, store, images });
+  const commits = createGroupCommit({ database, store });
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
   async function admit(expectedBytes?: number) {
@@ -128,7 +128,7 @@ export function createAcceptStep(deps: AcceptDeps) {
       files: rows.map((row, i) => ({ tmpPath: files[i]!.tmpPath, sha256: row.sha256 })),
       record: async (repos) => {
         for (const row of rows) {
-          images.insert(row, variants);
+          await repos.images.insert(row, variants);
           jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
           await deps.onRecorded({ customer: row.customer, format: statsFormat(row.format, row.raw_format), bytes: row.bytes }, now, repos);
         }
@@ -136,7 +136,9 @@ export function createAcceptStep(deps: AcceptDeps) {
       },
     });
     deps.onAccepted();
-    return rows.map((row) => toImageRecord(images.findById(row.id)!, images.variantsOf(row.id), now));
+    const records = [];
+    for (const row of rows) records.push(toImageRecord((await images.findById(row.id))!, await images.variantsOf(row.id), now));
+    return records;
   }
 
   return { admit, accept };

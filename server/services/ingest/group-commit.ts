@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import type { ImagesRepo } from '../../db/images.repo.js';
 import type { DatabasePort } from '../../db/port.js';
 import type { Repositories } from '../../db/repositories.js';
 import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../../storage/blob-store.js';
@@ -37,15 +36,19 @@ interface Waiting extends AcceptWork {
  * constraint, a hook) is rolled back alone and its original removed if nothing else uses it.
  * A failure of the commit itself fails the whole batch, and leaves nothing behind.
  */
-export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWork'>; store: PrimaryBlobStore; images: ImagesRepo }) {
-  const { database, store, images } = deps;
+export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWork'>; store: PrimaryBlobStore }) {
+  const { database, store } = deps;
   let queue: Waiting[] = [];
 
-  /** Removes what a request left behind: its temp files, and originals no record uses. */
-  function undo(work: AcceptWork) {
+  /**
+   * Removes what a request left behind: its temp files, and originals no record uses. "Is this
+   * original still used" is answered and acted on inside a unit of work (`repos` are its
+   * repositories), like a delete's, so no upload can record the same bytes in between.
+   */
+  async function undo(work: AcceptWork, repos: Pick<Repositories, 'images'>) {
     for (const file of work.files) {
-      if (images.countBySha256(file.sha256) === 0) store.deleteSync(blobKeys.original(file.sha256));
       fs.rmSync(file.tmpPath, { force: true });
+      if ((await repos.images.countBySha256(file.sha256)) === 0) store.deleteSync(blobKeys.original(file.sha256));
     }
   }
 
@@ -77,17 +80,25 @@ export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWo
               failed.set(work, err);
             }
           }
+          // The requests that failed alone are undone in the same unit of work: the batch keeps
+          // its one commit.
+          for (const work of failed.keys()) await undo(work, repos);
         },
         { durable: true },
       );
     } catch (err) {
+      // The commit failed: nothing of the batch was recorded, so every request is undone.
       for (const work of batch) if (!failed.has(work)) failed.set(work, err);
+      for (const work of batch) for (const file of work.files) fs.rmSync(file.tmpPath, { force: true });
+      try {
+        await database.unitOfWork(async (repos) => {
+          for (const work of batch) await undo(work, repos);
+        });
+      } catch {
+        // The database failed again: an original left unused is an orphan for reconcile.
+      }
     }
-    for (const work of batch) {
-      if (!failed.has(work)) continue;
-      undo(work);
-      work.reject(failed.get(work));
-    }
+    for (const work of batch) if (failed.has(work)) work.reject(failed.get(work));
     for (const work of batch) if (!failed.has(work)) work.resolve();
   }
 

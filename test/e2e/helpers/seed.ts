@@ -12,14 +12,14 @@ export async function seedLibrary(t: TestServer, client: ApiClient, count: numbe
   const uploaded = await client.upload([image]);
   const done = await client.waitFor(uploaded.body.id);
   if (done.status !== 'done') throw new Error(`seed image ended ${done.status}`);
-  const { db, images, clock } = t.server.parts;
-  const source = images.findById(done.id)!;
-  const variants = images.variantsOf(done.id);
+  const { database, images, clock } = t.server.parts;
+  const source = (await images.findById(done.id))!;
+  const variants = await images.variantsOf(done.id);
   const now = clock.now();
-  db.transaction(() => {
+  await database.unitOfWork(async (repos) => {
     for (let i = 0; i < count; i++) {
       const id = uuidv7();
-      images.insert(
+      await repos.images.insert(
         {
           id,
           customer: source.customer,
@@ -36,7 +36,7 @@ export async function seedLibrary(t: TestServer, client: ApiClient, count: numbe
         DEFAULT_VARIANTS,
       );
       for (const v of variants) {
-        images.completeVariant(id, v.name, {
+        await repos.images.completeVariant(id, v.name, {
           width: v.width!,
           height: v.height!,
           bytes: v.bytes!,
@@ -46,9 +46,9 @@ export async function seedLibrary(t: TestServer, client: ApiClient, count: numbe
           expiresAt: v.expires_at!,
         });
       }
-      images.finish(id, 'done', now);
-      images.saveSummary(id, source.thumbhash!, source.dominant_color!);
+      await repos.images.finish(id, 'done', now);
+      await repos.images.saveSummary(id, source.thumbhash!, source.dominant_color!);
     }
-  })();
+  });
   return count + 1;
 }

@@ -1,8 +1,9 @@
 /** The desktop badge's count through the database port, on every dialect. */
 import { describe, expect, it } from 'vitest';
+import type { ImageStatus } from '../../../server/db/images.repo.js';
 import { DIALECTS } from '../../helpers/database.js';
 
-const image = (id: string, status: string) => ({
+const image = (id: string, status: ImageStatus) => ({
   id,
   customer: 'acme',
   status,
