@@ -15,8 +15,13 @@ export function createRetentionService(deps: { database: Pick<DatabasePort, 'uni
   const { database, images, jobs, store, clock } = deps;
 
   function expire(variant: VariantRow, now: number): Promise<boolean> {
-    if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
     return database.unitOfWork(async (repos) => {
+      // Read again inside the unit, which no job's commit can interleave with: a reprocess
+      // committed since the batch was read has placed a new file under the same key (and a new
+      // expiry), and that file must stay.
+      const current = await repos.images.findVariant(variant.image_id, variant.name);
+      if (current?.status !== 'done' || current.path !== variant.path || current.expires_at !== variant.expires_at) return false;
+      if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
       const marked = await repos.images.markExpired(variant.image_id, variant.name, now);
       if (marked) jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
       return marked;

@@ -74,11 +74,12 @@ export function createProcessImageHandler(deps: {
           // A reprocess started meanwhile: its own job will write the variants.
           if (!current || current.generation !== ctx.job.generation) return;
           const targets = result.variants.map((v) => blobKeys.processed(image.id, v.name, EXTENSIONS[v.format]));
-          const previous: Array<string | undefined> = [];
-          for (const v of result.variants) {
-            const recorded = (await repos.images.findVariant(image.id, v.name))?.path;
-            previous.push(recorded ? blobKeys.recordedVariant(image.id, recorded) : undefined);
-          }
+          // One read for every variant's recorded file: the unit holds the write lock meanwhile.
+          const recorded = new Map((await repos.images.variantsOf(image.id)).map((row) => [row.name, row.path]));
+          const previous = result.variants.map((v) => {
+            const path = recorded.get(v.name);
+            return path ? blobKeys.recordedVariant(image.id, path) : undefined;
+          });
           store.placeStagedSync(targets.map((key, i) => ({ from: outputs[i]!.output, key })));
           for (const [i, v] of result.variants.entries()) {
             const target = targets[i]!;

@@ -51,7 +51,7 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
   };
 
   const originalPath = (sha256: string) => {
-    parseBlobKey(blobKeys.original(sha256));
+    blobKeys.original(sha256); // refuses anything but a sha256
     return path.join(dirs.originals, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   };
 
@@ -66,6 +66,15 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
     if (kind === 'originals') return originalPath(rest[0]!);
     return resolveInside(processedDir(rest[0]!), rest[1]!);
   };
+
+  /** Size and time of a blob; undefined only when it is missing (a disk error stays an error). */
+  async function statOf(key: string): Promise<BlobStat | undefined> {
+    const stats = await fs.promises.stat(pathOf(key)).catch((err: unknown) => {
+      if (isMissing(err)) return undefined;
+      throw err;
+    });
+    return stats?.isFile() ? { size: stats.size, modifiedMs: stats.mtimeMs } : undefined;
+  }
 
   const stagingPath = (suffix = '') => path.join(dirs.tmp, `${crypto.randomUUID()}${suffix}`);
 
@@ -149,13 +158,7 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
       };
     },
 
-    async stat(key: string): Promise<BlobStat | undefined> {
-      const stats = await fs.promises.stat(pathOf(key)).catch((err: unknown) => {
-        if (isMissing(err)) return undefined;
-        throw err;
-      });
-      return stats?.isFile() ? { size: stats.size, modifiedMs: stats.mtimeMs } : undefined;
-    },
+    stat: statOf,
 
     async delete(key: string): Promise<void> {
       await fs.promises.rm(pathOf(key), { force: true });
@@ -184,10 +187,8 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
     async localCopy(key: string): Promise<LocalCopy> {
       // The file itself: blobs are never rewritten in place (a new version is a rename over
       // it, which leaves an open reader's file whole), so a reader may use the path directly.
-      const file = pathOf(key);
-      const stats = await fs.promises.stat(file).catch(() => undefined);
-      if (!stats?.isFile()) throw new BlobNotFoundError(key);
-      return { path: file, release: async () => {} };
+      if (!(await statOf(key))) throw new BlobNotFoundError(key);
+      return { path: pathOf(key), release: async () => {} };
     },
 
     durable: durability.enabled,
