@@ -15,14 +15,17 @@ const HTTP_LIBRARIES = ['^(node:)?(http|https|http2)$', packages('express', 'bus
 const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', '@aws-sdk/[^/]+', 'sharp', 'piscina', 'chokidar', 'exiftool-vendored');
 
 /**
- * Database modules from before the port (db/port.ts): the connection and the repositories that
- * still run better-sqlite3 statements on it. A repository leaves this list when it moves behind
- * the port; the list is empty once all have.
+ * Repositories from before the port (db/port.ts) that still run better-sqlite3 statements on
+ * the SQLite adapter's connection (db/sqlite/connection.ts). A repository leaves this list when
+ * it moves behind the port; the list is empty once all have.
  */
-const LEGACY_DATABASE_MODULES = [
-  '^server/db/(connection|errors|schema-version)\\.ts$',
-  '^server/db/(jobs|sync)\\.repo\\.ts$',
-];
+const LEGACY_DATABASE_MODULES = ['^server/db/(jobs|sync)\\.repo\\.ts$'];
+
+/**
+ * Modules above db/ that still hand the raw connection to those repositories, and so name its
+ * type (and nothing else of the adapter). Each leaves this list with the repository it feeds.
+ */
+const HOLDERS_OF_THE_CONNECTION = ['^server/sync/(s3-sync|bucket-only-originals)\\.ts$', '^server/recovery/(verify|reconcile)\\.ts$'];
 
 export default {
   forbidden: [
@@ -115,7 +118,7 @@ export default {
       comment:
         'The database is reached through its port (server/db/port.ts, the repositories); only the SQLite ' +
         'adapter speaks to better-sqlite3, so a PostgreSQL adapter is an addition. Until every repository ' +
-        'is behind the port, the connection module and the repositories still on it are allowed too ' +
+        'is behind the port, the repositories still on its connection are allowed too ' +
         '(LEGACY_DATABASE_MODULES); the data-dir lock uses SQLite as a lock file, not as the database.',
       severity: 'error',
       from: { path: '^(server|bench)/', pathNot: ['^server/db/sqlite/', ...LEGACY_DATABASE_MODULES, '^server/storage/data-dir-lock\\.ts$'] },
@@ -128,7 +131,7 @@ export default {
         'whichever adapter built it: it imports no adapter and no driver.',
       severity: 'error',
       from: { path: '^server/db/[^/]+\\.repo\\.ts$', pathNot: LEGACY_DATABASE_MODULES },
-      to: { path: ['^server/db/(sqlite|postgres)/', '^server/db/connection\\.ts$', packages('better-sqlite3', 'pg')] },
+      to: { path: ['^server/db/(sqlite|postgres)/', packages('better-sqlite3', 'pg')] },
     },
     {
       name: 'only-composition-roots-choose-the-database-adapter',
@@ -136,8 +139,17 @@ export default {
         'Use cases, jobs, routes and adapters of other systems depend on the database port; which ' +
         'adapter runs under it is chosen once, in main.ts or cli.ts.',
       severity: 'error',
-      from: { path: '^server/', pathNot: ['^server/db/', '^server/(main|cli)\\.ts$'] },
+      from: { path: '^server/', pathNot: ['^server/db/', '^server/(main|cli)\\.ts$', ...HOLDERS_OF_THE_CONNECTION] },
       to: { path: '^server/db/(sqlite|postgres)/' },
+    },
+    {
+      name: 'holders-of-the-connection-see-only-its-type',
+      comment:
+        'The modules that still pass the SQLite connection to a repository not yet behind the port ' +
+        '(HOLDERS_OF_THE_CONNECTION) may name the connection module, and nothing else of an adapter.',
+      severity: 'error',
+      from: { path: HOLDERS_OF_THE_CONNECTION },
+      to: { path: '^server/db/(sqlite|postgres)/', pathNot: '^server/db/sqlite/connection\\.ts$' },
     },
     {
       name: 'only-http-imports-http',

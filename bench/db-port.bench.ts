@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Db } from '../server/db/connection.js';
+import type { Db } from '../server/db/sqlite/connection.js';
 import type { NewImage } from '../server/db/images.repo.js';
 import { createJobsRepo } from '../server/db/jobs.repo.js';
 import { openSqliteDatabase } from '../server/db/sqlite/sqlite-database.js';

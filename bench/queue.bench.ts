@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase, type Db } from '../server/db/connection.js';
+import { openDatabase, type Db } from '../server/db/sqlite/connection.js';
 import { createJobsRepo } from '../server/db/jobs.repo.js';
 import { median, quantile, type BenchEntry } from './report.js';
 import { seedQueuedJobs } from './lib/queue-seed.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { parseConfig } from '../server/config.js';
-import { openDatabase, type Db } from '../server/db/connection.js';
+import { openDatabase, type Db } from '../server/db/sqlite/connection.js';
 import { createJobsRepo } from '../server/db/jobs.repo.js';
 import type { DatabasePort } from '../server/db/port.js';
 import type { Repositories } from '../server/db/repositories.js';

@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { translateDatabaseError } from './db/errors.js';
 import { createJobsRepo } from './db/jobs.repo.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
 import { createApp } from './http/app.js';
@@ -240,7 +239,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     logger,
     tmpPath: () => store.stagingPath(),
-    translateError: (err) => translateDatabaseError(err) ?? translateFileSystemError(err),
+    translateError: (err) => database.translateError(err) ?? translateFileSystemError(err),
   });
   // One count per key across every way of uploading over HTTP (multipart, raw, tus).
   const uploadSlot = limitUploadsPerKey(config.maxUploadsPerKey);
@@ -249,6 +248,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const app = createApp({
     checkAnswers: options.checkAnswers,
     logger,
+    database,
     metrics,
     keys,
     readiness: {
@@ -319,7 +319,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const reconciling = new AbortController();
   let reconcileFinished = !lock.previousRunCrashed;
   const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed
-    ? reconcileDataDir({ db, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
+    ? reconcileDataDir({ db, database, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
         (report) => {
           reconcileFinished = true;
           return report;

@@ -1,4 +1,4 @@
-import type { Db } from '../../server/db/connection.js';
+import type { Db } from '../../server/db/sqlite/connection.js';
 
 /** An image id that sorts and reads well: 00000000-0000-7000-8000-<n>. */
 export const seededImageId = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;

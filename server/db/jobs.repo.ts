@@ -1,4 +1,4 @@
-import type { Db } from './connection.js';
+import type { Db } from './sqlite/connection.js';
 import { QUEUE_OF, type EventType, type ImageJobKind, type JobKind, type JobQueue } from '../jobs/kinds.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';

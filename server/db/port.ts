@@ -24,10 +24,23 @@ export interface DatabasePort {
   isReachable(): Promise<boolean>;
 
   /**
+   * What the adapter's own engine can check of the database's storage (SQLite: its quick
+   * check of pages, records and indexes): the problems the engine reports, none when sound.
+   * It reads the whole database, so it is for `darkroom verify`, never for a request.
+   */
+  checkIntegrity(): Promise<string[]>;
+
+  /**
    * A failure of the database as the API's error (CONTRACT §3: busy or failing → 503
    * `unavailable` with Retry-After; full → 507), or undefined when `err` is not the database's.
    */
   translateError(err: unknown): AppError | undefined;
+
+  /**
+   * Whether `err` says the database itself is damaged (not merely busy or unreachable): an
+   * operator must look, so it is logged as an error rather than as a passing outage.
+   */
+  isDamage(err: unknown): boolean;
 
   close(): void;
 }
@@ -42,6 +55,9 @@ export interface UnitOfWork {
    */
   savepoint<T>(work: () => Promise<T>): Promise<T>;
 }
+
+/** How the transport and the composition root read the database's failures (see DatabasePort). */
+export type DatabaseErrors = Pick<DatabasePort, 'translateError' | 'isDamage'>;
 
 export interface UnitOfWorkOptions {
   /**

@@ -1,5 +1,5 @@
 import { EXTENSIONS } from '../media/formats.js';
-import type { Db } from './connection.js';
+import type { Db } from './sqlite/connection.js';
 import type { SyncJobKind } from '../jobs/kinds.js';
 import type { JobRow, OutboxRow } from './jobs.repo.js';
 

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import type { DatabaseErrors } from '../db/port.js';
 import { AppError } from '../errors.js';
 import type { KeysService } from '../services/keys.service.js';
 import { authenticate } from './middleware/auth.js';
@@ -13,6 +14,8 @@ import { opsRouter, type Readiness } from './routes/ops.routes.js';
 
 export interface AppDeps {
   logger: Logger;
+  /** How the database's failures read as the API's errors (its port: DatabasePort.translateError). */
+  database: DatabaseErrors;
   metrics: Metrics;
   keys: KeysService;
   readiness: Readiness;
@@ -80,6 +83,6 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.ui) app.use(deps.ui);
   app.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.database));
   return app;
 }

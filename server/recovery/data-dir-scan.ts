@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Db } from '../db/connection.js';
-import type { VariantRow } from '../db/images.repo.js';
+import type { IntegrityRepo, RecordedOriginal } from '../db/integrity.repo.js';
+
+export type { DoneVariant, RecordedOriginal } from '../db/integrity.repo.js';
 
 /**
  * Walking the data dir against the database, for start-up reconciliation and `darkroom verify`,
@@ -40,15 +41,6 @@ export interface ProcessedFolder {
   imageId: string;
   /** Whether the folder is where the layout puts this id (`xy/zw` from sha1 of the id). */
   placed: boolean;
-}
-
-export interface RecordedOriginal {
-  sha256: string;
-  bytes: number;
-  /** From the S3 sync's bookkeeping: whether the copy on local disk is the one in use (null: never synced). */
-  local: 0 | 1 | null;
-  /** A verified copy is in the bucket. */
-  synced: boolean;
 }
 
 /** Whether a recorded original's absence from local disk is expected: evicted to the bucket. */
@@ -155,76 +147,45 @@ export async function folderContents(dir: string): Promise<{ names: string[]; st
   return { names, strays };
 }
 
-export type DoneVariant = Pick<VariantRow, 'image_id' | 'name' | 'path' | 'etag' | 'bytes' | 'expires_at'>;
-
-/** The queries the walk needs, prepared once. */
-export function createRecordLookup(db: Db) {
-  const hasSyncTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 's3_originals'`).get() !== undefined;
-  const syncColumns = hasSyncTable ? 'o.local AS local, o.synced_at IS NOT NULL AS synced' : 'NULL AS local, 0 AS synced';
-  const syncJoin = hasSyncTable ? 'LEFT JOIN s3_originals o ON o.sha256 = i.sha256' : '';
-  const inRange = db.prepare<[string, string], RecordedOriginal>(
-    `SELECT i.sha256 AS sha256, max(i.bytes) AS bytes, ${syncColumns}
-     FROM images i ${syncJoin} WHERE i.sha256 >= ? AND i.sha256 < ? GROUP BY i.sha256`,
-  );
-  const one = db.prepare<[string], RecordedOriginal>(
-    `SELECT i.sha256 AS sha256, max(i.bytes) AS bytes, ${syncColumns}
-     FROM images i ${syncJoin} WHERE i.sha256 = ? GROUP BY i.sha256`,
-  );
-  const imagesOf = db.prepare<[string, number], { id: string }>(`SELECT id FROM images WHERE sha256 = ? ORDER BY created_at LIMIT ?`);
-  const image = db.prepare<[string], { status: string }>(`SELECT status FROM images WHERE id = ?`);
-  const namedFiles = db.prepare<[string], { path: string }>(`SELECT path FROM variants WHERE image_id = ? AND path IS NOT NULL`);
-  const donePage = db.prepare<[string, string, number], DoneVariant>(
-    `SELECT image_id, name, path, etag, bytes, expires_at FROM variants
-     WHERE status = 'done' AND path IS NOT NULL AND (image_id, name) > (?, ?)
-     ORDER BY image_id, name LIMIT ?`,
-  );
-  const doneVariant = db.prepare<[string, string], DoneVariant>(
-    `SELECT image_id, name, path, etag, bytes, expires_at FROM variants WHERE image_id = ? AND name = ? AND status = 'done' AND path IS NOT NULL`,
-  );
-  const counts = db.prepare<[], { originals: number; bytes: number | null }>(
-    `SELECT count(*) AS originals, sum(bytes) AS bytes FROM (SELECT max(bytes) AS bytes FROM images GROUP BY sha256)`,
-  );
-
+/**
+ * The records the walk compares against (db/integrity.repo.ts), with each group of 256 shards'
+ * originals read in one query.
+ */
+export function createRecordLookup(integrity: IntegrityRepo) {
   let cached: { top: string; shards: Map<string, Map<string, RecordedOriginal>> } | undefined;
 
   return {
     /**
      * The originals recorded in a shard, by sha256, as read with the first shard of its group
      * of 256: possibly older than the shard's listing. Whoever acts on a difference looks again
-     * with `original()` in the same tick.
+     * with `original()` before acting.
      */
-    originalsInShard(prefix: string): Map<string, RecordedOriginal> {
+    async originalsInShard(prefix: string): Promise<Map<string, RecordedOriginal>> {
       const top = prefix.slice(0, 2);
       if (cached?.top !== top) {
         const shards = new Map<string, Map<string, RecordedOriginal>>();
         // Upper bound: 'g' sorts after every hex digit.
-        for (const o of inRange.all(top, `${top}g`)) {
+        for (const o of await integrity.originalsBetween(top, `${top}g`)) {
           const shard = o.sha256.slice(0, 4);
           if (!shards.has(shard)) shards.set(shard, new Map());
-          shards.get(shard)!.set(o.sha256, { ...o, synced: Boolean(o.synced) });
+          shards.get(shard)!.set(o.sha256, o);
         }
         cached = { top, shards };
       }
       return cached.shards.get(prefix) ?? new Map();
     },
-    original(sha256: string): RecordedOriginal | undefined {
-      const o = one.get(sha256);
-      return o && { ...o, synced: Boolean(o.synced) };
-    },
+    original: (sha256: string) => integrity.original(sha256),
     /** Up to `limit` ids of the images using an original, oldest first. */
-    imagesUsing: (sha256: string, limit = 3) => imagesOf.all(sha256, limit).map((r) => r.id),
-    imageExists: (id: string) => image.get(id) !== undefined,
+    imagesUsing: (sha256: string, limit = 3) => integrity.imagesUsing(sha256, limit),
+    imageExists: async (id: string) => (await integrity.imageStatus(id)) !== undefined,
     /** An image's status, undefined when there is no such image. */
-    imageStatus: (id: string) => image.get(id)?.status,
+    imageStatus: (id: string) => integrity.imageStatus(id),
     /** The file names an image's variant rows name, in any status. */
-    filesNamedBy: (imageId: string) => new Set(namedFiles.all(imageId).map((r) => path.basename(r.path))),
+    filesNamedBy: async (imageId: string) => new Set((await integrity.pathsNamedBy(imageId)).map((p) => path.basename(p))),
     /** Variants marked done, in (image, name) order, `limit` after the given one. */
-    doneVariantsAfter: (imageId: string, name: string, limit: number) => donePage.all(imageId, name, limit),
-    doneVariant: (imageId: string, name: string) => doneVariant.get(imageId, name),
-    originalsTotal: () => {
-      const row = counts.get()!;
-      return { originals: row.originals, bytes: row.bytes ?? 0 };
-    },
+    doneVariantsAfter: (imageId: string, name: string, limit: number) => integrity.doneVariantsAfter(imageId, name, limit),
+    doneVariant: (imageId: string, name: string) => integrity.doneVariant(imageId, name),
+    originalsTotal: () => integrity.originalsTotal(),
   };
 }
 

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Db } from '../db/connection.js';
+import type { DatabasePort } from '../db/port.js';
+import type { Db } from '../db/sqlite/connection.js';
 import { createSyncRepo } from '../db/sync.repo.js';
 import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
 import { belongsInShard, createRecordLookup, folderContents, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
@@ -27,11 +28,14 @@ const LOGGED_ONE_BY_ONE = 100;
  * Start-up reconciliation after an unclean stop: makes files and rows agree again.
  *
  * It runs in the background while the server serves, and races nothing: the server's own
- * changes to which files exist (ingest: move in + commit; delete: commit + remove; a job: move
- * in + commit) each happen in one synchronous stretch of the main thread, and so does every
- * decision here: each file is removed in the same tick as the query that found no record naming
- * it, and a record is called missing in the same tick as the look that found no file. A file
- * that appeared after the listing is simply not seen; one recorded meanwhile is kept.
+ * changes to which files exist (ingest: move in + commit; delete: remove + "still used?"; a job:
+ * move in + commit) each happen inside a unit of work, and so does every decision here that
+ * acts: a file is removed in the unit of work whose read found no record naming it, and a
+ * record is called missing in the one whose look found no file. Nothing else runs on the
+ * database while a unit of work is open, so none of those changes can fall between a read here
+ * and what it decides. A file that appeared after the listing is simply not seen; one recorded
+ * meanwhile is kept. Only differences take a unit of work: a data dir that agrees with its
+ * records is walked with plain reads.
  *
  * What it does with records whose original is gone: logs them (warn, with their images). Their
  * processing, if still to come, fails at once with `original_missing` (storage/original-source.ts);
@@ -44,16 +48,19 @@ const LOGGED_ONE_BY_ONE = 100;
  * of an image that is not `done` are compared with its variants (see below).
  */
 export async function reconcileDataDir(deps: {
+  /** The connection, for the S3 sync's bookkeeping still written on it directly. */
   db: Db;
+  /** The database port over the same connection. */
+  database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   store: BlobStore;
   logger: Logger;
   /** S3 sync is on: a missing original with a verified bucket copy is served from there. */
   syncEnabled: boolean;
   signal?: AbortSignal;
 }): Promise<ReconcileReport> {
-  const { store, signal } = deps;
+  const { database, store, signal } = deps;
   const logger = deps.logger.child({ part: 'reconcile' });
-  const lookup = createRecordLookup(deps.db);
+  const lookup = createRecordLookup(database.repos.integrity);
   const syncRepo = deps.syncEnabled ? createSyncRepo(deps.db) : undefined;
   const started = performance.now();
   logger.warn('the previous run did not stop cleanly: checking the data dir in the background');
@@ -70,25 +77,33 @@ export async function reconcileDataDir(deps: {
       continue;
     }
     // Possibly read before this listing: a difference is looked at again before acting on it.
-    const recorded = lookup.originalsInShard(shard.prefix);
+    const recorded = await lookup.originalsInShard(shard.prefix);
     const listed = new Set(shard.names);
     for (const name of shard.names) {
       if (recorded.has(name)) continue;
-      // Again now, in the tick of the removal. Recorded means recorded here: a sha256 in the
-      // wrong shard is not where any reader looks.
-      if (belongsInShard(name, shard.prefix) && lookup.original(name)) continue;
-      fs.rmSync(path.join(shard.dir, name), { force: true });
+      // Again now, in the unit of work of the removal. Recorded means recorded here: a sha256
+      // in the wrong shard is not where any reader looks.
+      const removed = await database.unitOfWork(async (repos) => {
+        if (belongsInShard(name, shard.prefix) && (await repos.integrity.original(name))) return false;
+        fs.rmSync(path.join(shard.dir, name), { force: true });
+        return true;
+      });
+      if (!removed) continue;
       report.orphanOriginals++;
       logger.debug({ path: relative(path.join(shard.dir, name)) }, 'removed an original no record names');
     }
     for (const [sha256, listedRecord] of recorded) {
       if (listed.has(sha256) || keptInBucket(listedRecord)) continue;
-      // Again now, in one tick: uploaded since the listing (then on disk: moved in before its
-      // commit), deleted or evicted since the records were read?
-      const original = lookup.original(sha256);
-      if (!original || keptInBucket(original) || fs.existsSync(store.originalPath(sha256))) continue;
+      // Again now, in one unit of work: uploaded since the listing (then on disk: moved in
+      // before its commit), deleted or evicted since the records were read?
+      const original = await database.unitOfWork(async (repos) => {
+        const now = await repos.integrity.original(sha256);
+        if (!now || keptInBucket(now) || fs.existsSync(store.originalPath(sha256))) return undefined;
+        if (now.synced && syncRepo) syncRepo.originalGoneLocally(sha256);
+        return now;
+      });
+      if (!original) continue;
       if (original.synced && syncRepo) {
-        syncRepo.originalGoneLocally(sha256);
         report.missingLocally++;
         logger.warn({ sha256 }, 'original missing from local disk; its verified copy in the S3 bucket is used from now on');
         continue;
@@ -96,7 +111,7 @@ export async function reconcileDataDir(deps: {
       report.missingOriginals++;
       if (report.missingOriginals <= LOGGED_ONE_BY_ONE) {
         logger.warn(
-          { sha256, images: lookup.imagesUsing(sha256), inBucket: original.synced },
+          { sha256, images: await lookup.imagesUsing(sha256), inBucket: original.synced },
           'original missing: its images cannot be processed again or downloaded as originals (darkroom verify --repair restores synced ones from the bucket)',
         );
       }
@@ -108,9 +123,14 @@ export async function reconcileDataDir(deps: {
       unexpected(folder.stray);
       continue;
     }
-    const status = folder.placed ? lookup.imageStatus(folder.imageId) : undefined;
+    const status = folder.placed ? await lookup.imageStatus(folder.imageId) : undefined;
     if (status === undefined) {
-      fs.rmSync(folder.dir, { recursive: true, force: true });
+      const removed = await database.unitOfWork(async (repos) => {
+        if (folder.placed && (await repos.integrity.imageStatus(folder.imageId)) !== undefined) return false;
+        fs.rmSync(folder.dir, { recursive: true, force: true });
+        return true;
+      });
+      if (!removed) continue;
       report.orphanProcessed++;
       logger.debug({ path: relative(folder.dir) }, 'removed processed files of an image no record names');
       continue;
@@ -121,11 +141,16 @@ export async function reconcileDataDir(deps: {
     if (status === 'done') continue;
     const contents = await folderContents(folder.dir);
     for (const stray of contents.strays) unexpected(stray.stray);
-    // Read after the listing; each removal in the same tick as this read.
-    const named = lookup.filesNamedBy(folder.imageId);
-    for (const name of contents.names) {
-      if (named.has(name)) continue;
-      fs.rmSync(path.join(folder.dir, name), { force: true });
+    // Read after the listing; the files no record names read again, and removed, in one unit of work.
+    const named = await lookup.filesNamedBy(folder.imageId);
+    if (contents.names.every((name) => named.has(name))) continue;
+    const removed = await database.unitOfWork(async (repos) => {
+      const namedNow = new Set((await repos.integrity.pathsNamedBy(folder.imageId)).map((p) => path.basename(p)));
+      const unnamed = contents.names.filter((name) => !namedNow.has(name));
+      for (const name of unnamed) fs.rmSync(path.join(folder.dir, name), { force: true });
+      return unnamed;
+    });
+    for (const name of removed) {
       report.orphanProcessed++;
       logger.debug({ path: relative(path.join(folder.dir, name)) }, 'removed a processed file no record names');
     }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import bytes from 'bytes-iec';
-import type { Db } from '../db/connection.js';
+import type { Db } from '../db/sqlite/connection.js';
 import type { DatabasePort } from '../db/port.js';
 import { createJobsRepo } from '../db/jobs.repo.js';
 import { blobKeys, isBlobNotFound } from '../storage/blob-store.js';
@@ -32,10 +32,10 @@ export type Problem =
   | { kind: 'corrupt'; what: 'database'; detail: string };
 
 export interface VerifyOptions {
-  /** The connection, for the records and jobs still read on it directly. */
+  /** The connection, for the job events still written on it directly. */
   db: Db;
-  /** The database port over the same connection. */
-  database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
+  /** The database port over the same connection: the records, and the engine's own check. */
+  database: Pick<DatabasePort, 'repos' | 'unitOfWork' | 'checkIntegrity'>;
   store: BlobStore;
   clock: Clock;
   /** Remove orphans, restore originals from the bucket, queue images whose processed files are damaged. */
@@ -90,7 +90,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
   // One reading buffer per lane; a second look (rare) gets one of its own.
   const hashers = Array.from({ length: HASH_CONCURRENCY }, () => createFileHasher());
   const lookAgain = (file: string) => createFileHasher(64 * 1024)(file, signal).catch(() => undefined);
-  const lookup = createRecordLookup(db);
+  const lookup = createRecordLookup(options.database.repos.integrity);
   const jobs = createJobsRepo(db);
   const report: VerifyReport = {
     originals: 0,
@@ -106,7 +106,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
     summary: '',
   };
   const relative = (p: string) => path.relative(store.root, p);
-  const total = lookup.originalsTotal();
+  const total = await lookup.originalsTotal();
   let lastProgress = performance.now();
   const progress = (phase: string) => {
     if (!options.progress || performance.now() - lastProgress < PROGRESS_EVERY_MS) return;
@@ -254,10 +254,8 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
 
   // ---- the database itself
 
-  const check = db.pragma('quick_check') as Array<{ quick_check: string }>;
-  if (check.length !== 1 || check[0]!.quick_check !== 'ok') {
-    await confirm({ kind: 'corrupt', what: 'database', detail: check.map((r) => r.quick_check).slice(0, 3).join('; ') });
-  }
+  const damage = await options.database.checkIntegrity();
+  if (damage.length) await confirm({ kind: 'corrupt', what: 'database', detail: damage.slice(0, 3).join('; ') });
 
   // ---- originals, shard by shard
 
@@ -266,21 +264,21 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
       await found({ kind: 'unexpected', path: relative(shard.stray), isDir: shard.isDir }, () => fs.existsSync(shard.stray));
       continue;
     }
-    const recorded = lookup.originalsInShard(shard.prefix);
+    const recorded = await lookup.originalsInShard(shard.prefix);
     const listed = new Set(shard.names);
     for (const name of shard.names) {
       if (recorded.has(name)) continue;
       const file = path.join(shard.dir, name);
-      await found({ kind: 'orphan', what: 'original', path: relative(file), isDir: false }, () => fs.existsSync(file) && !isRecordedHere(lookup, name, shard.prefix));
+      await found({ kind: 'orphan', what: 'original', path: relative(file), isDir: false }, async () => fs.existsSync(file) && !(await isRecordedHere(lookup, name, shard.prefix)));
     }
     const present: string[] = [];
     for (const [sha256, original] of recorded) {
       if (listed.has(sha256)) present.push(sha256);
       else if (keptInBucket(original)) report.inBucket++;
       else {
-        const detail = `${imagesText(lookup, sha256)}${original.synced ? '; a verified copy is in the S3 bucket' : ''}`;
-        await found({ kind: 'missing', what: 'original', sha256, detail }, () => {
-          const now = lookup.original(sha256);
+        const detail = `${await imagesText(lookup, sha256)}${original.synced ? '; a verified copy is in the S3 bucket' : ''}`;
+        await found({ kind: 'missing', what: 'original', sha256, detail }, async () => {
+          const now = await lookup.original(sha256);
           return now !== undefined && !keptInBucket(now) && !fs.existsSync(store.originalPath(sha256));
         });
       }
@@ -295,9 +293,9 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
       report.originals++;
       report.originalBytes += actual.bytes;
       if (actual.sha256 !== sha256) {
-        const detail = `its bytes hash to ${actual.sha256}; ${imagesText(lookup, sha256)}`;
+        const detail = `its bytes hash to ${actual.sha256}; ${await imagesText(lookup, sha256)}`;
         await found({ kind: 'corrupt', what: 'original', sha256, detail }, async () => {
-          if (!lookup.original(sha256)) return false;
+          if (!(await lookup.original(sha256))) return false;
           const again = await lookAgain(file);
           return again !== undefined && again.sha256 !== sha256;
         });
@@ -311,7 +309,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
   let after = { imageId: '', name: '' };
   for (;;) {
     signal?.throwIfAborted();
-    const page = lookup.doneVariantsAfter(after.imageId, after.name, 500);
+    const page = await lookup.doneVariantsAfter(after.imageId, after.name, 500);
     if (!page.length) break;
     after = { imageId: page.at(-1)!.image_id, name: page.at(-1)!.name };
     const now = options.clock.now();
@@ -325,7 +323,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
         throw err;
       });
       const stillSo = (kind: 'missing' | 'corrupt') => async () => {
-        const row = lookup.doneVariant(variant.image_id, variant.name);
+        const row = await lookup.doneVariant(variant.image_id, variant.name);
         if (!row || row.etag !== variant.etag || (row.expires_at !== null && row.expires_at <= options.clock.now())) return false;
         const again = await lookAgain(file);
         return kind === 'missing' ? again === undefined : again !== undefined && again.sha256 !== row.etag;
@@ -353,10 +351,10 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
       await found({ kind: 'unexpected', path: relative(folder.stray), isDir: folder.isDir }, () => fs.existsSync(folder.stray));
       continue;
     }
-    if (!folder.placed || !lookup.imageExists(folder.imageId)) {
+    if (!folder.placed || !(await lookup.imageExists(folder.imageId))) {
       await found(
         { kind: 'orphan', what: 'processed', path: relative(folder.dir), isDir: true },
-        () => fs.existsSync(folder.dir) && !(folder.placed && lookup.imageExists(folder.imageId)),
+        async () => fs.existsSync(folder.dir) && !(folder.placed && (await lookup.imageExists(folder.imageId))),
       );
       continue;
     }
@@ -364,11 +362,11 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
     for (const stray of contents.strays) {
       await found({ kind: 'unexpected', path: relative(stray.stray), isDir: stray.isDir }, () => fs.existsSync(stray.stray));
     }
-    const named = lookup.filesNamedBy(folder.imageId);
+    const named = await lookup.filesNamedBy(folder.imageId);
     for (const name of contents.names) {
       if (named.has(name)) continue;
       const file = path.join(folder.dir, name);
-      await found({ kind: 'orphan', what: 'processed', path: relative(file), isDir: false }, () => fs.existsSync(file) && !lookup.filesNamedBy(folder.imageId).has(name));
+      await found({ kind: 'orphan', what: 'processed', path: relative(file), isDir: false }, async () => fs.existsSync(file) && !(await lookup.filesNamedBy(folder.imageId)).has(name));
     }
   }
 
@@ -400,12 +398,12 @@ function processedFile(store: BlobStore, variant: DoneVariant): string {
   return path.join(store.processedDir(variant.image_id), path.basename(variant.path!));
 }
 
-function isRecordedHere(lookup: RecordLookup, name: string, prefix: string): boolean {
-  return name.startsWith(prefix) && lookup.original(name) !== undefined;
+async function isRecordedHere(lookup: RecordLookup, name: string, prefix: string): Promise<boolean> {
+  return name.startsWith(prefix) && (await lookup.original(name)) !== undefined;
 }
 
-function imagesText(lookup: RecordLookup, sha256: string): string {
-  const ids = lookup.imagesUsing(sha256, 4);
+async function imagesText(lookup: RecordLookup, sha256: string): Promise<string> {
+  const ids = await lookup.imagesUsing(sha256, 4);
   const shown = ids.slice(0, 3).join(', ');
   return `${ids.length === 1 ? 'image' : 'images'} ${shown}${ids.length > 3 ? ', …' : ''}`;
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/connection.js';
+import type { Db } from '../db/sqlite/connection.js';
 import { createSyncRepo } from '../db/sync.repo.js';
 
 /**

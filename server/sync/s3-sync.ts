@@ -3,7 +3,7 @@ import type { SyncStatus } from '../api/index.js';
 import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Db } from '../db/connection.js';
+import type { Db } from '../db/sqlite/connection.js';
 import type { DatabasePort } from '../db/port.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { Repositories } from '../db/repositories.js';

@@ -4,7 +4,7 @@ import { afterEach } from 'vitest';
 import type { DatabasePort } from '../../server/db/port.js';
 import type { Database } from '../../server/db/schema.js';
 import { sqliteQueryBuilder } from '../../server/db/sqlite/dialect.js';
-import type { Db } from '../../server/db/connection.js';
+import type { Db } from '../../server/db/sqlite/connection.js';
 import type { Repositories } from '../../server/db/repositories.js';
 import { openSqliteDatabase, sqliteDatabaseOver, type SqliteDatabase } from '../../server/db/sqlite/sqlite-database.js';
 import { tempDirs } from './server.js';

@@ -25,6 +25,7 @@ import {
 } from '../../server/api/index.js';
 import { answer } from '../../server/http/answer.js';
 import { errorHandler } from '../../server/http/middleware/errors.js';
+import { openTestSqlite } from '../helpers/database.js';
 import { eventually } from '../helpers/eventually.js';
 import { fixture, jpegWithExif } from '../helpers/images.js';
 import { startS3rver, type S3rver } from '../helpers/s3rver.js';
@@ -167,7 +168,7 @@ describe('answers are checked against their schema where the app asks for it', (
     const app = express();
     app.locals.checkAnswers = checkAnswers;
     app.get('/healthz', (_req, res) => answer(res, Health, { status: 'fine' } as unknown as Health));
-    app.use(errorHandler(pino({ level: 'silent' })));
+    app.use(errorHandler(pino({ level: 'silent' }), openTestSqlite()));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {

@@ -2,9 +2,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { seedQueuedJobs, seededImageId } from '../../bench/lib/queue-seed.js';
-import { migrate, openDatabase, type Db } from '../../server/db/connection.js';
+import { migrate, openDatabase, type Db } from '../../server/db/sqlite/connection.js';
 import { createJobsRepo } from '../../server/db/jobs.repo.js';
-import { MIGRATIONS } from '../../server/db/migrations/index.js';
+import { MIGRATIONS } from '../../server/db/sqlite/migrations/index.js';
 import { tempDir } from '../helpers/server.js';
 
 const freshDb = () => openDatabase(path.join(tempDir('darkroom-queue-'), 'darkroom.db'));

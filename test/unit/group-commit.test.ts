@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { openDatabase, type Db } from '../../server/db/connection.js';
+import { openDatabase, type Db } from '../../server/db/sqlite/connection.js';
 import { createGroupCommit } from '../../server/services/ingest/group-commit.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import type { Repositories } from '../../server/db/repositories.js';

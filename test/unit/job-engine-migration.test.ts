@@ -2,9 +2,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { seededImageId } from '../../bench/lib/queue-seed.js';
-import { openDatabase } from '../../server/db/connection.js';
+import { openDatabase } from '../../server/db/sqlite/connection.js';
 import { createJobsRepo } from '../../server/db/jobs.repo.js';
-import { MIGRATIONS } from '../../server/db/migrations/index.js';
+import { MIGRATIONS } from '../../server/db/sqlite/migrations/index.js';
 import { createSyncRepo, syncJobOf } from '../../server/db/sync.repo.js';
 import { tempDir } from '../helpers/server.js';
 

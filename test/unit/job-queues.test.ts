@@ -1,7 +1,7 @@
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../server/db/connection.js';
+import { openDatabase } from '../../server/db/sqlite/connection.js';
 import { createJobsRepo, type JobRow } from '../../server/db/jobs.repo.js';
 import { createOutagePause } from '../../server/jobs/outage.js';
 import { createJobRunner, JobError, type JobHandler, type RunnerOptions } from '../../server/jobs/runner.js';

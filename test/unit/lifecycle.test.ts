@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../server/db/connection.js';
+import { openDatabase } from '../../server/db/sqlite/connection.js';
 import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createDispatcher } from '../../server/jobs/dispatcher.js';
 import { createExtractMetadataHandler } from '../../server/jobs/handlers/extract-metadata.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openDatabase } from '../../server/db/connection.js';
+import { openDatabase } from '../../server/db/sqlite/connection.js';
 import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
 import { systemClock, type Clock } from '../../server/util/clock.js';

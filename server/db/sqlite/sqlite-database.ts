@@ -1,5 +1,5 @@
-import { openDatabase, type Db } from '../connection.js';
-import { translateDatabaseError } from '../errors.js';
+import { openDatabase, type Db } from './connection.js';
+import { isDatabaseDamage, translateDatabaseError } from './errors.js';
 import type { DatabasePort, UnitOfWork, UnitOfWorkOptions } from '../port.js';
 import { createRepositories, type Repositories } from '../repositories.js';
 import { ConnectionGate } from './connection-gate.js';
@@ -109,7 +109,23 @@ export function sqliteDatabaseOver(connection: Db, { fsync = true }: SqliteDatab
 
     isReachable: () => outside(() => connection.prepare('SELECT 1 AS ok').get() !== undefined),
 
+    // quick_check: the structure of every page, record and index, without integrity_check's
+    // cross-check of each index against its table (which costs minutes on a large database).
+    // Damage bad enough stops the check itself (SQLITE_CORRUPT): that is its finding too.
+    checkIntegrity: () =>
+      outside(() => {
+        try {
+          const rows = connection.pragma('quick_check') as Array<{ quick_check: string }>;
+          return rows.length === 1 && rows[0]!.quick_check === 'ok' ? [] : rows.map((row) => row.quick_check);
+        } catch (err) {
+          if (isDatabaseDamage(err)) return [(err as Error).message];
+          throw err;
+        }
+      }),
+
     translateError: translateDatabaseError,
+
+    isDamage: isDatabaseDamage,
 
     close() {
       connection.close();

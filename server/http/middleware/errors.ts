@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { ErrorBody } from '../../api/index.js';
-import { isDatabaseDamage, translateDatabaseError } from '../../db/errors.js';
+import type { DatabaseErrors } from '../../db/port.js';
 import { AppError, isAppError } from '../../errors.js';
 import { translateFileSystemError } from '../../storage/fs-errors.js';
 import { closesAfterEarlyAnswer } from '../connection/early-answers.js';
@@ -11,13 +11,16 @@ export function errorBody(err: AppError, requestId: unknown): ErrorBody {
   return { error: { code: err.code, message: err.message, requestId: String(requestId ?? '') } };
 }
 
-/** Turns anything thrown by a route into a JSON error of the catalogue; the single place that does. */
-export function errorHandler(logger: Logger) {
+/**
+ * Turns anything thrown by a route into a JSON error of the catalogue; the single place that
+ * does. The database's failures are read through its port, whichever adapter runs underneath.
+ */
+export function errorHandler(logger: Logger, database: DatabaseErrors) {
   // Express recognises error handlers by their four parameters.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const appError = toAppError(err);
-    if (appError.code === 'internal_error' || isDatabaseDamage(err)) logger.error({ err, requestId: req.id }, 'request failed');
+    const appError = toAppError(err, database);
+    if (appError.code === 'internal_error' || database.isDamage(err)) logger.error({ err, requestId: req.id }, 'request failed');
     // Translated outages (a busy database, a full or failing disk) say what failed underneath.
     else if (appError.status >= 500 && appError !== err) logger.warn({ err, requestId: req.id, code: appError.code }, 'request refused: server resource unavailable');
     if (res.headersSent) {
@@ -38,9 +41,9 @@ export function errorHandler(logger: Logger) {
 const REPRESENTATION_HEADERS = ['Content-Type', 'Content-Length', 'Content-Disposition', 'Content-Range', 'ETag', 'Last-Modified', 'Expires', 'Accept-Ranges'];
 
 /** Errors from body parsers and the like, which carry a status but are not AppErrors. */
-export function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown, database: DatabaseErrors): AppError {
   if (isAppError(err)) return err;
-  const outage = translateDatabaseError(err) ?? translateFileSystemError(err);
+  const outage = database.translateError(err) ?? translateFileSystemError(err);
   if (outage) return outage;
   const e = err as { status?: number; type?: string; message?: string };
   if (e?.type === 'entity.parse.failed') return new AppError('invalid_request', 'body is not valid JSON');

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 /** A database file that is damaged (not merely busy): an operator must look, so it is logged as an error. */
 export function isDatabaseDamage(err: unknown): boolean {
