@@ -105,6 +105,16 @@ export default {
       to: { path: '^server/storage/fs/' },
     },
     {
+      name: 'only-http-speaks-tus',
+      comment:
+        'tus is a transport: the protocol (@tus/*) lives in server/http/tus/, whose DataStore keeps ' +
+        'uploads in progress through the upload-parts port (storage/upload-parts.ts). The storage ' +
+        'adapters under it know nothing of tus, so another store of upload parts is an addition.',
+      severity: 'error',
+      from: { path: '^(server|workers)/', pathNot: '^server/http/' },
+      to: { path: packages('@tus/[^/]+') },
+    },
+    {
       name: 'db-and-storage-import-no-use-case',
       comment:
         'The database and the blob store sit under the use cases: they import no service, no ' +

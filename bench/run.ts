@@ -16,6 +16,7 @@ import { recoveryBench } from './recovery.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 import { svgBench } from './svg.bench.js';
+import { tusBench } from './tus.bench.js';
 import { uploadBench } from './upload.bench.js';
 
 type Suite = (options: { quick: boolean }) => Promise<BenchEntry[]>;
@@ -33,6 +34,7 @@ const SUITES: Record<string, Suite> = {
   svg: svgBench,
   heic: heicBench,
   db: dbPortBench,
+  tus: tusBench,
 };
 
 async function main() {

@@ -38,6 +38,7 @@ import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
 import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './http/tus/resumable-uploads.js';
 import { createFsBlobStore } from './storage/fs/fs-blob-store.js';
+import { createFsUploadParts } from './storage/fs/fs-upload-parts.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
 import { ensurePrivateDataDir } from './storage/private-files.js';
 import { translateFileSystemError } from './storage/fs-errors.js';
@@ -233,12 +234,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
   const resumable = createResumableUploads({
-    dataDir: config.dataDir,
+    parts: createFsUploadParts(config.dataDir, { stagingPath: () => store.stagingPath() }),
     ingest,
     limits: uploadLimits,
     clock,
     logger,
-    tmpPath: () => store.stagingPath(),
     translateError: (err) => database.translateError(err) ?? translateFileSystemError(err),
   });
   // One count per key across every way of uploading over HTTP (multipart, raw, tus).

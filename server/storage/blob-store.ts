@@ -182,7 +182,22 @@ export const blobKeys = {
     const file = recorded.split(/[\\/]/).pop() ?? '';
     return `processed/${segment(imageId)}/${segment(file, recorded)}`;
   },
+  /** The bytes and record of an upload in progress (upload-parts.ts), by its tus upload id. */
+  upload(uploadId: string): string {
+    if (!UPLOAD_ID.test(uploadId)) throw new InvalidBlobKeyError(`not an upload id: ${JSON.stringify(uploadId)}`);
+    return `uploads/${uploadId}`;
+  },
 } as const;
+
+/** Upload ids as the tus layer names them: 32 hex digits. Anything else is not ours. */
+export const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+/** The upload id in an upload key (`uploads/<id>`); throws InvalidBlobKeyError for anything else. */
+export function parseUploadKey(key: string): string {
+  const [kind, uploadId, ...rest] = typeof key === 'string' ? key.split('/') : [];
+  if (kind !== 'uploads' || rest.length || !UPLOAD_ID.test(uploadId ?? '')) throw new InvalidBlobKeyError(`not an upload key: ${JSON.stringify(key)}`);
+  return uploadId!;
+}
 
 export type BlobKind = 'originals' | 'processed';
 

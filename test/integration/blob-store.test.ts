@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer, text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,8 @@ import {
   type PrimaryBlobStore,
 } from '../../server/storage/blob-store.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
+import { createFsUploadParts } from '../../server/storage/fs/fs-upload-parts.js';
+import type { UploadPartStore } from '../../server/storage/upload-parts.js';
 import { createS3Bucket } from '../../server/storage/s3/bucket.js';
 import { createS3BlobStore } from '../../server/storage/s3/s3-blob-store.js';
 import { sha256 } from '../helpers/hash.js';
@@ -334,5 +337,156 @@ describe('recorded variant keys', () => {
     expect(blobKeys.recordedVariant(ID, key)).toBe(key);
     expect(blobKeys.recordedVariant(ID, `/var/lib/darkroom/processed/ab/cd/${ID}/display.webp`)).toBe(key);
     expect(() => blobKeys.recordedVariant(ID, 'processed/../x')).toThrow(InvalidBlobKeyError);
+  });
+});
+
+/**
+ * The upload-parts half of the port (storage/upload-parts.ts), written once like the blob store
+ * contract: an adapter is added to `uploadPartStores` with a factory for a fresh, empty store.
+ */
+const fsUploadParts = () => {
+  const dataDir = tempDir();
+  const blobs = createFsBlobStore(dataDir);
+  blobs.init();
+  return { dataDir, parts: createFsUploadParts(dataDir, { stagingPath: () => blobs.stagingPath() }) };
+};
+const uploadPartStores: Array<{ name: string; create(): Promise<UploadPartStore> }> = [{ name: 'fs', create: async () => fsUploadParts().parts }];
+
+const UPLOAD = 'a'.repeat(32);
+let uploads = 0;
+const freshUploadKey = () => blobKeys.upload((++uploads).toString(16).padStart(32, '0'));
+
+/** A source that yields `chunks` and then fails, as a request cut off or refused half-way does. */
+function failingSource(chunks: Buffer[], error: Error): Readable {
+  return Readable.from(
+    (async function* () {
+      for (const chunk of chunks) yield chunk;
+      throw error;
+    })(),
+  );
+}
+
+describe.each(uploadPartStores)('upload parts contract: $name', ({ create }) => {
+  it('creates an upload with no bytes and its record; parts appended at their offsets read back whole', async () => {
+    const parts = await create();
+    const key = freshUploadKey();
+    const record = { size: 11, metadata: { filename: 'a.jpg', note: null }, createdAt: '2026-01-02T03:04:05.000Z' };
+    await parts.create(key, record);
+    expect(await parts.readRecord(key)).toEqual(record);
+    expect((await parts.stat(key))?.bytes).toBe(0);
+    expect(await parts.append(key, Readable.from([Buffer.from('hello ')]), 0)).toBe(6);
+    expect(await parts.append(key, Readable.from([Buffer.from('wor'), Buffer.from('ld')]), 6)).toBe(11);
+    expect((await parts.stat(key))?.bytes).toBe(11);
+    const opened = await parts.open(key);
+    expect(opened.size).toBe(11);
+    expect(await text(await opened.stream())).toBe('hello world');
+  });
+
+  it('a source that fails rejects append with its own error; what was stored stays, to resume from', async () => {
+    const parts = await create();
+    const key = freshUploadKey();
+    await parts.create(key, { size: 100, metadata: {} });
+    const refusal = new Error('refused by the caller');
+    const err = await parts.append(key, failingSource([Buffer.alloc(10, 1)], refusal), 0).then(() => undefined, (e: unknown) => e);
+    expect(err).toBe(refusal);
+    const stored = (await parts.stat(key))!.bytes;
+    expect(stored).toBeLessThanOrEqual(10);
+    expect(await parts.append(key, Readable.from([Buffer.alloc(100 - stored, 2)]), stored)).toBe(100);
+    expect((await parts.stat(key))?.bytes).toBe(100);
+  });
+
+  it('writeRecord replaces the record and leaves the bytes; removeBytes leaves the record', async () => {
+    const parts = await create();
+    const key = freshUploadKey();
+    await parts.create(key, { size: 3, metadata: { filename: 'x.png' } });
+    await parts.append(key, Readable.from([Buffer.from('abc')]), 0);
+    await parts.writeRecord(key, { size: 3, metadata: { filename: 'x.png', done: 'yes' } });
+    expect(await parts.readRecord(key)).toEqual({ size: 3, metadata: { filename: 'x.png', done: 'yes' } });
+    expect((await parts.stat(key))?.bytes).toBe(3);
+    await parts.removeBytes(key);
+    expect(await parts.stat(key)).toBeUndefined();
+    await expect(parts.open(key)).rejects.toBeInstanceOf(BlobNotFoundError);
+    expect((await parts.readRecord(key))?.metadata.done).toBe('yes');
+  });
+
+  it('stageForIngest hands over a local file with the bytes; the upload keeps its own until removed', async () => {
+    const parts = await create();
+    const key = freshUploadKey();
+    await parts.create(key, { size: 5, metadata: {} });
+    await parts.append(key, Readable.from([Buffer.from('bytes')]), 0);
+    const staged = await parts.stageForIngest(key);
+    expect(fs.readFileSync(staged, 'utf8')).toBe('bytes');
+    fs.rmSync(staged); // what ingest does with what it was given when it fails
+    expect(await text(await (await parts.open(key)).stream())).toBe('bytes');
+  });
+
+  it('remove drops bytes and record; removing what is not there is not an error', async () => {
+    const parts = await create();
+    const key = freshUploadKey();
+    await parts.create(key, { size: 1, metadata: {} });
+    await parts.remove(key);
+    expect(await parts.readRecord(key)).toBeUndefined();
+    expect(await parts.stat(key)).toBeUndefined();
+    await parts.remove(key);
+    await parts.remove(blobKeys.upload(UPLOAD));
+  });
+
+  it('lists every upload with a record and when it was last touched', async () => {
+    const parts = await create();
+    const before = Date.now() - 1000;
+    const [a, b] = [freshUploadKey(), freshUploadKey()];
+    await parts.create(a, { size: 1, metadata: {} });
+    await parts.create(b, { size: 1, metadata: {} });
+    await parts.removeBytes(b); // a completed upload's record is still listed
+    const listed = [];
+    for await (const entry of parts.list()) listed.push(entry);
+    expect(listed.map((e) => e.key).sort()).toEqual([a, b].sort());
+    for (const { touchedMs } of listed) expect(touchedMs).toBeGreaterThanOrEqual(before);
+  });
+
+  it('refuses keys that are not upload keys', async () => {
+    const parts = await create();
+    const bad = ['uploads/../darkroom.db', `uploads/${UPLOAD}/x`, 'uploads/ABC', `/uploads/${UPLOAD}`, blobKeys.original(sha256(Buffer.from('x'))), `uploads/${UPLOAD}.json`];
+    for (const key of bad) {
+      await expect(parts.create(key, { metadata: {} })).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.readRecord(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.stat(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.remove(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.writeRecord(key, { metadata: {} })).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.append(key, Readable.from([Buffer.from('x')]), 0)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.open(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.stageForIngest(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(parts.removeBytes(key)).rejects.toBeInstanceOf(InvalidBlobKeyError);
+    }
+    expect(() => blobKeys.upload('../x')).toThrow(InvalidBlobKeyError);
+  });
+});
+
+describe('fs upload parts', () => {
+  it('keeps the layout of the tus file store: uploads in progress before an upgrade resume after it', async () => {
+    const { dataDir, parts } = fsUploadParts();
+    // What @tus/file-store left in uploads/: the bytes so far, and the JSON of tus's Upload.
+    const dir = path.join(dataDir, 'uploads');
+    fs.writeFileSync(path.join(dir, UPLOAD), 'half');
+    const legacy = { id: UPLOAD, metadata: { filename: 'old.jpg', 'darkroom-customer': 'c1', 'darkroom-image-id': null }, size: 8, offset: 0, creation_date: '2026-01-01T00:00:00.000Z' };
+    fs.writeFileSync(path.join(dir, `${UPLOAD}.json`), JSON.stringify(legacy));
+    const key = blobKeys.upload(UPLOAD);
+    expect(await parts.readRecord(key)).toEqual({ size: 8, metadata: legacy.metadata, createdAt: legacy.creation_date });
+    expect(await parts.append(key, Readable.from([Buffer.from(' way')]), 4)).toBe(8);
+    expect(fs.readFileSync(path.join(dir, UPLOAD), 'utf8')).toBe('half way');
+    // And what it writes an older server reads alike.
+    await parts.writeRecord(key, { size: 8, metadata: { ...legacy.metadata, 'darkroom-image-id': 'img' }, createdAt: legacy.creation_date });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, `${UPLOAD}.json`), 'utf8'))).toEqual({ ...legacy, metadata: { ...legacy.metadata, 'darkroom-image-id': 'img' } });
+  });
+
+  it('a record cut short by a crash is no upload; other files in uploads/ are not listed', async () => {
+    const { dataDir, parts } = fsUploadParts();
+    const dir = path.join(dataDir, 'uploads');
+    fs.writeFileSync(path.join(dir, `${UPLOAD}.json`), '{"id":"aa');
+    fs.writeFileSync(path.join(dir, 'notes.json'), '{}');
+    expect(await parts.readRecord(blobKeys.upload(UPLOAD))).toBeUndefined();
+    const listed = [];
+    for await (const { key } of parts.list()) listed.push(key);
+    expect(listed).toEqual([blobKeys.upload(UPLOAD)]);
   });
 });

@@ -33,6 +33,10 @@ const LAYERED: Record<string, string> = {
   'server/storage/s3/bucket.ts': `import { S3Client } from '@aws-sdk/client-s3';\nexport const bucket = () => new S3Client({});\n`,
   'server/storage/blob-store.ts': `export interface BlobStore { stat(key: string): Promise<unknown> }\n`,
   'server/storage/fs/fs-blob-store.ts': `import type { BlobStore } from '../blob-store.js';\nexport const createFsBlobStore = (): BlobStore => ({ stat: async () => undefined });\n`,
+  'server/storage/upload-parts.ts': `export interface UploadPartStore { stat(key: string): Promise<unknown> }\n`,
+  'server/http/tus/data-store.ts':
+    `import { DataStore } from '@tus/server';\nimport type { UploadPartStore } from '../../storage/upload-parts.js';\n` +
+    `export const store = (parts: UploadPartStore) => [new DataStore(), parts];\n`,
   'server/jobs/store-user.ts': `import type { BlobStore } from '../storage/blob-store.js';\nexport const sizeOf = (store: BlobStore) => store.stat('originals/x');\n`,
   'server/cli.ts':
     `import { open } from './db/sqlite/adapter.js';\nimport { createFsBlobStore } from './storage/fs/fs-blob-store.js';\n` +
@@ -70,6 +74,8 @@ const BROKEN: Record<string, string> = {
   'server/sync/by-hand.ts':
     `import { S3Client } from '@aws-sdk/client-s3';\nimport { createFsBlobStore } from '../storage/fs/fs-blob-store.js';\n` +
     `export const both = () => [new S3Client({}), createFsBlobStore()];\n`,
+  'server/storage/fs/fs-upload-parts.ts': `import { Upload } from '@tus/server';\nexport const record = (id: string) => new Upload({ id, offset: 0 });\n`,
+  'server/http/tus/by-path.ts': `import { record } from '../../storage/fs/fs-upload-parts.js';\nexport const first = () => record('x');\n`,
   'server/jobs/a.ts': `import { b } from './b.js';\nexport const a = () => b();\n`,
   'server/jobs/b.ts': `import { a } from './a.js';\nimport { gone } from './missing.js';\nexport const b = (): unknown => [a, gone];\n`,
 };
@@ -140,6 +146,9 @@ describe('layering check (npm run lint:deps)', () => {
       ['renderer-imports-only-the-desktop-bridge', 'renderer/src/menu.ts', /^electron\/main\.ts$/],
       ['only-the-s3-adapter-imports-the-aws-sdk', 'server/sync/by-hand.ts', /node_modules\/@aws-sdk\/client-s3\//],
       ['use-cases-see-the-blob-store-port-not-its-adapters', 'server/sync/by-hand.ts', /^server\/storage\/fs\/fs-blob-store\.ts$/],
+      ['only-http-speaks-tus', 'server/services/upload.service.ts', /node_modules\/@tus\/server\//],
+      ['only-http-speaks-tus', 'server/storage/fs/fs-upload-parts.ts', /node_modules\/@tus\/server\//],
+      ['use-cases-see-the-blob-store-port-not-its-adapters', 'server/http/tus/by-path.ts', /^server\/storage\/fs\/fs-upload-parts\.ts$/],
       ['no-circular', 'server/jobs/(a|b).ts', /^server\/jobs\/(a|b)\.ts/],
       ['not-to-unresolvable', 'server/jobs/b.ts', /^\.\/missing\.js$/],
     ];
@@ -153,7 +162,8 @@ describe('layering check (npm run lint:deps)', () => {
     // What the rules allow stays allowed: the renderer's API schemas and desktop bridge, the API
     // schemas' zod, a worker taking a cap from the API, a route calling a use case, a job calling
     // a use case, the S3 adapter using the SDK, sync using the S3 adapter, a job using the blob
-    // store port, the SQLite adapter using its driver, and the CLI choosing the adapters.
+    // store port, the tus layer keeping uploads through the upload-parts port, the SQLite adapter
+    // using its driver, and the CLI choosing the adapters.
     for (const allowed of [
       'renderer/src/client.ts',
       'renderer/src/desktop.ts',
@@ -164,6 +174,7 @@ describe('layering check (npm run lint:deps)', () => {
       'server/storage/s3/bucket.ts',
       'server/sync/s3-sync.ts',
       'server/jobs/store-user.ts',
+      'server/http/tus/data-store.ts',
       'server/db/sqlite/adapter.ts',
       'server/cli.ts',
     ]) {

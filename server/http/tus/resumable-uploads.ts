@@ -1,7 +1,5 @@
-import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import path from 'node:path';
-import { EVENTS, Metadata, Server, Upload } from '@tus/server';
+import { Metadata, Server } from '@tus/server';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import { SNIFF_BYTES, sniffFormat } from '../../media/sniff.js';
@@ -9,8 +7,10 @@ import type { IngestPipeline } from '../../services/ingest/pipeline.js';
 import type { Principal } from '../../services/keys.service.js';
 import { tooLarge, type ReceiveLimits } from '../../services/receive.js';
 import { parseVariants, type VariantLimits } from '../../services/variants.js';
-import { ResumableFileStore, UPLOAD_ID } from '../../storage/resumable-file-store.js';
+import { UPLOAD_ID, blobKeys, parseUploadKey } from '../../storage/blob-store.js';
+import type { UploadPartStore, UploadRecord } from '../../storage/upload-parts.js';
 import type { Clock } from '../../util/clock.js';
+import { UploadPartsDataStore } from './upload-parts-data-store.js';
 
 /** Where the tus protocol lives (CONTRACT §3); the Location of an upload is under it. */
 export const UPLOADS_PATH = '/v1/uploads';
@@ -28,13 +28,12 @@ const RETRY_LATER = new Set(['unavailable', 'insufficient_storage', 'too_many_re
 const REFUSALS = new Set(['unsupported_media_type', 'pixel_limit_exceeded', 'insufficient_storage', 'payload_too_large']);
 
 export interface ResumableUploadsDeps {
-  dataDir: string;
+  /** Where uploads in progress are kept (the upload-parts half of the blob store). */
+  parts: UploadPartStore;
   ingest: IngestPipeline;
   limits: ReceiveLimits & VariantLimits;
   clock: Clock;
   logger: Logger;
-  /** A fresh path in the store's tmp/, on the same filesystem as uploads/. */
-  tmpPath: () => string;
   /** Turns a failure of something underneath (a busy database, a full disk) into the API's error. */
   translateError?: (err: unknown) => AppError | undefined;
   /** Unfinished uploads untouched for this long are removed (default one day). */
@@ -47,9 +46,10 @@ export interface CompletedUpload {
 }
 
 /**
- * Resumable uploads (tus 1.0 via @tus/server): the bytes stream to `uploads/` in the data dir,
- * are judged and hashed on the way like any upload, and once the last byte is in, the file is
- * ingested exactly like `POST /v1/image`. This is the tus adapter: it speaks the protocol
+ * Resumable uploads (tus 1.0 via @tus/server): the bytes stream to the upload-parts store (by
+ * key, `uploads/<id>`), are judged and hashed on the way like any upload
+ * (upload-parts-data-store.ts), and once the last byte is in, the upload is ingested exactly
+ * like `POST /v1/image`. This is the tus adapter: it speaks the protocol
  * (@tus/server, its hooks, the Upload-* headers) and hands complete uploads to the ingest use
  * case, which knows nothing of tus. The answer that completes an upload carries
  * `Darkroom-Image-Id`; asking about a completed upload later (a client that lost that answer
@@ -57,8 +57,8 @@ export interface CompletedUpload {
  */
 export function createResumableUploads(deps: ResumableUploadsDeps) {
   const { ingest, limits, clock, logger } = deps;
-  const directory = path.join(deps.dataDir, 'uploads');
-  const store = new ResumableFileStore({ directory, maxInputPixels: limits.maxInputPixels });
+  const { parts } = deps;
+  const store = new UploadPartsDataStore({ parts, maxInputPixels: limits.maxInputPixels });
   const abandonAfterMs = deps.abandonAfterMs ?? 24 * HOUR;
   /** The principal of each request handed to tus, for its hooks. */
   const principals = new WeakMap<IncomingMessage, Principal>();
@@ -103,7 +103,6 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       return { status_code: err.status, body: JSON.stringify({ error: { code: err.code, message: err.message } }) };
     },
   });
-  tus.on(EVENTS.POST_TERMINATE, (_req, _res, id) => store.forget(id));
 
   function principalOf(req: unknown): Principal {
     const node = nodeRequestOf(req);
@@ -123,24 +122,26 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   }
 
   async function ingestUpload(principal: Principal, id: string): Promise<CompletedUpload> {
-    const info = await store.configstore.get(id);
+    const key = blobKeys.upload(id);
+    const info = await parts.readRecord(key);
     if (!info || info.size === undefined) throw new AppError('not_found', `no upload ${id}`);
-    const known = info.metadata?.[IMAGE_ID];
+    const known = info.metadata[IMAGE_ID];
     if (known) return { size: info.size, imageId: known };
-    const file = store.filePath(id);
-    const filename = info.metadata?.filename ?? '';
+    const filename = info.metadata.filename ?? '';
     // The image belongs to the customer who uploaded it, whoever (an admin) asks to finish it.
-    const owner: Principal = { ...principal, customer: info.metadata?.[CUSTOMER] ?? principal.customer };
+    const owner: Principal = { ...principal, customer: info.metadata[CUSTOMER] ?? principal.customer };
     try {
-      const variants = parseVariants(info.metadata?.variants ?? undefined, limits);
+      const variants = parseVariants(info.metadata.variants ?? undefined, limits);
       const sha256 = await store.sha256(id, info.size);
-      const sniffedFormat = await sniffFormat(await readHead(file));
+      const sniffedFormat = await sniffFormat(await readHead(parts, key));
       if (!sniffedFormat) throw new AppError('unsupported_media_type', `"${filename}" is not an image format Darkroom can read`);
-      const staged = await secondName(file);
+      // A second name for ingest, which moves what it is given into the originals or removes it
+      // when it fails: the upload keeps its own bytes until it has become an image.
+      const staged = await parts.stageForIngest(key);
       const [record] = await ingest.accept(owner, [{ tmpPath: staged, bytes: info.size, sha256, filename, sniffedFormat }], { source: 'tus', variants });
       // The bytes now belong to the image; the record stays a while to answer late questions.
-      await store.configstore.set(id, new Upload({ ...info, metadata: { ...info.metadata, [IMAGE_ID]: record!.id } }));
-      await fs.promises.rm(file, { force: true });
+      await parts.writeRecord(key, { ...info, metadata: { ...info.metadata, [IMAGE_ID]: record!.id } });
+      await parts.removeBytes(key);
       return { size: info.size, imageId: record!.id };
     } catch (err) {
       ingest.refused(owner, err);
@@ -149,21 +150,6 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       // by the client's next HEAD or PATCH.
       if (err instanceof AppError && !RETRY_LATER.has(err.code)) await store.discard(id);
       throw err;
-    }
-  }
-
-  /**
-   * A second name for an upload's bytes in tmp/, for accept(), which moves what it is given into
-   * originals/ or removes it when it fails: the upload keeps its own name until it has become an
-   * image. Where the filesystem has no hard links, the upload's own name (a failure then loses it).
-   */
-  async function secondName(file: string): Promise<string> {
-    const staged = deps.tmpPath();
-    try {
-      await fs.promises.link(file, staged);
-      return staged;
-    } catch {
-      return file;
     }
   }
 
@@ -194,9 +180,9 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   }
 
   /** The upload's record if this principal may touch it; another customer's upload is missing. */
-  async function ownedUpload(principal: Principal, id: string): Promise<Upload> {
-    const info = UPLOAD_ID.test(id) ? await store.configstore.get(id) : undefined;
-    const owner = info?.metadata?.[CUSTOMER];
+  async function ownedUpload(principal: Principal, id: string): Promise<UploadRecord> {
+    const info = UPLOAD_ID.test(id) ? await parts.readRecord(blobKeys.upload(id)) : undefined;
+    const owner = info?.metadata[CUSTOMER];
     if (!info || (principal.role !== 'admin' && owner !== principal.customer)) throw new AppError('not_found', `no upload ${id}`);
     return info;
   }
@@ -209,17 +195,17 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   async function completed(principal: Principal, id: string): Promise<CompletedUpload | undefined> {
     const info = await ownedUpload(principal, id);
     if (info.size === undefined) return undefined;
-    const imageId = info.metadata?.[IMAGE_ID];
+    const imageId = info.metadata[IMAGE_ID];
     if (imageId) return { size: info.size, imageId };
-    const onDisk = await fs.promises.stat(store.filePath(id)).catch(() => undefined);
-    if (!onDisk || onDisk.size !== info.size) return undefined;
+    const stored = await parts.stat(blobKeys.upload(id));
+    if (!stored || stored.bytes !== info.size) return undefined;
     return finalise(principal, id);
   }
 
   /** Drops the record of a completed upload (the image stays); false if it is not complete. */
   async function forgetCompleted(principal: Principal, id: string): Promise<boolean> {
     const info = await ownedUpload(principal, id);
-    if (!info.metadata?.[IMAGE_ID]) return false;
+    if (!info.metadata[IMAGE_ID]) return false;
     await store.discard(id);
     return true;
   }
@@ -233,9 +219,11 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   /** Removes unfinished uploads nobody has touched for a day, and old completion records. */
   async function sweep(): Promise<number> {
     let removed = 0;
-    for (const { id, info, touchedAt } of await store.records()) {
-      if (clock.now() - touchedAt < abandonAfterMs || finalising.has(id)) continue;
-      if (!info?.metadata?.[IMAGE_ID]) logger.info({ upload: id }, 'removing an abandoned resumable upload');
+    for await (const { key, touchedMs } of parts.list()) {
+      const id = parseUploadKey(key);
+      if (clock.now() - touchedMs < abandonAfterMs || finalising.has(id)) continue;
+      const info = await parts.readRecord(key);
+      if (!info?.metadata[IMAGE_ID]) logger.info({ upload: id }, 'removing an abandoned resumable upload');
       await store.discard(id);
       removed++;
     }
@@ -272,13 +260,14 @@ function isTusProtocolError(err: unknown): boolean {
   return typeof e?.status_code === 'number' && typeof e?.body === 'string';
 }
 
-async function readHead(file: string): Promise<Buffer> {
-  const handle = await fs.promises.open(file, 'r');
+/** The first bytes of an upload, enough to tell its format. */
+async function readHead(parts: UploadPartStore, key: string): Promise<Buffer> {
+  const blob = await parts.open(key);
   try {
     const buf = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const { bytesRead } = await blob.read(buf, 0, buf.length, 0);
     return buf.subarray(0, bytesRead);
   } finally {
-    await handle.close();
+    await blob.close();
   }
 }

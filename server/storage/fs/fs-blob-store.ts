@@ -11,7 +11,6 @@ import {
   parseBlobPrefix,
   type BlobStat,
   type PrimaryBlobStore,
-  type ByteRange,
   type DurableBatch,
   type LocalCopy,
   type OpenedBlob,
@@ -19,6 +18,7 @@ import {
 } from '../blob-store.js';
 import { resolveInside } from '../safe-path.js';
 import { createDurability } from './durability.js';
+import { openFileAsBlob } from './opened-file.js';
 
 /**
  * The blob store as files under the data dir, the embedded default:
@@ -87,15 +87,6 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
     else durability.syncDirSync(folder);
   };
 
-  async function openFile(key: string): Promise<fs.promises.FileHandle> {
-    try {
-      return await fs.promises.open(pathOf(key), 'r');
-    } catch (err) {
-      if (isMissing(err)) throw new BlobNotFoundError(key);
-      throw err;
-    }
-  }
-
   const store = {
     async put(key: string, source: Readable | AsyncIterable<Uint8Array>, putOptions: { sha256?: string; signal?: AbortSignal } = {}): Promise<PutResult> {
       const target = pathOf(key);
@@ -126,36 +117,7 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
     },
 
     async open(key: string): Promise<OpenedBlob> {
-      const handle = await openFile(key);
-      let stats: fs.Stats;
-      try {
-        stats = await handle.stat();
-      } catch (err) {
-        await handle.close().catch(() => {});
-        throw err;
-      }
-      let closed = false;
-      const close = async () => {
-        if (closed) return;
-        closed = true;
-        await handle.close().catch(() => {});
-      };
-      return {
-        key,
-        size: stats.size,
-        modifiedMs: stats.mtimeMs,
-        async stream(range?: ByteRange, signal?: AbortSignal) {
-          const stream = handle.createReadStream({ start: range?.start ?? 0, end: range?.end, autoClose: true, signal });
-          // The stream closes the handle itself when it ends or fails.
-          stream.once('close', () => void (closed = true));
-          return stream;
-        },
-        async read(buffer: Buffer, offset: number, length: number, position: number) {
-          const { bytesRead } = await handle.read(buffer, offset, length, position);
-          return { bytesRead };
-        },
-        close,
-      };
+      return openFileAsBlob(key, pathOf(key));
     },
 
     stat: statOf,
