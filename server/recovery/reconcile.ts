@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection.js';
-import { createSyncRepo } from '../db/sync.repo.js';
+import type { SyncRepo } from '../db/sync.repo.js';
 import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
 import { belongsInShard, createRecordLookup, folderContents, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
 
@@ -49,12 +49,14 @@ export async function reconcileDataDir(deps: {
   logger: Logger;
   /** S3 sync is on: a missing original with a verified bucket copy is served from there. */
   syncEnabled: boolean;
+  /** The sync's bookkeeping of originals (the database port's `repos.sync`). */
+  sync: Pick<SyncRepo, 'originalGoneLocally'>;
   signal?: AbortSignal;
 }): Promise<ReconcileReport> {
   const { store, signal } = deps;
   const logger = deps.logger.child({ part: 'reconcile' });
   const lookup = createRecordLookup(deps.db);
-  const syncRepo = deps.syncEnabled ? createSyncRepo(deps.db) : undefined;
+  const syncRepo = deps.syncEnabled ? deps.sync : undefined;
   const started = performance.now();
   logger.warn('the previous run did not stop cleanly: checking the data dir in the background');
   const report: ReconcileReport = { orphanOriginals: 0, orphanProcessed: 0, missingOriginals: 0, missingLocally: 0, unexpected: 0, seconds: 0 };
@@ -88,7 +90,7 @@ export async function reconcileDataDir(deps: {
       const original = lookup.original(sha256);
       if (!original || keptInBucket(original) || fs.existsSync(store.originalPath(sha256))) continue;
       if (original.synced && syncRepo) {
-        syncRepo.originalGoneLocally(sha256);
+        await syncRepo.originalGoneLocally(sha256);
         report.missingLocally++;
         logger.warn({ sha256 }, 'original missing from local disk; its verified copy in the S3 bucket is used from now on');
         continue;
