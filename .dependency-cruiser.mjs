@@ -19,13 +19,13 @@ const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', '@aws-sdk/[^/]+', 'sha
  * the SQLite adapter's connection (db/sqlite/connection.ts). A repository leaves this list when
  * it moves behind the port; the list is empty once all have.
  */
-const LEGACY_DATABASE_MODULES = ['^server/db/(jobs|sync)\\.repo\\.ts$'];
+const LEGACY_DATABASE_MODULES = ['^server/db/jobs\\.repo\\.ts$'];
 
 /**
  * Modules above db/ that still hand the raw connection to those repositories, and so name its
  * type (and nothing else of the adapter). Each leaves this list with the repository it feeds.
  */
-const HOLDERS_OF_THE_CONNECTION = ['^server/sync/(s3-sync|bucket-only-originals)\\.ts$', '^server/recovery/(verify|reconcile)\\.ts$'];
+const HOLDERS_OF_THE_CONNECTION = ['^server/recovery/verify\\.ts$'];
 
 export default {
   forbidden: [

@@ -104,13 +104,13 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const jobsRepo = createJobsRepo(db);
   const keys = createKeysService(database.repos.keys, clock);
 
-  const sync = s3 && bucket ? s3.createS3Sync({ bucket, db, database, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  const sync = s3 && bucket ? s3.createS3Sync({ bucket, database, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
   let bootstrapKey: string | undefined;
   try {
     if (config.adminKey) await keys.ensureAdminKey(config.adminKey);
     bootstrapKey = await keys.bootstrapAdminKey();
-    if (sync) sync.prepare();
-    else assertNoOriginalsOnlyInBucket(db);
+    if (sync) await sync.prepare();
+    else await assertNoOriginalsOnlyInBucket(database.repos.sync);
   } catch (err) {
     sync?.stop();
     db.close();
@@ -319,7 +319,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const reconciling = new AbortController();
   let reconcileFinished = !lock.previousRunCrashed;
   const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed
-    ? reconcileDataDir({ db, database, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
+    ? reconcileDataDir({ database, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
         (report) => {
           reconcileFinished = true;
           return report;

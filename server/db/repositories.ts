@@ -4,6 +4,7 @@ import { createKeysRepo, type KeysRepo } from './keys.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { createStatsRepo, type StatsRepo } from './stats.repo.js';
+import { createSyncRepo, type SyncRepo } from './sync.repo.js';
 import { createWatchRepo, type WatchRepo } from './watch.repo.js';
 
 /** Every repository, as the use cases get them: outside a unit of work, or inside one. */
@@ -13,6 +14,7 @@ export interface Repositories {
   keys: KeysRepo;
   progress: ProgressRepo;
   stats: StatsRepo;
+  sync: SyncRepo;
   watch: WatchRepo;
 }
 
@@ -24,6 +26,7 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     keys: createKeysRepo(sql),
     progress: createProgressRepo(sql),
     stats: createStatsRepo(sql),
+    sync: createSyncRepo(sql),
     watch: createWatchRepo(sql),
   };
 }

@@ -168,7 +168,8 @@ export interface WatchFilesTable {
 export interface S3OriginalsTable {
   sha256: string;
   bytes: number;
-  local: number;
+  /** 1: the original is on local disk; 0: evicted (or lost), its only copy the bucket's. */
+  local: 0 | 1;
   synced_at: number | null;
   last_used_at: number;
 }

@@ -51,6 +51,11 @@ export interface SqlFunctions {
    * come, `[]` for none (SQLite group_concat; PostgreSQL string_agg).
    */
   jsonArrayOfTexts(column: string): RawBuilder<string>;
+  /**
+   * A JSON object text `column` with these top-level members set (added or replaced), the
+   * others kept (SQLite json_set; PostgreSQL `jsonb ||`). NULL sets a member to null.
+   */
+  jsonSet(column: string, members: ReadonlyArray<readonly [name: string, value: Expression<unknown>]>): RawBuilder<string>;
 }
 
 /** A named parameter inside a built query, bound to the call's argument of that name. */

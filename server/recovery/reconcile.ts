@@ -2,8 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DatabasePort } from '../db/port.js';
-import type { Db } from '../db/sqlite/connection.js';
-import { createSyncRepo } from '../db/sync.repo.js';
 import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
 import { belongsInShard, createRecordLookup, folderContents, keptInBucket, originalShards, processedFolders } from './data-dir-scan.js';
 
@@ -48,9 +46,6 @@ const LOGGED_ONE_BY_ONE = 100;
  * of an image that is not `done` are compared with its variants (see below).
  */
 export async function reconcileDataDir(deps: {
-  /** The connection, for the S3 sync's bookkeeping still written on it directly. */
-  db: Db;
-  /** The database port over the same connection. */
   database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   store: BlobStore;
   logger: Logger;
@@ -61,7 +56,6 @@ export async function reconcileDataDir(deps: {
   const { database, store, signal } = deps;
   const logger = deps.logger.child({ part: 'reconcile' });
   const lookup = createRecordLookup(database.repos.integrity);
-  const syncRepo = deps.syncEnabled ? createSyncRepo(deps.db) : undefined;
   const started = performance.now();
   logger.warn('the previous run did not stop cleanly: checking the data dir in the background');
   const report: ReconcileReport = { orphanOriginals: 0, orphanProcessed: 0, missingOriginals: 0, missingLocally: 0, unexpected: 0, seconds: 0 };
@@ -99,11 +93,11 @@ export async function reconcileDataDir(deps: {
       const original = await database.unitOfWork(async (repos) => {
         const now = await repos.integrity.original(sha256);
         if (!now || keptInBucket(now) || fs.existsSync(store.originalPath(sha256))) return undefined;
-        if (now.synced && syncRepo) syncRepo.originalGoneLocally(sha256);
+        if (now.synced && deps.syncEnabled) await repos.sync.originalGoneLocally(sha256);
         return now;
       });
       if (!original) continue;
-      if (original.synced && syncRepo) {
+      if (original.synced && deps.syncEnabled) {
         report.missingLocally++;
         logger.warn({ sha256 }, 'original missing from local disk; its verified copy in the S3 bucket is used from now on');
         continue;

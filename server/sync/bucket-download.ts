@@ -1,8 +1,9 @@
 import type { Request, Response } from 'express';
-import { originalKey, type SyncRepo } from '../db/sync.repo.js';
+import type { SyncRepo } from '../db/sync.repo.js';
 import { AppError } from '../errors.js';
 import { sendRanged } from '../http/send-ranged.js';
 import { BlobStoreUnavailableError, isBlobNotFound, type BlobStore } from '../storage/blob-store.js';
+import { originalKey } from './bucket-keys.js';
 
 export interface OriginalDownload {
   sha256: string;
@@ -16,7 +17,7 @@ export interface OriginalDownload {
  * passed through, nothing written to disk, backpressure from the client all the way to the
  * replica. The caller has already set Content-Type, ETag, Content-Disposition and caching headers.
  */
-export function createBucketDownloads(deps: { replica: BlobStore; repo: SyncRepo }) {
+export function createBucketDownloads(deps: { replica: BlobStore; sync: Pick<SyncRepo, 'original'> }) {
   const answer = (err: unknown): unknown => {
     if (isBlobNotFound(err)) return new AppError('not_found', 'the original file is gone');
     if (err instanceof BlobStoreUnavailableError) {
@@ -26,7 +27,7 @@ export function createBucketDownloads(deps: { replica: BlobStore; repo: SyncRepo
   };
 
   return async function sendFromBucket(req: Request, res: Response, file: OriginalDownload): Promise<void> {
-    if (!deps.repo.original(file.sha256)?.synced_at) throw new AppError('not_found', 'the original file is gone');
+    if (!(await deps.sync.original(file.sha256))?.synced_at) throw new AppError('not_found', 'the original file is gone');
     const blob = await deps.replica.open(originalKey(file.sha256)).catch((err: unknown) => {
       throw answer(err);
     });

@@ -1,9 +1,10 @@
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { Repositories } from '../db/repositories.js';
 import type { OutboxRow } from '../db/jobs.repo.js';
-import { originalKey, processedKey, processedLane, type SyncRepo } from '../db/sync.repo.js';
+import type { SyncRepo } from '../db/sync.repo.js';
 import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import { originalKey, processedKey, processedLane } from './bucket-keys.js';
 
 const BATCH = 500;
 
@@ -21,15 +22,16 @@ const BATCH = 500;
  * file deleted meanwhile does nothing), so feeding late is always safe.
  */
 export function createSyncFeeder(deps: {
-  repo: SyncRepo;
   store: PrimaryBlobStore;
   clock: Clock;
   /** The database port's unit of work (db/port.ts): each batch is fed in one, read with its repositories. */
-  unitOfWork: <T>(work: (repos: Pick<Repositories, 'images'>) => Promise<T>) => Promise<T>;
+  unitOfWork: <T>(work: (repos: Pick<Repositories, 'images' | 'sync'>) => Promise<T>) => Promise<T>;
+  /** Attempts of each operation queued (--job-max-attempts). */
+  maxAttempts: number;
 }) {
-  const { repo, store } = deps;
+  const { store, maxAttempts } = deps;
 
-  async function apply(event: OutboxRow, now: number, images: ImagesRepo): Promise<{ originalsAdded: boolean }> {
+  async function apply(event: OutboxRow, now: number, images: ImagesRepo, repo: SyncRepo): Promise<{ originalsAdded: boolean }> {
     const imageId = event.image_id;
     if (!imageId) return { originalsAdded: false };
     const payload = JSON.parse(event.payload) as { sha256?: string; name?: string; path?: string | null };
@@ -37,39 +39,46 @@ export function createSyncFeeder(deps: {
       case 'image.uploaded': {
         const image = await images.findById(imageId);
         if (!image) return { originalsAdded: false }; // deleted before it was fed: nothing to upload
-        if (store.existsSync(blobKeys.original(image.sha256))) repo.originalIsLocal(image.sha256, image.bytes, now);
+        if (store.existsSync(blobKeys.original(image.sha256))) await repo.originalIsLocal(image.sha256, image.bytes, now);
         const key = originalKey(image.sha256);
-        repo.enqueue({ op: 'put_original', lane: key, key, imageId, sha256: image.sha256, bytes: image.bytes }, now);
+        await repo.enqueue({ op: 'put_original', lane: key, key, imageId, sha256: image.sha256, bytes: image.bytes, maxAttempts }, now);
         return { originalsAdded: true };
       }
       case 'image.processed':
       case 'image.failed': {
         for (const v of await images.variantsOf(imageId)) {
           if (v.status !== 'done' || !v.path) continue;
-          repo.enqueue(
-            { op: 'put_processed', lane: processedLane(imageId), key: processedKey(imageId, v.path), imageId, variant: v.name, bytes: v.bytes ?? 0 },
+          await repo.enqueue(
+            { op: 'put_processed', lane: processedLane(imageId), key: processedKey(imageId, v.path), imageId, variant: v.name, bytes: v.bytes ?? 0, maxAttempts },
             now,
           );
         }
         return { originalsAdded: false };
       }
       case 'image.deleted': {
-        repo.enqueue({ op: 'delete_image', lane: processedLane(imageId), key: `processed/${imageId}/`, imageId }, now);
+        await repo.enqueue({ op: 'delete_image', lane: processedLane(imageId), key: `processed/${imageId}/`, imageId, maxAttempts }, now);
         const sha256 = payload.sha256;
         if (sha256) {
-          if (!store.existsSync(blobKeys.original(sha256))) repo.originalGoneLocally(sha256);
+          if (!store.existsSync(blobKeys.original(sha256))) await repo.originalGoneLocally(sha256);
           // Still used by another image: nothing to delete. (Checked again when the delete runs.)
-          if (repo.imagesUsing(sha256) === 0) {
+          if ((await repo.imagesUsing(sha256)) === 0) {
             const key = originalKey(sha256);
-            repo.enqueue({ op: 'delete_original', lane: key, key, imageId, sha256 }, now);
+            await repo.enqueue({ op: 'delete_original', lane: key, key, imageId, sha256, maxAttempts }, now);
           }
         }
         return { originalsAdded: false };
       }
       case 'variant.expired': {
         if (payload.path) {
-          repo.enqueue(
-            { op: 'delete_processed', lane: processedLane(imageId), key: processedKey(imageId, payload.path), imageId, variant: payload.name ?? null },
+          await repo.enqueue(
+            {
+              op: 'delete_processed',
+              lane: processedLane(imageId),
+              key: processedKey(imageId, payload.path),
+              imageId,
+              variant: payload.name ?? null,
+              maxAttempts,
+            },
             now,
           );
         }
@@ -90,14 +99,16 @@ export function createSyncFeeder(deps: {
       let events = 0;
       let originalsAdded = false;
       for (let n = 0; n < maxBatches; n++) {
-        const batch = repo.eventsAfter(repo.state().outbox_cursor, BATCH);
-        if (!batch.length) return { events, originalsAdded, more: false };
-        await deps.unitOfWork(async (repos) => {
+        // Read, applied and the cursor moved in one unit of work: two feeds never take the same batch.
+        const fed = await deps.unitOfWork(async (repos) => {
+          const batch = await repos.sync.eventsAfter((await repos.sync.state()).outbox_cursor, BATCH);
           const now = deps.clock.now();
-          for (const event of batch) if ((await apply(event, now, repos.images)).originalsAdded) originalsAdded = true;
-          repo.setCursor(batch[batch.length - 1]!.id);
+          for (const event of batch) if ((await apply(event, now, repos.images, repos.sync)).originalsAdded) originalsAdded = true;
+          if (batch.length) await repos.sync.setCursor(batch[batch.length - 1]!.id);
+          return batch.length;
         });
-        events += batch.length;
+        if (!fed) return { events, originalsAdded, more: false };
+        events += fed;
       }
       return { events, originalsAdded, more: true };
     },

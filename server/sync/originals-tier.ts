@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { originalKey, type SyncRepo } from '../db/sync.repo.js';
+import type { Repositories } from '../db/repositories.js';
+import type { SyncRepo } from '../db/sync.repo.js';
 import { JobError } from '../jobs/runner.js';
 import { blobKeys, type BlobStore, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { OriginalSource } from '../storage/original-source.js';
 import { describeS3Error } from '../storage/s3/errors.js';
 import type { Clock } from '../util/clock.js';
+import { originalKey } from './bucket-keys.js';
 
 const EVICTION_BATCH = 100;
 
@@ -17,19 +19,23 @@ const EVICTION_BATCH = 100;
  *
  * With `--local-originals-max-bytes`, once the originals on disk pass the limit, those least
  * recently used leave the disk, but only when their bucket copy is verified and settled (see
- * `SyncRepo.evictable`) and nothing in this process is reading them (`pins`). An evicted original
+ * `SyncRepo.evictable`) and nothing in this process is reading them (`pins`). Each batch is
+ * chosen and evicted in one unit of work, so no upload, feed or delete changes what made an
+ * original evictable between the choice and the removal. An evicted original
  * comes back on demand: processing brings it back to disk (checked against its sha256), downloads
  * stream it from the bucket without touching the disk (sync/bucket-download.ts).
  */
 export function createOriginalsTier(deps: {
-  repo: SyncRepo;
+  /** For the reads and writes outside a unit of work (the database port's `repos.sync`). */
+  sync: SyncRepo;
+  unitOfWork: <T>(work: (repos: Pick<Repositories, 'sync'>) => Promise<T>) => Promise<T>;
   store: PrimaryBlobStore;
   replica: BlobStore;
   clock: Clock;
   logger: Logger;
   maxLocalBytes?: number;
 }) {
-  const { repo, store, replica, clock, logger } = deps;
+  const { sync, store, replica, clock, logger } = deps;
   const pins = new Map<string, number>();
   const restoring = new Map<string, Promise<void>>();
 
@@ -42,7 +48,7 @@ export function createOriginalsTier(deps: {
 
   /** Brings an evicted original back to disk, verified against its sha256. */
   async function restore(sha256: string, signal?: AbortSignal): Promise<void> {
-    const row = repo.original(sha256);
+    const row = await sync.original(sha256);
     if (!row?.synced_at) {
       throw new JobError(`original ${sha256} is neither on local disk nor in the bucket`, 'original_missing', false);
     }
@@ -74,35 +80,76 @@ export function createOriginalsTier(deps: {
       }
       // On stable storage before the row says it is local again (not with --fsync false).
       await store.sealStaged(tmp);
-      // Synchronous from here: the file appears and is recorded in one stretch.
+      // The file appears, then the row says so: until then the row says it is not local, so
+      // eviction leaves it alone.
       store.adoptOriginalSync(tmp, sha256);
-      repo.originalIsLocal(sha256, bytes, clock.now());
+      await sync.originalIsLocal(sha256, bytes, clock.now());
       logger.info({ sha256, bytes }, 'original brought back from the bucket');
     } finally {
       fs.rmSync(tmp, { force: true });
     }
   }
 
-  function evict(): number {
-    const max = deps.maxLocalBytes;
-    if (max === undefined) return 0;
-    let local = repo.state().local_bytes;
-    let evicted = 0;
-    while (local > max) {
-      const candidates = repo.evictable(EVICTION_BATCH + pins.size).filter((o) => !pins.has(o.sha256));
-      if (!candidates.length) break;
+  /** One batch, in one unit of work: how many left the disk, and whether the disk is within the limit. */
+  function evictBatch(max: number) {
+    return deps.unitOfWork(async ({ sync }) => {
+      let local = (await sync.state()).local_bytes;
+      let evicted = 0;
+      if (local <= max) return { evicted, local, done: true };
+      const candidates = await sync.evictable(EVICTION_BATCH + pins.size);
       for (const original of candidates) {
+        // Looked at right before the removal, in the same tick: acquire() pins before it looks
+        // for the file, so a pinned original is never removed under its reader.
+        if (pins.has(original.sha256)) continue;
         // The file goes before the row says so: a crash in between leaves a row that claims a
         // local copy, which acquire() and downloads check for anyway.
         store.deleteSync(blobKeys.original(original.sha256));
-        repo.originalEvicted(original.sha256, original.bytes);
+        await sync.originalEvicted(original.sha256, original.bytes);
         local -= original.bytes;
         evicted++;
         if (local <= max) break;
       }
+      return { evicted, local, done: local <= max || evicted === 0 };
+    });
+  }
+
+  async function evictNow(max: number): Promise<number> {
+    let evicted = 0;
+    let local = 0;
+    for (;;) {
+      const batch = await evictBatch(max);
+      evicted += batch.evicted;
+      local = batch.local;
+      if (batch.done) break;
     }
     if (evicted) logger.info({ evicted, localBytes: local, maxBytes: max }, 'evicted originals kept in the bucket');
     return evicted;
+  }
+
+  let evicting: Promise<number> | undefined;
+  let evictAgain = false;
+  /**
+   * Makes room when the originals on disk pass the limit; resolves to how many left. One eviction
+   * at a time: asked for during one, it runs once more after it (what changed meanwhile may
+   * need room too).
+   */
+  function evict(): Promise<number> {
+    const max = deps.maxLocalBytes;
+    if (max === undefined) return Promise.resolve(0);
+    if (evicting) {
+      evictAgain = true;
+      return evicting;
+    }
+    const run = async () => {
+      let evicted = 0;
+      do {
+        evictAgain = false;
+        evicted += await evictNow(max);
+      } while (evictAgain);
+      return evicted;
+    };
+    evicting = run().finally(() => (evicting = undefined));
+    return evicting;
   }
 
   const source: OriginalSource = {
@@ -117,9 +164,9 @@ export function createOriginalsTier(deps: {
           }
           await pending;
           // Bringing one back may push the disk over the limit: make room among the others.
-          evict();
+          await evict();
         }
-        repo.touchOriginal(sha256, clock.now());
+        await sync.touchOriginal(sha256, clock.now());
         // Pinned: eviction leaves it alone until released, so the local copy stays valid.
         const copy = await store.localCopy(blobKeys.original(sha256), signal);
         return {
@@ -143,8 +190,8 @@ export function createOriginalsTier(deps: {
      * A download read the local copy: it counts as use. Only with a limit, where the order of
      * use decides what leaves first; otherwise a download would write to the database for nothing.
      */
-    touch: (sha256: string) => {
-      if (deps.maxLocalBytes !== undefined) repo.touchOriginal(sha256, clock.now());
+    touch: async (sha256: string): Promise<void> => {
+      if (deps.maxLocalBytes !== undefined) await sync.touchOriginal(sha256, clock.now());
     },
   };
 }

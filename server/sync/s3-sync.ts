@@ -3,11 +3,9 @@ import type { SyncStatus } from '../api/index.js';
 import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Db } from '../db/sqlite/connection.js';
 import type { DatabasePort } from '../db/port.js';
 import type { ImagesRepo } from '../db/images.repo.js';
 import type { Repositories } from '../db/repositories.js';
-import { createSyncRepo, type SyncJobRow } from '../db/sync.repo.js';
 import { createOutagePause } from '../jobs/outage.js';
 import type { QueueSetup } from '../jobs/runner.js';
 import { createBufferPool } from '../storage/buffer-pool.js';
@@ -21,6 +19,7 @@ import { createBucketDownloads } from './bucket-download.js';
 import { createSyncFeeder } from './feeder.js';
 import { createOriginalsTier } from './originals-tier.js';
 import { createSyncExecutor } from './sync-executor.js';
+import { syncJobOf, type SyncJobRow } from './sync-job.js';
 import { createSyncJobHandlers } from './sync-jobs.js';
 
 const MiB = 1024 * 1024;
@@ -93,8 +92,7 @@ export async function connectS3Bucket(config: Config): Promise<S3Bucket> {
  */
 export function createS3Sync(deps: {
   bucket: S3Bucket;
-  db: Db;
-  database: Pick<DatabasePort, 'unitOfWork'>;
+  database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   images: ImagesRepo;
   store: PrimaryBlobStore;
   clock: Clock;
@@ -102,20 +100,22 @@ export function createS3Sync(deps: {
   config: Config;
   tuning?: Partial<S3SyncTuning>;
 }) {
-  const { bucket, db, images, store, clock, config } = deps;
+  const { bucket, images, store, clock, config } = deps;
   const logger = deps.logger.child({ part: 's3-sync' });
   const tuning = { ...DEFAULT_S3_TUNING, ...deps.tuning };
-  // At start only (prepare), before anything else runs on the database.
-  const transaction = <T>(fn: () => T): T => db.transaction(fn)();
   const unitOfWork = <T>(work: (repos: Repositories) => Promise<T>) => deps.database.unitOfWork((repos) => work(repos));
-  const repo = createSyncRepo(db, { maxAttempts: config.jobMaxAttempts });
+  // Outside a unit of work: the reads of the status, the metrics and the jobs.
+  const sync = deps.database.repos.sync;
   const buffers = createBufferPool({ slots: tuning.bufferSlots, slabSize: tuning.partSize });
   // The bucket as a blob store of the same keys: what replication writes to and the tier reads from.
   const replica = createS3BlobStore(bucket, { stagingDir: path.join(config.dataDir, 'tmp'), partSize: tuning.partSize });
-  const tier = createOriginalsTier({ repo, store, replica, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
-  const feeder = createSyncFeeder({ repo, store, clock, unitOfWork });
+  const tier = createOriginalsTier({ sync, unitOfWork, store, replica, clock, logger, maxLocalBytes: config.localOriginalsMaxBytes });
+  /** Eviction nobody waits for (after a feed, a synced original, at start): a failure is logged and retried at the next. */
+  const evictInBackground = () =>
+    void tier.evict().catch((err: unknown) => logger.error({ err }, 'evicting originals kept in the bucket failed'));
+  const feeder = createSyncFeeder({ store, clock, unitOfWork, maxAttempts: config.jobMaxAttempts });
   const executor = createSyncExecutor({
-    repo,
+    sync,
     images,
     store,
     replica,
@@ -133,16 +133,15 @@ export function createS3Sync(deps: {
     messages: { down: 'S3 bucket unreachable; uploads go on and the sync backlog waits', up: 'S3 bucket reachable again; syncing the backlog' },
   });
   const operations = createSyncJobHandlers({
-    repo,
     execute: executor.run,
     clock,
     logger,
-    onOriginalSynced: () => tier.evict(),
+    onOriginalSynced: evictInBackground,
     onUploadDropped: (job: SyncJobRow, uploadId: string) => void bucket.abortMultipart(job.key, uploadId),
   });
   /** Wakes the engine: set by main once it runs. */
   let kickEngine = () => {};
-  const downloads = createBucketDownloads({ replica, repo });
+  const downloads = createBucketDownloads({ replica, sync });
   const target = JSON.stringify({ endpoint: config.s3Endpoint ?? null, bucket: bucket.target.bucket, prefix: bucket.target.prefix });
   let lifecycle: { state: 'pending' | 'applied' | 'unsupported'; detail?: string } = { state: 'pending' };
   let feedTimer: NodeJS.Timeout | undefined;
@@ -164,7 +163,7 @@ export function createS3Sync(deps: {
       const fed = await feeder.feed();
       if (fed.events) {
         // New originals take room; finished processing lets others go.
-        tier.evict();
+        evictInBackground();
         kickEngine();
         more = fed.more;
       }
@@ -214,27 +213,30 @@ export function createS3Sync(deps: {
      * everything stored for upload. Refuses to switch away while some originals exist only in
      * the old bucket.
      */
-    prepare() {
-      const previous = repo.state().target;
-      if (previous === target) return;
-      if (previous !== null) {
-        const evicted = repo.evicted();
-        if (evicted.originals > 0) {
-          const old = JSON.parse(previous) as { bucket: string; prefix: string };
-          throw new Error(
-            `${evicted.originals} originals are kept only in S3 bucket "${old.bucket}" (prefix "${old.prefix}"); start with that bucket and prefix again`,
-          );
+    async prepare(): Promise<void> {
+      // One unit of work: the check and the reset see the same state.
+      await unitOfWork(async ({ sync }) => {
+        const previous = (await sync.state()).target;
+        if (previous === target) return;
+        if (previous !== null) {
+          const evicted = await sync.evicted();
+          if (evicted.originals > 0) {
+            const old = JSON.parse(previous) as { bucket: string; prefix: string };
+            throw new Error(
+              `${evicted.originals} originals are kept only in S3 bucket "${old.bucket}" (prefix "${old.prefix}"); start with that bucket and prefix again`,
+            );
+          }
+          logger.warn({ from: JSON.parse(previous), to: JSON.parse(target) }, 'S3 bucket or prefix changed: syncing everything again');
         }
-        logger.warn({ from: JSON.parse(previous), to: JSON.parse(target) }, 'S3 bucket or prefix changed: syncing everything again');
-      }
-      transaction(() => repo.startFresh(target, clock.now()));
+        await sync.startFresh(target, clock.now(), config.jobMaxAttempts);
+      });
     },
 
     /** Once the job engine runs: `kick` wakes it when operations were queued. */
     start(kick: () => void) {
       kickEngine = kick;
       void feedAndKick();
-      tier.evict();
+      evictInBackground();
       feedTimer = setInterval(() => void feedAndKick(), tuning.pollMs);
       feedTimer.unref();
       void applyLifecycle();
@@ -247,18 +249,21 @@ export function createS3Sync(deps: {
      */
     kick: () => void setImmediate(() => void feedAndKick()),
 
-    retryFailed(): number {
-      const n = repo.retryFailed(clock.now());
+    async retryFailed(): Promise<number> {
+      const n = await sync.retryFailed(clock.now());
       kickEngine();
       return n;
     },
 
     /** GET /v1/sync (its schema: server/api/sync.ts) */
-    status(): SyncStatus {
-      const state = repo.state();
-      const backlog = repo.backlog();
+    async status(): Promise<SyncStatus> {
+      const state = await sync.state();
+      const backlog = await sync.backlog();
       const down = outage.state();
-      const evicted = repo.evicted();
+      const evicted = await sync.evicted();
+      const unfedEvents = await sync.unfedEvents();
+      const failedJobs = await sync.failedCount();
+      const failedRecent = (await sync.failedRecent(20)).map(syncJobOf);
       return {
         enabled: true,
         bucket: bucket.target.bucket,
@@ -268,7 +273,7 @@ export function createS3Sync(deps: {
         url: bucket.url,
         reachable: !down,
         outage: down ? { since: isoOrNull(down.since), lastError: down.lastError, nextProbeAt: isoOrNull(down.nextProbeAt) } : null,
-        backlog: { jobs: backlog.jobs, bytes: backlog.bytes, oldestQueuedAt: isoOrNull(backlog.oldest), unreadEvents: repo.unfedEvents() },
+        backlog: { jobs: backlog.jobs, bytes: backlog.bytes, oldestQueuedAt: isoOrNull(backlog.oldest), unreadEvents: unfedEvents },
         inFlight: operations.inFlight().map((f) => ({
           op: f.job.op,
           key: bucket.fullKey(f.job.key),
@@ -279,8 +284,8 @@ export function createS3Sync(deps: {
           startedAt: isoOrNull(f.startedAt),
         })),
         failed: {
-          jobs: repo.failedCount(),
-          recent: repo.failedRecent(20).map((j) => ({
+          jobs: failedJobs,
+          recent: failedRecent.map((j) => ({
             id: j.id,
             op: j.op,
             key: bucket.fullKey(j.key),
@@ -303,25 +308,25 @@ export function createS3Sync(deps: {
 
     /** Prometheus gauges, read from the database when scraped. */
     registerMetrics(registry: client.Registry) {
-      const gauge = (name: string, help: string, read: () => number) =>
+      const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
         new client.Gauge({
           name,
           help,
           registers: [registry],
-          collect() {
-            this.set(read());
+          async collect() {
+            this.set(await read());
           },
         });
-      gauge('darkroom_sync_backlog_jobs', 'Object operations waiting for the S3 bucket', () => repo.backlog().jobs);
-      gauge('darkroom_sync_backlog_bytes', 'Bytes waiting to be uploaded to the S3 bucket', () => repo.backlog().bytes);
+      gauge('darkroom_sync_backlog_jobs', 'Object operations waiting for the S3 bucket', async () => (await sync.backlog()).jobs);
+      gauge('darkroom_sync_backlog_bytes', 'Bytes waiting to be uploaded to the S3 bucket', async () => (await sync.backlog()).bytes);
       gauge('darkroom_sync_in_flight', 'Object operations running now', () => operations.inFlight().length);
-      gauge('darkroom_sync_failed_jobs', 'Object operations given up (GET /v1/sync lists them)', () => repo.failedCount());
+      gauge('darkroom_sync_failed_jobs', 'Object operations given up (GET /v1/sync lists them)', () => sync.failedCount());
       gauge('darkroom_sync_bucket_up', '1 while the S3 bucket answers, 0 during an outage', () => (outage.isDown() ? 0 : 1));
-      gauge('darkroom_sync_synced_bytes', 'Bytes uploaded and verified since sync was enabled', () => repo.state().synced_bytes);
-      gauge('darkroom_sync_synced_objects', 'Objects uploaded and verified since sync was enabled', () => repo.state().synced_objects);
-      gauge('darkroom_sync_deleted_objects', 'Objects deleted from the bucket since sync was enabled', () => repo.state().deleted_objects);
-      gauge('darkroom_local_originals_bytes', 'Bytes of originals on local disk', () => repo.state().local_bytes);
-      gauge('darkroom_evicted_originals', 'Originals kept only in the bucket', () => repo.evicted().originals);
+      gauge('darkroom_sync_synced_bytes', 'Bytes uploaded and verified since sync was enabled', async () => (await sync.state()).synced_bytes);
+      gauge('darkroom_sync_synced_objects', 'Objects uploaded and verified since sync was enabled', async () => (await sync.state()).synced_objects);
+      gauge('darkroom_sync_deleted_objects', 'Objects deleted from the bucket since sync was enabled', async () => (await sync.state()).deleted_objects);
+      gauge('darkroom_local_originals_bytes', 'Bytes of originals on local disk', async () => (await sync.state()).local_bytes);
+      gauge('darkroom_evicted_originals', 'Originals kept only in the bucket', async () => (await sync.evicted()).originals);
     },
 
     /** After the job engine stopped (its running operations were given back). */

@@ -1,24 +1,28 @@
 import type { Logger } from 'pino';
 import type { ImagesRepo } from '../db/images.repo.js';
-import { processedKey, type SyncJobRow, type SyncRepo } from '../db/sync.repo.js';
+import type { Repositories } from '../db/repositories.js';
+import type { SyncRepo } from '../db/sync.repo.js';
+import type { JobContext } from '../jobs/runner.js';
 import { MIME_TYPES } from '../media/formats.js';
 import type { BufferPool } from '../storage/buffer-pool.js';
 import { blobKeys, isBlobNotFound, type PrimaryBlobStore, type OpenedBlob } from '../storage/blob-store.js';
 import type { S3BlobStore } from '../storage/s3/s3-blob-store.js';
 import type { Clock } from '../util/clock.js';
+import { processedKey } from './bucket-keys.js';
+import type { SyncJobRow } from './sync-job.js';
 
 export interface SyncContext {
   job: SyncJobRow;
   signal: AbortSignal;
   /** Bytes of the object stored so far, and how many of them a previous attempt had stored. */
   progress(bytesDone: number, resumedBytes?: number): void;
-  /** Runs `fn` only while this attempt still holds the job; false when it lost it. */
-  whileOwned(fn: () => void): Promise<boolean>;
+  /** Runs `fn` in a unit of work only while this attempt still holds the job; false when it lost it. */
+  whileOwned: JobContext['whileOwned'];
 }
 
-/** What an attempt achieved: `apply` runs in the transaction that takes the job off the queue. */
+/** What an attempt achieved: `apply` runs in the unit of work that takes the job off the queue, with its repositories. */
 export interface SyncOutcome {
-  apply(): void;
+  apply(repos: Pick<Repositories, 'sync'>): Promise<void>;
   /** Why nothing had to be sent, for the log. */
   skipped?: string;
   originalSynced?: boolean;
@@ -26,7 +30,7 @@ export interface SyncOutcome {
 
 const mimeOf = (format: string | undefined) => (format ? MIME_TYPES[format as keyof typeof MIME_TYPES] : undefined);
 
-const noop: SyncOutcome['apply'] = () => {};
+const noop: SyncOutcome['apply'] = async () => {};
 
 /**
  * Carries out one queued replication operation: a key copied from the primary store to the
@@ -35,7 +39,8 @@ const noop: SyncOutcome['apply'] = () => {};
  * queue only says which key to look at.
  */
 export function createSyncExecutor(deps: {
-  repo: SyncRepo;
+  /** For the reads outside a unit of work (the database port's `repos.sync`). */
+  sync: SyncRepo;
   images: ImagesRepo;
   store: PrimaryBlobStore;
   replica: S3BlobStore;
@@ -45,7 +50,7 @@ export function createSyncExecutor(deps: {
   minPartSize: number;
   partConcurrency: number;
 }) {
-  const { repo, images, store, replica, clock } = deps;
+  const { sync, images, store, replica, clock } = deps;
 
   async function openOrNull(key: string): Promise<OpenedBlob | null> {
     try {
@@ -59,7 +64,7 @@ export function createSyncExecutor(deps: {
   async function upload(ctx: SyncContext, file: OpenedBlob, sha256: string, contentType: string | undefined): Promise<number> {
     const { job } = ctx;
     const size = file.size;
-    const resume = job.upload_id && job.part_size ? { uploadId: job.upload_id, partSize: job.part_size, parts: repo.parts(job.id, job.upload_id) } : undefined;
+    const resume = job.upload_id && job.part_size ? { uploadId: job.upload_id, partSize: job.part_size, parts: await sync.parts(job.id, job.upload_id) } : undefined;
     if (resume) {
       const stored = resume.parts.reduce((n, p) => n + p.bytes, 0);
       deps.logger.info({ key: job.key, parts: resume.parts.length, resumedBytes: stored, bytes: size }, 'resuming multipart upload');
@@ -76,10 +81,10 @@ export function createSyncExecutor(deps: {
       resume,
       onMultipartStarted: async (started, partSize) => {
         uploadId = started;
-        if (!(await ctx.whileOwned(() => repo.setUpload(job.id, started, partSize)))) throw new Error('lost the job while uploading');
+        if (!(await ctx.whileOwned((repos) => repos.sync.setUpload(job.id, started, partSize)))) throw new Error('lost the job while uploading');
       },
       onPartDone: async (part) => {
-        await ctx.whileOwned(() => repo.addPart({ jobId: job.id, uploadId: uploadId!, partNumber: part.partNumber, etag: part.etag, crc32: part.crc32, bytes: part.bytes }));
+        await ctx.whileOwned((repos) => repos.sync.addPart({ jobId: job.id, uploadId: uploadId!, partNumber: part.partNumber, etag: part.etag, crc32: part.crc32, bytes: part.bytes }));
       },
       onProgress: (bytesDone) => {
         if (resume && resumed === 0) resumed = resume.parts.reduce((n, p) => n + p.bytes, 0);
@@ -94,19 +99,19 @@ export function createSyncExecutor(deps: {
     async put_original(ctx) {
       const sha256 = ctx.job.sha256!;
       // Content-addressed: bytes already verified in the bucket are never sent twice.
-      if (repo.original(sha256)?.synced_at) return { apply: noop, skipped: 'already in the bucket' };
+      if ((await sync.original(sha256))?.synced_at) return { apply: noop, skipped: 'already in the bucket' };
       const file = await openOrNull(blobKeys.original(sha256));
       if (!file) {
-        if (repo.imagesUsing(sha256) === 0) return { apply: noop, skipped: 'deleted before it was synced' };
+        if ((await sync.imagesUsing(sha256)) === 0) return { apply: noop, skipped: 'deleted before it was synced' };
         throw new Error(`original ${sha256} is missing from local disk and was never synced`);
       }
       try {
-        const bytes = await upload(ctx, file, sha256, mimeOf(repo.formatOf(sha256)));
+        const bytes = await upload(ctx, file, sha256, mimeOf(await sync.formatOf(sha256)));
         return {
           originalSynced: true,
-          apply: () => {
-            repo.originalSynced(sha256, bytes, store.existsSync(blobKeys.original(sha256)), clock.now());
-            repo.addSynced(bytes);
+          apply: async (repos) => {
+            await repos.sync.originalSynced(sha256, bytes, store.existsSync(blobKeys.original(sha256)), clock.now());
+            await repos.sync.addSynced(bytes);
           },
         };
       } finally {
@@ -127,7 +132,7 @@ export function createSyncExecutor(deps: {
         try {
           if ((await images.findVariant(job.image_id!, job.variant!))?.etag !== before.etag) continue;
           const bytes = await upload(ctx, file, before.etag, mimeOf(before.format));
-          return { apply: () => repo.addSynced(bytes) };
+          return { apply: (repos) => repos.sync.addSynced(bytes) };
         } finally {
           await file.close();
         }
@@ -137,7 +142,7 @@ export function createSyncExecutor(deps: {
 
     async delete_processed(ctx) {
       await replica.delete(ctx.job.key, ctx.signal);
-      return { apply: () => repo.addDeleted(1) };
+      return { apply: (repos) => repos.sync.addDeleted(1) };
     },
 
     async delete_image(ctx) {
@@ -147,17 +152,17 @@ export function createSyncExecutor(deps: {
         await replica.delete(key, ctx.signal);
         deleted++;
       }
-      return { apply: () => repo.addDeleted(deleted) };
+      return { apply: (repos) => repos.sync.addDeleted(deleted) };
     },
 
     async delete_original(ctx) {
       const sha256 = ctx.job.sha256!;
-      if (repo.imagesUsing(sha256) > 0) return { apply: noop, skipped: 'used again by another image' };
+      if ((await sync.imagesUsing(sha256)) > 0) return { apply: noop, skipped: 'used again by another image' };
       await replica.delete(ctx.job.key, ctx.signal);
       return {
-        apply: () => {
-          repo.originalDeletedRemotely(sha256);
-          repo.addDeleted(1);
+        apply: async (repos) => {
+          await repos.sync.originalDeletedRemotely(sha256);
+          await repos.sync.addDeleted(1);
         },
       };
     },

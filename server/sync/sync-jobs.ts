@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { JobRow } from '../db/jobs.repo.js';
-import { syncJobOf, type SyncJobRow, type SyncRepo } from '../db/sync.repo.js';
+import type { SyncRepo } from '../db/sync.repo.js';
 import { kindsOf, type SyncJobKind } from '../jobs/kinds.js';
-import { JobError, type JobHandler } from '../jobs/runner.js';
+import { JobError, type JobContext, type JobHandler } from '../jobs/runner.js';
 import { describeS3Error, mightBeBucketWide } from '../storage/s3/errors.js';
 import { LocalIntegrityError, UploadGoneError } from '../storage/s3/multipart-upload.js';
 import type { Clock } from '../util/clock.js';
 import type { SyncContext, SyncOutcome } from './sync-executor.js';
+import { syncJobOf, type SyncJobRow } from './sync-job.js';
 
 export interface SyncInFlight {
   job: SyncJobRow;
@@ -32,7 +33,6 @@ export interface SyncInFlight {
  * An operation failed for good drops its multipart upload: a retry asked for later starts anew.
  */
 export function createSyncJobHandlers(deps: {
-  repo: SyncRepo;
   execute: (ctx: SyncContext) => Promise<SyncOutcome>;
   clock: Clock;
   logger: Logger;
@@ -41,13 +41,14 @@ export function createSyncJobHandlers(deps: {
   /** A multipart upload of a job is given up (failed for good, or starting over): abort it, best effort. */
   onUploadDropped: (job: SyncJobRow, uploadId: string) => void;
 }) {
-  const { repo, logger } = deps;
+  const { logger } = deps;
   const inFlight = new Map<number, SyncInFlight>();
 
-  function dropUpload(job: SyncJobRow) {
-    const uploadId = repo.uploadOf(job.id);
+  /** In the unit of work of `sync`: the upload is forgotten with the job's state, then aborted. */
+  async function dropUpload(job: SyncJobRow, sync: SyncRepo) {
+    const uploadId = await sync.uploadOf(job.id);
     if (!uploadId) return;
-    repo.setUpload(job.id, null, null);
+    await sync.setUpload(job.id, null, null);
     deps.onUploadDropped(job, uploadId);
   }
 
@@ -76,20 +77,20 @@ export function createSyncJobHandlers(deps: {
         inFlight.delete(job.id);
       }
     },
-    giveUp(row: JobRow, error: JobError) {
+    async giveUp(row: JobRow, error: JobError, repos) {
       const job = syncJobOf(row);
-      dropUpload(job);
+      await dropUpload(job, repos.sync);
       logger.error({ syncJob: job.id, op: job.op, key: job.key, attempt: job.attempts, err: error.message }, 'sync failed for good; POST /v1/sync/retry tries again');
     },
   };
 
-  async function meaning(err: unknown, job: SyncJobRow, whileOwned: (fn: () => void) => Promise<boolean>): Promise<JobError> {
+  async function meaning(err: unknown, job: SyncJobRow, whileOwned: JobContext['whileOwned']): Promise<JobError> {
     if (err instanceof JobError) return err;
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof LocalIntegrityError) return new JobError(message, 'sync_failed', false);
     if (err instanceof UploadGoneError) {
       // Dropped now, under the lease, so that the next attempt starts a new upload.
-      await whileOwned(() => dropUpload(job));
+      await whileOwned((repos) => dropUpload(job, repos.sync));
       logger.warn({ syncJob: job.id, key: job.key, err: message }, 'sync: multipart upload cannot be continued, starting it over');
       return new JobError(message, 'sync_failed', true, { retryInMs: 0 });
     }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Insertable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import { afterEach } from 'vitest';
 import type { DatabasePort } from '../../server/db/port.js';
 import type { Database } from '../../server/db/schema.js';
@@ -22,6 +22,8 @@ export interface TestDialect {
 export interface TestDatabase extends DatabasePort {
   /** Rows put straight into a table: the state a test starts from, whichever repository owns it. */
   insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]): Promise<void>;
+  /** Every row of a table, in insertion order: what a test checks a write left, whichever repository owns the table. */
+  rows<T extends keyof Database>(table: T): Promise<Selectable<Database[T]>[]>;
 }
 
 /**
@@ -41,6 +43,9 @@ function withSqliteSeeding(db: SqliteDatabase): SqliteDatabase & TestDatabase {
   return Object.assign(db, {
     async insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]) {
       insertRowsSync(db.connection, table, rows);
+    },
+    async rows<T extends keyof Database>(table: T) {
+      return db.connection.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).all() as Selectable<Database[T]>[];
     },
   });
 }

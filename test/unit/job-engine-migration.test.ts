@@ -5,11 +5,12 @@ import { seededImageId } from '../../bench/lib/queue-seed.js';
 import { openDatabase } from '../../server/db/sqlite/connection.js';
 import { createJobsRepo } from '../../server/db/jobs.repo.js';
 import { MIGRATIONS } from '../../server/db/sqlite/migrations/index.js';
-import { createSyncRepo, syncJobOf } from '../../server/db/sync.repo.js';
+import { syncJobOf } from '../../server/sync/sync-job.js';
+import { portOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 describe('migration 008: one job engine', () => {
-  it('moves the S3 sync queue into jobs: operations, their attempts and errors, and the parts of an upload in progress', () => {
+  it('moves the S3 sync queue into jobs: operations, their attempts and errors, and the parts of an upload in progress', async () => {
     const file = path.join(tempDir('darkroom-engine-migration-'), 'darkroom.db');
     const old = new Database(file);
     for (const m of MIGRATIONS.filter((m) => m.version <= 6)) old.exec(m.sql);
@@ -46,14 +47,14 @@ describe('migration 008: one job engine', () => {
       [4, 'sync_put_processed', 'sync', 'queued', 2],
       [5, 'sync_delete_original', 'sync', 'failed', 5],
     ]);
-    const syncRepo = createSyncRepo(db);
+    const syncRepo = portOver(db).repos.sync;
     const running = syncJobOf(rows[2] as never);
     expect(running).toMatchObject({ op: 'put_original', lane: 'originals/ab', key: 'originals/ab', sha256: 'ab', bytes: 20_000_000, upload_id: 'up-1', part_size: 8 });
     // The upload in progress keeps its parts: the next attempt resumes it.
-    expect(syncRepo.parts(3, 'up-1').map((p) => p.etag)).toEqual(['e1', 'e2']);
+    expect((await syncRepo.parts(3, 'up-1')).map((p) => p.etag)).toEqual(['e1', 'e2']);
     expect(syncJobOf(rows[3] as never)).toMatchObject({ op: 'put_processed', image_id: seededImageId(1), variant: 'thumb', last_error: 'slow down' });
-    expect(syncRepo.failedRecent(10)).toMatchObject([{ id: 5, op: 'delete_original', key: 'originals/cd', attempts: 5, last_error: 'access denied', failed_at: 9 }]);
-    expect(syncRepo.backlog()).toMatchObject({ jobs: 1, bytes: 10 });
+    expect((await syncRepo.failedRecent(10)).map(syncJobOf)).toMatchObject([{ id: 5, op: 'delete_original', key: 'originals/cd', attempts: 5, last_error: 'access denied', failed_at: 9 }]);
+    expect(await syncRepo.backlog()).toMatchObject({ jobs: 1, bytes: 10 });
     expect(db.prepare(`SELECT name FROM sqlite_master WHERE name = 's3_sync_jobs'`).get()).toBeUndefined();
 
     // The fair queue's bookkeeping is untouched and counts image jobs only.
@@ -65,6 +66,6 @@ describe('migration 008: one job engine', () => {
     // New ids continue after the moved ones; deleting the sync's jobs takes their parts along.
     expect(db.prepare(`SELECT max(id) AS id FROM jobs`).get()).toEqual({ id: 6 });
     db.prepare(`DELETE FROM jobs WHERE id = 3`).run();
-    expect(syncRepo.parts(3, 'up-1')).toEqual([]);
+    expect(await syncRepo.parts(3, 'up-1')).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../server/config.js';
-import { processedKey } from '../../server/db/sync.repo.js';
+import { processedKey } from '../../server/sync/bucket-keys.js';
 import { parseRange } from '../../server/http/range.js';
 import { createBufferPool } from '../../server/storage/buffer-pool.js';
 import { createS3Bucket } from '../../server/storage/s3/bucket.js';

@@ -22,4 +22,6 @@ export const sqliteFunctions: SqlFunctions = {
   jsonText: (column, key) => sql<string | null>`json_extract(${sql.ref(column)}, ${sql.lit(`$.${key}`)})`,
   jsonObject: (members) => sql<string>`json_object(${sql.join(members.flatMap(([name, value]) => [sql.lit(name), value]))})`,
   jsonArrayOfTexts: (column) => sql<string>`'[' || coalesce(group_concat(${sql.ref(column)}, ','), '') || ']'`,
+  jsonSet: (column, members) =>
+    sql<string>`json_set(${sql.join([sql.ref(column), ...members.flatMap(([name, value]) => [sql.lit(`$.${name}`), value])])})`,
 };

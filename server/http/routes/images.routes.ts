@@ -28,7 +28,7 @@ export interface ImagesRoutesDeps {
   limits: ReceiveLimits & VariantLimits;
   /** With S3 sync: a local original read counts as use, and an evicted one streams from the bucket. */
   originals?: {
-    touch(sha256: string): void;
+    touch(sha256: string): Promise<void>;
     sendFromBucket(req: Request, res: Response, file: { sha256: string; bytes: number; etag: string }): Promise<void>;
   };
 }
@@ -98,7 +98,7 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
         res.status(304).end();
         return;
       }
-      if (download.sha256 !== undefined) deps.originals?.touch(download.sha256);
+      if (download.sha256 !== undefined) await deps.originals?.touch(download.sha256);
       if (!blob) {
         // Not in the primary store: an original the capacity tier keeps in the bucket only.
         if (download.sha256 === undefined || !deps.originals) throw new AppError('not_found', 'the file is gone');

@@ -10,12 +10,12 @@ export function syncRouter(sync: Pick<S3Sync, 'status' | 'retryFailed'> | undefi
   const router = Router();
   const allowed = requireRole(...ROLE_RULES.sync);
 
-  router.get('/sync', allowed, noQuery, (_req, res) => {
-    answer(res, SyncStatus, sync ? sync.status() : { enabled: false });
+  router.get('/sync', allowed, noQuery, async (_req, res) => {
+    answer(res, SyncStatus, sync ? await sync.status() : { enabled: false });
   });
 
-  router.post('/sync/retry', allowed, noQuery, (_req, res) => {
-    answer(res, SyncRetryResponse, { requeued: sync ? sync.retryFailed() : 0 }, 202);
+  router.post('/sync/retry', allowed, noQuery, async (_req, res) => {
+    answer(res, SyncRetryResponse, { requeued: sync ? await sync.retryFailed() : 0 }, 202);
   });
 
   return router;
