@@ -15,8 +15,10 @@ import type { OpenedBlob } from './blob-store.js';
  * limits), their hash and the protocol they arrive by are the caller's (http/tus/). The
  * embedded adapter keeps files under the data dir (fs/fs-upload-parts.ts). A store shared by
  * several nodes (parts in a bucket, records in the database) is another adapter of this
- * interface; nothing above it would change, because nothing above it remembers more than
- * this interface answers (a running hash is an optimisation the caller rebuilds from `open`).
+ * interface. The store is not all such a cluster needs: two things above it are held in one
+ * process today and must be shared then, tus's per-upload lock (which keeps two PATCHes from
+ * appending at one offset) and the guard that ingests a complete upload once. A running hash
+ * is not among them: it is an optimisation the caller rebuilds from `open`.
  */
 export interface UploadPartStore {
   /** Creates an upload: no bytes yet, and its record. */
@@ -37,7 +39,7 @@ export interface UploadPartStore {
   /** Replaces the record of an upload (its bytes stay as they are). */
   writeRecord(key: string, record: UploadRecord): Promise<void>;
 
-  /** How many bytes are stored and when the upload last changed, or undefined without bytes. */
+  /** How many bytes are stored, or undefined without bytes. */
   stat(key: string): Promise<UploadPartStat | undefined>;
 
   /** Opens the stored bytes for reading (the head to judge, a hash to rebuild). BlobNotFoundError without bytes. */
@@ -73,5 +75,4 @@ export interface UploadRecord {
 export interface UploadPartStat {
   /** Bytes stored so far: where the next part is appended. */
   bytes: number;
-  touchedMs: number;
 }

@@ -26,6 +26,8 @@ export function createSyncFeeder(deps: {
   clock: Clock;
   /** The database port's unit of work (db/port.ts): each batch is fed in one, read with its repositories. */
   unitOfWork: <T>(work: (repos: Pick<Repositories, 'images' | 'sync'>) => Promise<T>) => Promise<T>;
+  /** The sync repository outside a unit of work: a plain read says whether there is anything to feed. */
+  sync: Pick<SyncRepo, 'state' | 'eventsAfter'>;
   /** Attempts of each operation queued (--job-max-attempts). */
   maxAttempts: number;
 }) {
@@ -99,6 +101,9 @@ export function createSyncFeeder(deps: {
       let events = 0;
       let originalsAdded = false;
       for (let n = 0; n < maxBatches; n++) {
+        // Nothing new (the usual answer of the poll twice a second): a plain read says so without
+        // taking the write lock, which another process may hold (a backup, a CLI command).
+        if (!(await deps.sync.eventsAfter((await deps.sync.state()).outbox_cursor, 1)).length) return { events, originalsAdded, more: false };
         // Read, applied and the cursor moved in one unit of work: two feeds never take the same batch.
         const fed = await deps.unitOfWork(async (repos) => {
           const batch = await repos.sync.eventsAfter((await repos.sync.state()).outbox_cursor, BATCH);

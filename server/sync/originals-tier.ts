@@ -12,8 +12,6 @@ import { describeS3Error } from '../storage/s3/errors.js';
 import type { Clock } from '../util/clock.js';
 import { originalKey } from './bucket-keys.js';
 
-const EVICTION_BATCH = 100;
-
 /**
  * The capacity tier: local disk as a cache of originals in front of the bucket.
  *
@@ -90,26 +88,26 @@ export function createOriginalsTier(deps: {
     }
   }
 
-  /** One batch, in one unit of work: how many left the disk, and whether the disk is within the limit. */
-  function evictBatch(max: number) {
+  /**
+   * One original out, in one unit of work: chosen, removed and recorded together, so a crash or
+   * a failed commit leaves at most one row claiming a local copy that is gone (acquire() and
+   * downloads check for the file anyway). A unit of work per original rather than per batch:
+   * a rolled-back batch would leave many such rows, and start-up's guards, which run before the
+   * reconciliation that would notice them, count only rows that say "not local".
+   */
+  function evictOne(max: number) {
     return deps.unitOfWork(async ({ sync }) => {
-      let local = (await sync.state()).local_bytes;
-      let evicted = 0;
-      if (local <= max) return { evicted, local, done: true };
-      const candidates = await sync.evictable(EVICTION_BATCH + pins.size);
-      for (const original of candidates) {
-        // Looked at right before the removal, in the same tick: acquire() pins before it looks
-        // for the file, so a pinned original is never removed under its reader.
-        if (pins.has(original.sha256)) continue;
-        // The file goes before the row says so: a crash in between leaves a row that claims a
-        // local copy, which acquire() and downloads check for anyway.
-        store.deleteSync(blobKeys.original(original.sha256));
-        await sync.originalEvicted(original.sha256, original.bytes);
-        local -= original.bytes;
-        evicted++;
-        if (local <= max) break;
-      }
-      return { evicted, local, done: local <= max || evicted === 0 };
+      const local = (await sync.state()).local_bytes;
+      if (local <= max) return { evicted: 0, local, done: true };
+      // Looked at right before the removal, in the same tick: acquire() pins before it looks
+      // for the file, so a pinned original is never removed under its reader.
+      const original = (await sync.evictable(1 + pins.size)).find((candidate) => !pins.has(candidate.sha256));
+      if (!original) return { evicted: 0, local, done: true };
+      // The file goes before the row says so (see above).
+      store.deleteSync(blobKeys.original(original.sha256));
+      await sync.originalEvicted(original.sha256, original.bytes);
+      const left = local - original.bytes;
+      return { evicted: 1, local: left, done: left <= max };
     });
   }
 
@@ -117,10 +115,10 @@ export function createOriginalsTier(deps: {
     let evicted = 0;
     let local = 0;
     for (;;) {
-      const batch = await evictBatch(max);
-      evicted += batch.evicted;
-      local = batch.local;
-      if (batch.done) break;
+      const one = await evictOne(max);
+      evicted += one.evicted;
+      local = one.local;
+      if (one.done) break;
     }
     if (evicted) logger.info({ evicted, localBytes: local, maxBytes: max }, 'evicted originals kept in the bucket');
     return evicted;

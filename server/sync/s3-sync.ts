@@ -113,7 +113,7 @@ export function createS3Sync(deps: {
   /** Eviction nobody waits for (after a feed, a synced original, at start): a failure is logged and retried at the next. */
   const evictInBackground = () =>
     void tier.evict().catch((err: unknown) => logger.error({ err }, 'evicting originals kept in the bucket failed'));
-  const feeder = createSyncFeeder({ store, clock, unitOfWork, maxAttempts: config.jobMaxAttempts });
+  const feeder = createSyncFeeder({ store, clock, unitOfWork, sync, maxAttempts: config.jobMaxAttempts });
   const executor = createSyncExecutor({
     sync,
     images,

@@ -479,6 +479,19 @@ describe('fs upload parts', () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, `${UPLOAD}.json`), 'utf8'))).toEqual({ ...legacy, metadata: { ...legacy.metadata, 'darkroom-image-id': 'img' } });
   });
 
+  it('staging that fails for a passing reason fails the attempt and keeps the bytes (only a filesystem without hard links hands over its own file)', async () => {
+    const dataDir = tempDir();
+    const blobs = createFsBlobStore(dataDir);
+    blobs.init();
+    // A staging folder that is not there: link(2) answers ENOENT, as it would EMFILE or EIO.
+    const parts = createFsUploadParts(dataDir, { stagingPath: () => path.join(dataDir, 'no-such-folder', 'staged') });
+    const key = blobKeys.upload(UPLOAD);
+    await parts.create(key, { size: 5, metadata: {} });
+    await parts.append(key, Readable.from([Buffer.from('bytes')]), 0);
+    await expect(parts.stageForIngest(key)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await text(await (await parts.open(key)).stream())).toBe('bytes');
+  });
+
   it('a record cut short by a crash is no upload; other files in uploads/ are not listed', async () => {
     const { dataDir, parts } = fsUploadParts();
     const dir = path.join(dataDir, 'uploads');

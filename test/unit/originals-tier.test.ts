@@ -14,13 +14,14 @@ const dir = tempDirs('darkroom-tier-');
 const BYTES = 1_000;
 
 /** Three originals of 1000 bytes on disk, each with a verified bucket copy, used longest ago first. */
-async function setUp(maxLocalBytes: number | undefined) {
+async function setUp(maxLocalBytes: number | undefined, options: { failUnitOfWork?: number } = {}) {
   const db = openTestSqlite({ fsync: false });
   const store = createFsBlobStore(dir(), { fsync: false });
   store.init();
   const replica = createFsBlobStore(dir(), { fsync: false });
   replica.init();
   const shas: string[] = [];
+  let units = 0;
   for (let n = 0; n < 3; n++) {
     const bytes = Buffer.alloc(BYTES, n + 1);
     const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
@@ -32,7 +33,13 @@ async function setUp(maxLocalBytes: number | undefined) {
   }
   const tier = createOriginalsTier({
     sync: db.repos.sync,
-    unitOfWork: (work) => db.unitOfWork(work),
+    // A fault to inject: the nth unit of work fails after its work, so it rolls back.
+    unitOfWork: (work) =>
+      db.unitOfWork(async (repos) => {
+        const result = await work(repos);
+        if (++units === options.failUnitOfWork) throw new Error('the commit failed');
+        return result;
+      }),
     store,
     replica,
     // Within a minute of the last use: reading an original does not reorder them.
@@ -64,6 +71,17 @@ describe('capacity tier: eviction', () => {
     } finally {
       reading.release();
     }
+  });
+
+  it('a commit that fails leaves at most one row claiming a local copy that is gone', async () => {
+    const { db, store, tier, shas } = await setUp(0, { failUnitOfWork: 2 });
+    await expect(tier.evict()).rejects.toThrow('the commit failed');
+    const claimsGoneCopy = [];
+    for (const sha of shas) {
+      if ((await db.repos.sync.original(sha))!.local === 1 && !store.existsSync(blobKeys.original(sha))) claimsGoneCopy.push(sha);
+    }
+    expect(claimsGoneCopy).toEqual([shas[1]]);
+    expect(store.existsSync(blobKeys.original(shas[2]!))).toBe(true);
   });
 
   it('evicts nothing without a limit', async () => {

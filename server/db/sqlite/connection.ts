@@ -20,7 +20,7 @@ export function openDatabase(file: string): Db {
   db.pragma('foreign_keys = ON');
   // How long a statement waits for another process's lock (a CLI command, a backup). The wait
   // blocks the event loop, so it is kept short: past it the request gets 503 `unavailable`
-  // with Retry-After (db/errors.ts) instead of every request stalling behind it.
+  // with Retry-After (errors.ts beside this file) instead of every request stalling behind it.
   db.pragma('busy_timeout = 1000');
   migrate(db);
   return db;

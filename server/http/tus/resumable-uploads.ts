@@ -221,8 +221,15 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     let removed = 0;
     for await (const { key, touchedMs } of parts.list()) {
       const id = parseUploadKey(key);
-      if (clock.now() - touchedMs < abandonAfterMs || finalising.has(id)) continue;
-      const info = await parts.readRecord(key);
+      if (clock.now() - touchedMs < abandonAfterMs) continue;
+      // A record that cannot be read is swept like one that is not there; it stops nothing else.
+      const info = await parts.readRecord(key).catch((err: unknown) => {
+        logger.warn({ err, upload: id }, 'could not read a resumable upload record; sweeping it');
+        return undefined;
+      });
+      // Looked at after the await, right before the removal: a client asking about the upload
+      // meanwhile may have started ingesting it.
+      if (finalising.has(id)) continue;
       if (!info?.metadata[IMAGE_ID]) logger.info({ upload: id }, 'removing an abandoned resumable upload');
       await store.discard(id);
       removed++;

@@ -2,6 +2,8 @@ import crypto from 'node:crypto';
 import { blobKeys } from '../../storage/blob-store.js';
 import type { UploadPartStore } from '../../storage/upload-parts.js';
 
+const REHASH_BLOCK = 1024 * 1024;
+
 export interface RunningHash {
   hash: crypto.Hash;
   /** How many leading bytes of the upload the hash has seen. */
@@ -24,9 +26,17 @@ export function createRunningHashes(parts: UploadPartStore) {
     hashes.delete(id);
     const hash = crypto.createHash('sha256');
     if (offset > 0) {
+      // Read in large blocks: a resume after a restart re-reads everything stored so far
+      // (gigabytes), and 1 MiB reads cost a sixteenth of the calls of a stream's 64 KiB.
       const blob = await parts.open(blobKeys.upload(id));
       try {
-        for await (const chunk of await blob.stream({ start: 0, end: offset - 1 })) hash.update(chunk as Buffer);
+        const block = Buffer.allocUnsafe(REHASH_BLOCK);
+        for (let position = 0; position < offset; ) {
+          const { bytesRead } = await blob.read(block, 0, Math.min(REHASH_BLOCK, offset - position), position);
+          if (bytesRead === 0) throw new Error(`upload ${id} holds fewer than ${offset} bytes`);
+          hash.update(block.subarray(0, bytesRead));
+          position += bytesRead;
+        }
       } finally {
         await blob.close();
       }

@@ -18,7 +18,7 @@ import {
 } from '../blob-store.js';
 import { resolveInside } from '../safe-path.js';
 import { createDurability } from './durability.js';
-import { openFileAsBlob } from './opened-file.js';
+import { isMissing, openFileAsBlob } from './opened-file.js';
 
 /**
  * The blob store as files under the data dir, the embedded default:
@@ -234,11 +234,6 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
 }
 
 export type FsBlobStore = ReturnType<typeof createFsBlobStore>;
-
-const isMissing = (err: unknown) => {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-};
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
   return fs.promises.readdir(dir).catch((err: unknown) => {

@@ -6,6 +6,9 @@ import { UPLOAD_ID, parseUploadKey, type OpenedBlob } from '../blob-store.js';
 import type { UploadPartStat, UploadPartStore, UploadRecord } from '../upload-parts.js';
 import { isMissing, openFileAsBlob } from './opened-file.js';
 
+/** What link(2) answers where the filesystem cannot hard-link (FAT, some network mounts). */
+const NO_HARD_LINKS = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
 // Larger writes mean fewer syscalls for multi-gigabyte bodies; memory per upload stays at a few MB.
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
@@ -70,7 +73,7 @@ export function createFsUploadParts(dataDir: string, options: { stagingPath: () 
         throw err;
       });
       if (!stats?.isFile()) return undefined;
-      return { bytes: stats.size, touchedMs: Math.max(stats.mtimeMs, await mtimeOf(recordPath(key))) };
+      return { bytes: stats.size };
     },
 
     async open(key: string): Promise<OpenedBlob> {
@@ -83,9 +86,12 @@ export function createFsUploadParts(dataDir: string, options: { stagingPath: () 
       try {
         await fs.promises.link(file, staged);
         return staged;
-      } catch {
+      } catch (err) {
         // No hard links on this filesystem: the upload's own name (a failed ingest then loses
-        // its bytes and the client sends them again), rather than copying gigabytes.
+        // its bytes and the client sends them again), rather than copying gigabytes. Any other
+        // failure (too many open files, a disk error) is passing: it fails this attempt and
+        // the upload keeps its bytes for the next, as promised.
+        if (!NO_HARD_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
         return file;
       }
     },
