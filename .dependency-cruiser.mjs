@@ -21,7 +21,7 @@ const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', '@aws-sdk/[^/]+', 'sha
  */
 const LEGACY_DATABASE_MODULES = [
   '^server/db/(connection|errors|schema-version)\\.ts$',
-  '^server/db/(jobs|sync)\\.repo\\.ts$',
+  '^server/db/sync\\.repo\\.ts$',
 ];
 
 export default {

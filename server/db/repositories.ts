@@ -1,4 +1,5 @@
 import { createImagesRepo, type ImagesRepo } from './images.repo.js';
+import { createJobsRepo, type JobsRepo } from './jobs.repo.js';
 import { createKeysRepo, type KeysRepo } from './keys.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
@@ -8,6 +9,7 @@ import { createWatchRepo, type WatchRepo } from './watch.repo.js';
 /** Every repository, as the use cases get them: outside a unit of work, or inside one. */
 export interface Repositories {
   images: ImagesRepo;
+  jobs: JobsRepo;
   keys: KeysRepo;
   progress: ProgressRepo;
   stats: StatsRepo;
@@ -18,6 +20,7 @@ export interface Repositories {
 export function createRepositories(sql: SqlExecutor): Repositories {
   return {
     images: createImagesRepo(sql),
+    jobs: createJobsRepo(sql),
     keys: createKeysRepo(sql),
     progress: createProgressRepo(sql),
     stats: createStatsRepo(sql),

@@ -51,6 +51,8 @@ export interface SqlFunctions {
    * come, `[]` for none (SQLite group_concat; PostgreSQL string_agg).
    */
   jsonArrayOfTexts(column: string): RawBuilder<string>;
+  /** The largest of these numbers (SQLite's scalar max; PostgreSQL greatest). */
+  greatest(...values: Expression<number>[]): RawBuilder<number>;
 }
 
 /** A named parameter inside a built query, bound to the call's argument of that name. */

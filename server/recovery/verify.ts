@@ -6,7 +6,6 @@ import { pipeline } from 'node:stream/promises';
 import bytes from 'bytes-iec';
 import type { Db } from '../db/connection.js';
 import type { DatabasePort } from '../db/port.js';
-import { createJobsRepo } from '../db/jobs.repo.js';
 import { blobKeys, isBlobNotFound } from '../storage/blob-store.js';
 import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
 import type { S3Bucket } from '../storage/s3/bucket.js';
@@ -91,7 +90,6 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
   const hashers = Array.from({ length: HASH_CONCURRENCY }, () => createFileHasher());
   const lookAgain = (file: string) => createFileHasher(64 * 1024)(file, signal).catch(() => undefined);
   const lookup = createRecordLookup(db);
-  const jobs = createJobsRepo(db);
   const report: VerifyReport = {
     originals: 0,
     originalBytes: 0,
@@ -177,7 +175,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
         await options.database.unitOfWork(async (repos) => {
           const now = options.clock.now();
           const generation = await repos.images.startGeneration(p.imageId, now);
-          jobs.appendEvent('image.reprocess_requested', p.imageId, { generation }, now);
+          await repos.jobs.appendEvent('image.reprocess_requested', p.imageId, { generation }, now);
         });
         return done(`queued image ${p.imageId} for processing again; the server makes its variants at its next start`);
       }

@@ -22,4 +22,6 @@ export const sqliteFunctions: SqlFunctions = {
   jsonText: (column, key) => sql<string | null>`json_extract(${sql.ref(column)}, ${sql.lit(`$.${key}`)})`,
   jsonObject: (members) => sql<string>`json_object(${sql.join(members.flatMap(([name, value]) => [sql.lit(name), value]))})`,
   jsonArrayOfTexts: (column) => sql<string>`'[' || coalesce(group_concat(${sql.ref(column)}, ','), '') || ']'`,
+  // With two or more arguments SQLite's max is the scalar one, not the aggregate.
+  greatest: (...values) => sql<number>`max(${sql.join(values)})`,
 };
