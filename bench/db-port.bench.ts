@@ -229,7 +229,7 @@ export async function dbPortBench(options: { quick: boolean }): Promise<BenchEnt
       name: 'upload commit (image, variants, event, rollups) through the port',
       value: uploadCommit.port,
       unit: 'µs',
-      baseline: { name: 'the same with the image, variants and rollups as better-sqlite3 statements', value: uploadCommit.direct },
+      baseline: { name: 'the same with the image, variants, event and rollups as better-sqlite3 statements', value: uploadCommit.direct },
       ratio: uploadCommit.direct / uploadCommit.port,
       target: '≤ 5% slower',
       met: uploadCommit.port <= uploadCommit.direct * 1.05,
