@@ -321,4 +321,39 @@ describe('job runner', () => {
       expect(ms).toBeLessThanOrEqual(60_000);
     }
   });
+  it('gives back a job whose claim was still waiting for the database when the runner stopped', async () => {
+    const { db, jobs } = setup(0);
+    let runs = 0;
+    const runner = runnerFor(db, jobs, {
+      async run(ctx) {
+        runs++;
+        await ctx.complete(() => {});
+      },
+      giveUp: () => {},
+    });
+    await runner.start();
+    insertRowsSync(db, 'images', [{ id: imageId(0), customer: 'c', status: 'queued', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0, queued_at: 0 }]);
+    insertRowsSync(db, 'outbox', [{ id: 1, type: 'image.uploaded', image_id: imageId(0), payload: '{}', created_at: 0, dispatched_at: 0 }]);
+    insertRowsSync(db, 'jobs', [{ kind: 'process_image', queue: 'image', image_id: imageId(0), customer: 'c', generation: 1, event_id: 1, status: 'queued', max_attempts: 3, run_at: 0, created_at: 0 }]);
+    // A unit of work holds the database: the claim the kick starts waits for it.
+    let release!: () => void;
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    const unit = portOver(db).unitOfWork(() => {
+      holding();
+      return new Promise<void>((r) => (release = r));
+    });
+    await held;
+    const claimed = vi.fn();
+    runner.events.on('claimed', claimed);
+    runner.kick();
+    await sleep(50);
+    await runner.stop(0);
+    release();
+    await unit;
+    await sleep(50);
+    expect(claimed).not.toHaveBeenCalled();
+    expect(runs).toBe(0);
+    expect(db.prepare(`SELECT status, attempts, lease_token FROM jobs`).get()).toEqual({ status: 'queued', attempts: 0, lease_token: null });
+  });
 });
