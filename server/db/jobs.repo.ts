@@ -121,7 +121,8 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
   // INSERT … SELECT: an event for an image deleted meanwhile starts nothing, and neither does
   // one for a generation a later reprocess has superseded (null: any generation). DO NOTHING on
   // the (event, kind) key makes dispatching the same event twice (crash between insert and mark)
-  // harmless.
+  // harmless. A parameter selected as a value is cast to its column's type: PostgreSQL would
+  // otherwise take it for text, and not write text into a number column.
   const imageJob = params<{ kind: ImageJobKind; event_id: number; max_attempts: number; at: number; image_id: string; generation: number | null }>();
   const insertJob = sql.prepare(imageJob, (db) =>
     db
@@ -131,16 +132,16 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         eb
           .selectFrom('images')
           .select((i) => [
-            i.val(imageJob.kind).as('kind'),
+            i.cast(i.val(imageJob.kind), 'text').as('kind'),
             literal.lit('image').as('queue'),
             'id',
             'customer',
             'generation',
-            i.val(imageJob.event_id).as('event_id'),
+            i.cast(i.val(imageJob.event_id), 'bigint').as('event_id'),
             literal.lit('queued').as('status'),
-            i.val(imageJob.max_attempts).as('max_attempts'),
-            i.val(imageJob.at).as('run_at'),
-            i.val(imageJob.at).as('created_at'),
+            i.cast(i.val(imageJob.max_attempts), 'integer').as('max_attempts'),
+            i.cast(i.val(imageJob.at), 'bigint').as('run_at'),
+            i.cast(i.val(imageJob.at), 'bigint').as('created_at'),
           ])
           .where('id', '=', imageJob.image_id)
           .where((i) => i('generation', '=', i.fn.coalesce(i.val(imageJob.generation), i.ref('generation')))),
@@ -152,14 +153,14 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
   // so two callers cannot both see "not queued yet" and queue the same job twice.
   const other = params<{ kind: JobKind; queue: JobQueue; lane: string | null; payload: string; max_attempts: number; at: number }>();
   const newJobValues = (eb: ExpressionBuilder<Database, never>) => [
-    eb.val(other.kind).as('kind'),
-    eb.val(other.queue).as('queue'),
-    eb.val(other.lane).as('lane'),
-    eb.val(other.payload).as('payload'),
+    eb.cast(eb.val(other.kind), 'text').as('kind'),
+    eb.cast(eb.val(other.queue), 'text').as('queue'),
+    eb.cast(eb.val(other.lane), 'text').as('lane'),
+    eb.cast(eb.val(other.payload), 'text').as('payload'),
     literal.lit('queued').as('status'),
-    eb.val(other.max_attempts).as('max_attempts'),
-    eb.val(other.at).as('run_at'),
-    eb.val(other.at).as('created_at'),
+    eb.cast(eb.val(other.max_attempts), 'integer').as('max_attempts'),
+    eb.cast(eb.val(other.at), 'bigint').as('run_at'),
+    eb.cast(eb.val(other.at), 'bigint').as('created_at'),
   ];
   const newJobColumns = ['kind', 'queue', 'lane', 'payload', 'status', 'max_attempts', 'run_at', 'created_at'] as const;
   const insertOther = sql.prepare(other, (db) =>
