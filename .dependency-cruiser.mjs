@@ -14,19 +14,6 @@ const HTTP_LIBRARIES = ['^(node:)?(http|https|http2)$', packages('express', 'bus
 /** Client libraries of outside systems: only the modules that wrap them (adapters) import them. */
 const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', '@aws-sdk/[^/]+', 'sharp', 'piscina', 'chokidar', 'exiftool-vendored');
 
-/**
- * Repositories from before the port (db/port.ts) that still run better-sqlite3 statements on
- * the SQLite adapter's connection (db/sqlite/connection.ts). A repository leaves this list when
- * it moves behind the port; the list is empty once all have.
- */
-const LEGACY_DATABASE_MODULES = ['^server/db/jobs\\.repo\\.ts$'];
-
-/**
- * Modules above db/ that still hand the raw connection to those repositories, and so name its
- * type (and nothing else of the adapter). Each leaves this list with the repository it feeds.
- */
-const HOLDERS_OF_THE_CONNECTION = ['^server/recovery/verify\\.ts$'];
-
 export default {
   forbidden: [
     {
@@ -127,11 +114,10 @@ export default {
       name: 'only-the-sqlite-adapter-imports-better-sqlite3',
       comment:
         'The database is reached through its port (server/db/port.ts, the repositories); only the SQLite ' +
-        'adapter speaks to better-sqlite3, so a PostgreSQL adapter is an addition. Until every repository ' +
-        'is behind the port, the repositories still on its connection are allowed too ' +
-        '(LEGACY_DATABASE_MODULES); the data-dir lock uses SQLite as a lock file, not as the database.',
+        'adapter speaks to better-sqlite3, so a PostgreSQL adapter is an addition. The data-dir lock ' +
+        'uses SQLite as a lock file, not as the database.',
       severity: 'error',
-      from: { path: '^(server|bench)/', pathNot: ['^server/db/sqlite/', ...LEGACY_DATABASE_MODULES, '^server/storage/data-dir-lock\\.ts$'] },
+      from: { path: '^(server|bench)/', pathNot: ['^server/db/sqlite/', '^server/storage/data-dir-lock\\.ts$'] },
       to: { path: packages('better-sqlite3') },
     },
     {
@@ -140,7 +126,7 @@ export default {
         'A repository states its queries with the query builder (db/sql-executor.ts) and runs them on ' +
         'whichever adapter built it: it imports no adapter and no driver.',
       severity: 'error',
-      from: { path: '^server/db/[^/]+\\.repo\\.ts$', pathNot: LEGACY_DATABASE_MODULES },
+      from: { path: '^server/db/[^/]+\\.repo\\.ts$' },
       to: { path: ['^server/db/(sqlite|postgres)/', packages('better-sqlite3', 'pg')] },
     },
     {
@@ -149,17 +135,8 @@ export default {
         'Use cases, jobs, routes and adapters of other systems depend on the database port; which ' +
         'adapter runs under it is chosen once, in main.ts or cli.ts.',
       severity: 'error',
-      from: { path: '^server/', pathNot: ['^server/db/', '^server/(main|cli)\\.ts$', ...HOLDERS_OF_THE_CONNECTION] },
+      from: { path: '^server/', pathNot: ['^server/db/', '^server/(main|cli)\\.ts$'] },
       to: { path: '^server/db/(sqlite|postgres)/' },
-    },
-    {
-      name: 'holders-of-the-connection-see-only-its-type',
-      comment:
-        'The modules that still pass the SQLite connection to a repository not yet behind the port ' +
-        '(HOLDERS_OF_THE_CONNECTION) may name the connection module, and nothing else of an adapter.',
-      severity: 'error',
-      from: { path: HOLDERS_OF_THE_CONNECTION },
-      to: { path: '^server/db/(sqlite|postgres)/', pathNot: '^server/db/sqlite/connection\\.ts$' },
     },
     {
       name: 'only-http-imports-http',

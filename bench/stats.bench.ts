@@ -5,7 +5,6 @@ import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { parseConfig } from '../server/config.js';
 import { openDatabase, type Db } from '../server/db/sqlite/connection.js';
-import { createJobsRepo } from '../server/db/jobs.repo.js';
 import type { DatabasePort } from '../server/db/port.js';
 import type { Repositories } from '../server/db/repositories.js';
 import { sqliteDatabaseOver } from '../server/db/sqlite/sqlite-database.js';
@@ -122,13 +121,12 @@ export async function statsBench(options: { quick: boolean }): Promise<BenchEntr
 
     // The extra cost per upload of keeping the rollups: the same ingest transaction with and
     // without the counter updates (accepted, then processed with its latency), same run.
-    const jobsRepo = createJobsRepo(db);
     const n = options.quick ? 2000 : 10000;
     const ingest = async (i: number, withStats: boolean, repos: Repositories) => {
       const id = uuidv7();
       const customer = `customer-${String(i % customers).padStart(3, '0')}`;
       await repos.images.insert({ id, customer, filename: 'x.jpg', bytes: 1000, sha256: 'cd'.repeat(32), format: 'jpeg', width: 10, height: 10, pages: 1, source: 'upload', created_at: now }, DEFAULT_VARIANTS);
-      jobsRepo.appendEvent('image.uploaded', id, { customer }, now);
+      await repos.jobs.appendEvent('image.uploaded', id, { customer }, now);
       if (withStats) {
         await repos.stats.add(now, customer, 'jpeg', { uploaded: 1, bytesIn: 1000 });
         await repos.stats.add(now, customer, 'jpeg', { processed: 1, bytesOut: 100 }, 1234);

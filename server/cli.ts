@@ -160,7 +160,6 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
   let cleanAfterRepair = false;
   try {
     const report = await verifyDataDir({
-      db,
       database: sqliteDatabaseOver(db),
       // Not init(): that empties tmp/, whose leftovers are for verify to report.
       store: createFsBlobStore(dataDir),

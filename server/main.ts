@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { createJobsRepo } from './db/jobs.repo.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
@@ -101,7 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   store.init();
 
   const imagesRepo = database.repos.images;
-  const jobsRepo = createJobsRepo(db);
+  const jobsRepo = database.repos.jobs;
   const keys = createKeysService(database.repos.keys, clock);
 
   const sync = s3 && bucket ? s3.createS3Sync({ bucket, database, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
@@ -121,9 +120,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning });
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
-  const lifecycle = createLifecycle({ images: imagesRepo, jobs: jobsRepo, clock });
-  const retention = createRetentionService({ database, images: imagesRepo, jobs: jobsRepo, store, clock });
-  const dispatcher = createDispatcher({ jobs: jobsRepo, database, clock, maxAttempts: config.jobMaxAttempts });
+  const lifecycle = createLifecycle({ images: imagesRepo, clock });
+  const retention = createRetentionService({ database, images: imagesRepo, store, clock });
+  const dispatcher = createDispatcher({ database, clock, maxAttempts: config.jobMaxAttempts });
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
    * 202 is out), so a busy or failing database here must not fail the caller: the events stay
@@ -181,7 +180,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     logger,
     dataDir: config.dataDir,
     flagFolders: config.watch,
-    queueHasRoom: () => jobsRepo.countQueued() < config.maxQueuedJobs / 2,
+    queueHasRoom: async () => (await jobsRepo.countQueued()) < config.maxQueuedJobs / 2,
     timing: options.watchTiming,
   });
   const runner = createJobRunner({

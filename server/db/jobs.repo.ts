@@ -1,35 +1,17 @@
-import type { Db } from './sqlite/connection.js';
-import { QUEUE_OF, type EventType, type ImageJobKind, type JobKind, type JobQueue } from '../jobs/kinds.js';
+import { sql as literal, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { QUEUE_OF, type EventType, type ImageJobKind, type JobKind, type JobQueue, type JobStatus } from '../jobs/kinds.js';
+import type { Database, JobsTable, OutboxTable } from './schema.js';
+import { params, type SqlExecutor } from './sql-executor.js';
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type { JobStatus } from '../jobs/kinds.js';
 
-export interface JobRow {
-  id: number;
-  kind: JobKind;
-  /** Which slots it takes (jobs/kinds.ts). */
-  queue: JobQueue;
-  /** The image, its customer, generation and the event that started the job: image jobs only. */
-  image_id: string | null;
-  /** The image's customer: image jobs are claimed round-robin across customers. */
-  customer: string | null;
-  generation: number | null;
-  event_id: number | null;
-  /** Jobs of one lane run one at a time, in the order they were queued (migration 008). */
-  lane: string | null;
-  /** What else the kind needs, as JSON. */
-  payload: string;
-  status: JobStatus;
-  attempts: number;
-  max_attempts: number;
-  /** How often the server stopped while this job ran (migration 006). */
-  interruptions: number;
-  run_at: number;
-  lease_until: number | null;
-  lease_token: string | null;
-  last_error: string | null;
-  created_at: number;
-  finished_at: number | null;
-}
+/**
+ * A job: `queue` says which slots it takes (jobs/kinds.ts); an image job has its image,
+ * customer (claimed round-robin across customers), generation and the event that started it;
+ * a job of a lane runs after the earlier jobs of its lane (migration 008); `interruptions`
+ * counts how often the server stopped while it ran (migration 006).
+ */
+export type JobRow = Selectable<JobsTable>;
 
 /** A job of the `image` queue: it belongs to an image, its customer and generation. */
 export interface ImageJobRow extends JobRow {
@@ -48,204 +30,433 @@ export interface NewJob {
   maxAttempts: number;
 }
 
-export interface OutboxRow {
-  id: number;
-  type: EventType;
-  image_id: string | null;
-  payload: string;
-  created_at: number;
-  dispatched_at: number | null;
+export type OutboxRow = Selectable<OutboxTable>;
+
+/** A claim's arguments: the time, when its lease runs out, and its token. */
+interface Lease {
+  now: number;
+  leaseUntil: number;
+  token: string;
 }
 
-export function createJobsRepo(db: Db) {
-  const appendEvent = db.prepare<[string, string | null, string, number]>(
-    `INSERT INTO outbox (type, image_id, payload, created_at) VALUES (?, ?, ?, ?)`,
+/** The jobs of the one job engine, and the outbox of events that start them. */
+export interface JobsRepo {
+  /** Writes an event to the outbox; resolves to its id. */
+  appendEvent(type: EventType, imageId: string | null, payload: object, at: number): Promise<number>;
+  pendingEvents(limit: number): Promise<OutboxRow[]>;
+  markDispatched(id: number, at: number): Promise<void>;
+  /** Queues a job for the image's current generation, or for `generation` only if it is still current. */
+  insertJob(kind: ImageJobKind, imageId: string, eventId: number, maxAttempts: number, at: number, generation?: number | null): Promise<void>;
+  /**
+   * Queues a job that does not belong to an image. With a lane, a job identical to the one
+   * already waiting last in that lane is not queued twice (a file reported again, a hundred
+   * uploads of the same bytes): resolves to false then.
+   */
+  enqueue(job: NewJob, at: number): Promise<boolean>;
+  /** Takes the next due image job, round-robin across customers, or undefined. */
+  claim(now: number, leaseUntil: number, token: string): Promise<ImageJobRow | undefined>;
+  /** Takes the next due job of another queue, oldest first (`lanes`: respecting the order of its lane). */
+  claimInQueue(queue: Exclude<JobQueue, 'image'>, lanes: boolean, now: number, leaseUntil: number, token: string): Promise<JobRow | undefined>;
+  isOwned(id: number, token: string): Promise<boolean>;
+  /** Ends a job this runner holds; a done job of no image leaves the table. False: not held under `token`. */
+  finish(job: Pick<JobRow, 'id' | 'image_id'>, token: string, status: 'done' | 'failed', at: number, error?: string | null): Promise<boolean>;
+  /** Back in the queue at `runAt`; `countAttempt: false` when the attempt was no fault of the job's (a service outage, "not yet"). */
+  retry(id: number, token: string, runAt: number, error: string, countAttempt?: boolean): Promise<boolean>;
+  /**
+   * Jobs left `running`. At start-up the previous process is gone (the data-dir lock says so):
+   * these were running when it died.
+   */
+  running(): Promise<JobRow[]>;
+  /** Queues a job the previous process died running, counting the interruption; due at `runAt`. */
+  requeueInterrupted(job: Pick<JobRow, 'id' | 'lease_token'>, runAt: number, error: string): Promise<boolean>;
+  /**
+   * Jobs whose lease ran out without being finished or given back, except those still running
+   * here (`runningHere`: in this single-process design, the runner's own): their runner could
+   * not write the outcome (the database was busy, say).
+   */
+  expiredLeases(now: number, runningHere: Iterable<number>): Promise<JobRow[]>;
+  /**
+   * Fails a job found running without a runner, under the lease token it was found with;
+   * `interrupted`: the server stopped during it (counted like requeueInterrupted).
+   */
+  failFound(job: Pick<JobRow, 'id' | 'lease_token'>, at: number, error: string, interrupted: boolean): Promise<boolean>;
+  /** Puts a job stopped by a clean shutdown back in the queue, its attempt not counted. */
+  giveBack(id: number, token: string): Promise<boolean>;
+  jobsOfCurrentGeneration(imageId: string): Promise<Array<{ kind: ImageJobKind; status: JobStatus; last_error: string | null }>>;
+  /** Cancels the image's unfinished `kind` jobs older than `generation`; the ids of those cancelled. */
+  cancelOlder(imageId: string, kind: ImageJobKind, generation: number, at: number): Promise<number[]>;
+  /** Ids of the image's jobs still queued or running. */
+  unfinishedOf(imageId: string): Promise<number[]>;
+  /** Image jobs waiting (kept by triggers: one row per customer, never a scan of the jobs). */
+  countQueued(): Promise<number>;
+  /** Image jobs running. */
+  countRunning(): Promise<number>;
+  /** When the next queued job of `queue` is due (due or not: a backoff). */
+  nextRunAt(queue?: JobQueue): Promise<number | null>;
+}
+
+type Db = Kysely<Database>;
+type JobsExpressions = ExpressionBuilder<Database, 'jobs'>;
+
+/** The statuses of a job not finished yet, as literals so SQLite can match partial indexes. */
+const unfinished = () => [literal.lit<JobStatus>('queued'), literal.lit<JobStatus>('running')];
+
+export function createJobsRepo(sql: SqlExecutor): JobsRepo {
+  const event = params<{ type: EventType; image_id: string | null; payload: string; created_at: number }>();
+  const appendEvent = sql.prepare(event, (db) =>
+    db
+      .insertInto('outbox')
+      .values({ type: event.type, image_id: event.image_id, payload: event.payload, created_at: event.created_at })
+      .returning('id'),
   );
-  const pendingEvents = db.prepare<[number], OutboxRow>(
-    `SELECT * FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?`,
+  const limited = params<{ limit: number }>();
+  const pendingEvents = sql.prepare(limited, (db) =>
+    db.selectFrom('outbox').selectAll().where('dispatched_at', 'is', null).orderBy('id').limit(limited.limit),
   );
-  const markDispatched = db.prepare<[number, number]>(`UPDATE outbox SET dispatched_at = ? WHERE id = ?`);
+  const dispatched = params<{ id: number; at: number }>();
+  const markDispatched = sql.prepare(dispatched, (db) =>
+    db.updateTable('outbox').set({ dispatched_at: dispatched.at }).where('id', '=', dispatched.id),
+  );
+
   // INSERT … SELECT: an event for an image deleted meanwhile starts nothing, and neither does
-  // one for a generation a later reprocess has superseded (null: any generation). OR IGNORE
-  // makes dispatching the same event twice (crash between insert and mark) harmless.
-  const insertJob = db.prepare<[string, number, number, number, number, string, number | null]>(
-    `INSERT OR IGNORE INTO jobs (kind, queue, image_id, customer, generation, event_id, status, max_attempts, run_at, created_at)
-     SELECT ?, 'image', id, customer, generation, ?, 'queued', ?, ?, ? FROM images WHERE id = ? AND generation = coalesce(?, generation)`,
+  // one for a generation a later reprocess has superseded (null: any generation). DO NOTHING on
+  // the (event, kind) key makes dispatching the same event twice (crash between insert and mark)
+  // harmless. A parameter selected as a value is cast to its column's type: PostgreSQL would
+  // otherwise take it for text, and not write text into a number column.
+  const imageJob = params<{ kind: ImageJobKind; event_id: number; max_attempts: number; at: number; image_id: string; generation: number | null }>();
+  const insertJob = sql.prepare(imageJob, (db) =>
+    db
+      .insertInto('jobs')
+      .columns(['kind', 'queue', 'image_id', 'customer', 'generation', 'event_id', 'status', 'max_attempts', 'run_at', 'created_at'])
+      .expression((eb) =>
+        eb
+          .selectFrom('images')
+          .select((i) => [
+            i.cast(i.val(imageJob.kind), 'text').as('kind'),
+            literal.lit('image').as('queue'),
+            'id',
+            'customer',
+            'generation',
+            i.cast(i.val(imageJob.event_id), 'bigint').as('event_id'),
+            literal.lit('queued').as('status'),
+            i.cast(i.val(imageJob.max_attempts), 'integer').as('max_attempts'),
+            i.cast(i.val(imageJob.at), 'bigint').as('run_at'),
+            i.cast(i.val(imageJob.at), 'bigint').as('created_at'),
+          ])
+          .where('id', '=', imageJob.image_id)
+          .where((i) => i('generation', '=', i.fn.coalesce(i.val(imageJob.generation), i.ref('generation')))),
+      )
+      .onConflict((oc) => oc.doNothing()),
   );
-  const insertOther = db.prepare<[string, string, string | null, string, number, number, number]>(
-    `INSERT INTO jobs (kind, queue, lane, payload, status, max_attempts, run_at, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)`,
+
+  // A job of no image. With a lane, one statement both checks the lane's last job and inserts,
+  // so two callers cannot both see "not queued yet" and queue the same job twice.
+  const other = params<{ kind: JobKind; queue: JobQueue; lane: string | null; payload: string; max_attempts: number; at: number }>();
+  const newJobValues = (eb: ExpressionBuilder<Database, never>) => [
+    eb.cast(eb.val(other.kind), 'text').as('kind'),
+    eb.cast(eb.val(other.queue), 'text').as('queue'),
+    eb.cast(eb.val(other.lane), 'text').as('lane'),
+    eb.cast(eb.val(other.payload), 'text').as('payload'),
+    literal.lit('queued').as('status'),
+    eb.cast(eb.val(other.max_attempts), 'integer').as('max_attempts'),
+    eb.cast(eb.val(other.at), 'bigint').as('run_at'),
+    eb.cast(eb.val(other.at), 'bigint').as('created_at'),
+  ];
+  const newJobColumns = ['kind', 'queue', 'lane', 'payload', 'status', 'max_attempts', 'run_at', 'created_at'] as const;
+  const insertOther = sql.prepare(other, (db) =>
+    db.insertInto('jobs').columns(newJobColumns).expression(db.selectNoFrom(newJobValues)),
   );
-  const lastInLane = db.prepare<[string], Pick<JobRow, 'kind' | 'payload' | 'status'>>(
-    `SELECT kind, payload, status FROM jobs WHERE lane = ? ORDER BY id DESC LIMIT 1`,
+  const insertInLane = sql.prepare(other, (db) =>
+    db
+      .insertInto('jobs')
+      .columns(newJobColumns)
+      .expression(
+        db.selectNoFrom(newJobValues).where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom(
+                db.selectFrom('jobs').select(['kind', 'payload', 'status']).where('lane', '=', other.lane).orderBy('id', 'desc').limit(literal.lit(1)).as('last'),
+              )
+                .select(literal.lit(1).as('one'))
+                .where('last.status', '=', literal.lit('queued'))
+                .where('last.kind', '=', other.kind)
+                .where('last.payload', '=', other.payload),
+            ),
+          ),
+        ),
+      ),
   );
+
+  // Every claim is one UPDATE of the row a subquery picks (`pick`), so a claim is one statement
+  // on every dialect; on PostgreSQL the pick is where `FOR UPDATE SKIP LOCKED` goes, and two
+  // claimers never take one job. The constants are literals: SQLite uses a partial index
+  // (`… WHERE status = 'queued'`, `… WHERE waiting > 0`) only when the query says so literally.
+  const lease = params<Lease & { queue: JobQueue }>();
+  const claimWith = (db: Db, pick: (eb: JobsExpressions) => ReturnType<JobsExpressions['selectFrom']>) =>
+    db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: literal.lit('running'),
+        attempts: eb('attempts', '+', literal.lit(1)),
+        lease_until: lease.leaseUntil,
+        lease_token: lease.token,
+      }))
+      // The pick's row type depends on its tables, which Kysely cannot follow through `pick`;
+      // every pick selects one job id.
+      .where((eb) => eb('id', '=', pick(eb) as never))
+      .returningAll();
+
   // The other queues: oldest due job first. In a queue with lanes, a job waits while an earlier
   // job of its lane is queued or running, so work on one object (one file) keeps its order.
-  // Each claim is one UPDATE of the row a subquery picks: on PostgreSQL the subquery takes
-  // `FOR UPDATE SKIP LOCKED`, and two claimers never take one job. (Prepared before the image
-  // queue's claim, whose plan test/unit/fair-queue.test.ts pins as the last such statement.)
-  const claimInQueue = db.prepare<{ queue: string; now: number; leaseUntil: number; token: string }, JobRow>(
-    `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_token = @token
-     WHERE id = (
-       SELECT j.id FROM jobs j
-       WHERE j.queue = @queue AND j.status = 'queued' AND j.run_at <= @now
-       ORDER BY j.run_at, j.id LIMIT 1)
-     RETURNING *`,
-  );
-  const claimInLanes = db.prepare<{ queue: string; now: number; leaseUntil: number; token: string }, JobRow>(
-    `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_token = @token
-     WHERE id = (
-       SELECT j.id FROM jobs j
-       WHERE j.queue = @queue AND j.status = 'queued' AND j.run_at <= @now
-         AND NOT EXISTS (
-           SELECT 1 FROM jobs e
-           WHERE e.lane = j.lane AND e.id <> j.id AND (e.status = 'running' OR (e.status = 'queued' AND e.id < j.id)))
-       ORDER BY j.run_at, j.id LIMIT 1)
-     RETURNING *`,
-  );
+  const pickInQueue = (lanes: boolean) => (eb: JobsExpressions) => {
+    let due = eb
+      .selectFrom('jobs as j')
+      .select('j.id')
+      .where('j.queue', '=', lease.queue)
+      .where('j.status', '=', literal.lit('queued'))
+      .where('j.run_at', '<=', lease.now);
+    if (lanes) {
+      due = due.where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('jobs as e')
+              .select(literal.lit(1).as('one'))
+              .whereRef('e.lane', '=', 'j.lane')
+              .whereRef('e.id', '<>', 'j.id')
+              .where((e) =>
+                e.or([e('e.status', '=', literal.lit('running')), e.and([e('e.status', '=', literal.lit('queued')), e('e.id', '<', e.ref('j.id'))])]),
+              ),
+          ),
+        ),
+      );
+    }
+    return due.orderBy('j.run_at').orderBy('j.id').limit(literal.lit(1));
+  };
+  const claimInQueue = sql.prepare(lease, (db) => claimWith(db, pickInQueue(false)));
+  const claimInLanes = sql.prepare(lease, (db) => claimWith(db, pickInQueue(true)));
+
   // Round-robin across customers: the least recently served customer with a job that is due
   // gets its oldest due job. Customers are walked in `job_queues_next` order and each costs one
   // probe of `jobs_queued_by_customer`, however many jobs wait (migration 005 explains the
-  // bookkeeping; the unit tests pin the query plan).
-  const claim = db.prepare<{ now: number; leaseUntil: number; token: string }, ImageJobRow>(
-    `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = @leaseUntil, lease_token = @token
-     WHERE id = (
-       SELECT j.id FROM job_queues q
-       JOIN jobs j ON j.id = (
-         SELECT due.id FROM jobs due
-         WHERE due.status = 'queued' AND due.customer = q.customer AND due.run_at <= @now
-         ORDER BY due.run_at, due.id LIMIT 1)
-       WHERE q.waiting > 0
-       ORDER BY q.served_seq, q.customer
-       LIMIT 1)
-     RETURNING *`,
+  // bookkeeping; test/unit/fair-queue.test.ts pins the query plan). Kysely writes the statement
+  // of before clause for clause, so SQLite keeps the plan.
+  const imageLease = params<Lease>();
+  const claim = sql.prepare(imageLease, (db) =>
+    claimWith(db, (eb) =>
+      eb
+        .selectFrom('job_queues as q')
+        .innerJoin('jobs as j', (join) =>
+          join.on((on) =>
+            on(
+              'j.id',
+              '=',
+              on
+                .selectFrom('jobs as due')
+                .select('due.id')
+                .where('due.status', '=', literal.lit('queued'))
+                .whereRef('due.customer', '=', 'q.customer')
+                .where('due.run_at', '<=', imageLease.now)
+                .orderBy('due.run_at')
+                .orderBy('due.id')
+                .limit(literal.lit(1)),
+            ),
+          ),
+        )
+        .select('j.id')
+        .where('q.waiting', '>', literal.lit(0))
+        .orderBy('q.served_seq')
+        .orderBy('q.customer')
+        .limit(literal.lit(1)) as never,
+    ),
   );
-  const owned = db.prepare<[number, string], JobRow>(
-    `SELECT * FROM jobs WHERE id = ? AND status = 'running' AND lease_token = ?`,
+
+  const held = params<{ id: number; token: string }>();
+  const owned = sql.prepare(held, (db) =>
+    db.selectFrom('jobs').select('id').where('id', '=', held.id).where('status', '=', literal.lit('running')).where('lease_token', '=', held.token),
   );
-  const finish = db.prepare<[JobStatus, number, string | null, number, string]>(
-    `UPDATE jobs SET status = ?, finished_at = ?, last_error = ?, lease_until = NULL, lease_token = NULL
-     WHERE id = ? AND status = 'running' AND lease_token = ?`,
+  const ending = params<{ id: number; token: string; status: 'done' | 'failed'; at: number; error: string | null }>();
+  const finish = sql.prepare(ending, (db) =>
+    db
+      .updateTable('jobs')
+      .set({ status: ending.status, finished_at: ending.at, last_error: ending.error, lease_until: null, lease_token: null })
+      .where('id', '=', ending.id)
+      .where('status', '=', literal.lit('running'))
+      .where('lease_token', '=', ending.token),
   );
   // A job that does not belong to an image leaves the table when done: nothing would ever
   // remove it (an image's jobs go with their image), and its effects are recorded elsewhere.
-  const removeDone = db.prepare<[number, string]>(
-    `DELETE FROM jobs WHERE id = ? AND status = 'running' AND lease_token = ? AND image_id IS NULL`,
+  const removeDone = sql.prepare(held, (db) =>
+    db
+      .deleteFrom('jobs')
+      .where('id', '=', held.id)
+      .where('status', '=', literal.lit('running'))
+      .where('lease_token', '=', held.token)
+      .where('image_id', 'is', null),
   );
-  const retry = db.prepare<[number, string, number, number, string]>(
-    `UPDATE jobs SET status = 'queued', run_at = ?, last_error = ?, attempts = attempts - ?, lease_until = NULL, lease_token = NULL
-     WHERE id = ? AND status = 'running' AND lease_token = ?`,
+  const again = params<{ id: number; token: string; run_at: number; error: string; uncounted: number }>();
+  const retry = sql.prepare(again, (db) =>
+    db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: literal.lit('queued'),
+        run_at: again.run_at,
+        last_error: again.error,
+        attempts: eb('attempts', '-', again.uncounted),
+        lease_until: null,
+        lease_token: null,
+      }))
+      .where('id', '=', again.id)
+      .where('status', '=', literal.lit('running'))
+      .where('lease_token', '=', again.token),
   );
+  // Found running at start (or with its lease run out): the token it was found with may be
+  // NULL, so it is compared with IS NOT DISTINCT FROM (what SQLite's `IS` was; PostgreSQL
+  // rejects `IS $1`).
+  const interrupted = params<{ id: number; token: string | null; run_at: number; error: string }>();
   // Back to the queue with its attempt counted: the process running it died (found at start).
-  const requeueInterrupted = db.prepare<[number, string, number, string | null]>(
-    `UPDATE jobs SET status = 'queued', run_at = ?, last_error = ?, interruptions = interruptions + 1,
-            lease_until = NULL, lease_token = NULL
-     WHERE id = ? AND status = 'running' AND lease_token IS ?`,
+  const requeueInterrupted = sql.prepare(interrupted, (db) =>
+    db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: literal.lit('queued'),
+        run_at: interrupted.run_at,
+        last_error: interrupted.error,
+        interruptions: eb('interruptions', '+', literal.lit(1)),
+        lease_until: null,
+        lease_token: null,
+      }))
+      .where('id', '=', interrupted.id)
+      .where('status', '=', literal.lit('running'))
+      .where('lease_token', 'is not distinct from', interrupted.token),
+  );
+  const found = params<{ id: number; token: string | null; at: number; error: string; interrupted: number }>();
+  const failFound = sql.prepare(found, (db) =>
+    db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: literal.lit('failed'),
+        finished_at: found.at,
+        last_error: found.error,
+        interruptions: eb('interruptions', '+', found.interrupted),
+        lease_until: null,
+        lease_token: null,
+      }))
+      .where('id', '=', found.id)
+      .where('status', '=', literal.lit('running'))
+      .where('lease_token', 'is not distinct from', found.token),
   );
   // Back to the queue as if never claimed: stopped by a clean shutdown, through no fault of its own.
-  const giveBack = db.prepare<[number, string]>(
-    `UPDATE jobs SET status = 'queued', attempts = max(0, attempts - 1), lease_until = NULL, lease_token = NULL
-     WHERE id = ? AND status = 'running' AND lease_token = ?`,
+  const giveBack = sql.prepare(held, (db, fns) =>
+    db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: literal.lit('queued'),
+        attempts: fns.greatest(literal.lit(0), eb('attempts', '-', literal.lit(1))),
+        lease_until: null,
+        lease_token: null,
+      }))
+      .where('id', '=', held.id)
+      .where('status', '=', literal.lit('running'))
+      .where('lease_token', '=', held.token),
   );
-  const running = db.prepare<[], JobRow>(`SELECT * FROM jobs WHERE status = 'running' ORDER BY id`);
-  const expired = db.prepare<[number, string], JobRow>(
-    `SELECT * FROM jobs WHERE status = 'running' AND lease_until < ?
-       AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id`,
+  const running = sql.prepare(params(), (db) => db.selectFrom('jobs').selectAll().where('status', '=', literal.lit('running')).orderBy('id'));
+  // The runner's own jobs are left out in JavaScript rather than in SQL: they are a handful (one
+  // per slot), as are the running jobs whose lease ran out, and a list bound as one parameter
+  // would need each dialect's JSON table function (SQLite json_each, PostgreSQL unnest).
+  const at = params<{ now: number }>();
+  const expired = sql.prepare(at, (db) =>
+    db.selectFrom('jobs').selectAll().where('status', '=', literal.lit('running')).where('lease_until', '<', at.now).orderBy('id'),
   );
-  const failFound = db.prepare<[number, string, number, number, string | null]>(
-    `UPDATE jobs SET status = 'failed', finished_at = ?, last_error = ?, interruptions = interruptions + ?,
-            lease_until = NULL, lease_token = NULL
-     WHERE id = ? AND status = 'running' AND lease_token IS ?`,
-  );
-  const generationJobs = db.prepare<[string], { kind: ImageJobKind; status: JobStatus; last_error: string | null }>(
-    `SELECT j.kind, j.status, j.last_error FROM jobs j JOIN images i ON i.id = j.image_id
-     WHERE j.image_id = ? AND j.generation = i.generation`,
+  const ofImage = params<{ image_id: string }>();
+  const generationJobs = sql.prepare(ofImage, (db) =>
+    db
+      .selectFrom('jobs as j')
+      .innerJoin('images as i', 'i.id', 'j.image_id')
+      .select(['j.kind', 'j.status', 'j.last_error'])
+      .where('j.image_id', '=', ofImage.image_id)
+      .whereRef('j.generation', '=', 'i.generation'),
   );
   // Superseded processing of an image: queued jobs never run, a running one loses its lease
   // (its results can no longer commit) and is stopped by the runner.
-  const cancelKind = db.prepare<[number, string, string, number], { id: number }>(
-    `UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_until = NULL, lease_token = NULL
-     WHERE image_id = ? AND kind = ? AND status IN ('queued', 'running') AND generation < ?
-     RETURNING id`,
+  const older = params<{ at: number; image_id: string; kind: ImageJobKind; generation: number }>();
+  const cancelKind = sql.prepare(older, (db) =>
+    db
+      .updateTable('jobs')
+      .set({ status: literal.lit('cancelled'), finished_at: older.at, lease_until: null, lease_token: null })
+      .where('image_id', '=', older.image_id)
+      .where('kind', '=', older.kind)
+      .where('status', 'in', unfinished())
+      .where('generation', '<', older.generation)
+      .returning('id'),
   );
-  const unfinishedOf = db.prepare<[string], { id: number }>(
-    `SELECT id FROM jobs WHERE image_id = ? AND status IN ('queued', 'running')`,
+  const unfinishedOf = sql.prepare(ofImage, (db) =>
+    db.selectFrom('jobs').select('id').where('image_id', '=', ofImage.image_id).where('status', 'in', unfinished()),
   );
   // Kept by triggers (migration 005): one row per customer, never a scan of the jobs.
-  const countQueued = db.prepare<[], { n: number }>(`SELECT coalesce(sum(waiting), 0) AS n FROM job_queues WHERE waiting > 0`);
-  const countRunning = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = 'running' AND queue = 'image'`);
-  const nextRunAt = db.prepare<[string], { run_at: number | null }>(
-    `SELECT min(run_at) AS run_at FROM jobs WHERE status = 'queued' AND queue = ?`,
+  const countQueued = sql.prepare(params(), (db) =>
+    db
+      .selectFrom('job_queues')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('waiting'), literal.lit(0)).as('n'))
+      .where('waiting', '>', literal.lit(0)),
+  );
+  const countRunning = sql.prepare(params(), (db) =>
+    db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', literal.lit('running'))
+      .where('queue', '=', literal.lit('image')),
+  );
+  const ofQueue = params<{ queue: JobQueue }>();
+  const nextRunAt = sql.prepare(ofQueue, (db) =>
+    db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.min<number | null>('run_at').as('run_at'))
+      .where('status', '=', literal.lit('queued'))
+      .where('queue', '=', ofQueue.queue),
   );
 
   return {
-    appendEvent(type: EventType, imageId: string | null, payload: object, at: number): number {
-      return Number(appendEvent.run(type, imageId, JSON.stringify(payload), at).lastInsertRowid);
+    appendEvent: async (type, imageId, payload, created_at) =>
+      Number((await appendEvent.first({ type, image_id: imageId, payload: JSON.stringify(payload), created_at }))!.id),
+    pendingEvents: (limit) => pendingEvents.all({ limit }),
+    markDispatched: async (id, at) => void (await markDispatched.run({ id, at })),
+    insertJob: async (kind, imageId, eventId, maxAttempts, at, generation = null) =>
+      void (await insertJob.run({ kind, event_id: eventId, max_attempts: maxAttempts, at, image_id: imageId, generation })),
+    async enqueue(job, at) {
+      const args = {
+        kind: job.kind,
+        queue: QUEUE_OF[job.kind],
+        lane: job.lane ?? null,
+        payload: JSON.stringify(job.payload ?? {}),
+        max_attempts: job.maxAttempts,
+        at,
+      };
+      return (await (job.lane ? insertInLane : insertOther).run(args)) > 0;
     },
-    pendingEvents: (limit: number) => pendingEvents.all(limit),
-    markDispatched: (id: number, at: number) => void markDispatched.run(at, id),
-    /** Queues a job for the image's current generation, or for `generation` only if it is still current. */
-    insertJob(kind: ImageJobKind, imageId: string, eventId: number, maxAttempts: number, at: number, generation: number | null = null) {
-      insertJob.run(kind, eventId, maxAttempts, at, at, imageId, generation);
-    },
-    /**
-     * Queues a job that does not belong to an image. With a lane, a job identical to the one
-     * already waiting last in that lane is not queued twice (a file reported again, a hundred
-     * uploads of the same bytes): returns false then.
-     */
-    enqueue(job: NewJob, at: number): boolean {
-      const payload = JSON.stringify(job.payload ?? {});
-      if (job.lane) {
-        const last = lastInLane.get(job.lane);
-        if (last && last.status === 'queued' && last.kind === job.kind && last.payload === payload) return false;
-      }
-      insertOther.run(job.kind, QUEUE_OF[job.kind], job.lane ?? null, payload, job.maxAttempts, at, at);
-      return true;
-    },
-    /** Takes the next due image job, round-robin across customers, or undefined. */
-    claim: (now: number, leaseUntil: number, token: string) => claim.get({ now, leaseUntil, token }),
-    /** Takes the next due job of another queue, oldest first (`lanes`: respecting the order of its lane). */
-    claimInQueue: (queue: Exclude<JobQueue, 'image'>, lanes: boolean, now: number, leaseUntil: number, token: string) =>
-      (lanes ? claimInLanes : claimInQueue).get({ queue, now, leaseUntil, token }),
-    isOwned: (id: number, token: string) => owned.get(id, token) !== undefined,
-    /** Ends a job this runner holds; a done job of no image leaves the table (removeDone). */
-    finish: (job: Pick<JobRow, 'id' | 'image_id'>, token: string, status: 'done' | 'failed', at: number, error: string | null = null) =>
-      status === 'done' && job.image_id === null ? removeDone.run(job.id, token).changes > 0 : finish.run(status, at, error, job.id, token).changes > 0,
-    /** Back in the queue at `runAt`; `countAttempt: false` when the attempt was no fault of the job's (a service outage, "not yet"). */
-    retry: (id: number, token: string, runAt: number, error: string, countAttempt = true) =>
-      retry.run(runAt, error, countAttempt ? 0 : 1, id, token).changes > 0,
-    /**
-     * Jobs left `running`. At start-up the previous process is gone (the data-dir lock says so):
-     * these were running when it died.
-     */
+    claim: (now, leaseUntil, token) => claim.first({ now, leaseUntil, token }) as Promise<ImageJobRow | undefined>,
+    claimInQueue: (queue, lanes, now, leaseUntil, token) => (lanes ? claimInLanes : claimInQueue).first({ queue, now, leaseUntil, token }),
+    isOwned: async (id, token) => (await owned.first({ id, token })) !== undefined,
+    finish: async (job, token, status, at, error = null) =>
+      (status === 'done' && job.image_id === null
+        ? await removeDone.run({ id: job.id, token })
+        : await finish.run({ id: job.id, token, status, at, error })) > 0,
+    retry: async (id, token, runAt, error, countAttempt = true) =>
+      (await retry.run({ id, token, run_at: runAt, error, uncounted: countAttempt ? 0 : 1 })) > 0,
     running: () => running.all(),
-    /** Queues a job the previous process died running, counting the interruption; due at `runAt`. */
-    requeueInterrupted: (job: Pick<JobRow, 'id' | 'lease_token'>, runAt: number, error: string) =>
-      requeueInterrupted.run(runAt, error, job.id, job.lease_token).changes > 0,
-    /**
-     * Jobs whose lease ran out without being finished or given back, except those still running
-     * here (`runningHere`: in this single-process design, the runner's own): their runner could
-     * not write the outcome (the database was busy, say).
-     */
-    expiredLeases: (now: number, runningHere: Iterable<number>) => expired.all(now, JSON.stringify([...runningHere])),
-    /**
-     * Fails a job found running without a runner, under the lease token it was found with;
-     * `interrupted`: the server stopped during it (counted like requeueInterrupted).
-     */
-    failFound: (job: Pick<JobRow, 'id' | 'lease_token'>, at: number, error: string, interrupted: boolean) =>
-      failFound.run(at, error, interrupted ? 1 : 0, job.id, job.lease_token).changes > 0,
-    /** Puts a job stopped by a clean shutdown back in the queue, its attempt not counted. */
-    giveBack: (id: number, token: string) => giveBack.run(id, token).changes > 0,
-    jobsOfCurrentGeneration: (imageId: string) => generationJobs.all(imageId),
-    /** Cancels the image's unfinished `kind` jobs older than `generation`; the ids of those cancelled. */
-    cancelOlder: (imageId: string, kind: ImageJobKind, generation: number, at: number) =>
-      cancelKind.all(at, imageId, kind, generation).map((r) => r.id),
-    /** Ids of the image's jobs still queued or running. */
-    unfinishedOf: (imageId: string) => unfinishedOf.all(imageId).map((r) => r.id),
-    countQueued: () => countQueued.get()!.n,
-    countRunning: () => countRunning.get()!.n,
-    /** When the next queued job of `queue` is due (due or not: a backoff). */
-    nextRunAt: (queue: JobQueue = 'image') => nextRunAt.get(queue)?.run_at ?? null,
+    requeueInterrupted: async (job, runAt, error) =>
+      (await requeueInterrupted.run({ id: job.id, token: job.lease_token, run_at: runAt, error })) > 0,
+    async expiredLeases(now, runningHere) {
+      const here = new Set(runningHere);
+      return (await expired.all({ now })).filter((job) => !here.has(job.id));
+    },
+    failFound: async (job, at, error, interrupted) =>
+      (await failFound.run({ id: job.id, token: job.lease_token, at, error, interrupted: interrupted ? 1 : 0 })) > 0,
+    giveBack: async (id, token) => (await giveBack.run({ id, token })) > 0,
+    jobsOfCurrentGeneration: (imageId) => generationJobs.all({ image_id: imageId }) as ReturnType<JobsRepo['jobsOfCurrentGeneration']>,
+    cancelOlder: async (imageId, kind, generation, at) => (await cancelKind.all({ at, image_id: imageId, kind, generation })).map((r) => r.id),
+    unfinishedOf: async (imageId) => (await unfinishedOf.all({ image_id: imageId })).map((r) => r.id),
+    countQueued: async () => Number((await countQueued.first())!.n),
+    countRunning: async () => Number((await countRunning.first())!.n),
+    nextRunAt: async (queue = 'image') => (await nextRunAt.first({ queue }))?.run_at ?? null,
   };
 }
-
-export type JobsRepo = ReturnType<typeof createJobsRepo>;

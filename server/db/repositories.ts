@@ -1,5 +1,6 @@
 import { createImagesRepo, type ImagesRepo } from './images.repo.js';
 import { createIntegrityRepo, type IntegrityRepo } from './integrity.repo.js';
+import { createJobsRepo, type JobsRepo } from './jobs.repo.js';
 import { createKeysRepo, type KeysRepo } from './keys.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
@@ -11,6 +12,7 @@ import { createWatchRepo, type WatchRepo } from './watch.repo.js';
 export interface Repositories {
   images: ImagesRepo;
   integrity: IntegrityRepo;
+  jobs: JobsRepo;
   keys: KeysRepo;
   progress: ProgressRepo;
   stats: StatsRepo;
@@ -23,6 +25,7 @@ export function createRepositories(sql: SqlExecutor): Repositories {
   return {
     images: createImagesRepo(sql),
     integrity: createIntegrityRepo(sql),
+    jobs: createJobsRepo(sql),
     keys: createKeysRepo(sql),
     progress: createProgressRepo(sql),
     stats: createStatsRepo(sql),

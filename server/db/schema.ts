@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { ImageStatus, VariantStatus } from '../api/enums.js';
+import type { EventType, JobKind, JobQueue, JobStatus } from '../jobs/kinds.js';
 
 /**
  * The tables as the query builder sees them (Kysely's `Database` interface), written to match
@@ -90,7 +91,7 @@ export interface VariantsTable {
 
 export interface OutboxTable {
   id: Generated<number>;
-  type: string;
+  type: EventType;
   image_id: string | null;
   /** JSON text. */
   payload: string;
@@ -100,8 +101,9 @@ export interface OutboxTable {
 
 export interface JobsTable {
   id: Generated<number>;
-  kind: string;
-  queue: string;
+  kind: JobKind;
+  /** Which slots it takes (jobs/kinds.ts). */
+  queue: JobQueue;
   image_id: string | null;
   customer: string | null;
   generation: number | null;
@@ -109,7 +111,7 @@ export interface JobsTable {
   lane: string | null;
   /** JSON text. */
   payload: Generated<string>;
-  status: string;
+  status: JobStatus;
   attempts: Generated<number>;
   max_attempts: number;
   interruptions: Generated<number>;

@@ -56,6 +56,8 @@ export interface SqlFunctions {
    * others kept (SQLite json_set; PostgreSQL `jsonb ||`). NULL sets a member to null.
    */
   jsonSet(column: string, members: ReadonlyArray<readonly [name: string, value: Expression<unknown>]>): RawBuilder<string>;
+  /** The largest of these numbers (SQLite's scalar max; PostgreSQL greatest). */
+  greatest(...values: Expression<number>[]): RawBuilder<number>;
 }
 
 /** A named parameter inside a built query, bound to the call's argument of that name. */

@@ -1,6 +1,6 @@
 import { sql as literal, type Selectable } from 'kysely';
 import { EXTENSIONS } from '../media/formats.js';
-import type { EventType, SyncJobKind } from '../jobs/kinds.js';
+import type { EventType, JobQueue, JobStatus, SyncJobKind } from '../jobs/kinds.js';
 import type { JobsTable, OutboxTable, S3OriginalsTable, S3SyncPartsTable, S3SyncStateTable } from './schema.js';
 import { params, type SqlExecutor } from './sql-executor.js';
 
@@ -127,9 +127,10 @@ export interface SyncRepo {
 export function createSyncRepo(sql: SqlExecutor): SyncRepo {
   // The constants that select partial indexes (`jobs_due_by_queue`: status = 'queued';
   // `s3_originals_lru`: local = 1 AND synced_at IS NOT NULL) are literals, so SQLite uses them.
-  const SYNC = literal.lit('sync');
-  const QUEUED = literal.lit('queued');
-  const FAILED = literal.lit('failed');
+  const SYNC = literal.lit<JobQueue>('sync');
+  const QUEUED = literal.lit<JobStatus>('queued');
+  const FAILED = literal.lit<JobStatus>('failed');
+  const RUNNING = literal.lit<JobStatus>('running');
 
   const state = sql.prepare(params(), (db) => db.selectFrom('s3_sync_state').selectAll().where('id', '=', literal.lit(1)));
   const cursor = params<{ cursor: number }>();
@@ -308,7 +309,7 @@ export function createSyncRepo(sql: SqlExecutor): SyncRepo {
               .innerJoin('jobs as j', 'j.image_id', 'i.id')
               .select(literal.lit(1).as('one'))
               .whereRef('i.sha256', '=', 'o.sha256')
-              .where('j.status', 'in', [QUEUED, literal.lit('running')]),
+              .where('j.status', 'in', [QUEUED, RUNNING]),
           ),
         ),
       )

@@ -4,7 +4,7 @@ import client from 'prom-client';
  * Prometheus metrics, in a registry per server instance (tests run several servers in one
  * process). Gauges read their value from the database when scraped, so they are never stale.
  */
-export function createMetrics(sources: { queuedJobs: () => number; runningJobs: () => number }) {
+export function createMetrics(sources: { queuedJobs: () => Promise<number>; runningJobs: () => Promise<number> }) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'darkroom_process_' });
 
@@ -18,16 +18,16 @@ export function createMetrics(sources: { queuedJobs: () => number; runningJobs: 
     name: 'darkroom_jobs_queued',
     help: 'Jobs waiting to run',
     registers: [registry],
-    collect() {
-      this.set(sources.queuedJobs());
+    async collect() {
+      this.set(await sources.queuedJobs());
     },
   });
   new client.Gauge({
     name: 'darkroom_jobs_running',
     help: 'Jobs running now',
     registers: [registry],
-    collect() {
-      this.set(sources.runningJobs());
+    async collect() {
+      this.set(await sources.runningJobs());
     },
   });
   const processing = new client.Histogram({

@@ -5,8 +5,8 @@ import { AppError } from '../errors.js';
  * renders, when they come) are all refused with 429 while `--max-queued-jobs` jobs wait, so no
  * way in can fill the queue past the limit and starve the others.
  */
-export function assertQueueHasRoom(jobs: { countQueued(): number }, maxQueuedJobs: number): void {
-  if (jobs.countQueued() >= maxQueuedJobs) {
+export async function assertQueueHasRoom(jobs: { countQueued(): Promise<number> }, maxQueuedJobs: number): Promise<void> {
+  if ((await jobs.countQueued()) >= maxQueuedJobs) {
     throw new AppError('too_many_requests', 'the processing queue is full; try again shortly', { 'Retry-After': '30' });
   }
 }

@@ -1,4 +1,3 @@
-import type { JobsRepo } from '../db/jobs.repo.js';
 import type { DatabasePort } from '../db/port.js';
 import type { Clock } from '../util/clock.js';
 import { EVENT_JOBS } from './kinds.js';
@@ -11,30 +10,31 @@ const BATCH = 200;
  * (event, kind), so a crash at any point neither loses nor doubles work.
  */
 export function createDispatcher(deps: {
-  jobs: JobsRepo;
   database: Pick<DatabasePort, 'unitOfWork'>;
   clock: Clock;
   maxAttempts: number;
 }) {
-  const { jobs, clock } = deps;
+  const { clock } = deps;
   return {
     async dispatch(): Promise<number> {
       let total = 0;
       for (;;) {
-        const events = jobs.pendingEvents(BATCH);
-        if (!events.length) return total;
-        await deps.database.unitOfWork(async () => {
+        // Read inside the unit of work too: two dispatches never read the same pending events.
+        const dispatched = await deps.database.unitOfWork(async ({ jobs }) => {
+          const events = await jobs.pendingEvents(BATCH);
           const now = clock.now();
           for (const event of events) {
             const kinds = EVENT_JOBS[event.type] ?? [];
             // A reprocess names its generation: when a later one superseded it before this
             // event was dispatched (a restart in between), it starts nothing.
             const generation = kinds.length ? generationOf(event.payload) : null;
-            if (event.image_id) for (const kind of kinds) jobs.insertJob(kind, event.image_id, event.id, deps.maxAttempts, now, generation);
-            jobs.markDispatched(event.id, now);
+            if (event.image_id) for (const kind of kinds) await jobs.insertJob(kind, event.image_id, event.id, deps.maxAttempts, now, generation);
+            await jobs.markDispatched(event.id, now);
           }
+          return events.length;
         });
-        total += events.length;
+        if (!dispatched) return total;
+        total += dispatched;
       }
     },
   };

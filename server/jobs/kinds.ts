@@ -44,6 +44,9 @@ export const QUEUE_OF = {
 export type ImageJobKind = { [K in JobKind]: (typeof QUEUE_OF)[K] extends 'image' ? K : never }[JobKind];
 export type SyncJobKind = { [K in JobKind]: (typeof QUEUE_OF)[K] extends 'sync' ? K : never }[JobKind];
 
+/** Where a job stands; a done job of no image leaves the table instead (db/jobs.repo.ts `finish`). */
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
 export const kindsOf = (queue: JobQueue): JobKind[] => JOB_KINDS.filter((kind) => QUEUE_OF[kind] === queue);
 
 /** Events written to the outbox, and the image jobs each one starts. */

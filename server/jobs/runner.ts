@@ -89,7 +89,7 @@ export interface QueueSetup {
   /** At shutdown, how long its running jobs may finish before they are stopped and given back. */
   stopGraceMs?: number;
   /** False: claim nothing of this queue now (looked at again at the next poll). */
-  hasRoom?: () => boolean;
+  hasRoom?: () => boolean | Promise<boolean>;
   /** The queue needs an outside service: nothing is claimed while it is down. */
   outage?: OutagePause;
 }
@@ -168,6 +168,9 @@ export function createJobRunner(options: RunnerOptions) {
   events.setMaxListeners(0);
   let timer: NodeJS.Timeout | undefined;
   let scheduled = false;
+  /** A tick awaits the database: one at a time, and a kick during one runs another after it. */
+  let ticking = false;
+  let kickedWhileTicking = false;
   let stopped = true;
   let nextLapseCheck = 0;
 
@@ -177,13 +180,30 @@ export function createJobRunner(options: RunnerOptions) {
     return n;
   };
 
-  function tick() {
+  async function tick() {
     scheduled = false;
     if (stopped) return;
+    if (ticking) {
+      kickedWhileTicking = true;
+      return;
+    }
+    ticking = true;
+    try {
+      await claimDueJobs();
+    } finally {
+      ticking = false;
+      if (kickedWhileTicking) {
+        kickedWhileTicking = false;
+        kick();
+      }
+    }
+  }
+
+  async function claimDueJobs() {
     try {
       if (clock.now() >= nextLapseCheck) {
         nextLapseCheck = clock.now() + LAPSE_CHECK_MS;
-        recoverLapsed();
+        await recoverLapsed();
       }
       let wait: number | undefined;
       for (const q of queues) {
@@ -192,21 +212,29 @@ export function createJobRunner(options: RunnerOptions) {
         // Every slot busy: the next job to finish kicks the engine; polling now would only spin.
         if (runningIn(q) >= q.concurrency) continue;
         const pollMs = q.pollMs ?? IDLE_POLL_MS;
-        if (q.hasRoom && !q.hasRoom()) {
+        if (q.hasRoom && !(await q.hasRoom())) {
           wait = Math.min(wait ?? pollMs, pollMs);
           continue;
         }
         while (runningIn(q) < q.concurrency) {
           const token = crypto.randomUUID();
           const now = clock.now();
-          const job = q.name === 'image' ? repo.claim(now, now + q.leaseMs, token) : repo.claimInQueue(q.name, q.lanes ?? false, now, now + q.leaseMs, token);
+          const job =
+            q.name === 'image'
+              ? await repo.claim(now, now + q.leaseMs, token)
+              : await repo.claimInQueue(q.name, q.lanes ?? false, now, now + q.leaseMs, token);
           if (!job) break;
+          // Stopped while the claim was on its way: the job goes back as a shutdown's would.
+          if (stopped) {
+            await repo.giveBack(job.id, token);
+            break;
+          }
           start(job, token, q);
         }
         if (runningIn(q) >= q.concurrency) continue;
         // A job due but not claimed waits for its lane (whose job kicks when it settles) or for
         // room: only a job due later needs the timer sooner than the poll.
-        const next = repo.nextRunAt(q.name);
+        const next = await repo.nextRunAt(q.name);
         const now = clock.now();
         const due = next === null || next <= now ? pollMs : Math.min(pollMs, next - now);
         wait = Math.min(wait ?? due, due);
@@ -225,15 +253,15 @@ export function createJobRunner(options: RunnerOptions) {
    * Jobs whose lease ran out without an outcome, not running here: their runner could not
    * write how the attempt ended. The attempt counts; past the last one the job fails for good.
    */
-  function recoverLapsed() {
-    const lapsed = repo.expiredLeases(clock.now(), [...inFlight.values()].map((f) => f.job.id)).filter(runsHere);
+  async function recoverLapsed() {
+    const lapsed = (await repo.expiredLeases(clock.now(), [...inFlight.values()].map((f) => f.job.id))).filter(runsHere);
     if (!lapsed.length) return;
     logger.warn({ lapsed: lapsed.map((j) => j.id) }, 'jobs whose lease ran out without an outcome are queued again');
     for (const job of lapsed) {
       if (job.attempts >= job.max_attempts) {
         void giveUpFound(job, new JobError('the outcome of this job\'s last attempt could not be recorded', 'processing_failed', false), false);
       } else if (job.lease_token) {
-        repo.retry(job.id, job.lease_token, clock.now() + backoffFor(job), 'the outcome of this attempt could not be recorded');
+        await repo.retry(job.id, job.lease_token, clock.now() + backoffFor(job), 'the outcome of this attempt could not be recorded');
       }
     }
   }
@@ -246,12 +274,12 @@ export function createJobRunner(options: RunnerOptions) {
    * the other customers' jobs run between two tries of one that may crash again.
    */
   async function recoverInterrupted() {
-    const interrupted = repo.running().filter(runsHere);
+    const interrupted = (await repo.running()).filter(runsHere);
     for (const job of interrupted) {
       const times = job.interruptions + 1;
       const message = `the server stopped during this job ${times === 1 ? 'once' : `${times} times`}`;
       if (job.attempts >= job.max_attempts) await giveUpFound(job, new JobError(message, 'processing_failed', false), true);
-      else repo.requeueInterrupted(job, clock.now() + backoffFor(job), message);
+      else await repo.requeueInterrupted(job, clock.now() + backoffFor(job), message);
     }
     if (interrupted.length) logger.warn({ jobs: interrupted.map((j) => ({ id: j.id, kind: j.kind, attempts: j.attempts })) }, 'jobs interrupted by the previous stop are queued again or, out of attempts, failed');
   }
@@ -264,7 +292,7 @@ export function createJobRunner(options: RunnerOptions) {
   async function giveUpFound(job: JobRow, error: JobError, interrupted: boolean) {
     try {
       const failed = await options.unitOfWork(async (repos) => {
-        if (!repo.failFound(job, clock.now(), error.message, interrupted)) return false;
+        if (!(await repos.jobs.failFound(job, clock.now(), error.message, interrupted))) return false;
         await handlerOf(job).giveUp(job, error, repos);
         return true;
       });
@@ -288,7 +316,7 @@ export function createJobRunner(options: RunnerOptions) {
   function kick() {
     if (scheduled || stopped) return;
     scheduled = true;
-    setImmediate(tick);
+    setImmediate(() => void tick());
   }
 
   function start(job: JobRow, token: string, q: Queue) {
@@ -313,7 +341,7 @@ export function createJobRunner(options: RunnerOptions) {
         if (controller.signal.aborted) return false;
         completed = await options.unitOfWork(async (repos) => {
           // Checked again inside: the job may have been stopped while the unit of work waited its turn.
-          if (controller.signal.aborted || !repo.finish(job, token, 'done', clock.now())) return false;
+          if (controller.signal.aborted || !(await repos.jobs.finish(job, token, 'done', clock.now()))) return false;
           await apply(repos);
           return true;
         });
@@ -321,7 +349,7 @@ export function createJobRunner(options: RunnerOptions) {
       },
       whileOwned: (fn) =>
         options.unitOfWork(async (repos) => {
-          if (!repo.isOwned(job.id, token)) return false;
+          if (!(await repos.jobs.isOwned(job.id, token))) return false;
           await fn(repos);
           return true;
         }),
@@ -352,20 +380,20 @@ export function createJobRunner(options: RunnerOptions) {
     // The service may be down rather than this job failing: then the attempt does not count,
     // and the queue waits for the service (its pause claims nothing meanwhile).
     if (error.retryable && error.how.mayBeOutage && q.outage && (await q.outage.confirm())) {
-      if (repo.retry(job.id, token, clock.now(), error.message, false)) settle(job, 'deferred', started);
+      if (await repo.retry(job.id, token, clock.now(), error.message, false)) settle(job, 'deferred', started);
       return;
     }
     const counted = error.how.countAttempt !== false;
     if (error.retryable && (!counted || job.attempts < job.max_attempts)) {
       const delay = error.how.retryInMs ?? backoffFor(job);
-      if (repo.retry(job.id, token, clock.now() + delay, error.message, counted)) {
+      if (await repo.retry(job.id, token, clock.now() + delay, error.message, counted)) {
         if (counted) logger.warn({ ...log, err: error.message, retryInMs: delay }, 'job failed, will retry');
         settle(job, 'retry', started);
       }
       return;
     }
     const failed = await options.unitOfWork(async (repos) => {
-      if (!repo.finish(job, token, 'failed', clock.now(), error.message)) return false;
+      if (!(await repos.jobs.finish(job, token, 'failed', clock.now(), error.message))) return false;
       await handlerOf(job).giveUp(job, error, repos);
       return true;
     });
@@ -381,13 +409,13 @@ export function createJobRunner(options: RunnerOptions) {
   }
 
   /** Stops a running job and puts it back in the queue, its attempt not counted. */
-  function giveBack(token: string) {
+  async function giveBack(token: string) {
     const entry = inFlight.get(token);
     if (!entry) return;
     // Aborted first: from here on its result cannot commit (complete() checks the signal).
     entry.controller.abort(shuttingDown());
     try {
-      repo.giveBack(entry.job.id, token);
+      await repo.giveBack(entry.job.id, token);
     } catch (err) {
       logger.warn({ err, jobId: entry.job.id }, 'could not put a job stopped by the shutdown back in the queue; the next start will');
     }

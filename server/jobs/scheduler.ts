@@ -11,9 +11,9 @@ import type { Clock } from '../util/clock.js';
 export function schedulePurge(deps: { expression: string; jobs: JobsRepo; clock: Clock; maxAttempts: number; logger: Logger; wake: () => void }) {
   const task = cron.schedule(
     deps.expression,
-    () => {
+    async () => {
       try {
-        if (deps.jobs.enqueue({ kind: 'purge', lane: 'purge', maxAttempts: deps.maxAttempts }, deps.clock.now())) deps.wake();
+        if (await deps.jobs.enqueue({ kind: 'purge', lane: 'purge', maxAttempts: deps.maxAttempts }, deps.clock.now())) deps.wake();
       } catch (err) {
         // The database is busy: the next tick of the schedule queues it.
         deps.logger.warn({ err }, 'could not queue the purge; the next scheduled time will');

@@ -4,9 +4,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import bytes from 'bytes-iec';
-import type { Db } from '../db/sqlite/connection.js';
 import type { DatabasePort } from '../db/port.js';
-import { createJobsRepo } from '../db/jobs.repo.js';
 import { blobKeys, isBlobNotFound } from '../storage/blob-store.js';
 import type { FsBlobStore as BlobStore } from '../storage/fs/fs-blob-store.js';
 import type { S3Bucket } from '../storage/s3/bucket.js';
@@ -32,9 +30,7 @@ export type Problem =
   | { kind: 'corrupt'; what: 'database'; detail: string };
 
 export interface VerifyOptions {
-  /** The connection, for the job events still written on it directly. */
-  db: Db;
-  /** The database port over the same connection: the records, and the engine's own check. */
+  /** The database port: the records, their repair, and the engine's own check. */
   database: Pick<DatabasePort, 'repos' | 'unitOfWork' | 'checkIntegrity'>;
   store: BlobStore;
   clock: Clock;
@@ -86,12 +82,11 @@ const PROGRESS_EVERY_MS = 10_000;
  * buffers, are all it holds, so memory does not grow with the size of the data dir.
  */
 export async function verifyDataDir(options: VerifyOptions): Promise<VerifyReport> {
-  const { db, store, signal } = options;
+  const { store, signal } = options;
   // One reading buffer per lane; a second look (rare) gets one of its own.
   const hashers = Array.from({ length: HASH_CONCURRENCY }, () => createFileHasher());
   const lookAgain = (file: string) => createFileHasher(64 * 1024)(file, signal).catch(() => undefined);
   const lookup = createRecordLookup(options.database.repos.integrity);
-  const jobs = createJobsRepo(db);
   const report: VerifyReport = {
     originals: 0,
     originalBytes: 0,
@@ -177,7 +172,7 @@ export async function verifyDataDir(options: VerifyOptions): Promise<VerifyRepor
         await options.database.unitOfWork(async (repos) => {
           const now = options.clock.now();
           const generation = await repos.images.startGeneration(p.imageId, now);
-          jobs.appendEvent('image.reprocess_requested', p.imageId, { generation }, now);
+          await repos.jobs.appendEvent('image.reprocess_requested', p.imageId, { generation }, now);
         });
         return done(`queued image ${p.imageId} for processing again; the server makes its variants at its next start`);
       }

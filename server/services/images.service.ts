@@ -134,16 +134,17 @@ export function createImagesService(deps: ImagesDeps) {
 
     async delete(principal: Principal, id: string) {
       const row = await visible(principal, id);
-      // Its jobs go with it (ON DELETE CASCADE); a running one is stopped below.
-      const unfinished = jobs.unfinishedOf(id);
       // The rows go in a durable unit of work: the commit is on stable storage before the files
       // go (with --fsync). After a power cut, a delete whose commit was lost would otherwise
       // bring the image back, `done`, its files gone. A file left behind by a commit that was
       // kept is only an orphan (reconcile.ts).
-      await database.unitOfWork(
+      const unfinished = await database.unitOfWork(
         async (repos) => {
+          // Its jobs go with it (ON DELETE CASCADE); a running one is stopped below.
+          const jobIds = await repos.jobs.unfinishedOf(id);
           await repos.images.delete(id);
-          jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
+          await repos.jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
+          return jobIds;
         },
         { durable: true },
       );
@@ -166,12 +167,12 @@ export function createImagesService(deps: ImagesDeps) {
      */
     async reprocess(principal: Principal, id: string) {
       await visible(principal, id);
-      assertQueueHasRoom(jobs, deps.maxQueuedJobs);
+      await assertQueueHasRoom(jobs, deps.maxQueuedJobs);
       const cancelled = await database.unitOfWork(async (repos) => {
         const now = clock.now();
         const generation = await repos.images.startGeneration(id, now);
-        jobs.appendEvent('image.reprocess_requested', id, { generation }, now);
-        return jobs.cancelOlder(id, 'process_image', generation, now);
+        await repos.jobs.appendEvent('image.reprocess_requested', id, { generation }, now);
+        return repos.jobs.cancelOlder(id, 'process_image', generation, now);
       });
       deps.onJobsCancelled(cancelled);
       deps.onChanged();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
-import type { ImageJobRow, JobsRepo } from '../db/jobs.repo.js';
+import type { ImageJobRow } from '../db/jobs.repo.js';
 import type { Repositories } from '../db/repositories.js';
 import type { Clock } from '../util/clock.js';
 import { statsFormat } from '../../workers/raw-formats.js';
@@ -16,8 +16,8 @@ export interface ImageStatusEvent {
  * current generation runs, then done, or failed when processing failed for good. Every change
  * is announced on `events` (server-sent events listen there).
  */
-export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; clock: Clock }) {
-  const { images, jobs, clock } = deps;
+export function createLifecycle(deps: { images: ImagesRepo; clock: Clock }) {
+  const { images, clock } = deps;
   const events = new EventEmitter<{ status: [ImageStatusEvent] }>();
   events.setMaxListeners(0);
 
@@ -44,13 +44,13 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; cloc
      * of the original upload, which a reprocess leaves running, may finish after the new
      * generation settled, or before its jobs even exist), and not again once settled.
      */
-    async settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>, repos: Pick<Repositories, 'images' | 'stats'>): Promise<void> {
+    async settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>, repos: Pick<Repositories, 'images' | 'jobs' | 'stats'>): Promise<void> {
       const imageId = job.image_id;
       const row = await repos.images.findById(imageId);
       if (!row || row.generation !== job.generation) return;
       // Settled already: counting again would count one processing run twice.
       if (row.status === 'done' || row.status === 'failed') return;
-      const current = jobs.jobsOfCurrentGeneration(imageId);
+      const current = await repos.jobs.jobsOfCurrentGeneration(imageId);
       if (current.some((j) => j.status === 'queued' || j.status === 'running')) return;
       const failed = current.some((j) => j.kind === 'process_image' && j.status === 'failed');
       const now = clock.now();
@@ -60,7 +60,7 @@ export function createLifecycle(deps: { images: ImagesRepo; jobs: JobsRepo; cloc
       const format = statsFormat(row.format, row.raw_format);
       if (failed) await repos.stats.add(now, row.customer, format, { failed: 1 });
       else await repos.stats.add(now, row.customer, format, { processed: 1, bytesOut: await repos.images.doneVariantBytes(imageId) }, now - row.queued_at);
-      jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
+      await repos.jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
       // Emitted after the caller's commit would be more exact; listeners only forward it, and
       // a rolled-back settle is followed by a retry that announces again.
       queueMicrotask(() => announceLater(imageId, failed ? 'failed' : 'done'));

@@ -1,5 +1,4 @@
 import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
-import type { JobsRepo } from '../db/jobs.repo.js';
 import type { DatabasePort } from '../db/port.js';
 import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
@@ -11,8 +10,8 @@ const BATCH = 500;
  * removed before the row is marked: a crash in between leaves a row whose expiry has passed
  * (answered 410 and marked at the next purge or download), never an orphan file.
  */
-export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; jobs: JobsRepo; store: PrimaryBlobStore; clock: Clock }) {
-  const { database, images, jobs, store, clock } = deps;
+export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; store: PrimaryBlobStore; clock: Clock }) {
+  const { database, images, store, clock } = deps;
 
   function expire(variant: VariantRow, now: number): Promise<boolean> {
     return database.unitOfWork(async (repos) => {
@@ -23,7 +22,7 @@ export function createRetentionService(deps: { database: Pick<DatabasePort, 'uni
       if (current?.status !== 'done' || current.path !== variant.path || current.expires_at !== variant.expires_at) return false;
       if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
       const marked = await repos.images.markExpired(variant.image_id, variant.name, now);
-      if (marked) jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
+      if (marked) await repos.jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
       return marked;
     });
   }

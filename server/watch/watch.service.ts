@@ -37,7 +37,7 @@ export interface WatchDeps {
    * False while the job queue is too full for more watch-folder work. A folder of 100 000
    * photos then waits its turn instead of filling the queue and refusing interactive uploads.
    */
-  queueHasRoom: () => boolean;
+  queueHasRoom: () => Promise<boolean>;
   timing?: Partial<WatchTiming>;
 }
 
@@ -90,12 +90,11 @@ export function createWatchService(deps: WatchDeps) {
   /** Queues the file's ingest, unless it already waits for its turn (lane: the file). */
   function enqueue(folder: Folder, file: string) {
     if (closed || !folders.has(folder.path)) return;
-    try {
-      if (deps.jobs.enqueue({ kind: 'watch_ingest', lane: file, payload: { folder: folder.path }, maxAttempts: MAX_ATTEMPTS }, clock.now())) deps.wake();
-    } catch (err) {
+    deps.jobs.enqueue({ kind: 'watch_ingest', lane: file, payload: { folder: folder.path }, maxAttempts: MAX_ATTEMPTS }, clock.now()).then(
+      (queued) => queued && deps.wake(),
       // The database is busy: the folder's next scan (at the latest, the next start) reports the file again.
-      logger.warn({ err, file }, 'watch folder: could not queue a file; it is taken at the next scan');
-    }
+      (err: unknown) => logger.warn({ err, file }, 'watch folder: could not queue a file; it is taken at the next scan'),
+    );
   }
 
   /** Runs one `watch_ingest` job: the file named by its lane, found in the folder its payload names. */

@@ -3,7 +3,8 @@ import type { Insertable, Selectable } from 'kysely';
 import { afterEach } from 'vitest';
 import type { DatabasePort } from '../../server/db/port.js';
 import type { Database } from '../../server/db/schema.js';
-import { sqliteQueryBuilder } from '../../server/db/sqlite/dialect.js';
+import { sqliteFunctions, sqliteQueryBuilder } from '../../server/db/sqlite/dialect.js';
+import type { SqlExecutor } from '../../server/db/sql-executor.js';
 import type { Db } from '../../server/db/sqlite/connection.js';
 import type { Repositories } from '../../server/db/repositories.js';
 import { openSqliteDatabase, sqliteDatabaseOver, type SqliteDatabase } from '../../server/db/sqlite/sqlite-database.js';
@@ -84,3 +85,20 @@ export const unitOfWorkOver =
   (connection: Db) =>
   <T>(work: (repos: Repositories) => Promise<T>): Promise<T> =>
     portOver(connection).unitOfWork(work);
+
+/**
+ * The SQL a repository states, as SQLite's adapter compiles it (for tests that look at a query
+ * plan): the repository is built over an executor that only records what it would prepare.
+ */
+export function sqliteStatementsOf(create: (sql: SqlExecutor) => unknown): Array<{ sql: string; parameters: readonly unknown[] }> {
+  const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+  create({
+    prepare(_args, build) {
+      const compiled = build(sqliteQueryBuilder, sqliteFunctions).compile();
+      statements.push({ sql: compiled.sql, parameters: compiled.parameters });
+      const never = () => Promise.reject(new Error('a recorded statement does not run'));
+      return { all: never, first: never, run: never };
+    },
+  });
+  return statements;
+}

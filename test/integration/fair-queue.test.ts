@@ -14,7 +14,7 @@ afterAll(() => t?.close());
 describe('fair queueing', () => {
   it("starts another customer's upload within the next 2 × --workers jobs while one customer has 500 waiting", async () => {
     t = await startTestServer({ config: { workers: String(WORKERS) } });
-    const { runner, jobs } = t.server.parts;
+    const { runner, jobs, database } = t.server.parts;
     const batch = await t.client('user', 'batch-studio');
     const single = await t.client('user', 'single-photographer');
     // Big enough that the batch takes a while (tens of milliseconds a job), small to upload.
@@ -26,18 +26,20 @@ describe('fair queueing', () => {
       const files = Array.from({ length: FILES_PER_REQUEST }, (_, i) => ({ name: `batch-${sent + i}.jpg`, data: photo, type: 'image/jpeg' }));
       expect((await batch.upload(files)).status).toBe(202);
     }
-    expect(jobs.countQueued()).toBe(BATCH_IMAGES * 2);
+    expect(await jobs.countQueued()).toBe(BATCH_IMAGES * 2);
 
     const claims: JobRow[] = [];
     runner.events.on('claimed', (job) => claims.push(job));
     // The moment the single upload's jobs are queued, and how much of the batch waits then.
     let queuedAt: number | undefined;
     let batchWaiting = 0;
-    const insertJob = jobs.insertJob;
-    jobs.insertJob = (...args) => {
+    // The dispatcher queues jobs with the repositories of its unit of work: watched there.
+    const unitJobs = await database.unitOfWork(async (repos) => repos.jobs);
+    const insertJob = unitJobs.insertJob;
+    unitJobs.insertJob = async (...args) => {
       if (queuedAt === undefined && claims.length > 0) {
         queuedAt = claims.length;
-        batchWaiting = jobs.countQueued();
+        batchWaiting = await unitJobs.countQueued();
       }
       return insertJob(...args);
     };
@@ -56,7 +58,7 @@ describe('fair queueing', () => {
     expect(positions).toHaveLength(2); // extract_metadata and process_image
     for (const position of positions) expect(position).toBeLessThan(2 * WORKERS);
     // The batch did not have to drain first: almost all of it still waits.
-    expect(jobs.countQueued()).toBeGreaterThan(400);
+    expect(await jobs.countQueued()).toBeGreaterThan(400);
     expect(claims.filter((job) => job.customer === 'batch-studio').length).toBeLessThan(100);
   });
 });

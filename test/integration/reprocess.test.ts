@@ -34,7 +34,7 @@ describe('reprocess', () => {
       expect(res.status).toBe(202);
       ids.push(res.body.id);
     }
-    expect(jobs.countQueued()).toBe(20);
+    expect(await jobs.countQueued()).toBe(20);
 
     const refused = await alice.json('POST', `/v1/image/${ids[0]}/reprocess`);
     expect(refused.status).toBe(429);
@@ -43,7 +43,7 @@ describe('reprocess', () => {
     // Refused means nothing happened: no new generation, no new job.
     expect((await alice.json('GET', `/v1/image/${ids[0]}`)).body.status).toBe('queued');
     expect((await t.server.parts.images.findById(ids[0]!))!.generation).toBe(1);
-    expect(jobs.countQueued()).toBe(20);
+    expect(await jobs.countQueued()).toBe(20);
     const upload = await bob.upload([{ name: 'b.png', data: png, type: 'image/png' }]);
     expect(upload.status).toBe(429);
   });
@@ -63,7 +63,7 @@ describe('reprocess', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(202);
     }
     expect(processJobs(t, first.body.id)).toEqual({ done: 1, cancelled: 39, queued: 1 });
-    expect(jobs.countQueued()).toBe(1);
+    expect(await jobs.countQueued()).toBe(1);
     for (let i = 0; i < 5; i++) expect((await bob.upload([{ name: `b${i}.png`, data: png, type: 'image/png' }])).status).toBe(202);
 
     await runner.start();

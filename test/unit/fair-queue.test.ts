@@ -5,16 +5,19 @@ import { seedQueuedJobs, seededImageId } from '../../bench/lib/queue-seed.js';
 import { migrate, openDatabase, type Db } from '../../server/db/sqlite/connection.js';
 import { createJobsRepo } from '../../server/db/jobs.repo.js';
 import { MIGRATIONS } from '../../server/db/sqlite/migrations/index.js';
+import { portOver, sqliteStatementsOf } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 const freshDb = () => openDatabase(path.join(tempDir('darkroom-queue-'), 'darkroom.db'));
 
+const jobsOf = (db: Db) => portOver(db).repos.jobs;
+
 /** Claims `n` jobs one after the other; the customer of each. */
-function claimCustomers(db: Db, n: number, now = 0): string[] {
-  const jobs = createJobsRepo(db);
+async function claimCustomers(db: Db, n: number, now = 0): Promise<string[]> {
+  const jobs = jobsOf(db);
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
-    const job = jobs.claim(now, now + 1000, `t${i}`);
+    const job = await jobs.claim(now, now + 1000, `t${i}`);
     if (!job) break;
     out.push(job.customer);
   }
@@ -33,56 +36,56 @@ function expectQueueBookkeepingExact(db: Db) {
 }
 
 describe('fair queue', () => {
-  it('claims round-robin across customers, least recently served first, oldest job first within one', () => {
+  it('claims round-robin across customers, least recently served first, oldest job first within one', async () => {
     const db = freshDb();
     let next = seedQueuedJobs(db, { jobs: 5, customerOf: () => 'a' });
     next = seedQueuedJobs(db, { jobs: 2, customerOf: () => 'b', from: next });
     seedQueuedJobs(db, { jobs: 1, customerOf: () => 'c', from: next });
-    const jobs = createJobsRepo(db);
-    const first = jobs.claim(0, 1000, 'x')!;
+    const jobs = jobsOf(db);
+    const first = (await jobs.claim(0, 1000, 'x'))!;
     expect(first.image_id).toBe(seededImageId(0)); // a's oldest
-    expect([first.customer, ...claimCustomers(db, 10)]).toEqual(['a', 'b', 'c', 'a', 'b', 'a', 'a', 'a']);
+    expect([first.customer, ...(await claimCustomers(db, 10))]).toEqual(['a', 'b', 'c', 'a', 'b', 'a', 'a', 'a']);
     expectQueueBookkeepingExact(db);
   });
 
-  it("starts a newcomer's job next while another customer has 500 waiting", () => {
+  it("starts a newcomer's job next while another customer has 500 waiting", async () => {
     const db = freshDb();
     const next = seedQueuedJobs(db, { jobs: 500, customerOf: () => 'batch' });
-    expect(claimCustomers(db, 3)).toEqual(['batch', 'batch', 'batch']);
+    expect(await claimCustomers(db, 3)).toEqual(['batch', 'batch', 'batch']);
     seedQueuedJobs(db, { jobs: 1, customerOf: () => 'single', from: next });
-    expect(claimCustomers(db, 2)).toEqual(['single', 'batch']);
-    expect(createJobsRepo(db).countQueued()).toBe(496);
+    expect(await claimCustomers(db, 2)).toEqual(['single', 'batch']);
+    expect(await jobsOf(db).countQueued()).toBe(496);
   });
 
-  it('skips a customer whose jobs all wait out a backoff, and serves it once they are due', () => {
+  it('skips a customer whose jobs all wait out a backoff, and serves it once they are due', async () => {
     const db = freshDb();
     const next = seedQueuedJobs(db, { jobs: 2, customerOf: () => 'later', runAt: () => 5_000 });
     seedQueuedJobs(db, { jobs: 3, customerOf: () => 'now', from: next });
-    expect(claimCustomers(db, 10, 1_000)).toEqual(['now', 'now', 'now']);
-    expect(claimCustomers(db, 10, 5_000)).toEqual(['later', 'later']);
-    expect(createJobsRepo(db).nextRunAt()).toBeNull();
+    expect(await claimCustomers(db, 10, 1_000)).toEqual(['now', 'now', 'now']);
+    expect(await claimCustomers(db, 10, 5_000)).toEqual(['later', 'later']);
+    expect(await jobsOf(db).nextRunAt()).toBeNull();
   });
 
-  it('keeps the per-customer counts exact through retries, cancels, interrupted and given-back jobs, and deletes cascading from images', () => {
+  it('keeps the per-customer counts exact through retries, cancels, interrupted and given-back jobs, and deletes cascading from images', async () => {
     const db = freshDb();
-    const jobs = createJobsRepo(db);
+    const jobs = jobsOf(db);
     const next = seedQueuedJobs(db, { jobs: 6, customerOf: (n) => (n % 2 ? 'odd' : 'even') });
     seedQueuedJobs(db, { jobs: 2, customerOf: () => 'gone', from: next });
-    const a = jobs.claim(0, 1000, 'a')!;
-    const b = jobs.claim(0, 1000, 'b')!;
-    expect(jobs.retry(a.id, 'a', 10, 'hiccup')).toBe(true); // back in the queue
-    expect(jobs.finish(b, 'b', 'done', 1)).toBe(true);
-    expect(jobs.cancelOlder(seededImageId(2), 'process_image', 2, 1)).toHaveLength(1);
-    const c = jobs.claim(0, 1000, 'c')!;
-    expect(jobs.requeueInterrupted(c, 0, 'the server stopped during this job')).toBe(true); // found at start
-    const d = jobs.claim(0, 1000, 'd')!;
-    expect(jobs.giveBack(d.id, 'd')).toBe(true); // stopped by a clean shutdown
+    const a = (await jobs.claim(0, 1000, 'a'))!;
+    const b = (await jobs.claim(0, 1000, 'b'))!;
+    expect(await jobs.retry(a.id, 'a', 10, 'hiccup')).toBe(true); // back in the queue
+    expect(await jobs.finish(b, 'b', 'done', 1)).toBe(true);
+    expect(await jobs.cancelOlder(seededImageId(2), 'process_image', 2, 1)).toHaveLength(1);
+    const c = (await jobs.claim(0, 1000, 'c'))!;
+    expect(await jobs.requeueInterrupted(c, 0, 'the server stopped during this job')).toBe(true); // found at start
+    const d = (await jobs.claim(0, 1000, 'd'))!;
+    expect(await jobs.giveBack(d.id, 'd')).toBe(true); // stopped by a clean shutdown
     db.prepare(`DELETE FROM images WHERE customer = 'gone'`).run();
     expectQueueBookkeepingExact(db);
-    expect(jobs.countQueued()).toBe(5); // even: 0 (retried) and 4; odd: 1, 3 and 5
+    expect(await jobs.countQueued()).toBe(5); // even: 0 (retried) and 4; odd: 1, 3 and 5
   });
 
-  it('migrates an existing queue: customer from the image, counts filled, job ids continue', () => {
+  it('migrates an existing queue: customer from the image, counts filled, job ids continue', async () => {
     const file = path.join(tempDir('darkroom-queue-'), 'darkroom.db');
     const old = new Database(file);
     for (const m of MIGRATIONS.filter((m) => m.version <= 4)) old.exec(m.sql);
@@ -113,17 +116,17 @@ describe('fair queue', () => {
       { event_id: 3, customer: 'bob', status: 'queued' },
     ]);
     expectQueueBookkeepingExact(db);
-    createJobsRepo(db).insertJob('extract_metadata', seededImageId(1), 5, 3, 0);
+    await jobsOf(db).insertJob('extract_metadata', seededImageId(1), 5, 3, 0);
     expect(db.prepare(`SELECT max(id) AS id FROM jobs`).get()).toEqual({ id: 5 });
     expect(() => db.prepare(`UPDATE jobs SET status = 'cancelled' WHERE event_id = 1`).run()).not.toThrow();
   });
 
-  it('claims through the per-customer index at 100,000 queued jobs: no scan of the jobs, no sort', () => {
+  it('claims through the per-customer index at 100,000 queued jobs: no scan of the jobs, no sort', async () => {
     const db = freshDb();
     seedQueuedJobs(db, { jobs: 100_000, customerOf: (n) => `customer-${n % 50}` });
-    const jobs = createJobsRepo(db);
+    const jobs = jobsOf(db);
     const plan = () =>
-      (db.prepare(`EXPLAIN QUERY PLAN ${claimSql(db)}`).all({ now: 0, leaseUntil: 1, token: 't' }) as Array<{ detail: string }>).map(
+      (db.prepare(`EXPLAIN QUERY PLAN ${claimSql()}`).all(1, 't', 0) as Array<{ detail: string }>).map(
         (r) => r.detail,
       );
     for (const analysed of [false, true]) {
@@ -135,23 +138,13 @@ describe('fair queue', () => {
       expect(steps.some((s) => /SCAN (jobs|j|due)\b/.test(s))).toBe(false);
       expect(steps.some((s) => s.includes('TEMP B-TREE'))).toBe(false);
     }
-    expect(jobs.claim(0, 1, 't')?.customer).toBe('customer-0');
+    expect((await jobs.claim(0, 1, 't'))?.customer).toBe('customer-0');
   });
 });
 
-/** The claim statement exactly as the repository prepares it. */
-function claimSql(db: Db): string {
-  let captured = '';
-  const spy = new Proxy(db, {
-    get(target, prop, receiver) {
-      if (prop !== 'prepare') return Reflect.get(target, prop, receiver);
-      return (source: string) => {
-        if (/SET status = 'running'/.test(source)) captured = source;
-        return target.prepare(source);
-      };
-    },
-  });
-  createJobsRepo(spy);
-  if (!captured) throw new Error('claim statement not found');
-  return captured;
+/** The image queue's claim statement exactly as the repository states it, compiled for SQLite. */
+function claimSql(): string {
+  const claim = sqliteStatementsOf(createJobsRepo).find((s) => s.sql.includes('"job_queues"') && s.sql.startsWith('update'));
+  if (!claim) throw new Error('claim statement not found');
+  return claim.sql;
 }

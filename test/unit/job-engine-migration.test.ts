@@ -3,7 +3,6 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { seededImageId } from '../../bench/lib/queue-seed.js';
 import { openDatabase } from '../../server/db/sqlite/connection.js';
-import { createJobsRepo } from '../../server/db/jobs.repo.js';
 import { MIGRATIONS } from '../../server/db/sqlite/migrations/index.js';
 import { syncJobOf } from '../../server/sync/sync-job.js';
 import { portOver } from '../helpers/database.js';
@@ -58,11 +57,11 @@ describe('migration 008: one job engine', () => {
     expect(db.prepare(`SELECT name FROM sqlite_master WHERE name = 's3_sync_jobs'`).get()).toBeUndefined();
 
     // The fair queue's bookkeeping is untouched and counts image jobs only.
-    const jobs = createJobsRepo(db);
-    expect(jobs.countQueued()).toBe(2);
-    jobs.enqueue({ kind: 'watch_ingest', lane: '/photos/a.jpg', maxAttempts: 3 }, 0);
-    expect(jobs.countQueued()).toBe(2);
-    expect(jobs.claim(0, 1, 't')).toMatchObject({ kind: 'extract_metadata', customer: 'alice' });
+    const jobs = portOver(db).repos.jobs;
+    expect(await jobs.countQueued()).toBe(2);
+    await jobs.enqueue({ kind: 'watch_ingest', lane: '/photos/a.jpg', maxAttempts: 3 }, 0);
+    expect(await jobs.countQueued()).toBe(2);
+    expect(await jobs.claim(0, 1, 't')).toMatchObject({ kind: 'extract_metadata', customer: 'alice' });
     // New ids continue after the moved ones; deleting the sync's jobs takes their parts along.
     expect(db.prepare(`SELECT max(id) AS id FROM jobs`).get()).toEqual({ id: 6 });
     db.prepare(`DELETE FROM jobs WHERE id = 3`).run();

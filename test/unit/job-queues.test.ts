@@ -2,12 +2,12 @@ import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../server/db/sqlite/connection.js';
-import { createJobsRepo, type JobRow } from '../../server/db/jobs.repo.js';
+import type { JobRow } from '../../server/db/jobs.repo.js';
 import { createOutagePause } from '../../server/jobs/outage.js';
 import { createJobRunner, JobError, type JobHandler, type RunnerOptions } from '../../server/jobs/runner.js';
 import { systemClock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
-import { insertRowsSync, unitOfWorkOver } from '../helpers/database.js';
+import { insertRowsSync, portOver, unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 const silent = pino({ level: 'silent' });
@@ -17,10 +17,11 @@ const imageId = (i: number) => `00000000-0000-7000-8000-${String(i).padStart(12,
 /** A real SQLite database with `images` queued process_image jobs. */
 function setup(images = 0) {
   const db = openDatabase(path.join(tempDir('darkroom-engine-'), 'darkroom.db'));
-  const jobs = createJobsRepo(db);
+  const jobs = portOver(db).repos.jobs;
   for (let i = 0; i < images; i++) {
     insertRowsSync(db, 'images', [{ id: imageId(i), customer: 'c', status: 'queued', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0, queued_at: 0 }]);
-    jobs.insertJob('process_image', imageId(i), jobs.appendEvent('image.uploaded', imageId(i), {}, 0), 3, 0);
+    insertRowsSync(db, 'outbox', [{ id: i + 1, type: 'image.uploaded', image_id: imageId(i), payload: '{}', created_at: 0, dispatched_at: 0 }]);
+    insertRowsSync(db, 'jobs', [{ kind: 'process_image', queue: 'image', image_id: imageId(i), customer: 'c', generation: 1, event_id: i + 1, status: 'queued', max_attempts: 3, run_at: 0, created_at: 0 }]);
   }
   return { db, jobs, unitOfWork: unitOfWorkOver(db) };
 }
@@ -50,7 +51,7 @@ describe('the job engine: queues', () => {
 
   it('runs each queue within its own concurrency, so a sync backlog never holds up image jobs', async () => {
     const s = setup(3);
-    for (let i = 0; i < 10; i++) s.jobs.enqueue({ kind: 'sync_put_original', lane: `originals/${i}`, payload: { key: `originals/${i}` }, maxAttempts: 3 }, 0);
+    for (let i = 0; i < 10; i++) await s.jobs.enqueue({ kind: 'sync_put_original', lane: `originals/${i}`, payload: { key: `originals/${i}` }, maxAttempts: 3 }, 0);
     const running = { image: 0, sync: 0 };
     const most = { image: 0, sync: 0 };
     const hold = (queue: 'image' | 'sync', ms: number): JobHandler => ({
@@ -83,9 +84,9 @@ describe('the job engine: queues', () => {
 
   it('runs the jobs of one lane one at a time, in the order they were queued', async () => {
     const s = setup();
-    s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/a', payload: { key: 'originals/a', n: 1 }, maxAttempts: 3 }, 0);
-    s.jobs.enqueue({ kind: 'sync_delete_original', lane: 'originals/a', payload: { key: 'originals/a', n: 2 }, maxAttempts: 3 }, 0);
-    s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/b', payload: { key: 'originals/b', n: 3 }, maxAttempts: 3 }, 0);
+    await s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/a', payload: { key: 'originals/a', n: 1 }, maxAttempts: 3 }, 0);
+    await s.jobs.enqueue({ kind: 'sync_delete_original', lane: 'originals/a', payload: { key: 'originals/a', n: 2 }, maxAttempts: 3 }, 0);
+    await s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/b', payload: { key: 'originals/b', n: 3 }, maxAttempts: 3 }, 0);
     const order: string[] = [];
     let concurrentInLaneA = 0;
     let most = 0;
@@ -113,7 +114,7 @@ describe('the job engine: queues', () => {
 
   it('tries a job again later without counting the attempt when it is not ready yet', async () => {
     const s = setup();
-    s.jobs.enqueue({ kind: 'watch_ingest', lane: '/photos/a.jpg', maxAttempts: 1 }, 0);
+    await s.jobs.enqueue({ kind: 'watch_ingest', lane: '/photos/a.jpg', maxAttempts: 1 }, 0);
     let runs = 0;
     const runner = createJobRunner({
       ...base(s),
@@ -138,7 +139,7 @@ describe('the job engine: queues', () => {
 
   it('pauses a queue while its service is down: the attempts that met the outage do not count, and nothing is claimed until the service answers', async () => {
     const s = setup();
-    for (let i = 0; i < 3; i++) s.jobs.enqueue({ kind: 'sync_put_original', lane: `originals/${i}`, payload: { key: `originals/${i}` }, maxAttempts: 1 }, 0);
+    for (let i = 0; i < 3; i++) await s.jobs.enqueue({ kind: 'sync_put_original', lane: `originals/${i}`, payload: { key: `originals/${i}` }, maxAttempts: 1 }, 0);
     let up = false;
     let probes = 0;
     const outage = createOutagePause({
@@ -182,7 +183,7 @@ describe('the job engine: queues', () => {
 
   it('leaves the jobs of a queue that does not run here alone, also those found running at start', async () => {
     const s = setup(1);
-    s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/x', payload: { key: 'originals/x' }, maxAttempts: 3 }, 0);
+    await s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/x', payload: { key: 'originals/x' }, maxAttempts: 3 }, 0);
     const [syncId] = idsOfKind(s, 'sync_put_original');
     s.db.prepare(`UPDATE jobs SET status = 'running', attempts = 3, lease_token = 'dead', lease_until = 1 WHERE id = ?`).run(syncId);
     const runner = createJobRunner({ ...base(s), queues: { image: { concurrency: 1, timeoutMs: 60_000 } }, handlers: { process_image: done, extract_metadata: done } });
@@ -195,7 +196,7 @@ describe('the job engine: queues', () => {
 
   it('gives the jobs of each queue the shutdown grace of their queue, then puts them back uncounted', async () => {
     const s = setup(1);
-    s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/x', payload: { key: 'originals/x' }, maxAttempts: 3 }, 0);
+    await s.jobs.enqueue({ kind: 'sync_put_original', lane: 'originals/x', payload: { key: 'originals/x' }, maxAttempts: 3 }, 0);
     const ended: Record<string, number> = {};
     const waitForStop = (name: string): JobHandler => ({
       async run(ctx) {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../server/db/sqlite/connection.js';
-import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
+import type { ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createDispatcher } from '../../server/jobs/dispatcher.js';
 import { createExtractMetadataHandler } from '../../server/jobs/handlers/extract-metadata.js';
 import type { ImagePool } from '../../server/jobs/pool.js';
@@ -23,10 +23,10 @@ async function setup() {
   const dir = tempDir('darkroom-lifecycle-');
   const db = openDatabase(path.join(dir, 'darkroom.db'));
   const images = portOver(db).repos.images;
-  const jobs = createJobsRepo(db);
-  const lifecycle = createLifecycle({ images, jobs, clock: systemClock });
+  const jobs = portOver(db).repos.jobs;
+  const lifecycle = createLifecycle({ images, clock: systemClock });
   const unitOfWork = unitOfWorkOver(db);
-  const dispatcher = createDispatcher({ jobs, database: portOver(db), clock: systemClock, maxAttempts: 3 });
+  const dispatcher = createDispatcher({ database: portOver(db), clock: systemClock, maxAttempts: 3 });
   const metadata = createExtractMetadataHandler({
     images,
     store: createFsBlobStore(dir),
@@ -39,7 +39,7 @@ async function setup() {
     { id: ID, customer: 'c', filename: 'x.png', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: now },
     [],
   );
-  jobs.appendEvent('image.uploaded', ID, { customer: 'c', format: 'png' }, now);
+  await jobs.appendEvent('image.uploaded', ID, { customer: 'c', format: 'png' }, now);
   await dispatcher.dispatch();
 
   const job = (kind: string, generation: number) =>
@@ -49,7 +49,7 @@ async function setup() {
     const row = job(kind, generation);
     db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = 't' WHERE id = ?`).run(row.id);
     await unitOfWork(async (repos) => {
-      expect(jobs.finish(row, 't', 'done', Date.now())).toBe(true);
+      expect(await repos.jobs.finish(row, 't', 'done', Date.now())).toBe(true);
       await lifecycle.settle(row, repos);
     });
   };
@@ -58,7 +58,7 @@ async function setup() {
     const row = job(kind, generation);
     db.prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = 't' WHERE id = ?`).run(row.id);
     await unitOfWork(async (repos) => {
-      expect(jobs.finish(row, 't', 'failed', Date.now(), 'broken')).toBe(true);
+      expect(await repos.jobs.finish(row, 't', 'failed', Date.now(), 'broken')).toBe(true);
       await metadata.giveUp(row, new JobError('broken', 'corrupt_image', false), repos);
     });
   };
@@ -67,8 +67,8 @@ async function setup() {
     unitOfWork(async (repos) => {
       const at = Date.now();
       const generation = await repos.images.startGeneration(ID, at);
-      jobs.appendEvent('image.reprocess_requested', ID, { generation }, at);
-      jobs.cancelOlder(ID, 'process_image', generation, at);
+      await repos.jobs.appendEvent('image.reprocess_requested', ID, { generation }, at);
+      await repos.jobs.cancelOlder(ID, 'process_image', generation, at);
       return generation;
     });
   const counted = () => db.prepare(`SELECT coalesce(sum(processed), 0) AS processed, coalesce(sum(failed), 0) AS failed FROM stats_daily WHERE level = 0`).get();

@@ -2,22 +2,22 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../server/db/sqlite/connection.js';
-import { createJobsRepo, type ImageJobRow } from '../../server/db/jobs.repo.js';
+import type { ImageJobRow } from '../../server/db/jobs.repo.js';
 import { createJobRunner, JobError, type JobHandler } from '../../server/jobs/runner.js';
 import { systemClock, type Clock } from '../../server/util/clock.js';
 import { eventually } from '../helpers/eventually.js';
-import { insertRowsSync, unitOfWorkOver } from '../helpers/database.js';
+import { insertRowsSync, portOver, unitOfWorkOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
 
 /** A real SQLite database with `n` images, each with one queued process_image job. */
 function setup(n: number) {
   const db = openDatabase(path.join(tempDir(), 'darkroom.db'));
-  const jobs = createJobsRepo(db);
+  const jobs = portOver(db).repos.jobs;
   for (let i = 0; i < n; i++) {
     const id = `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`;
     insertRowsSync(db, 'images', [{ id: id, customer: 'c', status: 'queued', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0, queued_at: 0 }]);
-    const event = jobs.appendEvent('image.uploaded', id, {}, 0);
-    jobs.insertJob('process_image', id, event, 3, 0);
+    insertRowsSync(db, 'outbox', [{ id: i + 1, type: 'image.uploaded', image_id: id, payload: '{}', created_at: 0, dispatched_at: 0 }]);
+    insertRowsSync(db, 'jobs', [{ kind: 'process_image', queue: 'image', image_id: id, customer: 'c', generation: 1, event_id: i + 1, status: 'queued', max_attempts: 3, run_at: 0, created_at: 0 }]);
   }
   return { db, jobs };
 }
@@ -153,7 +153,7 @@ describe('job runner', () => {
     runner.events.on('claimed', (job) => claimed.push(job.id));
     await runner.start();
     await eventually(() => claimed.length === 1, 5_000, 'the job started');
-    const cancelled = jobs.cancelOlder(`00000000-0000-7000-8000-${'0'.repeat(12)}`, 'process_image', 2, Date.now());
+    const cancelled = await jobs.cancelOlder(`00000000-0000-7000-8000-${'0'.repeat(12)}`, 'process_image', 2, Date.now());
     expect(cancelled).toEqual(claimed);
     runner.cancel(cancelled);
     await eventually(() => settled.length === 1, 5_000, 'the job ended');
@@ -287,7 +287,7 @@ describe('job runner', () => {
     finish.get(imageId(0))!();
     await eventually(() => running === 2 && runs.size === 3, 5_000, 'the third job started');
     expect(runner.inFlight()).toBe(running);
-    expect(jobs.countRunning()).toBe(2);
+    expect(await jobs.countRunning()).toBe(2);
     for (const id of [imageId(1), imageId(2)]) finish.get(id)!();
     await eventually(() => (db.prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'done'`).get() as { n: number }).n === 3, 5_000, 'all done');
     expect(most).toBe(2);
@@ -320,5 +320,40 @@ describe('job runner', () => {
       expect(ms).toBeGreaterThan(59_000);
       expect(ms).toBeLessThanOrEqual(60_000);
     }
+  });
+  it('gives back a job whose claim was still waiting for the database when the runner stopped', async () => {
+    const { db, jobs } = setup(0);
+    let runs = 0;
+    const runner = runnerFor(db, jobs, {
+      async run(ctx) {
+        runs++;
+        await ctx.complete(() => {});
+      },
+      giveUp: () => {},
+    });
+    await runner.start();
+    insertRowsSync(db, 'images', [{ id: imageId(0), customer: 'c', status: 'queued', filename: 'x', bytes: 1, sha256: 'ab'.repeat(32), format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 0, queued_at: 0 }]);
+    insertRowsSync(db, 'outbox', [{ id: 1, type: 'image.uploaded', image_id: imageId(0), payload: '{}', created_at: 0, dispatched_at: 0 }]);
+    insertRowsSync(db, 'jobs', [{ kind: 'process_image', queue: 'image', image_id: imageId(0), customer: 'c', generation: 1, event_id: 1, status: 'queued', max_attempts: 3, run_at: 0, created_at: 0 }]);
+    // A unit of work holds the database: the claim the kick starts waits for it.
+    let release!: () => void;
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    const unit = portOver(db).unitOfWork(() => {
+      holding();
+      return new Promise<void>((r) => (release = r));
+    });
+    await held;
+    const claimed = vi.fn();
+    runner.events.on('claimed', claimed);
+    runner.kick();
+    await sleep(50);
+    await runner.stop(0);
+    release();
+    await unit;
+    await sleep(50);
+    expect(claimed).not.toHaveBeenCalled();
+    expect(runs).toBe(0);
+    expect(db.prepare(`SELECT status, attempts, lease_token FROM jobs`).get()).toEqual({ status: 'queued', attempts: 0, lease_token: null });
   });
 });

@@ -24,4 +24,6 @@ export const sqliteFunctions: SqlFunctions = {
   jsonArrayOfTexts: (column) => sql<string>`'[' || coalesce(group_concat(${sql.ref(column)}, ','), '') || ']'`,
   jsonSet: (column, members) =>
     sql<string>`json_set(${sql.join([sql.ref(column), ...members.flatMap(([name, value]) => [sql.lit(`$.${name}`), value])])})`,
+  // With two or more arguments SQLite's max is the scalar one, not the aggregate.
+  greatest: (...values) => sql<number>`max(${sql.join(values)})`,
 };

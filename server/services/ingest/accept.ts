@@ -64,7 +64,7 @@ export function createAcceptStep(deps: AcceptDeps) {
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
   async function admit(expectedBytes?: number) {
-    assertQueueHasRoom(jobs, limits.maxQueuedJobs);
+    await assertQueueHasRoom(jobs, limits.maxQueuedJobs);
     const free = await store.freeBytes();
     if (free - (expectedBytes ?? 0) < limits.minFreeBytes) {
       throw new AppError('insufficient_storage', 'not enough free disk space to accept this upload');
@@ -129,7 +129,7 @@ export function createAcceptStep(deps: AcceptDeps) {
       record: async (repos) => {
         for (const row of rows) {
           await repos.images.insert(row, variants);
-          jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
+          await repos.jobs.appendEvent('image.uploaded', row.id, { customer: row.customer, sha256: row.sha256 }, now);
           await deps.onRecorded({ customer: row.customer, format: statsFormat(row.format, row.raw_format), bytes: row.bytes }, now, repos);
         }
         await hooks.inTransaction?.(rows, repos);

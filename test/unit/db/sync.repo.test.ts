@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Insertable } from 'kysely';
 import type { ImagesTable, JobsTable, VariantsTable } from '../../../server/db/schema.js';
+import type { JobStatus } from '../../../server/jobs/kinds.js';
 import type { NewSyncJob } from '../../../server/db/sync.repo.js';
 import { syncJobOf } from '../../../server/sync/sync-job.js';
 import { DIALECTS } from '../../helpers/database.js';
@@ -37,7 +38,7 @@ const variant = (imageId: string, name: string, over: Partial<Insertable<Variant
 });
 
 let events = 0;
-const imageJob = (imageId: string, status: string): Insertable<JobsTable> => ({
+const imageJob = (imageId: string, status: JobStatus): Insertable<JobsTable> => ({
   kind: 'process_image',
   queue: 'image',
   image_id: imageId,
@@ -162,7 +163,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   it('reads the outbox after its cursor, counts what it has not read, and moves the cursor', async () => {
     const db = open();
     const sync = db.repos.sync;
-    const event = (n: number) => ({ type: 'image.uploaded', image_id: id(n), payload: '{}', created_at: n });
+    const event = (n: number) => ({ type: 'image.uploaded' as const, image_id: id(n), payload: '{}', created_at: n });
     await db.insert('outbox', [event(1), event(2), event(3)]);
     expect(await sync.unfedEvents()).toBe(3);
     expect((await sync.eventsAfter(0, 2)).map((e) => [e.id, e.type, e.image_id])).toEqual([

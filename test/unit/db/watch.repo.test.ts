@@ -1,5 +1,6 @@
 /** The watch folders and their ledger through the database port, on every dialect. */
 import { describe, expect, it } from 'vitest';
+import type { JobStatus } from '../../../server/db/jobs.repo.js';
 import type { WatchFileRow } from '../../../server/db/watch.repo.js';
 import { DIALECTS } from '../../helpers/database.js';
 
@@ -16,9 +17,9 @@ const file = (path: string, over: Partial<WatchFileRow> = {}): WatchFileRow => (
   ...over,
 });
 
-const watchJob = (lane: string, folder: string, status: string) => ({
-  kind: 'watch_ingest',
-  queue: 'watch',
+const watchJob = (lane: string, folder: string, status: JobStatus) => ({
+  kind: 'watch_ingest' as const,
+  queue: 'watch' as const,
   lane,
   payload: JSON.stringify({ folder }),
   status,
