@@ -26,7 +26,7 @@ const LAYERED: Record<string, string> = {
     `import { queuedJobs } from '../db/jobs.repo.js';\nimport { now } from '../util/clock.js';\n` +
     `export const listImages = () => ({ at: now(), images: queuedJobs() });\n`,
   'server/db/jobs.repo.ts': `export const queuedJobs = () => [];\n`,
-  'server/db/connection.ts': `import Database from 'better-sqlite3';\nexport const openDatabase = (file: string) => new Database(file);\n`,
+  'server/db/sqlite/connection.ts': `import Database from 'better-sqlite3';\nexport const openDatabase = (file: string) => new Database(file);\n`,
   'server/db/keys.repo.ts': `export const findKey = (id: string) => id;\n`,
   'server/db/sqlite/adapter.ts': `import Database from 'better-sqlite3';\nimport { findKey } from '../keys.repo.js';\nexport const open = (file: string) => [new Database(file), findKey];\n`,
   'server/jobs/runner.ts': `import { listImages } from '../services/images.service.js';\nexport const run = () => listImages();\n`,
