@@ -94,7 +94,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
   const lock = acquireDataDirLock(config.dataDir);
   const database = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'), { fsync: config.fsync });
-  // The repositories not yet behind the port use the connection directly.
+  // The connection itself, only for the tests that look under the port (`parts.db`).
   const db = database.connection;
   const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
@@ -112,7 +112,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     else await assertNoOriginalsOnlyInBucket(database.repos.sync);
   } catch (err) {
     sync?.stop();
-    db.close();
+    database.close();
     lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
     throw err;
   }
@@ -359,7 +359,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       server.closeAllConnections();
       await serverClosed;
       await Promise.all([pool.destroy(), endRawProbe()]);
-      db.close();
+      database.close();
       // Stopped before the reconciliation was done: the next start does it again.
       lock.release({ uncleanUntilReconciled: !reconcileFinished });
       logger.info('stopped');

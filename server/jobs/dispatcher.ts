@@ -10,7 +10,7 @@ const BATCH = 200;
  * (event, kind), so a crash at any point neither loses nor doubles work.
  */
 export function createDispatcher(deps: {
-  database: Pick<DatabasePort, 'unitOfWork'>;
+  database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   clock: Clock;
   maxAttempts: number;
 }) {
@@ -19,6 +19,9 @@ export function createDispatcher(deps: {
     async dispatch(): Promise<number> {
       let total = 0;
       for (;;) {
+        // Nothing pending (most wake-ups: a status change writes no event): a plain read says
+        // so without taking the write lock, which another process may hold (a CLI command).
+        if (!(await deps.database.repos.jobs.pendingEvents(1)).length) return total;
         // Read inside the unit of work too: two dispatches never read the same pending events.
         const dispatched = await deps.database.unitOfWork(async ({ jobs }) => {
           const events = await jobs.pendingEvents(BATCH);
@@ -33,8 +36,8 @@ export function createDispatcher(deps: {
           }
           return events.length;
         });
-        if (!dispatched) return total;
         total += dispatched;
+        if (dispatched < BATCH) return total;
       }
     },
   };

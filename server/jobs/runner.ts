@@ -170,6 +170,8 @@ export function createJobRunner(options: RunnerOptions) {
   let scheduled = false;
   /** A tick awaits the database: one at a time, and a kick during one runs another after it. */
   let ticking = false;
+  /** The tick running now, for stop() to wait for: a claim on its way must be given back first. */
+  let currentTick: Promise<void> | undefined;
   let kickedWhileTicking = false;
   let stopped = true;
   let nextLapseCheck = 0;
@@ -189,8 +191,10 @@ export function createJobRunner(options: RunnerOptions) {
     }
     ticking = true;
     try {
-      await claimDueJobs();
+      currentTick = claimDueJobs();
+      await currentTick;
     } finally {
+      currentTick = undefined;
       ticking = false;
       if (kickedWhileTicking) {
         kickedWhileTicking = false;
@@ -207,6 +211,7 @@ export function createJobRunner(options: RunnerOptions) {
       }
       let wait: number | undefined;
       for (const q of queues) {
+        if (stopped) return;
         // Down: its pause kicks the engine when the service answers again.
         if (q.outage?.isDown()) continue;
         // Every slot busy: the next job to finish kicks the engine; polling now would only spin.
@@ -217,6 +222,7 @@ export function createJobRunner(options: RunnerOptions) {
           continue;
         }
         while (runningIn(q) < q.concurrency) {
+          if (stopped) return;
           const token = crypto.randomUUID();
           const now = clock.now();
           const job =
@@ -452,6 +458,9 @@ export function createJobRunner(options: RunnerOptions) {
      */
     async stop(graceMs: number) {
       stopped = true;
+      clearTimeout(timer);
+      // A tick on its way claims nothing more, and gives back what its last claim took.
+      await currentTick;
       clearTimeout(timer);
       for (const q of queues) q.outage?.stop();
       const running = [...inFlight.entries()];

@@ -321,7 +321,7 @@ describe('job runner', () => {
       expect(ms).toBeLessThanOrEqual(60_000);
     }
   });
-  it('gives back a job whose claim was still waiting for the database when the runner stopped', async () => {
+  it('gives back a job whose claim was still waiting for the database when the runner stopped, before stop() resolves', async () => {
     const { db, jobs } = setup(0);
     let runs = 0;
     const runner = runnerFor(db, jobs, {
@@ -348,12 +348,17 @@ describe('job runner', () => {
     runner.events.on('claimed', claimed);
     runner.kick();
     await sleep(50);
-    await runner.stop(0);
+    // stop() waits for the claim on its way, so it resolves only once the job is back.
+    let stopped = false;
+    const stopping = runner.stop(0).then(() => (stopped = true));
+    await sleep(50);
+    expect(stopped).toBe(false);
     release();
     await unit;
+    await stopping;
+    expect(db.prepare(`SELECT status, attempts, lease_token FROM jobs`).get()).toEqual({ status: 'queued', attempts: 0, lease_token: null });
     await sleep(50);
     expect(claimed).not.toHaveBeenCalled();
     expect(runs).toBe(0);
-    expect(db.prepare(`SELECT status, attempts, lease_token FROM jobs`).get()).toEqual({ status: 'queued', attempts: 0, lease_token: null });
   });
 });

@@ -13,7 +13,7 @@ export interface SqliteDatabaseOptions {
   fsync?: boolean;
 }
 
-/** The database port on SQLite, plus the raw connection for the repositories not yet behind the port. */
+/** The database port on SQLite, plus its connection: for the CLI's commands that work on the file itself, and for tests. */
 export interface SqliteDatabase extends DatabasePort {
   readonly connection: Db;
 }
