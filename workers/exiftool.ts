@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ExifTool } from 'exiftool-vendored';
+import type { ExifTool } from 'exiftool-vendored';
 
 const MiB = 1024 * 1024;
 
@@ -117,26 +117,37 @@ export function createExifTool(limits: ExifToolLimits): ExifToolSession {
   const script = exiftoolScript();
   const args = ['-e', PARENT_WATCH, script, '-config', '', '-stay_open', 'True', '-@', '-'];
   const taskTimeoutMs = Math.max(100, limits.taskTimeoutMs);
-  const exiftool = new ExifTool({
-    maxProcs: 1,
-    maxTasksPerProcess: 200,
-    taskTimeoutMillis: taskTimeoutMs,
-    taskRetries: 0,
-    maxIdleMsPerProcess: limits.idleMs,
-    // Geolocation and time-zone inference read no files, but nothing here needs them.
-    geolocation: false,
-    backfillTimezones: false,
-    checkPerl: false,
-    useMWG: false,
-    processFactory: () =>
-      process.platform === 'win32'
-        ? spawn('perl', args, { stdio: 'pipe', env: exiftoolEnv() })
-        : // `ulimit -v` in kilobytes; exec so the Perl process is the one the cluster watches.
-          spawn('/bin/sh', ['-c', 'ulimit -v "$0" 2>/dev/null; exec "$@"', String(EXIFTOOL_MEMORY_BYTES / 1024), 'perl', ...args], {
-            stdio: 'pipe',
-            env: exiftoolEnv(),
-          }),
-  });
+  // exiftool-vendored is loaded with the first command, not with this module: it brings luxon and
+  // time-zone tables, about 4 MB of heap in every thread that imports this, which a server that
+  // never sees a camera RAW (most) would hold for nothing.
+  let started: Promise<ExifTool> | undefined;
+  const exiftool = () =>
+    (started ??= import('exiftool-vendored').then(({ ExifTool }) => {
+      const instance = new ExifTool({
+        maxProcs: 1,
+        maxTasksPerProcess: 200,
+        taskTimeoutMillis: taskTimeoutMs,
+        taskRetries: 0,
+        maxIdleMsPerProcess: limits.idleMs,
+        // Geolocation and time-zone inference read no files, but nothing here needs them.
+        geolocation: false,
+        backfillTimezones: false,
+        checkPerl: false,
+        useMWG: false,
+        processFactory: () =>
+          process.platform === 'win32'
+            ? spawn('perl', args, { stdio: 'pipe', env: exiftoolEnv() })
+            : // `ulimit -v` in kilobytes; exec so the Perl process is the one the cluster watches.
+              spawn('/bin/sh', ['-c', 'ulimit -v "$0" 2>/dev/null; exec "$@"', String(EXIFTOOL_MEMORY_BYTES / 1024), 'perl', ...args], {
+                stdio: 'pipe',
+                env: exiftoolEnv(),
+              }),
+      });
+      instance.on('startError', (err: unknown) => {
+        for (const fail of waiting) fail(new ExifToolFailed('to start', err));
+      });
+      return instance;
+    }));
 
   /**
    * One command, bounded in time as a whole: the cluster's task timeout starts only once a Perl
@@ -145,9 +156,6 @@ export function createExifTool(limits: ExifToolLimits): ExifToolSession {
    * commands waiting at once.
    */
   const waiting = new Set<(err: ExifToolFailed) => void>();
-  exiftool.on('startError', (err: unknown) => {
-    for (const fail of waiting) fail(new ExifToolFailed('to start', err));
-  });
   async function command<T>(what: string, run: () => Promise<T>): Promise<T> {
     let fail!: (err: ExifToolFailed) => void;
     const failed = new Promise<never>((_, reject) => (fail = reject));
@@ -167,7 +175,7 @@ export function createExifTool(limits: ExifToolLimits): ExifToolSession {
     readTags(file, readArgs) {
       const input = exiftoolPath(file);
       return command(`reading ${path.basename(input)}`, async () => {
-        const tags = (await exiftool.readRaw(input, { readArgs })) as unknown;
+        const tags = (await (await exiftool()).readRaw(input, { readArgs })) as unknown;
         if (!tags || typeof tags !== 'object') throw new Error('no tags in its answer');
         return tags as Record<string, unknown>;
       });
@@ -177,7 +185,7 @@ export function createExifTool(limits: ExifToolLimits): ExifToolSession {
       const output = exiftoolOutputPath(dest);
       return command(`extracting ${tag}`, async () => {
         try {
-          await exiftool.extractBinaryTag(tag, input, output, { forceWrite: true, ignoreMinorErrors: true });
+          await (await exiftool()).extractBinaryTag(tag, input, output, { forceWrite: true, ignoreMinorErrors: true });
           return true;
         } catch (err) {
           if (NOTHING_EXTRACTED.test(String((err as Error)?.message ?? err))) return false;
@@ -188,11 +196,14 @@ export function createExifTool(limits: ExifToolLimits): ExifToolSession {
     writeOrientation(file, orientation) {
       const input = exiftoolPath(file);
       return command(`writing the orientation of ${path.basename(input)}`, async () => {
-        await exiftool.write(input, { 'Orientation#': orientation } as Record<string, number>, { writeArgs: ['-overwrite_original'] });
+        await (await exiftool()).write(input, { 'Orientation#': orientation } as Record<string, number>, { writeArgs: ['-overwrite_original'] });
       });
     },
-    version: () => command('to answer', () => exiftool.version()),
-    end: () => exiftool.end(),
+    version: () => command('to answer', async () => (await exiftool()).version()),
+    // Nothing to end where no command ever ran.
+    end: async () => {
+      if (started) await (await started).end();
+    },
   };
 }
 
