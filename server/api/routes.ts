@@ -72,9 +72,6 @@ export type Tag = keyof typeof TAGS;
 
 const Text = (description: string) => z.string().meta({ description });
 
-const RetryAfter = Text('Seconds to wait before trying again');
-const ContentRangeOfSize = Text('`bytes */SIZE`: the size of the file');
-
 const IMAGE_ROLES = ['user', 'admin'] as const;
 const STATS_ROLES = ['business', 'admin'] as const;
 const ADMIN = ['admin'] as const;
@@ -335,7 +332,8 @@ export const ROUTES: readonly ApiRoute[] = [
     roles: IMAGE_ROLES,
     params: PathIdOfUpload,
     query: NoQuery,
-    headers: z.object({ 'Tus-Resumable': TusRequest.resumable, 'Upload-Offset': TusRequest.offset, 'Content-Type': Text('application/offset+octet-stream') }),
+    // Its Content-Type, application/offset+octet-stream, is the body's media type below.
+    headers: z.object({ 'Tus-Resumable': TusRequest.resumable, 'Upload-Offset': TusRequest.offset }),
     body: { required: true, content: { 'application/offset+octet-stream': BINARY } },
     responses: {
       204: {
@@ -593,15 +591,21 @@ export function errorsOf(route: ApiRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(['misdirected_request', 'internal_error', 'unavailable', 'headers_too_large', 'expectation_failed', ...(route.errors ?? [])]);
   if (route.auth === 'key') for (const c of ['unauthorized', 'too_many_requests', 'invalid_request'] as const) codes.add(c);
   if (route.query || route.params || route.body) codes.add('invalid_request');
+  // A body has until --headers-timeout to arrive (http/connection/body-deadline.ts).
+  if (route.body) codes.add('request_timeout');
   if (route.roles) codes.add('forbidden');
   return [...codes].sort();
 }
 
-/** Error codes grouped by their status, statuses ascending. */
+/**
+ * Error codes grouped by their status, statuses ascending; a status the route answers with a
+ * body of its own (`/readyz`'s 503) is that answer, not an error.
+ */
 export function errorStatusesOf(route: ApiRoute): Array<[status: number, codes: ErrorCode[]]> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of errorsOf(route)) {
     const status = ERROR_CATALOGUE[code].status;
+    if (route.responses[status]) continue;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return [...byStatus].sort((a, b) => a[0] - b[0]);
