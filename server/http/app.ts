@@ -14,6 +14,7 @@ import { opsRouter, type Readiness } from './routes/ops.routes.js';
 import { checkAnswers, type AnswerCheckOptions } from './openapi/check-answers.js';
 import { openApiDocument } from './openapi/document.js';
 import { openApiRouter } from './openapi/openapi.routes.js';
+import { createDocsPage } from './openapi/docs-page.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -91,6 +92,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} /v1${req.path}`)));
   app.use('/v1', v1);
 
+  app.use('/docs', createDocsPage());
   if (deps.ui) app.use(deps.ui);
   app.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger, deps.database));
