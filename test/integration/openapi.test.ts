@@ -3,6 +3,7 @@ import express from 'express';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../server/api/index.js';
+import { AppError } from '../../server/errors.js';
 import { checkAnswers } from '../../server/http/openapi/check-answers.js';
 import { openApiDocument } from '../../server/http/openapi/document.js';
 import { errorHandler } from '../../server/http/middleware/errors.js';
@@ -51,6 +52,11 @@ describe('an answer that does not match the document', () => {
   beforeAll(async () => {
     const app = express();
     app.use(checkAnswers(openApiDocument(), { onMismatch: (p) => mismatches.push(p) }));
+    // Every answer of the app carries one (app.ts); errors document it.
+    app.use((_req, res, next) => {
+      res.setHeader('X-Request-Id', 'test');
+      next();
+    });
     app.get('/healthz', (_req, res) => void res.json({ status: 'fine' }));
     app.get('/readyz', (_req, res) => void res.status(200).json({ status: 'ready', checks: { database: true } }));
     app.get('/v1/me', (_req, res) => void res.status(418).json({}));
@@ -68,6 +74,9 @@ describe('an answer that does not match the document', () => {
       res.write('{"items": [], ');
       res.end('"nextCursor": 7}');
     });
+    // A /v1 path the document does not have may only answer an error it documents elsewhere.
+    app.get('/v1/undocumented', (_req, res) => void res.json({ ok: true }));
+    app.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} ${req.path}`)));
     app.use(errorHandler(pino({ level: 'silent' }), openTestSqlite()));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
@@ -110,6 +119,21 @@ describe('an answer that does not match the document', () => {
     const res = await get('/v1/events');
     expect(res.status).toBe(500);
     expect(res.body.error.message).toMatch(/streamEvents 200: Content-Type "text\/plain" is not documented/);
+  });
+
+  it('is replaced when it answers a /v1 path the document does not have, and an error passes', async () => {
+    const res = await get('/v1/undocumented');
+    expect(res.status).toBe(500);
+    expect(res.body.error.message).toMatch(/unmatched: status 200 is not documented/);
+    const missing = await get('/v1/no-such-route');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+  });
+
+  it('checks a HEAD against its GET operation, headers included', async () => {
+    const res = await fetch(`${url}/v1/image/x/download`, { method: 'HEAD' });
+    expect(res.status).toBe(500);
+    expect(mismatches).toContainEqual(expect.stringMatching(/^downloadImage 200: header .+ is missing/));
   });
 
   it('is cut short when its JSON body breaks the schema after the head went out', async () => {
