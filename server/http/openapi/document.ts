@@ -116,7 +116,8 @@ function responseOf(response: ApiResponse) {
   };
 }
 
-const Binary = z.string().meta({ format: 'binary', contentMediaType: 'application/octet-stream' });
+// Bytes of the media type the content map names (OpenAPI 3.0's spelling, which 3.1 readers and client generators still take).
+const Binary = z.string().meta({ format: 'binary' });
 const schemaOf = (schema: z.ZodType | typeof BINARY) => (schema === BINARY ? Binary : schema);
 
 /** The error body with `code` narrowed to the codes this status can carry on this route. */
