@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
-import { createApp } from './http/app.js';
+import { createApp, type AppDeps } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
 import { requireLoopbackHost } from './http/middleware/host-check.js';
 import { rateLimitPerKey } from './http/middleware/rate-limit.js';
@@ -60,8 +60,8 @@ export interface StartOptions {
   s3?: Partial<S3SyncTuning>;
   /** The built web UI; dist/renderer of this package by default. */
   uiDir?: string;
-  /** Check every JSON answer against its API schema before sending it (http/answer.ts); tests set it. */
-  checkAnswers?: boolean;
+  /** Check every answer against its API schema and the OpenAPI document (http/app.ts); tests set it. */
+  checkAnswers?: AppDeps['checkAnswers'];
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;

@@ -17,3 +17,4 @@ export * from './watch.js';
 export * from './sync.js';
 export * from './ops.js';
 export * from './events.js';
+export * from './routes.js';

@@ -11,6 +11,10 @@ import type { Metrics } from './metrics.js';
 import { imagesRouter, type ImagesRoutesDeps } from './routes/images.routes.js';
 import { keysRouter } from './routes/keys.routes.js';
 import { opsRouter, type Readiness } from './routes/ops.routes.js';
+import { checkAnswers, type AnswerCheckOptions } from './openapi/check-answers.js';
+import { openApiDocument } from './openapi/document.js';
+import { openApiRouter } from './openapi/openapi.routes.js';
+import { createDocsPage } from './openapi/docs-page.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -30,8 +34,12 @@ export interface AppDeps {
   hostCheck?: express.RequestHandler;
   /** After authentication: --rate-limit (middleware/rate-limit.ts). */
   rateLimit?: express.RequestHandler;
-  /** Parse every JSON answer with its schema before sending it (http/answer.ts); for tests. */
-  checkAnswers?: boolean;
+  /**
+   * For tests: parse every JSON answer with its schema before sending it (http/answer.ts), and
+   * check every answer against the OpenAPI document (openapi/check-answers.ts), reporting to
+   * the options given.
+   */
+  checkAnswers?: boolean | AnswerCheckOptions;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -42,7 +50,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  app.locals.checkAnswers = deps.checkAnswers ?? false;
+  app.locals.checkAnswers = Boolean(deps.checkAnswers);
+  const api = openApiDocument();
+  if (deps.checkAnswers) app.use(checkAnswers(api, typeof deps.checkAnswers === 'object' ? deps.checkAnswers : {}));
 
   app.use(
     pinoHttp({
@@ -72,6 +82,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(opsRouter(deps.readiness, deps.metrics));
 
   const v1 = express.Router();
+  v1.use(openApiRouter(api));
   for (const router of deps.preAuthV1Routers ?? []) v1.use(router);
   v1.use(authenticate(deps.keys));
   if (deps.rateLimit) v1.use(deps.rateLimit);
@@ -81,6 +92,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} /v1${req.path}`)));
   app.use('/v1', v1);
 
+  app.use('/docs', createDocsPage());
   if (deps.ui) app.use(deps.ui);
   app.use((req, _res, next) => next(new AppError('not_found', `no endpoint ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger, deps.database));

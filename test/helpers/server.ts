@@ -7,6 +7,7 @@ import type { Role } from '../../server/api/index.js';
 import { parseConfig, type RawConfig } from '../../server/config.js';
 import { startServer, type RunningServer, type StartOptions } from '../../server/main.js';
 import type { Clock } from '../../server/util/clock.js';
+import { answerLog } from './answer-log.js';
 
 export const ADMIN_KEY = 'drk_test_admin_key_0123456789abcdef';
 
@@ -51,9 +52,10 @@ export async function startTestServer(
     minFreeBytes: '1MB',
     ...options.config,
   });
-  // Every JSON answer is also checked against its API schema (server/http/answer.ts).
+  // Every answer is also checked against its API schema and the OpenAPI document, and noted for
+  // the end of the run (answer-log.ts).
   const server = await startServer(config, {
-    checkAnswers: true,
+    checkAnswers: answerLog(),
     ...options.start,
     clock: options.clock,
     logger: pino({ level: 'silent' }),

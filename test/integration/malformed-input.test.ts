@@ -115,6 +115,7 @@ function table(): Record<string, Probe[]> {
     'GET /v1/keys': [get('/v1/keys?page=2')],
     'DELETE /v1/keys/:id': withIds((bad) => ({ method: 'DELETE', path: `/v1/keys/${bad}` })),
     'GET /v1/me': [get('/v1/me?verbose=1')],
+    'GET /v1/openapi.json': [get('/v1/openapi.json?x=1')],
     'GET /v1/events': [get('/v1/events?since=0')],
     'GET /v1/stats': ['from=2026-13-45', 'to=yesterday', 'from=2026-03-10&to=2026-03-01', 'groupBy=bogus', 'from=1000-01-01&to=2026-01-01', `groupBy=${LONG}`, 'bogus=1', 'from[]=2026-01-01'].map((q) => get(`/v1/stats?${q}`)),
     'GET /v1/stats.csv': ['from=2026-02-30', 'groupBy=customer,nope', 'extra=1'].map((q) => get(`/v1/stats.csv?${q}`)),
