@@ -5,9 +5,10 @@ import type { Database } from './schema.js';
  * How a repository states its queries so every dialect can run them (the database port's
  * half that repositories see; port.ts is the half the use cases see).
  *
- * A repository builds each query once, when it is created, with Kysely (typed against
- * db/schema.ts, reads like SQL) and named parameters in place of values. The adapter compiles
- * it once into its dialect's SQL and keeps the prepared statement: a call binds the arguments
+ * A repository states each query once, when it is created, with Kysely (typed against
+ * db/schema.ts, reads like SQL) and named parameters in place of values. The adapter builds and
+ * compiles it once into its dialect's SQL (the SQLite adapter at its first call, so statements a
+ * server never runs cost nothing) and keeps the prepared statement: a call binds the arguments
  * and runs it, with no query building or compiling per call (which costs tens of µs in Kysely
  * and would be paid on the hottest paths: the upload commit, the job claim, every request's key
  * lookup). The methods are async for every dialect; SQLite's adapter answers synchronously

@@ -51,8 +51,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.locals.checkAnswers = Boolean(deps.checkAnswers);
-  const api = openApiDocument();
-  if (deps.checkAnswers) app.use(checkAnswers(api, typeof deps.checkAnswers === 'object' ? deps.checkAnswers : {}));
+  if (deps.checkAnswers) app.use(checkAnswers(openApiDocument(), typeof deps.checkAnswers === 'object' ? deps.checkAnswers : {}));
 
   app.use(
     pinoHttp({
@@ -82,7 +81,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(opsRouter(deps.readiness, deps.metrics));
 
   const v1 = express.Router();
-  v1.use(openApiRouter(api));
+  v1.use(openApiRouter(openApiDocument));
   for (const router of deps.preAuthV1Routers ?? []) v1.use(router);
   v1.use(authenticate(deps.keys));
   if (deps.rateLimit) v1.use(deps.rateLimit);

@@ -32,8 +32,8 @@ export function schedulerOutsideUnitOfWork(gate: ConnectionGate): StatementSched
 }
 
 /**
- * A SqlExecutor over better-sqlite3: each query is compiled once (Kysely, SQLite dialect) into
- * a cached prepared statement; a call binds its arguments in the compiled order and runs it.
+ * A SqlExecutor over better-sqlite3: each query is compiled once (Kysely, SQLite dialect), at its
+ * first call, into a cached prepared statement; a call binds its arguments in the compiled order and runs it.
  */
 export function createSqliteExecutor(
   connection: Database.Database,
@@ -43,14 +43,23 @@ export function createSqliteExecutor(
 ): SqlExecutor {
   return {
     prepare<P extends object, O>(_args: P, build: (db: Kysely<Schema>, fns: SqlFunctions) => Compilable<O>): PreparedQuery<P, O> {
-      const compiled = build(builder, fns).compile();
-      const statement = connection.prepare<unknown[], O>(compiled.sql);
-      const bind = binder(compiled.parameters);
-      const argsOf = (args: unknown[]) => bind(args[0] as Record<string, unknown> | undefined);
+      // Compiled and prepared at its first call, once: the repositories exist twice (outside and
+      // inside a unit of work) and a server uses a part of their queries (no S3 sync, no watch
+      // folders: their statements are never run), so preparing all of them at start would hold
+      // a few MB of statements for nothing.
+      let prepared: { statement: Database.Statement<unknown[], O>; bind: ReturnType<typeof binder> } | undefined;
+      const ready = () => {
+        if (!prepared) {
+          const compiled = build(builder, fns).compile();
+          prepared = { statement: connection.prepare<unknown[], O>(compiled.sql), bind: binder(compiled.parameters) };
+        }
+        return prepared;
+      };
+      const argsOf = (args: unknown[]) => ready().bind(args[0] as Record<string, unknown> | undefined);
       return {
-        all: (...args: QueryArgs<P>) => schedule(() => statement.all(...argsOf(args))),
-        first: (...args: QueryArgs<P>) => schedule(() => statement.get(...argsOf(args))),
-        run: (...args: QueryArgs<P>) => schedule(() => statement.run(...argsOf(args)).changes),
+        all: (...args: QueryArgs<P>) => schedule(() => ready().statement.all(...argsOf(args))),
+        first: (...args: QueryArgs<P>) => schedule(() => ready().statement.get(...argsOf(args))),
+        run: (...args: QueryArgs<P>) => schedule(() => ready().statement.run(...argsOf(args)).changes),
       };
     },
   };

@@ -173,12 +173,14 @@ describe('unit of work on SQLite', () => {
     expect(await db.repos.keys.findById('a')).toBeDefined();
   });
 
-  it('compiles each query once, not per call', async () => {
+  it('compiles each query once, at its first call, not per call', async () => {
     const db = openTestSqlite();
     const prepare = vi.spyOn(db.connection, 'prepare');
     for (let i = 0; i < 5; i++) await db.repos.keys.findByHash(`h${i}`);
-    await db.unitOfWork(async (repos) => repos.keys.findByHash('h'));
-    expect(prepare).not.toHaveBeenCalled();
+    expect(prepare).toHaveBeenCalledTimes(1);
+    // The unit of work's repositories are a set of their own: their statement, once too.
+    for (let i = 0; i < 3; i++) await db.unitOfWork(async (repos) => repos.keys.findByHash('h'));
+    expect(prepare).toHaveBeenCalledTimes(2);
   });
 });
 
