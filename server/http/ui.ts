@@ -34,6 +34,18 @@ export function defaultUiDir(): string {
   return path.join(dir, 'dist', 'renderer');
 }
 
+/** The headers of every page the server serves (the web UI, the API reference): its CSP and helmet's others. */
+export function uiSecurityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: UI_CSP_DIRECTIVES },
+    // Served over plain HTTP on a LAN: neither HSTS nor upgrading requests would work there,
+    // and browsers ignore (and complain in the console about) Cross-Origin-Opener-Policy on an
+    // origin that is not secure. frame-ancestors 'none' in the CSP already stops framing.
+    strictTransportSecurity: false,
+    crossOriginOpenerPolicy: false,
+  });
+}
+
 /**
  * Serves the built web UI at `/`: hashed assets cached for a year, index.html for every page
  * address (the UI routes in the browser), all under a strict CSP. Mounted after the API, so it
@@ -44,16 +56,7 @@ export function createUiHandler(options: { dir?: string } = {}): RequestHandler 
   const index = path.join(dir, 'index.html');
   const router = express.Router();
 
-  router.use(
-    helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: UI_CSP_DIRECTIVES },
-      // Served over plain HTTP on a LAN: neither HSTS nor upgrading requests would work there,
-      // and browsers ignore (and complain in the console about) Cross-Origin-Opener-Policy on an
-      // origin that is not secure. frame-ancestors 'none' in the CSP already stops framing.
-      strictTransportSecurity: false,
-      crossOriginOpenerPolicy: false,
-    }),
-  );
+  router.use(uiSecurityHeaders());
   router.use(
     '/assets',
     express.static(path.join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false }),

@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
-import helmet from 'helmet';
-import { UI_CSP_DIRECTIVES } from '../ui.js';
+import { uiSecurityHeaders } from '../ui.js';
 
 const require = createRequire(import.meta.url);
 const SWAGGER_UI_DIR = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -49,14 +48,7 @@ const START = `window.ui = SwaggerUIBundle({
  */
 export function createDocsPage(): RequestHandler {
   const router = express.Router();
-  router.use(
-    helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: UI_CSP_DIRECTIVES },
-      // As for the web UI (ui.ts): plain HTTP on a LAN.
-      strictTransportSecurity: false,
-      crossOriginOpenerPolicy: false,
-    }),
-  );
+  router.use(uiSecurityHeaders());
   router.use((req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     if (req.path === '/' || req.path === '') {
