@@ -123,7 +123,11 @@ const imageUpload = (method: 'post' | 'put', operationId: string, summary: strin
   summary,
   description:
     'multipart/form-data with one or more file fields `image`, or a raw body with an image Content-Type (its name in X-Filename). ' +
-    'The bytes are judged by their content, never by name. Answers 202 once the original is stored; processing follows.',
+    'The bytes are judged by their content, never by name. Answers 202 once the original is stored; processing follows. ' +
+    'Formats: JPEG, PNG, WebP, GIF (animated in WebP variants), TIFF, AVIF, HEIC/HEIF (format heif; AV1-coded: avif), ' +
+    'SVG (at most 2 MiB, rendered from its own bytes) and camera RAW (format raw, rawFormat the maker\'s: dng, cr3, nef, …). ' +
+    'A RAW\'s variants are made from its largest embedded JPEG preview; without a usable one it ends failed with no_preview, the original kept. ' +
+    'Telling a RAW apart needs ExifTool: while it does not answer, such an upload is refused 503 with Retry-After.',
   tag: 'images',
   auth: 'key',
   roles: IMAGE_ROLES,
@@ -139,6 +143,9 @@ const metadataRoute = (path: string, operationId: string, summary: string): ApiR
   path,
   operationId,
   summary,
+  description:
+    'dateTimeOriginal is the camera\'s local time as written (offsetTimeOriginal where the camera wrote one). ' +
+    'For a camera RAW every field comes from ExifTool: space, channels, depth, density and iccDescription are null.',
   tag: 'images',
   auth: 'key',
   roles: IMAGE_ROLES,
@@ -230,7 +237,11 @@ export const ROUTES: readonly ApiRoute[] = [
     path: '/v1/image/{id}/download',
     operationId: 'downloadImage',
     summary: 'Download a variant, or the original byte for byte',
-    description: 'Honours Range (one range), If-Range and If-None-Match. An uploaded SVG is sent as an attachment in a sandbox.',
+    description:
+      'Honours Range (one range), If-Range and If-None-Match. An uploaded SVG is sent as an attachment in a sandbox. ' +
+      'An original downloads under its uploaded name, its format\'s extension added where missing; a camera RAW with its maker\'s ' +
+      'media type (image/x-canon-cr2, …; image/x-raw where there is none); a variant as NAME-VARIANT.EXT. ' +
+      'An original kept only in the S3 bucket streams from there (503 while the bucket is unreachable).',
     tag: 'images',
     auth: 'key',
     roles: IMAGE_ROLES,
