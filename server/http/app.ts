@@ -15,6 +15,7 @@ import { checkAnswers, type AnswerCheckOptions } from './openapi/check-answers.j
 import { openApiDocument } from './openapi/document.js';
 import { openApiRouter } from './openapi/openapi.routes.js';
 import { createDocsPage } from './openapi/docs-page.js';
+import { UPLOADS_PATH } from './tus/resumable-uploads.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -85,6 +86,12 @@ export function createApp(deps: AppDeps): Express {
   for (const router of deps.preAuthV1Routers ?? []) v1.use(router);
   v1.use(authenticate(deps.keys));
   if (deps.rateLimit) v1.use(deps.rateLimit);
+  // Express's routers answer OPTIONS themselves (200 and an Allow list) on any path they know,
+  // an answer the API description does not have. Only tus speaks OPTIONS here (its discovery);
+  // elsewhere OPTIONS is like any method a path does not take: 404.
+  v1.use((req, _res, next) =>
+    req.method === 'OPTIONS' && !req.originalUrl.startsWith(UPLOADS_PATH) ? next(new AppError('not_found', `no endpoint OPTIONS /v1${req.path}`)) : next(),
+  );
   v1.use(imagesRouter(deps.images));
   v1.use(keysRouter(deps.keys));
   for (const router of deps.extraV1Routers ?? []) v1.use(router);

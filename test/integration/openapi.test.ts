@@ -32,6 +32,16 @@ describe('GET /v1/openapi.json', () => {
     expect(await again.text()).toBe('');
   });
 
+  it('answers OPTIONS only where tus speaks it: elsewhere a 404 in the API\'s form, as the document says, not an undocumented Allow list', async () => {
+    const user = await t.client('user', 'acme');
+    const elsewhere = await fetch(`${t.url}/v1/images`, { method: 'OPTIONS', headers: { authorization: `Bearer ${user.key}` } });
+    expect(elsewhere.status).toBe(404);
+    expect(((await elsewhere.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    const tus = await fetch(`${t.url}/v1/uploads`, { method: 'OPTIONS', headers: { authorization: `Bearer ${user.key}` } });
+    expect(tus.status).toBeLessThan(300);
+    expect(tus.headers.get('tus-version')).toBe('1.0.0');
+  });
+
   it('has every route of the app, and the app every route it has', () => {
     const inApp = listRoutes(t.server.parts.app)
       .filter((r) => / \/(v1|healthz|readyz|metrics)/.test(r))
