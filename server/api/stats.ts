@@ -15,7 +15,7 @@ const IsoDay = z
 /**
  * `GET /v1/stats`, `GET /v1/stats.csv`. `groupBy` comes back in canonical order without
  * repeats, so the answer does not depend on how the client wrote it. Defaults that depend on
- * today (`to` = today, `from` = 30 days before `to`) are the statistics service's.
+ * today (`to` = today, `from` = 29 days before `to`, 30 days in all) are the statistics service's.
  */
 export const StatsQuery = z.strictObject({
   from: IsoDay.optional().meta({ description: 'First day, inclusive; default 29 days before `to`' }),
