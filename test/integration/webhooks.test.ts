@@ -106,6 +106,23 @@ describe('webhook delivery', () => {
     expect(delivery).toMatchObject({ id: test.body.deliveryId, messageId: test.body.messageId, event: 'webhook.test', status: 'delivered', attempts: 3, lastStatus: 200, lastError: null, nextAttemptAt: null });
     // Growing delays between attempts: the schedule's 200 ms, give or take a fifth.
     expect(r.received[1]!.at - r.received[0]!.at).toBeGreaterThanOrEqual(150);
+
+    // Counted by outcome, timed, and the backlog per endpoint (none left for this one).
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(Number(/darkroom_webhook_deliveries_total\{outcome="retry"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/darkroom_webhook_deliveries_total\{outcome="delivered"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/darkroom_webhook_delivery_seconds_count\{outcome="delivered"\} \d+/);
+    expect(metrics).toMatch(/# TYPE darkroom_webhook_backlog gauge/);
+    expect(metrics).not.toContain(`darkroom_webhook_backlog{endpoint="${id}"}`);
+  });
+
+  it('counts pending deliveries per endpoint in the metrics', async () => {
+    const r = await receiver(() => 'hang');
+    const { id } = await createEndpoint(user, r.url);
+    for (let i = 0; i < 3; i++) await user.json('POST', `/v1/webhooks/${id}/test`);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toContain(`darkroom_webhook_backlog{endpoint="${id}"} 3`);
+    expect((await user.json('GET', `/v1/webhooks/${id}`)).body.backlog).toBe(3);
   });
 
   it('fails a delivery after the last step of the schedule, and retries it on request', async () => {
