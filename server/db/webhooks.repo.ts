@@ -1,6 +1,6 @@
-import { sql as literal, type Selectable } from 'kysely';
+import { sql as literal, type Kysely, type Selectable } from 'kysely';
 import type { JobRow } from './jobs.repo.js';
-import type { WebhookDeliveriesTable, WebhookEndpointsTable, WebhookMessagesTable } from './schema.js';
+import type { Database, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookMessagesTable } from './schema.js';
 import { params, type SqlExecutor } from './sql-executor.js';
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
@@ -128,24 +128,23 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   const findDelivery = sql.prepare(byId, (db) => db.selectFrom('webhook_deliveries').selectAll().where('id', '=', byId.id));
   const messageOf = sql.prepare(byId, (db) => db.selectFrom('webhook_messages').selectAll().where('id', '=', byId.id));
 
-  const page = params<{ endpoint_id: string; limit: number; before_at: number | null; before_id: string }>();
-  const deliveriesOf = sql.prepare(page, (db) =>
+  // Two statements, the first page and the next ones, rather than one with "no cursor" as a
+  // NULL parameter: `$1 IS NULL` has no type PostgreSQL could infer, and each keeps its index use.
+  const page = params<{ endpoint_id: string; limit: number }>();
+  const pageFrom = (db: Kysely<Database>) =>
     db
       .selectFrom('webhook_deliveries as d')
       .innerJoin('webhook_messages as m', 'm.id', 'd.message_id')
       .selectAll('d')
       .select('m.event')
       .where('d.endpoint_id', '=', page.endpoint_id)
-      .where((eb) =>
-        eb.or([
-          eb(eb.val(page.before_at), 'is', null),
-          eb('d.created_at', '<', page.before_at),
-          eb.and([eb('d.created_at', '=', page.before_at), eb('d.id', '<', page.before_id)]),
-        ]),
-      )
       .orderBy('d.created_at', 'desc')
       .orderBy('d.id', 'desc')
-      .limit(page.limit),
+      .limit(page.limit);
+  const firstPage = sql.prepare(page, pageFrom);
+  const after = params<{ endpoint_id: string; limit: number; before_at: number; before_id: string }>();
+  const nextPage = sql.prepare(after, (db) =>
+    pageFrom(db).where((eb) => eb.or([eb('d.created_at', '<', after.before_at), eb.and([eb('d.created_at', '=', after.before_at), eb('d.id', '<', after.before_id)])])),
   );
 
   const attempt = params<{ id: string } & AttemptRecord>();
@@ -279,7 +278,9 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       return m && e ? { delivery: d, message: m, endpoint: e } : undefined;
     },
     deliveriesOf: (endpointId, limit, before) =>
-      deliveriesOf.all({ endpoint_id: endpointId, limit, before_at: before?.createdAt ?? null, before_id: before?.id ?? '' }),
+      before
+        ? nextPage.all({ endpoint_id: endpointId, limit, before_at: before.createdAt, before_id: before.id })
+        : firstPage.all({ endpoint_id: endpointId, limit }),
     recordAttempt: async (id, a) => void (await recordAttempt.run({ id, ...a })),
     markDelivered: async (id, at, a) => void (await markDelivered.run({ id, at, ...a })),
     markFailed: async (id, error) => void (await markFailed.run({ id, error })),
