@@ -47,6 +47,11 @@ export interface WebhooksRepo {
   reopen(id: string, at: number): Promise<boolean>;
   /** Makes a pending delivery's queued job due now (a manual retry of one waiting for its next attempt). */
   hurry(endpointId: string, deliveryId: string, at: number): Promise<void>;
+  /**
+   * Removes a delivery job that ended for good: its delivery's row is the record (a retry queues
+   * a new job), so the failed row would only pile up (done jobs of no image leave by themselves).
+   */
+  removeJob(id: number): Promise<void>;
   /** Pending deliveries per endpoint (metrics, the endpoint list). */
   backlog(): Promise<Array<{ endpoint_id: string; n: number }>>;
   /**
@@ -196,6 +201,8 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   const hurryDelivery = sql.prepare(reopening, (db) =>
     db.updateTable('webhook_deliveries').set({ next_attempt_at: reopening.at }).where('id', '=', reopening.id).where('status', '=', literal.lit('pending')),
   );
+  const jobId = params<{ id: number }>();
+  const removeJob = sql.prepare(jobId, (db) => db.deleteFrom('jobs').where('id', '=', jobId.id).where('queue', '=', literal.lit('webhook')));
   const backlog = sql.prepare(params(), (db) =>
     db
       .selectFrom('webhook_deliveries')
@@ -289,6 +296,7 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       await hurry.run({ lane: endpointId, payload: deliveryJobPayload(deliveryId), at });
       await hurryDelivery.run({ id: deliveryId, at });
     },
+    removeJob: async (id) => void (await removeJob.run({ id })),
     backlog: async () => (await backlog.all()).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
     claim: (now, leaseUntil, token, perEndpoint) => claim.first({ now, leaseUntil, token, perEndpoint }),
   };

@@ -86,6 +86,9 @@ export function createDeliverWebhookHandler(deps: DeliverWebhookDeps): JobHandle
       deps.onAttempt?.(retryIn === undefined ? 'failed' : 'retry', seconds);
       throw new JobError(error, 'webhook_not_delivered', retryIn !== undefined, { retryInMs: retryIn });
     },
-    giveUp: (job, _error, repos) => repos.webhooks.markFailed(deliveryOf(job), null),
+    async giveUp(job, _error, repos) {
+      await repos.webhooks.markFailed(deliveryOf(job), null);
+      await repos.webhooks.removeJob(job.id);
+    },
   };
 }
