@@ -93,6 +93,21 @@ describe('webhook delivery', () => {
     expect(r.received).toHaveLength(2);
   });
 
+  it('sends image.failed with the record and its error when processing fails for good', async () => {
+    const r = await receiver();
+    const client = await t.client('user', 'broken');
+    const { secret } = await createEndpoint(client, r.url, ['image.failed']);
+    // A JPEG cut short: its header reads, its pixels do not decode.
+    const jpeg = await solid(800, 600, 'jpeg');
+    const upload = await client.upload([{ name: 'cut.jpg', data: jpeg.subarray(0, Math.floor(jpeg.length / 3)), type: 'image/jpeg' }]);
+    expect(upload.status).toBe(202);
+    const record = await client.waitFor(upload.body.id);
+    expect(record.status).toBe('failed');
+    await eventually(() => r.received.length >= 1, 15_000, 'image.failed');
+    const failed = verify(secret, r.received[0]!);
+    expect(failed).toMatchObject({ type: 'image.failed', data: { id: upload.body.id, status: 'failed', error: { code: record.error.code } } });
+  });
+
   it('retries a receiver that answers 500 twice: three requests with the same webhook-id, then delivered', async () => {
     const r = await receiver((n) => ({ status: n <= 2 ? 500 : 200 }));
     const { id, secret } = await createEndpoint(user, r.url);
