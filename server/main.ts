@@ -232,7 +232,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
           metrics.webhookLatency.observe({ outcome }, seconds);
         },
       }),
-      purge: createPurgeHandler({ retention, logger, onPurged: (n) => metrics.purged.inc(n) }),
+      purge: createPurgeHandler({ retention, logger, onPurged: (n) => metrics.purged.inc(n), alsoPrune: () => webhooks.prune() }),
       process_image: createProcessImageHandler({
         images: imagesRepo,
         store,

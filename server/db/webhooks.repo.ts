@@ -52,6 +52,11 @@ export interface WebhooksRepo {
    * a new job), so the failed row would only pile up (done jobs of no image leave by themselves).
    */
   removeJob(id: number): Promise<void>;
+  /**
+   * Forgets history: deliveries that ended (delivered or failed) created before `before`, then the
+   * messages left without any delivery. Resolves to the deliveries removed.
+   */
+  prune(before: number): Promise<number>;
   /** Pending deliveries per endpoint (metrics, the endpoint list). */
   backlog(): Promise<Array<{ endpoint_id: string; n: number }>>;
   /**
@@ -201,6 +206,18 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   const hurryDelivery = sql.prepare(reopening, (db) =>
     db.updateTable('webhook_deliveries').set({ next_attempt_at: reopening.at }).where('id', '=', reopening.id).where('status', '=', literal.lit('pending')),
   );
+  const old = params<{ before: number }>();
+  const pruneDeliveries = sql.prepare(old, (db) =>
+    db.deleteFrom('webhook_deliveries').where('created_at', '<', old.before).where('status', 'in', [literal.lit<WebhookDeliveryRow['status']>('delivered'), literal.lit<WebhookDeliveryRow['status']>('failed')]),
+  );
+  const pruneMessages = sql.prepare(old, (db) =>
+    db
+      .deleteFrom('webhook_messages')
+      .where('created_at', '<', old.before)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('webhook_deliveries as d').select(literal.lit(1).as('one')).whereRef('d.message_id', '=', 'webhook_messages.id'))),
+      ),
+  );
   const jobId = params<{ id: number }>();
   const removeJob = sql.prepare(jobId, (db) => db.deleteFrom('jobs').where('id', '=', jobId.id).where('queue', '=', literal.lit('webhook')));
   const backlog = sql.prepare(params(), (db) =>
@@ -295,6 +312,11 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
     async hurry(endpointId, deliveryId, at) {
       await hurry.run({ lane: endpointId, payload: deliveryJobPayload(deliveryId), at });
       await hurryDelivery.run({ id: deliveryId, at });
+    },
+    async prune(before) {
+      const removed = await pruneDeliveries.run({ before });
+      await pruneMessages.run({ before });
+      return removed;
     },
     removeJob: async (id) => void (await removeJob.run({ id })),
     backlog: async () => (await backlog.all()).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),

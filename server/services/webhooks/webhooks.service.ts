@@ -17,6 +17,9 @@ import { newSecret } from '../../webhooks/signing.js';
 import type { Principal } from '../keys.service.js';
 import type { WebhookMessages } from './messages.js';
 
+/** How long the deliveries log keeps a delivery that ended (delivered or failed), and its message. */
+export const DELIVERY_HISTORY_MS = 30 * 24 * 60 * 60_000;
+
 /** How long a rotated-out secret still signs (CONTRACT §11: receivers switch without a gap). */
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60_000;
 
@@ -188,6 +191,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       const page = rows.slice(0, query.limit);
       return { items: page.map(toDelivery), nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1]!) : null };
     },
+
+    /** Forgets deliveries that ended more than DELIVERY_HISTORY_MS ago (the scheduled purge calls it). */
+    prune: () => repo.prune(clock.now() - DELIVERY_HISTORY_MS),
 
     /**
      * Sends a delivery again now: one that ended (delivered or failed) starts over with a new

@@ -103,6 +103,22 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     expect(await db.repos.webhooks.backlog()).toEqual([{ endpoint_id: 'e', n: 4 }]);
   });
 
+  it('forgets deliveries that ended before a time, and the messages left without any', async () => {
+    const db = open();
+    await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
+    const ids: string[] = [];
+    for (let at = 1; at <= 3; at++) ids.push((await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: String(at) }, at)))!.deliveryIds[0]!);
+    await db.repos.webhooks.markDelivered(ids[0]!, 5, { attempts: 1, last_status: 200, last_error: null, next_attempt_at: null });
+    await db.repos.webhooks.markFailed(ids[2]!, 'gone');
+    // The second is still pending: kept, with its message, however old.
+    expect(await db.repos.webhooks.prune(3)).toBe(1);
+    expect((await db.rows('webhook_deliveries')).map((d) => d.id)).toEqual([ids[1], ids[2]]);
+    expect(await db.rows('webhook_messages')).toHaveLength(2);
+    expect(await db.repos.webhooks.prune(100)).toBe(1);
+    expect((await db.rows('webhook_deliveries')).map((d) => d.id)).toEqual([ids[1]]);
+    expect((await db.rows('webhook_messages')).map((m) => JSON.parse(m.payload).data.id)).toEqual(['2']);
+  });
+
   it('claims delivery jobs fairly across customers, at most N at once per endpoint', async () => {
     const db = open();
     await db.repos.webhooks.createEndpoint(endpoint('busy', 'big'));
