@@ -9,7 +9,7 @@ export interface ReceivedMessage {
 }
 
 /** What the receiver answers to the nth request (from 1): a status, after an optional delay; `hang`: never. */
-export type Answer = { status: number; delayMs?: number } | 'hang';
+export type Answer = { status: number; delayMs?: number; headers?: Record<string, string> } | 'hang';
 
 /**
  * A real webhook receiver on 127.0.0.1 (port 0): records every request and answers as `answer`
@@ -30,7 +30,7 @@ export async function startReceiver(answer: (n: number, message: ReceivedMessage
         open.add(res);
         return;
       }
-      const reply = () => res.writeHead(a.status).end();
+      const reply = () => res.writeHead(a.status, a.headers).end();
       if (a.delayMs) {
         open.add(res);
         setTimeout(() => {

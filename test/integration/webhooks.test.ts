@@ -248,3 +248,36 @@ describe('image.expired', () => {
     }
   });
 });
+
+describe('what does not deliver', () => {
+  it('a receiver slower than --webhook-timeout, a redirect (never followed), a refused connection', async () => {
+    const s = await startTestServer({ config: { webhookAllowPrivate: 'true', webhookTimeout: '300ms', webhookRetrySchedule: '100ms' } });
+    try {
+      const client = await s.client('user', 'strict');
+      const target = await receiver();
+      const slow = await receiver(() => ({ status: 200, delayMs: 2_000 }));
+      // Answers every request with a redirect to a receiver that would take it.
+      const redirect = await receiver(() => ({ status: 307, headers: { location: target.url } }));
+      const closed = await receiver();
+      await closed.close();
+
+      const endpoints = {
+        slow: (await createEndpoint(client, slow.url)).id,
+        redirect: (await createEndpoint(client, redirect.url)).id,
+        closed: (await createEndpoint(client, closed.url)).id,
+      };
+      for (const id of Object.values(endpoints)) await client.json('POST', `/v1/webhooks/${id}/test`);
+      const settled = async (id: string) => {
+        const [d] = await deliveriesOf(client, id);
+        return d?.status === 'failed' ? d : undefined;
+      };
+      expect(await eventually(() => settled(endpoints.slow), 15_000, 'slow failed')).toMatchObject({ attempts: 2, lastStatus: null, lastError: 'no answer within 300 ms' });
+      expect(await eventually(() => settled(endpoints.redirect), 15_000, 'redirect failed')).toMatchObject({ attempts: 2, lastStatus: 307, lastError: 'answered 307' });
+      expect((await eventually(() => settled(endpoints.closed), 15_000, 'closed failed')).lastError).toMatch(/ECONNREFUSED/);
+      expect(redirect.received).toHaveLength(2);
+      expect(target.received).toHaveLength(0);
+    } finally {
+      await s.close();
+    }
+  });
+});
