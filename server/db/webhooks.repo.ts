@@ -242,6 +242,10 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
         lease_until: lease.leaseUntil,
         lease_token: lease.token,
       }))
+      // Checked again on the row itself: on PostgreSQL, a claimer that waited for another's
+      // claim of the same row re-reads the row (not the pick) and takes nothing, so one job is
+      // never claimed twice even where the pick is not `FOR UPDATE SKIP LOCKED`.
+      .where('status', '=', literal.lit('queued'))
       .where((eb) =>
         eb(
           'id',
