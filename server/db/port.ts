@@ -42,7 +42,8 @@ export interface DatabasePort {
    */
   isDamage(err: unknown): boolean;
 
-  close(): void;
+  /** Ends the connections; resolves once they are closed. */
+  close(): Promise<void>;
 }
 
 /** What a unit of work offers besides its repositories. */
