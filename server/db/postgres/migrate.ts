@@ -54,3 +54,19 @@ export async function migratePostgres(pool: Pool): Promise<number[]> {
     client.release(broken);
   }
 }
+
+/**
+ * Why the database's schema cannot be used as it is without migrating (a command that only
+ * reads, beside servers of another version), or undefined when it is this program's.
+ */
+export async function postgresSchemaProblem(pool: Pool): Promise<string | undefined> {
+  const { rows: table } = await pool.query("SELECT to_regclass('darkroom_schema') IS NOT NULL AS present");
+  const found = table[0]!.present
+    ? Number((await pool.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM darkroom_schema')).rows[0]!.version)
+    : 0;
+  if (found === POSTGRES_SCHEMA_VERSION) return undefined;
+  if (found > POSTGRES_SCHEMA_VERSION) {
+    return `the database is at schema version ${found}, newer than this Darkroom's (${POSTGRES_SCHEMA_VERSION}): use the Darkroom version that wrote it, or a later one`;
+  }
+  return `the database is at schema version ${found}, older than this Darkroom's (${POSTGRES_SCHEMA_VERSION}): start the server of this version once (it upgrades the database), then run this again`;
+}

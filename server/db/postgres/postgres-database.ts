@@ -3,7 +3,7 @@ import type { DatabasePort, UnitOfWork, UnitOfWorkOptions } from '../port.js';
 import { createRepositories, type Repositories } from '../repositories.js';
 import { isConnectionFailure, isPostgresDamage, translatePostgresError } from './errors.js';
 import { createPostgresExecutor, type Queryable } from './executor.js';
-import { migratePostgres } from './migrate.js';
+import { migratePostgres, postgresSchemaProblem } from './migrate.js';
 
 export interface PostgresDatabaseOptions {
   /** `postgres://user:pass@host:port/db` (--database-url). */
@@ -14,6 +14,8 @@ export interface PostgresDatabaseOptions {
   statementTimeoutMs?: number;
   /** How long to wait for a connection (a new one, or a free one of the pool), in ms. */
   connectTimeoutMs?: number;
+  /** False: do not migrate, refuse a schema other than this program's (a command that only reads). */
+  migrate?: boolean;
   /** A connection failed while idle in the pool (the server restarted): the pool drops it and goes on. */
   onIdleError?: (err: Error) => void;
 }
@@ -72,8 +74,12 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
   // an uncaught 'error' event and end the process; the pool has already dropped the connection.
   pool.on('error', (err) => options.onIdleError?.(err));
   try {
-    const migrated = await migratePostgres(pool);
-    return postgresDatabaseOver(pool, migrated);
+    if (options.migrate === false) {
+      const problem = await postgresSchemaProblem(pool);
+      if (problem) throw new Error(problem);
+      return postgresDatabaseOver(pool, []);
+    }
+    return postgresDatabaseOver(pool, await migratePostgres(pool));
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
@@ -187,10 +193,31 @@ function postgresDatabaseOver(pool: pg.Pool, migrated: number[]): PostgresDataba
       }
     },
 
-    // PostgreSQL checks its pages as it reads them (and with data checksums, when the cluster was
-    // made with them): damage shows as XX001/XX002 on the statement that meets it (isDamage).
-    // A full check (the amcheck extension, pg_amcheck) is an operator's tool on the server.
-    checkIntegrity: async () => [],
+    // PostgreSQL checks pages as it reads them (and their checksums, when the cluster was made
+    // with them): damage shows as XX001/XX002 on the statement that meets it (isDamage). Its
+    // structural check is the amcheck extension, which an operator installs: when it is there,
+    // each of the schema's B-tree indexes is checked (bt_index_check: a shared lock, no writes
+    // blocked); without it there is nothing the engine offers to check, and none is reported.
+    async checkIntegrity() {
+      const { rows: installed } = await pool.query("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'");
+      if (!installed.length) return [];
+      const { rows: indexes } = await pool.query<{ name: string }>(
+        `SELECT c.oid::regclass::text AS name FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indexrelid
+           JOIN pg_am am ON am.oid = c.relam
+          WHERE am.amname = 'btree' AND c.relnamespace = current_schema()::regnamespace`,
+      );
+      const problems: string[] = [];
+      for (const { name } of indexes) {
+        try {
+          await pool.query('SELECT bt_index_check($1::regclass)', [name]);
+        } catch (err) {
+          if (isConnectionFailure(err)) throw err;
+          problems.push(`${name}: ${(err as Error).message}`);
+        }
+      }
+      return problems;
+    },
 
     translateError: translatePostgresError,
 

@@ -89,6 +89,30 @@ describe('PostgreSQL adapter', () => {
     }
   });
 
+  it('checks every index of its schema with amcheck where the extension is installed', async () => {
+    const db = await openTestPostgres();
+    expect(await db.checkIntegrity()).toEqual([]);
+    await db.pool.query('CREATE EXTENSION amcheck');
+    const checked: string[] = [];
+    const query = db.pool.query.bind(db.pool);
+    db.pool.query = ((text: string, values?: unknown[]) => {
+      if (typeof text === 'string' && text.includes('bt_index_check')) checked.push(String(values?.[0]));
+      return query(text, values);
+    }) as typeof db.pool.query;
+    expect(await db.checkIntegrity()).toEqual([]);
+    expect(checked).toEqual(expect.arrayContaining(['images_by_customer', 'jobs_queued_by_customer', 'api_keys_pkey']));
+  });
+
+  it('opened not to migrate, refuses a schema other than its own', async () => {
+    const server = await privatePostgres();
+    const name = await server.createEmptyDatabase();
+    try {
+      await expect(openPostgresDatabase({ url: server.url(name), migrate: false })).rejects.toThrow(/schema version 0, older than this Darkroom's/);
+    } finally {
+      await server.dropDatabase(name);
+    }
+  });
+
   it('reads BIGINT counts and sums as numbers and BYTEA as a Buffer', async () => {
     const db = await openTestPostgres();
     const { rows } = await db.pool.query("SELECT count(*) AS n, sum(x) AS s, '\\x0102'::bytea AS b FROM (VALUES (1::bigint), (2::bigint)) v(x)");
