@@ -68,6 +68,30 @@ describe('PostgreSQL adapter', () => {
     }
   });
 
+  it('never lets two nodes claim one job: the claim that waited for the other’s takes nothing', async () => {
+    const db = await openTestPostgres();
+    const other = await secondNode(db);
+    try {
+      const image = { id: 'img-1', customer: 'acme', filename: 'a.png', bytes: 1, sha256: 'ab', format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 1 };
+      await db.repos.images.insert(image, []);
+      await db.repos.jobs.insertJob('process_image', image.id, 1, 3, 1);
+      let second: Promise<unknown> | undefined;
+      const first = await other.unitOfWork(async (repos) => {
+        const claimed = await repos.jobs.claim(10, 1_000, 'first');
+        // This node's claim reads the job as still queued, and waits for the row until the
+        // other node's claim commits.
+        second = db.repos.jobs.claim(10, 1_000, 'second');
+        await aWhile(200);
+        return claimed;
+      });
+      expect(first?.lease_token).toBe('first');
+      expect(await second).toBeUndefined();
+      expect((await db.rows('jobs')).map((j) => [j.status, j.lease_token, j.attempts])).toEqual([['running', 'first', 1]]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('answers 503 with Retry-After when a unit of work waits past the statement timeout, and goes on after', async () => {
     const db = await openTestPostgres();
     const other = await secondNode(db, { statementTimeoutMs: 300 });
