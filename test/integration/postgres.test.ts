@@ -55,7 +55,7 @@ describe('the server on PostgreSQL', () => {
     expect(stats.body.groups).toEqual([expect.objectContaining({ customer: 'studio', uploaded: 1, processed: 1, bytesIn: png.length })]);
   });
 
-  it('creates a key with `keys create --database-url` that the server accepts, and prints statistics with `stats --database-url`', async () => {
+  it('creates a key with `keys create --database-url` that the server accepts; `stats` and `verify` read the same database', async () => {
     const created = await run(['keys', 'create', '--customer', 'cli-made', '--role', 'user', '--database-url', url]);
     expect(created.stderr).toContain('cli-made');
     expect(created.code).toBe(0);
@@ -65,6 +65,11 @@ describe('the server on PostgreSQL', () => {
     const stats = await run(['stats', '--group-by', 'customer', '--database-url', url]);
     expect(stats.code).toBe(0);
     expect(JSON.parse(stats.stdout).groups).toEqual([expect.objectContaining({ customer: 'studio', uploaded: 1 })]);
+
+    // verify compares the data dir's files with the records in PostgreSQL, beside the running server.
+    const verified = await run(['verify', '--data-dir', t.dataDir, '--database-url', url]);
+    expect(verified.stderr).not.toContain('verify failed');
+    expect(verified.code).toBe(0);
   });
 
   it('answers 503 unavailable with Retry-After while PostgreSQL is down (readyz too), and has everything accepted, processed, once it is back', async () => {
