@@ -1,12 +1,12 @@
 import path from 'node:path';
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { afterEach } from 'vitest';
 import type { DatabasePort } from '../../server/db/port.js';
 import type { Database } from '../../server/db/schema.js';
-import { postgresQueryBuilder } from '../../server/db/postgres/dialect.js';
+import { postgresFunctions, postgresQueryBuilder } from '../../server/db/postgres/dialect.js';
 import { openPostgresDatabase, type PostgresDatabase, type PostgresDatabaseOptions } from '../../server/db/postgres/postgres-database.js';
 import { sqliteFunctions, sqliteQueryBuilder } from '../../server/db/sqlite/dialect.js';
-import type { SqlExecutor } from '../../server/db/sql-executor.js';
+import type { SqlExecutor, SqlFunctions } from '../../server/db/sql-executor.js';
 import type { Db } from '../../server/db/sqlite/connection.js';
 import type { Repositories } from '../../server/db/repositories.js';
 import { openSqliteDatabase, sqliteDatabaseOver, type SqliteDatabase } from '../../server/db/sqlite/sqlite-database.js';
@@ -143,10 +143,23 @@ export const unitOfWorkOver =
  * plan): the repository is built over an executor that only records what it would prepare.
  */
 export function sqliteStatementsOf(create: (sql: SqlExecutor) => unknown): Array<{ sql: string; parameters: readonly unknown[] }> {
+  return statementsOf(create, sqliteQueryBuilder, sqliteFunctions);
+}
+
+/** The same, as PostgreSQL's adapter compiles them. */
+export function postgresStatementsOf(create: (sql: SqlExecutor) => unknown): Array<{ sql: string; parameters: readonly unknown[] }> {
+  return statementsOf(create, postgresQueryBuilder, postgresFunctions);
+}
+
+function statementsOf(
+  create: (sql: SqlExecutor) => unknown,
+  builder: Kysely<Database>,
+  fns: SqlFunctions,
+): Array<{ sql: string; parameters: readonly unknown[] }> {
   const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
   create({
     prepare(_args, build) {
-      const compiled = build(sqliteQueryBuilder, sqliteFunctions).compile();
+      const compiled = build(builder, fns).compile();
       statements.push({ sql: compiled.sql, parameters: compiled.parameters });
       const never = () => Promise.reject(new Error('a recorded statement does not run'));
       return { all: never, first: never, run: never };
