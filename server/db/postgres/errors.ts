@@ -40,6 +40,14 @@ const CONNECTION_MESSAGES = [
   /^Cannot use a pool after calling end/,
 ];
 
+/** A unit of work waited longer than the statement timeout for the ones before it in this process. */
+export class UnitOfWorkWaitTimeout extends Error {
+  constructor(waitedMs: number) {
+    super(`a unit of work waited ${waitedMs} ms for the database without getting its turn`);
+    this.name = 'UnitOfWorkWaitTimeout';
+  }
+}
+
 function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
@@ -63,6 +71,7 @@ export function isPostgresDamage(err: unknown): boolean {
 
 export function translatePostgresError(err: unknown): AppError | undefined {
   const state = sqlState(err);
+  if (err instanceof UnitOfWorkWaitTimeout) return new AppError('unavailable', 'the database is busy; try again shortly', { 'Retry-After': '2' });
   if (state === '53100') return new AppError('insufficient_storage', 'the disk holding the database is full');
   if (state && state in UNAVAILABLE) {
     const { why, retryAfter } = UNAVAILABLE[state]!;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { DatabasePort, UnitOfWork, UnitOfWorkOptions } from '../port.js';
 import { createRepositories, type Repositories } from '../repositories.js';
-import { isConnectionFailure, isPostgresDamage, translatePostgresError } from './errors.js';
+import { isConnectionFailure, isPostgresDamage, translatePostgresError, UnitOfWorkWaitTimeout } from './errors.js';
 import { createPostgresExecutor, type Queryable } from './executor.js';
 import { migratePostgres, postgresSchemaProblem } from './migrate.js';
 
@@ -77,16 +77,16 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
     if (options.migrate === false) {
       const problem = await postgresSchemaProblem(pool);
       if (problem) throw new Error(problem);
-      return postgresDatabaseOver(pool, []);
+      return postgresDatabaseOver(pool, [], statementTimeoutMs);
     }
-    return postgresDatabaseOver(pool, await migratePostgres(pool));
+    return postgresDatabaseOver(pool, await migratePostgres(pool), statementTimeoutMs);
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
   }
 }
 
-function postgresDatabaseOver(pool: pg.Pool, migrated: number[]): PostgresDatabase {
+function postgresDatabaseOver(pool: pg.Pool, migrated: number[], statementTimeoutMs: number): PostgresDatabase {
   const repos = createRepositories(createPostgresExecutor(() => pool));
 
   // The unit of work's connection while one is open in this process (one at a time: see `turn`).
@@ -100,13 +100,28 @@ function postgresDatabaseOver(pool: pg.Pool, migrated: number[]): PostgresDataba
   // Units of work of this process queue here, in arrival order, before taking a connection:
   // the advisory lock would serialise them anyway, but each waiter would hold a connection of
   // the pool while it waits, and the statements outside units of work need those.
+  // A unit of work waits at most the statement timeout for its turn (as it would for the lock in
+  // PostgreSQL), then fails as `unavailable`: while the server cannot be reached, each unit ahead
+  // may take the whole connect timeout to fail, and the queue behind must not grow into a hang.
   let queue: Promise<void> = Promise.resolve();
   const turn = (): Promise<() => void> => {
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
     const before = queue;
     queue = before.then(() => mine);
-    return before.then(() => release);
+    return new Promise((resolve, reject) => {
+      let gaveUp = false;
+      const timer = setTimeout(() => {
+        gaveUp = true;
+        reject(new UnitOfWorkWaitTimeout(statementTimeoutMs));
+      }, statementTimeoutMs);
+      void before.then(() => {
+        // Its turn came after it gave up: passed straight on to the next in line.
+        if (gaveUp) return release();
+        clearTimeout(timer);
+        resolve(release);
+      });
+    });
   };
 
   let savepoints = 0;

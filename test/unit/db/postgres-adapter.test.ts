@@ -137,6 +137,22 @@ describe('PostgreSQL adapter', () => {
     }
   });
 
+  it('gives up a unit of work that waited past the statement timeout for its turn in this process, as 503, and the queue goes on', async () => {
+    const db = await openTestPostgres({ statementTimeoutMs: 300 });
+    let release!: () => void;
+    const holding = db.unitOfWork(() => new Promise<void>((resolve) => (release = resolve)));
+    const started = Date.now();
+    const err = await db.unitOfWork(async (repos) => repos.keys.insert(key('a'))).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(db.translateError(err)).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '2' } });
+    const next = db.unitOfWork(async (repos) => repos.keys.insert(key('b')));
+    release();
+    await holding;
+    await next;
+    expect(await db.repos.keys.findById('a')).toBeUndefined();
+    expect(await db.repos.keys.findById('b')).toBeDefined();
+  });
+
   it('reads BIGINT counts and sums as numbers and BYTEA as a Buffer', async () => {
     const db = await openTestPostgres();
     const { rows } = await db.pool.query("SELECT count(*) AS n, sum(x) AS s, '\\x0102'::bytea AS b FROM (VALUES (1::bigint), (2::bigint)) v(x)");
