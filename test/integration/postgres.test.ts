@@ -78,7 +78,23 @@ describe('the server on PostgreSQL', () => {
     const before = await user.uploadRaw(await solid(4000, 3000, 'png', '#aa0000'), 'before.png', 'image/png');
     expect(before.status).toBe(202);
     const statusAtStop = (await user.json('GET', `/v1/image/${before.body.id}`)).body.status;
+    // Uploads keep coming, one after another, from before the stop until after the restart.
+    let streaming = true;
+    const stream: Array<{ status: number; id?: string; code?: string; retryAfter: string | null; ms: number }> = [];
+    const uploading = (async () => {
+      for (let i = 0; streaming && i < 2_000; i++) {
+        const sent = Date.now();
+        const res = await user.uploadRaw(await solid(30 + (i % 20), 20, 'png', '#445566'), `stream-${i}.png`, 'image/png');
+        stream.push({ status: res.status, id: res.body?.id, code: res.body?.error?.code, retryAfter: res.headers.get('retry-after'), ms: Date.now() - sent });
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
     postgres.stop();
+    const stopStream = () => {
+      streaming = false;
+      return uploading;
+    };
     try {
       const started = Date.now();
       const answers = await Promise.all([
@@ -95,20 +111,40 @@ describe('the server on PostgreSQL', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
       const ready = await fetch(`${t.url}/readyz`);
       expect(ready.status).toBe(503);
-      // The refused upload left nothing behind.
-      expect(listFiles(path.join(t.dataDir, 'tmp'))).toEqual([]);
+      // Down for a few seconds in all, the stream going on.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3_000 - (Date.now() - started))));
+    } catch (err) {
+      await stopStream();
+      throw err;
     } finally {
       postgres.start();
     }
 
     await eventually(async () => (await fetch(`${t.url}/readyz`)).status === 200, 20_000, 'ready again');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await stopStream();
+    // Every upload of the stream was accepted or refused as unavailable, never a 500, never a hang.
+    for (const answer of stream) {
+      if (answer.status === 202) continue;
+      expect([answer.status, answer.code]).toEqual([503, 'unavailable']);
+      expect(Number(answer.retryAfter)).toBeGreaterThan(0);
+    }
+    expect(Math.max(...stream.map((a) => a.ms))).toBeLessThan(10_000);
+    const accepted = stream.filter((a) => a.status === 202);
+    expect(stream.some((a) => a.status === 503)).toBe(true);
+    expect(accepted.length).toBeGreaterThan(2);
+    for (const { id } of accepted) expect((await user.waitFor(id!)).status).toBe('done');
     expect((await user.waitFor(before.body.id)).status).toBe('done');
     expect(['queued', 'processing']).toContain(statusAtStop);
     const after = await user.uploadRaw(await solid(92, 62, 'png', '#0000aa'), 'after.png', 'image/png');
     expect(after.status).toBe(202);
     expect((await user.waitFor(after.body.id)).status).toBe('done');
-    const names = (await user.json('GET', '/v1/images')).body.items.map((i: { filename: string }) => i.filename);
+    console.log(`uploads streamed through the outage: ${accepted.length} accepted, ${stream.length - accepted.length} refused (503)`);
+    const names = (await user.json('GET', '/v1/images?limit=200')).body.items.map((i: { filename: string }) => i.filename);
     expect(names).toEqual(expect.arrayContaining(['blue.png', 'before.png', 'after.png']));
     expect(names).not.toContain('during.png');
+    expect(names.filter((n: string) => n.startsWith('stream-'))).toHaveLength(accepted.length);
+    // The refused uploads, and the runs whose outcome could not be written, left nothing behind.
+    expect(listFiles(path.join(t.dataDir, 'tmp'))).toEqual([]);
   });
 });
