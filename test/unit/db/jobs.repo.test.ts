@@ -90,6 +90,26 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
     expect(await db.repos.jobs.countRunning()).toBe(6);
   });
 
+  it('keeps the fair queue’s bookkeeping exact through insert, claim, retry and a cascading delete (its triggers)', async () => {
+    const db = await open();
+    await queueImages(db, ['a', 'a', 'b']);
+    const queues = async () => (await db.rows('job_queues')).map((q) => [q.customer, q.waiting, q.served_seq > 0]);
+    expect(await queues()).toEqual([['a', 2, false], ['b', 1, false]]);
+    const claimed = (await db.repos.jobs.claim(0, 1000, 'lease'))!;
+    expect(claimed.customer).toBe('a');
+    expect(await queues()).toEqual([['a', 1, true], ['b', 1, false]]);
+    const b = (await db.repos.jobs.claim(0, 1000, 'lease b'))!;
+    expect(b.customer).toBe('b');
+    const [servedA, servedB] = (await db.rows('job_queues')).map((q) => q.served_seq);
+    expect(servedB).toBeGreaterThan(servedA!);
+    expect(await db.repos.jobs.retry(claimed.id, 'lease', 0, 'again')).toBe(true);
+    expect(await queues()).toEqual([['a', 2, true], ['b', 0, true]]);
+    // The image's queued job goes with it (ON DELETE CASCADE), and out of the count.
+    expect(await db.repos.images.delete(id(2))).toBe(true);
+    expect(await queues()).toEqual([['a', 1, true], ['b', 0, true]]);
+    expect(await db.repos.jobs.countQueued()).toBe(1);
+  });
+
   it('claims only due jobs, and says when the next one is due', async () => {
     const db = await open();
     await queueImages(db, ['a'], 5_000);

@@ -138,13 +138,16 @@ CREATE TRIGGER jobs_enqueued AFTER INSERT ON jobs
   FOR EACH ROW WHEN (NEW.status = 'queued' AND NEW.customer IS NOT NULL) EXECUTE FUNCTION jobs_enqueued();
 
 -- Claimed (running), cancelled or otherwise taken out of the queue. A claim also makes the
--- customer the most recently served.
+-- customer the most recently served: the next number of a sequence, where SQLite takes the
+-- largest served_seq plus one. The same counter growing with every claim, but two nodes
+-- claiming at once cannot draw the same number (each would read the same largest one).
+CREATE SEQUENCE job_queues_served;
 CREATE FUNCTION jobs_dequeued() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE job_queues
      SET waiting = waiting - 1,
          served_seq = CASE WHEN NEW.status = 'running'
-                           THEN (SELECT max(served_seq) FROM job_queues) + 1
+                           THEN nextval('job_queues_served')
                            ELSE served_seq END
    WHERE customer = NEW.customer;
   RETURN NULL;
