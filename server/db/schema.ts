@@ -87,6 +87,8 @@ export interface VariantsTable {
   etag: string | null;
   written_at: number | null;
   expires_at: number | null;
+  /** Its index among the image's variants as they were asked for: the order they are listed in. */
+  position: Generated<number>;
 }
 
 export interface OutboxTable {

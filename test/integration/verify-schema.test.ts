@@ -43,15 +43,16 @@ const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileS
 const versionOf = (d: string) => {
   const db = new Database(path.join(d, 'darkroom.db'), { readonly: true });
   try {
-    return { version: db.pragma('user_version', { simple: true }), columns: (db.pragma('table_info(jobs)') as Array<{ name: string }>).map((c) => c.name) };
+    return { version: db.pragma('user_version', { simple: true }), columns: (db.pragma(`table_info(${TABLE_OF_LAST})`) as Array<{ name: string }>).map((c) => c.name) };
   } finally {
     db.close();
   }
 };
 /** The schema version of the previous release: every migration but the last. */
 const PREVIOUS_VERSION = MIGRATIONS[MIGRATIONS.length - 2]!.version;
-/** A column the last migration (008) adds to `jobs`: there after the upgrade, not before. */
-const ADDED_BY_LAST = 'queue';
+/** A column the last migration (009) adds to `variants`: there after the upgrade, not before. */
+const TABLE_OF_LAST = 'variants';
+const ADDED_BY_LAST = 'position';
 
 /**
  * What the previous version left: the same rows in the schema of every migration but the last,
