@@ -90,6 +90,8 @@ export interface VariantsTable {
   etag: string | null;
   written_at: number | null;
   expires_at: number | null;
+  /** Its index among the image's variants as they were asked for: the order they are listed in. */
+  position: Generated<number>;
 }
 
 export interface OutboxTable {
@@ -200,11 +202,7 @@ export interface S3SyncStateTable {
   local_bytes: Generated<number>;
 }
 
-/**
- * Webhooks (migration 010, CONTRACT §11). For another dialect: TEXT stays TEXT, every INTEGER
- * column holding a time (`*_at`, `*_until`) is a BIGINT, the others (flags, counts, statuses)
- * fit an INTEGER; the CHECKs and foreign keys are as written.
- */
+/** Webhooks (CONTRACT §11): SQLite migration 010, PostgreSQL migration 002. */
 export interface WebhookEndpointsTable {
   id: string;
   customer: string;

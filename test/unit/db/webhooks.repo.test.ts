@@ -1,7 +1,10 @@
 /** Webhook endpoints, messages, deliveries and the fair claim of their jobs, through the database port, on every dialect. */
 import { describe, expect, it } from 'vitest';
 import type { WebhookEndpointRow } from '../../../server/db/webhooks.repo.js';
+import { createDeliverWebhookHandler } from '../../../server/jobs/handlers/deliver-webhook.js';
+import { JobError } from '../../../server/jobs/runner.js';
 import { createWebhookMessages } from '../../../server/services/webhooks/messages.js';
+import { systemClock } from '../../../server/util/clock.js';
 import { DIALECTS } from '../../helpers/database.js';
 
 const endpoint = (id: string, customer: string, over: Partial<WebhookEndpointRow> = {}): WebhookEndpointRow => ({
@@ -24,7 +27,7 @@ const messages = createWebhookMessages({ maxAttempts: 3 });
 
 describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
   it('keeps a customer\'s endpoints, changes and removes them', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.webhooks.createEndpoint(endpoint('e1', 'acme'));
     await db.repos.webhooks.createEndpoint(endpoint('e2', 'acme', { created_at: 2, enabled: 0 }));
     await db.repos.webhooks.createEndpoint(endpoint('e3', 'other'));
@@ -40,7 +43,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
   });
 
   it('writes one message per event and one delivery and job per subscribed endpoint, in the caller\'s unit of work', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.webhooks.createEndpoint(endpoint('all', 'acme'));
     await db.repos.webhooks.createEndpoint(endpoint('deleted-only', 'acme', { events: '["image.deleted"]' }));
     await db.repos.webhooks.createEndpoint(endpoint('off', 'acme', { enabled: 0 }));
@@ -79,7 +82,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
   });
 
   it('records attempts, delivers, fails, reopens and pages an endpoint\'s deliveries newest first', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
     const ids: string[] = [];
     for (let at = 1; at <= 5; at++) ids.push((await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: String(at) }, at)))!.deliveryIds[0]!);
@@ -104,7 +107,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
   });
 
   it('forgets deliveries that ended before a time, and the messages left without any', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
     const ids: string[] = [];
     for (let at = 1; at <= 3; at++) ids.push((await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: String(at) }, at)))!.deliveryIds[0]!);
@@ -119,8 +122,23 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     expect((await db.rows('webhook_messages')).map((m) => JSON.parse(m.payload).data.id)).toEqual(['2']);
   });
 
+  it('a delivery given up for good is failed, and its job leaves the table (the delivery is the record)', async () => {
+    const db = await open();
+    await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
+    const { deliveryIds } = (await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: 'x' }, 1)))!;
+    await db.repos.webhooks.recordAttempt(deliveryIds[0]!, { attempts: 3, last_status: 503, last_error: 'answered 503', next_attempt_at: null });
+    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 2))!;
+    const handler = createDeliverWebhookHandler({ webhooks: db.repos.webhooks, send: async () => ({ status: 503, ms: 1 }), clock: systemClock, retrySchedule: [1] });
+    await db.unitOfWork(async (repos) => {
+      await repos.jobs.finish(job, 'token', 'failed', 20, 'answered 503');
+      await handler.giveUp(job, new JobError('answered 503', 'webhook_not_delivered', false), repos);
+    });
+    expect(await db.rows('jobs')).toEqual([]);
+    expect(await db.repos.webhooks.findDelivery(deliveryIds[0]!)).toMatchObject({ status: 'failed', attempts: 3, last_status: 503, last_error: 'answered 503' });
+  });
+
   it('claims delivery jobs fairly across customers, at most N at once per endpoint', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.webhooks.createEndpoint(endpoint('busy', 'big'));
     await db.repos.webhooks.createEndpoint(endpoint('busy2', 'big'));
     await db.repos.webhooks.createEndpoint(endpoint('quiet', 'small'));

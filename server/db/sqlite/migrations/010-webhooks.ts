@@ -3,8 +3,7 @@
  * that causes them, and one delivery per message and endpoint. A delivery is sent by a
  * `webhook_deliver` job of the one job engine whose lane is the endpoint's id.
  *
- * Portable SQL on purpose: another dialect's migration is this text with the time columns as
- * BIGINT (db/schema.ts says which).
+ * Portable SQL on purpose; PostgreSQL's migration 002 is the same in its types.
  */
 export const sql = /* sql */ `
 CREATE TABLE webhook_endpoints (

@@ -6,6 +6,7 @@ import * as fairQueue from './005-fair-queue.js';
 import * as jobInterruptions from './006-job-interruptions.js';
 import * as cameraRaw from './007-camera-raw.js';
 import * as oneJobEngine from './008-one-job-engine.js';
+import * as variantOrder from './009-variant-order.js';
 import * as webhooks from './010-webhooks.js';
 
 /**
@@ -22,6 +23,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 6, name: 'job-interruptions', sql: jobInterruptions.sql },
   { version: 7, name: 'camera-raw', sql: cameraRaw.sql },
   { version: 8, name: 'one-job-engine', sql: oneJobEngine.sql },
-  // 009 is the cluster's node registry, on another line of work; renumbered when they meet.
+  { version: 9, name: 'variant-order', sql: variantOrder.sql },
   { version: 10, name: 'webhooks', sql: webhooks.sql },
 ];
