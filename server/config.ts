@@ -45,6 +45,9 @@ export const OPTION_SPECS = [
   { key: 'databaseStatementTimeout', flag: 'database-statement-timeout', arg: 'duration', help: 'with --database-url: a statement (or a wait for a lock) taking longer is cancelled and answered 503', default: '15s' },
   { key: 'databaseConnectTimeout', flag: 'database-connect-timeout', arg: 'duration', help: 'with --database-url: how long to wait for a connection before answering 503', default: '5s' },
   { key: 'fsync', flag: 'fsync', arg: 'bool', help: 'answer 202 only once the original is on stable storage; false trades that for speed', default: 'true' },
+  { key: 'webhookTimeout', flag: 'webhook-timeout', arg: 'duration', help: 'a webhook receiver must answer 2xx within this, or the message is retried', default: '10s' },
+  { key: 'webhookRetrySchedule', flag: 'webhook-retry-schedule', arg: 'durations', help: 'waits before each retry of an undelivered webhook message, jittered (comma-separated); after the last it is failed', default: '5s,5m,30m,2h,5h,10h,10h' },
+  { key: 'webhookAllowPrivate', flag: 'webhook-allow-private', arg: 'bool', help: 'let webhooks reach loopback, private, link-local and unique-local addresses (LAN and desktop use, tests)', default: 'false' },
   { key: 'logLevel', flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
 ] as const;
 
@@ -58,6 +61,17 @@ const duration = z.string().transform((value, ctx) => {
   const parsed = ms(value as ms.StringValue);
   if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) {
     ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 10m or 7d, got "${value}"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** A comma-separated list of durations (`5s,5m,30m`), at least one. */
+const durations = z.string().transform((value, ctx) => {
+  const steps = value.split(',').map((v) => v.trim()).filter(Boolean);
+  const parsed = steps.map((v) => ms(v as ms.StringValue));
+  if (!steps.length || steps.length > 50 || parsed.some((p) => typeof p !== 'number' || !Number.isFinite(p) || p <= 0)) {
+    ctx.addIssue({ code: 'custom', message: `expected durations separated by commas, like 5s,5m,30m (at most 50), got "${value}"` });
     return z.NEVER;
   }
   return parsed;
@@ -134,6 +148,9 @@ const ConfigSchema = z.object({
   databaseStatementTimeout: duration,
   databaseConnectTimeout: duration,
   fsync: boolean,
+  webhookTimeout: duration,
+  webhookRetrySchedule: durations,
+  webhookAllowPrivate: boolean,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).superRefine((config, ctx) => {
   for (const folder of config.watch) {

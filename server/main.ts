@@ -45,6 +45,12 @@ import { systemClock, type Clock } from './util/clock.js';
 import type { WatchTiming } from './watch/folder-watcher.js';
 import { createWatchService } from './watch/watch.service.js';
 import { endRawProbe } from './media/probe-raw.js';
+import { webhooksRouter } from './http/routes/webhooks.routes.js';
+import { createDeliverWebhookHandler } from './jobs/handlers/deliver-webhook.js';
+import { createWebhookMessages } from './services/webhooks/messages.js';
+import { createWebhooksService } from './services/webhooks/webhooks.service.js';
+import { hostProblem, systemResolve, type Resolve } from './webhooks/address-policy.js';
+import { createSender } from './webhooks/sender.js';
 
 export interface StartOptions {
   clock?: Clock;
@@ -61,11 +67,16 @@ export interface StartOptions {
   uiDir?: string;
   /** Check every answer against its API schema and the OpenAPI document (http/app.ts); tests set it. */
   checkAnswers?: AppDeps['checkAnswers'];
+  /** How webhook hosts are resolved, at registration and at delivery; the system's resolver by default (tests play DNS). */
+  webhookResolve?: Resolve;
 }
 
 export type RunningServer = Awaited<ReturnType<typeof startServer>>;
 
 const SHUTDOWN_GRACE_MS = 7_000;
+/** Webhook deliveries in flight at once, and at most this many to one endpoint (a slow receiver holds no more). */
+const WEBHOOK_CONCURRENCY = 16;
+const WEBHOOK_PER_ENDPOINT = 2;
 
 export const FSYNC_OFF_NOTICE =
   'darkroom: note: --fsync false: uploads are answered before they are on stable storage; a power cut (not a crash of Darkroom) can lose or empty recently accepted images';
@@ -125,11 +136,14 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     throw err;
   }
 
-  const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning });
+  const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning, webhookBacklog: database.repos.webhooks.backlog });
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
-  const lifecycle = createLifecycle({ images: imagesRepo, clock });
-  const retention = createRetentionService({ database, images: imagesRepo, store, clock });
+  // Webhook messages: written by the lifecycle, the delete and the purge in their own units of work.
+  const webhookMessages = createWebhookMessages({ maxAttempts: config.webhookRetrySchedule.length + 1 });
+  const webhookResolve = options.webhookResolve ?? systemResolve;
+  const lifecycle = createLifecycle({ images: imagesRepo, clock, webhooks: webhookMessages });
+  const retention = createRetentionService({ database, images: imagesRepo, store, clock, webhooks: webhookMessages });
   const dispatcher = createDispatcher({ database, clock, maxAttempts: config.jobMaxAttempts });
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
@@ -203,11 +217,30 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       watch: watch.jobs.queue,
       // The purge: one at a time.
       maintenance: { concurrency: 1, timeoutMs: config.jobTimeout },
+      // Webhook deliveries: fair across customers, a bound per endpoint (db/webhooks.repo.ts
+      // `claim`). The receiver's time-out ends an attempt first; an attempt still out at shutdown
+      // is given back and sent again at the next start.
+      webhook: {
+        concurrency: WEBHOOK_CONCURRENCY,
+        timeoutMs: config.webhookTimeout + 5_000,
+        stopGraceMs: 1_000,
+        claim: (now, leaseUntil, token) => database.repos.webhooks.claim(now, leaseUntil, token, WEBHOOK_PER_ENDPOINT),
+      },
     },
     handlers: {
       ...sync?.jobs.handlers,
       ...watch.jobs.handlers,
-      purge: createPurgeHandler({ retention, logger, onPurged: (n) => metrics.purged.inc(n) }),
+      webhook_deliver: createDeliverWebhookHandler({
+        webhooks: database.repos.webhooks,
+        send: createSender({ timeoutMs: config.webhookTimeout, allowPrivate: config.webhookAllowPrivate, resolve: webhookResolve }),
+        clock,
+        retrySchedule: config.webhookRetrySchedule,
+        onAttempt: (outcome, seconds) => {
+          metrics.webhookDeliveries.inc({ outcome });
+          metrics.webhookLatency.observe({ outcome }, seconds);
+        },
+      }),
+      purge: createPurgeHandler({ retention, logger, onPurged: (n) => metrics.purged.inc(n), alsoPrune: () => webhooks.prune() }),
       process_image: createProcessImageHandler({
         images: imagesRepo,
         store,
@@ -237,6 +270,14 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     maxQueuedJobs: config.maxQueuedJobs,
     onJobsCancelled: runner.cancel,
     expireVariant: retention.expireVariant,
+    webhooks: webhookMessages,
+  });
+  const webhooks = createWebhooksService({
+    database,
+    messages: webhookMessages,
+    clock,
+    hostProblem: config.webhookAllowPrivate ? async () => undefined : (host) => hostProblem(host, webhookResolve),
+    wake: () => runner.kick(),
   });
 
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
@@ -285,6 +326,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       importRouter({ importer, ingest, limits: uploadLimits }),
       watchRouter(watch),
       syncRouter(sync),
+      webhooksRouter(webhooks),
     ],
     ui: createUiHandler({ dir: options.uiDir }),
     hostCheck: requireLoopbackHost({ allowedHosts: config.allowedHosts, boundAddress: () => (server.address() as AddressInfo | null)?.address }),
@@ -404,6 +446,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       sync,
       uploads: resumable,
       reconciled,
+      webhooks,
     },
   };
 }

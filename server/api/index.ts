@@ -17,4 +17,5 @@ export * from './watch.js';
 export * from './sync.js';
 export * from './ops.js';
 export * from './events.js';
+export * from './webhooks.js';
 export * from './routes.js';

@@ -10,6 +10,20 @@ import { StatsQuery, StatsReport } from './stats.js';
 import { SyncRetryResponse, SyncStatus } from './sync.js';
 import type { Role } from './enums.js';
 import { NewWatchFolderRequest, WatchFolder, WatchFolderList } from './watch.js';
+import {
+  CreatedWebhook,
+  DeliveryParams,
+  ListDeliveriesQuery,
+  NewWebhookRequest,
+  RotatedSecret,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookEndpoint,
+  WebhookList,
+  WebhookParams,
+  WebhookTestResponse,
+  WebhookUpdate,
+} from './webhooks.js';
 
 /**
  * The route table: every operation of the HTTP API, with what it takes and every answer it can
@@ -63,6 +77,7 @@ export const TAGS = {
   session: 'Who the key is',
   watch: 'Watch folders (role admin)',
   sync: 'S3 sync (role admin)',
+  webhooks: 'Webhook endpoints of the key\'s customer, their deliveries (roles user and admin); the messages themselves are under `webhooks`',
   operations: 'Health, readiness, metrics and this description (no key)',
 } as const;
 export type Tag = keyof typeof TAGS;
@@ -75,6 +90,7 @@ const Text = (description: string) => z.string().meta({ description });
 const IMAGE_ROLES = ['user', 'admin'] as const;
 const STATS_ROLES = ['business', 'admin'] as const;
 const ADMIN = ['admin'] as const;
+const WEBHOOK_ROLES = ['user', 'admin'] as const;
 
 const Location = z.strictObject({ Location: Text('The path of the created resource') });
 
@@ -545,6 +561,126 @@ export const ROUTES: readonly ApiRoute[] = [
     roles: ADMIN,
     query: NoQuery,
     responses: { 202: { description: 'Queued', content: { 'application/json': SyncRetryResponse } } },
+  },
+
+  {
+    method: 'post',
+    path: '/v1/webhooks',
+    operationId: 'createWebhook',
+    summary: 'Register a webhook endpoint (its secret is shown once)',
+    description: 'The endpoint receives the events it subscribes to of the key\'s customer only, signed per Standard Webhooks.',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    query: NoQuery,
+    body: { required: true, content: { 'application/json': NewWebhookRequest } },
+    responses: { 201: { description: 'The endpoint, with its secret this once', content: { 'application/json': CreatedWebhook }, headers: Location } },
+    errors: ['payload_too_large'],
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks',
+    operationId: 'listWebhooks',
+    summary: 'The customer\'s webhook endpoints (never their secrets)',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    query: NoQuery,
+    responses: { 200: { description: 'The endpoints, oldest first', content: { 'application/json': WebhookList } } },
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks/{id}',
+    operationId: 'getWebhook',
+    summary: 'One webhook endpoint',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    params: WebhookParams,
+    query: NoQuery,
+    responses: { 200: { description: 'The endpoint', content: { 'application/json': WebhookEndpoint } } },
+    errors: ['not_found'],
+  },
+  {
+    method: 'patch',
+    path: '/v1/webhooks/{id}',
+    operationId: 'updateWebhook',
+    summary: 'Change a webhook endpoint\'s URL, events, description, or enable/disable it',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    params: WebhookParams,
+    query: NoQuery,
+    body: { required: true, content: { 'application/json': WebhookUpdate } },
+    responses: { 200: { description: 'The endpoint as changed', content: { 'application/json': WebhookEndpoint } } },
+    errors: ['not_found', 'payload_too_large'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/webhooks/{id}',
+    operationId: 'deleteWebhook',
+    summary: 'Remove a webhook endpoint and its deliveries',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    params: WebhookParams,
+    query: NoQuery,
+    responses: { 204: { description: 'Removed' } },
+    errors: ['not_found'],
+  },
+  {
+    method: 'post',
+    path: '/v1/webhooks/{id}/test',
+    operationId: 'testWebhook',
+    summary: 'Send the endpoint a `webhook.test` message',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    params: WebhookParams,
+    query: NoQuery,
+    responses: { 202: { description: 'Queued: the message and its delivery', content: { 'application/json': WebhookTestResponse } } },
+    errors: ['not_found'],
+  },
+  {
+    method: 'post',
+    path: '/v1/webhooks/{id}/rotate-secret',
+    operationId: 'rotateWebhookSecret',
+    summary: 'A new signing secret (shown once); the previous one keeps signing for 24 h',
+    description: 'For 24 hours every message carries two signatures, space-separated in webhook-signature: with the new secret and the previous one.',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    params: WebhookParams,
+    query: NoQuery,
+    responses: { 200: { description: 'The new secret, this once', content: { 'application/json': RotatedSecret } } },
+    errors: ['not_found'],
+  },
+  {
+    method: 'get',
+    path: '/v1/webhooks/{id}/deliveries',
+    operationId: 'listWebhookDeliveries',
+    summary: 'The endpoint\'s deliveries, newest first',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    params: WebhookParams,
+    query: ListDeliveriesQuery,
+    responses: { 200: { description: 'One page of deliveries', content: { 'application/json': WebhookDeliveryPage } } },
+    errors: ['not_found'],
+  },
+  {
+    method: 'post',
+    path: '/v1/webhooks/{id}/deliveries/{deliveryId}/retry',
+    operationId: 'retryWebhookDelivery',
+    summary: 'Send a delivery again now',
+    description: 'A delivered or failed delivery starts over with the whole retry schedule; a pending one is tried now.',
+    tag: 'webhooks',
+    auth: 'key',
+    roles: WEBHOOK_ROLES,
+    params: DeliveryParams,
+    query: NoQuery,
+    responses: { 202: { description: 'Queued: the delivery', content: { 'application/json': WebhookDelivery } } },
+    errors: ['not_found'],
   },
 
   {

@@ -7,6 +7,7 @@ import type { SqlExecutor } from './sql-executor.js';
 import { createStatsRepo, type StatsRepo } from './stats.repo.js';
 import { createSyncRepo, type SyncRepo } from './sync.repo.js';
 import { createWatchRepo, type WatchRepo } from './watch.repo.js';
+import { createWebhooksRepo, type WebhooksRepo } from './webhooks.repo.js';
 
 /** Every repository, as the use cases get them: outside a unit of work, or inside one. */
 export interface Repositories {
@@ -18,6 +19,7 @@ export interface Repositories {
   stats: StatsRepo;
   sync: SyncRepo;
   watch: WatchRepo;
+  webhooks: WebhooksRepo;
 }
 
 /** Builds the repositories over one executor; an adapter calls this once per executor it has. */
@@ -31,5 +33,6 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     stats: createStatsRepo(sql),
     sync: createSyncRepo(sql),
     watch: createWatchRepo(sql),
+    webhooks: createWebhooksRepo(sql),
   };
 }

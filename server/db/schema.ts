@@ -25,6 +25,9 @@ export interface Database {
   s3_originals: S3OriginalsTable;
   s3_sync_parts: S3SyncPartsTable;
   s3_sync_state: S3SyncStateTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_messages: WebhookMessagesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export interface ApiKeysTable {
@@ -197,4 +200,49 @@ export interface S3SyncStateTable {
   evicted_originals: Generated<number>;
   evicted_bytes: Generated<number>;
   local_bytes: Generated<number>;
+}
+
+/** Webhooks (CONTRACT §11): SQLite migration 010, PostgreSQL migration 002. */
+export interface WebhookEndpointsTable {
+  id: string;
+  customer: string;
+  url: string;
+  description: string | null;
+  /** JSON text: an array of event names, or `["*"]`. */
+  events: string;
+  /** 1: deliveries go out; 0: disabled (by its owner, or after a 410). */
+  enabled: number;
+  disabled_reason: string | null;
+  /** `whsec_` + base64: the secret signs, so it is kept as given (it cannot be hashed). */
+  secret: string;
+  /** The secret before the last rotation: messages carry its signature too until `previous_secret_until`. */
+  previous_secret: string | null;
+  previous_secret_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One event of one customer: the exact body every delivery of it sends, so retries send the same bytes. */
+export interface WebhookMessagesTable {
+  /** `msg_` + a UUID: the `webhook-id` header. */
+  id: string;
+  customer: string;
+  event: string;
+  /** The JSON body, as signed and sent. */
+  payload: string;
+  created_at: number;
+}
+
+/** One message to one endpoint; a `webhook_deliver` job (lane: the endpoint id) sends it. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: Generated<number>;
+  last_status: number | null;
+  last_error: string | null;
+  next_attempt_at: number | null;
+  delivered_at: number | null;
+  created_at: number;
 }

@@ -4,7 +4,12 @@ import client from 'prom-client';
  * Prometheus metrics, in a registry per server instance (tests run several servers in one
  * process). Gauges read their value from the database when scraped, so they are never stale.
  */
-export function createMetrics(sources: { queuedJobs: () => Promise<number>; runningJobs: () => Promise<number> }) {
+export function createMetrics(sources: {
+  queuedJobs: () => Promise<number>;
+  runningJobs: () => Promise<number>;
+  /** Pending webhook deliveries per endpoint id. */
+  webhookBacklog?: () => Promise<Array<{ endpoint_id: string; n: number }>>;
+}) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'darkroom_process_' });
 
@@ -50,7 +55,31 @@ export function createMetrics(sources: { queuedJobs: () => Promise<number>; runn
     registers: [registry],
   });
 
-  return { registry, uploads, processing, httpDuration, purged };
+  const webhookDeliveries = new client.Counter({
+    name: 'darkroom_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, retry (to be tried again), failed (out of attempts), gone (410: endpoint disabled)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const webhookLatency = new client.Histogram({
+    name: 'darkroom_webhook_delivery_seconds',
+    help: 'Time a webhook delivery attempt took, until its answer or its failure, by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'darkroom_webhook_backlog',
+    help: 'Webhook deliveries pending, per endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const b of (await sources.webhookBacklog?.()) ?? []) this.set({ endpoint: b.endpoint_id }, b.n);
+    },
+  });
+
+  return { registry, uploads, processing, httpDuration, purged, webhookDeliveries, webhookLatency };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

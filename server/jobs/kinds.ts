@@ -13,6 +13,7 @@ export const JOB_KINDS = [
   'sync_delete_image',
   'watch_ingest',
   'purge',
+  'webhook_deliver',
 ] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
@@ -25,8 +26,10 @@ export type JobKind = (typeof JOB_KINDS)[number];
  * - `sync`: object operations against the S3 bucket, paused while the bucket is unreachable.
  * - `watch`: files found in watch folders, ingested like uploads.
  * - `maintenance`: the scheduled purge.
+ * - `webhook`: webhook deliveries, one job per delivery (lane: the endpoint), claimed fairly
+ *   across customers with a bound per endpoint (db/webhooks.repo.ts `claim`).
  */
-export const JOB_QUEUES = ['image', 'sync', 'watch', 'maintenance'] as const;
+export const JOB_QUEUES = ['image', 'sync', 'watch', 'maintenance', 'webhook'] as const;
 export type JobQueue = (typeof JOB_QUEUES)[number];
 
 export const QUEUE_OF = {
@@ -39,6 +42,7 @@ export const QUEUE_OF = {
   sync_delete_image: 'sync',
   watch_ingest: 'watch',
   purge: 'maintenance',
+  webhook_deliver: 'webhook',
 } as const satisfies Record<JobKind, JobQueue>;
 
 export type ImageJobKind = { [K in JobKind]: (typeof QUEUE_OF)[K] extends 'image' ? K : never }[JobKind];

@@ -92,6 +92,8 @@ export interface QueueSetup {
   hasRoom?: () => boolean | Promise<boolean>;
   /** The queue needs an outside service: nothing is claimed while it is down. */
   outage?: OutagePause;
+  /** A claim of the queue's own (a fairer pick than oldest first); `claimInQueue` otherwise. */
+  claim?: (now: number, leaseUntil: number, token: string) => Promise<JobRow | undefined>;
 }
 
 export interface RunnerOptions {
@@ -228,7 +230,9 @@ export function createJobRunner(options: RunnerOptions) {
           const job =
             q.name === 'image'
               ? await repo.claim(now, now + q.leaseMs, token)
-              : await repo.claimInQueue(q.name, q.lanes ?? false, now, now + q.leaseMs, token);
+              : q.claim
+                ? await q.claim(now, now + q.leaseMs, token)
+                : await repo.claimInQueue(q.name, q.lanes ?? false, now, now + q.leaseMs, token);
           if (!job) break;
           // Stopped while the claim was on its way: the job goes back as a shutdown's would.
           if (stopped) {

@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import { assertQueueHasRoom } from '../jobs/admission.js';
 import { MIME_TYPES, originalDownloadName, type OutputFormat } from '../media/formats.js';
 import type { Principal } from './keys.service.js';
+import type { WebhookMessages } from './webhooks/messages.js';
 import { effectiveVariantStatus, originalMediaType, rawMetadataFields, toImageRecord, variantFilename } from './image-record.js';
 
 export interface ImagesDeps {
@@ -24,6 +25,8 @@ export interface ImagesDeps {
   onJobsCancelled: (jobIds: number[]) => void;
   /** Removes an expired variant's file and marks it (retention.service). */
   expireVariant: (imageId: string, name: string) => Promise<void>;
+  /** The customer's webhooks: `image.deleted`, written in the unit of work of the delete. */
+  webhooks?: WebhookMessages;
 }
 
 export interface Download {
@@ -143,7 +146,9 @@ export function createImagesService(deps: ImagesDeps) {
           // Its jobs go with it (ON DELETE CASCADE); a running one is stopped below.
           const jobIds = await repos.jobs.unfinishedOf(id);
           await repos.images.delete(id);
-          await repos.jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, clock.now());
+          const now = clock.now();
+          await repos.jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, now);
+          await deps.webhooks?.record(repos, row.customer, 'image.deleted', { id }, now);
           return jobIds;
         },
         { durable: true },

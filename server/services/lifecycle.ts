@@ -4,6 +4,7 @@ import type { ImageJobRow } from '../db/jobs.repo.js';
 import type { Repositories } from '../db/repositories.js';
 import type { Clock } from '../util/clock.js';
 import { statsFormat } from '../../workers/raw-formats.js';
+import type { WebhookMessages } from './webhooks/messages.js';
 
 export interface ImageStatusEvent {
   id: string;
@@ -16,7 +17,7 @@ export interface ImageStatusEvent {
  * current generation runs, then done, or failed when processing failed for good. Every change
  * is announced on `events` (server-sent events listen there).
  */
-export function createLifecycle(deps: { images: ImagesRepo; clock: Clock }) {
+export function createLifecycle(deps: { images: ImagesRepo; clock: Clock; webhooks?: WebhookMessages }) {
   const { images, clock } = deps;
   const events = new EventEmitter<{ status: [ImageStatusEvent] }>();
   events.setMaxListeners(0);
@@ -44,7 +45,7 @@ export function createLifecycle(deps: { images: ImagesRepo; clock: Clock }) {
      * of the original upload, which a reprocess leaves running, may finish after the new
      * generation settled, or before its jobs even exist), and not again once settled.
      */
-    async settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>, repos: Pick<Repositories, 'images' | 'jobs' | 'stats'>): Promise<void> {
+    async settle(job: Pick<ImageJobRow, 'image_id' | 'generation'>, repos: Pick<Repositories, 'images' | 'jobs' | 'stats' | 'webhooks'>): Promise<void> {
       const imageId = job.image_id;
       const row = await repos.images.findById(imageId);
       if (!row || row.generation !== job.generation) return;
@@ -61,6 +62,8 @@ export function createLifecycle(deps: { images: ImagesRepo; clock: Clock }) {
       if (failed) await repos.stats.add(now, row.customer, format, { failed: 1 });
       else await repos.stats.add(now, row.customer, format, { processed: 1, bytesOut: await repos.images.doneVariantBytes(imageId) }, now - row.queued_at);
       await repos.jobs.appendEvent(failed ? 'image.failed' : 'image.processed', imageId, { customer: row.customer, format: row.format }, now);
+      // The customer's webhooks, in this same unit of work (CONTRACT §11).
+      await deps.webhooks?.recordImage(repos, failed ? 'image.failed' : 'image.processed', imageId, now);
       // Emitted after the caller's commit would be more exact; listeners only forward it, and
       // a rolled-back settle is followed by a retry that announces again.
       queueMicrotask(() => announceLater(imageId, failed ? 'failed' : 'done'));

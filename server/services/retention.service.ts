@@ -2,6 +2,7 @@ import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
 import type { DatabasePort } from '../db/port.js';
 import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import type { WebhookMessages } from './webhooks/messages.js';
 
 const BATCH = 500;
 
@@ -10,7 +11,7 @@ const BATCH = 500;
  * removed before the row is marked: a crash in between leaves a row whose expiry has passed
  * (answered 410 and marked at the next purge or download), never an orphan file.
  */
-export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; store: PrimaryBlobStore; clock: Clock }) {
+export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; store: PrimaryBlobStore; clock: Clock; webhooks?: WebhookMessages }) {
   const { database, images, store, clock } = deps;
 
   function expire(variant: VariantRow, now: number): Promise<boolean> {
@@ -23,6 +24,10 @@ export function createRetentionService(deps: { database: Pick<DatabasePort, 'uni
       if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
       const marked = await repos.images.markExpired(variant.image_id, variant.name, now);
       if (marked) await repos.jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
+      // `image.expired` once per image: when this was its last processed file still there.
+      if (marked && deps.webhooks && !(await repos.images.variantsOf(variant.image_id)).some((v) => v.status === 'done')) {
+        await deps.webhooks.recordImage(repos, 'image.expired', variant.image_id, now);
+      }
       return marked;
     });
   }

@@ -34,7 +34,10 @@ describe('GET /docs, the API reference', () => {
 
     await page.goto(`${t.url}/docs`);
     await page.locator('.opblock').first().waitFor({ timeout: 20_000 });
-    expect(await page.locator('.opblock').count()).toBe(ROUTES.length);
+    // Every route of the table, and every webhook message the document describes (`webhooks`).
+    const webhooks = Object.keys((await t.admin.json('GET', '/v1/openapi.json')).body.webhooks);
+    expect(webhooks).toHaveLength(5);
+    expect(await page.locator('.opblock').count()).toBe(ROUTES.length + webhooks.length);
     await expect(page.locator('.info .title').textContent()).resolves.toContain('Darkroom');
     await screenshot(page, 'api-reference-light');
 

@@ -53,7 +53,7 @@ describe('what each role sees', () => {
     const { page, problems } = await signIn(acme.key!);
     await page.getByTestId('dropzone').waitFor();
     const nav = page.getByRole('navigation', { name: 'Main' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Library']);
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Library', 'Webhooks']);
     expect(await page.getByRole('link', { name: 'Statistics' }).count()).toBe(0);
     await page.goto(`${t.url}/stats`);
     await page.getByRole('heading', { name: 'Not available with this key' }).waitFor();

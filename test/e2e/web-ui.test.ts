@@ -56,7 +56,7 @@ describe('the web UI', () => {
     await page.reload();
     await page.getByTestId('dropzone').waitFor();
     expect(await page.getByLabel('API key').count()).toBe(0);
-    expect(await page.getByRole('navigation', { name: 'Main' }).textContent()).toBe('Library');
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Library', 'Webhooks']);
     expect(await reviewView(page, 'library-empty')).toBe('');
     expect(problems).toEqual([]);
   });

@@ -60,6 +60,9 @@ const ROW_ORDER: Record<keyof Database, string[]> = {
   s3_originals: ['sha256'],
   s3_sync_parts: ['job_id', 'part_number'],
   s3_sync_state: ['id'],
+  webhook_endpoints: ['created_at', 'id'],
+  webhook_messages: ['created_at', 'id'],
+  webhook_deliveries: ['created_at', 'id'],
 };
 const orderOf = (table: keyof Database) => ROW_ORDER[table].map((c) => `"${c}"`).join(', ');
 

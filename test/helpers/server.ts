@@ -43,7 +43,7 @@ export interface TestServer {
 
 /** A real server (real SQLite, real worker pool, real HTTP on port 0) in a temp data dir. */
 export async function startTestServer(
-  options: { config?: RawConfig; clock?: Clock; dataDir?: string; start?: Pick<StartOptions, 's3' | 'watchTiming'> } = {},
+  options: { config?: RawConfig; clock?: Clock; dataDir?: string; start?: Pick<StartOptions, 's3' | 'watchTiming' | 'webhookResolve'> } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   // DARKROOM_TEST_DATABASE=postgres runs the test servers on a private PostgreSQL (a fresh

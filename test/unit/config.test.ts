@@ -21,6 +21,21 @@ describe('config', () => {
     expect(parseConfig({}).dataDir).toMatch(/darkroom/);
   });
 
+  it('has the webhook options of CONTRACT §11: time-out, retry schedule, private addresses refused', () => {
+    expect(parseConfig({ dataDir: '/tmp/x' })).toMatchObject({
+      webhookTimeout: 10_000,
+      webhookRetrySchedule: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      webhookAllowPrivate: false,
+    });
+    expect(parseConfig({ dataDir: '/tmp/x', webhookRetrySchedule: ' 1s, 2m ', webhookAllowPrivate: 'true' })).toMatchObject({
+      webhookRetrySchedule: [1_000, 120_000],
+      webhookAllowPrivate: true,
+    });
+    for (const bad of ['', '5s,,soon', '0s', 'never']) {
+      expect(() => parseConfig({ dataDir: '/tmp/x', webhookRetrySchedule: bad })).toThrow(/invalid --webhook-retry-schedule: expected durations/);
+    }
+  });
+
   it('has the limits of CONTRACT §13 and §14 by default', () => {
     expect(parseConfig({ dataDir: '/tmp/x' })).toMatchObject({
       headersTimeout: 20_000,

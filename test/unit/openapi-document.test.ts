@@ -72,6 +72,19 @@ describe('the OpenAPI document', () => {
     expect(events['x-event-payloads']).toEqual({ 'image.status': { $ref: '#/components/schemas/ImageStatusEvent' } });
   });
 
+  it('describes the webhook messages as `webhooks`: each event\'s body and the Standard Webhooks headers', () => {
+    const webhooks = document.webhooks as Record<string, { post: { requestBody: { content: Record<string, { schema: unknown }> }; parameters: Array<{ name: string; in: string; required: boolean }> } }>;
+    expect(Object.keys(webhooks).sort()).toEqual(['image.deleted', 'image.expired', 'image.failed', 'image.processed', 'webhook.test']);
+    expect(webhooks['image.processed']!.post.requestBody.content['application/json']!.schema).toEqual({ $ref: '#/components/schemas/ImageProcessedMessage' });
+    expect(webhooks['image.deleted']!.post.parameters.filter((p) => p.in === 'header' && p.required).map((p) => p.name).sort()).toEqual([
+      'webhook-id',
+      'webhook-signature',
+      'webhook-timestamp',
+    ]);
+    const processed = document.components.schemas.ImageProcessedMessage as { properties: Record<string, unknown> };
+    expect(processed.properties.data).toEqual({ $ref: '#/components/schemas/ImageRecord' });
+  });
+
   it('`npm run openapi` writes it to a file without starting a server', () => {
     const dir = tempDir();
     // Run from another folder, as a user would: the relative path is theirs.

@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { useSession } from '../auth/SessionContext';
 import { ImageDetailView } from '../features/image/ImageDetailView';
 import { KeysView } from '../features/keys/KeysView';
+import { WebhooksView } from '../features/webhooks/WebhooksView';
 import { StatusView } from '../features/status/StatusView';
 import { LibraryView } from '../features/library/LibraryView';
 import { LiveEventsProvider } from '../features/library/LiveEvents';
@@ -37,6 +38,7 @@ export function AppShell() {
         ) : (
           <Forbidden what="Statistics are available to business and admin keys." />
         ))}
+      {route.name === 'webhooks' && (session.can('webhooks') ? <WebhooksView /> : <Forbidden what="Webhooks are managed with a user or admin key." />)}
       {route.name === 'keys' && (session.can('keys') ? <KeysView /> : <Forbidden what="Keys are managed with an admin key." />)}
       {route.name === 'status' && (session.can('status') ? <StatusView /> : <Forbidden what="Watch folders and S3 sync are shown to admin keys." />)}
       {route.name === 'not-found' && <NotFound />}
@@ -73,6 +75,7 @@ function TopBar() {
   const items: Array<{ to: string; label: string; icon: IconName; active: boolean; show: boolean }> = [
     { to: '/', label: 'Library', icon: 'grid', active: route.name === 'library' || route.name === 'image', show: session.can('images') },
     { to: '/stats', label: 'Statistics', icon: 'chart', active: route.name === 'stats', show: session.can('stats') },
+    { to: '/webhooks', label: 'Webhooks', icon: 'external', active: route.name === 'webhooks', show: session.can('webhooks') },
     { to: '/keys', label: 'Keys', icon: 'key', active: route.name === 'keys', show: session.can('keys') },
     { to: '/status', label: 'Status', icon: 'pulse', active: route.name === 'status', show: session.can('status') },
   ];

@@ -11,10 +11,12 @@ export interface Session {
 }
 
 /** What each role may see in the UI: the same rules as the API's (CONTRACT §2). */
-export const ROLE_RULES: Record<'images' | 'stats' | 'keys' | 'status' | 'import', Role[]> = {
+export const ROLE_RULES: Record<'images' | 'stats' | 'keys' | 'status' | 'import' | 'webhooks', Role[]> = {
   images: ['user', 'admin'],
   stats: ['business', 'admin'],
   keys: ['admin'],
+  // Webhook endpoints of the key's customer (/v1/webhooks).
+  webhooks: ['user', 'admin'],
   // Watch folders and S3 sync (GET /v1/watch, /v1/sync) are for admins only.
   status: ['admin'],
   // Importing files by path (POST /v1/image/import), as the desktop app does.

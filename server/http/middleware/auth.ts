@@ -50,4 +50,5 @@ export const ROLE_RULES = {
   keys: ['admin'],
   import: ['admin'],
   sync: ['admin'],
+  webhooks: ['user', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;

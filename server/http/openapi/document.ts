@@ -4,7 +4,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponseObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
-import { BINARY, ERROR_CATALOGUE, ErrorBody, ImageStatusEvent, ROUTES, TAGS, errorStatusesOf, type ApiResponse, type ApiRoute } from '../../api/index.js';
+import {
+  BINARY,
+  ERROR_CATALOGUE,
+  ErrorBody,
+  ImageDeletedMessage,
+  ImageExpiredMessage,
+  ImageFailedMessage,
+  ImageProcessedMessage,
+  ImageStatusEvent,
+  ROUTES,
+  TAGS,
+  WebhookMessageHeaders,
+  WebhookTestMessage,
+  errorStatusesOf,
+  type ApiResponse,
+  type ApiRoute,
+} from '../../api/index.js';
 
 /** The document's JSON text and its strong ETag (a hash of the text). */
 export interface OpenApiDocument {
@@ -57,6 +73,7 @@ export function buildOpenApiDocument(version = packageVersion()): OpenApiDocumen
       tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
       security: SECURITY,
       paths,
+      webhooks: webhookMessages(),
       components: {
         schemas: { ErrorBody, ImageStatusEvent },
         responses: errorResponses,
@@ -101,6 +118,38 @@ function operationOf(route: ApiRoute, errorResponses: Record<string, ZodOpenApiR
     },
     responses,
   };
+}
+
+/**
+ * The messages Darkroom POSTs to webhook endpoints (CONTRACT §11), as OpenAPI 3.1 `webhooks`:
+ * one per event, its body and its Standard Webhooks headers.
+ */
+function webhookMessages(): ZodOpenApiPathsObject {
+  const messages = [
+    ['image.processed', ImageProcessedMessage, 'An image finished processing'],
+    ['image.failed', ImageFailedMessage, 'An image\'s processing failed for good'],
+    ['image.deleted', ImageDeletedMessage, 'An image was deleted'],
+    ['image.expired', ImageExpiredMessage, 'An image\'s processed files expired'],
+    ['webhook.test', WebhookTestMessage, 'The test message (POST /v1/webhooks/{id}/test)'],
+  ] as const;
+  return Object.fromEntries(
+    messages.map(([event, schema, summary]) => [
+      event,
+      {
+        post: {
+          operationId: `webhook_${event.replace('.', '_')}`,
+          summary,
+          description:
+            'POSTed as JSON to each enabled endpoint of the customer that subscribes to it, signed per Standard Webhooks. Any 2xx answer ' +
+            'within --webhook-timeout delivers it; 410 disables the endpoint; anything else is retried with --webhook-retry-schedule.',
+          tags: ['webhooks'],
+          requestParams: { header: WebhookMessageHeaders },
+          requestBody: { required: true, content: { 'application/json': { schema } } },
+          responses: { 200: { description: 'Delivered (any 2xx)' }, 410: { description: 'Gone: the endpoint is disabled' } },
+        },
+      },
+    ]),
+  );
 }
 
 /** zod-openapi reads every key it is given, so an absent part must be left out, not undefined. */

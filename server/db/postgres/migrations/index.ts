@@ -1,4 +1,5 @@
 import * as initial from './001-initial.js';
+import * as webhooks from './002-webhooks.js';
 
 /**
  * Ordered schema migrations of the PostgreSQL schema (numbered on their own: version 1 is the
@@ -6,4 +7,6 @@ import * as initial from './001-initial.js';
  */
 export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: initial.sql },
+  // SQLite's 010.
+  { version: 2, name: 'webhooks', sql: webhooks.sql },
 ];

@@ -7,6 +7,7 @@ import * as jobInterruptions from './006-job-interruptions.js';
 import * as cameraRaw from './007-camera-raw.js';
 import * as oneJobEngine from './008-one-job-engine.js';
 import * as variantOrder from './009-variant-order.js';
+import * as webhooks from './010-webhooks.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -23,4 +24,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 7, name: 'camera-raw', sql: cameraRaw.sql },
   { version: 8, name: 'one-job-engine', sql: oneJobEngine.sql },
   { version: 9, name: 'variant-order', sql: variantOrder.sql },
+  { version: 10, name: 'webhooks', sql: webhooks.sql },
 ];
