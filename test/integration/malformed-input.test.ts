@@ -28,6 +28,7 @@ let user: ApiClient;
 let imageId: string;
 let uploadLocation: string;
 let watchId: string;
+let webhookId: string;
 let scratch: string;
 
 beforeAll(async () => {
@@ -39,6 +40,8 @@ beforeAll(async () => {
   uploadLocation = (await new TusClient(user).create(1000, { filename: 'half.png' })).location!;
   scratch = tempDir('darkroom-malformed-');
   watchId = (await t.admin.json('POST', '/v1/watch', { path: scratch })).body.id;
+  // A public address given as a literal: registered without a DNS lookup, and never called (no event is sent to it).
+  webhookId = (await t.admin.json('POST', '/v1/webhooks', { url: 'https://93.184.215.14/hook', events: ['image.processed'] })).body.id;
 });
 afterAll(async () => {
   await t.close();
@@ -145,6 +148,41 @@ function table(): Record<string, Probe[]> {
       { method: 'PATCH', path: uploadLocation, headers: { ...TUS, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'not an image at all, just words; '.repeat(200) },
     ],
     'DELETE /v1/uploads/:id': withIds((bad) => ({ method: 'DELETE', path: `/v1/uploads/${bad}`, headers: TUS })),
+    'POST /v1/webhooks': [
+      ...jsonJunk('POST', '/v1/webhooks'),
+      ...[
+        {},
+        { url: 'https://93.184.215.14/a' },
+        { url: 'ftp://93.184.215.14/a', events: ['*'] },
+        { url: 'https://93.184.215.14/a', events: [] },
+        { url: 'https://93.184.215.14/a', events: ['image.bogus'] },
+        { url: 'https://93.184.215.14/a', events: 'image.processed' },
+        { url: `https://93.184.215.14/${LONG}`, events: ['*'] },
+        { url: 'https://93.184.215.14/a', events: ['*'], description: LONG },
+        { url: 'https://93.184.215.14/a', events: ['*'], secret: 'whsec_mine' },
+        { url: 'https://127.0.0.1/a', events: ['*'] },
+        { url: 'not a url', events: ['*'] },
+      ].map((b) => json('POST', '/v1/webhooks', b)),
+    ],
+    'GET /v1/webhooks': [get('/v1/webhooks?page=2')],
+    'GET /v1/webhooks/:id': withIds((bad) => get(`/v1/webhooks/${bad}`)),
+    'PATCH /v1/webhooks/:id': [
+      ...withIds((bad) => json('PATCH', `/v1/webhooks/${bad}`, { enabled: false })),
+      // An empty object is a patch that changes nothing (200), not malformed.
+      ...jsonJunk('PATCH', `/v1/webhooks/${webhookId}`).filter((probe) => probe.body !== '{}'),
+      ...[{ enabled: 'no' }, { url: 'gopher://93.184.215.14/' }, { events: [] }, { events: ['nope'] }, { secret: 'whsec_x' }, { url: 'https://10.0.0.1/' }].map((b) => json('PATCH', `/v1/webhooks/${webhookId}`, b)),
+    ],
+    'DELETE /v1/webhooks/:id': withIds((bad) => ({ method: 'DELETE', path: `/v1/webhooks/${bad}` })),
+    'POST /v1/webhooks/:id/test': withIds((bad) => ({ method: 'POST', path: `/v1/webhooks/${bad}/test` })),
+    'POST /v1/webhooks/:id/rotate-secret': withIds((bad) => ({ method: 'POST', path: `/v1/webhooks/${bad}/rotate-secret` })),
+    'GET /v1/webhooks/:id/deliveries': [
+      ...withIds((bad) => get(`/v1/webhooks/${bad}/deliveries`)),
+      ...['limit=0', 'limit=-1', 'limit=1e309', 'limit=abc', 'limit=501', 'cursor=garbage', `cursor=${LONG}`, 'limit[]=1'].map((q) => get(`/v1/webhooks/${webhookId}/deliveries?${q}`)),
+    ],
+    'POST /v1/webhooks/:id/deliveries/:deliveryId/retry': [
+      ...withIds((bad) => ({ method: 'POST', path: `/v1/webhooks/${bad}/deliveries/1/retry` })),
+      ...withIds((bad) => ({ method: 'POST', path: `/v1/webhooks/${webhookId}/deliveries/${bad}/retry` })),
+    ],
   };
 }
 
