@@ -41,6 +41,7 @@ export const OPTION_SPECS = [
   { key: 'rateLimit', flag: 'rate-limit', arg: 'n', help: 'requests per second per API key; more get 429 (off when unset)', default: undefined },
   { key: 'allowedHosts', flag: 'allowed-hosts', arg: 'names', help: 'while bound to loopback: Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated)', default: undefined },
   { key: 'fsync', flag: 'fsync', arg: 'bool', help: 'answer 202 only once the original is on stable storage; false trades that for speed', default: 'true' },
+  { key: 'nodeId', flag: 'node-id', arg: 'id', help: 'this node\'s name in logs, /readyz, /metrics and GET /v1/nodes', default: '(host name + pid)' },
   { key: 'logLevel', flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
 ] as const;
 
@@ -123,6 +124,10 @@ const ConfigSchema = z.object({
     .transform((list) => list.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
     .default([]),
   fsync: boolean,
+  nodeId: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'expected 1–128 letters, digits, ".", "_", ":", "@" or "-", starting with a letter or digit'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).superRefine((config, ctx) => {
   for (const folder of config.watch) {
@@ -142,6 +147,16 @@ export class ConfigError extends Error {}
 
 function defaultDataDir(): string {
   return envPaths('darkroom', { suffix: '' }).data;
+}
+
+/**
+ * Host name and pid: unique among the processes of one machine, and among machines as far as
+ * their host names are. A restart gets a new id (a new pid): the registry shows the old
+ * process as stopped (or unreachable, after a crash) and the new one as up.
+ */
+function defaultNodeId(): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100) || 'node';
+  return `${host}-${process.pid}`;
 }
 
 /** Reads `DARKROOM_*` variables for every option. The only place that reads process.env for config. */
@@ -164,6 +179,7 @@ export function parseConfig(...sources: RawConfig[]): Config {
   const merged: Record<string, unknown> = {
     dataDir: defaultDataDir(),
     workers: String(Math.max(1, os.availableParallelism())),
+    nodeId: defaultNodeId(),
   };
   for (const spec of OPTION_SPECS) {
     if (spec.default !== undefined && !spec.default.startsWith('(')) merged[spec.key] = spec.default;

@@ -82,7 +82,8 @@ export function formatUrl(host: string, port: number): string {
  */
 export async function startServer(config: Config, options: StartOptions = {}) {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.logLevel);
+  // Every line names the node that wrote it (--node-id): a cluster's logs are read together.
+  const logger = (options.logger ?? createLogger(config.logLevel)).child({ node: config.nodeId });
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
 
   // First, before touching the data dir: an unusable bucket stops start-up with one line. The
@@ -117,7 +118,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     throw err;
   }
 
-  const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning });
+  const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning }, { node: config.nodeId });
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
   const lifecycle = createLifecycle({ images: imagesRepo, clock });
@@ -251,6 +252,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     metrics,
     keys,
     readiness: {
+      node: config.nodeId,
       checks: {
         database: () => database.isReachable(),
         workers: () => pool.isAlive(),
