@@ -25,6 +25,8 @@ export interface Database {
   s3_originals: S3OriginalsTable;
   s3_sync_parts: S3SyncPartsTable;
   s3_sync_state: S3SyncStateTable;
+  nodes: NodesTable;
+  schedule_slots: ScheduleSlotsTable;
 }
 
 export interface ApiKeysTable {
@@ -118,6 +120,8 @@ export interface JobsTable {
   run_at: number;
   lease_until: number | null;
   lease_token: string | null;
+  /** The node that claimed it (--node-id); meaningful while it is `running` (migration 009). */
+  lease_node: string | null;
   last_error: string | null;
   created_at: number;
   finished_at: number | null;
@@ -195,4 +199,21 @@ export interface S3SyncStateTable {
   evicted_originals: Generated<number>;
   evicted_bytes: Generated<number>;
   local_bytes: Generated<number>;
+}
+
+/** The node registry (migration 009): one row per node that ever started, kept fresh by its heartbeat. */
+export interface NodesTable {
+  id: string;
+  version: string;
+  started_at: number;
+  last_seen_at: number;
+  jobs_running: Generated<number>;
+  /** Set by a clean stop (or, on SQLite, by the next start: the data-dir lock proves the old process gone). */
+  stopped_at: number | null;
+}
+
+/** The last slot (a scheduled time, epoch ms) of each schedule some node has taken (migration 009). */
+export interface ScheduleSlotsTable {
+  name: string;
+  last_slot: number;
 }

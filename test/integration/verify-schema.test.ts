@@ -50,8 +50,8 @@ const versionOf = (d: string) => {
 };
 /** The schema version of the previous release: every migration but the last. */
 const PREVIOUS_VERSION = MIGRATIONS[MIGRATIONS.length - 2]!.version;
-/** A column the last migration (008) adds to `jobs`: there after the upgrade, not before. */
-const ADDED_BY_LAST = 'queue';
+/** A column the last migration (009) adds to `jobs`: there after the upgrade, not before. */
+const ADDED_BY_LAST = 'lease_node';
 
 /**
  * What the previous version left: the same rows in the schema of every migration but the last,
