@@ -32,11 +32,12 @@ export interface NewJob {
 
 export type OutboxRow = Selectable<OutboxTable>;
 
-/** A claim's arguments: the time, when its lease runs out, and its token. */
+/** A claim's arguments: the time, when its lease runs out, its token, and the node taking it. */
 interface Lease {
   now: number;
   leaseUntil: number;
   token: string;
+  node: string | null;
 }
 
 /** The jobs of the one job engine, and the outbox of events that start them. */
@@ -53,26 +54,36 @@ export interface JobsRepo {
    * uploads of the same bytes): resolves to false then.
    */
   enqueue(job: NewJob, at: number): Promise<boolean>;
-  /** Takes the next due image job, round-robin across customers, or undefined. */
-  claim(now: number, leaseUntil: number, token: string): Promise<ImageJobRow | undefined>;
+  /**
+   * Takes the next due image job, round-robin across customers, or undefined; `token` names this
+   * run of it, `node` (--node-id) the node that runs it.
+   */
+  claim(now: number, leaseUntil: number, token: string, node?: string): Promise<ImageJobRow | undefined>;
   /** Takes the next due job of another queue, oldest first (`lanes`: respecting the order of its lane). */
-  claimInQueue(queue: Exclude<JobQueue, 'image'>, lanes: boolean, now: number, leaseUntil: number, token: string): Promise<JobRow | undefined>;
+  claimInQueue(queue: Exclude<JobQueue, 'image'>, lanes: boolean, now: number, leaseUntil: number, token: string, node?: string): Promise<JobRow | undefined>;
+  /**
+   * Extends to `leaseUntil` the lease of every job `node` holds, in one statement whatever their
+   * number: the renewal a running node makes every few seconds. Resolves to the jobs renewed
+   * (a handful: one per slot), so the node can tell the ones it runs from ones it lost track of.
+   */
+  renewLeases(node: string, leaseUntil: number): Promise<JobRow[]>;
   isOwned(id: number, token: string): Promise<boolean>;
   /** Ends a job this runner holds; a done job of no image leaves the table. False: not held under `token`. */
   finish(job: Pick<JobRow, 'id' | 'image_id'>, token: string, status: 'done' | 'failed', at: number, error?: string | null): Promise<boolean>;
   /** Back in the queue at `runAt`; `countAttempt: false` when the attempt was no fault of the job's (a service outage, "not yet"). */
   retry(id: number, token: string, runAt: number, error: string, countAttempt?: boolean): Promise<boolean>;
   /**
-   * Jobs left `running`. At start-up the previous process is gone (the data-dir lock says so):
-   * these were running when it died.
+   * Jobs left `running`: by any node, or by `node` only. At start-up, the jobs the previous
+   * process died running: all of them where the database has one node at a time (SQLite's
+   * data-dir lock), those of its own node id where nodes share it.
    */
-  running(): Promise<JobRow[]>;
+  running(node?: string): Promise<JobRow[]>;
   /** Queues a job the previous process died running, counting the interruption; due at `runAt`. */
   requeueInterrupted(job: Pick<JobRow, 'id' | 'lease_token'>, runAt: number, error: string): Promise<boolean>;
   /**
    * Jobs whose lease ran out without being finished or given back, except those still running
-   * here (`runningHere`: in this single-process design, the runner's own): their runner could
-   * not write the outcome (the database was busy, say).
+   * here (`runningHere`: the runner's own): their node died or stopped renewing (`lease_node`
+   * says which), or could not write the outcome (the database was busy, say).
    */
   expiredLeases(now: number, runningHere: Iterable<number>): Promise<JobRow[]>;
   /**
@@ -200,6 +211,7 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         attempts: eb('attempts', '+', literal.lit(1)),
         lease_until: lease.leaseUntil,
         lease_token: lease.token,
+        lease_node: lease.node,
       }))
       // The pick's row type depends on its tables, which Kysely cannot follow through `pick`;
       // every pick selects one job id.
@@ -360,6 +372,20 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
       .where('lease_token', '=', held.token),
   );
   const running = sql.prepare(params(), (db) => db.selectFrom('jobs').selectAll().where('status', '=', literal.lit('running')).orderBy('id'));
+  const ofNode = params<{ node: string }>();
+  const runningOf = sql.prepare(ofNode, (db) =>
+    db.selectFrom('jobs').selectAll().where('status', '=', literal.lit('running')).where('lease_node', '=', ofNode.node).orderBy('id'),
+  );
+  // The running jobs are few (one per slot of each node), found through jobs_by_status.
+  const renewal = params<{ node: string; until: number }>();
+  const renewLeases = sql.prepare(renewal, (db) =>
+    db
+      .updateTable('jobs')
+      .set({ lease_until: renewal.until })
+      .where('status', '=', literal.lit('running'))
+      .where('lease_node', '=', renewal.node)
+      .returningAll(),
+  );
   // The runner's own jobs are left out in JavaScript rather than in SQL: they are a handful (one
   // per slot), as are the running jobs whose lease ran out, and a list bound as one parameter
   // would need each dialect's JSON table function (SQLite json_each, PostgreSQL unnest).
@@ -433,8 +459,10 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
       };
       return (await (job.lane ? insertInLane : insertOther).run(args)) > 0;
     },
-    claim: (now, leaseUntil, token) => claim.first({ now, leaseUntil, token }) as Promise<ImageJobRow | undefined>,
-    claimInQueue: (queue, lanes, now, leaseUntil, token) => (lanes ? claimInLanes : claimInQueue).first({ queue, now, leaseUntil, token }),
+    claim: (now, leaseUntil, token, node) => claim.first({ now, leaseUntil, token, node: node ?? null }) as Promise<ImageJobRow | undefined>,
+    claimInQueue: (queue, lanes, now, leaseUntil, token, node) =>
+      (lanes ? claimInLanes : claimInQueue).first({ queue, now, leaseUntil, token, node: node ?? null }),
+    renewLeases: (node, until) => renewLeases.all({ node, until }),
     isOwned: async (id, token) => (await owned.first({ id, token })) !== undefined,
     finish: async (job, token, status, at, error = null) =>
       (status === 'done' && job.image_id === null
@@ -442,7 +470,7 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         : await finish.run({ id: job.id, token, status, at, error })) > 0,
     retry: async (id, token, runAt, error, countAttempt = true) =>
       (await retry.run({ id, token, run_at: runAt, error, uncounted: countAttempt ? 0 : 1 })) > 0,
-    running: () => running.all(),
+    running: (node) => (node === undefined ? running.all() : runningOf.all({ node })),
     requeueInterrupted: async (job, runAt, error) =>
       (await requeueInterrupted.run({ id: job.id, token: job.lease_token, run_at: runAt, error })) > 0,
     async expiredLeases(now, runningHere) {
