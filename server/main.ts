@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { createInProcessSignals } from './cluster/in-process-signals.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
 import { createApp, type AppDeps } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
@@ -121,6 +122,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning }, { node: config.nodeId });
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
+  // "Something happened" between nodes (cluster/signals.ts): in-process here, where SQLite makes
+  // this process the only node.
+  const signals = createInProcessSignals();
   const lifecycle = createLifecycle({ images: imagesRepo, clock });
   const retention = createRetentionService({ database, images: imagesRepo, store, clock });
   const dispatcher = createDispatcher({ database, clock, maxAttempts: config.jobMaxAttempts });
@@ -141,14 +145,19 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       }, 2_000).unref();
     }
   };
-  /** New work was committed: turn events into jobs, then wake the runner. */
+  /** Jobs were committed: every node's runner (this one's too) looks for them now. */
+  const jobsCommitted = () => signals.publish('jobs', {});
+  /** New work was committed: turn events into jobs, then wake the runners. */
   const wake = () => {
-    void dispatch().then(() => {
-      runner.kick();
-      sync?.kick();
-    });
+    void dispatch().then(jobsCommitted);
   };
-  lifecycle.events.on('status', () => {
+  signals.subscribe('jobs', () => {
+    runner.kick();
+    sync?.kick();
+  });
+  lifecycle.events.on('status', (event) => {
+    // Every node's event streams carry the changes made on any node.
+    signals.publish('image.status', event);
     // Settled images append outbox events; dispatching them keeps the outbox short.
     setImmediate(() => void dispatch());
   });
@@ -173,7 +182,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const watch = createWatchService({
     repo: database.repos.watch,
     jobs: jobsRepo,
-    wake: () => runner.kick(),
+    wake: jobsCommitted,
     jobTimeoutMs: config.jobTimeout,
     importer,
     ingest,
@@ -186,6 +195,10 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   const runner = createJobRunner({
     repo: jobsRepo,
+    nodeId: config.nodeId,
+    soleNode: database.soleNode,
+    // Where every node hears of new jobs (signals across processes), polling is a safety net.
+    idlePollMs: signals.crossProcess ? 10_000 : undefined,
     unitOfWork: (work) => database.unitOfWork(work),
     clock,
     logger,
@@ -243,7 +256,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   // One count per key across every way of uploading over HTTP (multipart, raw, tus).
   const uploadSlot = limitUploadsPerKey(config.maxUploadsPerKey);
-  const events = eventsRouter(lifecycle.events, { isKeyActive: async (keyId) => (await database.repos.keys.findById(keyId))?.revoked_at === null });
+  const events = eventsRouter((listener) => signals.subscribe('image.status', listener), { isKeyActive: async (keyId) => (await database.repos.keys.findById(keyId))?.revoked_at === null });
 
   const app = createApp({
     checkAnswers: options.checkAnswers,
@@ -313,7 +326,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     maxAttempts: config.jobMaxAttempts,
     logger,
-    wake: runner.kick,
+    wake: jobsCommitted,
   });
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
   // in the background: the walk grows with the data dir (recovery/reconcile.ts).
@@ -361,6 +374,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       server.closeAllConnections();
       await serverClosed;
       await Promise.all([pool.destroy(), endRawProbe()]);
+      signals.close();
       database.close();
       // Stopped before the reconciliation was done: the next start does it again.
       lock.release({ uncleanUntilReconciled: !reconcileFinished });
@@ -375,6 +389,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
+    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled, signals },
   };
 }
