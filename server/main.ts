@@ -322,7 +322,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge({
     expression: config.purgeSchedule,
-    jobs: jobsRepo,
+    database,
     clock,
     maxAttempts: config.jobMaxAttempts,
     logger,

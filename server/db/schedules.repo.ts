@@ -4,29 +4,24 @@ import { params, type SqlExecutor } from './sql-executor.js';
 export interface SchedulesRepo {
   /**
    * Takes slot `slot` (the time it was scheduled for, epoch ms) of schedule `name`, once across
-   * every node sharing the database: true for the first caller of a slot later than the last
-   * one taken, false for every other (the same slot, fired on another node; an older one).
-   * One statement, so two nodes asking at once cannot both be first.
+   * every node sharing the database: true for its first taker, false for every other (the same
+   * slot fired on another node). One statement, so two nodes asking at once cannot both be first.
    */
   takeSlot(name: string, slot: number): Promise<boolean>;
+  /** Forgets the slots of `name` before `before` (they will not fire again); how many. */
+  forgetBefore(name: string, before: number): Promise<number>;
 }
 
 export function createSchedulesRepo(sql: SqlExecutor): SchedulesRepo {
   const slot = params<{ name: string; slot: number }>();
-  // An upsert whose update only moves forward: the row changes (one row counted) for the first
-  // taker of a new slot, and not at all for a slot taken already.
-  const take = sql.prepare(slot, (db) =>
-    db
-      .insertInto('schedule_slots')
-      .values({ name: slot.name, last_slot: slot.slot })
-      .onConflict((oc) =>
-        oc
-          .column('name')
-          .doUpdateSet((eb) => ({ last_slot: eb.ref('excluded.last_slot') }))
-          .where((eb) => eb('schedule_slots.last_slot', '<', eb.ref('excluded.last_slot'))),
-      ),
-  );
+  // A slot is a row: taken by whoever inserts it. Rows rather than one "last slot" per schedule,
+  // so a wall clock set back (by NTP, by hand) cannot make a schedule skip its slots until the
+  // clock catches up again: only a slot taken already is refused.
+  const take = sql.prepare(slot, (db) => db.insertInto('schedule_slots').values({ name: slot.name, slot: slot.slot }).onConflict((oc) => oc.doNothing()));
+  const older = params<{ name: string; before: number }>();
+  const forget = sql.prepare(older, (db) => db.deleteFrom('schedule_slots').where('name', '=', older.name).where('slot', '<', older.before));
   return {
     takeSlot: async (name, at) => (await take.run({ name, slot: at })) > 0,
+    forgetBefore: (name, before) => forget.run({ name, before }),
   };
 }

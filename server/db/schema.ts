@@ -212,8 +212,8 @@ export interface NodesTable {
   stopped_at: number | null;
 }
 
-/** The last slot (a scheduled time, epoch ms) of each schedule some node has taken (migration 009). */
+/** The slots (scheduled times, epoch ms) of each schedule some node has taken (migration 009). */
 export interface ScheduleSlotsTable {
   name: string;
-  last_slot: number;
+  slot: number;
 }

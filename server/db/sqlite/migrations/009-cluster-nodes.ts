@@ -8,8 +8,9 @@
  *   seen for a few heartbeats is a node that stopped answering (cluster/node-registry.ts).
  * - `jobs.lease_node`: the node holding a running job's lease. Leases are short and renewed by
  *   that node while the job runs; one that lapses is taken over by any node (jobs/runner.ts).
- * - `schedule_slots`: the last slot of each schedule (the purge's) that some node has taken, so
- *   a schedule firing on every node at once queues its work once (jobs/scheduler.ts).
+ * - `schedule_slots`: the slots (scheduled times) of each schedule (the purge's) that some node
+ *   has taken, so a schedule firing on every node at once queues its work once
+ *   (jobs/scheduler.ts). Old slots are pruned as new ones are taken.
  */
 export const sql = /* sql */ `
 CREATE TABLE nodes (
@@ -24,7 +25,8 @@ CREATE TABLE nodes (
 ALTER TABLE jobs ADD COLUMN lease_node TEXT;
 
 CREATE TABLE schedule_slots (
-  name      TEXT PRIMARY KEY,
-  last_slot INTEGER NOT NULL
+  name TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  PRIMARY KEY (name, slot)
 );
 `;
