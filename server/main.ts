@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createInProcessSignals } from './cluster/in-process-signals.js';
+import { createNodeRegistry } from './cluster/node-registry.js';
 import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
 import { createApp, type AppDeps } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
@@ -34,6 +35,8 @@ import { createStatsService } from './services/stats/stats.service.js';
 import { outputLimits } from './services/variants.js';
 import { statsRouter } from './http/routes/stats.routes.js';
 import { syncRouter } from './http/routes/sync.routes.js';
+import { nodesRouter } from './http/routes/nodes.routes.js';
+import { packageVersion } from './util/package-version.js';
 import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
 import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './http/tus/resumable-uploads.js';
@@ -233,6 +236,17 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     },
   });
 
+  // This node in the registry every node shares: its heartbeat carries the jobs it runs.
+  const registry = createNodeRegistry({
+    nodes: database.repos.nodes,
+    nodeId: config.nodeId,
+    version: packageVersion(),
+    clock,
+    logger,
+    jobsRunning: () => runner.inFlight(),
+    soleNode: database.soleNode,
+  });
+
   const images = createImagesService({
     database,
     images: imagesRepo,
@@ -292,6 +306,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       importRouter({ importer, ingest, limits: uploadLimits }),
       watchRouter(watch),
       syncRouter(sync),
+      nodesRouter(registry),
     ],
     ui: createUiHandler({ dir: options.uiDir }),
     hostCheck: requireLoopbackHost({ allowedHosts: config.allowedHosts, boundAddress: () => (server.address() as AddressInfo | null)?.address }),
@@ -315,6 +330,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   const url = formatUrl(config.host, port);
 
+  await registry.start();
   await dispatch();
   await runner.start();
   await watch.start();
@@ -370,6 +386,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       server.closeIdleConnections();
       await runner.stop(SHUTDOWN_GRACE_MS);
       sync?.stop();
+      await registry.stop();
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
@@ -389,6 +406,6 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled, signals },
+    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled, signals, registry },
   };
 }

@@ -50,4 +50,5 @@ export const ROLE_RULES = {
   keys: ['admin'],
   import: ['admin'],
   sync: ['admin'],
+  nodes: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
