@@ -7,7 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../server/config.js';
+import { startServer } from '../../server/main.js';
 import { spawnServer, type ChildServer } from '../helpers/child.js';
 import { ADMIN_KEY, ApiClient, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
@@ -66,6 +69,24 @@ describe('GET /v1/nodes', () => {
       await second.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('--node-id in the logs', () => {
+  it('is named in every line the server logs', async () => {
+    const dataDir = tempDir('darkroom-node-log-');
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const server = await startServer(parseConfig({ dataDir, port: '0', workers: '1', adminKey: ADMIN_KEY, minFreeBytes: '1MB', nodeId: 'logging-node' }), {
+      logger,
+      print: () => {},
+    });
+    await fetch(`${server.url}/v1/nodes`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    const records = lines.map((l) => JSON.parse(l) as { node?: string; msg?: string });
+    expect(records.map((r) => r.msg)).toEqual(expect.arrayContaining(['ready', 'shutting down', 'stopped']));
+    expect(records.filter((r) => r.node !== 'logging-node')).toEqual([]);
   });
 });
 
