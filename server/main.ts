@@ -158,6 +158,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     runner.kick();
     sync?.kick();
   });
+  signals.subscribe('jobs.cancelled', ({ ids }) => runner.cancel(ids));
   lifecycle.events.on('status', (event) => {
     // Every node's event streams carry the changes made on any node.
     signals.publish('image.status', event);
@@ -255,7 +256,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     onChanged: wake,
     maxQueuedJobs: config.maxQueuedJobs,
-    onJobsCancelled: runner.cancel,
+    // The node running them may be another: it stops them when the signal reaches it (and, were
+    // the signal lost, at its next lease renewal, which no longer finds their leases).
+    onJobsCancelled: (ids) => {
+      if (ids.length) signals.publish('jobs.cancelled', { ids });
+    },
     expireVariant: retention.expireVariant,
   });
 

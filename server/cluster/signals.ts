@@ -46,6 +46,8 @@ export interface SignalPayloads {
   'image.status': ImageStatusSignal;
   /** Jobs were committed (dispatched events, a watch-folder ingest, the purge): runners, look now. */
   jobs: Record<string, never>;
+  /** These jobs' rows were cancelled or deleted (a reprocess, a delete): whichever node runs them stops them. */
+  'jobs.cancelled': { ids: number[] };
 }
 
 export type SignalChannel = keyof SignalPayloads;
@@ -54,4 +56,5 @@ export type SignalChannel = keyof SignalPayloads;
 export const SIGNAL_CHANNEL_NAMES: Record<SignalChannel, string> = {
   'image.status': 'darkroom_image_status',
   jobs: 'darkroom_jobs',
+  'jobs.cancelled': 'darkroom_jobs_cancelled',
 };
