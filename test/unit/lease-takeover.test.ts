@@ -106,8 +106,8 @@ describe('leases across nodes', () => {
     const frozenAt = Date.now();
     await eventually(() => ranOn.length === 2, 5_000, 'node b took the job over');
     // Within the lease, plus b's lapse check and poll (1 s each at most), plus the backoff of a
-    // first interrupted attempt (at most 1 s).
-    expect(Date.now() - frozenAt).toBeLessThan(LEASE.ms + 3_000);
+    // first interrupted attempt (at most 1 s), with room for a busy machine.
+    expect(Date.now() - frozenAt).toBeLessThan(LEASE.ms + 5_000);
     expect(ranOn).toEqual(['a', 'b']);
     await eventually(() => row(db).status === 'done', 5_000, 'b finished it');
     expect(row(db)).toMatchObject({ status: 'done', attempts: 2, interruptions: 1, lease_node: 'b' });
