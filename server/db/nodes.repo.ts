@@ -5,7 +5,7 @@ import { params, type SqlExecutor } from './sql-executor.js';
 export type NodeRow = Selectable<NodesTable>;
 
 /**
- * The node registry (migration 009): which nodes share this database, and when each was last
+ * The node registry (migration 010): which nodes share this database, and when each was last
  * heard of. Every node writes only its own row, except at a SQLite start, where the data-dir
  * lock proves every other row's process gone (markOthersStopped).
  */

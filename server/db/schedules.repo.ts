@@ -1,6 +1,6 @@
 import { params, type SqlExecutor } from './sql-executor.js';
 
-/** Which slots of the schedules (the purge's) some node has taken (migration 009). */
+/** Which slots of the schedules (the purge's) some node has taken (migration 010). */
 export interface SchedulesRepo {
   /**
    * Takes slot `slot` (the time it was scheduled for, epoch ms) of schedule `name`, once across

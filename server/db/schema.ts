@@ -89,6 +89,8 @@ export interface VariantsTable {
   etag: string | null;
   written_at: number | null;
   expires_at: number | null;
+  /** Its index among the image's variants as they were asked for: the order they are listed in. */
+  position: Generated<number>;
 }
 
 export interface OutboxTable {
@@ -120,7 +122,7 @@ export interface JobsTable {
   run_at: number;
   lease_until: number | null;
   lease_token: string | null;
-  /** The node that claimed it (--node-id); meaningful while it is `running` (migration 009). */
+  /** The node that claimed it (--node-id); meaningful while it is `running` (migration 010). */
   lease_node: string | null;
   last_error: string | null;
   created_at: number;
@@ -201,7 +203,7 @@ export interface S3SyncStateTable {
   local_bytes: Generated<number>;
 }
 
-/** The node registry (migration 009): one row per node that ever started, kept fresh by its heartbeat. */
+/** The node registry (migration 010): one row per node that ever started, kept fresh by its heartbeat. */
 export interface NodesTable {
   id: string;
   version: string;
@@ -212,7 +214,7 @@ export interface NodesTable {
   stopped_at: number | null;
 }
 
-/** The slots (scheduled times, epoch ms) of each schedule some node has taken (migration 009). */
+/** The slots (scheduled times, epoch ms) of each schedule some node has taken (migration 010). */
 export interface ScheduleSlotsTable {
   name: string;
   slot: number;

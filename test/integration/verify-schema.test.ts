@@ -43,14 +43,15 @@ const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileS
 const versionOf = (d: string) => {
   const db = new Database(path.join(d, 'darkroom.db'), { readonly: true });
   try {
-    return { version: db.pragma('user_version', { simple: true }), columns: (db.pragma('table_info(jobs)') as Array<{ name: string }>).map((c) => c.name) };
+    return { version: db.pragma('user_version', { simple: true }), columns: (db.pragma(`table_info(${TABLE_OF_LAST})`) as Array<{ name: string }>).map((c) => c.name) };
   } finally {
     db.close();
   }
 };
 /** The schema version of the previous release: every migration but the last. */
 const PREVIOUS_VERSION = MIGRATIONS[MIGRATIONS.length - 2]!.version;
-/** A column the last migration (009) adds to `jobs`: there after the upgrade, not before. */
+/** A column the last migration (010) adds to `jobs`: there after the upgrade, not before. */
+const TABLE_OF_LAST = 'jobs';
 const ADDED_BY_LAST = 'lease_node';
 
 /**

@@ -4,13 +4,13 @@ import { DIALECTS } from '../../helpers/database.js';
 
 describe.each(DIALECTS)('nodes repository on $dialect', ({ open }) => {
   it('registers a node up and seen now, with no jobs running', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.nodes.register({ id: 'a', version: '1.0.0', at: 1_000 });
     expect(await repos.nodes.list()).toEqual([{ id: 'a', version: '1.0.0', started_at: 1_000, last_seen_at: 1_000, jobs_running: 0, stopped_at: null }]);
   });
 
   it('keeps the heartbeat and the jobs running, and says when the row is gone', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.nodes.register({ id: 'a', version: '1', at: 1_000 });
     expect(await repos.nodes.heartbeat('a', 6_000, 3)).toBe(true);
     expect(await repos.nodes.list()).toMatchObject([{ id: 'a', started_at: 1_000, last_seen_at: 6_000, jobs_running: 3 }]);
@@ -18,7 +18,7 @@ describe.each(DIALECTS)('nodes repository on $dialect', ({ open }) => {
   });
 
   it('marks a clean stop, and a restart under the same id takes the row over as new', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.nodes.register({ id: 'a', version: '1', at: 1_000 });
     await repos.nodes.heartbeat('a', 2_000, 2);
     await repos.nodes.markStopped('a', 3_000);
@@ -28,7 +28,7 @@ describe.each(DIALECTS)('nodes repository on $dialect', ({ open }) => {
   });
 
   it('marks every other running node stopped, leaving those stopped before as they were', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.nodes.register({ id: 'old', version: '1', at: 1_000 });
     await repos.nodes.markStopped('old', 1_500);
     await repos.nodes.register({ id: 'crashed', version: '1', at: 2_000 });
@@ -42,7 +42,7 @@ describe.each(DIALECTS)('nodes repository on $dialect', ({ open }) => {
   });
 
   it('lists the most recently started first, and forgets nodes not seen for long', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.nodes.register({ id: 'b', version: '1', at: 1_000 });
     await repos.nodes.register({ id: 'c', version: '1', at: 3_000 });
     await repos.nodes.register({ id: 'a', version: '1', at: 2_000 });
