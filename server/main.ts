@@ -2,8 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createNodeRegistry } from './cluster/node-registry.js';
-import { createInProcessSignals } from './cluster/in-process-signals.js';
-import { openChosenDatabase } from './db/open-database.js';
+import { openChosenDatabase, openChosenSignals } from './db/open-database.js';
 import { createApp, type AppDeps } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
 import { requireLoopbackHost } from './http/middleware/host-check.js';
@@ -133,9 +132,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning }, { node: config.nodeId });
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
-  // "Something happened" between nodes (cluster/signals.ts): in-process here, where SQLite makes
-  // this process the only node.
-  const signals = createInProcessSignals();
+  // "Something happened" between nodes (cluster/signals.ts): in-process on SQLite, where this
+  // process is the only node; LISTEN/NOTIFY on PostgreSQL (--database-url).
+  const signals = await openChosenSignals(config, logger);
   const lifecycle = createLifecycle({ images: imagesRepo, clock });
   const retention = createRetentionService({ database, images: imagesRepo, store, clock });
   const dispatcher = createDispatcher({ database, clock, maxAttempts: config.jobMaxAttempts });
@@ -404,7 +403,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       server.closeAllConnections();
       await serverClosed;
       await Promise.all([pool.destroy(), endRawProbe()]);
-      signals.close();
+      await signals.close();
       await database.close();
       // Stopped before the reconciliation was done: the next start does it again.
       lock.release({ uncleanUntilReconciled: !reconcileFinished });

@@ -25,7 +25,7 @@ export function createInProcessSignals(): ClusterSignals {
       emitter.on(channel, listener);
       return () => void emitter.off(channel, listener);
     },
-    close() {
+    async close() {
       emitter.removeAllListeners();
     },
   };

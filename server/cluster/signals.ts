@@ -8,18 +8,17 @@ import type { ImageStatus } from '../api/enums.js';
  * lost (a node reconnecting, a crash) delays work until the next poll and loses nothing.
  *
  * Adapters:
- * - in-process (cluster/in-process-signals.ts, today's only one): an EventEmitter. It reaches
- *   this process alone, which is all there is where the database is SQLite (one node per data
- *   dir). Delivery is synchronous, as the emitters it replaced were.
- * - PostgreSQL (to come with its database adapter): `publish` is `SELECT pg_notify(channel,
- *   json)` on any pooled connection, after the commit of what it announces (a NOTIFY issued
- *   inside a transaction is delivered only when that transaction commits, so a NOTIFY in the
- *   unit of work would do as well, and never announces rolled-back work). Each node LISTENs on
- *   one dedicated connection (a pooled connection would drop its LISTEN when returned) and hands
- *   each notification to its subscribers; its own publishes come back through it like the
- *   others', so local subscribers are not called directly (that would deliver twice). Payloads
- *   are JSON under PostgreSQL's 8000-byte limit. On reconnect the adapter tells subscribers of
- *   `jobs` to look at once (notifications sent meanwhile are gone).
+ * - in-process (cluster/in-process-signals.ts): an EventEmitter. It reaches this process alone,
+ *   which is all there is where the database is SQLite (one node per data dir). Delivery is
+ *   synchronous, as the emitters it replaced were.
+ * - PostgreSQL (db/postgres/postgres-signals.ts, with --database-url): `pg_notify` on channels
+ *   `darkroom_*`, after the commit of what it announces; each node LISTENs on one dedicated
+ *   connection, reopened with backoff when it drops (the runners' idle poll is the safety net
+ *   meanwhile). A node's own subscribers get its publishes at once, as in-process; the copy
+ *   coming back through LISTEN is skipped. Payloads are JSON under PostgreSQL's 8000-byte limit.
+ *   A NOTIFY sent inside a transaction would be delivered only at its commit and dropped at its
+ *   rollback; publishing after the commit keeps the port free of transactions and never
+ *   announces rolled-back work either.
  */
 export interface ClusterSignals {
   publish<C extends SignalChannel>(channel: C, payload: SignalPayloads[C]): void;
@@ -31,7 +30,8 @@ export interface ClusterSignals {
    * the same data dir) is found only by polling, so pollers keep a short interval.
    */
   readonly crossProcess: boolean;
-  close(): void;
+  /** Sends what was published, stops listening and delivering. */
+  close(): Promise<void>;
 }
 
 /** An image of `customer` changed status (what `/v1/events` streams). */
