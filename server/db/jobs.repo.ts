@@ -1,7 +1,7 @@
 import { sql as literal, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import { QUEUE_OF, type EventType, type ImageJobKind, type JobKind, type JobQueue, type JobStatus } from '../jobs/kinds.js';
 import type { Database, JobsTable, OutboxTable } from './schema.js';
-import { params, type SqlExecutor } from './sql-executor.js';
+import { params, type SqlExecutor, type SqlFunctions } from './sql-executor.js';
 
 export type { JobStatus } from '../jobs/kinds.js';
 
@@ -199,11 +199,13 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
   );
 
   // Every claim is one UPDATE of the row a subquery picks (`pick`), so a claim is one statement
-  // on every dialect; on PostgreSQL the pick is where `FOR UPDATE SKIP LOCKED` goes, and two
-  // claimers never take one job. The constants are literals: SQLite uses a partial index
-  // (`… WHERE status = 'queued'`, `… WHERE waiting > 0`) only when the query says so literally.
+  // on every dialect. On PostgreSQL the pick locks the row it takes and skips rows other
+  // claimers hold (`fns.skipLocked`: FOR UPDATE SKIP LOCKED), so nodes claiming at once each
+  // get a different job instead of all waiting for the first one's lock and then claiming
+  // nothing. The constants are literals: SQLite uses a partial index (`… WHERE status =
+  // 'queued'`, `… WHERE waiting > 0`) only when the query says so literally.
   const lease = params<Lease & { queue: JobQueue }>();
-  const claimWith = (db: Db, pick: (eb: JobsExpressions) => ReturnType<JobsExpressions['selectFrom']>) =>
+  const claimWith = (db: Db, pick: (eb: JobsExpressions) => unknown) =>
     db
       .updateTable('jobs')
       .set((eb) => ({
@@ -225,7 +227,7 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
 
   // The other queues: oldest due job first. In a queue with lanes, a job waits while an earlier
   // job of its lane is queued or running, so work on one object (one file) keeps its order.
-  const pickInQueue = (lanes: boolean) => (eb: JobsExpressions) => {
+  const pickInQueue = (lanes: boolean, fns: SqlFunctions) => (eb: JobsExpressions) => {
     let due = eb
       .selectFrom('jobs as j')
       .select('j.id')
@@ -247,10 +249,10 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         ),
       );
     }
-    return due.orderBy('j.run_at').orderBy('j.id').limit(literal.lit(1));
+    return fns.skipLocked(due.orderBy('j.run_at').orderBy('j.id').limit(literal.lit(1)));
   };
-  const claimInQueue = sql.prepare(lease, (db) => claimWith(db, pickInQueue(false)));
-  const claimInLanes = sql.prepare(lease, (db) => claimWith(db, pickInQueue(true)));
+  const claimInQueue = sql.prepare(lease, (db, fns) => claimWith(db, pickInQueue(false, fns)));
+  const claimInLanes = sql.prepare(lease, (db, fns) => claimWith(db, pickInQueue(true, fns)));
 
   // Round-robin across customers: the least recently served customer with a job that is due
   // gets its oldest due job. Customers are walked in `job_queues_next` order and each costs one
@@ -258,8 +260,11 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
   // bookkeeping; test/unit/fair-queue.test.ts pins the query plan). Kysely writes the statement
   // of before clause for clause, so SQLite keeps the plan.
   const imageLease = params<Lease>();
-  const claim = sql.prepare(imageLease, (db) =>
+  // On PostgreSQL a customer whose oldest due job another node is claiming this instant is
+  // passed over for the next customer (SKIP LOCKED of `j` only: job_queues is just read here).
+  const claim = sql.prepare(imageLease, (db, fns) =>
     claimWith(db, (eb) =>
+      fns.skipLocked(
       eb
         .selectFrom('job_queues as q')
         .innerJoin('jobs as j', (join) =>
@@ -283,7 +288,9 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         .where('q.waiting', '>', literal.lit(0))
         .orderBy('q.served_seq')
         .orderBy('q.customer')
-        .limit(literal.lit(1)) as never,
+        .limit(literal.lit(1)),
+        'j',
+      ),
     ),
   );
 
