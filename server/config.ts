@@ -48,6 +48,7 @@ export const OPTION_SPECS = [
   { key: 'webhookTimeout', flag: 'webhook-timeout', arg: 'duration', help: 'a webhook receiver must answer 2xx within this, or the message is retried', default: '10s' },
   { key: 'webhookRetrySchedule', flag: 'webhook-retry-schedule', arg: 'durations', help: 'waits before each retry of an undelivered webhook message, jittered (comma-separated); after the last it is failed', default: '5s,5m,30m,2h,5h,10h,10h' },
   { key: 'webhookAllowPrivate', flag: 'webhook-allow-private', arg: 'bool', help: 'let webhooks reach loopback, private, link-local and unique-local addresses (LAN and desktop use, tests)', default: 'false' },
+  { key: 'nodeId', flag: 'node-id', arg: 'id', help: 'this node\'s name in logs, /readyz, /metrics and GET /v1/nodes', default: '(host name + pid)' },
   { key: 'logLevel', flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
 ] as const;
 
@@ -151,6 +152,10 @@ const ConfigSchema = z.object({
   webhookTimeout: duration,
   webhookRetrySchedule: durations,
   webhookAllowPrivate: boolean,
+  nodeId: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'expected 1–128 letters, digits, ".", "_", ":", "@" or "-", starting with a letter or digit'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).superRefine((config, ctx) => {
   for (const folder of config.watch) {
@@ -170,6 +175,16 @@ export class ConfigError extends Error {}
 
 function defaultDataDir(): string {
   return envPaths('darkroom', { suffix: '' }).data;
+}
+
+/**
+ * Host name and pid: unique among the processes of one machine, and among machines as far as
+ * their host names are. A restart gets a new id (a new pid): the registry shows the old
+ * process as stopped (or unreachable, after a crash) and the new one as up.
+ */
+function defaultNodeId(): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100) || 'node';
+  return `${host}-${process.pid}`;
 }
 
 /** Reads `DARKROOM_*` variables for every option. The only place that reads process.env for config. */
@@ -192,6 +207,7 @@ export function parseConfig(...sources: RawConfig[]): Config {
   const merged: Record<string, unknown> = {
     dataDir: defaultDataDir(),
     workers: String(Math.max(1, os.availableParallelism())),
+    nodeId: defaultNodeId(),
   };
   for (const spec of OPTION_SPECS) {
     if (spec.default !== undefined && !spec.default.startsWith('(')) merged[spec.key] = spec.default;

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { openChosenDatabase } from './db/open-database.js';
+import { createNodeRegistry } from './cluster/node-registry.js';
+import { openChosenDatabase, openChosenSignals } from './db/open-database.js';
 import { createApp, type AppDeps } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
 import { requireLoopbackHost } from './http/middleware/host-check.js';
@@ -32,6 +33,8 @@ import { createStatsService } from './services/stats/stats.service.js';
 import { outputLimits } from './services/variants.js';
 import { statsRouter } from './http/routes/stats.routes.js';
 import { syncRouter } from './http/routes/sync.routes.js';
+import { nodesRouter } from './http/routes/nodes.routes.js';
+import { packageVersion } from './util/package-version.js';
 import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
 import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './http/tus/resumable-uploads.js';
@@ -92,7 +95,8 @@ export function formatUrl(host: string, port: number): string {
  */
 export async function startServer(config: Config, options: StartOptions = {}) {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.logLevel);
+  // Every line names the node that wrote it (--node-id): a cluster's logs are read together.
+  const logger = (options.logger ?? createLogger(config.logLevel)).child({ node: config.nodeId });
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
 
   // First, before touching the data dir: an unusable bucket stops start-up with one line. The
@@ -136,9 +140,15 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     throw err;
   }
 
-  const metrics = createMetrics({ queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning, webhookBacklog: database.repos.webhooks.backlog });
+  const metrics = createMetrics(
+    { queuedJobs: jobsRepo.countQueued, runningJobs: jobsRepo.countRunning, webhookBacklog: database.repos.webhooks.backlog },
+    { node: config.nodeId },
+  );
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
+  // "Something happened" between nodes (cluster/signals.ts): in-process on SQLite, where this
+  // process is the only node; LISTEN/NOTIFY on PostgreSQL (--database-url).
+  const signals = await openChosenSignals(config, logger);
   // Webhook messages: written by the lifecycle, the delete and the purge in their own units of work.
   const webhookMessages = createWebhookMessages({ maxAttempts: config.webhookRetrySchedule.length + 1 });
   const webhookResolve = options.webhookResolve ?? systemResolve;
@@ -162,14 +172,20 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       }, 2_000).unref();
     }
   };
-  /** New work was committed: turn events into jobs, then wake the runner. */
+  /** Jobs were committed: every node's runner (this one's too) looks for them now. */
+  const jobsCommitted = () => signals.publish('jobs', {});
+  /** New work was committed: turn events into jobs, then wake the runners. */
   const wake = () => {
-    void dispatch().then(() => {
-      runner.kick();
-      sync?.kick();
-    });
+    void dispatch().then(jobsCommitted);
   };
-  lifecycle.events.on('status', () => {
+  signals.subscribe('jobs', () => {
+    runner.kick();
+    sync?.kick();
+  });
+  signals.subscribe('jobs.cancelled', ({ ids }) => runner.cancel(ids));
+  lifecycle.events.on('status', (event) => {
+    // Every node's event streams carry the changes made on any node.
+    signals.publish('image.status', event);
     // Settled images append outbox events; dispatching them keeps the outbox short.
     setImmediate(() => void dispatch());
   });
@@ -194,7 +210,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const watch = createWatchService({
     repo: database.repos.watch,
     jobs: jobsRepo,
-    wake: () => runner.kick(),
+    wake: jobsCommitted,
     jobTimeoutMs: config.jobTimeout,
     importer,
     ingest,
@@ -207,6 +223,10 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   const runner = createJobRunner({
     repo: jobsRepo,
+    nodeId: config.nodeId,
+    soleNode: database.soleNode,
+    // Where every node hears of new jobs (signals across processes), polling is a safety net.
+    idlePollMs: signals.crossProcess ? 10_000 : undefined,
     unitOfWork: (work) => database.unitOfWork(work),
     clock,
     logger,
@@ -224,7 +244,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         concurrency: WEBHOOK_CONCURRENCY,
         timeoutMs: config.webhookTimeout + 5_000,
         stopGraceMs: 1_000,
-        claim: (now, leaseUntil, token) => database.repos.webhooks.claim(now, leaseUntil, token, WEBHOOK_PER_ENDPOINT),
+        claim: (now, leaseUntil, token, node) => database.repos.webhooks.claim(now, leaseUntil, token, node, WEBHOOK_PER_ENDPOINT),
       },
     },
     handlers: {
@@ -260,6 +280,17 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     },
   });
 
+  // This node in the registry every node shares: its heartbeat carries the jobs it runs.
+  const registry = createNodeRegistry({
+    nodes: database.repos.nodes,
+    nodeId: config.nodeId,
+    version: packageVersion(),
+    clock,
+    logger,
+    jobsRunning: () => runner.inFlight(),
+    soleNode: database.soleNode,
+  });
+
   const images = createImagesService({
     database,
     images: imagesRepo,
@@ -268,7 +299,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     onChanged: wake,
     maxQueuedJobs: config.maxQueuedJobs,
-    onJobsCancelled: runner.cancel,
+    // The node running them may be another: it stops them when the signal reaches it (and, were
+    // the signal lost, at its next lease renewal, which no longer finds their leases).
+    onJobsCancelled: (ids) => {
+      if (ids.length) signals.publish('jobs.cancelled', { ids });
+    },
     expireVariant: retention.expireVariant,
     webhooks: webhookMessages,
   });
@@ -291,7 +326,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   });
   // One count per key across every way of uploading over HTTP (multipart, raw, tus).
   const uploadSlot = limitUploadsPerKey(config.maxUploadsPerKey);
-  const events = eventsRouter(lifecycle.events, { isKeyActive: async (keyId) => (await database.repos.keys.findById(keyId))?.revoked_at === null });
+  const events = eventsRouter((listener) => signals.subscribe('image.status', listener), { isKeyActive: async (keyId) => (await database.repos.keys.findById(keyId))?.revoked_at === null });
 
   const app = createApp({
     checkAnswers: options.checkAnswers,
@@ -300,6 +335,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     metrics,
     keys,
     readiness: {
+      node: config.nodeId,
       checks: {
         database: () => database.isReachable(),
         workers: () => pool.isAlive(),
@@ -327,6 +363,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       watchRouter(watch),
       syncRouter(sync),
       webhooksRouter(webhooks),
+      nodesRouter(registry),
     ],
     ui: createUiHandler({ dir: options.uiDir }),
     hostCheck: requireLoopbackHost({ allowedHosts: config.allowedHosts, boundAddress: () => (server.address() as AddressInfo | null)?.address }),
@@ -350,6 +387,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const port = (server.address() as AddressInfo).port;
   const url = formatUrl(config.host, port);
 
+  await registry.start();
   await dispatch();
   await runner.start();
   await watch.start();
@@ -357,11 +395,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge({
     expression: config.purgeSchedule,
-    jobs: jobsRepo,
+    database,
     clock,
     maxAttempts: config.jobMaxAttempts,
     logger,
-    wake: runner.kick,
+    wake: jobsCommitted,
   });
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
   // in the background: the walk grows with the data dir (recovery/reconcile.ts).
@@ -405,10 +443,12 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       server.closeIdleConnections();
       await runner.stop(SHUTDOWN_GRACE_MS);
       sync?.stop();
+      await registry.stop();
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
       await Promise.all([pool.destroy(), endRawProbe()]);
+      await signals.close();
       await database.close();
       // Stopped before the reconciliation was done: the next start does it again.
       lock.release({ uncleanUntilReconciled: !reconcileFinished });
@@ -447,6 +487,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       uploads: resumable,
       reconciled,
       webhooks,
+      signals,
+      registry,
     },
   };
 }

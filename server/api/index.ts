@@ -15,6 +15,7 @@ export * from './keys.js';
 export * from './session.js';
 export * from './watch.js';
 export * from './sync.js';
+export * from './nodes.js';
 export * from './ops.js';
 export * from './events.js';
 export * from './webhooks.js';

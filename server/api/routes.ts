@@ -5,6 +5,7 @@ import { ImportRequest } from './import.js';
 import { DownloadQuery, ImageMetadata, ImagePage, ImageParams, ImageRecord, ListImagesQuery, UploadQuery, UploadResponse } from './images.js';
 import { CreatedKey, KeyList, NewKeyRequest } from './keys.js';
 import { Health, Readiness } from './ops.js';
+import { NodeList } from './nodes.js';
 import { Me } from './session.js';
 import { StatsQuery, StatsReport } from './stats.js';
 import { SyncRetryResponse, SyncStatus } from './sync.js';
@@ -78,6 +79,7 @@ export const TAGS = {
   watch: 'Watch folders (role admin)',
   sync: 'S3 sync (role admin)',
   webhooks: 'Webhook endpoints of the key\'s customer, their deliveries (roles user and admin); the messages themselves are under `webhooks`',
+  nodes: 'The nodes of a cluster (role admin)',
   operations: 'Health, readiness, metrics and this description (no key)',
 } as const;
 export type Tag = keyof typeof TAGS;
@@ -681,6 +683,22 @@ export const ROUTES: readonly ApiRoute[] = [
     query: NoQuery,
     responses: { 202: { description: 'Queued: the delivery', content: { 'application/json': WebhookDelivery } } },
     errors: ['not_found'],
+  },
+
+  {
+    method: 'get',
+    path: '/v1/nodes',
+    operationId: 'listNodes',
+    summary: 'The nodes sharing this database: version, started, jobs running, last heartbeat, state',
+    description:
+      'Every server process on the same database is a node (one with SQLite; any number on PostgreSQL). ' +
+      'A node writes a heartbeat every 5 s; one neither stopped cleanly nor heard from for 15 s is unreachable. ' +
+      'Nodes not heard from for 7 days are forgotten at the next start of any node.',
+    tag: 'nodes',
+    auth: 'key',
+    roles: ADMIN,
+    query: NoQuery,
+    responses: { 200: { description: 'The nodes', content: { 'application/json': NodeList } } },
   },
 
   {

@@ -1,7 +1,7 @@
 import { sql as literal, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import { QUEUE_OF, type EventType, type ImageJobKind, type JobKind, type JobQueue, type JobStatus } from '../jobs/kinds.js';
 import type { Database, JobsTable, OutboxTable } from './schema.js';
-import { params, type SqlExecutor } from './sql-executor.js';
+import { params, type SqlExecutor, type SqlFunctions } from './sql-executor.js';
 
 export type { JobStatus } from '../jobs/kinds.js';
 
@@ -32,11 +32,12 @@ export interface NewJob {
 
 export type OutboxRow = Selectable<OutboxTable>;
 
-/** A claim's arguments: the time, when its lease runs out, and its token. */
+/** A claim's arguments: the time, when its lease runs out, its token, and the node taking it. */
 interface Lease {
   now: number;
   leaseUntil: number;
   token: string;
+  node: string | null;
 }
 
 /** The jobs of the one job engine, and the outbox of events that start them. */
@@ -53,26 +54,36 @@ export interface JobsRepo {
    * uploads of the same bytes): resolves to false then.
    */
   enqueue(job: NewJob, at: number): Promise<boolean>;
-  /** Takes the next due image job, round-robin across customers, or undefined. */
-  claim(now: number, leaseUntil: number, token: string): Promise<ImageJobRow | undefined>;
+  /**
+   * Takes the next due image job, round-robin across customers, or undefined; `token` names this
+   * run of it, `node` (--node-id) the node that runs it.
+   */
+  claim(now: number, leaseUntil: number, token: string, node?: string): Promise<ImageJobRow | undefined>;
   /** Takes the next due job of another queue, oldest first (`lanes`: respecting the order of its lane). */
-  claimInQueue(queue: Exclude<JobQueue, 'image'>, lanes: boolean, now: number, leaseUntil: number, token: string): Promise<JobRow | undefined>;
+  claimInQueue(queue: Exclude<JobQueue, 'image'>, lanes: boolean, now: number, leaseUntil: number, token: string, node?: string): Promise<JobRow | undefined>;
+  /**
+   * Extends to `leaseUntil` the lease of every job `node` holds, in one statement whatever their
+   * number: the renewal a running node makes every few seconds. Resolves to the jobs renewed
+   * (a handful: one per slot), so the node can tell the ones it runs from ones it lost track of.
+   */
+  renewLeases(node: string, leaseUntil: number): Promise<JobRow[]>;
   isOwned(id: number, token: string): Promise<boolean>;
   /** Ends a job this runner holds; a done job of no image leaves the table. False: not held under `token`. */
   finish(job: Pick<JobRow, 'id' | 'image_id'>, token: string, status: 'done' | 'failed', at: number, error?: string | null): Promise<boolean>;
   /** Back in the queue at `runAt`; `countAttempt: false` when the attempt was no fault of the job's (a service outage, "not yet"). */
   retry(id: number, token: string, runAt: number, error: string, countAttempt?: boolean): Promise<boolean>;
   /**
-   * Jobs left `running`. At start-up the previous process is gone (the data-dir lock says so):
-   * these were running when it died.
+   * Jobs left `running`: by any node, or by `node` only. At start-up, the jobs the previous
+   * process died running: all of them where the database has one node at a time (SQLite's
+   * data-dir lock), those of its own node id where nodes share it.
    */
-  running(): Promise<JobRow[]>;
+  running(node?: string): Promise<JobRow[]>;
   /** Queues a job the previous process died running, counting the interruption; due at `runAt`. */
   requeueInterrupted(job: Pick<JobRow, 'id' | 'lease_token'>, runAt: number, error: string): Promise<boolean>;
   /**
    * Jobs whose lease ran out without being finished or given back, except those still running
-   * here (`runningHere`: in this single-process design, the runner's own): their runner could
-   * not write the outcome (the database was busy, say).
+   * here (`runningHere`: the runner's own): their node died or stopped renewing (`lease_node`
+   * says which), or could not write the outcome (the database was busy, say).
    */
   expiredLeases(now: number, runningHere: Iterable<number>): Promise<JobRow[]>;
   /**
@@ -188,11 +199,13 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
   );
 
   // Every claim is one UPDATE of the row a subquery picks (`pick`), so a claim is one statement
-  // on every dialect; on PostgreSQL the pick is where `FOR UPDATE SKIP LOCKED` goes, and two
-  // claimers never take one job. The constants are literals: SQLite uses a partial index
-  // (`… WHERE status = 'queued'`, `… WHERE waiting > 0`) only when the query says so literally.
+  // on every dialect. On PostgreSQL the pick locks the row it takes and skips rows other
+  // claimers hold (`fns.skipLocked`: FOR UPDATE SKIP LOCKED), so nodes claiming at once each
+  // get a different job instead of all waiting for the first one's lock and then claiming
+  // nothing. The constants are literals: SQLite uses a partial index (`… WHERE status =
+  // 'queued'`, `… WHERE waiting > 0`) only when the query says so literally.
   const lease = params<Lease & { queue: JobQueue }>();
-  const claimWith = (db: Db, pick: (eb: JobsExpressions) => ReturnType<JobsExpressions['selectFrom']>) =>
+  const claimWith = (db: Db, pick: (eb: JobsExpressions) => unknown) =>
     db
       .updateTable('jobs')
       .set((eb) => ({
@@ -200,6 +213,7 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         attempts: eb('attempts', '+', literal.lit(1)),
         lease_until: lease.leaseUntil,
         lease_token: lease.token,
+        lease_node: lease.node,
       }))
       // The pick's row type depends on its tables, which Kysely cannot follow through `pick`;
       // every pick selects one job id.
@@ -213,7 +227,7 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
 
   // The other queues: oldest due job first. In a queue with lanes, a job waits while an earlier
   // job of its lane is queued or running, so work on one object (one file) keeps its order.
-  const pickInQueue = (lanes: boolean) => (eb: JobsExpressions) => {
+  const pickInQueue = (lanes: boolean, fns: SqlFunctions) => (eb: JobsExpressions) => {
     let due = eb
       .selectFrom('jobs as j')
       .select('j.id')
@@ -235,10 +249,10 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         ),
       );
     }
-    return due.orderBy('j.run_at').orderBy('j.id').limit(literal.lit(1));
+    return fns.skipLocked(due.orderBy('j.run_at').orderBy('j.id').limit(literal.lit(1)));
   };
-  const claimInQueue = sql.prepare(lease, (db) => claimWith(db, pickInQueue(false)));
-  const claimInLanes = sql.prepare(lease, (db) => claimWith(db, pickInQueue(true)));
+  const claimInQueue = sql.prepare(lease, (db, fns) => claimWith(db, pickInQueue(false, fns)));
+  const claimInLanes = sql.prepare(lease, (db, fns) => claimWith(db, pickInQueue(true, fns)));
 
   // Round-robin across customers: the least recently served customer with a job that is due
   // gets its oldest due job. Customers are walked in `job_queues_next` order and each costs one
@@ -246,8 +260,11 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
   // bookkeeping; test/unit/fair-queue.test.ts pins the query plan). Kysely writes the statement
   // of before clause for clause, so SQLite keeps the plan.
   const imageLease = params<Lease>();
-  const claim = sql.prepare(imageLease, (db) =>
+  // On PostgreSQL a customer whose oldest due job another node is claiming this instant is
+  // passed over for the next customer (SKIP LOCKED of `j` only: job_queues is just read here).
+  const claim = sql.prepare(imageLease, (db, fns) =>
     claimWith(db, (eb) =>
+      fns.skipLocked(
       eb
         .selectFrom('job_queues as q')
         .innerJoin('jobs as j', (join) =>
@@ -271,7 +288,9 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         .where('q.waiting', '>', literal.lit(0))
         .orderBy('q.served_seq')
         .orderBy('q.customer')
-        .limit(literal.lit(1)) as never,
+        .limit(literal.lit(1)),
+        'j',
+      ),
     ),
   );
 
@@ -365,6 +384,20 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
       .where('lease_token', '=', held.token),
   );
   const running = sql.prepare(params(), (db) => db.selectFrom('jobs').selectAll().where('status', '=', literal.lit('running')).orderBy('id'));
+  const ofNode = params<{ node: string }>();
+  const runningOf = sql.prepare(ofNode, (db) =>
+    db.selectFrom('jobs').selectAll().where('status', '=', literal.lit('running')).where('lease_node', '=', ofNode.node).orderBy('id'),
+  );
+  // The running jobs are few (one per slot of each node), found through jobs_by_status.
+  const renewal = params<{ node: string; until: number }>();
+  const renewLeases = sql.prepare(renewal, (db) =>
+    db
+      .updateTable('jobs')
+      .set({ lease_until: renewal.until })
+      .where('status', '=', literal.lit('running'))
+      .where('lease_node', '=', renewal.node)
+      .returningAll(),
+  );
   // The runner's own jobs are left out in JavaScript rather than in SQL: they are a handful (one
   // per slot), as are the running jobs whose lease ran out, and a list bound as one parameter
   // would need each dialect's JSON table function (SQLite json_each, PostgreSQL unnest).
@@ -438,8 +471,10 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
       };
       return (await (job.lane ? insertInLane : insertOther).run(args)) > 0;
     },
-    claim: (now, leaseUntil, token) => claim.first({ now, leaseUntil, token }) as Promise<ImageJobRow | undefined>,
-    claimInQueue: (queue, lanes, now, leaseUntil, token) => (lanes ? claimInLanes : claimInQueue).first({ queue, now, leaseUntil, token }),
+    claim: (now, leaseUntil, token, node) => claim.first({ now, leaseUntil, token, node: node ?? null }) as Promise<ImageJobRow | undefined>,
+    claimInQueue: (queue, lanes, now, leaseUntil, token, node) =>
+      (lanes ? claimInLanes : claimInQueue).first({ queue, now, leaseUntil, token, node: node ?? null }),
+    renewLeases: (node, until) => renewLeases.all({ node, until }),
     isOwned: async (id, token) => (await owned.first({ id, token })) !== undefined,
     finish: async (job, token, status, at, error = null) =>
       (status === 'done' && job.image_id === null
@@ -447,7 +482,7 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
         : await finish.run({ id: job.id, token, status, at, error })) > 0,
     retry: async (id, token, runAt, error, countAttempt = true) =>
       (await retry.run({ id, token, run_at: runAt, error, uncounted: countAttempt ? 0 : 1 })) > 0,
-    running: () => running.all(),
+    running: (node) => (node === undefined ? running.all() : runningOf.all({ node })),
     requeueInterrupted: async (job, runAt, error) =>
       (await requeueInterrupted.run({ id: job.id, token: job.lease_token, run_at: runAt, error })) > 0,
     async expiredLeases(now, runningHere) {

@@ -1,4 +1,7 @@
 import path from 'node:path';
+import type { Logger } from 'pino';
+import { createInProcessSignals } from '../cluster/in-process-signals.js';
+import type { ClusterSignals } from '../cluster/signals.js';
 import type { DatabasePort } from './port.js';
 import type { Db } from './sqlite/connection.js';
 import { openSqliteDatabase } from './sqlite/sqlite-database.js';
@@ -38,4 +41,15 @@ export async function openChosenDatabase(
     onIdleError: options.onIdleError,
     migrate: options.migrate,
   });
+}
+
+/**
+ * The cluster signals (cluster/signals.ts) that go with the chosen database: in-process on
+ * SQLite, where this process is the only node; LISTEN/NOTIFY on PostgreSQL, where any number of
+ * nodes share it (loaded only then, like the database adapter).
+ */
+export async function openChosenSignals(choice: DatabaseChoice, logger?: Pick<Logger, 'warn' | 'info'>): Promise<ClusterSignals> {
+  if (!choice.databaseUrl) return createInProcessSignals();
+  const { openPostgresSignals } = await import('./postgres/postgres-signals.js');
+  return openPostgresSignals({ url: choice.databaseUrl, connectTimeoutMs: choice.databaseConnectTimeout, logger });
 }

@@ -22,6 +22,14 @@ export interface DatabasePort {
    */
   unitOfWork<T>(work: (repos: Repositories, unit: UnitOfWork) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
 
+  /**
+   * True when no other process can use this database while this one does (SQLite: the data-dir
+   * lock): this node is the only one, and whatever the database says is running was the
+   * previous process's. False where several nodes share it (a cluster): work found running may
+   * be another live node's (jobs/runner.ts, cluster/node-registry.ts).
+   */
+  readonly soleNode: boolean;
+
   /** The database answers a trivial query (for /readyz). */
   isReachable(): Promise<boolean>;
 

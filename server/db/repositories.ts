@@ -2,7 +2,9 @@ import { createImagesRepo, type ImagesRepo } from './images.repo.js';
 import { createIntegrityRepo, type IntegrityRepo } from './integrity.repo.js';
 import { createJobsRepo, type JobsRepo } from './jobs.repo.js';
 import { createKeysRepo, type KeysRepo } from './keys.repo.js';
+import { createNodesRepo, type NodesRepo } from './nodes.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
+import { createSchedulesRepo, type SchedulesRepo } from './schedules.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { createStatsRepo, type StatsRepo } from './stats.repo.js';
 import { createSyncRepo, type SyncRepo } from './sync.repo.js';
@@ -15,7 +17,9 @@ export interface Repositories {
   integrity: IntegrityRepo;
   jobs: JobsRepo;
   keys: KeysRepo;
+  nodes: NodesRepo;
   progress: ProgressRepo;
+  schedules: SchedulesRepo;
   stats: StatsRepo;
   sync: SyncRepo;
   watch: WatchRepo;
@@ -29,7 +33,9 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     integrity: createIntegrityRepo(sql),
     jobs: createJobsRepo(sql),
     keys: createKeysRepo(sql),
+    nodes: createNodesRepo(sql),
     progress: createProgressRepo(sql),
+    schedules: createSchedulesRepo(sql),
     stats: createStatsRepo(sql),
     sync: createSyncRepo(sql),
     watch: createWatchRepo(sql),

@@ -28,6 +28,8 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_messages: WebhookMessagesTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  nodes: NodesTable;
+  schedule_slots: ScheduleSlotsTable;
 }
 
 export interface ApiKeysTable {
@@ -123,6 +125,8 @@ export interface JobsTable {
   run_at: number;
   lease_until: number | null;
   lease_token: string | null;
+  /** The node that claimed it (--node-id); meaningful while it is `running` (SQLite migration 011, PostgreSQL 003). */
+  lease_node: string | null;
   last_error: string | null;
   created_at: number;
   finished_at: number | null;
@@ -245,4 +249,21 @@ export interface WebhookDeliveriesTable {
   next_attempt_at: number | null;
   delivered_at: number | null;
   created_at: number;
+}
+
+/** The node registry (SQLite migration 011, PostgreSQL 003): one row per node that ever started, kept fresh by its heartbeat. */
+export interface NodesTable {
+  id: string;
+  version: string;
+  started_at: number;
+  last_seen_at: number;
+  jobs_running: Generated<number>;
+  /** Set by a clean stop (or, on SQLite, by the next start: the data-dir lock proves the old process gone). */
+  stopped_at: number | null;
+}
+
+/** The slots (scheduled times, epoch ms) of each schedule some node has taken (SQLite migration 011, PostgreSQL 003). */
+export interface ScheduleSlotsTable {
+  name: string;
+  slot: number;
 }

@@ -1,4 +1,4 @@
-import type { Compilable, Expression, Kysely, RawBuilder } from 'kysely';
+import type { Compilable, Expression, Kysely, RawBuilder, SelectQueryBuilder } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -61,6 +61,13 @@ export interface SqlFunctions {
   jsonSet(column: string, members: ReadonlyArray<readonly [name: string, value: Expression<unknown>]>): RawBuilder<string>;
   /** The largest of these numbers (SQLite's scalar max; PostgreSQL greatest). */
   greatest(...values: Expression<number>[]): RawBuilder<number>;
+  /**
+   * A pick of rows some write is about to take (a job to claim), for several writers at once:
+   * on PostgreSQL `FOR UPDATE [OF table] SKIP LOCKED`, so concurrent claimers on several nodes
+   * each lock a different row instead of queueing on the one both picked first; unchanged on
+   * SQLite, whose one writer at a time never meets a locked row (and which has no such clause).
+   */
+  skipLocked<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, of?: TB & string): SelectQueryBuilder<DB, TB, O>;
 }
 
 /** A named parameter inside a built query, bound to the call's argument of that name. */

@@ -64,7 +64,7 @@ export interface WebhooksRepo {
    * deliveries running goes first), at most `perEndpoint` running at once per endpoint, oldest
    * due first. One statement, like every claim of the job engine.
    */
-  claim(now: number, leaseUntil: number, token: string, perEndpoint: number): Promise<JobRow | undefined>;
+  claim(now: number, leaseUntil: number, token: string, node: string | undefined, perEndpoint: number): Promise<JobRow | undefined>;
 }
 
 export const deliveryJobPayload = (deliveryId: string) => JSON.stringify({ deliveryId });
@@ -232,8 +232,11 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   // deliveries running first, then the oldest due. Correlated counts over the running jobs of
   // the queue, which are few (the queue's concurrency); the due jobs are read through
   // `jobs_due_by_queue`.
-  const lease = params<{ now: number; leaseUntil: number; token: string; perEndpoint: number }>();
-  const claim = sql.prepare(lease, (db) =>
+  // On PostgreSQL the pick skips jobs other nodes are claiming this instant (FOR UPDATE OF j
+  // SKIP LOCKED), as every claim of the job engine does; the claim records the node that holds
+  // the lease, which renews it while the delivery runs (jobs/runner.ts).
+  const lease = params<{ now: number; leaseUntil: number; token: string; node: string | null; perEndpoint: number }>();
+  const claim = sql.prepare(lease, (db, fns) =>
     db
       .updateTable('jobs')
       .set((eb) => ({
@@ -241,6 +244,7 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
         attempts: eb('attempts', '+', literal.lit(1)),
         lease_until: lease.leaseUntil,
         lease_token: lease.token,
+        lease_node: lease.node,
       }))
       // Checked again on the row itself: on PostgreSQL, a claimer that waited for another's
       // claim of the same row re-reads the row (not the pick) and takes nothing, so one job is
@@ -250,6 +254,7 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
         eb(
           'id',
           '=',
+          fns.skipLocked(
           eb
             .selectFrom('jobs as j')
             .innerJoin('webhook_endpoints as e', 'e.id', 'j.lane')
@@ -281,6 +286,8 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
             .orderBy('j.run_at')
             .orderBy('j.id')
             .limit(literal.lit(1)),
+          'j',
+          ),
         ),
       )
       .returningAll(),
@@ -324,6 +331,6 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
     },
     removeJob: async (id) => void (await removeJob.run({ id })),
     backlog: async () => (await backlog.all()).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
-    claim: (now, leaseUntil, token, perEndpoint) => claim.first({ now, leaseUntil, token, perEndpoint }),
+    claim: (now, leaseUntil, token, node, perEndpoint) => claim.first({ now, leaseUntil, token, node: node ?? null, perEndpoint }),
   };
 }

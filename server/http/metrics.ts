@@ -4,13 +4,19 @@ import client from 'prom-client';
  * Prometheus metrics, in a registry per server instance (tests run several servers in one
  * process). Gauges read their value from the database when scraped, so they are never stale.
  */
-export function createMetrics(sources: {
-  queuedJobs: () => Promise<number>;
-  runningJobs: () => Promise<number>;
-  /** Pending webhook deliveries per endpoint id. */
-  webhookBacklog?: () => Promise<Array<{ endpoint_id: string; n: number }>>;
-}) {
+export function createMetrics(
+  sources: {
+    queuedJobs: () => Promise<number>;
+    runningJobs: () => Promise<number>;
+    /** Pending webhook deliveries per endpoint id. */
+    webhookBacklog?: () => Promise<Array<{ endpoint_id: string; n: number }>>;
+  },
+  labels: { node?: string } = {},
+) {
   const registry = new client.Registry();
+  // Every series carries the node it came from (--node-id): a cluster's nodes are scraped
+  // one by one and told apart by it, whatever Prometheus's own target labels say.
+  if (labels.node) registry.setDefaultLabels({ node: labels.node });
   client.collectDefaultMetrics({ register: registry, prefix: 'darkroom_process_' });
 
   const uploads = new client.Counter({

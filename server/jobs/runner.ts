@@ -6,7 +6,6 @@ import type { Repositories } from '../db/repositories.js';
 import type { Clock } from '../util/clock.js';
 import { JOB_QUEUES, kindsOf, QUEUE_OF, type ImageJobKind, type JobKind, type JobQueue } from './kinds.js';
 import type { OutagePause } from './outage.js';
-import { TERMINATE_AFTER_MS } from './pool.js';
 
 export interface RetryHow {
   /** When to try again; the queue's backoff by default. */
@@ -37,11 +36,21 @@ export class JobError extends Error {
 /** Why a running job is stopped: its image was reprocessed or deleted (the row is already changed). */
 export const jobCancelled = () => new JobError('the job was superseded or its image deleted', 'cancelled', false);
 
+/**
+ * Why a running job is stopped when its lease was not renewed: another node took it over (this
+ * node stalled past its lease), or its row was cancelled by another node. Its row is not this
+ * node's to write any more; nothing is recorded.
+ */
+const leaseLost = () => new JobError('the job\'s lease was not renewed: another node has it, or it was cancelled', 'lease_lost', false);
+
 /** Why a running job is stopped at shutdown: it is given back to the queue, not failed (stop()). */
 const shuttingDown = () => new JobError('the server is shutting down', 'shutting_down', true);
 
-/** `deferred`: given back untried because the service it needs is down (the outage pause). */
-export type JobOutcome = 'done' | 'retry' | 'deferred' | 'failed' | 'cancelled';
+/**
+ * `deferred`: given back untried because the service it needs is down (the outage pause);
+ * `lost`: stopped because its lease was not renewed (another node has it now).
+ */
+export type JobOutcome = 'done' | 'retry' | 'deferred' | 'failed' | 'cancelled' | 'lost';
 
 export interface JobContext<J extends JobRow = JobRow> {
   job: J;
@@ -93,7 +102,7 @@ export interface QueueSetup {
   /** The queue needs an outside service: nothing is claimed while it is down. */
   outage?: OutagePause;
   /** A claim of the queue's own (a fairer pick than oldest first); `claimInQueue` otherwise. */
-  claim?: (now: number, leaseUntil: number, token: string) => Promise<JobRow | undefined>;
+  claim?: (now: number, leaseUntil: number, token: string, node: string | undefined) => Promise<JobRow | undefined>;
 }
 
 export interface RunnerOptions {
@@ -110,23 +119,42 @@ export interface RunnerOptions {
   clock: Clock;
   logger: Logger;
   onJobSettled?: (job: JobRow, outcome: JobOutcome, seconds: number) => void;
+  /** This node's id (--node-id): the jobs it claims carry it, and it renews their leases under it. */
+  nodeId?: string;
+  /**
+   * True where no other node can share the database (SQLite: the data-dir lock): at start,
+   * every job left running is the previous process's, and is taken back at once. False in a
+   * cluster: at start a node takes back only the jobs of its own node id; the others' jobs are
+   * taken over when their leases lapse.
+   */
+  soleNode?: boolean;
+  /** How long a lease lasts and how often the running node renews it (30 s and 10 s by default). */
+  lease?: { ms: number; renewEveryMs: number };
+  /**
+   * How often an idle queue looks for due jobs when nothing woke it (1 s by default). Where
+   * every commit of new jobs reaches every node as a signal, this is only a safety net, and can
+   * be long.
+   */
+  idlePollMs?: number;
 }
 
 const BASE_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const IDLE_POLL_MS = 1_000;
-/** How often lapsed leases are looked for: a lease outlives its job's time limit by minutes. */
+/** How often lapsed leases are looked for (at the next tick after this much time). */
 const LAPSE_CHECK_MS = 1_000;
 /** After the grace a shutdown gives them, how long stopped jobs get to give their thread back. */
 const STOPPED_WAIT_MS = 1_000;
 const DATABASE_RETRY_MS = 5_000;
 /**
- * A lease outlasts everything a running job may still do: its time limit, the pool's wait for a
- * stopped task before terminating its thread, and a margin for flushing and committing. Only a
- * job this runner lost track of (its outcome could not be written) is ever released by its
- * lease running out; jobs running here are never taken from under it.
+ * A lease is short and renewed while its job runs (every RENEW_EVERY_MS, all of the node's jobs
+ * in one statement), whatever the job's time limit: when a node dies, its jobs' leases lapse
+ * within LEASE_MS and any node takes them over, well within the 60 s CONTRACT §9 allows. Two
+ * renewals may fail (a busy database) before the lease is at risk. A node never takes a job
+ * running on itself from under it, whatever its lease says (expiredLeases leaves them out).
  */
-const LEASE_MARGIN_MS = 60_000;
+const LEASE_MS = 30_000;
+const RENEW_EVERY_MS = 10_000;
 
 /** Exponential backoff with full jitter, so retries of a batch do not stampede together. */
 export function backoffMs(attempt: number, random = Math.random, maxMs = MAX_BACKOFF_MS): number {
@@ -148,9 +176,14 @@ export function backoffMs(attempt: number, random = Math.random, maxMs = MAX_BAC
  */
 export function createJobRunner(options: RunnerOptions) {
   const { repo, clock, logger } = options;
+  const nodeId = options.nodeId ?? 'local';
+  const soleNode = options.soleNode ?? true;
+  const leaseMs = options.lease?.ms ?? LEASE_MS;
+  const renewEveryMs = options.lease?.renewEveryMs ?? RENEW_EVERY_MS;
+  const idlePollMs = options.idlePollMs ?? IDLE_POLL_MS;
   const queues = JOB_QUEUES.flatMap((name) => {
     const setup = options.queues[name];
-    return setup ? [{ name, ...setup, leaseMs: setup.timeoutMs + TERMINATE_AFTER_MS + LEASE_MARGIN_MS }] : [];
+    return setup ? [{ name, ...setup }] : [];
   });
   type Queue = (typeof queues)[number];
   const queueOf = new Map<JobQueue, Queue>(queues.map((q) => [q.name, q]));
@@ -165,6 +198,10 @@ export function createJobRunner(options: RunnerOptions) {
 
   /** Keyed by lease token: one entry per run, so two runs of one job could never share one. */
   const inFlight = new Map<string, { job: JobRow; queue: Queue; controller: AbortController; done: Promise<void> }>();
+  /** Tokens of claims on their way: their rows are this node's before their runs start. */
+  const claiming = new Set<string>();
+  let renewTimer: NodeJS.Timeout | undefined;
+  let renewing = false;
   /** `claimed` as each job starts, `settled` as it ends: for observers (metrics, tests). */
   const events = new EventEmitter<{ claimed: [JobRow]; settled: [JobRow, JobOutcome] }>();
   events.setMaxListeners(0);
@@ -218,7 +255,7 @@ export function createJobRunner(options: RunnerOptions) {
         if (q.outage?.isDown()) continue;
         // Every slot busy: the next job to finish kicks the engine; polling now would only spin.
         if (runningIn(q) >= q.concurrency) continue;
-        const pollMs = q.pollMs ?? IDLE_POLL_MS;
+        const pollMs = q.pollMs ?? idlePollMs;
         if (q.hasRoom && !(await q.hasRoom())) {
           wait = Math.min(wait ?? pollMs, pollMs);
           continue;
@@ -227,19 +264,25 @@ export function createJobRunner(options: RunnerOptions) {
           if (stopped) return;
           const token = crypto.randomUUID();
           const now = clock.now();
-          const job =
-            q.name === 'image'
-              ? await repo.claim(now, now + q.leaseMs, token)
-              : q.claim
-                ? await q.claim(now, now + q.leaseMs, token)
-                : await repo.claimInQueue(q.name, q.lanes ?? false, now, now + q.leaseMs, token);
-          if (!job) break;
-          // Stopped while the claim was on its way: the job goes back as a shutdown's would.
-          if (stopped) {
-            await repo.giveBack(job.id, token);
-            break;
+          claiming.add(token);
+          let job: JobRow | undefined;
+          try {
+            job =
+              q.name === 'image'
+                ? await repo.claim(now, now + leaseMs, token, nodeId)
+                : q.claim
+                  ? await q.claim(now, now + leaseMs, token, nodeId)
+                  : await repo.claimInQueue(q.name, q.lanes ?? false, now, now + leaseMs, token, nodeId);
+            if (!job) break;
+            // Stopped while the claim was on its way: the job goes back as a shutdown's would.
+            if (stopped) {
+              await repo.giveBack(job.id, token);
+              break;
+            }
+            start(job, token, q);
+          } finally {
+            claiming.delete(token);
           }
-          start(job, token, q);
         }
         if (runningIn(q) >= q.concurrency) continue;
         // A job due but not claimed waits for its lane (whose job kicks when it settles) or for
@@ -260,19 +303,68 @@ export function createJobRunner(options: RunnerOptions) {
   }
 
   /**
-   * Jobs whose lease ran out without an outcome, not running here: their runner could not
-   * write how the attempt ended. The attempt counts; past the last one the job fails for good.
+   * Jobs whose lease ran out, not running here. Another node's: that node died or stalled (it
+   * stopped renewing), and the job is taken over as after a crash, its interruption counted.
+   * This node's: it could not write how the attempt ended. Either way the attempt counts; past
+   * the last one the job fails for good.
    */
   async function recoverLapsed() {
     const lapsed = (await repo.expiredLeases(clock.now(), [...inFlight.values()].map((f) => f.job.id))).filter(runsHere);
     if (!lapsed.length) return;
-    logger.warn({ lapsed: lapsed.map((j) => j.id) }, 'jobs whose lease ran out without an outcome are queued again');
-    for (const job of lapsed) {
-      if (job.attempts >= job.max_attempts) {
-        void giveUpFound(job, new JobError('the outcome of this job\'s last attempt could not be recorded', 'processing_failed', false), false);
-      } else if (job.lease_token) {
-        await repo.retry(job.id, job.lease_token, clock.now() + backoffFor(job), 'the outcome of this attempt could not be recorded');
+    const ofOthers = lapsed.filter((job) => job.lease_node !== null && job.lease_node !== nodeId);
+    const ours = lapsed.filter((job) => !ofOthers.includes(job));
+    if (ofOthers.length) {
+      logger.warn({ jobs: ofOthers.map((j) => ({ id: j.id, node: j.lease_node })) }, 'jobs of nodes that stopped renewing their leases are taken over');
+      for (const job of ofOthers) {
+        const message = `the node running this job (${job.lease_node}) stopped renewing its lease`;
+        if (job.attempts >= job.max_attempts) await giveUpFound(job, new JobError(message, 'processing_failed', false), true);
+        else await repo.requeueInterrupted(job, clock.now() + backoffFor(job), message);
       }
+    }
+    if (ours.length) {
+      logger.warn({ lapsed: ours.map((j) => j.id) }, 'jobs whose lease ran out without an outcome are queued again');
+      for (const job of ours) await recoverUnrecorded(job);
+    }
+  }
+
+  /** A job of this node's, running in the table but not here: its outcome could not be written. */
+  async function recoverUnrecorded(job: JobRow) {
+    if (job.attempts >= job.max_attempts) {
+      void giveUpFound(job, new JobError('the outcome of this job\'s last attempt could not be recorded', 'processing_failed', false), false);
+    } else if (job.lease_token) {
+      await repo.retry(job.id, job.lease_token, clock.now() + backoffFor(job), 'the outcome of this attempt could not be recorded');
+    }
+  }
+
+  /**
+   * Renews the leases of every job this node holds, in one statement, while any runs here. A job
+   * running here whose lease was not renewed is not this node's any more (another node took it
+   * over while this one stalled, or cancelled it): it is stopped, and records nothing. A job
+   * renewed but not running here is one whose outcome could not be written: queued again.
+   */
+  async function renewLeases() {
+    if (renewing || (inFlight.size === 0 && claiming.size === 0)) return;
+    renewing = true;
+    // Only the runs that had begun before the renewal can be judged by its answer.
+    const before = new Set(inFlight.keys());
+    try {
+      const renewed = await repo.renewLeases(nodeId, clock.now() + leaseMs);
+      const held = new Set(renewed.map((job) => job.lease_token));
+      for (const token of before) {
+        const run = inFlight.get(token);
+        if (run && !held.has(token)) {
+          logger.warn({ jobId: run.job.id, kind: run.job.kind }, 'a job running here lost its lease; it is stopped');
+          run.controller.abort(leaseLost());
+        }
+      }
+      for (const job of renewed) {
+        if (job.lease_token && !inFlight.has(job.lease_token) && !claiming.has(job.lease_token) && runsHere(job)) await recoverUnrecorded(job);
+      }
+    } catch (err) {
+      // Tried again at the next renewal, well before the lease lapses.
+      logger.warn({ err }, 'could not renew the leases of the jobs running here; trying again shortly');
+    } finally {
+      renewing = false;
     }
   }
 
@@ -284,7 +376,7 @@ export function createJobRunner(options: RunnerOptions) {
    * the other customers' jobs run between two tries of one that may crash again.
    */
   async function recoverInterrupted() {
-    const interrupted = (await repo.running()).filter(runsHere);
+    const interrupted = (await repo.running(soleNode ? undefined : nodeId)).filter(runsHere);
     for (const job of interrupted) {
       const times = job.interruptions + 1;
       const message = `the server stopped during this job ${times === 1 ? 'once' : `${times} times`}`;
@@ -375,7 +467,7 @@ export function createJobRunner(options: RunnerOptions) {
       )
       .catch(async (err: unknown) => {
         logger.error({ err, jobId: job.id }, 'job bookkeeping failed; the job is queued again once the database takes it');
-        await requeueWhenWritable(job, token, q);
+        await requeueWhenWritable(job, token);
       })
       .finally(() => {
         clearTimeout(timeout);
@@ -389,6 +481,8 @@ export function createJobRunner(options: RunnerOptions) {
     if (error.code === 'shutting_down') return; // stop() gave it back
     // Its row was cancelled by whoever cancelled it; nothing is left to record.
     if (error.code === 'cancelled') return settle(job, 'cancelled', started);
+    // Another node has it now (or cancelled it): its row is not this node's to write.
+    if (error.code === 'lease_lost') return settle(job, 'lost', started);
     const log = { jobId: job.id, kind: job.kind, imageId: job.image_id ?? undefined, attempt: job.attempts, code: error.code };
     // The service may be down rather than this job failing: then the attempt does not count,
     // and the queue waits for the service (its pause claims nothing meanwhile).
@@ -418,13 +512,15 @@ export function createJobRunner(options: RunnerOptions) {
 
   /**
    * The outcome of a run could not be written (the database is down: a PostgreSQL server
-   * restarting, a network cut). Rather than leave the job to its lease, which outlasts the job's
-   * time limit by minutes, it is put back in the queue, its attempt not counted, as soon as the
-   * database answers again; it keeps its slot meanwhile (nothing else could run either). Past
-   * its lease, or once the runner stops, the lease's recovery takes over as before.
+   * restarting, a network cut). Rather than leave the job to its lease's recovery (a renewal
+   * that finds it not running here, or its lapse), it is put back in the queue, its attempt not
+   * counted, as soon as the database answers again; it keeps its slot meanwhile (nothing else
+   * could run either) and so its lease stays renewed. Past one lease's length, or once the
+   * runner stops, the lease's recovery takes over as before (its token check makes a late
+   * second requeue do nothing).
    */
-  async function requeueWhenWritable(job: JobRow, token: string, q: Queue) {
-    const leaseEnds = clock.now() + q.leaseMs - LEASE_MARGIN_MS;
+  async function requeueWhenWritable(job: JobRow, token: string) {
+    const leaseEnds = clock.now() + leaseMs;
     while (!stopped && clock.now() < leaseEnds) {
       await new Promise((resolve) => setTimeout(resolve, DATABASE_RETRY_MS).unref());
       if (stopped || clock.now() >= leaseEnds) return;
@@ -462,8 +558,13 @@ export function createJobRunner(options: RunnerOptions) {
     async start() {
       await recoverInterrupted();
       stopped = false;
+      clearInterval(renewTimer);
+      renewTimer = setInterval(() => void renewLeases(), renewEveryMs);
+      renewTimer.unref();
       kick();
     },
+    /** This node's id, as its claims carry it. */
+    nodeId,
     /** Wake up now: new work was just committed. */
     kick,
     events,
@@ -500,6 +601,8 @@ export function createJobRunner(options: RunnerOptions) {
         }),
       );
       await Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, STOPPED_WAIT_MS).unref())]);
+      // Renewed until here: jobs finishing in the grace kept their leases.
+      clearInterval(renewTimer);
     },
   };
 }

@@ -3,14 +3,12 @@ import type { ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { ImageJobRow } from '../db/jobs.repo.js';
 import type { Repositories } from '../db/repositories.js';
 import type { Clock } from '../util/clock.js';
+import type { ImageStatusSignal } from '../cluster/signals.js';
 import { statsFormat } from '../../workers/raw-formats.js';
 import type { WebhookMessages } from './webhooks/messages.js';
 
-export interface ImageStatusEvent {
-  id: string;
-  customer: string;
-  status: ImageStatus;
-}
+/** A status change of an image of this node's making; the composition root publishes each as a cluster signal. */
+export type ImageStatusEvent = ImageStatusSignal;
 
 /**
  * An image's status follows its jobs: queued until one starts, processing while any of the

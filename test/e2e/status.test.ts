@@ -214,3 +214,36 @@ describe('the status page: watch folders', () => {
     }
   });
 });
+
+describe('the status page: nodes', () => {
+  it('lists this node as up, and marks a node that stopped answering', async () => {
+    // The folders the tests above added are removed first: this page's review is of the nodes.
+    for (const folder of (await t.admin.json('GET', '/v1/watch')).body.items as Array<{ id: string; source: string }>) {
+      if (folder.source === 'settings') expect((await t.admin.json('DELETE', `/v1/watch/${folder.id}`)).status).toBe(204);
+    }
+    const { page, problems, context } = await statusPage();
+    const nodes = page.getByRole('region', { name: 'Nodes' });
+    const self = nodes.locator(`tr[data-node-id="${t.server.parts.config.nodeId}"]`);
+    await expect.poll(() => self.getAttribute('data-state'), SHOWN).toBe('up');
+    expect(await self.getByRole('rowheader').textContent()).toBe(`${t.server.parts.config.nodeId}This node (answering now)`);
+    const version = (JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+    expect((await self.locator('td').allTextContents()).map((s) => s.trim()).slice(0, 3)).toEqual(['Up', version, '0']);
+    expect(await nodes.getByTestId('nodes-unreachable').count()).toBe(0);
+
+    // Another node of the cluster writes its heartbeat, then nothing more (killed, cut off):
+    // after three missed heartbeats it is marked as no longer answering.
+    const registry = t.server.parts.database.repos.nodes;
+    await registry.register({ id: 'node-b.example', version: '0.1.0', at: Date.now() - 120_000 });
+    await registry.heartbeat('node-b.example', Date.now() - 60_000, 2);
+    const gone = nodes.locator('tr[data-node-id="node-b.example"]');
+    await expect.poll(() => gone.getAttribute('data-state'), SHOWN).toBe('unreachable');
+    expect(await gone.locator('td').first().textContent()).toBe('Not answering');
+    expect(await gone.locator('td').nth(4).textContent()).toBe('1 minute ago');
+    expect(await nodes.getByTestId('nodes-unreachable').textContent()).toBe('A node has stopped answering.');
+    expect(await reviewView(page, 'status-nodes', { fullPage: true })).toBe('');
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(390);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});

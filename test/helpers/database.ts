@@ -63,6 +63,8 @@ const ROW_ORDER: Record<keyof Database, string[]> = {
   webhook_endpoints: ['created_at', 'id'],
   webhook_messages: ['created_at', 'id'],
   webhook_deliveries: ['created_at', 'id'],
+  nodes: ['id'],
+  schedule_slots: ['name', 'slot'],
 };
 const orderOf = (table: keyof Database) => ROW_ORDER[table].map((c) => `"${c}"`).join(', ');
 

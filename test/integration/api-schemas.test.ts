@@ -18,6 +18,7 @@ import {
   Readiness,
   StatsReport,
   SyncRetryResponse,
+  NodeList,
   SyncStatus,
   UploadResponse,
   WatchFolder,
@@ -121,6 +122,7 @@ describe('answers match the API schemas', () => {
 
     expect(expectShape(SyncStatus, (await t.admin.json('GET', '/v1/sync')).body)).toEqual({ enabled: false });
     expectShape(SyncRetryResponse, (await t.admin.json('POST', '/v1/sync/retry')).body);
+    expect(expectShape(NodeList, (await t.admin.json('GET', '/v1/nodes')).body).items).toHaveLength(1);
 
     const folders = expectShape(WatchFolderList, (await t.admin.json('GET', '/v1/watch')).body);
     expect(folders.items).toHaveLength(1);

@@ -36,7 +36,7 @@ async function counts(): Promise<Counts> {
   // Level 0 of the daily statistics: all customers, all formats.
   const row = server.parts.db.prepare('SELECT coalesce(sum(uploaded), 0) AS uploaded, coalesce(sum(rejected), 0) AS rejected FROM stats_daily WHERE level = 0').get() as { uploaded: number; rejected: number };
   const metrics = await (await fetch(`${url}/metrics`)).text();
-  const metric = (outcome: string) => Number(new RegExp(`darkroom_uploads_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  const metric = (outcome: string) => Number(new RegExp(`darkroom_uploads_total\\{outcome="${outcome}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
   return { uploaded: row.uploaded, rejected: row.rejected, accepted: metric('accepted'), refused415: metric('unsupported_media_type') };
 }
 

@@ -131,6 +131,7 @@ function table(): Record<string, Probe[]> {
     'DELETE /v1/watch/:id': [...withIds((bad) => ({ method: 'DELETE', path: `/v1/watch/${bad}` })), { method: 'DELETE', path: `/v1/watch/${watchId}?force=1` }],
     'GET /v1/sync': [get('/v1/sync?x=1')],
     'POST /v1/sync/retry': [{ method: 'POST', path: '/v1/sync/retry?all=1' }],
+    'GET /v1/nodes': [get('/v1/nodes?x=1')],
     'OPTIONS /v1/uploads': [{ method: 'OPTIONS', path: '/v1/uploads?x=1' }],
     'OPTIONS /v1/uploads/:id': [{ method: 'OPTIONS', path: `${uploadLocation}?x=1` }],
     'POST /v1/uploads': [

@@ -68,7 +68,7 @@ describe('an answer that does not match the document', () => {
       next();
     });
     app.get('/healthz', (_req, res) => void res.json({ status: 'fine' }));
-    app.get('/readyz', (_req, res) => void res.status(200).json({ status: 'ready', checks: { database: true } }));
+    app.get('/readyz', (_req, res) => void res.status(200).json({ status: 'ready', node: 'a', checks: { database: true } }));
     app.get('/v1/me', (_req, res) => void res.status(418).json({}));
     app.get('/v1/image/:id/download', (_req, res) => void res.type('image/webp').send(Buffer.from('RIFF')));
     app.get('/v1/events', (_req, res) => {
@@ -103,7 +103,7 @@ describe('an answer that does not match the document', () => {
   it('passes through when it matches', async () => {
     const res = await fetch(`${url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ready', checks: { database: true } });
+    expect(await res.json()).toEqual({ status: 'ready', node: 'a', checks: { database: true } });
   });
 
   it('is replaced by a 500 naming the field of a JSON body', async () => {

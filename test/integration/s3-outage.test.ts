@@ -71,7 +71,7 @@ describe('an unreachable bucket', () => {
     }, 30_000, 'outage reported');
     expect(down.outage.lastError).toMatch(/ECONNREFUSED|ECONNRESET|unreachable/);
     expect(down.failed.jobs).toBe(0);
-    expect(await (await fetch(`${t.url}/metrics`)).text()).toContain('darkroom_sync_bucket_up 0');
+    expect(await (await fetch(`${t.url}/metrics`)).text()).toMatch(/darkroom_sync_bucket_up\{node="[^"]+"\} 0\n/);
     // The backlog keeps what is waiting: at least the big original and every later file.
     expect(down.backlog.bytes).toBeGreaterThanOrEqual(big.length);
 

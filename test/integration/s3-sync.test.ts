@@ -149,7 +149,7 @@ describe('S3 sync', () => {
       expect.objectContaining({ op: 'put_original', key: key(`originals/${record.sha256}`), attempts: 1, lastError: expect.stringContaining('sha256') }),
     ]);
     expect((await s3.objects(key(`originals/${record.sha256}`))).size).toBe(0);
-    expect(await (await fetch(`${t.url}/metrics`)).text()).toContain('darkroom_sync_failed_jobs 1');
+    expect(await (await fetch(`${t.url}/metrics`)).text()).toMatch(/darkroom_sync_failed_jobs\{node="[^"]+"\} 1\n/);
 
     expect((await user.json('POST', '/v1/sync/retry')).status).toBe(403);
     fs.writeFileSync(file, data);
@@ -173,10 +173,11 @@ describe('S3 sync', () => {
     expect(status.localOriginals).toMatchObject({ maxBytes: null, evicted: 0 });
     expect(status.localOriginals.bytes).toBeGreaterThan(0);
 
+    // Every series also carries the node's id as a label (`{node="…"}`).
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    for (const name of ['darkroom_sync_backlog_jobs 0', 'darkroom_sync_bucket_up 1', 'darkroom_sync_failed_jobs 0', 'darkroom_local_originals_bytes']) {
-      expect(metrics).toContain(name);
+    for (const [name, value] of [['darkroom_sync_backlog_jobs', '0'], ['darkroom_sync_bucket_up', '1'], ['darkroom_sync_failed_jobs', '0'], ['darkroom_local_originals_bytes', '\\d+']]) {
+      expect(metrics).toMatch(new RegExp(`${name}\\{node="[^"]+"\\} ${value}\\n`));
     }
-    expect(metrics).toMatch(new RegExp(`darkroom_sync_synced_bytes ${status.synced.bytes}\\b`));
+    expect(metrics).toMatch(new RegExp(`darkroom_sync_synced_bytes\\{node="[^"]+"\\} ${status.synced.bytes}\\b`));
   });
 });

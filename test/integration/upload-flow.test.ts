@@ -288,11 +288,17 @@ describe('upload → processing → download', () => {
     expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${t.url}/readyz`);
     expect(ready.status).toBe(200);
+    // The node that answered, by its --node-id (host name + pid by default).
+    const node = t.server.parts.config.nodeId;
+    expect(node).toMatch(new RegExp(`-${process.pid}$`));
+    expect(((await ready.json()) as { node: string }).node).toBe(node);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    // Every series names the node it came from.
+    expect(metrics).toContain(`darkroom_jobs_queued{node="${node}"}`);
     for (const name of ['darkroom_uploads_total', 'darkroom_jobs_queued', 'darkroom_processing_seconds']) {
       expect(metrics).toContain(name);
     }
-    expect(metrics).toMatch(/darkroom_uploads_total\{outcome="accepted"\} [1-9]/);
+    expect(metrics).toMatch(/darkroom_uploads_total\{outcome="accepted"[^}]*\} [1-9]/);
   });
 
   it('leaves no temp files behind after all of the above', async () => {

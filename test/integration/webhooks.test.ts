@@ -124,11 +124,11 @@ describe('webhook delivery', () => {
 
     // Counted by outcome, timed, and the backlog per endpoint (none left for this one).
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    expect(Number(/darkroom_webhook_deliveries_total\{outcome="retry"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
-    expect(Number(/darkroom_webhook_deliveries_total\{outcome="delivered"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
-    expect(metrics).toMatch(/darkroom_webhook_delivery_seconds_count\{outcome="delivered"\} \d+/);
+    expect(Number(/darkroom_webhook_deliveries_total\{outcome="retry",node="[^"]*"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/darkroom_webhook_deliveries_total\{outcome="delivered",node="[^"]*"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/darkroom_webhook_delivery_seconds_count\{[^}]*outcome="delivered"[^}]*\} \d+/);
     expect(metrics).toMatch(/# TYPE darkroom_webhook_backlog gauge/);
-    expect(metrics).not.toContain(`darkroom_webhook_backlog{endpoint="${id}"}`);
+    expect(metrics).not.toContain(`darkroom_webhook_backlog{endpoint="${id}",node=`);
   });
 
   it('counts pending deliveries per endpoint in the metrics', async () => {
@@ -136,7 +136,7 @@ describe('webhook delivery', () => {
     const { id } = await createEndpoint(user, r.url);
     for (let i = 0; i < 3; i++) await user.json('POST', `/v1/webhooks/${id}/test`);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    expect(metrics).toContain(`darkroom_webhook_backlog{endpoint="${id}"} 3`);
+    expect(metrics).toMatch(new RegExp(`darkroom_webhook_backlog\\{endpoint="${id}",node="[^"]*"\\} 3\n`));
     expect((await user.json('GET', `/v1/webhooks/${id}`)).body.backlog).toBe(3);
   });
 

@@ -52,6 +52,14 @@ describe('config', () => {
     expect(c.rateLimit).toBe(50);
   });
 
+  it('names the node after its host and pid by default, and takes a --node-id of its own', () => {
+    expect(parseConfig({ dataDir: '/tmp/x' }).nodeId).toMatch(new RegExp(`-${process.pid}$`));
+    expect(parseConfig({ dataDir: '/tmp/x', nodeId: 'eu-west-1a.node-3' }).nodeId).toBe('eu-west-1a.node-3');
+    expect(readEnv({ DARKROOM_NODE_ID: 'b' })).toEqual({ nodeId: 'b' });
+    expect(() => parseConfig({ nodeId: 'two words' })).toThrow(/invalid --node-id/);
+    expect(() => parseConfig({ nodeId: '' })).toThrow(/invalid --node-id/);
+  });
+
   it('parses durations and sizes, binary and decimal', () => {
     const c = parseConfig({ processedTtl: '30s', maxUploadBytes: '500MB', minFreeBytes: '2GiB', purgeSchedule: '*/5 * * * * *' });
     expect(c.processedTtl).toBe(30_000);

@@ -126,7 +126,7 @@ describe('fair queue', () => {
     seedQueuedJobs(db, { jobs: 100_000, customerOf: (n) => `customer-${n % 50}` });
     const jobs = jobsOf(db);
     const plan = () =>
-      (db.prepare(`EXPLAIN QUERY PLAN ${claimSql()}`).all(1, 't', 0) as Array<{ detail: string }>).map(
+      (db.prepare(`EXPLAIN QUERY PLAN ${claimSql()}`).all(1, 't', 'node', 0) as Array<{ detail: string }>).map(
         (r) => r.detail,
       );
     for (const analysed of [false, true]) {

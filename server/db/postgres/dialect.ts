@@ -59,4 +59,6 @@ export const postgresFunctions: SqlFunctions = {
       : sql<string>`'[' || coalesce(string_agg(${sql.ref(column)}, ','), '') || ']'`,
   jsonSet: (column, list) => sql<string>`cast(cast(${sql.ref(column)} as jsonb) || jsonb_build_object(${members(list)}) as text)`,
   greatest: (...values) => sql<number>`greatest(${sql.join(values)})`,
+  // `OF` names the table whose rows are taken: a join's other tables (job_queues) are only read.
+  skipLocked: (query, of) => (of ? query.forUpdate(of as never) : query.forUpdate()).skipLocked(),
 };

@@ -151,6 +151,9 @@ function postgresDatabaseOver(pool: pg.Pool, migrated: number[], statementTimeou
     pool,
     migrated,
     repos,
+    // Any number of nodes share a PostgreSQL database: a start takes back only its own node
+    // id's jobs, and never marks the other nodes stopped (they may well be running).
+    soleNode: false,
 
     /**
      * One transaction on one connection, holding the unit-of-work advisory lock from its start:

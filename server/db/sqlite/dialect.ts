@@ -26,4 +26,6 @@ export const sqliteFunctions: SqlFunctions = {
     sql<string>`json_set(${sql.join([sql.ref(column), ...members.flatMap(([name, value]) => [sql.lit(`$.${name}`), value])])})`,
   // With two or more arguments SQLite's max is the scalar one, not the aggregate.
   greatest: (...values) => sql<number>`max(${sql.join(values)})`,
+  // One writer at a time: no row is ever locked by another claimer (and SQLite has no FOR UPDATE).
+  skipLocked: (query) => query,
 };

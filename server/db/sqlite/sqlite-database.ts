@@ -72,6 +72,8 @@ export function sqliteDatabaseOver(connection: Db, { fsync = true }: SqliteDatab
   return {
     connection,
     repos,
+    // One process per data dir: the data-dir lock (storage/data-dir-lock.ts) sees to it.
+    soleNode: true,
 
     async unitOfWork<T>(work: (repos: Repositories, unit: UnitOfWork) => Promise<T>, { durable = false }: UnitOfWorkOptions = {}): Promise<T> {
       await gate.acquire();

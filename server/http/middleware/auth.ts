@@ -51,4 +51,5 @@ export const ROLE_RULES = {
   import: ['admin'],
   sync: ['admin'],
   webhooks: ['user', 'admin'],
+  nodes: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;

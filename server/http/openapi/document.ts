@@ -1,7 +1,4 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponseObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import {
@@ -21,6 +18,7 @@ import {
   type ApiResponse,
   type ApiRoute,
 } from '../../api/index.js';
+import { packageVersion } from '../../util/package-version.js';
 
 /** The document's JSON text and its strong ETag (a hash of the text). */
 export interface OpenApiDocument {
@@ -200,16 +198,4 @@ let built: OpenApiDocument | undefined;
 /** The document of this build: made once per process (every server of a test process shares it). */
 export function openApiDocument(): OpenApiDocument {
   return (built ??= buildOpenApiDocument());
-}
-
-/** The version in this package's package.json, found from this module whether it runs from source or dist/. */
-function packageVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
-    const parent = path.dirname(dir);
-    if (parent === dir) return '0.0.0';
-    dir = parent;
-  }
 }

@@ -1,7 +1,6 @@
-import type { EventEmitter } from 'node:events';
 import { Router, type Response } from 'express';
 import type { ImageStatusEvent as ImageStatusData } from '../../api/index.js';
-import type { ImageStatusEvent } from '../../services/lifecycle.js';
+import type { ImageStatusSignal } from '../../cluster/signals.js';
 import { AppError } from '../../errors.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { noQuery } from '../validate.js';
@@ -40,13 +39,16 @@ function finish(res: Response) {
   }, FINISH_GRACE_MS).unref();
 }
 
+/** Where status changes come from: the cluster signals' `image.status` (every node's, in a cluster). */
+export type SubscribeToStatus = (listener: (event: ImageStatusSignal) => void) => () => void;
+
 /**
  * `GET /v1/events`: server-sent events. Every image status change of the caller's customer
  * arrives as `event: image.status` with `{id, status}` (admins, who see every customer's images,
- * get every customer's events). Returns the router and a close() that ends every open stream,
- * so shutting down does not wait for them.
+ * get every customer's events), whichever node the change happened on. Returns the router and a
+ * close() that ends every open stream, so shutting down does not wait for them.
  */
-export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }>, options: EventsRoutesOptions = {}) {
+export function eventsRouter(subscribe: SubscribeToStatus, options: EventsRoutesOptions = {}) {
   const router = Router();
   const open = new Set<Response>();
   /** The open streams of each key. */
@@ -103,20 +105,20 @@ export function eventsRouter(events: EventEmitter<{ status: [ImageStatusEvent] }
       if (res.writableLength > MAX_BUFFERED_BYTES) return void res.destroy();
       res.write(chunk);
     };
-    const onStatus = (event: ImageStatusEvent) => {
+    const onStatus = (event: ImageStatusSignal) => {
       if (principal.role !== 'admin' && event.customer !== principal.customer) return;
       const data: ImageStatusData = { id: event.id, status: event.status };
       send(`event: image.status\ndata: ${JSON.stringify(data)}\n\n`);
     };
     // How long a client waits before reconnecting after the stream drops.
     send('retry: 2000\n: connected\n\n');
-    events.on('status', onStatus);
+    const unsubscribe = subscribe(onStatus);
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), heartbeatMs);
     heartbeat.unref();
     open.add(res);
     res.on('close', () => {
       clearInterval(heartbeat);
-      events.off('status', onStatus);
+      unsubscribe();
       open.delete(res);
       ofKey.delete(res);
       if (!ofKey.size) byKey.delete(principal.keyId);

@@ -4,6 +4,8 @@ import { answer } from '../answer.js';
 import type { Metrics } from '../metrics.js';
 
 export interface Readiness {
+  /** This node's id (--node-id), named in the answer: behind a load balancer, which node answered. */
+  node: string;
   /** Each check answers true when usable; any false makes /readyz answer 503. */
   checks: Record<string, () => boolean | Promise<boolean>>;
 }
@@ -26,7 +28,7 @@ export function opsRouter(readiness: Readiness, metrics: Metrics): Router {
       }
     }
     const ready = Object.values(results).every(Boolean);
-    answer(res, ReadinessBody, { status: ready ? 'ready' : 'not_ready', checks: results }, ready ? 200 : 503);
+    answer(res, ReadinessBody, { status: ready ? 'ready' : 'not_ready', node: readiness.node, checks: results }, ready ? 200 : 503);
   });
 
   router.get('/metrics', async (_req, res) => {

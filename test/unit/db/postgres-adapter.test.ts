@@ -68,7 +68,7 @@ describe('PostgreSQL adapter', () => {
     }
   });
 
-  it('never lets two nodes claim one job: the claim that waited for the other’s takes nothing', async () => {
+  it('never lets two nodes claim one job: a claim meeting the other’s lock skips the job at once, and takes nothing', async () => {
     const db = await openTestPostgres();
     const other = await secondNode(db);
     try {
@@ -76,19 +76,74 @@ describe('PostgreSQL adapter', () => {
       await db.repos.images.insert(image, []);
       await db.repos.jobs.insertJob('process_image', image.id, 1, 3, 1);
       let second: Promise<unknown> | undefined;
+      let secondWhileHeld: unknown = 'still waiting';
       const first = await other.unitOfWork(async (repos) => {
         const claimed = await repos.jobs.claim(10, 1_000, 'first');
-        // This node's claim reads the job as still queued, and waits for the row until the
-        // other node's claim commits.
+        // This node's claim finds the job locked by the other's claim (not committed yet) and
+        // skips it (FOR UPDATE SKIP LOCKED) instead of waiting for the row.
         second = db.repos.jobs.claim(10, 1_000, 'second');
-        await aWhile(200);
+        secondWhileHeld = await Promise.race([second, aWhile(2_000).then(() => 'still waiting')]);
         return claimed;
       });
       expect(first?.lease_token).toBe('first');
+      expect(secondWhileHeld).toBeUndefined();
       expect(await second).toBeUndefined();
       expect((await db.rows('jobs')).map((j) => [j.status, j.lease_token, j.attempts])).toEqual([['running', 'first', 1]]);
     } finally {
       await other.close();
+    }
+  });
+
+  it('gives every job to exactly one claimer when two nodes claim many at once, in every queue', async () => {
+    const db = await openTestPostgres({ poolSize: 6 });
+    const url = (db.pool.options as { connectionString: string }).connectionString;
+    const third = await openPostgresDatabase({ url, poolSize: 6 });
+    try {
+      const customers = ['acme', 'globex', 'initech', 'umbrella'];
+      for (let i = 0; i < 40; i++) {
+        const image = { id: `img-${i}`, customer: customers[i % customers.length]!, filename: 'a.png', bytes: 1, sha256: 'ab', format: 'png', width: 1, height: 1, pages: 1, source: 'upload', created_at: 1 };
+        await db.repos.images.insert(image, []);
+        await db.repos.jobs.insertJob('process_image', image.id, i + 1, 3, 1);
+      }
+      // Jobs of another queue, some in lanes (a lane's jobs one at a time, in order).
+      for (let i = 0; i < 20; i++) await db.repos.jobs.enqueue({ kind: 'purge', lane: i % 2 ? null : `lane-${i}`, payload: { i }, maxAttempts: 3 }, 1);
+
+      // Each node claims with several claimers at once until it finds nothing more, never
+      // finishing a job (so nothing is claimable twice by being queued again).
+      const claimAll = async (node: PostgresDatabase, name: string, claim: (token: string) => Promise<{ id: number } | undefined>) => {
+        const got: Array<{ id: number; token: string }> = [];
+        await Promise.all(
+          Array.from({ length: 4 }, async (_, claimer) => {
+            for (let n = 0; ; n++) {
+              const token = `${name}-${claimer}-${n}`;
+              const job = await claim(token);
+              if (!job) return;
+              got.push({ id: job.id, token });
+            }
+          }),
+        );
+        return got;
+      };
+      const [imageA, imageB, otherA, otherB] = await Promise.all([
+        claimAll(db, 'a', (t) => db.repos.jobs.claim(10, 1_000, t, 'a')),
+        claimAll(third, 'b', (t) => third.repos.jobs.claim(10, 1_000, t, 'b')),
+        claimAll(db, 'a', (t) => db.repos.jobs.claimInQueue('maintenance', true, 10, 1_000, t, 'a')),
+        claimAll(third, 'b', (t) => third.repos.jobs.claimInQueue('maintenance', true, 10, 1_000, t, 'b')),
+      ]);
+      const claims = [...imageA, ...imageB, ...otherA, ...otherB];
+      const ids = claims.map((c) => c.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      const jobs = await db.rows('jobs');
+      expect(jobs).toHaveLength(60);
+      expect(new Set(ids)).toEqual(new Set(jobs.map((j) => j.id)));
+      // Each row holds the lease of the one claim that took it, claimed once.
+      const tokenOf = new Map(claims.map((c) => [c.id, c.token]));
+      expect(jobs.every((j) => j.status === 'running' && j.attempts === 1 && j.lease_token === tokenOf.get(j.id))).toBe(true);
+      // Both nodes took their share: neither queued behind the other's locks.
+      expect(imageA.length).toBeGreaterThan(0);
+      expect(imageB.length).toBeGreaterThan(0);
+    } finally {
+      await third.close();
     }
   });
 

@@ -127,7 +127,9 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
     const { deliveryIds } = (await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: 'x' }, 1)))!;
     await db.repos.webhooks.recordAttempt(deliveryIds[0]!, { attempts: 3, last_status: 503, last_error: 'answered 503', next_attempt_at: null });
-    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 2))!;
+    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 'node-a', 2))!;
+    // The claim names its node, whose runner renews the lease while the delivery runs.
+    expect(job.lease_node).toBe('node-a');
     const handler = createDeliverWebhookHandler({ webhooks: db.repos.webhooks, send: async () => ({ status: 503, ms: 1 }), clock: systemClock, retrySchedule: [1] });
     await db.unitOfWork(async (repos) => {
       await repos.jobs.finish(job, 'token', 'failed', 20, 'answered 503');
@@ -147,7 +149,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
 
     const claimed: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const job = await db.repos.webhooks.claim(100, 1000, `t${i}`, 2);
+      const job = await db.repos.webhooks.claim(100, 1000, `t${i}`, 'node-a', 2);
       if (!job) break;
       claimed.push(job.lane!);
     }
@@ -155,6 +157,6 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     // round although it was queued last.
     expect(claimed).toEqual(['busy', 'quiet', 'busy2', 'busy', 'busy2']);
     // Nothing due later is taken.
-    expect(await db.repos.webhooks.claim(0, 1000, 'early', 2)).toBeUndefined();
+    expect(await db.repos.webhooks.claim(0, 1000, 'early', 'node-a', 2)).toBeUndefined();
   });
 });

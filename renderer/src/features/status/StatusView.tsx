@@ -1,11 +1,13 @@
 import { desktopBridge } from '../../desktop/desktop';
 import { Icon } from '../../ui/Icon';
+import { NodesSection } from './NodesSection';
 import { SyncSection } from './SyncSection';
 import { WatchFoldersSection } from './WatchFoldersSection';
 
 /**
- * What the server does by itself, for admins: the folders it watches and its replication to an
- * S3 bucket. Both sections poll while the page is open (and stop when it closes).
+ * What the server does by itself, for admins: the folders it watches, its replication to an S3
+ * bucket, and the nodes sharing its database. Each section polls while the page is open (and
+ * stops when it closes).
  */
 export function StatusView() {
   const bridge = desktopBridge();
@@ -14,7 +16,7 @@ export function StatusView() {
       <div className="page-header">
         <div>
           <h1>Status</h1>
-          <p className="page-subtitle">Watch folders and S3 sync of this server, updated every few seconds.</p>
+          <p className="page-subtitle">Watch folders, S3 sync and nodes of this server, updated every few seconds.</p>
         </div>
         {bridge && (
           <div className="page-actions">
@@ -27,6 +29,7 @@ export function StatusView() {
       </div>
       <WatchFoldersSection />
       <SyncSection />
+      <NodesSection />
     </div>
   );
 }

@@ -1,12 +1,15 @@
 import * as initial from './001-initial.js';
 import * as webhooks from './002-webhooks.js';
+import * as clusterNodes from './003-cluster-nodes.js';
 
 /**
  * Ordered schema migrations of the PostgreSQL schema (numbered on their own: version 1 is the
- * schema SQLite reaches at its version 9). A migration is never edited once released: add one.
+ * schema SQLite reaches at its version 9; then each is the SQLite migration named beside it). A migration is never edited once released: add one.
  */
 export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: initial.sql },
   // SQLite's 010.
   { version: 2, name: 'webhooks', sql: webhooks.sql },
+  // SQLite's 011.
+  { version: 3, name: 'cluster-nodes', sql: clusterNodes.sql },
 ];

@@ -8,6 +8,7 @@ import * as cameraRaw from './007-camera-raw.js';
 import * as oneJobEngine from './008-one-job-engine.js';
 import * as variantOrder from './009-variant-order.js';
 import * as webhooks from './010-webhooks.js';
+import * as clusterNodes from './011-cluster-nodes.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -25,4 +26,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 8, name: 'one-job-engine', sql: oneJobEngine.sql },
   { version: 9, name: 'variant-order', sql: variantOrder.sql },
   { version: 10, name: 'webhooks', sql: webhooks.sql },
+  { version: 11, name: 'cluster-nodes', sql: clusterNodes.sql },
 ];
