@@ -40,9 +40,21 @@ export interface WebhooksRepo {
   toSend(deliveryId: string): Promise<DeliveryToSend | undefined>;
   /** An endpoint's deliveries, newest first; `before`: the last of the previous page. */
   deliveriesOf(endpointId: string, limit: number, before?: { createdAt: number; id: string }): Promise<Array<WebhookDeliveryRow & { event: string }>>;
-  recordAttempt(id: string, attempt: AttemptRecord): Promise<void>;
+  /**
+   * Records a failed attempt of a delivery that is still pending; false when it is not (it was
+   * ended meanwhile, by its endpoint being disabled or removed), so the attempt is not retried.
+   */
+  recordAttempt(id: string, attempt: AttemptRecord): Promise<boolean>;
   markDelivered(id: string, at: number, attempt: AttemptRecord): Promise<void>;
   markFailed(id: string, error: string | null): Promise<void>;
+  /**
+   * Ends every pending delivery of an endpoint as failed with `error`, and removes their queued
+   * jobs: an endpoint that was disabled shows at once what will not be sent, instead of keeping
+   * deliveries "pending" until each one's next attempt (up to the schedule's last step away).
+   * A delivery in flight finishes its attempt (recordAttempt then returns false). Resolves to
+   * the deliveries ended.
+   */
+  failPending(endpointId: string, error: string): Promise<number>;
   /** A delivery that ended (delivered or failed) pending again, for a manual retry; false when it is pending already. */
   reopen(id: string, at: number): Promise<boolean>;
   /** Makes a pending delivery's queued job due now (a manual retry of one waiting for its next attempt). */
@@ -162,7 +174,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
     db
       .updateTable('webhook_deliveries')
       .set({ attempts: attempt.attempts, last_status: attempt.last_status, last_error: attempt.last_error, next_attempt_at: attempt.next_attempt_at })
-      .where('id', '=', attempt.id),
+      .where('id', '=', attempt.id)
+      .where('status', '=', literal.lit('pending')),
+  );
+  const endingPending = params<{ endpoint_id: string; error: string }>();
+  const failPendingOf = sql.prepare(endingPending, (db) =>
+    db
+      .updateTable('webhook_deliveries')
+      .set({ status: literal.lit('failed'), next_attempt_at: literal.lit(null), last_error: endingPending.error })
+      .where('endpoint_id', '=', endingPending.endpoint_id)
+      .where('status', '=', literal.lit('pending')),
   );
   const delivered = params<{ id: string; at: number } & AttemptRecord>();
   const markDelivered = sql.prepare(delivered, (db) =>
@@ -309,9 +330,13 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       before
         ? nextPage.all({ endpoint_id: endpointId, limit, before_at: before.createdAt, before_id: before.id })
         : firstPage.all({ endpoint_id: endpointId, limit }),
-    recordAttempt: async (id, a) => void (await recordAttempt.run({ id, ...a })),
+    recordAttempt: async (id, a) => (await recordAttempt.run({ id, ...a })) > 0,
     markDelivered: async (id, at, a) => void (await markDelivered.run({ id, at, ...a })),
     markFailed: async (id, error) => void (await markFailed.run({ id, error })),
+    async failPending(endpointId, error) {
+      await deleteJobsOf.run({ id: endpointId });
+      return failPendingOf.run({ endpoint_id: endpointId, error });
+    },
     reopen: async (id, at) => (await reopen.run({ id, at })) > 0,
     async hurry(endpointId, deliveryId, at) {
       await hurry.run({ lane: endpointId, payload: deliveryJobPayload(deliveryId), at });

@@ -224,6 +224,41 @@ describe('webhook delivery', () => {
   });
 });
 
+describe('disabling an endpoint', () => {
+  it('ends its pending deliveries at once, whether its owner disabled it or it answered 410, instead of leaving them waiting for their next attempt', async () => {
+    // A long schedule: without this, a delivery waiting for its retry would stay pending for an hour.
+    const s = await startTestServer({ config: { webhookAllowPrivate: 'true', webhookRetrySchedule: '1h' } });
+    try {
+      const client = await s.client('user', 'disabling');
+      const r = await receiver((n) => ({ status: n === 2 ? 410 : 503 }));
+      const { id } = await createEndpoint(client, r.url);
+      const waiting = (await client.json('POST', `/v1/webhooks/${id}/test`)).body.deliveryId as string;
+      await eventually(async () => (await deliveriesOf(client, id)).find((d) => d.id === waiting)?.attempts === 1, 15_000, 'first attempt');
+      expect((await deliveriesOf(client, id))[0]).toMatchObject({ status: 'pending', lastStatus: 503 });
+
+      // The next message is answered 410: the endpoint is disabled, and the waiting one ends too.
+      await client.json('POST', `/v1/webhooks/${id}/test`);
+      await eventually(async () => (await client.json('GET', `/v1/webhooks/${id}`)).body.enabled === false, 15_000, 'disabled by 410');
+      expect((await deliveriesOf(client, id)).find((d) => d.id === waiting)).toMatchObject({
+        status: 'failed',
+        nextAttemptAt: null,
+        lastError: 'not sent: the endpoint answered 410 Gone and was disabled',
+      });
+      expect((await client.json('GET', `/v1/webhooks/${id}`)).body.backlog).toBe(0);
+
+      // Enabled again, a message waits for its retry; disabled by its owner, it ends at once.
+      await client.json('PATCH', `/v1/webhooks/${id}`, { enabled: true });
+      const third = (await client.json('POST', `/v1/webhooks/${id}/test`)).body.deliveryId as string;
+      await eventually(async () => (await deliveriesOf(client, id)).find((d) => d.id === third)?.attempts === 1, 15_000, 'third attempt');
+      expect((await client.json('PATCH', `/v1/webhooks/${id}`, { enabled: false })).body).toMatchObject({ enabled: false, backlog: 0 });
+      expect((await deliveriesOf(client, id)).find((d) => d.id === third)).toMatchObject({ status: 'failed', lastStatus: 503, lastError: 'not sent: the endpoint was disabled by its owner' });
+      expect(r.received).toHaveLength(3);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('image.expired', () => {
   it('is sent once per image when its processed files expire', async () => {
     const s = await startTestServer({ config: { webhookAllowPrivate: 'true', processedTtl: '1s', purgeSchedule: '* * * * * *' } });

@@ -152,12 +152,13 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         if (input.enabled !== undefined && (input.enabled ? 1 : 0) !== row.enabled) {
           next.enabled = input.enabled ? 1 : 0;
           next.disabled_reason = input.enabled ? null : 'disabled by its owner';
+          // What was waiting is not sent (CONTRACT: disabled stops deliveries); the log says so
+          // now, and a retry of one sends it once the endpoint is enabled again.
+          if (!input.enabled) await repos.webhooks.failPending(id, 'not sent: the endpoint was disabled by its owner');
         }
         await repos.webhooks.saveEndpoint(next);
         return next;
       });
-      // Deliveries waiting for a disabled endpoint now end as failed when their job runs.
-      if (saved.enabled === 0) deps.wake();
       return present(saved);
     },
 

@@ -137,6 +137,68 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     expect(await db.repos.webhooks.findDelivery(deliveryIds[0]!)).toMatchObject({ status: 'failed', attempts: 3, last_status: 503, last_error: 'answered 503' });
   });
 
+  it('ends an endpoint\'s pending deliveries at once, with their queued jobs; an attempt in flight is then not recorded', async () => {
+    const db = await open();
+    await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
+    await db.repos.webhooks.createEndpoint(endpoint('other', 'acme'));
+    const ids: string[] = [];
+    for (let at = 1; at <= 3; at++) ids.push(...(await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: String(at) }, at)))!.deliveryIds);
+    const ofE = (await db.rows('webhook_deliveries')).filter((d) => d.endpoint_id === 'e').map((d) => d.id);
+    await db.repos.webhooks.markDelivered(ofE[0]!, 5, { attempts: 1, last_status: 200, last_error: null, next_attempt_at: null });
+
+    expect(await db.unitOfWork((repos) => repos.webhooks.failPending('e', 'not sent: disabled'))).toBe(2);
+    const after = (await db.rows('webhook_deliveries')).filter((d) => d.endpoint_id === 'e');
+    expect(after.map((d) => [d.id, d.status, d.last_error, d.next_attempt_at])).toEqual([
+      [ofE[0], 'delivered', null, null],
+      [ofE[1], 'failed', 'not sent: disabled', null],
+      [ofE[2], 'failed', 'not sent: disabled', null],
+    ]);
+    expect((await db.rows('jobs')).map((j) => j.lane)).toEqual(['other', 'other', 'other']);
+    expect(await db.repos.webhooks.backlog()).toEqual([{ endpoint_id: 'other', n: 3 }]);
+    // The attempt that was in flight finds its delivery ended: nothing recorded, no retry.
+    expect(await db.repos.webhooks.recordAttempt(ofE[1]!, { attempts: 1, last_status: 503, last_error: 'answered 503', next_attempt_at: 99 })).toBe(false);
+    expect(await db.repos.webhooks.findDelivery(ofE[1]!)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'not sent: disabled' });
+  });
+
+  it('an attempt whose endpoint was removed while it was in flight ends its job instead of retrying it', async () => {
+    const db = await open();
+    await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
+    await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: 'x' }, 1));
+    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 2))!;
+    const handler = createDeliverWebhookHandler({
+      webhooks: db.repos.webhooks,
+      // The owner removes the endpoint while the receiver is answering 503.
+      send: async () => {
+        await db.unitOfWork((repos) => repos.webhooks.deleteEndpoint('e'));
+        return { status: 503, ms: 1 };
+      },
+      clock: systemClock,
+      retrySchedule: [1_000],
+    });
+    let completed = false;
+    await handler.run({
+      job,
+      signal: new AbortController().signal,
+      deadline: Date.now() + 60_000,
+      complete: (apply) =>
+        db.unitOfWork(async (repos) => {
+          if (!(await repos.jobs.finish(job, 'token', 'done', 20))) return false;
+          await apply(repos);
+          return (completed = true);
+        }),
+      whileOwned: (fn) =>
+        db.unitOfWork(async (repos) => {
+          if (!(await repos.jobs.isOwned(job.id, 'token'))) return false;
+          await fn(repos);
+          return true;
+        }),
+    });
+    expect(completed).toBe(true);
+    // Done, it leaves the table like every finished job of no image: none is left for a claim that never comes.
+    expect(await db.rows('jobs')).toEqual([]);
+    expect(await db.rows('webhook_deliveries')).toEqual([]);
+  });
+
   it('claims delivery jobs fairly across customers, at most N at once per endpoint', async () => {
     const db = await open();
     await db.repos.webhooks.createEndpoint(endpoint('busy', 'big'));
