@@ -69,6 +69,8 @@ export interface WebhooksRepo {
    * messages left without any delivery. Resolves to the deliveries removed.
    */
   prune(before: number): Promise<number>;
+  /** How many of an endpoint's deliveries of one event are pending (the cap on test messages). */
+  countPending(endpointId: string, event: string): Promise<number>;
   /** Pending deliveries per endpoint (metrics, the endpoint list). */
   backlog(): Promise<Array<{ endpoint_id: string; n: number }>>;
   /**
@@ -239,6 +241,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
         not(exists(selectFrom('webhook_deliveries as d').select(literal.lit(1).as('one')).whereRef('d.message_id', '=', 'webhook_messages.id'))),
       ),
   );
+  const pendingOfEvent = params<{ endpoint_id: string; event: string }>();
+  const countPending = sql.prepare(pendingOfEvent, (db) =>
+    db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_messages as m', 'm.id', 'd.message_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('d.endpoint_id', '=', pendingOfEvent.endpoint_id)
+      .where('d.status', '=', literal.lit('pending'))
+      .where('m.event', '=', pendingOfEvent.event),
+  );
   const jobId = params<{ id: number }>();
   const removeJob = sql.prepare(jobId, (db) => db.deleteFrom('jobs').where('id', '=', jobId.id).where('queue', '=', literal.lit('webhook')));
   const backlog = sql.prepare(params(), (db) =>
@@ -348,6 +360,7 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       return removed;
     },
     removeJob: async (id) => void (await removeJob.run({ id })),
+    countPending: async (endpointId, event) => Number((await countPending.first({ endpoint_id: endpointId, event }))?.n ?? 0),
     backlog: async () => (await backlog.all()).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
     claim: (now, leaseUntil, token, perEndpoint) => claim.first({ now, leaseUntil, token, perEndpoint }),
   };

@@ -259,6 +259,41 @@ describe('disabling an endpoint', () => {
   });
 });
 
+describe('caps per customer', () => {
+  it('refuses a 21st endpoint of one customer with 400, and an 11th pending test message to one endpoint with 429', async () => {
+    const s = await startTestServer({ config: { webhookAllowPrivate: 'true', webhookRetrySchedule: '1h' } });
+    try {
+      const client = await s.client('user', 'many');
+      const down = await receiver(() => ({ status: 503 }));
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push((await createEndpoint(client, `${down.url}/${i}`, ['image.deleted'])).id);
+      const refused = await client.json('POST', '/v1/webhooks', { url: down.url, events: ['*'] });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/at most 20 webhook endpoints per customer/) });
+      // Another customer is not affected; removing one makes room.
+      expect((await (await s.client('user', 'few')).json('POST', '/v1/webhooks', { url: down.url, events: ['*'] })).status).toBe(201);
+      expect((await client.json('DELETE', `/v1/webhooks/${ids.pop()}`)).status).toBe(204);
+      expect((await client.json('POST', '/v1/webhooks', { url: down.url, events: ['*'] })).status).toBe(201);
+
+      // Ten test messages wait for a receiver that answers 503; the eleventh is refused.
+      const id = ids[0]!;
+      for (let i = 0; i < 10; i++) expect((await client.json('POST', `/v1/webhooks/${id}/test`)).status).toBe(202);
+      const flood = await client.json('POST', `/v1/webhooks/${id}/test`);
+      expect(flood.status).toBe(429);
+      expect(flood.body.error).toMatchObject({ code: 'too_many_requests', message: expect.stringMatching(/at most 10 test messages pending per endpoint/) });
+      expect(flood.headers.get('retry-after')).toBe('30');
+      expect((await client.json('GET', `/v1/webhooks/${id}`)).body.backlog).toBe(10);
+      // Another endpoint has its own ten.
+      expect((await client.json('POST', `/v1/webhooks/${ids[1]}/test`)).status).toBe(202);
+      // Once they end, tests are taken again.
+      await client.json('PATCH', `/v1/webhooks/${id}`, { enabled: false });
+      expect((await client.json('POST', `/v1/webhooks/${id}/test`)).status).toBe(202);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('image.expired', () => {
   it('is sent once per image when its processed files expire', async () => {
     const s = await startTestServer({ config: { webhookAllowPrivate: 'true', processedTtl: '1s', purgeSchedule: '* * * * * *' } });

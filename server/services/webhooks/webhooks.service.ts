@@ -9,6 +9,7 @@ import type {
   WebhookTestResponse,
   WebhookUpdate,
 } from '../../api/index.js';
+import { WEBHOOK_TEST_EVENT } from '../../api/index.js';
 import type { DatabasePort } from '../../db/port.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/webhooks.repo.js';
 import { AppError } from '../../errors.js';
@@ -22,6 +23,21 @@ export const DELIVERY_HISTORY_MS = 30 * 24 * 60 * 60_000;
 
 /** How long a rotated-out secret still signs (CONTRACT §11: receivers switch without a gap). */
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60_000;
+
+/**
+ * Endpoints one customer may have. Each event is written once per subscribed endpoint, and each
+ * endpoint is a label of the backlog metric: without a cap, one `user` key could multiply every
+ * event into a million deliveries, and the metrics with it. A few more than a customer's systems
+ * need (Stripe allows 16).
+ */
+export const MAX_ENDPOINTS_PER_CUSTOMER = 20;
+
+/**
+ * `webhook.test` messages one endpoint may have pending. A test is for a person checking a
+ * receiver; without a cap, a loop on POST …/test fills the webhook queue with messages to a
+ * receiver that is down, each retried for a day.
+ */
+export const MAX_PENDING_TESTS = 10;
 
 export interface WebhooksServiceDeps {
   database: Pick<DatabasePort, 'unitOfWork' | 'repos'>;
@@ -128,7 +144,13 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         created_at: now,
         updated_at: now,
       };
-      await repo.createEndpoint(row);
+      await database.unitOfWork(async (repos) => {
+        // Counted in the unit of work that adds it, so concurrent requests cannot all pass the check on one count.
+        if ((await repos.webhooks.endpointsOf(principal.customer)).length >= MAX_ENDPOINTS_PER_CUSTOMER) {
+          throw new AppError('invalid_request', `at most ${MAX_ENDPOINTS_PER_CUSTOMER} webhook endpoints per customer; remove one first`);
+        }
+        await repos.webhooks.createEndpoint(row);
+      });
       return { ...toEndpoint(row, 0), secret: row.secret };
     },
 
@@ -169,7 +191,14 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
 
     async test(principal: Principal, id: string): Promise<WebhookTestResponse> {
       const endpoint = await own(principal, id);
-      const written = await database.unitOfWork((repos) => deps.messages.recordTest(repos, endpoint, clock.now()));
+      const written = await database.unitOfWork(async (repos) => {
+        if ((await repos.webhooks.countPending(id, WEBHOOK_TEST_EVENT)) >= MAX_PENDING_TESTS) {
+          throw new AppError('too_many_requests', `at most ${MAX_PENDING_TESTS} test messages pending per endpoint; wait until they are delivered or failed (see its deliveries)`, {
+            'Retry-After': '30',
+          });
+        }
+        return deps.messages.recordTest(repos, endpoint, clock.now());
+      });
       deps.wake();
       return { messageId: written.messageId, deliveryId: written.deliveryIds[0]! };
     },
