@@ -27,6 +27,10 @@ export function forbiddenRange(address: string): string | undefined {
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   const range = parsed.range();
+  // ::/96 less :: and ::1: the deprecated IPv4-compatible addresses (RFC 4291), `::127.0.0.1`,
+  // which ipaddr.js calls unicast. Nothing public lives there, and a stack that still maps them
+  // onto IPv4 would connect to the address inside.
+  if (range === 'unicast' && parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0)) return 'ipv4Compatible';
   return range === 'unicast' ? undefined : range;
 }
 

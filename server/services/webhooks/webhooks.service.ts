@@ -99,6 +99,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       throw new AppError('invalid_request', 'url: not a URL');
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new AppError('invalid_request', 'url: must be http or https');
+    // Credentials in the URL would be shown by every GET and on the web UI page, and sent as
+    // Basic auth on every attempt; a receiver authenticates a message by its signature instead.
+    if (parsed.username || parsed.password) throw new AppError('invalid_request', 'url: must not contain a user name or password; verify the signature instead');
     const problem = await deps.hostProblem(parsed.hostname);
     if (problem) throw new AppError('invalid_request', `url: refused: ${problem} (only public addresses receive webhooks unless the server runs with --webhook-allow-private)`);
   }
