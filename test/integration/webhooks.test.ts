@@ -81,6 +81,8 @@ describe('webhook delivery', () => {
     const processed = verify(secret, r.received[0]!);
     expect(processed.type).toBe('image.processed');
     expect(processed.data).toMatchObject({ id: upload.body.id, customer: 'photos', status: 'done', width: 64, height: 48 });
+    // The record exactly as GET /v1/image/{id} answers it: every field, the same names and values.
+    expect(processed.data).toEqual((await client.json('GET', `/v1/image/${upload.body.id}`)).body);
     expect(Date.parse(processed.timestamp)).toBeGreaterThan(0);
 
     expect((await client.json('DELETE', `/v1/image/${upload.body.id}`)).status).toBe(204);
