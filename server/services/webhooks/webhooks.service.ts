@@ -210,7 +210,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       await own(principal, id);
       const now = clock.now();
       const rotated = await database.unitOfWork(async (repos) => {
-        const row = (await repos.webhooks.findEndpoint(id))!;
+        // Read again inside: the endpoint may have been removed since `own` looked.
+        const row = await repos.webhooks.findEndpoint(id);
+        if (!row || row.customer !== principal.customer) throw new AppError('not_found', `no webhook endpoint ${id}`);
         const next = { ...row, secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + ROTATION_OVERLAP_MS, updated_at: now };
         await repos.webhooks.saveEndpoint(next);
         return next;
@@ -250,7 +252,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
   };
 
   async function findWithEvent(deliveryId: string) {
-    const found = (await repo.toSend(deliveryId))!;
+    const found = await repo.toSend(deliveryId);
+    // Removed with its endpoint between the retry's commit and this read.
+    if (!found) throw new AppError('not_found', `no delivery ${deliveryId}`);
     return { ...found.delivery, event: found.message.event };
   }
 }
