@@ -85,21 +85,20 @@ export const deliveryJobPayload = (deliveryId: string) => JSON.stringify({ deliv
 
 export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   const endpoint = params<WebhookEndpointRow>();
+  // Every column but the id, the customer and the creation time: what saveEndpoint may change.
+  const changeable = {
+    url: endpoint.url,
+    description: endpoint.description,
+    events: endpoint.events,
+    enabled: endpoint.enabled,
+    disabled_reason: endpoint.disabled_reason,
+    secret: endpoint.secret,
+    previous_secret: endpoint.previous_secret,
+    previous_secret_until: endpoint.previous_secret_until,
+    updated_at: endpoint.updated_at,
+  };
   const createEndpoint = sql.prepare(endpoint, (db) =>
-    db.insertInto('webhook_endpoints').values({
-      id: endpoint.id,
-      customer: endpoint.customer,
-      url: endpoint.url,
-      description: endpoint.description,
-      events: endpoint.events,
-      enabled: endpoint.enabled,
-      disabled_reason: endpoint.disabled_reason,
-      secret: endpoint.secret,
-      previous_secret: endpoint.previous_secret,
-      previous_secret_until: endpoint.previous_secret_until,
-      created_at: endpoint.created_at,
-      updated_at: endpoint.updated_at,
-    }),
+    db.insertInto('webhook_endpoints').values({ id: endpoint.id, customer: endpoint.customer, created_at: endpoint.created_at, ...changeable }),
   );
   const byId = params<{ id: string }>();
   const findEndpoint = sql.prepare(byId, (db) => db.selectFrom('webhook_endpoints').selectAll().where('id', '=', byId.id));
@@ -113,17 +112,7 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   const updateEndpoint = sql.prepare(endpoint, (db) =>
     db
       .updateTable('webhook_endpoints')
-      .set({
-        url: endpoint.url,
-        description: endpoint.description,
-        events: endpoint.events,
-        enabled: endpoint.enabled,
-        disabled_reason: endpoint.disabled_reason,
-        secret: endpoint.secret,
-        previous_secret: endpoint.previous_secret,
-        previous_secret_until: endpoint.previous_secret_until,
-        updated_at: endpoint.updated_at,
-      })
+      .set(changeable)
       .where('id', '=', endpoint.id),
   );
   const deleteJobsOf = sql.prepare(byId, (db) =>
