@@ -1,4 +1,4 @@
-import { sql as literal, type Kysely, type Selectable } from 'kysely';
+import { sql as literal, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type { JobRow } from './jobs.repo.js';
 import type { Database, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookMessagesTable } from './schema.js';
 import { params, type SqlExecutor } from './sql-executor.js';
@@ -75,10 +75,11 @@ export interface WebhooksRepo {
   backlog(): Promise<Array<{ endpoint_id: string; n: number }>>;
   /**
    * Takes the next due delivery job: fair across customers (the customer with the fewest
-   * deliveries running goes first), at most `perEndpoint` running at once per endpoint, oldest
-   * due first. One statement, like every claim of the job engine.
+   * deliveries running goes first), at most `limits.perEndpoint` running at once per endpoint and
+   * `limits.perCustomer` per customer, oldest due first. One statement, like every claim of the
+   * job engine.
    */
-  claim(now: number, leaseUntil: number, token: string, perEndpoint: number): Promise<JobRow | undefined>;
+  claim(now: number, leaseUntil: number, token: string, limits: { perEndpoint: number; perCustomer: number }): Promise<JobRow | undefined>;
 }
 
 export const deliveryJobPayload = (deliveryId: string) => JSON.stringify({ deliveryId });
@@ -254,7 +255,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   // deliveries running first, then the oldest due. Correlated counts over the running jobs of
   // the queue, which are few (the queue's concurrency); the due jobs are read through
   // `jobs_due_by_queue`.
-  const lease = params<{ now: number; leaseUntil: number; token: string; perEndpoint: number }>();
+  const lease = params<{ now: number; leaseUntil: number; token: string; perEndpoint: number; perCustomer: number }>();
+  // A customer's deliveries running, for the pick's candidate `j` (its endpoint `e`).
+  const runningOfCustomer = (eb: ExpressionBuilder<Database & { j: Database['jobs']; e: Database['webhook_endpoints'] }, 'j' | 'e'>) =>
+    eb
+      .selectFrom('jobs as r')
+      .innerJoin('webhook_endpoints as re', 're.id', 'r.lane')
+      .select((c) => c.fn.countAll<number>().as('n'))
+      .where('r.queue', '=', literal.lit('webhook'))
+      .where('r.status', '=', literal.lit('running'))
+      .whereRef('re.customer', '=', 'e.customer');
   const claim = sql.prepare(lease, (db) =>
     db
       .updateTable('jobs')
@@ -291,15 +301,10 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
                 lease.perEndpoint,
               ),
             )
-            .orderBy((o) =>
-              o
-                .selectFrom('jobs as r')
-                .innerJoin('webhook_endpoints as re', 're.id', 'r.lane')
-                .select((c) => c.fn.countAll<number>().as('n'))
-                .where('r.queue', '=', literal.lit('webhook'))
-                .where('r.status', '=', literal.lit('running'))
-                .whereRef('re.customer', '=', 'e.customer'),
-            )
+            // So one customer's slow receivers (every endpoint answering just before the time
+            // limit) cannot hold every slot of the queue: the rest stay free for the others.
+            .where((w) => w(runningOfCustomer(w), '<', lease.perCustomer))
+            .orderBy((o) => runningOfCustomer(o))
             .orderBy('j.run_at')
             .orderBy('j.id')
             .limit(literal.lit(1)),
@@ -351,6 +356,6 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
     removeJob: async (id) => void (await removeJob.run({ id })),
     countPending: async (endpointId, event) => Number((await countPending.first({ endpoint_id: endpointId, event }))?.n ?? 0),
     backlog: async () => (await backlog.all()).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
-    claim: (now, leaseUntil, token, perEndpoint) => claim.first({ now, leaseUntil, token, perEndpoint }),
+    claim: (now, leaseUntil, token, limits) => claim.first({ now, leaseUntil, token, ...limits }),
   };
 }

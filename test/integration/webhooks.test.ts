@@ -213,6 +213,31 @@ describe('webhook delivery', () => {
     expect(slow.received).toHaveLength(2);
   }, 20_000);
 
+  it('does not let one customer\'s slow receivers take every delivery slot from another customer', async () => {
+    const s = await startTestServer({ config: { webhookAllowPrivate: 'true' } });
+    try {
+      const slow = await receiver(() => ({ status: 200, delayMs: 9_000 }));
+      const fast = await receiver();
+      const greedy = await s.client('user', 'greedy');
+      // Ten endpoints with two deliveries each: twenty would run at once, more than the queue's 16.
+      for (let i = 0; i < 10; i++) {
+        const { id } = await createEndpoint(greedy, `${slow.url}/${i}`);
+        for (let n = 0; n < 2; n++) await greedy.json('POST', `/v1/webhooks/${id}/test`);
+      }
+      await eventually(() => slow.received.length >= 8, 5_000, 'the slow receivers busy');
+      const patient = await s.client('user', 'patient');
+      const { id } = await createEndpoint(patient, fast.url);
+      const sent = Date.now();
+      await patient.json('POST', `/v1/webhooks/${id}/test`);
+      await eventually(() => fast.received.length === 1, 3_000, 'another customer served while the slow ones are busy');
+      expect(Date.now() - sent).toBeLessThan(3_000);
+      // Half the queue for one customer at most.
+      expect(slow.received).toHaveLength(8);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
   it('pages an endpoint\'s deliveries newest first', async () => {
     const r = await receiver();
     const { id } = await createEndpoint(user, r.url);

@@ -24,6 +24,7 @@ const endpoint = (id: string, customer: string, over: Partial<WebhookEndpointRow
 });
 
 const messages = createWebhookMessages({ maxAttempts: 3 });
+const LIMITS = { perEndpoint: 2, perCustomer: 16 };
 
 describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
   it('keeps a customer\'s endpoints, changes and removes them', async () => {
@@ -127,7 +128,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
     const { deliveryIds } = (await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: 'x' }, 1)))!;
     await db.repos.webhooks.recordAttempt(deliveryIds[0]!, { attempts: 3, last_status: 503, last_error: 'answered 503', next_attempt_at: null });
-    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 2))!;
+    const job = (await db.repos.webhooks.claim(10, 1000, 'token', LIMITS))!;
     const handler = createDeliverWebhookHandler({ webhooks: db.repos.webhooks, send: async () => ({ status: 503, ms: 1 }), clock: systemClock, retrySchedule: [1] });
     await db.unitOfWork(async (repos) => {
       await repos.jobs.finish(job, 'token', 'failed', 20, 'answered 503');
@@ -164,7 +165,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     const db = await open();
     await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
     await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: 'x' }, 1));
-    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 2))!;
+    const job = (await db.repos.webhooks.claim(10, 1000, 'token', LIMITS))!;
     const handler = createDeliverWebhookHandler({
       webhooks: db.repos.webhooks,
       // The owner removes the endpoint while the receiver is answering 503.
@@ -209,7 +210,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
 
     const claimed: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const job = await db.repos.webhooks.claim(100, 1000, `t${i}`, 2);
+      const job = await db.repos.webhooks.claim(100, 1000, `t${i}`, LIMITS);
       if (!job) break;
       claimed.push(job.lane!);
     }
@@ -217,6 +218,24 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     // round although it was queued last.
     expect(claimed).toEqual(['busy', 'quiet', 'busy2', 'busy', 'busy2']);
     // Nothing due later is taken.
-    expect(await db.repos.webhooks.claim(0, 1000, 'early', 2)).toBeUndefined();
+    expect(await db.repos.webhooks.claim(0, 1000, 'early', LIMITS)).toBeUndefined();
+  });
+
+  it('claims at most N deliveries at once per customer, so one customer\'s slow receivers leave room for the others', async () => {
+    const db = await open();
+    for (const id of ['a', 'b', 'c']) await db.repos.webhooks.createEndpoint(endpoint(id, 'big'));
+    for (let at = 1; at <= 4; at++) await db.unitOfWork((repos) => messages.record(repos, 'big', 'image.deleted', { id: String(at) }, at));
+    const claimOf = (token: string) => db.repos.webhooks.claim(100, 1000, token, { perEndpoint: 2, perCustomer: 4 });
+    const claimed: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const job = await claimOf(`t${i}`);
+      if (job) claimed.push(job.lane!);
+    }
+    // Three endpoints with room for two each, but four for the customer.
+    expect(claimed).toHaveLength(4);
+    await db.repos.webhooks.createEndpoint(endpoint('small', 'other'));
+    await db.unitOfWork((repos) => messages.record(repos, 'other', 'image.deleted', { id: 'x' }, 50));
+    expect((await claimOf('t-small'))?.lane).toBe('small');
+    expect(await claimOf('t-more')).toBeUndefined();
   });
 });
