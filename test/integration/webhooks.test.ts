@@ -54,6 +54,17 @@ describe('webhook endpoints', () => {
     expect((await otherCustomer.json('PATCH', `/v1/webhooks/${created.id}`, { enabled: false })).status).toBe(404);
     expect((await otherCustomer.json('DELETE', `/v1/webhooks/${created.id}`)).status).toBe(404);
     expect((await otherCustomer.json('GET', '/v1/webhooks')).body.items).toEqual([]);
+    expect((await otherCustomer.json('POST', `/v1/webhooks/${created.id}/test`)).status).toBe(404);
+    expect((await otherCustomer.json('POST', `/v1/webhooks/${created.id}/rotate-secret`)).status).toBe(404);
+    expect((await otherCustomer.json('GET', `/v1/webhooks/${created.id}/deliveries`)).status).toBe(404);
+    // An admin key of another customer too: an endpoint is its customer's only.
+    expect((await (await t.client('admin', 'globex')).json('GET', `/v1/webhooks/${created.id}`)).status).toBe(404);
+    // A delivery is reached through its own endpoint only, even among one customer's endpoints.
+    const sibling = await createEndpoint(user, 'http://127.0.0.1:9/sibling');
+    const { deliveryId } = (await user.json('POST', `/v1/webhooks/${created.id}/test`)).body;
+    expect((await user.json('POST', `/v1/webhooks/${sibling.id}/deliveries/${deliveryId}/retry`)).status).toBe(404);
+    expect((await otherCustomer.json('POST', `/v1/webhooks/${created.id}/deliveries/${deliveryId}/retry`)).status).toBe(404);
+    expect((await user.json('DELETE', `/v1/webhooks/${sibling.id}`)).status).toBe(204);
     // A business key reads statistics only.
     const business = await t.client('business', 'acme');
     expect((await business.json('GET', '/v1/webhooks')).status).toBe(403);
