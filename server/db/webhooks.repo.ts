@@ -71,8 +71,10 @@ export interface WebhooksRepo {
   prune(before: number): Promise<number>;
   /** How many of an endpoint's deliveries of one event are pending (the cap on test messages). */
   countPending(endpointId: string, event: string): Promise<number>;
-  /** Pending deliveries per endpoint (metrics, the endpoint list). */
+  /** Pending deliveries per endpoint (the metrics). */
   backlog(): Promise<Array<{ endpoint_id: string; n: number }>>;
+  /** Pending deliveries per endpoint of one customer (the endpoint list: it reads no other customer's backlog). */
+  backlogOf(customer: string): Promise<Array<{ endpoint_id: string; n: number }>>;
   /**
    * Takes the next due delivery job: fair across customers (the customer with the fewest
    * deliveries running goes first), at most `limits.perEndpoint` running at once per endpoint and
@@ -251,6 +253,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       .groupBy('endpoint_id'),
   );
 
+  const customerBacklog = sql.prepare(ofCustomer, (db) =>
+    db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+      .select((eb) => ['d.endpoint_id', eb.fn.countAll<number>().as('n')])
+      .where('e.customer', '=', ofCustomer.customer)
+      .where('d.status', '=', literal.lit('pending'))
+      .groupBy('d.endpoint_id'),
+  );
+
   // The fair pick: due delivery jobs whose endpoint has room, the customer with the fewest
   // deliveries running first, then the oldest due. Correlated counts over the running jobs of
   // the queue, which are few (the queue's concurrency); the due jobs are read through
@@ -356,6 +368,7 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
     removeJob: async (id) => void (await removeJob.run({ id })),
     countPending: async (endpointId, event) => Number((await countPending.first({ endpoint_id: endpointId, event }))?.n ?? 0),
     backlog: async () => (await backlog.all()).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
+    backlogOf: async (customer) => (await customerBacklog.all({ customer })).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
     claim: (now, leaseUntil, token, limits) => claim.first({ now, leaseUntil, token, ...limits }),
   };
 }

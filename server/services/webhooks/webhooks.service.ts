@@ -112,7 +112,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     return row;
   }
 
-  const backlogs = async () => new Map((await repo.backlog()).map((b) => [b.endpoint_id, b.n]));
+  // The customer's own: every customer's would cost each listing a scan of all pending deliveries.
+  const backlogs = async (customer: string) => new Map((await repo.backlogOf(customer)).map((b) => [b.endpoint_id, b.n]));
 
   const toEndpoint = (row: WebhookEndpointRow, backlog: number): WebhookEndpoint => ({
     id: row.id,
@@ -124,7 +125,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     createdAt: iso(row.created_at),
     backlog,
   });
-  const present = async (row: WebhookEndpointRow) => toEndpoint(row, (await backlogs()).get(row.id) ?? 0);
+  const present = async (row: WebhookEndpointRow) => toEndpoint(row, (await backlogs(row.customer)).get(row.id) ?? 0);
 
   /** `["*"]` stays as it is; otherwise each event once, in the order given. */
   const normaliseEvents = (events: readonly string[]) => JSON.stringify(events.includes('*') ? ['*'] : [...new Set(events)]);
@@ -158,7 +159,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     },
 
     async list(principal: Principal): Promise<WebhookEndpoint[]> {
-      const [rows, backlog] = await Promise.all([repo.endpointsOf(principal.customer), backlogs()]);
+      const [rows, backlog] = await Promise.all([repo.endpointsOf(principal.customer), backlogs(principal.customer)]);
       return rows.map((r) => toEndpoint(r, backlog.get(r.id) ?? 0));
     },
 

@@ -156,6 +156,11 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     ]);
     expect((await db.rows('jobs')).map((j) => j.lane)).toEqual(['other', 'other', 'other']);
     expect(await db.repos.webhooks.backlog()).toEqual([{ endpoint_id: 'other', n: 3 }]);
+    await db.repos.webhooks.createEndpoint(endpoint('theirs', 'globex'));
+    await db.unitOfWork((repos) => messages.record(repos, 'globex', 'image.deleted', { id: 'g' }, 9));
+    expect(await db.repos.webhooks.backlogOf('acme')).toEqual([{ endpoint_id: 'other', n: 3 }]);
+    expect(await db.repos.webhooks.backlogOf('globex')).toEqual([{ endpoint_id: 'theirs', n: 1 }]);
+    expect(await db.repos.webhooks.backlogOf('someone else')).toEqual([]);
     // The attempt that was in flight finds its delivery ended: nothing recorded, no retry.
     expect(await db.repos.webhooks.recordAttempt(ofE[1]!, { attempts: 1, last_status: 503, last_error: 'answered 503', next_attempt_at: 99 })).toBe(false);
     expect(await db.repos.webhooks.findDelivery(ofE[1]!)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'not sent: disabled' });
