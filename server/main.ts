@@ -80,6 +80,8 @@ const SHUTDOWN_GRACE_MS = 7_000;
 /** Webhook deliveries in flight at once, and at most this many to one endpoint (a slow receiver holds no more). */
 const WEBHOOK_CONCURRENCY = 16;
 const WEBHOOK_PER_ENDPOINT = 2;
+/** Webhook deliveries in flight at once for one customer: half the queue, so another customer always finds slots free. */
+const WEBHOOK_PER_CUSTOMER = WEBHOOK_CONCURRENCY / 2;
 
 export const FSYNC_OFF_NOTICE =
   'darkroom: note: --fsync false: uploads are answered before they are on stable storage; a power cut (not a crash of Darkroom) can lose or empty recently accepted images';
@@ -244,7 +246,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         concurrency: WEBHOOK_CONCURRENCY,
         timeoutMs: config.webhookTimeout + 5_000,
         stopGraceMs: 1_000,
-        claim: (now, leaseUntil, token, node) => database.repos.webhooks.claim(now, leaseUntil, token, node, WEBHOOK_PER_ENDPOINT),
+        claim: (now, leaseUntil, token, node) =>
+          database.repos.webhooks.claim(now, leaseUntil, token, node, { perEndpoint: WEBHOOK_PER_ENDPOINT, perCustomer: WEBHOOK_PER_CUSTOMER }),
       },
     },
     handlers: {

@@ -15,8 +15,8 @@ const WebhookUrl = z
   .max(2048)
   .meta({
     description:
-      'Where messages are POSTed: http or https. A host that is or resolves to a loopback, private, link-local, unique-local or ' +
-      'CGNAT address is refused (unless the server runs with --webhook-allow-private)',
+      'Where messages are POSTed: http or https, without a user name or password. A host that is or resolves to a loopback, ' +
+      'private, link-local, unique-local or CGNAT address is refused (unless the server runs with --webhook-allow-private)',
   });
 const WebhookEvents = z.array(WebhookEventName).min(1).max(10).meta({ description: 'The events to receive; `["*"]` for all' });
 

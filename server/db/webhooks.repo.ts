@@ -1,4 +1,4 @@
-import { sql as literal, type Kysely, type Selectable } from 'kysely';
+import { sql as literal, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type { JobRow } from './jobs.repo.js';
 import type { Database, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookMessagesTable } from './schema.js';
 import { params, type SqlExecutor } from './sql-executor.js';
@@ -40,9 +40,21 @@ export interface WebhooksRepo {
   toSend(deliveryId: string): Promise<DeliveryToSend | undefined>;
   /** An endpoint's deliveries, newest first; `before`: the last of the previous page. */
   deliveriesOf(endpointId: string, limit: number, before?: { createdAt: number; id: string }): Promise<Array<WebhookDeliveryRow & { event: string }>>;
-  recordAttempt(id: string, attempt: AttemptRecord): Promise<void>;
+  /**
+   * Records a failed attempt of a delivery that is still pending; false when it is not (it was
+   * ended meanwhile, by its endpoint being disabled or removed), so the attempt is not retried.
+   */
+  recordAttempt(id: string, attempt: AttemptRecord): Promise<boolean>;
   markDelivered(id: string, at: number, attempt: AttemptRecord): Promise<void>;
   markFailed(id: string, error: string | null): Promise<void>;
+  /**
+   * Ends every pending delivery of an endpoint as failed with `error`, and removes their queued
+   * jobs: an endpoint that was disabled shows at once what will not be sent, instead of keeping
+   * deliveries "pending" until each one's next attempt (up to the schedule's last step away).
+   * A delivery in flight finishes its attempt (recordAttempt then returns false). Resolves to
+   * the deliveries ended.
+   */
+  failPending(endpointId: string, error: string): Promise<number>;
   /** A delivery that ended (delivered or failed) pending again, for a manual retry; false when it is pending already. */
   reopen(id: string, at: number): Promise<boolean>;
   /** Makes a pending delivery's queued job due now (a manual retry of one waiting for its next attempt). */
@@ -57,35 +69,39 @@ export interface WebhooksRepo {
    * messages left without any delivery. Resolves to the deliveries removed.
    */
   prune(before: number): Promise<number>;
-  /** Pending deliveries per endpoint (metrics, the endpoint list). */
+  /** How many of an endpoint's deliveries of one event are pending (the cap on test messages). */
+  countPending(endpointId: string, event: string): Promise<number>;
+  /** Pending deliveries per endpoint (the metrics). */
   backlog(): Promise<Array<{ endpoint_id: string; n: number }>>;
+  /** Pending deliveries per endpoint of one customer (the endpoint list: it reads no other customer's backlog). */
+  backlogOf(customer: string): Promise<Array<{ endpoint_id: string; n: number }>>;
   /**
    * Takes the next due delivery job: fair across customers (the customer with the fewest
-   * deliveries running goes first), at most `perEndpoint` running at once per endpoint, oldest
-   * due first. One statement, like every claim of the job engine.
+   * deliveries running goes first), at most `limits.perEndpoint` running at once per endpoint and
+   * `limits.perCustomer` per customer, oldest due first. One statement, like every claim of the
+   * job engine.
    */
-  claim(now: number, leaseUntil: number, token: string, node: string | undefined, perEndpoint: number): Promise<JobRow | undefined>;
+  claim(now: number, leaseUntil: number, token: string, node: string | undefined, limits: { perEndpoint: number; perCustomer: number }): Promise<JobRow | undefined>;
 }
 
 export const deliveryJobPayload = (deliveryId: string) => JSON.stringify({ deliveryId });
 
 export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   const endpoint = params<WebhookEndpointRow>();
+  // Every column but the id, the customer and the creation time: what saveEndpoint may change.
+  const changeable = {
+    url: endpoint.url,
+    description: endpoint.description,
+    events: endpoint.events,
+    enabled: endpoint.enabled,
+    disabled_reason: endpoint.disabled_reason,
+    secret: endpoint.secret,
+    previous_secret: endpoint.previous_secret,
+    previous_secret_until: endpoint.previous_secret_until,
+    updated_at: endpoint.updated_at,
+  };
   const createEndpoint = sql.prepare(endpoint, (db) =>
-    db.insertInto('webhook_endpoints').values({
-      id: endpoint.id,
-      customer: endpoint.customer,
-      url: endpoint.url,
-      description: endpoint.description,
-      events: endpoint.events,
-      enabled: endpoint.enabled,
-      disabled_reason: endpoint.disabled_reason,
-      secret: endpoint.secret,
-      previous_secret: endpoint.previous_secret,
-      previous_secret_until: endpoint.previous_secret_until,
-      created_at: endpoint.created_at,
-      updated_at: endpoint.updated_at,
-    }),
+    db.insertInto('webhook_endpoints').values({ id: endpoint.id, customer: endpoint.customer, created_at: endpoint.created_at, ...changeable }),
   );
   const byId = params<{ id: string }>();
   const findEndpoint = sql.prepare(byId, (db) => db.selectFrom('webhook_endpoints').selectAll().where('id', '=', byId.id));
@@ -99,17 +115,7 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   const updateEndpoint = sql.prepare(endpoint, (db) =>
     db
       .updateTable('webhook_endpoints')
-      .set({
-        url: endpoint.url,
-        description: endpoint.description,
-        events: endpoint.events,
-        enabled: endpoint.enabled,
-        disabled_reason: endpoint.disabled_reason,
-        secret: endpoint.secret,
-        previous_secret: endpoint.previous_secret,
-        previous_secret_until: endpoint.previous_secret_until,
-        updated_at: endpoint.updated_at,
-      })
+      .set(changeable)
       .where('id', '=', endpoint.id),
   );
   const deleteJobsOf = sql.prepare(byId, (db) =>
@@ -162,7 +168,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
     db
       .updateTable('webhook_deliveries')
       .set({ attempts: attempt.attempts, last_status: attempt.last_status, last_error: attempt.last_error, next_attempt_at: attempt.next_attempt_at })
-      .where('id', '=', attempt.id),
+      .where('id', '=', attempt.id)
+      .where('status', '=', literal.lit('pending')),
+  );
+  const endingPending = params<{ endpoint_id: string; error: string }>();
+  const failPendingOf = sql.prepare(endingPending, (db) =>
+    db
+      .updateTable('webhook_deliveries')
+      .set({ status: literal.lit('failed'), next_attempt_at: literal.lit(null), last_error: endingPending.error })
+      .where('endpoint_id', '=', endingPending.endpoint_id)
+      .where('status', '=', literal.lit('pending')),
   );
   const delivered = params<{ id: string; at: number } & AttemptRecord>();
   const markDelivered = sql.prepare(delivered, (db) =>
@@ -218,6 +233,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
         not(exists(selectFrom('webhook_deliveries as d').select(literal.lit(1).as('one')).whereRef('d.message_id', '=', 'webhook_messages.id'))),
       ),
   );
+  const pendingOfEvent = params<{ endpoint_id: string; event: string }>();
+  const countPending = sql.prepare(pendingOfEvent, (db) =>
+    db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_messages as m', 'm.id', 'd.message_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('d.endpoint_id', '=', pendingOfEvent.endpoint_id)
+      .where('d.status', '=', literal.lit('pending'))
+      .where('m.event', '=', pendingOfEvent.event),
+  );
   const jobId = params<{ id: number }>();
   const removeJob = sql.prepare(jobId, (db) => db.deleteFrom('jobs').where('id', '=', jobId.id).where('queue', '=', literal.lit('webhook')));
   const backlog = sql.prepare(params(), (db) =>
@@ -228,6 +253,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       .groupBy('endpoint_id'),
   );
 
+  const customerBacklog = sql.prepare(ofCustomer, (db) =>
+    db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+      .select((eb) => ['d.endpoint_id', eb.fn.countAll<number>().as('n')])
+      .where('e.customer', '=', ofCustomer.customer)
+      .where('d.status', '=', literal.lit('pending'))
+      .groupBy('d.endpoint_id'),
+  );
+
   // The fair pick: due delivery jobs whose endpoint has room, the customer with the fewest
   // deliveries running first, then the oldest due. Correlated counts over the running jobs of
   // the queue, which are few (the queue's concurrency); the due jobs are read through
@@ -235,7 +270,16 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
   // On PostgreSQL the pick skips jobs other nodes are claiming this instant (FOR UPDATE OF j
   // SKIP LOCKED), as every claim of the job engine does; the claim records the node that holds
   // the lease, which renews it while the delivery runs (jobs/runner.ts).
-  const lease = params<{ now: number; leaseUntil: number; token: string; node: string | null; perEndpoint: number }>();
+  const lease = params<{ now: number; leaseUntil: number; token: string; node: string | null; perEndpoint: number; perCustomer: number }>();
+  // A customer's deliveries running, for the pick's candidate `j` (its endpoint `e`).
+  const runningOfCustomer = (eb: ExpressionBuilder<Database & { j: Database['jobs']; e: Database['webhook_endpoints'] }, 'j' | 'e'>) =>
+    eb
+      .selectFrom('jobs as r')
+      .innerJoin('webhook_endpoints as re', 're.id', 'r.lane')
+      .select((c) => c.fn.countAll<number>().as('n'))
+      .where('r.queue', '=', literal.lit('webhook'))
+      .where('r.status', '=', literal.lit('running'))
+      .whereRef('re.customer', '=', 'e.customer');
   const claim = sql.prepare(lease, (db, fns) =>
     db
       .updateTable('jobs')
@@ -255,38 +299,33 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
           'id',
           '=',
           fns.skipLocked(
-          eb
-            .selectFrom('jobs as j')
-            .innerJoin('webhook_endpoints as e', 'e.id', 'j.lane')
-            .select('j.id')
-            .where('j.queue', '=', literal.lit('webhook'))
-            .where('j.status', '=', literal.lit('queued'))
-            .where('j.run_at', '<=', lease.now)
-            .where((w) =>
-              w(
-                w
-                  .selectFrom('jobs as r')
-                  .select((c) => c.fn.countAll<number>().as('n'))
-                  .where('r.queue', '=', literal.lit('webhook'))
-                  .where('r.status', '=', literal.lit('running'))
-                  .whereRef('r.lane', '=', 'j.lane'),
-                '<',
-                lease.perEndpoint,
-              ),
-            )
-            .orderBy((o) =>
-              o
-                .selectFrom('jobs as r')
-                .innerJoin('webhook_endpoints as re', 're.id', 'r.lane')
-                .select((c) => c.fn.countAll<number>().as('n'))
-                .where('r.queue', '=', literal.lit('webhook'))
-                .where('r.status', '=', literal.lit('running'))
-                .whereRef('re.customer', '=', 'e.customer'),
-            )
-            .orderBy('j.run_at')
-            .orderBy('j.id')
-            .limit(literal.lit(1)),
-          'j',
+            eb
+              .selectFrom('jobs as j')
+              .innerJoin('webhook_endpoints as e', 'e.id', 'j.lane')
+              .select('j.id')
+              .where('j.queue', '=', literal.lit('webhook'))
+              .where('j.status', '=', literal.lit('queued'))
+              .where('j.run_at', '<=', lease.now)
+              .where((w) =>
+                w(
+                  w
+                    .selectFrom('jobs as r')
+                    .select((c) => c.fn.countAll<number>().as('n'))
+                    .where('r.queue', '=', literal.lit('webhook'))
+                    .where('r.status', '=', literal.lit('running'))
+                    .whereRef('r.lane', '=', 'j.lane'),
+                  '<',
+                  lease.perEndpoint,
+                ),
+              )
+              // So one customer's slow receivers (every endpoint answering just before the time
+              // limit) cannot hold every slot of the queue: the rest stay free for the others.
+              .where((w) => w(runningOfCustomer(w), '<', lease.perCustomer))
+              .orderBy((o) => runningOfCustomer(o))
+              .orderBy('j.run_at')
+              .orderBy('j.id')
+              .limit(literal.lit(1)),
+            'j',
           ),
         ),
       )
@@ -316,9 +355,13 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       before
         ? nextPage.all({ endpoint_id: endpointId, limit, before_at: before.createdAt, before_id: before.id })
         : firstPage.all({ endpoint_id: endpointId, limit }),
-    recordAttempt: async (id, a) => void (await recordAttempt.run({ id, ...a })),
+    recordAttempt: async (id, a) => (await recordAttempt.run({ id, ...a })) > 0,
     markDelivered: async (id, at, a) => void (await markDelivered.run({ id, at, ...a })),
     markFailed: async (id, error) => void (await markFailed.run({ id, error })),
+    async failPending(endpointId, error) {
+      await deleteJobsOf.run({ id: endpointId });
+      return failPendingOf.run({ endpoint_id: endpointId, error });
+    },
     reopen: async (id, at) => (await reopen.run({ id, at })) > 0,
     async hurry(endpointId, deliveryId, at) {
       await hurry.run({ lane: endpointId, payload: deliveryJobPayload(deliveryId), at });
@@ -330,7 +373,9 @@ export function createWebhooksRepo(sql: SqlExecutor): WebhooksRepo {
       return removed;
     },
     removeJob: async (id) => void (await removeJob.run({ id })),
+    countPending: async (endpointId, event) => Number((await countPending.first({ endpoint_id: endpointId, event }))?.n ?? 0),
     backlog: async () => (await backlog.all()).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
-    claim: (now, leaseUntil, token, node, perEndpoint) => claim.first({ now, leaseUntil, token, node: node ?? null, perEndpoint }),
+    backlogOf: async (customer) => (await customerBacklog.all({ customer })).map((r) => ({ endpoint_id: r.endpoint_id, n: Number(r.n) })),
+    claim: (now, leaseUntil, token, node, limits) => claim.first({ now, leaseUntil, token, node: node ?? null, ...limits }),
   };
 }

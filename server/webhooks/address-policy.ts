@@ -9,12 +9,35 @@ export interface ResolvedAddress {
 }
 
 /**
- * Resolves a host name to every address it has. The system resolver by default; tests pass
- * their own to play DNS (a name that resolves publicly once and to 127.0.0.1 the next time).
+ * Resolves a host name to every address it has. DNS by default (`dnsResolve`); tests pass their
+ * own to play DNS (a name that resolves publicly once and to 127.0.0.1 the next time).
  */
 export type Resolve = (hostname: string) => Promise<ResolvedAddress[]>;
 
-export const systemResolve: Resolve = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+/**
+ * Resolves through DNS with c-ares (`dns.Resolver`), not getaddrinfo (`dns.lookup`), and gives
+ * up after `timeoutMs` a try. getaddrinfo runs on libuv's thread pool (4 threads, shared with
+ * every file read and write) and holds a thread for as long as the name's DNS takes to answer, a
+ * time-out of the request does not free it: a customer whose domain's DNS never answers could
+ * hold every thread with a few registrations or deliveries and stall the server's disk I/O.
+ * c-ares waits on the event loop. It does not read /etc/hosts, which only matters for names
+ * whose addresses are private anyway, or with --webhook-allow-private, which does not use this.
+ */
+export function dnsResolve(options: { timeoutMs?: number; tries?: number; servers?: string[] } = {}): Resolve {
+  const resolver = new dns.promises.Resolver({ timeout: options.timeoutMs ?? 2_000, tries: options.tries ?? 2 });
+  if (options.servers) resolver.setServers(options.servers);
+  return async (hostname) => {
+    const [v4, v6] = await Promise.allSettled([resolver.resolve4(hostname), resolver.resolve6(hostname)]);
+    const found: ResolvedAddress[] = [
+      ...(v4.status === 'fulfilled' ? v4.value.map((address) => ({ address, family: 4 })) : []),
+      ...(v6.status === 'fulfilled' ? v6.value.map((address) => ({ address, family: 6 })) : []),
+    ];
+    if (!found.length) throw v4.status === 'rejected' ? v4.reason : Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
+    return found;
+  };
+}
+
+export const systemResolve: Resolve = dnsResolve();
 
 /**
  * Why an address may not be called, or undefined when it may: anything but ordinary public
@@ -27,6 +50,10 @@ export function forbiddenRange(address: string): string | undefined {
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   const range = parsed.range();
+  // ::/96 less :: and ::1: the deprecated IPv4-compatible addresses (RFC 4291), `::127.0.0.1`,
+  // which ipaddr.js calls unicast. Nothing public lives there, and a stack that still maps them
+  // onto IPv4 would connect to the address inside.
+  if (range === 'unicast' && parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0)) return 'ipv4Compatible';
   return range === 'unicast' ? undefined : range;
 }
 

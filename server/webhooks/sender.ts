@@ -17,9 +17,10 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 /**
  * POSTs one webhook message with node:http(s). Redirects are not followed (a 3xx is an answer
  * like any other non-2xx: not delivered). The address connected to is checked through the
- * `lookup` hook unless private addresses are allowed. The answer's body is read (up to 64 KiB)
- * and dropped, so the connection ends cleanly; the whole attempt, body included, must finish
- * within `timeoutMs`.
+ * `lookup` hook unless private addresses are allowed. The answer's body is read (up to 64 KiB,
+ * then the connection is dropped: a receiver streaming without end costs nothing) and ignored;
+ * the whole attempt, connecting and the body included, ends within `timeoutMs`. Its outcome is
+ * the status, when one arrived by then.
  */
 export function createSender(options: SenderOptions) {
   const lookup = options.allowPrivate ? undefined : guardedLookup(options.resolve);
@@ -62,7 +63,9 @@ export function createSender(options: SenderOptions) {
       const timer = setTimeout(() => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
       const onAbort = () => req.destroy(new Error('stopped'));
       signal?.addEventListener('abort', onAbort, { once: true });
+      let answered: number | undefined;
       req.on('response', (res) => {
+        answered = res.statusCode ?? 0;
         let read = 0;
         res.on('data', (chunk: Buffer) => {
           read += chunk.length;
@@ -74,6 +77,10 @@ export function createSender(options: SenderOptions) {
         res.on('error', done);
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
+        // The status line came in time and only the body did not end (the time limit cut a
+        // trickle short): the receiver answered, and that answer is the outcome. Counting it as
+        // "no answer" would retry a message a 2xx had acknowledged.
+        if (answered !== undefined) return finish({ status: answered, ms: elapsed() });
         const why = err.code === 'ERR_WEBHOOK_FORBIDDEN_ADDRESS' ? `not called: ${err.message}` : err.message || err.code || 'request failed';
         finish({ status: null, error: why, ms: elapsed() });
       });

@@ -162,6 +162,7 @@ function table(): Record<string, Probe[]> {
         { url: 'https://93.184.215.14/a', events: ['*'], description: LONG },
         { url: 'https://93.184.215.14/a', events: ['*'], secret: 'whsec_mine' },
         { url: 'https://127.0.0.1/a', events: ['*'] },
+        { url: 'https://user:pass@93.184.215.14/a', events: ['*'] },
         { url: 'not a url', events: ['*'] },
       ].map((b) => json('POST', '/v1/webhooks', b)),
     ],

@@ -22,6 +22,7 @@ const dns: Record<string, () => ResolvedAddress[]> = {
     { address: 'fd00::1', family: 6 },
   ],
   'localhost': () => [{ address: '127.0.0.1', family: 4 }],
+  'localhost.': () => [{ address: '127.0.0.1', family: 4 }],
   'rebind.test': () => [{ address: rebindLookups++ === 0 ? PUBLIC : '127.0.0.1', family: 4 }],
 };
 const resolve = async (hostname: string) => {
@@ -67,6 +68,15 @@ describe('webhook SSRF protection', () => {
     ['multicast', 'http://224.0.0.1/hook'],
     ['broadcast', 'http://255.255.255.255/hook'],
     ['a loopback address in hex', 'http://0x7f000001/hook'],
+    ['a loopback address in decimal', 'http://2130706433/hook'],
+    ['a loopback address in octal', 'http://0177.0.0.1/hook'],
+    ['a loopback address shortened', 'http://127.1/hook'],
+    ['a loopback address percent-encoded', 'http://%31%32%37.0.0.1/hook'],
+    ['IPv4-compatible IPv6 loopback', 'http://[::127.0.0.1]/hook'],
+    ['NAT64 of a private address', 'http://[64:ff9b::10.0.0.1]/hook'],
+    ['an IPv6 address with a zone id', 'http://[fe80::1%25eth0]/hook'],
+    ['localhost with a trailing dot', 'http://localhost./hook'],
+    ['a user name and password', 'https://user:secret@public.test/hook'],
     ['a name resolving to a private address', 'http://private.test/hook'],
     ['a name with one private address among public ones', 'http://mixed.test/hook'],
     ['localhost', 'http://localhost:8080/hook'],

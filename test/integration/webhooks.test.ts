@@ -54,6 +54,17 @@ describe('webhook endpoints', () => {
     expect((await otherCustomer.json('PATCH', `/v1/webhooks/${created.id}`, { enabled: false })).status).toBe(404);
     expect((await otherCustomer.json('DELETE', `/v1/webhooks/${created.id}`)).status).toBe(404);
     expect((await otherCustomer.json('GET', '/v1/webhooks')).body.items).toEqual([]);
+    expect((await otherCustomer.json('POST', `/v1/webhooks/${created.id}/test`)).status).toBe(404);
+    expect((await otherCustomer.json('POST', `/v1/webhooks/${created.id}/rotate-secret`)).status).toBe(404);
+    expect((await otherCustomer.json('GET', `/v1/webhooks/${created.id}/deliveries`)).status).toBe(404);
+    // An admin key of another customer too: an endpoint is its customer's only.
+    expect((await (await t.client('admin', 'globex')).json('GET', `/v1/webhooks/${created.id}`)).status).toBe(404);
+    // A delivery is reached through its own endpoint only, even among one customer's endpoints.
+    const sibling = await createEndpoint(user, 'http://127.0.0.1:9/sibling');
+    const { deliveryId } = (await user.json('POST', `/v1/webhooks/${created.id}/test`)).body;
+    expect((await user.json('POST', `/v1/webhooks/${sibling.id}/deliveries/${deliveryId}/retry`)).status).toBe(404);
+    expect((await otherCustomer.json('POST', `/v1/webhooks/${created.id}/deliveries/${deliveryId}/retry`)).status).toBe(404);
+    expect((await user.json('DELETE', `/v1/webhooks/${sibling.id}`)).status).toBe(204);
     // A business key reads statistics only.
     const business = await t.client('business', 'acme');
     expect((await business.json('GET', '/v1/webhooks')).status).toBe(403);
@@ -81,6 +92,8 @@ describe('webhook delivery', () => {
     const processed = verify(secret, r.received[0]!);
     expect(processed.type).toBe('image.processed');
     expect(processed.data).toMatchObject({ id: upload.body.id, customer: 'photos', status: 'done', width: 64, height: 48 });
+    // The record exactly as GET /v1/image/{id} answers it: every field, the same names and values.
+    expect(processed.data).toEqual((await client.json('GET', `/v1/image/${upload.body.id}`)).body);
     expect(Date.parse(processed.timestamp)).toBeGreaterThan(0);
 
     expect((await client.json('DELETE', `/v1/image/${upload.body.id}`)).status).toBe(204);
@@ -211,6 +224,31 @@ describe('webhook delivery', () => {
     expect(slow.received).toHaveLength(2);
   }, 20_000);
 
+  it('does not let one customer\'s slow receivers take every delivery slot from another customer', async () => {
+    const s = await startTestServer({ config: { webhookAllowPrivate: 'true' } });
+    try {
+      const slow = await receiver(() => ({ status: 200, delayMs: 9_000 }));
+      const fast = await receiver();
+      const greedy = await s.client('user', 'greedy');
+      // Ten endpoints with two deliveries each: twenty would run at once, more than the queue's 16.
+      for (let i = 0; i < 10; i++) {
+        const { id } = await createEndpoint(greedy, `${slow.url}/${i}`);
+        for (let n = 0; n < 2; n++) await greedy.json('POST', `/v1/webhooks/${id}/test`);
+      }
+      await eventually(() => slow.received.length >= 8, 5_000, 'the slow receivers busy');
+      const patient = await s.client('user', 'patient');
+      const { id } = await createEndpoint(patient, fast.url);
+      const sent = Date.now();
+      await patient.json('POST', `/v1/webhooks/${id}/test`);
+      await eventually(() => fast.received.length === 1, 3_000, 'another customer served while the slow ones are busy');
+      expect(Date.now() - sent).toBeLessThan(3_000);
+      // Half the queue for one customer at most.
+      expect(slow.received).toHaveLength(8);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
   it('pages an endpoint\'s deliveries newest first', async () => {
     const r = await receiver();
     const { id } = await createEndpoint(user, r.url);
@@ -221,6 +259,76 @@ describe('webhook delivery', () => {
     const rest = await user.json('GET', `/v1/webhooks/${id}/deliveries?limit=2&cursor=${first.body.nextCursor}`);
     expect(rest.body).toMatchObject({ items: [{ id: sent[0] }], nextCursor: null });
     expect((await user.json('GET', `/v1/webhooks/${id}/deliveries?cursor=nope`)).status).toBe(400);
+  });
+});
+
+describe('disabling an endpoint', () => {
+  it('ends its pending deliveries at once, whether its owner disabled it or it answered 410, instead of leaving them waiting for their next attempt', async () => {
+    // A long schedule: without this, a delivery waiting for its retry would stay pending for an hour.
+    const s = await startTestServer({ config: { webhookAllowPrivate: 'true', webhookRetrySchedule: '1h' } });
+    try {
+      const client = await s.client('user', 'disabling');
+      const r = await receiver((n) => ({ status: n === 2 ? 410 : 503 }));
+      const { id } = await createEndpoint(client, r.url);
+      const waiting = (await client.json('POST', `/v1/webhooks/${id}/test`)).body.deliveryId as string;
+      await eventually(async () => (await deliveriesOf(client, id)).find((d) => d.id === waiting)?.attempts === 1, 15_000, 'first attempt');
+      expect((await deliveriesOf(client, id))[0]).toMatchObject({ status: 'pending', lastStatus: 503 });
+
+      // The next message is answered 410: the endpoint is disabled, and the waiting one ends too.
+      await client.json('POST', `/v1/webhooks/${id}/test`);
+      await eventually(async () => (await client.json('GET', `/v1/webhooks/${id}`)).body.enabled === false, 15_000, 'disabled by 410');
+      expect((await deliveriesOf(client, id)).find((d) => d.id === waiting)).toMatchObject({
+        status: 'failed',
+        nextAttemptAt: null,
+        lastError: 'not sent: the endpoint answered 410 Gone and was disabled',
+      });
+      expect((await client.json('GET', `/v1/webhooks/${id}`)).body.backlog).toBe(0);
+
+      // Enabled again, a message waits for its retry; disabled by its owner, it ends at once.
+      await client.json('PATCH', `/v1/webhooks/${id}`, { enabled: true });
+      const third = (await client.json('POST', `/v1/webhooks/${id}/test`)).body.deliveryId as string;
+      await eventually(async () => (await deliveriesOf(client, id)).find((d) => d.id === third)?.attempts === 1, 15_000, 'third attempt');
+      expect((await client.json('PATCH', `/v1/webhooks/${id}`, { enabled: false })).body).toMatchObject({ enabled: false, backlog: 0 });
+      expect((await deliveriesOf(client, id)).find((d) => d.id === third)).toMatchObject({ status: 'failed', lastStatus: 503, lastError: 'not sent: the endpoint was disabled by its owner' });
+      expect(r.received).toHaveLength(3);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('caps per customer', () => {
+  it('refuses a 21st endpoint of one customer with 400, and an 11th pending test message to one endpoint with 429', async () => {
+    const s = await startTestServer({ config: { webhookAllowPrivate: 'true', webhookRetrySchedule: '1h' } });
+    try {
+      const client = await s.client('user', 'many');
+      const down = await receiver(() => ({ status: 503 }));
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push((await createEndpoint(client, `${down.url}/${i}`, ['image.deleted'])).id);
+      const refused = await client.json('POST', '/v1/webhooks', { url: down.url, events: ['*'] });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/at most 20 webhook endpoints per customer/) });
+      // Another customer is not affected; removing one makes room.
+      expect((await (await s.client('user', 'few')).json('POST', '/v1/webhooks', { url: down.url, events: ['*'] })).status).toBe(201);
+      expect((await client.json('DELETE', `/v1/webhooks/${ids.pop()}`)).status).toBe(204);
+      expect((await client.json('POST', '/v1/webhooks', { url: down.url, events: ['*'] })).status).toBe(201);
+
+      // Ten test messages wait for a receiver that answers 503; the eleventh is refused.
+      const id = ids[0]!;
+      for (let i = 0; i < 10; i++) expect((await client.json('POST', `/v1/webhooks/${id}/test`)).status).toBe(202);
+      const flood = await client.json('POST', `/v1/webhooks/${id}/test`);
+      expect(flood.status).toBe(429);
+      expect(flood.body.error).toMatchObject({ code: 'too_many_requests', message: expect.stringMatching(/at most 10 test messages pending per endpoint/) });
+      expect(flood.headers.get('retry-after')).toBe('30');
+      expect((await client.json('GET', `/v1/webhooks/${id}`)).body.backlog).toBe(10);
+      // Another endpoint has its own ten.
+      expect((await client.json('POST', `/v1/webhooks/${ids[1]}/test`)).status).toBe(202);
+      // Once they end, tests are taken again.
+      await client.json('PATCH', `/v1/webhooks/${id}`, { enabled: false });
+      expect((await client.json('POST', `/v1/webhooks/${id}/test`)).status).toBe(202);
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -24,6 +24,10 @@ describe('webhook address policy', () => {
     ['::', 'unspecified'],
     ['224.0.0.251', 'multicast'],
     ['ff02::1', 'multicast'],
+    ['::7f00:1', 'ipv4Compatible'],
+    ['::a00:1', 'ipv4Compatible'],
+    ['64:ff9b::7f00:1', 'rfc6052'],
+    ['2002:7f00:1::', '6to4'],
   ])('refuses %s (%s)', (address, range) => {
     expect(forbiddenRange(address)).toBe(range);
   });

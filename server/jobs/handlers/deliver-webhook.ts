@@ -28,7 +28,7 @@ export function jittered(ms: number, random = Math.random): number {
 /**
  * Sends one delivery (a `webhook_deliver` job): its message's stored body, signed now with the
  * endpoint's secret (and the previous one during a rotation's overlap), under the message id.
- * 2xx delivers it. 410 fails it and disables the endpoint. Anything else (another status, a
+ * 2xx delivers it. 410 fails it (and the endpoint's other pending ones) and disables the endpoint. Anything else (another status, a
  * redirect, a time-out, a refused connection, an address that may not be called) is retried
  * after the schedule's next step, jittered; after the last, the delivery fails. The job is
  * durable: a kill -9 during an attempt runs it again at the next start (at least once).
@@ -74,15 +74,25 @@ export function createDeliverWebhookHandler(deps: DeliverWebhookDeps): JobHandle
           await repos.webhooks.markFailed(deliveryId, null);
           const current = await repos.webhooks.findEndpoint(endpoint.id);
           if (current?.enabled) await repos.webhooks.saveEndpoint({ ...current, enabled: 0, disabled_reason: 'it answered 410 Gone', updated_at: clock.now() });
+          // The receiver said it is gone for good: its other deliveries end now too, rather than
+          // each calling it once more (and waiting "pending" until then).
+          await repos.webhooks.failPending(endpoint.id, 'not sent: the endpoint answered 410 Gone and was disabled');
         });
         deps.onAttempt?.('gone', seconds);
         return;
       }
       const step = deps.retrySchedule[Math.min(ctx.job.attempts - 1, deps.retrySchedule.length - 1)];
       const retryIn = ctx.job.attempts < ctx.job.max_attempts && step !== undefined ? jittered(step, random) : undefined;
-      await ctx.whileOwned((repos) =>
-        repos.webhooks.recordAttempt(deliveryId, { attempts, last_status: result.status, last_error: error, next_attempt_at: retryIn === undefined ? null : clock.now() + retryIn }),
-      );
+      let stillPending = false;
+      await ctx.whileOwned(async (repos) => {
+        stillPending = await repos.webhooks.recordAttempt(deliveryId, { attempts, last_status: result.status, last_error: error, next_attempt_at: retryIn === undefined ? null : clock.now() + retryIn });
+      });
+      // Ended while this attempt was in flight (its endpoint disabled or removed): nothing to
+      // retry. Retrying would leave a job behind that no claim takes (its endpoint is gone).
+      if (!stillPending) {
+        await ctx.complete(() => {});
+        return;
+      }
       deps.onAttempt?.(retryIn === undefined ? 'failed' : 'retry', seconds);
       throw new JobError(error, 'webhook_not_delivered', retryIn !== undefined, { retryInMs: retryIn });
     },

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { WebhookEventType } from '../../api/index.js';
+import { WEBHOOK_TEST_EVENT, type WebhookEventType } from '../../api/index.js';
 import type { Repositories } from '../../db/repositories.js';
 import type { WebhookEndpointRow } from '../../db/webhooks.repo.js';
 import { toImageRecord } from '../image-record.js';
@@ -69,7 +69,7 @@ export function createWebhookMessages(deps: { maxAttempts: number }) {
 
     /** `webhook.test`: to this endpoint only, whatever it subscribes to. */
     recordTest: (repos: MessageRepos, endpoint: WebhookEndpointRow, at: number) =>
-      write(repos, endpoint.customer, 'webhook.test', { endpointId: endpoint.id }, at, [endpoint]) as Promise<{ messageId: string; deliveryIds: string[] }>,
+      write(repos, endpoint.customer, WEBHOOK_TEST_EVENT, { endpointId: endpoint.id }, at, [endpoint]) as Promise<{ messageId: string; deliveryIds: string[] }>,
   };
 }
 

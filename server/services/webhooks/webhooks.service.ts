@@ -9,6 +9,7 @@ import type {
   WebhookTestResponse,
   WebhookUpdate,
 } from '../../api/index.js';
+import { WEBHOOK_TEST_EVENT } from '../../api/index.js';
 import type { DatabasePort } from '../../db/port.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/webhooks.repo.js';
 import { AppError } from '../../errors.js';
@@ -22,6 +23,21 @@ export const DELIVERY_HISTORY_MS = 30 * 24 * 60 * 60_000;
 
 /** How long a rotated-out secret still signs (CONTRACT §11: receivers switch without a gap). */
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60_000;
+
+/**
+ * Endpoints one customer may have. Each event is written once per subscribed endpoint, and each
+ * endpoint is a label of the backlog metric: without a cap, one `user` key could multiply every
+ * event into a million deliveries, and the metrics with it. A few more than a customer's systems
+ * need (Stripe allows 16).
+ */
+export const MAX_ENDPOINTS_PER_CUSTOMER = 20;
+
+/**
+ * `webhook.test` messages one endpoint may have pending. A test is for a person checking a
+ * receiver; without a cap, a loop on POST …/test fills the webhook queue with messages to a
+ * receiver that is down, each retried for a day.
+ */
+export const MAX_PENDING_TESTS = 10;
 
 export interface WebhooksServiceDeps {
   database: Pick<DatabasePort, 'unitOfWork' | 'repos'>;
@@ -83,6 +99,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       throw new AppError('invalid_request', 'url: not a URL');
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new AppError('invalid_request', 'url: must be http or https');
+    // Credentials in the URL would be shown by every GET and on the web UI page, and sent as
+    // Basic auth on every attempt; a receiver authenticates a message by its signature instead.
+    if (parsed.username || parsed.password) throw new AppError('invalid_request', 'url: must not contain a user name or password; verify the signature instead');
     const problem = await deps.hostProblem(parsed.hostname);
     if (problem) throw new AppError('invalid_request', `url: refused: ${problem} (only public addresses receive webhooks unless the server runs with --webhook-allow-private)`);
   }
@@ -93,7 +112,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     return row;
   }
 
-  const backlogs = async () => new Map((await repo.backlog()).map((b) => [b.endpoint_id, b.n]));
+  // The customer's own: every customer's would cost each listing a scan of all pending deliveries.
+  const backlogs = async (customer: string) => new Map((await repo.backlogOf(customer)).map((b) => [b.endpoint_id, b.n]));
 
   const toEndpoint = (row: WebhookEndpointRow, backlog: number): WebhookEndpoint => ({
     id: row.id,
@@ -105,7 +125,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     createdAt: iso(row.created_at),
     backlog,
   });
-  const present = async (row: WebhookEndpointRow) => toEndpoint(row, (await backlogs()).get(row.id) ?? 0);
+  const present = async (row: WebhookEndpointRow) => toEndpoint(row, (await backlogs(row.customer)).get(row.id) ?? 0);
 
   /** `["*"]` stays as it is; otherwise each event once, in the order given. */
   const normaliseEvents = (events: readonly string[]) => JSON.stringify(events.includes('*') ? ['*'] : [...new Set(events)]);
@@ -128,12 +148,18 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         created_at: now,
         updated_at: now,
       };
-      await repo.createEndpoint(row);
+      await database.unitOfWork(async (repos) => {
+        // Counted in the unit of work that adds it, so concurrent requests cannot all pass the check on one count.
+        if ((await repos.webhooks.endpointsOf(principal.customer)).length >= MAX_ENDPOINTS_PER_CUSTOMER) {
+          throw new AppError('invalid_request', `at most ${MAX_ENDPOINTS_PER_CUSTOMER} webhook endpoints per customer; remove one first`);
+        }
+        await repos.webhooks.createEndpoint(row);
+      });
       return { ...toEndpoint(row, 0), secret: row.secret };
     },
 
     async list(principal: Principal): Promise<WebhookEndpoint[]> {
-      const [rows, backlog] = await Promise.all([repo.endpointsOf(principal.customer), backlogs()]);
+      const [rows, backlog] = await Promise.all([repo.endpointsOf(principal.customer), backlogs(principal.customer)]);
       return rows.map((r) => toEndpoint(r, backlog.get(r.id) ?? 0));
     },
 
@@ -152,12 +178,13 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         if (input.enabled !== undefined && (input.enabled ? 1 : 0) !== row.enabled) {
           next.enabled = input.enabled ? 1 : 0;
           next.disabled_reason = input.enabled ? null : 'disabled by its owner';
+          // What was waiting is not sent (CONTRACT: disabled stops deliveries); the log says so
+          // now, and a retry of one sends it once the endpoint is enabled again.
+          if (!input.enabled) await repos.webhooks.failPending(id, 'not sent: the endpoint was disabled by its owner');
         }
         await repos.webhooks.saveEndpoint(next);
         return next;
       });
-      // Deliveries waiting for a disabled endpoint now end as failed when their job runs.
-      if (saved.enabled === 0) deps.wake();
       return present(saved);
     },
 
@@ -168,7 +195,14 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
 
     async test(principal: Principal, id: string): Promise<WebhookTestResponse> {
       const endpoint = await own(principal, id);
-      const written = await database.unitOfWork((repos) => deps.messages.recordTest(repos, endpoint, clock.now()));
+      const written = await database.unitOfWork(async (repos) => {
+        if ((await repos.webhooks.countPending(id, WEBHOOK_TEST_EVENT)) >= MAX_PENDING_TESTS) {
+          throw new AppError('too_many_requests', `at most ${MAX_PENDING_TESTS} test messages pending per endpoint; wait until they are delivered or failed (see its deliveries)`, {
+            'Retry-After': '30',
+          });
+        }
+        return deps.messages.recordTest(repos, endpoint, clock.now());
+      });
       deps.wake();
       return { messageId: written.messageId, deliveryId: written.deliveryIds[0]! };
     },
@@ -177,7 +211,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       await own(principal, id);
       const now = clock.now();
       const rotated = await database.unitOfWork(async (repos) => {
-        const row = (await repos.webhooks.findEndpoint(id))!;
+        // Read again inside: the endpoint may have been removed since `own` looked.
+        const row = await repos.webhooks.findEndpoint(id);
+        if (!row || row.customer !== principal.customer) throw new AppError('not_found', `no webhook endpoint ${id}`);
         const next = { ...row, secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + ROTATION_OVERLAP_MS, updated_at: now };
         await repos.webhooks.saveEndpoint(next);
         return next;
@@ -217,7 +253,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
   };
 
   async function findWithEvent(deliveryId: string) {
-    const found = (await repo.toSend(deliveryId))!;
+    const found = await repo.toSend(deliveryId);
+    // Removed with its endpoint between the retry's commit and this read.
+    if (!found) throw new AppError('not_found', `no delivery ${deliveryId}`);
     return { ...found.delivery, event: found.message.event };
   }
 }

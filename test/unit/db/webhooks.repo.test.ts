@@ -24,6 +24,7 @@ const endpoint = (id: string, customer: string, over: Partial<WebhookEndpointRow
 });
 
 const messages = createWebhookMessages({ maxAttempts: 3 });
+const LIMITS = { perEndpoint: 2, perCustomer: 16 };
 
 describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
   it('keeps a customer\'s endpoints, changes and removes them', async () => {
@@ -127,7 +128,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
     const { deliveryIds } = (await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: 'x' }, 1)))!;
     await db.repos.webhooks.recordAttempt(deliveryIds[0]!, { attempts: 3, last_status: 503, last_error: 'answered 503', next_attempt_at: null });
-    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 'node-a', 2))!;
+    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 'node-a', LIMITS))!;
     // The claim names its node, whose runner renews the lease while the delivery runs.
     expect(job.lease_node).toBe('node-a');
     const handler = createDeliverWebhookHandler({ webhooks: db.repos.webhooks, send: async () => ({ status: 503, ms: 1 }), clock: systemClock, retrySchedule: [1] });
@@ -137,6 +138,75 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     });
     expect(await db.rows('jobs')).toEqual([]);
     expect(await db.repos.webhooks.findDelivery(deliveryIds[0]!)).toMatchObject({ status: 'failed', attempts: 3, last_status: 503, last_error: 'answered 503' });
+  });
+
+  it('ends an endpoint\'s pending deliveries at once, with their queued jobs; an attempt in flight is then not recorded', async () => {
+    const db = await open();
+    await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
+    await db.repos.webhooks.createEndpoint(endpoint('other', 'acme'));
+    const ids: string[] = [];
+    for (let at = 1; at <= 3; at++) ids.push(...(await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: String(at) }, at)))!.deliveryIds);
+    const ofE = (await db.rows('webhook_deliveries')).filter((d) => d.endpoint_id === 'e').map((d) => d.id);
+    await db.repos.webhooks.markDelivered(ofE[0]!, 5, { attempts: 1, last_status: 200, last_error: null, next_attempt_at: null });
+
+    expect(await db.unitOfWork((repos) => repos.webhooks.failPending('e', 'not sent: disabled'))).toBe(2);
+    const after = (await db.rows('webhook_deliveries')).filter((d) => d.endpoint_id === 'e');
+    expect(after.map((d) => [d.id, d.status, d.last_error, d.next_attempt_at])).toEqual([
+      [ofE[0], 'delivered', null, null],
+      [ofE[1], 'failed', 'not sent: disabled', null],
+      [ofE[2], 'failed', 'not sent: disabled', null],
+    ]);
+    expect((await db.rows('jobs')).map((j) => j.lane)).toEqual(['other', 'other', 'other']);
+    expect(await db.repos.webhooks.backlog()).toEqual([{ endpoint_id: 'other', n: 3 }]);
+    await db.repos.webhooks.createEndpoint(endpoint('theirs', 'globex'));
+    await db.unitOfWork((repos) => messages.record(repos, 'globex', 'image.deleted', { id: 'g' }, 9));
+    expect(await db.repos.webhooks.backlogOf('acme')).toEqual([{ endpoint_id: 'other', n: 3 }]);
+    expect(await db.repos.webhooks.backlogOf('globex')).toEqual([{ endpoint_id: 'theirs', n: 1 }]);
+    expect(await db.repos.webhooks.backlogOf('someone else')).toEqual([]);
+    // The attempt that was in flight finds its delivery ended: nothing recorded, no retry.
+    expect(await db.repos.webhooks.recordAttempt(ofE[1]!, { attempts: 1, last_status: 503, last_error: 'answered 503', next_attempt_at: 99 })).toBe(false);
+    expect(await db.repos.webhooks.findDelivery(ofE[1]!)).toMatchObject({ status: 'failed', attempts: 0, last_error: 'not sent: disabled' });
+  });
+
+  it('an attempt whose endpoint was removed while it was in flight ends its job instead of retrying it', async () => {
+    const db = await open();
+    await db.repos.webhooks.createEndpoint(endpoint('e', 'acme'));
+    await db.unitOfWork((repos) => messages.record(repos, 'acme', 'image.deleted', { id: 'x' }, 1));
+    const job = (await db.repos.webhooks.claim(10, 1000, 'token', 'node-a', LIMITS))!;
+    // The claim names its node, whose runner renews the lease while the delivery runs.
+    expect(job.lease_node).toBe('node-a');
+    const handler = createDeliverWebhookHandler({
+      webhooks: db.repos.webhooks,
+      // The owner removes the endpoint while the receiver is answering 503.
+      send: async () => {
+        await db.unitOfWork((repos) => repos.webhooks.deleteEndpoint('e'));
+        return { status: 503, ms: 1 };
+      },
+      clock: systemClock,
+      retrySchedule: [1_000],
+    });
+    let completed = false;
+    await handler.run({
+      job,
+      signal: new AbortController().signal,
+      deadline: Date.now() + 60_000,
+      complete: (apply) =>
+        db.unitOfWork(async (repos) => {
+          if (!(await repos.jobs.finish(job, 'token', 'done', 20))) return false;
+          await apply(repos);
+          return (completed = true);
+        }),
+      whileOwned: (fn) =>
+        db.unitOfWork(async (repos) => {
+          if (!(await repos.jobs.isOwned(job.id, 'token'))) return false;
+          await fn(repos);
+          return true;
+        }),
+    });
+    expect(completed).toBe(true);
+    // Done, it leaves the table like every finished job of no image: none is left for a claim that never comes.
+    expect(await db.rows('jobs')).toEqual([]);
+    expect(await db.rows('webhook_deliveries')).toEqual([]);
   });
 
   it('claims delivery jobs fairly across customers, at most N at once per endpoint', async () => {
@@ -149,7 +219,7 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
 
     const claimed: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const job = await db.repos.webhooks.claim(100, 1000, `t${i}`, 'node-a', 2);
+      const job = await db.repos.webhooks.claim(100, 1000, `t${i}`, 'node-a', LIMITS);
       if (!job) break;
       claimed.push(job.lane!);
     }
@@ -157,6 +227,24 @@ describe.each(DIALECTS)('webhooks repository on $dialect', ({ open }) => {
     // round although it was queued last.
     expect(claimed).toEqual(['busy', 'quiet', 'busy2', 'busy', 'busy2']);
     // Nothing due later is taken.
-    expect(await db.repos.webhooks.claim(0, 1000, 'early', 'node-a', 2)).toBeUndefined();
+    expect(await db.repos.webhooks.claim(0, 1000, 'early', 'node-a', LIMITS)).toBeUndefined();
+  });
+
+  it('claims at most N deliveries at once per customer, so one customer\'s slow receivers leave room for the others', async () => {
+    const db = await open();
+    for (const id of ['a', 'b', 'c']) await db.repos.webhooks.createEndpoint(endpoint(id, 'big'));
+    for (let at = 1; at <= 4; at++) await db.unitOfWork((repos) => messages.record(repos, 'big', 'image.deleted', { id: String(at) }, at));
+    const claimOf = (token: string) => db.repos.webhooks.claim(100, 1000, token, 'node-a', { perEndpoint: 2, perCustomer: 4 });
+    const claimed: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const job = await claimOf(`t${i}`);
+      if (job) claimed.push(job.lane!);
+    }
+    // Three endpoints with room for two each, but four for the customer.
+    expect(claimed).toHaveLength(4);
+    await db.repos.webhooks.createEndpoint(endpoint('small', 'other'));
+    await db.unitOfWork((repos) => messages.record(repos, 'other', 'image.deleted', { id: 'x' }, 50));
+    expect((await claimOf('t-small'))?.lane).toBe('small');
+    expect(await claimOf('t-more')).toBeUndefined();
   });
 });
