@@ -23,6 +23,7 @@ import { createImagePool } from './jobs/pool.js';
 import { createJobRunner } from './jobs/runner.js';
 import { schedulePurge } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
+import { createBlobPlacement } from './services/blob-placement.js';
 import { createImagesService } from './services/images.service.js';
 import { createImportService } from './services/import.service.js';
 import { createIngestPipeline } from './services/ingest/pipeline.js';
@@ -89,6 +90,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   // S3 code (and the AWS SDK) is loaded only when a bucket is configured.
   const s3 = config.s3Bucket ? await import('./sync/s3-sync.js') : undefined;
   const bucket = s3 ? await s3.connectS3Bucket(config) : undefined;
+  const s3Primary = config.storage === 's3' ? await import('./storage/s3/s3-primary-store.js') : undefined;
 
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
@@ -96,14 +98,23 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const database = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'), { fsync: config.fsync });
   // The connection itself, only for the tests that look under the port (`parts.db`).
   const db = database.connection;
-  const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
+  // The primary store: the data dir, or (--storage s3) the bucket, with only staged files here.
+  const store = s3Primary && bucket ? s3Primary.createS3PrimaryStore(bucket, { stagingDir: path.join(config.dataDir, 'tmp') }) : createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
+  const localStore = store.placement === 'local' ? store : undefined;
+  const placement = createBlobPlacement({
+    store,
+    database,
+    clock,
+    onJanitorError: (err) => logger.warn({ err }, 'could not delete a blob from the store; trying again later'),
+  });
 
   const imagesRepo = database.repos.images;
   const jobsRepo = database.repos.jobs;
   const keys = createKeysService(database.repos.keys, clock);
 
-  const sync = s3 && bucket ? s3.createS3Sync({ bucket, database, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  // S3 sync replicates the data dir to the bucket: with the bucket as the store there is nothing to sync.
+  const sync = s3 && bucket && localStore ? s3.createS3Sync({ bucket, database, images: imagesRepo, store: localStore, clock, logger, config, tuning: options.s3 }) : undefined;
   let bootstrapKey: string | undefined;
   try {
     if (config.adminKey) await keys.ensureAdminKey(config.adminKey);
@@ -121,7 +132,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   sync?.registerMetrics(metrics.registry);
   const pool = createImagePool({ threads: config.workers });
   const lifecycle = createLifecycle({ images: imagesRepo, clock });
-  const retention = createRetentionService({ database, images: imagesRepo, store, clock });
+  const retention = createRetentionService({ database, images: imagesRepo, placement, clock });
   const dispatcher = createDispatcher({ database, clock, maxAttempts: config.jobMaxAttempts });
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
@@ -157,6 +168,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     images: imagesRepo,
     jobs: jobsRepo,
     store,
+    placement,
     clock,
     limits: { maxInputPixels: config.maxInputPixels, maxQueuedJobs: config.maxQueuedJobs, minFreeBytes: config.minFreeBytes },
     receiveLimits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
@@ -203,6 +215,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       process_image: createProcessImageHandler({
         images: imagesRepo,
         store,
+        placement,
         pool,
         clock,
         lifecycle,
@@ -224,6 +237,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     images: imagesRepo,
     jobs: jobsRepo,
     store,
+    placement,
     clock,
     onChanged: wake,
     maxQueuedJobs: config.maxQueuedJobs,
@@ -255,6 +269,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         database: () => database.isReachable(),
         workers: () => pool.isAlive(),
         disk: async () => (await store.freeBytes()) > config.minFreeBytes,
+        ...(store.placement === 'remote' ? { storage: () => store.isReachable() } : {}),
       },
     },
     images: {
@@ -304,6 +319,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   await runner.start();
   await watch.start();
   sync?.start(runner.kick);
+  // Deletes journalled before a crash (or by a node that died) are carried out now.
+  placement.janitor?.kick();
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge({
     expression: config.purgeSchedule,
@@ -316,9 +333,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
   // in the background: the walk grows with the data dir (recovery/reconcile.ts).
   const reconciling = new AbortController();
-  let reconcileFinished = !lock.previousRunCrashed;
-  const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed
-    ? reconcileDataDir({ database, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
+  let reconcileFinished = !(lock.previousRunCrashed && localStore);
+  const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed && localStore
+    ? reconcileDataDir({ database, store: localStore, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
         (report) => {
           reconcileFinished = true;
           return report;
@@ -355,6 +372,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       server.closeIdleConnections();
       await runner.stop(SHUTDOWN_GRACE_MS);
       sync?.stop();
+      await placement.janitor?.stop();
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
@@ -373,6 +391,18 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     port,
     close,
     // For tests and the desktop shell: the same parts the app uses.
-    parts: { app, db, database, store, keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
+    parts: {
+      app,
+      db,
+      database,
+      /** The data dir's store, with its fs-only members (for tests of --storage local). */
+      get store() {
+        if (!localStore) throw new Error('with --storage s3 the store is parts.blobs');
+        return localStore;
+      },
+      /** The primary store, whichever kind. */
+      blobs: store,
+      placement,
+      keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
   };
 }

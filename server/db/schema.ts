@@ -25,6 +25,7 @@ export interface Database {
   s3_originals: S3OriginalsTable;
   s3_sync_parts: S3SyncPartsTable;
   s3_sync_state: S3SyncStateTable;
+  blob_deletes: BlobDeletesTable;
 }
 
 export interface ApiKeysTable {
@@ -195,4 +196,12 @@ export interface S3SyncStateTable {
   evicted_originals: Generated<number>;
   evicted_bytes: Generated<number>;
   local_bytes: Generated<number>;
+}
+
+/** Deletes of a remote primary store's blobs, decided or possible (migration 009). */
+export interface BlobDeletesTable {
+  id: string;
+  key: string;
+  due_at: number;
+  claimed_until: number | null;
 }

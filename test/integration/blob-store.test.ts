@@ -14,7 +14,7 @@ import {
   parseBlobKey,
   type BlobStore,
   type OpenedBlob,
-  type PrimaryBlobStore,
+  type LocalPrimaryStore,
 } from '../../server/storage/blob-store.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { createFsUploadParts } from '../../server/storage/fs/fs-upload-parts.js';
@@ -36,7 +36,7 @@ afterAll(async () => {
   await s3?.close();
 });
 
-const fsStore = (): PrimaryBlobStore => {
+const fsStore = (): LocalPrimaryStore => {
   const store = createFsBlobStore(tempDir());
   store.init();
   return store;
@@ -58,7 +58,7 @@ const stores: Array<{ name: string; create(): Promise<BlobStore> }> = [
     },
   },
 ];
-const primaryStores: Array<{ name: string; create(): Promise<PrimaryBlobStore> }> = [{ name: 'fs', create: async () => fsStore() }];
+const primaryStores: Array<{ name: string; create(): Promise<LocalPrimaryStore> }> = [{ name: 'fs', create: async () => fsStore() }];
 
 const ID = '0190a0b0-0000-7000-8000-000000000001';
 const OTHER_ID = '0190a0b0-0000-7000-8000-000000000002';

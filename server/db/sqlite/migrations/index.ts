@@ -6,6 +6,7 @@ import * as fairQueue from './005-fair-queue.js';
 import * as jobInterruptions from './006-job-interruptions.js';
 import * as cameraRaw from './007-camera-raw.js';
 import * as oneJobEngine from './008-one-job-engine.js';
+import * as blobDeletes from './009-blob-deletes.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -21,4 +22,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 6, name: 'job-interruptions', sql: jobInterruptions.sql },
   { version: 7, name: 'camera-raw', sql: cameraRaw.sql },
   { version: 8, name: 'one-job-engine', sql: oneJobEngine.sql },
+  { version: 9, name: 'blob-deletes', sql: blobDeletes.sql },
 ];
