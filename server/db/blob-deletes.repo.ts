@@ -22,6 +22,8 @@ export interface BlobDeletesRepo {
   find(id: string): Promise<BlobDeleteRow | undefined>;
   /** Claims a row for deleting until `until`; false when another node holds a live claim. */
   claim(id: string, until: number, now: number): Promise<boolean>;
+  /** Gives a claim up (the delete failed and is tried again later). */
+  release(id: string): Promise<void>;
   /** Whether a node is deleting `key` now (a claim whose lease is live). */
   isBeingDeleted(key: string, now: number): Promise<boolean>;
   /** Whether an upload of `key` is in progress (an intent not yet due). */
@@ -54,6 +56,7 @@ export function createBlobDeletesRepo(sql: SqlExecutor): BlobDeletesRepo {
       .where('id', '=', claimArgs.id)
       .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', claimArgs.now)])),
   );
+  const release = sql.prepare(byId, (db) => db.updateTable('blob_deletes').set({ claimed_until: null }).where('id', '=', byId.id));
   const keyNow = params<{ key: string; now: number }>();
   const beingDeleted = sql.prepare(keyNow, (db) =>
     db.selectFrom('blob_deletes').select('id').where('key', '=', keyNow.key).where('claimed_until', '>=', keyNow.now).limit(1),
@@ -69,6 +72,7 @@ export function createBlobDeletesRepo(sql: SqlExecutor): BlobDeletesRepo {
     due: (now, limit) => due.all({ now, limit }),
     find: (id) => find.first({ id }),
     claim: async (id, until, now) => (await claim.run({ id, until, now })) > 0,
+    release: async (id) => void (await release.run({ id })),
     isBeingDeleted: async (key, now) => (await beingDeleted.first({ key, now })) !== undefined,
     isBeingWritten: async (key, now) => (await beingWritten.first({ key, now })) !== undefined,
     async nextDueAt() {

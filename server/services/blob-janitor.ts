@@ -65,8 +65,17 @@ export function createBlobJanitor(deps: {
   async function carryOut(row: BlobDeleteRow): Promise<void> {
     if (!(await claim(row))) return;
     const signal = AbortSignal.timeout(DELETE_TIMEOUT_MS);
-    if (row.key.endsWith('/')) await store.deletePrefix(row.key, signal);
-    else await store.delete(row.key, signal);
+    try {
+      if (row.key.endsWith('/')) await store.deletePrefix(row.key, signal);
+      else await store.delete(row.key, signal);
+    } catch (err) {
+      // A request that is over (answered with an error, or never connected) can no longer
+      // remove anything: the claim is given up at once, so an upload of the key waiting for it
+      // goes on (it looks at the key only after its intent is recorded). One cut short by the
+      // timeout may still reach the bucket: its claim is left to expire.
+      if (!signal.aborted) await database.unitOfWork((repos) => repos.blobDeletes.release(row.id)).catch(() => {});
+      throw err;
+    }
     await database.unitOfWork((repos) => repos.blobDeletes.remove(row.id));
   }
 
