@@ -4,9 +4,14 @@ import type { BlobDeleteRow } from '../db/blob-deletes.repo.js';
 import { blobKeys, parseBlobKey, type RemotePrimaryStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 
-/** How long a claim keeps other nodes off a key: far longer than one DELETE may take (DELETE_TIMEOUT_MS). */
-const CLAIM_MS = 2 * 60 * 1000;
-const DELETE_TIMEOUT_MS = 30 * 1000;
+/**
+ * How long a claim keeps other nodes (and uploads of the key) off a key: three times as long as
+ * a DELETE may take (DELETE_TIMEOUT_MS), so a request of a node that died holding the claim has
+ * reached the bucket or failed by the time the claim expires. It is also how long after a crash
+ * the deletes it interrupted wait.
+ */
+const CLAIM_MS = 30 * 1000;
+const DELETE_TIMEOUT_MS = 10 * 1000;
 const BATCH = 100;
 /** Even with nothing kicking it, the janitor looks this often (intents of dead nodes fall due, other nodes' failed deletes). */
 const POLL_MS = 30 * 1000;

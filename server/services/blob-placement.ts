@@ -35,8 +35,8 @@ export interface PreparedBlobs {
  * carried out (the object removed, if nothing uses it) this long after.
  */
 const INTENT_MS = 6 * 60 * 60 * 1000;
-/** How long an upload waits for a delete of the same key that another node is carrying out. */
-const CLAIM_WAIT_MS = 3 * 60 * 1000;
+/** How long an upload waits for a delete of the same key that another node is carrying out (its claim lasts 30 s). */
+const CLAIM_WAIT_MS = 60 * 1000;
 
 /**
  * Where the use cases turn staged files into blobs and decide that blobs go: the one place that
