@@ -247,7 +247,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
   const resumable = createResumableUploads({
-    parts: createFsUploadParts(config.dataDir, { stagingPath: () => store.stagingPath() }),
+    // Uploads in progress live where the store is: in the bucket, any node continues them.
+    parts:
+      s3Primary && bucket
+        ? s3Primary.createS3UploadParts(bucket, { stagingPath: () => store.stagingPath() })
+        : createFsUploadParts(config.dataDir, { stagingPath: () => store.stagingPath() }),
     ingest,
     limits: uploadLimits,
     clock,

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ChildServer } from '../helpers/child.js';
 import { eventually } from '../helpers/eventually.js';
@@ -47,8 +49,14 @@ describe('--storage s3 across a crash', () => {
     } finally {
       s3.resume();
     }
-    // Nothing of the decision reached the bucket before the crash.
-    expect(ofImage(await keys())).toHaveLength(3);
+    // The decision survived the crash, in the database: both deletes are journalled.
+    const journal = new Database(path.join(dataDir, 'darkroom.db'), { readonly: true });
+    try {
+      const rows = journal.prepare('SELECT key FROM blob_deletes ORDER BY key').all() as Array<{ key: string }>;
+      expect(rows.map((r) => r.key)).toEqual([`originals/${record.sha256}`, `processed/${record.id}/`]);
+    } finally {
+      journal.close();
+    }
 
     server = await start();
     client = new ApiClient(server.url, ADMIN_KEY);
@@ -56,9 +64,17 @@ describe('--storage s3 across a crash', () => {
     // been on its way), then the new process carries it out.
     await eventually(async () => ofImage(await keys()).length === 0, 60_000, 'the deleted image\'s objects gone after the restart');
     expect((await client.json('GET', `/v1/image/${record.id}`)).status).toBe(404);
+    await eventually(async () => {
+      const db = new Database(path.join(dataDir, 'darkroom.db'), { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM blob_deletes').get() as { n: number }).n === 0;
+      } finally {
+        db.close();
+      }
+    }, 10_000, 'the journal emptied');
   });
 
-  it('a tus upload begun before a restart is finished after it (the next process on the same data dir and bucket)', async () => {
+  it('a tus upload begun before a crash is finished by the next process: its parts and record are in the bucket', async () => {
     let client = new ApiClient(server!.url, ADMIN_KEY);
     const data = fixture('ipx-bliss.jpg');
     let tus = new TusClient(client);
@@ -66,6 +82,8 @@ describe('--storage s3 across a crash', () => {
     expect(created.status).toBe(201);
     const half = Math.floor(data.length / 2);
     expect((await tus.patch(created.location!, 0, data.subarray(0, half))).status).toBe(204);
+    const uploadId = created.location!.split('/').pop()!;
+    expect(await keys()).toContain(`uploads/${uploadId}/record.json`);
 
     server!.proc.kill('SIGKILL');
     await server!.exited;
@@ -79,6 +97,6 @@ describe('--storage s3 across a crash', () => {
     expect(done).toMatchObject({ status: 'done', sha256: sha256(data) });
     expect(await keys()).toContain(`originals/${sha256(data)}`);
     // Staged files do not outlive their use; no originals or processed files in the data dir.
-    expect(listFiles(dataDir).filter((f) => f.startsWith('originals/') || f.startsWith('processed/') || f.startsWith('tmp/'))).toEqual([]);
+    expect(listFiles(dataDir).filter((f) => !f.startsWith('darkroom.'))).toEqual([]);
   });
 });

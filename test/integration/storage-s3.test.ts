@@ -104,13 +104,17 @@ describe('--storage s3: the bucket is the primary store', () => {
     expect(thumbRange.body.equals(thumb.body.subarray(0, 100))).toBe(true);
   });
 
-  it('takes tus uploads into the bucket', async () => {
+  it('takes tus uploads into the bucket: the parts in progress are objects, never files of the node', async () => {
     const data = fixture('ipx-bliss.jpg');
     const tus = new TusClient(user);
     const created = await tus.create(data.length, { filename: 'bliss.jpg' });
     expect(created.status).toBe(201);
+    const uploadId = created.location!.split('/').pop()!;
     const half = Math.floor(data.length / 2);
     expect((await tus.patch(created.location!, 0, data.subarray(0, half))).status).toBe(204);
+    expect(await keys(`uploads/${uploadId}/`)).toEqual([`uploads/${uploadId}/part-${'0'.repeat(16)}`, `uploads/${uploadId}/record.json`]);
+    expect(dataDirFiles()).toEqual([]);
+    expect((await tus.head(created.location!)).offset).toBe(half);
     const last = await tus.patch(created.location!, half, data.subarray(half));
     expect(last.status).toBe(204);
     const id = last.headers.get('darkroom-image-id')!;
@@ -118,7 +122,9 @@ describe('--storage s3: the bucket is the primary store', () => {
     expect(done).toMatchObject({ status: 'done', sha256: sha256(data) });
     expect(await keys()).toContain(`originals/${sha256(data)}`);
     expect((await user.download(id, 'original')).body.equals(data)).toBe(true);
-    expect(dataDirFiles().filter((f) => !f.startsWith('uploads/'))).toEqual([]);
+    // The parts went into the original; the record stays to answer late questions.
+    expect(await keys(`uploads/${uploadId}/`)).toEqual([`uploads/${uploadId}/record.json`]);
+    expect(dataDirFiles()).toEqual([]);
   });
 
   it('a delete removes the image\'s objects, and its original only when no other image uses it', async () => {
@@ -162,7 +168,7 @@ describe('--storage s3: the bucket is the primary store', () => {
       expect(ready.status).toBe(503);
       expect(ready.body.checks.storage).toBe(false);
       // Nothing of the refused upload stays in the data dir.
-      expect(dataDirFiles().filter((f) => !f.startsWith('uploads/'))).toEqual([]);
+      expect(dataDirFiles()).toEqual([]);
     } finally {
       await s3.restart();
     }

@@ -5,6 +5,8 @@ import type { RemotePrimaryStore } from '../blob-store.js';
 import type { S3Bucket } from './bucket.js';
 import { createS3BlobStore } from './s3-blob-store.js';
 
+export { createS3UploadParts } from './s3-upload-parts.js';
+
 const MiB = 1024 * 1024;
 
 /**
