@@ -158,8 +158,18 @@ describe('--storage s3: the bucket is the primary store', () => {
 
   it('an unreachable bucket: uploads get 503 unavailable with Retry-After, /readyz 503; what was accepted before is kept', async () => {
     const before = await uploadDone(await solid(320, 240, 'jpeg', '#334455'), 'before.jpg');
+    // A tus upload half-way when the bucket goes.
+    const data = fixture('ipx-bliss.jpg');
+    const tus = new TusClient(user);
+    const created = await tus.create(data.length, { filename: 'outage.jpg' });
+    const half = Math.floor(data.length / 2);
+    expect((await tus.patch(created.location!, 0, data.subarray(0, half))).status).toBe(204);
     await s3.stop();
     try {
+      const patch = await tus.patch(created.location!, half, data.subarray(half));
+      expect(patch.status).toBe(503);
+      expect(patch.body.error.code).toBe('unavailable');
+      expect(patch.headers.get('retry-after')).toMatch(/^\d+$/);
       const res = await user.upload([{ name: 'during.jpg', data: await solid(320, 240, 'jpeg', '#443322') }]);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('unavailable');
@@ -175,6 +185,11 @@ describe('--storage s3: the bucket is the primary store', () => {
     await eventually(async () => (await user.json('GET', '/readyz')).status === 200, 15_000, 'ready again');
     const again = await uploadDone(await solid(320, 240, 'jpeg', '#443322'), 'after.jpg');
     expect(again.status).toBe('done');
+    // The tus upload kept what it had, and finishes.
+    expect((await tus.head(created.location!)).offset).toBe(half);
+    const last = await tus.patch(created.location!, half, data.subarray(half));
+    expect(last.status).toBe(204);
+    expect(await user.waitFor(last.headers.get('darkroom-image-id')!)).toMatchObject({ status: 'done', sha256: sha256(data) });
     expect((await user.download(before.id, 'original')).status).toBe(200);
   });
 
