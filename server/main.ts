@@ -325,6 +325,17 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   sync?.start(runner.kick);
   // Deletes journalled before a crash (or by a node that died) are carried out now.
   placement.janitor?.kick();
+  if (s3Primary && bucket) {
+    // The bucket's own clean-up: multipart uploads a crash left unfinished (a PATCH, an
+    // original), and processed objects the purge somehow missed, as S3 sync sets it up.
+    void s3Primary.applyLifecycleRules(bucket, config.processedTtl, AbortSignal.timeout(30_000)).then(
+      (outcome) => {
+        if (outcome.applied) logger.info({ rules: outcome.rules.length }, 'S3 lifecycle rules set');
+        else logger.warn({ reason: outcome.reason }, 'no S3 lifecycle rules; unfinished multipart uploads stay in the bucket until removed by hand');
+      },
+      (err: unknown) => logger.warn({ err }, 'could not set the S3 lifecycle rules'),
+    );
+  }
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge({
     expression: config.purgeSchedule,

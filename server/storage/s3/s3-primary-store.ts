@@ -6,6 +6,7 @@ import type { S3Bucket } from './bucket.js';
 import { createS3BlobStore } from './s3-blob-store.js';
 
 export { createS3UploadParts } from './s3-upload-parts.js';
+export { applyLifecycleRules } from './lifecycle.js';
 
 const MiB = 1024 * 1024;
 
