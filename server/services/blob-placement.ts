@@ -18,7 +18,10 @@ import { createBlobJanitor, type BlobJanitor } from './blob-janitor.js';
 export interface StagedBlob {
   file: string;
   key: string;
-  /** For an original: the sha256 its key names, which a remote store verifies on upload. */
+  /**
+   * The hex sha256 of the file (an original's key names it; a worker reports its outputs'), which
+   * a remote store verifies on upload.
+   */
   sha256?: string;
 }
 

@@ -72,7 +72,7 @@ export function createProcessImageHandler(deps: {
         // Each variant's key is chosen here: a bucket gets a fresh key per write.
         const targets = result.variants.map((v) => placement.processedKey(image.id, v.name, EXTENSIONS[v.format]));
         const prepared: PreparedBlobs = await placement.prepare(
-          result.variants.map((_, i) => ({ file: outputs[i]!.output, key: targets[i]! })),
+          result.variants.map((v, i) => ({ file: outputs[i]!.output, key: targets[i]!, sha256: v.sha256 })),
           ctx.signal,
         );
 

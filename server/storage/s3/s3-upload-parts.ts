@@ -31,9 +31,10 @@ interface PartObject {
  * are the store's (upload-parts.ts), the record and the parts cannot disagree, and listing is
  * strongly consistent on S3 (and the S3-compatible servers Darkroom supports).
  *
- * A part streams into its object as it arrives (a multipart upload in parts of `partSize`,
- * memory about two parts); when the client's body fails half-way, what arrived is still stored
- * as the part, so the upload resumes from it, as the fs adapter's does.
+ * A part streams into its object as it arrives (a multipart upload in parts of `partSize`, each
+ * filled in one buffer the PATCH reuses); when the
+ * client's body fails half-way, what arrived is still stored as the part, so the upload resumes
+ * from it, as the fs adapter's does.
  */
 export function createS3UploadParts(
   bucket: S3Bucket,
@@ -171,8 +172,11 @@ export function createS3UploadParts(
       const object = partKey(key, offset);
       let uploadId: string | undefined;
       const sent: Array<{ partNumber: number; etag: string; crc32: string }> = [];
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
+      // The part being filled: one buffer per PATCH, reused part after part, so a long PATCH
+      // allocates nothing per part (garbage that would pile up faster than it is collected).
+      // Not pooled across PATCHes: a slow client would hold a slot others wait for.
+      let slab: Buffer | undefined;
+      let filled = 0;
       let received = 0;
       const sendPart = async (body: Buffer) => {
         uploadId ??= await guard(key, () => bucket.createMultipart(object, { sha256: '' }));
@@ -182,7 +186,7 @@ export function createS3UploadParts(
         sent.push({ partNumber, etag: out.etag, crc32 });
       };
       const finish = async () => {
-        const rest = Buffer.concat(pending, pendingBytes);
+        const rest = slab ? slab.subarray(0, filled) : Buffer.alloc(0);
         if (uploadId === undefined) {
           if (rest.length === 0) return;
           await guard(key, () => bucket.put(object, rest, crypto.createHash('sha256').update(rest).digest('base64'), { sha256: '' }));
@@ -195,17 +199,21 @@ export function createS3UploadParts(
       let sourceError: unknown;
       try {
         for await (const chunk of source as AsyncIterable<Buffer>) {
-          pending.push(chunk);
-          pendingBytes += chunk.length;
           received += chunk.length;
-          while (pendingBytes >= partSize) {
-            const all = Buffer.concat(pending, pendingBytes);
-            await sendPart(all.subarray(0, partSize));
-            pending = [Buffer.from(all.subarray(partSize))];
-            pendingBytes = all.length - partSize;
+          for (let at = 0; at < chunk.length; ) {
+            slab ??= Buffer.allocUnsafeSlow(partSize);
+            const n = chunk.copy(slab, filled, at, Math.min(chunk.length, at + partSize - filled));
+            filled += n;
+            at += n;
+            if (filled === partSize) {
+              await sendPart(slab.subarray(0, partSize));
+              filled = 0;
+            }
           }
         }
       } catch (err) {
+        // The body failed (cut off, refused while judged) or a part could not be sent: what
+        // arrived is still stored below, as far as the bucket lets it be.
         sourceError = err;
       }
       try {
