@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -72,6 +73,22 @@ const SHUTDOWN_GRACE_MS = 7_000;
 export const FSYNC_OFF_NOTICE =
   'darkroom: note: --fsync false: uploads are answered before they are on stable storage; a power cut (not a crash of Darkroom) can lose or empty recently accepted images';
 
+/**
+ * With the bucket as the store, originals or processed files in the data dir are those of an
+ * installation that kept them there: its images would be recorded with files this server never
+ * reads. Refused, with what to do, rather than served with 404s.
+ */
+function refuseLocalFiles(dataDir: string): void {
+  for (const folder of ['originals', 'processed']) {
+    const at = path.join(dataDir, folder);
+    if (fs.existsSync(at) && fs.readdirSync(at).length > 0) {
+      throw new Error(
+        `${at} holds files of --storage local: with --storage s3 they would never be read. Copy them into the bucket first (or start with --storage local)`,
+      );
+    }
+  }
+}
+
 export function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
@@ -92,6 +109,14 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const bucket = s3 ? await s3.connectS3Bucket(config) : undefined;
   const s3Primary = config.storage === 's3' ? await import('./storage/s3/s3-primary-store.js') : undefined;
 
+  if (s3Primary) {
+    try {
+      refuseLocalFiles(config.dataDir);
+    } catch (err) {
+      bucket?.destroy();
+      throw err;
+    }
+  }
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
   const lock = acquireDataDirLock(config.dataDir);

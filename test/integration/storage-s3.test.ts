@@ -198,6 +198,18 @@ describe('--storage s3: the bucket is the primary store', () => {
     await expect(startTestServer({ config: { ...s3.options(PREFIX), storage: 's3', localOriginalsMaxBytes: '1GiB' } })).rejects.toThrow(
       /--local-originals-max-bytes: has no use with --storage s3/,
     );
+    // A data dir that kept its files locally: its images' files would never be read.
+    const local = await startTestServer();
+    const shaOf = (await local.admin.upload([{ name: 'local.jpg', data: await solid(64, 64, 'jpeg') }])).body.sha256;
+    expect(shaOf).toMatch(/^[0-9a-f]{64}$/);
+    await local.close();
+    try {
+      await expect(startTestServer({ dataDir: local.dataDir, config: { ...s3.options(PREFIX), storage: 's3' } })).rejects.toThrow(
+        /originals holds files of --storage local: with --storage s3 they would never be read/,
+      );
+    } finally {
+      fs.rmSync(local.dataDir, { recursive: true, force: true });
+    }
   });
 });
 
