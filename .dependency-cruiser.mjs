@@ -12,7 +12,7 @@ const packages = (...names) => `(^|/)node_modules/(${names.join('|')})/`;
 const HTTP_LIBRARIES = ['^(node:)?(http|https|http2)$', packages('express', 'busboy', 'multer', 'helmet', 'pino-http', 'srvx', '@tus/[^/]+')];
 
 /** Client libraries of outside systems: only the modules that wrap them (adapters) import them. */
-const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', '@aws-sdk/[^/]+', 'sharp', 'piscina', 'chokidar', 'exiftool-vendored');
+const OUTSIDE_SYSTEM_CLIENTS = packages('better-sqlite3', 'pg', 'pg-[^/]+', '@aws-sdk/[^/]+', 'sharp', 'piscina', 'chokidar', 'exiftool-vendored');
 
 export default {
   forbidden: [
@@ -119,6 +119,15 @@ export default {
       severity: 'error',
       from: { path: '^(server|bench)/', pathNot: ['^server/db/sqlite/', '^server/storage/data-dir-lock\\.ts$'] },
       to: { path: packages('better-sqlite3') },
+    },
+    {
+      name: 'only-the-postgres-adapter-imports-pg',
+      comment:
+        'Like better-sqlite3 for SQLite: only the PostgreSQL adapter (server/db/postgres/) speaks to ' +
+        'node-postgres, and the composition roots load that adapter only when --database-url is given.',
+      severity: 'error',
+      from: { path: '^(server|bench)/', pathNot: ['^server/db/postgres/'] },
+      to: { path: packages('pg', 'pg-[^/]+') },
     },
     {
       name: 'repositories-are-dialect-neutral',

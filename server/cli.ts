@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfig } from './config.js';
-import { openDatabase, type Db } from './db/sqlite/connection.js';
+import { openChosenDatabase } from './db/open-database.js';
+import type { DatabasePort } from './db/port.js';
+import { openDatabase } from './db/sqlite/connection.js';
 import { openDatabaseReadOnly, SCHEMA_VERSION, SchemaVersionError, schemaVersionOf, schemaVersionProblem } from './db/sqlite/schema-version.js';
-import { openSqliteDatabase, sqliteDatabaseOver } from './db/sqlite/sqlite-database.js';
+import { sqliteDatabaseOver } from './db/sqlite/sqlite-database.js';
 import { AppError } from './errors.js';
 import { createStatsService, reportToCsv } from './services/stats/stats.service.js';
 import { NewKeyRequest, ROLES } from './api/index.js';
@@ -18,6 +20,12 @@ import type { S3Bucket } from './storage/s3/bucket.js';
 import { systemClock } from './util/clock.js';
 
 type OptionSpec = (typeof OPTION_SPECS)[number];
+
+/** Where a command that works on records finds them: the data dir's SQLite file, or PostgreSQL. */
+interface DatabaseFlags {
+  dataDir?: string;
+  databaseUrl?: string;
+}
 
 function fail(message: string, exitCode = 1): never {
   process.stderr.write(`darkroom: ${message}\n`);
@@ -113,7 +121,7 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
   // none here, and re-reading a whole bucket is the provider's job (its checksums), not a CLI's.
   if (config.storage === 's3') fail('verify checks the files of a data dir; with --storage s3 the originals and processed files are in the bucket, which it does not check', 2);
   const dbFile = path.join(dataDir, 'darkroom.db');
-  if (!fs.existsSync(dbFile)) fail(`no Darkroom data in ${dataDir} (no darkroom.db)`, 2);
+  if (!config.databaseUrl && !fs.existsSync(dbFile)) fail(`no Darkroom data in ${dataDir} (no darkroom.db)`, 2);
   const repair = Boolean(flags.repair);
   let lock: ReturnType<typeof acquireDataDirLock> | undefined;
   let live = false;
@@ -144,26 +152,32 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
       refuse((err as Error).message);
     }
   }
-  let db: Db;
+  let db: Pick<DatabasePort, 'repos' | 'unitOfWork' | 'checkIntegrity' | 'close'>;
   try {
-    if (repair) {
+    if (config.databaseUrl) {
+      // PostgreSQL: the same rules as for the file below. Without --repair nothing is migrated
+      // (servers of the previous version may use the database); with it, the schema is brought
+      // up to date like a start of the server would.
+      db = await openChosenDatabase(config, { migrate: repair });
+    } else if (repair) {
       // A database of a later version is never rewritten into this one's shape.
       const found = schemaVersionOf(dbFile);
       if (found > SCHEMA_VERSION) throw new SchemaVersionError(schemaVersionProblem(found)!);
-      db = openDatabase(dbFile);
+      db = sqliteDatabaseOver(openDatabase(dbFile));
     } else {
-      db = openDatabaseReadOnly(dbFile);
+      db = sqliteDatabaseOver(openDatabaseReadOnly(dbFile));
     }
   } catch (err) {
     bucket?.destroy();
-    return refuse(err instanceof SchemaVersionError ? err.message : `cannot open ${dbFile}: ${(err as Error).message}`);
+    const where = config.databaseUrl ? 'the database (--database-url)' : dbFile;
+    return refuse(err instanceof SchemaVersionError ? err.message : `cannot open ${where}: ${(err as Error).message}`);
   }
   // A repair after a crash does what the next start would have reconciled; unless something is
   // left, the lock then goes like after a clean stop.
   let cleanAfterRepair = false;
   try {
     const report = await verifyDataDir({
-      database: sqliteDatabaseOver(db),
+      database: db,
       // Not init(): that empties tmp/, whose leftovers are for verify to report.
       store: createFsBlobStore(dataDir),
       clock: systemClock,
@@ -180,7 +194,7 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
     process.stderr.write(`darkroom: verify failed: ${(err as Error).message}\n`);
     process.exitCode = 2;
   } finally {
-    db.close();
+    await db.close();
     bucket?.destroy();
     lock?.release({ uncleanUntilReconciled: lock.previousRunCrashed && !cleanAfterRepair });
   }
@@ -195,9 +209,12 @@ export function buildProgram(): Command {
 
   const keys = program.command('keys').description('manage API keys directly in the data dir');
   const dataDirOption = () => new Option('--data-dir <dir>', `data dir [env ${envName('data-dir')}]`);
-  const keysService = (flags: { dataDir?: string }) => {
-    const config = configFrom({ dataDir: flags.dataDir });
-    const db = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'), { fsync: config.fsync });
+  const databaseUrlOption = () =>
+    new Option('--database-url <url>', `PostgreSQL instead of the data dir's SQLite database [env ${envName('database-url')}]`);
+  /** The database of the data dir, or of --database-url: what a command that works on records opens. */
+  const openDatabaseOf = (flags: DatabaseFlags) => openChosenDatabase(configFrom({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl }));
+  const keysService = async (flags: DatabaseFlags) => {
+    const db = await openDatabaseOf(flags);
     return { db, keys: createKeysService(db.repos.keys, systemClock) };
   };
 
@@ -208,12 +225,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
     .option('--name <name>', 'a label to recognise the key by')
     .addOption(dataDirOption())
-    .action(async (flags: { customer: string; role: string; name?: string; dataDir?: string }) => {
+    .addOption(databaseUrlOption())
+    .action(async (flags: { customer: string; role: string; name?: string } & DatabaseFlags) => {
       const input = NewKeyRequest.safeParse({ customer: flags.customer, role: flags.role, name: flags.name });
       if (!input.success) fail(input.error.issues[0]!.message);
-      const { db, keys: service } = keysService(flags);
-      const created = await service.create(input.data);
-      db.close();
+      const { db, keys: service } = await keysService(flags);
+      const created = await service.create(input.data).finally(() => db.close());
       process.stdout.write(`${created.key}\n`);
       process.stderr.write(`created ${created.role} key ${created.id} for customer "${created.customer}"; it is not shown again\n`);
     });
@@ -222,27 +239,29 @@ export function buildProgram(): Command {
     .command('list')
     .description('list active keys (never their secret)')
     .addOption(dataDirOption())
-    .action(async (flags: { dataDir?: string }) => {
-      const { db, keys: service } = keysService(flags);
-      for (const key of await service.list()) {
+    .addOption(databaseUrlOption())
+    .action(async (flags: DatabaseFlags) => {
+      const { db, keys: service } = await keysService(flags);
+      const list = await service.list().finally(() => db.close());
+      for (const key of list) {
         process.stdout.write(`${key.id}\t${key.role}\t${key.customer}\t${key.prefix}…\t${key.name ?? ''}\n`);
       }
-      db.close();
     });
 
   keys
     .command('revoke <id>')
     .description('revoke a key')
     .addOption(dataDirOption())
-    .action(async (id: string, flags: { dataDir?: string }) => {
-      const { db, keys: service } = keysService(flags);
+    .addOption(databaseUrlOption())
+    .action(async (id: string, flags: DatabaseFlags) => {
+      const { db, keys: service } = await keysService(flags);
       try {
         await service.revoke(id);
       } catch (err) {
+        await db.close();
         fail((err as Error).message);
-      } finally {
-        db.close();
       }
+      await db.close();
     });
 
   addServerOptions(
@@ -250,7 +269,7 @@ export function buildProgram(): Command {
       .command('verify')
       .description('re-hash every original and processed file against its record; list what is missing, corrupt or orphaned (exit 1 if anything)')
       .option('--repair', 'remove orphans, restore missing or corrupt originals from the S3 bucket (the --s3-* options), process damaged variants again'),
-    (spec) => spec.key === 'dataDir' || spec.key === 'storage' || spec.key.startsWith('s3'),
+    (spec) => spec.key === 'dataDir' || spec.key === 'storage' || spec.key.startsWith('s3') || spec.key.startsWith('database'),
   ).action(verify);
 
   program
@@ -261,18 +280,18 @@ export function buildProgram(): Command {
     .option('--group-by <keys>', 'any of customer,format,day, comma-separated (default: totals only)')
     .option('--csv', 'RFC 4180 CSV instead of JSON')
     .addOption(dataDirOption())
-    .action(async (flags: { from?: string; to?: string; groupBy?: string; csv?: boolean; dataDir?: string }) => {
-      const config = configFrom({ dataDir: flags.dataDir });
-      const db = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'));
+    .addOption(databaseUrlOption())
+    .action(async (flags: { from?: string; to?: string; groupBy?: string; csv?: boolean } & DatabaseFlags) => {
+      const db = await openDatabaseOf(flags);
       try {
         const report = await createStatsService(db.repos.stats, systemClock).report({ from: flags.from, to: flags.to, groupBy: flags.groupBy });
         process.stdout.write(flags.csv ? reportToCsv(report) : `${JSON.stringify(report, null, 2)}\n`);
       } catch (err) {
+        await db.close();
         if (err instanceof AppError) fail(err.message);
         throw err;
-      } finally {
-        db.close();
       }
+      await db.close();
     });
 
   return program;

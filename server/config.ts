@@ -41,6 +41,10 @@ export const OPTION_SPECS = [
   { key: 'maxUploadsPerKey', flag: 'max-uploads-per-key', arg: 'n', help: 'uploads one API key may have in flight at once; more get 429', default: '20' },
   { key: 'rateLimit', flag: 'rate-limit', arg: 'n', help: 'requests per second per API key; more get 429 (off when unset)', default: undefined },
   { key: 'allowedHosts', flag: 'allowed-hosts', arg: 'names', help: 'while bound to loopback: Host names accepted besides localhost, 127.0.0.1 and [::1] (comma-separated)', default: undefined },
+  { key: 'databaseUrl', flag: 'database-url', arg: 'url', help: 'PostgreSQL (postgres://user:pass@host:port/db, version 14 or later) instead of the SQLite database in the data dir; the schema is created and migrated at start', default: undefined },
+  { key: 'databasePoolSize', flag: 'database-pool-size', arg: 'n', help: 'with --database-url: connections this process keeps open at most', default: '10' },
+  { key: 'databaseStatementTimeout', flag: 'database-statement-timeout', arg: 'duration', help: 'with --database-url: a statement (or a wait for a lock) taking longer is cancelled and answered 503', default: '15s' },
+  { key: 'databaseConnectTimeout', flag: 'database-connect-timeout', arg: 'duration', help: 'with --database-url: how long to wait for a connection before answering 503', default: '5s' },
   { key: 'fsync', flag: 'fsync', arg: 'bool', help: 'answer 202 only once the original is on stable storage; false trades that for speed', default: 'true' },
   { key: 'logLevel', flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
 ] as const;
@@ -124,6 +128,13 @@ const ConfigSchema = z.object({
     .string()
     .transform((list) => list.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
     .default([]),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/./, 'expected a PostgreSQL URL like postgres://user:pass@host:5432/darkroom')
+    .optional(),
+  databasePoolSize: integer(1, 1000),
+  databaseStatementTimeout: duration,
+  databaseConnectTimeout: duration,
   fsync: boolean,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).superRefine((config, ctx) => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { openSqliteDatabase } from './db/sqlite/sqlite-database.js';
+import { openChosenDatabase } from './db/open-database.js';
 import { createApp, type AppDeps } from './http/app.js';
 import { createHttpServer } from './http/connection/http-server.js';
 import { requireLoopbackHost } from './http/middleware/host-check.js';
@@ -119,10 +119,19 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   }
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
+  // The data dir keeps its lock with PostgreSQL too: originals, processed files and uploads in
+  // progress are still there, and reconciling them after a crash is this process's alone.
   const lock = acquireDataDirLock(config.dataDir);
-  const database = openSqliteDatabase(path.join(config.dataDir, 'darkroom.db'), { fsync: config.fsync });
-  // The connection itself, only for the tests that look under the port (`parts.db`).
-  const db = database.connection;
+  let database: Awaited<ReturnType<typeof openChosenDatabase>>;
+  try {
+    database = await openChosenDatabase(config, {
+      onIdleError: (err) => logger.warn({ err }, 'a database connection failed while idle; it is replaced when next needed'),
+    });
+  } catch (err) {
+    lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
+    throw err;
+  }
+  const sqliteConnection = database.connection;
   // The primary store: the data dir, or (--storage s3) the bucket, with only staged files here.
   const store = s3Primary && bucket ? s3Primary.createS3PrimaryStore(bucket, { stagingDir: path.join(config.dataDir, 'tmp') }) : createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
@@ -148,7 +157,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     else await assertNoOriginalsOnlyInBucket(database.repos.sync);
   } catch (err) {
     sync?.stop();
-    database.close();
+    await database.close();
     lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
     throw err;
   }
@@ -394,7 +403,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   if (!config.fsync) print(FSYNC_OFF_NOTICE);
   for (const notice of options.notices ?? []) print(notice);
   print(`darkroom listening on ${url}`);
-  logger.info({ url, dataDir: config.dataDir, workers: config.workers }, 'ready');
+  logger.info({ url, dataDir: config.dataDir, database: config.databaseUrl ? 'postgresql' : 'sqlite', workers: config.workers }, 'ready');
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -417,7 +426,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       server.closeAllConnections();
       await serverClosed;
       await Promise.all([pool.destroy(), endRawProbe()]);
-      database.close();
+      await database.close();
       // Stopped before the reconciliation was done: the next start does it again.
       lock.release({ uncleanUntilReconciled: !reconcileFinished });
       logger.info('stopped');
@@ -432,8 +441,12 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     close,
     // For tests and the desktop shell: the same parts the app uses.
     parts: {
+      // The SQLite connection itself, only for the tests that look under the port.
+      get db() {
+        if (!sqliteConnection) throw new Error('parts.db is the SQLite connection; this server runs on PostgreSQL (--database-url)');
+        return sqliteConnection;
+      },
       app,
-      db,
       database,
       /** The data dir's store, with its fs-only members (for tests of --storage local). */
       get store() {
@@ -443,6 +456,20 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       /** The primary store, whichever kind. */
       blobs: store,
       placement,
-      keys, images: imagesRepo, jobs: jobsRepo, stats: database.repos.stats, retention, runner, dispatcher, lifecycle, clock, config, watch, sync, uploads: resumable, reconciled },
+      keys,
+      images: imagesRepo,
+      jobs: jobsRepo,
+      stats: database.repos.stats,
+      retention,
+      runner,
+      dispatcher,
+      lifecycle,
+      clock,
+      config,
+      watch,
+      sync,
+      uploads: resumable,
+      reconciled,
+    },
   };
 }

@@ -8,7 +8,7 @@ export interface BlobDeleteRow {
 }
 
 /**
- * The journal of deletes of a remote primary store (migration 009, services/blob-placement.ts):
+ * The journal of deletes of a remote primary store (migration 010, services/blob-placement.ts):
  * decided deletes, and the intents of uploads in progress, which become deletes when nobody
  * commits them.
  */

@@ -93,7 +93,7 @@ export function createImagesRepo(sql: SqlExecutor): ImagesRepo {
       raw_format: image.raw_format,
     }),
   );
-  const variant = params<{ image_id: string; name: string; spec: string; format: string }>();
+  const variant = params<{ image_id: string; name: string; spec: string; format: string; position: number }>();
   const insertVariant = sql.prepare(variant, (db) =>
     db.insertInto('variants').values({
       image_id: variant.image_id,
@@ -101,13 +101,14 @@ export function createImagesRepo(sql: SqlExecutor): ImagesRepo {
       spec: variant.spec,
       status: literal.lit('pending'),
       format: variant.format,
+      position: variant.position,
     }),
   );
 
   const byId = params<{ id: string }>();
   const findById = sql.prepare(byId, (db) => db.selectFrom('images').selectAll().where('id', '=', byId.id));
   const variantsOf = sql.prepare(byId, (db) =>
-    db.selectFrom('variants').selectAll().where('image_id', '=', byId.id).orderBy(literal`rowid`),
+    db.selectFrom('variants').selectAll().where('image_id', '=', byId.id).orderBy('position'),
   );
   const byName = params<{ id: string; name: string }>();
   const findVariant = sql.prepare(byName, (db) =>
@@ -253,8 +254,8 @@ export function createImagesRepo(sql: SqlExecutor): ImagesRepo {
   return {
     async insert(image, variants) {
       await insertImage.run({ ...image, raw_format: image.raw_format ?? null });
-      for (const spec of variants) {
-        await insertVariant.run({ image_id: image.id, name: spec.name, spec: JSON.stringify(spec), format: spec.format });
+      for (const [position, spec] of variants.entries()) {
+        await insertVariant.run({ image_id: image.id, name: spec.name, spec: JSON.stringify(spec), format: spec.format, position });
       }
     },
     findById: (id) => findById.first({ id }) as Promise<ImageRow | undefined>,

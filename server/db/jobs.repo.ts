@@ -204,6 +204,11 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
       // The pick's row type depends on its tables, which Kysely cannot follow through `pick`;
       // every pick selects one job id.
       .where((eb) => eb('id', '=', pick(eb) as never))
+      // Checked again on the row itself: on PostgreSQL two nodes' claims can pick the same job
+      // (the pick reads the state before either claim), and the second, after waiting for the
+      // first's row lock, re-checks only this WHERE on the row as the first left it; without it,
+      // it would take the running job a second time. Then it claims nothing this round.
+      .where('status', '=', literal.lit('queued'))
       .returningAll();
 
   // The other queues: oldest due job first. In a queue with lanes, a job waits while an earlier

@@ -2,8 +2,8 @@ import type { AppError } from '../errors.js';
 import type { Repositories } from './repositories.js';
 
 /**
- * The database port: what the use cases know of the database. An adapter (db/sqlite/ today)
- * implements it; nothing above db/ imports an adapter except the composition roots (main.ts,
+ * The database port: what the use cases know of the database. An adapter (db/sqlite/,
+ * db/postgres/) implements it; nothing above db/ imports an adapter except the composition roots (main.ts,
  * cli.ts), which choose one.
  */
 export interface DatabasePort {
@@ -12,10 +12,12 @@ export interface DatabasePort {
 
   /**
    * Runs `work` in one transaction, with repositories bound to it, and commits when it resolves
-   * (rolls back when it throws, and rethrows). While it is open nothing else runs on the
-   * database: other calls, and other units of work, wait until it ends, also across its awaits.
-   * So a "check, then act" inside it (read a row, decide, write) cannot be overtaken by another
-   * caller. Keep it short: everyone waits for it. Do no slow I/O inside; never open a unit of
+   * (rolls back when it throws, and rethrows). While it is open no other unit of work runs,
+   * also across its awaits, and on PostgreSQL on any node sharing the database: they wait until
+   * it ends. So a "check, then act" inside it (read a row, decide, write) cannot be overtaken by
+   * another caller. A single statement outside a unit of work never sees one half done (SQLite:
+   * it waits for it; PostgreSQL: it sees the state before it), so a write outside one must be
+   * safe as one conditional statement (docs/architecture.md, "Writes outside a unit of work"). Keep it short: everyone waits for it. Do no slow I/O inside; never open a unit of
    * work inside another (it would wait for itself).
    */
   unitOfWork<T>(work: (repos: Repositories, unit: UnitOfWork) => Promise<T>, options?: UnitOfWorkOptions): Promise<T>;
@@ -42,7 +44,8 @@ export interface DatabasePort {
    */
   isDamage(err: unknown): boolean;
 
-  close(): void;
+  /** Ends the connections; resolves once they are closed. */
+  close(): Promise<void>;
 }
 
 /** What a unit of work offers besides its repositories. */

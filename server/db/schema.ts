@@ -88,6 +88,8 @@ export interface VariantsTable {
   etag: string | null;
   written_at: number | null;
   expires_at: number | null;
+  /** Its index among the image's variants as they were asked for: the order they are listed in. */
+  position: Generated<number>;
 }
 
 export interface OutboxTable {
@@ -198,7 +200,7 @@ export interface S3SyncStateTable {
   local_bytes: Generated<number>;
 }
 
-/** Deletes of a remote primary store's blobs, decided or possible (migration 009). */
+/** Deletes of a remote primary store's blobs, decided or possible (migration 010). */
 export interface BlobDeletesTable {
   id: string;
   key: string;

@@ -48,10 +48,12 @@ export interface SqlFunctions {
    */
   jsonObject(members: ReadonlyArray<readonly [name: string, value: Expression<unknown>]>): RawBuilder<string>;
   /**
-   * An aggregate: the rows' JSON texts in `column` as one JSON array text, in the order the rows
-   * come, `[]` for none (SQLite group_concat; PostgreSQL string_agg).
+   * An aggregate: the rows' JSON texts in `column` as one JSON array text, `[]` for none (SQLite
+   * group_concat; PostgreSQL string_agg). In the order of `orderBy`, which must be the order the
+   * rows come in on SQLite (an index's): SQLite keeps the order it reads and so needs no sort,
+   * PostgreSQL promises none and sorts inside the aggregate.
    */
-  jsonArrayOfTexts(column: string): RawBuilder<string>;
+  jsonArrayOfTexts(column: string, orderBy?: readonly string[]): RawBuilder<string>;
   /**
    * A JSON object text `column` with these top-level members set (added or replaced), the
    * others kept (SQLite json_set; PostgreSQL `jsonb ||`). NULL sets a member to null.

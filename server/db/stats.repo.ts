@@ -176,7 +176,7 @@ export function createStatsRepo(sql: SqlExecutor): StatsRepo {
   const levelJson = sql.prepare(range, (db, fns) =>
     db
       .selectFrom('stats_daily')
-      .select(fns.jsonArrayOfTexts('group_json').as('json'))
+      .select(fns.jsonArrayOfTexts('group_json', ['day', 'customer', 'format']).as('json'))
       .where('level', '=', range.level)
       .where('day', '>=', range.from)
       .where('day', '<=', range.to),

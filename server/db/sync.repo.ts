@@ -175,7 +175,8 @@ export function createSyncRepo(sql: SqlExecutor): SyncRepo {
       .set({
         payload: fns.jsonSet('payload', [
           ['uploadId', literal.val(upload.upload_id)],
-          ['partSize', literal.val(upload.part_size)],
+          // Cast, so every dialect writes a JSON number (a bare parameter has no type on PostgreSQL).
+          ['partSize', literal<number | null>`cast(${literal.val(upload.part_size)} as bigint)`],
         ]),
       })
       .where('id', '=', upload.id)

@@ -369,7 +369,10 @@ export function createJobRunner(options: RunnerOptions) {
         () => (controller.signal.aborted && !completed ? fail(job, token, stoppedOr(undefined), started, q) : settle(job, 'done', started)),
         (err: unknown) => fail(job, token, stoppedOr(err), started, q),
       )
-      .catch((err: unknown) => logger.error({ err, jobId: job.id }, 'job bookkeeping failed'))
+      .catch(async (err: unknown) => {
+        logger.error({ err, jobId: job.id }, 'job bookkeeping failed; the job is queued again once the database takes it');
+        await requeueWhenWritable(job, token, q);
+      })
       .finally(() => {
         clearTimeout(timeout);
         inFlight.delete(token);
@@ -406,6 +409,27 @@ export function createJobRunner(options: RunnerOptions) {
     if (failed) {
       logger.warn({ ...log, err: error.message }, 'job failed for good');
       settle(job, 'failed', started);
+    }
+  }
+
+  /**
+   * The outcome of a run could not be written (the database is down: a PostgreSQL server
+   * restarting, a network cut). Rather than leave the job to its lease, which outlasts the job's
+   * time limit by minutes, it is put back in the queue, its attempt not counted, as soon as the
+   * database answers again; it keeps its slot meanwhile (nothing else could run either). Past
+   * its lease, or once the runner stops, the lease's recovery takes over as before.
+   */
+  async function requeueWhenWritable(job: JobRow, token: string, q: Queue) {
+    const leaseEnds = clock.now() + q.leaseMs - LEASE_MARGIN_MS;
+    while (!stopped && clock.now() < leaseEnds) {
+      await new Promise((resolve) => setTimeout(resolve, DATABASE_RETRY_MS).unref());
+      if (stopped || clock.now() >= leaseEnds) return;
+      try {
+        await repo.retry(job.id, token, clock.now(), 'the outcome of this attempt could not be recorded (the database was unavailable)', false);
+        return;
+      } catch {
+        // Still down: the next try is in a few seconds.
+      }
     }
   }
 

@@ -1,13 +1,16 @@
 import path from 'node:path';
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { afterEach } from 'vitest';
 import type { DatabasePort } from '../../server/db/port.js';
 import type { Database } from '../../server/db/schema.js';
+import { postgresFunctions, postgresQueryBuilder } from '../../server/db/postgres/dialect.js';
+import { openPostgresDatabase, type PostgresDatabase, type PostgresDatabaseOptions } from '../../server/db/postgres/postgres-database.js';
 import { sqliteFunctions, sqliteQueryBuilder } from '../../server/db/sqlite/dialect.js';
-import type { SqlExecutor } from '../../server/db/sql-executor.js';
+import type { SqlExecutor, SqlFunctions } from '../../server/db/sql-executor.js';
 import type { Db } from '../../server/db/sqlite/connection.js';
 import type { Repositories } from '../../server/db/repositories.js';
 import { openSqliteDatabase, sqliteDatabaseOver, type SqliteDatabase } from '../../server/db/sqlite/sqlite-database.js';
+import { privatePostgres } from './postgres.js';
 import { tempDirs } from './server.js';
 
 /**
@@ -17,13 +20,16 @@ import { tempDirs } from './server.js';
  */
 export interface TestDialect {
   dialect: string;
-  open(): TestDatabase;
+  open(): Promise<TestDatabase>;
 }
 
 export interface TestDatabase extends DatabasePort {
   /** Rows put straight into a table: the state a test starts from, whichever repository owns it. */
   insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]): Promise<void>;
-  /** Every row of a table, in insertion order: what a test checks a write left, whichever repository owns the table. */
+  /**
+   * Every row of a table, in the order of its key (ROW_ORDER: ids, so insertion order, where a
+   * table has them): what a test checks a write left, whichever repository owns the table.
+   */
   rows<T extends keyof Database>(table: T): Promise<Selectable<Database[T]>[]>;
 }
 
@@ -39,6 +45,25 @@ export function insertRowsSync<T extends keyof Database>(connection: Db, table: 
   }
 }
 
+/** How `rows` orders each table: by columns both dialects have (PostgreSQL has no rowid). */
+const ROW_ORDER: Record<keyof Database, string[]> = {
+  api_keys: ['created_at', 'id'],
+  images: ['created_at', 'id'],
+  image_metadata: ['image_id'],
+  variants: ['image_id', 'position', 'name'],
+  outbox: ['id'],
+  jobs: ['id'],
+  job_queues: ['customer'],
+  stats_daily: ['level', 'day', 'customer', 'format'],
+  watch_folders: ['added_at', 'path'],
+  watch_files: ['seen_at', 'path'],
+  s3_originals: ['sha256'],
+  s3_sync_parts: ['job_id', 'part_number'],
+  s3_sync_state: ['id'],
+  blob_deletes: ['due_at', 'id'],
+};
+const orderOf = (table: keyof Database) => ROW_ORDER[table].map((c) => `"${c}"`).join(', ');
+
 /** Seeding on SQLite: the rows written with Kysely, run on the adapter's connection. */
 function withSqliteSeeding(db: SqliteDatabase): SqliteDatabase & TestDatabase {
   return Object.assign(db, {
@@ -46,15 +71,32 @@ function withSqliteSeeding(db: SqliteDatabase): SqliteDatabase & TestDatabase {
       insertRowsSync(db.connection, table, rows);
     },
     async rows<T extends keyof Database>(table: T) {
-      return db.connection.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).all() as Selectable<Database[T]>[];
+      return db.connection.prepare(`SELECT * FROM "${table}" ORDER BY ${orderOf(table)}`).all() as Selectable<Database[T]>[];
+    },
+  });
+}
+
+/** Seeding on PostgreSQL: the same rows, compiled for PostgreSQL and run on the adapter's pool. */
+function withPostgresSeeding(db: PostgresDatabase): PostgresDatabase & TestDatabase {
+  return Object.assign(db, {
+    async insert<T extends keyof Database>(table: T, rows: Insertable<Database[T]>[]) {
+      for (const row of rows) {
+        const query = postgresQueryBuilder.insertInto(table).values(row as never).compile();
+        await db.pool.query(query.sql, query.parameters as unknown[]);
+      }
+    },
+    async rows<T extends keyof Database>(table: T) {
+      return (await db.pool.query(`SELECT * FROM "${table}" ORDER BY ${orderOf(table)}`)).rows as Selectable<Database[T]>[];
     },
   });
 }
 
 const dir = tempDirs('darkroom-db-');
 const opened: DatabasePort[] = [];
-afterEach(() => {
-  for (const db of opened.splice(0)) db.close();
+const databases: string[] = [];
+afterEach(async () => {
+  for (const db of opened.splice(0)) await db.close();
+  for (const name of databases.splice(0)) await (await privatePostgres()).dropDatabase(name);
 });
 
 const track = <T extends DatabasePort>(db: T): T => {
@@ -66,7 +108,18 @@ const track = <T extends DatabasePort>(db: T): T => {
 export const openTestSqlite = (options: { fsync?: boolean } = {}) =>
   track(withSqliteSeeding(openSqliteDatabase(path.join(dir(), 'darkroom.db'), options)));
 
-export const DIALECTS: TestDialect[] = [{ dialect: 'sqlite', open: () => openTestSqlite() }];
+/** A fresh, migrated database on this test file's private PostgreSQL server (helpers/postgres.ts). */
+export async function openTestPostgres(options: Partial<PostgresDatabaseOptions> = {}) {
+  const server = await privatePostgres();
+  const name = await server.createDatabase();
+  databases.push(name);
+  return track(withPostgresSeeding(await openPostgresDatabase({ url: server.url(name), poolSize: 4, ...options })));
+}
+
+export const DIALECTS: TestDialect[] = [
+  { dialect: 'sqlite', open: async () => openTestSqlite() },
+  { dialect: 'postgres', open: () => openTestPostgres() },
+];
 
 const ports = new WeakMap<Db, SqliteDatabase>();
 
@@ -91,10 +144,23 @@ export const unitOfWorkOver =
  * plan): the repository is built over an executor that only records what it would prepare.
  */
 export function sqliteStatementsOf(create: (sql: SqlExecutor) => unknown): Array<{ sql: string; parameters: readonly unknown[] }> {
+  return statementsOf(create, sqliteQueryBuilder, sqliteFunctions);
+}
+
+/** The same, as PostgreSQL's adapter compiles them. */
+export function postgresStatementsOf(create: (sql: SqlExecutor) => unknown): Array<{ sql: string; parameters: readonly unknown[] }> {
+  return statementsOf(create, postgresQueryBuilder, postgresFunctions);
+}
+
+function statementsOf(
+  create: (sql: SqlExecutor) => unknown,
+  builder: Kysely<Database>,
+  fns: SqlFunctions,
+): Array<{ sql: string; parameters: readonly unknown[] }> {
   const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
   create({
     prepare(_args, build) {
-      const compiled = build(sqliteQueryBuilder, sqliteFunctions).compile();
+      const compiled = build(builder, fns).compile();
       statements.push({ sql: compiled.sql, parameters: compiled.parameters });
       const never = () => Promise.reject(new Error('a recorded statement does not run'));
       return { all: never, first: never, run: never };

@@ -8,6 +8,7 @@ import { parseConfig, type RawConfig } from '../../server/config.js';
 import { startServer, type RunningServer, type StartOptions } from '../../server/main.js';
 import type { Clock } from '../../server/util/clock.js';
 import { answerLog } from './answer-log.js';
+import { privatePostgres } from './postgres.js';
 
 export const ADMIN_KEY = 'drk_test_admin_key_0123456789abcdef';
 
@@ -28,6 +29,8 @@ export function tempDirs(prefix: string): (otherPrefix?: string) => string {
   };
 }
 
+const postgresOfDataDir = new Map<string, string>();
+
 export interface TestServer {
   url: string;
   dataDir: string;
@@ -43,7 +46,18 @@ export async function startTestServer(
   options: { config?: RawConfig; clock?: Clock; dataDir?: string; start?: Pick<StartOptions, 's3' | 'watchTiming'> } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
+  // DARKROOM_TEST_DATABASE=postgres runs the test servers on a private PostgreSQL (a fresh
+  // database each) instead of SQLite: the same integration tests against the other adapter.
+  // Tests that look under the port at the SQLite file (`parts.db`) are SQLite's alone.
+  // A server started again on the same data dir (a restart) finds the same database.
+  const onPostgres = process.env.DARKROOM_TEST_DATABASE === 'postgres' && !options.config?.databaseUrl;
+  let databaseUrl = onPostgres ? postgresOfDataDir.get(dataDir) : undefined;
+  if (onPostgres && !databaseUrl) {
+    const pg = await privatePostgres();
+    postgresOfDataDir.set(dataDir, (databaseUrl = pg.url(await pg.createDatabase())));
+  }
   const config = parseConfig({
+    ...(databaseUrl ? { databaseUrl } : {}),
     dataDir,
     port: '0',
     workers: '2',

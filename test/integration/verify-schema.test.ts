@@ -51,7 +51,7 @@ const versionOf = (d: string) => {
 };
 /** The schema version of the previous release: every migration but the last. */
 const PREVIOUS_VERSION = MIGRATIONS[MIGRATIONS.length - 2]!.version;
-/** The table the last migration (009) adds: there after the upgrade, not before. */
+/** The table the last migration (010) adds: there after the upgrade, not before. */
 const ADDED_BY_LAST = 'blob_deletes';
 
 /**

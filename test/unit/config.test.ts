@@ -60,6 +60,8 @@ describe('config', () => {
     [{ adminKey: 'short' }, 'invalid --admin-key: must be at least 16 characters'],
     [{ s3ForcePathStyle: 'maybe' }, 'invalid --s3-force-path-style: expected true or false, got "maybe"'],
     [{ logLevel: 'loud' }, 'invalid --log-level:'],
+    [{ databaseUrl: 'mysql://db/darkroom' }, 'invalid --database-url: expected a PostgreSQL URL'],
+    [{ databasePoolSize: '0' }, 'invalid --database-pool-size:'],
   ])('refuses %o with one line naming the option', (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     try {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { seededImageId } from '../../bench/lib/queue-seed.js';
 import { openDatabase } from '../../server/db/sqlite/connection.js';
 import { MIGRATIONS } from '../../server/db/sqlite/migrations/index.js';
+import { SCHEMA_VERSION } from '../../server/db/sqlite/schema-version.js';
 import { syncJobOf } from '../../server/sync/sync-job.js';
 import { portOver } from '../helpers/database.js';
 import { tempDir } from '../helpers/server.js';
@@ -36,7 +37,8 @@ describe('migration 008: one job engine', () => {
     old.close();
 
     const db = openDatabase(file);
-    expect(db.pragma('user_version', { simple: true })).toBeGreaterThanOrEqual(8);
+    // Migrated to the latest version, past 8.
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const rows = db.prepare(`SELECT * FROM jobs ORDER BY id`).all() as Array<Record<string, unknown>>;
     expect(rows.map((r) => [r.id, r.kind, r.queue, r.status, r.attempts])).toEqual([
       [1, 'extract_metadata', 'image', 'queued', 0],

@@ -163,6 +163,32 @@ describe('job runner', () => {
     await runner.stop(100);
   });
 
+  it('puts a job whose outcome could not be written back in the queue once the database takes writes again', async () => {
+    const { db, jobs } = setup(1);
+    let runs = 0;
+    const handler: JobHandler<ImageJobRow> = {
+      async run(ctx) {
+        runs++;
+        if (runs === 1) throw new JobError('a passing failure', 'processing_failed', true);
+        await ctx.complete(() => {});
+      },
+      giveUp: () => {},
+    };
+    // The database refuses the first attempt's outcome once (a PostgreSQL server restarting, say).
+    const retry = jobs.retry;
+    jobs.retry = () => {
+      jobs.retry = retry;
+      throw new Error('Connection terminated unexpectedly');
+    };
+    const runner = runnerFor(db, jobs, handler, 150);
+    await runner.start();
+    await eventually(() => runs === 1, 5_000, 'the first attempt ended');
+    // Not its lease's minutes: a few seconds later the runner writes it back, its attempt uncounted.
+    await eventually(() => expect(db.prepare(`SELECT status, attempts FROM jobs`).get()).toEqual({ status: 'done', attempts: 1 }), 10_000);
+    expect(runs).toBe(2);
+    await runner.stop(100);
+  });
+
   it('runs again a job whose outcome could not be written, once its lease has run out', async () => {
     const { db, jobs } = setup(1);
     let runs = 0;
@@ -174,22 +200,22 @@ describe('job runner', () => {
       },
       giveUp: () => {},
     };
-    // The database refuses the first attempt's outcome (busy, say): the job stays leased.
+    // The database refuses the first attempt's outcome (busy, say) for as long as the lease holds.
     const retry = jobs.retry;
     jobs.retry = () => {
-      jobs.retry = retry;
       throw new Error('database is locked');
     };
     let offset = 0;
     const runner = runnerFor(db, jobs, handler, 150, { now: () => Date.now() + offset });
     await runner.start();
-    await eventually(() => runs === 1 && runner.inFlight() === 0, 5_000, 'the first attempt ended');
+    await eventually(() => runs === 1, 5_000, 'the first attempt ended');
     await sleep(300);
     // Nobody runs it, and its lease (longer than the time limit plus the pool's stop grace) holds.
     expect(db.prepare(`SELECT status FROM jobs`).get()).toEqual({ status: 'running' });
     expect(runs).toBe(1);
+    jobs.retry = retry;
     offset = 3 * 60_000;
-    await eventually(() => expect(db.prepare(`SELECT status, attempts FROM jobs`).get()).toEqual({ status: 'done', attempts: 2 }), 5_000);
+    await eventually(() => expect(db.prepare(`SELECT status, attempts FROM jobs`).get()).toEqual({ status: 'done', attempts: 2 }), 10_000);
     expect(runs).toBe(2);
     await runner.stop(100);
   });

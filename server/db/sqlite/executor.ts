@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Compilable, Kysely } from 'kysely';
 import type { Database as Schema } from '../schema.js';
-import { QueryParam, type PreparedQuery, type QueryArgs, type SqlExecutor, type SqlFunctions } from '../sql-executor.js';
+import { binder } from '../bind-params.js';
+import { type PreparedQuery, type QueryArgs, type SqlExecutor, type SqlFunctions } from '../sql-executor.js';
 import type { ConnectionGate } from './connection-gate.js';
 import { sqliteFunctions, sqliteQueryBuilder } from './dialect.js';
 
@@ -62,31 +63,5 @@ export function createSqliteExecutor(
         run: (...args: QueryArgs<P>) => schedule(() => ready().statement.run(...argsOf(args)).changes),
       };
     },
-  };
-}
-
-/**
- * The values for a compiled query's placeholders: a named parameter takes the call's argument
- * of that name; a constant Kysely made a parameter (`.where('role', '=', 'admin')`) keeps its value.
- */
-function binder(parameters: readonly unknown[]): (args: Record<string, unknown> | undefined) => unknown[] {
-  const names = parameters.map((p) => (p instanceof QueryParam ? p.name : undefined));
-  if (names.every((name) => name === undefined)) {
-    const constants = [...parameters];
-    return () => constants;
-  }
-  return (args) => {
-    const values = new Array<unknown>(parameters.length);
-    for (let i = 0; i < parameters.length; i++) {
-      const name = names[i];
-      if (name === undefined) values[i] = parameters[i];
-      else {
-        const value = args?.[name];
-        // A missing argument is a bug in the repository, not a NULL to write.
-        if (value === undefined) throw new TypeError(`query parameter "${name}" was not given`);
-        values[i] = value;
-      }
-    }
-    return values;
   };
 }

@@ -127,7 +127,8 @@ export function sqliteDatabaseOver(connection: Db, { fsync = true }: SqliteDatab
 
     isDamage: isDatabaseDamage,
 
-    close() {
+    // Synchronous underneath: the connection is closed when this returns.
+    async close() {
       connection.close();
     },
   };

@@ -4,7 +4,7 @@ import { DIALECTS } from '../../helpers/database.js';
 
 describe.each(DIALECTS)('blob deletes repository on $dialect', ({ open }) => {
   it('lists what is due and not claimed, oldest first; a claim holds until it runs out or is released', async () => {
-    const db = open();
+    const db = await open();
     const repo = db.repos.blobDeletes;
     expect(await repo.nextDueAt()).toBeUndefined();
     await repo.schedule({ id: 'b', key: 'originals/bb', dueAt: 200 });
@@ -32,7 +32,7 @@ describe.each(DIALECTS)('blob deletes repository on $dialect', ({ open }) => {
   });
 
   it('an intent (due in the future) says its key is being written until it falls due', async () => {
-    const db = open();
+    const db = await open();
     const repo = db.repos.blobDeletes;
     await repo.schedule({ id: 'intent', key: 'processed/x/thumb.1.webp', dueAt: 1_000 });
     expect(await repo.isBeingWritten('processed/x/thumb.1.webp', 999)).toBe(true);

@@ -39,7 +39,7 @@ const file = (over: Partial<{ bytes: number; path: string; expiresAt: number }> 
 
 describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   it('inserts a queued image with its variants pending, in the order given', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.images.insert(image(1, { raw_format: 'cr2' }), SPECS);
     expect(await repos.images.findById(id(1))).toEqual({
       ...image(1),
@@ -67,7 +67,7 @@ describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   });
 
   it('counts the images of the same bytes, and deletes an image with its variants', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.images.insert(image(1), SPECS);
     await repos.images.insert(image(2), []);
     await repos.images.insert(image(3, { sha256: 'ef'.repeat(32) }), []);
@@ -80,7 +80,7 @@ describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   });
 
   it('lists newest first, filtered by customer and status, a page after a cursor (ties by id)', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.images.insert(image(1, { customer: 'a' }), []);
     await repos.images.insert(image(2, { customer: 'b' }), []);
     await repos.images.insert(image(3, { customer: 'a', created_at: 1_002 }), []); // same time as 2
@@ -98,7 +98,7 @@ describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   });
 
   it('starts processing a queued image once, then records its variants, summary and settling', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.images.insert(image(1), SPECS);
     expect(await repos.images.startProcessing(id(1))).toBe(true);
     expect(await repos.images.startProcessing(id(1))).toBe(false);
@@ -126,7 +126,7 @@ describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   });
 
   it('starts a new generation: variants pending, the error and processing time cleared, queued again from now', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.images.insert(image(1), SPECS);
     await repos.images.completeVariant(id(1), 'thumb', file());
     await repos.images.setError(id(1), 'timeout', 'slow');
@@ -140,7 +140,7 @@ describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   });
 
   it('finds the done variants past their expiry, oldest first, and marks one expired only while it still is', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.images.insert(image(1), SPECS);
     await repos.images.insert(image(2), SPECS);
     await repos.images.completeVariant(id(1), 'thumb', file({ expiresAt: 300 }));
@@ -161,7 +161,7 @@ describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   });
 
   it('keeps the extracted metadata, replaced when extracted again', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.images.insert(image(1), []);
     expect(await repos.images.metadata(id(1))).toBeUndefined();
     await repos.images.saveMetadata(id(1), { orientation: 6, exif: { Make: 'Canon' } }, 1);
@@ -170,7 +170,7 @@ describe.each(DIALECTS)('images repository on $dialect', ({ open }) => {
   });
 
   it('records an image in a unit of work, undone with it', async () => {
-    const db = open();
+    const db = await open();
     await expect(
       db.unitOfWork(async (repos) => {
         await repos.images.insert(image(1), SPECS);

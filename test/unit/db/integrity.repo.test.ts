@@ -46,7 +46,7 @@ const variant = (n: number, name: string, over: { status?: 'pending' | 'done'; p
 describe.each(DIALECTS)('integrity repository on $dialect', ({ open }) => {
   /** Three originals: one shared by two images, one synced and evicted to the bucket, one never synced. */
   async function seeded(): Promise<TestDatabase> {
-    const db = open();
+    const db = await open();
     await db.insert('images', [image(1, sha('ab'), 100), image(2, sha('ab'), 120), image(3, sha('ac'), 50), image(4, sha('f0'), 7, 'queued')]);
     await db.insert('s3_originals', [
       { sha256: sha('ac'), bytes: 50, local: 0, synced_at: 3_000, last_used_at: 3_000 },
@@ -72,7 +72,7 @@ describe.each(DIALECTS)('integrity repository on $dialect', ({ open }) => {
   });
 
   it('counts nothing in an empty database', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     expect(await repos.integrity.originalsTotal()).toEqual({ originals: 0, bytes: 0 });
     expect(await repos.integrity.originalsBetween('00', 'ffg')).toEqual([]);
   });

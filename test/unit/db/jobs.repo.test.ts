@@ -35,7 +35,7 @@ const syncJob = (key: string, n = 0) => ({ kind: 'sync_put_original' as const, l
 
 describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   it('keeps outbox events in order until they are marked dispatched', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     const first = await repos.jobs.appendEvent('image.uploaded', id(1), { customer: 'a' }, 10);
     const second = await repos.jobs.appendEvent('image.deleted', null, {}, 11);
     expect(second).toBeGreaterThan(first);
@@ -49,7 +49,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('queues an image job once per event and kind, and none for an image gone or a generation superseded', async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a']);
     await db.repos.jobs.insertJob('process_image', id(1), 1, 3, 0); // the same event dispatched again
     await db.repos.jobs.insertJob('process_image', id(9), 2, 3, 0); // no such image
@@ -59,7 +59,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('queues a job of a lane once while an identical one waits last in that lane', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     expect(await repos.jobs.enqueue(syncJob('originals/a'), 0)).toBe(true);
     expect(await repos.jobs.enqueue(syncJob('originals/a'), 1)).toBe(false);
     expect(await repos.jobs.enqueue(syncJob('originals/a', 1), 2)).toBe(true); // another payload
@@ -77,7 +77,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('claims image jobs round-robin across customers, least recently served first, oldest first within one', async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a', 'a', 'a', 'b', 'c', 'b']);
     const customers: string[] = [];
     for (let i = 0; i < 10; i++) {
@@ -90,8 +90,28 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
     expect(await db.repos.jobs.countRunning()).toBe(6);
   });
 
+  it('keeps the fair queue’s bookkeeping exact through insert, claim, retry and a cascading delete (its triggers)', async () => {
+    const db = await open();
+    await queueImages(db, ['a', 'a', 'b']);
+    const queues = async () => (await db.rows('job_queues')).map((q) => [q.customer, q.waiting, q.served_seq > 0]);
+    expect(await queues()).toEqual([['a', 2, false], ['b', 1, false]]);
+    const claimed = (await db.repos.jobs.claim(0, 1000, 'lease'))!;
+    expect(claimed.customer).toBe('a');
+    expect(await queues()).toEqual([['a', 1, true], ['b', 1, false]]);
+    const b = (await db.repos.jobs.claim(0, 1000, 'lease b'))!;
+    expect(b.customer).toBe('b');
+    const [servedA, servedB] = (await db.rows('job_queues')).map((q) => q.served_seq);
+    expect(servedB).toBeGreaterThan(servedA!);
+    expect(await db.repos.jobs.retry(claimed.id, 'lease', 0, 'again')).toBe(true);
+    expect(await queues()).toEqual([['a', 2, true], ['b', 0, true]]);
+    // The image's queued job goes with it (ON DELETE CASCADE), and out of the count.
+    expect(await db.repos.images.delete(id(2))).toBe(true);
+    expect(await queues()).toEqual([['a', 1, true], ['b', 0, true]]);
+    expect(await db.repos.jobs.countQueued()).toBe(1);
+  });
+
   it('claims only due jobs, and says when the next one is due', async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a'], 5_000);
     expect(await db.repos.jobs.claim(1_000, 2_000, 't')).toBeUndefined();
     expect(await db.repos.jobs.nextRunAt()).toBe(5_000);
@@ -99,7 +119,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('claims the jobs of a queue with lanes in the order of each lane, one at a time per lane', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.jobs.enqueue(syncJob('originals/a', 1), 0);
     await repos.jobs.enqueue(syncJob('originals/a', 2), 0);
     await repos.jobs.enqueue(syncJob('originals/b', 3), 0);
@@ -115,7 +135,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('ends, retries and gives back a job only under its lease token', async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a', 'b', 'c']);
     const a = (await db.repos.jobs.claim(0, 100, 'ta'))!;
     const b = (await db.repos.jobs.claim(0, 100, 'tb'))!;
@@ -141,7 +161,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('removes a done job of no image, and keeps a done image job', async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a']);
     await db.repos.jobs.enqueue({ kind: 'purge', maxAttempts: 1 }, 0);
     const purge = (await db.repos.jobs.claimInQueue('maintenance', false, 0, 100, 'tp'))!;
@@ -154,7 +174,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('queues again or fails a job found running without a runner, under the token it was found with', async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a', 'b']);
     const a = (await db.repos.jobs.claim(0, 100, 'ta'))!;
     const b = (await db.repos.jobs.claim(0, 100, 'tb'))!;
@@ -172,7 +192,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('finds a job left running with no lease token, as an older version could leave one', async () => {
-    const db = open();
+    const db = await open();
     await db.insert('jobs', [{ kind: 'purge', queue: 'maintenance', status: 'running', max_attempts: 1, run_at: 0, created_at: 0, lease_until: null, lease_token: null }]);
     const [found] = await db.repos.jobs.running();
     expect(found).toMatchObject({ lease_token: null });
@@ -181,7 +201,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it('finds the leases that ran out, except those of jobs running here', async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a', 'b', 'c']);
     const a = (await db.repos.jobs.claim(0, 100, 'ta'))!;
     const b = (await db.repos.jobs.claim(0, 100, 'tb'))!;
@@ -192,7 +212,7 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
   });
 
   it("cancels an image's unfinished jobs of one kind older than a generation, and lists what is unfinished", async () => {
-    const db = open();
+    const db = await open();
     await queueImages(db, ['a']);
     const metadataEvent = await db.repos.jobs.appendEvent('image.uploaded', id(1), {}, 0);
     await db.repos.jobs.insertJob('extract_metadata', id(1), metadataEvent, 3, 0);

@@ -16,7 +16,7 @@ const key = (id: string, over: Partial<NewApiKeyRow> = {}): NewApiKeyRow => ({
 
 describe.each(DIALECTS)('keys repository on $dialect', ({ open }) => {
   it('finds an inserted key by hash and by id, with nothing used or revoked yet', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.keys.insert(key('a', { name: 'laptop', role: 'admin' }));
     const expected = { ...key('a', { name: 'laptop', role: 'admin' }), last_used_at: null, revoked_at: null };
     expect(await repos.keys.findByHash('hash-a')).toEqual(expected);
@@ -26,7 +26,7 @@ describe.each(DIALECTS)('keys repository on $dialect', ({ open }) => {
   });
 
   it('lists active keys newest first (ties by id, descending) and leaves revoked ones out', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.keys.insert(key('a', { created_at: 1 }));
     await repos.keys.insert(key('b', { created_at: 3 }));
     await repos.keys.insert(key('c', { created_at: 3 }));
@@ -36,7 +36,7 @@ describe.each(DIALECTS)('keys repository on $dialect', ({ open }) => {
   });
 
   it('revokes a key once: a second revoke or an unknown id changes nothing', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.keys.insert(key('a'));
     expect(await repos.keys.revoke('a', 10)).toBe(true);
     expect(await repos.keys.revoke('a', 20)).toBe(false);
@@ -45,7 +45,7 @@ describe.each(DIALECTS)('keys repository on $dialect', ({ open }) => {
   });
 
   it('counts only active admin keys', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     expect(await repos.keys.countActiveAdmins()).toBe(0);
     await repos.keys.insert(key('a', { role: 'admin' }));
     await repos.keys.insert(key('b', { role: 'admin' }));
@@ -55,14 +55,14 @@ describe.each(DIALECTS)('keys repository on $dialect', ({ open }) => {
   });
 
   it('records when a key was last used', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.keys.insert(key('a'));
     await repos.keys.touch('a', 77);
     expect((await repos.keys.findById('a'))!.last_used_at).toBe(77);
   });
 
   it('refuses a second key with the same hash', async () => {
-    const { repos } = open();
+    const { repos } = await open();
     await repos.keys.insert(key('a'));
     await expect(repos.keys.insert(key('b', { key_hash: 'hash-a' }))).rejects.toThrow();
     expect(await repos.keys.findById('b')).toBeUndefined();

@@ -19,7 +19,7 @@ const image = (id: string, status: ImageStatus) => ({
 
 describe.each(DIALECTS)('progress repository on $dialect', ({ open }) => {
   it('counts the images queued or processing, not those finished or failed', async () => {
-    const db = open();
+    const db = await open();
     expect(await db.repos.progress.countUnfinished()).toBe(0);
     await db.insert('images', [image('a', 'queued'), image('b', 'processing'), image('c', 'done'), image('d', 'failed'), image('e', 'queued')]);
     expect(await db.repos.progress.countUnfinished()).toBe(3);

@@ -19,7 +19,7 @@ const metrics = (m: Partial<Record<'uploaded' | 'processed' | 'failed' | 'reject
 
 describe.each(DIALECTS)('stats repository on $dialect', ({ open }) => {
   it('adds to the customer-and-format row and to the three rows above it', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.stats.add(DAY, 'acme', 'jpeg', { uploaded: 1, bytesIn: 100 });
     await db.repos.stats.add(DAY, 'acme', 'png', { uploaded: 1, bytesIn: 50 });
     await db.repos.stats.add(DAY, 'zeta', 'jpeg', { rejected: 1 });
@@ -38,7 +38,7 @@ describe.each(DIALECTS)('stats repository on $dialect', ({ open }) => {
   });
 
   it('keeps a latency histogram and its percentiles per row', async () => {
-    const db = open();
+    const db = await open();
     for (const ms of [100, 100, 100, 5000]) await db.repos.stats.add(DAY, 'acme', 'jpeg', { processed: 1, bytesOut: 10 }, ms);
     const [row] = await db.repos.stats.levelRows('all', '2026-03-01', '2026-03-01');
     const histogram = decodeHistogram(row![9]);
@@ -50,7 +50,7 @@ describe.each(DIALECTS)('stats repository on $dialect', ({ open }) => {
   });
 
   it('answers a level as the API\'s group objects, in key order, a camera RAW\'s format split', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.stats.add(DAY, 'acme', 'jpeg', { uploaded: 2, bytesIn: 7 });
     await db.repos.stats.add(NEXT_DAY, 'acme', 'raw/cr3', { uploaded: 1, bytesIn: 9 });
 
@@ -74,7 +74,7 @@ describe.each(DIALECTS)('stats repository on $dialect', ({ open }) => {
   });
 
   it('rebuilds the group objects of rows written by other means', async () => {
-    const db = open();
+    const db = await open();
     await db.insert('stats_daily', [
       { level: 3, day: '2026-03-01', customer: 'acme', format: 'raw/nef', uploaded: 4, bytes_in: 40 },
       { level: 0, day: '2026-03-01', customer: '', format: '', uploaded: 4, bytes_in: 40 },
@@ -89,7 +89,7 @@ describe.each(DIALECTS)('stats repository on $dialect', ({ open }) => {
   });
 
   it('counts nothing of a unit of work that rolled back', async () => {
-    const db = open();
+    const db = await open();
     await expect(
       db.unitOfWork(async (repos) => {
         await repos.stats.add(DAY, 'acme', 'jpeg', { uploaded: 1 });

@@ -63,7 +63,7 @@ const put = (key: string, over: Partial<NewSyncJob> = {}): NewSyncJob => ({
 
 describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   it('queues an operation as a job of the sync queue, once for an upload already waiting at the end of its lane', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     const key = `originals/${sha('a')}`;
     expect(await sync.enqueue(put(key, { imageId: id(1) }), 10)).toBe(true);
@@ -90,7 +90,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('reads its operations as the engine stores them: kind, lane, payload and attempt limit', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.sync.enqueue(put(`originals/${sha('b')}`, { imageId: id(2), variant: null, bytes: 7 }), 20);
     const [queued] = await db.rows('jobs');
     expect(syncJobOf(queued as never)).toMatchObject({ op: 'put_original', lane: `originals/${sha('b')}`, key: `originals/${sha('b')}`, image_id: id(2), sha256: sha('b'), variant: null, bytes: 7, status: 'queued', attempts: 0, failed_at: null, upload_id: null, part_size: null });
@@ -101,7 +101,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('counts and lists the operations given up, newest first, and queues them again with their attempts from zero', async () => {
-    const db = open();
+    const db = await open();
     const failed = (n: number, finishedAt: number): Insertable<JobsTable> => ({
       kind: 'sync_put_original',
       queue: 'sync',
@@ -127,7 +127,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('keeps a multipart upload of a job and its parts, a part recorded again replacing the first, and forgets them when the upload changes', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     await sync.enqueue(put(`originals/${sha('c')}`), 0);
     const jobId = (await db.rows('jobs'))[0]!.id;
@@ -161,7 +161,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('reads the outbox after its cursor, counts what it has not read, and moves the cursor', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     const event = (n: number) => ({ type: 'image.uploaded' as const, image_id: id(n), payload: '{}', created_at: n });
     await db.insert('outbox', [event(1), event(2), event(3)]);
@@ -177,7 +177,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('counts what it synced, deleted and evicted', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     await sync.addSynced(100);
     await sync.addSynced(50);
@@ -189,7 +189,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('tracks an original: local, synced, gone locally, touched at most once a minute', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     expect(await sync.original(sha('a'))).toBeUndefined();
     await sync.originalIsLocal(sha('a'), 100, 1_000);
@@ -216,7 +216,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('forgets an original deleted from the bucket unless an image uses it again', async () => {
-    const db = open();
+    const db = await open();
     await db.insert('images', [image(1, { sha256: sha('b'), format: 'png' })]);
     await db.repos.sync.originalSynced(sha('a'), 1, true, 1);
     await db.repos.sync.originalSynced(sha('b'), 1, true, 1);
@@ -233,7 +233,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('offers for eviction only local, verified, settled originals no processing is about to read, least recently used first', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     const synced = async (c: string, usedAt: number) => {
       await sync.originalIsLocal(sha(c), 10, usedAt);
@@ -259,7 +259,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('counts the originals in use whose only copy is the bucket\'s', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     expect(await sync.evicted()).toEqual({ originals: 0, bytes: 0 });
     await db.insert('images', [image(1, { sha256: sha('a') }), image(2, { sha256: sha('b') })]);
@@ -271,7 +271,7 @@ describe.each(DIALECTS)('sync repository on $dialect', ({ open }) => {
   });
 
   it('starts fresh: every original and every processed file in place queued for upload, the cursor at the end of the outbox', async () => {
-    const db = open();
+    const db = await open();
     const sync = db.repos.sync;
     await db.insert('images', [
       image(1, { sha256: sha('a'), bytes: 100 }),

@@ -13,7 +13,7 @@ const aWhile = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
   it('commits what it wrote and resolves to what the work returned', async () => {
-    const db = open();
+    const db = await open();
     const result = await db.unitOfWork(async (repos) => {
       await repos.keys.insert(key('a'));
       await repos.keys.insert(key('b'));
@@ -24,7 +24,7 @@ describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
   });
 
   it('rolls everything back when the work throws, and rethrows', async () => {
-    const db = open();
+    const db = await open();
     const failure = new Error('changed my mind');
     await expect(
       db.unitOfWork(async (repos) => {
@@ -40,7 +40,7 @@ describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
   });
 
   it('rolls back when a statement fails midway', async () => {
-    const db = open();
+    const db = await open();
     await expect(
       db.unitOfWork(async (repos) => {
         await repos.keys.insert(key('a'));
@@ -50,8 +50,62 @@ describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
     expect(await db.repos.keys.findById('a')).toBeUndefined();
   });
 
-  it('makes a caller outside it wait until it ends, so it never sees a half-done unit', async () => {
-    const db = open();
+  it('never shows a caller outside it a half-done unit', async () => {
+    const db = await open();
+    let outside: Promise<number> | undefined;
+    await db.unitOfWork(async (repos) => {
+      await repos.keys.insert(key('a'));
+      // Asked while the unit is half done, not awaited here: on SQLite it waits for the unit.
+      outside = db.repos.keys.countActiveAdmins();
+      await aWhile();
+      await repos.keys.insert(key('b'));
+    });
+    // SQLite: after the unit (2). PostgreSQL: the state before it (0), or after it if it ran later.
+    expect([0, 2]).toContain(await outside);
+  });
+
+  it('runs a second unit of work after the first, never interleaved', async () => {
+    const db = await open();
+    const order: string[] = [];
+    const first = db.unitOfWork(async (repos) => {
+      order.push('first begins');
+      await aWhile();
+      await repos.keys.insert(key('a'));
+      order.push('first ends');
+    });
+    const second = db.unitOfWork(async (repos) => {
+      order.push('second begins');
+      order.push(`second sees ${await repos.keys.countActiveAdmins()}`);
+    });
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first begins', 'first ends', 'second begins', 'second sees 1']);
+  });
+
+  it('lets the next caller in after a unit of work that failed', async () => {
+    const db = await open();
+    const failed = db.unitOfWork(async () => {
+      await aWhile();
+      throw new Error('boom');
+    });
+    const next = db.repos.keys.insert(key('a'));
+    await expect(failed).rejects.toThrow('boom');
+    await next;
+    expect(await db.repos.keys.findById('a')).toBeDefined();
+  });
+
+  it('refuses its repositories once it has ended', async () => {
+    const db = await open();
+    const leaked = await db.unitOfWork(async (repos) => repos);
+    await expect(leaked.keys.insert(key('a'))).rejects.toThrow(/after it ended/);
+    expect(await db.repos.keys.findById('a')).toBeUndefined();
+  });
+});
+
+describe('unit of work on SQLite', () => {
+  const open = async () => openTestSqlite();
+
+  it('makes a caller outside it wait until it ends (one connection: it would be part of the transaction)', async () => {
+    const db = await open();
     const order: string[] = [];
     const unit = db.unitOfWork(async (repos) => {
       await repos.keys.insert(key('a'));
@@ -74,37 +128,8 @@ describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
     expect(order).toEqual(['inserted', 'committing', 'outside saw 2']);
   });
 
-  it('runs a second unit of work after the first, never interleaved', async () => {
-    const db = open();
-    const order: string[] = [];
-    const first = db.unitOfWork(async (repos) => {
-      order.push('first begins');
-      await aWhile();
-      await repos.keys.insert(key('a'));
-      order.push('first ends');
-    });
-    const second = db.unitOfWork(async (repos) => {
-      order.push('second begins');
-      order.push(`second sees ${await repos.keys.countActiveAdmins()}`);
-    });
-    await Promise.all([first, second]);
-    expect(order).toEqual(['first begins', 'first ends', 'second begins', 'second sees 1']);
-  });
-
-  it('lets the next caller in after a unit of work that failed', async () => {
-    const db = open();
-    const failed = db.unitOfWork(async () => {
-      await aWhile();
-      throw new Error('boom');
-    });
-    const next = db.repos.keys.insert(key('a'));
-    await expect(failed).rejects.toThrow('boom');
-    await next;
-    expect(await db.repos.keys.findById('a')).toBeDefined();
-  });
-
   it('reports the database reachable, after the unit of work that holds it', async () => {
-    const db = open();
+    const db = await open();
     let release!: () => void;
     const unit = db.unitOfWork(() => new Promise<void>((resolve) => (release = resolve)));
     let reached: boolean | undefined;
@@ -116,15 +141,6 @@ describe.each(DIALECTS)('unit of work on $dialect', ({ open }) => {
     expect(await reachable).toBe(true);
   });
 
-  it('refuses its repositories once it has ended', async () => {
-    const db = open();
-    const leaked = await db.unitOfWork(async (repos) => repos);
-    await expect(leaked.keys.insert(key('a'))).rejects.toThrow(/after it ended/);
-    expect(await db.repos.keys.findById('a')).toBeUndefined();
-  });
-});
-
-describe('unit of work on SQLite', () => {
   const synchronous = (db: ReturnType<typeof openTestSqlite>) => db.connection.pragma('synchronous', { simple: true });
   const FULL = 2;
   const NORMAL = 1;
@@ -186,7 +202,7 @@ describe('unit of work on SQLite', () => {
 
 describe.each(DIALECTS)('savepoints of a unit of work on $dialect', ({ open }) => {
   it('rolls back only the savepoint that failed; the rest of the unit commits', async () => {
-    const db = open();
+    const db = await open();
     const refusal = new Error('this item is refused');
     const outcomes = await db.unitOfWork(async (repos, unit) => {
       const results: string[] = [];
@@ -210,7 +226,7 @@ describe.each(DIALECTS)('savepoints of a unit of work on $dialect', ({ open }) =
   });
 
   it('is rolled back with its unit of work, although it succeeded', async () => {
-    const db = open();
+    const db = await open();
     await expect(
       db.unitOfWork(async (repos, unit) => {
         await unit.savepoint(() => repos.keys.insert(key('a')));

@@ -30,7 +30,7 @@ const watchJob = (lane: string, folder: string, status: JobStatus) => ({
 
 describe.each(DIALECTS)('watch repository on $dialect', ({ open }) => {
   it('keeps the folders added in settings, oldest first; adding one again changes only its polling', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.watch.addFolder('/b', false, 2);
     await db.repos.watch.addFolder('/a', true, 1);
     await db.repos.watch.addFolder('/b', true, 9);
@@ -44,7 +44,7 @@ describe.each(DIALECTS)('watch repository on $dialect', ({ open }) => {
   });
 
   it('records what became of a file, replacing the row of a path seen before, and finds a twin by its bytes', async () => {
-    const db = open();
+    const db = await open();
     await db.repos.watch.recordFile(file('/photos/a.jpg', { outcome: 'rejected', image_id: null, error_code: 'corrupt_image', sha256: null }));
     await db.repos.watch.recordFile(file('/photos/a.jpg', { size: 20, seen_at: 7 }));
     expect(await db.repos.watch.findFile('/photos/a.jpg')).toEqual(file('/photos/a.jpg', { size: 20, seen_at: 7 }));
@@ -58,7 +58,7 @@ describe.each(DIALECTS)('watch repository on $dialect', ({ open }) => {
   });
 
   it('counts a folder\'s ingested and refused files, and when it last took one', async () => {
-    const db = open();
+    const db = await open();
     expect(await db.repos.watch.counts('/photos')).toEqual({ ingested: 0, rejected: 0, lastIngestedAt: null });
     await db.repos.watch.recordFile(file('/photos/a.jpg', { seen_at: 5 }));
     await db.repos.watch.recordFile(file('/photos/b.jpg', { seen_at: 9 }));
@@ -68,7 +68,7 @@ describe.each(DIALECTS)('watch repository on $dialect', ({ open }) => {
   });
 
   it('counts the files of a folder waiting for their ingest, and forgets the queued ones of a folder removed', async () => {
-    const db = open();
+    const db = await open();
     await db.insert('jobs', [
       watchJob('/photos/a.jpg', '/photos', 'queued'),
       watchJob('/photos/b.jpg', '/photos', 'queued'),
@@ -84,7 +84,7 @@ describe.each(DIALECTS)('watch repository on $dialect', ({ open }) => {
   });
 
   it('writes a ledger row in a unit of work, undone with it', async () => {
-    const db = open();
+    const db = await open();
     await expect(
       db.unitOfWork(async (repos) => {
         await repos.watch.recordFile(file('/photos/a.jpg'));

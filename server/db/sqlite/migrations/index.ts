@@ -6,7 +6,8 @@ import * as fairQueue from './005-fair-queue.js';
 import * as jobInterruptions from './006-job-interruptions.js';
 import * as cameraRaw from './007-camera-raw.js';
 import * as oneJobEngine from './008-one-job-engine.js';
-import * as blobDeletes from './009-blob-deletes.js';
+import * as variantOrder from './009-variant-order.js';
+import * as blobDeletes from './010-blob-deletes.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -22,5 +23,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 6, name: 'job-interruptions', sql: jobInterruptions.sql },
   { version: 7, name: 'camera-raw', sql: cameraRaw.sql },
   { version: 8, name: 'one-job-engine', sql: oneJobEngine.sql },
-  { version: 9, name: 'blob-deletes', sql: blobDeletes.sql },
+  { version: 9, name: 'variant-order', sql: variantOrder.sql },
+  { version: 10, name: 'blob-deletes', sql: blobDeletes.sql },
 ];

@@ -1,0 +1,41 @@
+import path from 'node:path';
+import type { DatabasePort } from './port.js';
+import type { Db } from './sqlite/connection.js';
+import { openSqliteDatabase } from './sqlite/sqlite-database.js';
+
+/** Where the database is and how to reach it: the server's options (config.ts) about it. */
+export interface DatabaseChoice {
+  /** The data dir: SQLite's database file is darkroom.db in it. */
+  dataDir: string;
+  /** --fsync: whether SQLite syncs a durable commit. */
+  fsync: boolean;
+  /** --database-url: PostgreSQL instead of SQLite. */
+  databaseUrl?: string;
+  databasePoolSize?: number;
+  databaseStatementTimeout?: number;
+  databaseConnectTimeout?: number;
+}
+
+/** The port, and on SQLite its connection (for the tests and commands that look under the port). */
+export type OpenedDatabase = DatabasePort & { readonly connection?: Db };
+
+/**
+ * Opens the database the options choose, for the composition roots (main.ts, cli.ts): SQLite
+ * in the data dir by default, PostgreSQL with --database-url. The PostgreSQL adapter (and
+ * node-postgres) is loaded only then, so the embedded default never loads it.
+ */
+export async function openChosenDatabase(
+  choice: DatabaseChoice,
+  options: { onIdleError?: (err: Error) => void; migrate?: boolean } = {},
+): Promise<OpenedDatabase> {
+  if (!choice.databaseUrl) return openSqliteDatabase(path.join(choice.dataDir, 'darkroom.db'), { fsync: choice.fsync });
+  const { openPostgresDatabase } = await import('./postgres/postgres-database.js');
+  return openPostgresDatabase({
+    url: choice.databaseUrl,
+    poolSize: choice.databasePoolSize,
+    statementTimeoutMs: choice.databaseStatementTimeout,
+    connectTimeoutMs: choice.databaseConnectTimeout,
+    onIdleError: options.onIdleError,
+    migrate: options.migrate,
+  });
+}
