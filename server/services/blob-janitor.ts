@@ -50,25 +50,31 @@ export function createBlobJanitor(deps: {
     return (await repos.images.variantsOf(rest[0]!)).some((v) => v.path === key);
   }
 
-  /** Claims a row: true when this node is to delete the object now. */
-  function claim(row: BlobDeleteRow): Promise<boolean> {
+  /**
+   * Claims a row: `claimed` when this node is to delete the object now, `settled` when there is
+   * nothing to do (gone, in use again: the row is dropped), `left` when it must wait.
+   */
+  function claim(row: BlobDeleteRow): Promise<'claimed' | 'settled' | 'left'> {
     return database.unitOfWork(async (repos) => {
       const now = clock.now();
       const current = await repos.blobDeletes.find(row.id);
-      if (!current || current.due_at > now) return false;
+      if (!current) return 'settled';
+      if (current.due_at > now) return 'left';
       if (await inUse(current.key, repos)) {
         await repos.blobDeletes.remove(current.id);
-        return false;
+        return 'settled';
       }
       // An upload of the same key is on its way: its commit decides (it either records the
       // object, or its intent falls due and comes back here).
-      if (await repos.blobDeletes.isBeingWritten(current.key, now)) return false;
-      return repos.blobDeletes.claim(current.id, now + CLAIM_MS, now);
+      if (await repos.blobDeletes.isBeingWritten(current.key, now)) return 'left';
+      return (await repos.blobDeletes.claim(current.id, now + CLAIM_MS, now)) ? 'claimed' : 'left';
     });
   }
 
-  async function carryOut(row: BlobDeleteRow): Promise<void> {
-    if (!(await claim(row))) return;
+  /** Carries out one row; false when it is left for later. */
+  async function carryOut(row: BlobDeleteRow): Promise<boolean> {
+    const claimed = await claim(row);
+    if (claimed !== 'claimed') return claimed === 'settled';
     const signal = AbortSignal.timeout(DELETE_TIMEOUT_MS);
     try {
       if (row.key.endsWith('/')) await store.deletePrefix(row.key, signal);
@@ -82,23 +88,26 @@ export function createBlobJanitor(deps: {
       throw err;
     }
     await database.unitOfWork((repos) => repos.blobDeletes.remove(row.id));
+    return true;
   }
 
   async function runOnce(): Promise<void> {
     for (;;) {
       const due = await database.repos.blobDeletes.due(clock.now(), BATCH);
       let failed = 0;
+      let settled = 0;
       for (const row of due) {
         if (stopped) return;
         try {
-          await carryOut(row);
+          if (await carryOut(row)) settled++;
         } catch (err) {
           // The bucket or the database is out: the row stays, and is tried again later.
           failed++;
           deps.onError?.(err);
         }
       }
-      if (due.length < BATCH || failed > 0) return;
+      // A full batch of rows that all had to wait would come back the same: try again later.
+      if (due.length < BATCH || failed > 0 || settled === 0) return;
     }
   }
 
