@@ -122,6 +122,28 @@ describe('a bucket as the primary store: deletes across nodes and crashes', () =
     await a.janitor.stop();
   });
 
+  it('a full batch of deletes that all have to wait (their keys being written) ends the run, and is carried out once they may be', async () => {
+    const c = cluster();
+    const a = c.node();
+    const now = c.clock.now();
+    const keys = Array.from({ length: 120 }, (_, i) => blobKeys.original(crypto.createHash('sha256').update(String(i)).digest('hex')));
+    await c.database.unitOfWork(async (repos) => {
+      for (const [i, key] of keys.entries()) {
+        await repos.blobDeletes.schedule({ id: `delete-${i}`, key, dueAt: now });
+        await repos.blobDeletes.schedule({ id: `intent-${i}`, key, dueAt: now + 60_000 });
+      }
+    });
+    a.janitor.kick();
+    // Ends (does not fetch the same waiting rows for ever), leaving every row.
+    await Promise.race([a.janitor.idle(), new Promise((_, reject) => setTimeout(() => reject(new Error('the janitor kept running')), 5_000))]);
+    expect(await c.database.repos.blobDeletes.due(now, 1_000)).toHaveLength(120);
+    // The uploads gave up (their intents fell due): everything goes, nothing being used.
+    c.clock.advance(60_000);
+    a.janitor.kick();
+    await eventually(async () => (await c.database.repos.blobDeletes.nextDueAt()) === undefined, 20_000, 'journal empty');
+    await a.janitor.stop();
+  });
+
   it('an upload whose bytes do not hash to its key stores nothing', async () => {
     const c = cluster();
     const a = c.node();
