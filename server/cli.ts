@@ -117,6 +117,9 @@ export async function serve(flags: Record<string, unknown>) {
 export async function verify(flags: Record<string, unknown> & { repair?: boolean }) {
   const config = configFrom(flags);
   const dataDir = config.dataDir;
+  // verify walks and re-hashes the files of a data dir; with the bucket as the store there are
+  // none here, and re-reading a whole bucket is the provider's job (its checksums), not a CLI's.
+  if (config.storage === 's3') fail('verify checks the files of a data dir; with --storage s3 the originals and processed files are in the bucket, which it does not check', 2);
   const dbFile = path.join(dataDir, 'darkroom.db');
   if (!config.databaseUrl && !fs.existsSync(dbFile)) fail(`no Darkroom data in ${dataDir} (no darkroom.db)`, 2);
   const repair = Boolean(flags.repair);
@@ -266,7 +269,7 @@ export function buildProgram(): Command {
       .command('verify')
       .description('re-hash every original and processed file against its record; list what is missing, corrupt or orphaned (exit 1 if anything)')
       .option('--repair', 'remove orphans, restore missing or corrupt originals from the S3 bucket (the --s3-* options), process damaged variants again'),
-    (spec) => spec.key === 'dataDir' || spec.key.startsWith('s3') || spec.key.startsWith('database'),
+    (spec) => spec.key === 'dataDir' || spec.key === 'storage' || spec.key.startsWith('s3') || spec.key.startsWith('database'),
   ).action(verify);
 
   program

@@ -22,7 +22,8 @@ export const OPTION_SPECS = [
   { key: 'maxInputPixels', flag: 'max-input-pixels', arg: 'n', help: 'width×height from the header; larger gets 422 before decoding', default: '1000000000' },
   { key: 'adminKey', flag: 'admin-key', arg: 'key', help: 'make sure this key exists as an admin key', default: undefined },
   { key: 'watch', flag: 'watch', arg: 'dir', help: 'watch folder, repeatable', default: undefined, repeatable: true },
-  { key: 's3Bucket', flag: 's3-bucket', arg: 'name', help: 'S3 sync bucket (off when unset)', default: undefined },
+  { key: 'storage', flag: 'storage', arg: 'kind', help: 'local: originals and processed files in --data-dir (synced to --s3-bucket when set); s3: the --s3-bucket is where they are kept, --data-dir holds only the database and temporary files', default: 'local' },
+  { key: 's3Bucket', flag: 's3-bucket', arg: 'name', help: 'S3 sync bucket (off when unset), or with --storage s3 the store itself', default: undefined },
   { key: 's3Prefix', flag: 's3-prefix', arg: 'prefix', help: 'key prefix inside the bucket', default: '' },
   { key: 's3Endpoint', flag: 's3-endpoint', arg: 'url', help: 'S3-compatible endpoint (MinIO, R2 …)', default: undefined },
   { key: 's3Region', flag: 's3-region', arg: 'region', help: 'bucket region', default: 'us-east-1' },
@@ -120,6 +121,7 @@ const ConfigSchema = z.object({
   maxInputPixels: integer(1),
   adminKey: z.string().min(16, 'must be at least 16 characters').optional(),
   watch: z.array(z.string().min(1).transform((p) => path.resolve(p))).default([]),
+  storage: z.enum(['local', 's3'], { message: 'expected local or s3' }),
   s3Bucket: z.string().min(1).optional(),
   s3Prefix: z.string().transform((p) => p.replace(/^\/+|\/+$/g, '')),
   s3Endpoint: z.url().optional(),
@@ -161,6 +163,13 @@ const ConfigSchema = z.object({
   for (const folder of config.watch) {
     const problem = watchPathProblem(folder, config.dataDir);
     if (problem) ctx.addIssue({ code: 'custom', path: ['watch'], message: `${folder} ${problem}` });
+  }
+  if (config.storage === 's3') {
+    if (!config.s3Bucket) ctx.addIssue({ code: 'custom', path: ['storage'], message: 's3 needs --s3-bucket (and the other --s3-* options the bucket needs)' });
+    // Nothing is kept locally to sync or to evict: the bucket is the store.
+    if (config.localOriginalsMaxBytes !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['localOriginalsMaxBytes'], message: 'has no use with --storage s3 (originals are kept in the bucket only, nothing local to limit)' });
+    }
   }
   // Evicted originals come back from the bucket; without one, evicting would lose them.
   if (config.localOriginalsMaxBytes !== undefined && !config.s3Bucket) {

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createNodeRegistry } from './cluster/node-registry.js';
@@ -23,6 +25,7 @@ import { createImagePool } from './jobs/pool.js';
 import { createJobRunner } from './jobs/runner.js';
 import { schedulePurge } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
+import { createBlobPlacement } from './services/blob-placement.js';
 import { createImagesService } from './services/images.service.js';
 import { createImportService } from './services/import.service.js';
 import { createIngestPipeline } from './services/ingest/pipeline.js';
@@ -86,6 +89,22 @@ const WEBHOOK_PER_CUSTOMER = WEBHOOK_CONCURRENCY / 2;
 export const FSYNC_OFF_NOTICE =
   'darkroom: note: --fsync false: uploads are answered before they are on stable storage; a power cut (not a crash of Darkroom) can lose or empty recently accepted images';
 
+/**
+ * With the bucket as the store, originals or processed files in the data dir are those of an
+ * installation that kept them there: its images would be recorded with files this server never
+ * reads. Refused, with what to do, rather than served with 404s.
+ */
+function refuseLocalFiles(dataDir: string): void {
+  for (const folder of ['originals', 'processed']) {
+    const at = path.join(dataDir, folder);
+    if (fs.existsSync(at) && fs.readdirSync(at).length > 0) {
+      throw new Error(
+        `${at} holds files of --storage local: with --storage s3 they would never be read. Copy them into the bucket first (or start with --storage local)`,
+      );
+    }
+  }
+}
+
 export function formatUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
@@ -105,7 +124,16 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   // S3 code (and the AWS SDK) is loaded only when a bucket is configured.
   const s3 = config.s3Bucket ? await import('./sync/s3-sync.js') : undefined;
   const bucket = s3 ? await s3.connectS3Bucket(config) : undefined;
+  const s3Primary = config.storage === 's3' ? await import('./storage/s3/s3-primary-store.js') : undefined;
 
+  if (s3Primary) {
+    try {
+      refuseLocalFiles(config.dataDir);
+    } catch (err) {
+      bucket?.destroy();
+      throw err;
+    }
+  }
   const notPrivate = ensurePrivateDataDir(config.dataDir);
   if (notPrivate.length) logger.warn({ paths: notPrivate }, 'could not make these private to this account (0700/0600)');
   // The data dir keeps its lock with PostgreSQL too: originals, processed files and uploads in
@@ -121,14 +149,23 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     throw err;
   }
   const sqliteConnection = database.connection;
-  const store = createFsBlobStore(config.dataDir, { fsync: config.fsync });
+  // The primary store: the data dir, or (--storage s3) the bucket, with only staged files here.
+  const store = s3Primary && bucket ? s3Primary.createS3PrimaryStore(bucket, { stagingDir: path.join(config.dataDir, 'tmp') }) : createFsBlobStore(config.dataDir, { fsync: config.fsync });
   store.init();
+  const localStore = store.placement === 'local' ? store : undefined;
+  const placement = createBlobPlacement({
+    store,
+    database,
+    clock,
+    onJanitorError: (err) => logger.warn({ err }, 'could not delete a blob from the store; trying again later'),
+  });
 
   const imagesRepo = database.repos.images;
   const jobsRepo = database.repos.jobs;
   const keys = createKeysService(database.repos.keys, clock);
 
-  const sync = s3 && bucket ? s3.createS3Sync({ bucket, database, images: imagesRepo, store, clock, logger, config, tuning: options.s3 }) : undefined;
+  // S3 sync replicates the data dir to the bucket: with the bucket as the store there is nothing to sync.
+  const sync = s3 && bucket && localStore ? s3.createS3Sync({ bucket, database, images: imagesRepo, store: localStore, clock, logger, config, tuning: options.s3 }) : undefined;
   let bootstrapKey: string | undefined;
   try {
     if (config.adminKey) await keys.ensureAdminKey(config.adminKey);
@@ -155,7 +192,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const webhookMessages = createWebhookMessages({ maxAttempts: config.webhookRetrySchedule.length + 1 });
   const webhookResolve = options.webhookResolve ?? systemResolve;
   const lifecycle = createLifecycle({ images: imagesRepo, clock, webhooks: webhookMessages });
-  const retention = createRetentionService({ database, images: imagesRepo, store, clock, webhooks: webhookMessages });
+  const retention = createRetentionService({ database, images: imagesRepo, placement, clock, webhooks: webhookMessages });
   const dispatcher = createDispatcher({ database, clock, maxAttempts: config.jobMaxAttempts });
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
@@ -197,6 +234,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     images: imagesRepo,
     jobs: jobsRepo,
     store,
+    placement,
     clock,
     limits: { maxInputPixels: config.maxInputPixels, maxQueuedJobs: config.maxQueuedJobs, minFreeBytes: config.minFreeBytes },
     receiveLimits: { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels },
@@ -267,6 +305,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       process_image: createProcessImageHandler({
         images: imagesRepo,
         store,
+        placement,
         pool,
         clock,
         lifecycle,
@@ -299,6 +338,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     images: imagesRepo,
     jobs: jobsRepo,
     store,
+    placement,
     clock,
     onChanged: wake,
     maxQueuedJobs: config.maxQueuedJobs,
@@ -320,7 +360,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
 
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
   const resumable = createResumableUploads({
-    parts: createFsUploadParts(config.dataDir, { stagingPath: () => store.stagingPath() }),
+    // Uploads in progress live where the store is: in the bucket, any node continues them.
+    parts:
+      s3Primary && bucket
+        ? s3Primary.createS3UploadParts(bucket, { stagingPath: () => store.stagingPath() })
+        : createFsUploadParts(config.dataDir, { stagingPath: () => store.stagingPath() }),
     ingest,
     limits: uploadLimits,
     clock,
@@ -343,6 +387,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         database: () => database.isReachable(),
         workers: () => pool.isAlive(),
         disk: async () => (await store.freeBytes()) > config.minFreeBytes,
+        ...(store.placement === 'remote' ? { storage: () => store.isReachable() } : {}),
       },
     },
     images: {
@@ -395,6 +440,19 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   await runner.start();
   await watch.start();
   sync?.start(runner.kick);
+  // Deletes journalled before a crash (or by a node that died) are carried out now.
+  placement.janitor?.kick();
+  if (s3Primary && bucket) {
+    // The bucket's own clean-up: multipart uploads a crash left unfinished (a PATCH, an
+    // original), and processed objects the purge somehow missed, as S3 sync sets it up.
+    void s3Primary.applyLifecycleRules(bucket, config.processedTtl, AbortSignal.timeout(30_000)).then(
+      (outcome) => {
+        if (outcome.applied) logger.info({ rules: outcome.rules.length }, 'S3 lifecycle rules set');
+        else logger.warn({ reason: outcome.reason }, 'no S3 lifecycle rules; unfinished multipart uploads stay in the bucket until removed by hand');
+      },
+      (err: unknown) => logger.warn({ err }, 'could not set the S3 lifecycle rules'),
+    );
+  }
   resumable.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping resumable uploads failed'));
   const purge = schedulePurge({
     expression: config.purgeSchedule,
@@ -407,9 +465,9 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   // After an unclean stop (the lock was left behind), files and rows are made to agree again,
   // in the background: the walk grows with the data dir (recovery/reconcile.ts).
   const reconciling = new AbortController();
-  let reconcileFinished = !lock.previousRunCrashed;
-  const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed
-    ? reconcileDataDir({ database, store, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
+  let reconcileFinished = !(lock.previousRunCrashed && localStore);
+  const reconciled: Promise<ReconcileReport | undefined> = lock.previousRunCrashed && localStore
+    ? reconcileDataDir({ database, store: localStore, logger, syncEnabled: sync !== undefined, signal: reconciling.signal }).then(
         (report) => {
           reconcileFinished = true;
           return report;
@@ -447,6 +505,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       await runner.stop(SHUTDOWN_GRACE_MS);
       sync?.stop();
       await registry.stop();
+      await placement.janitor?.stop();
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
@@ -474,7 +533,14 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       },
       app,
       database,
-      store,
+      /** The data dir's store, with its fs-only members (for tests of --storage local). */
+      get store() {
+        if (!localStore) throw new Error('with --storage s3 the store is parts.blobs');
+        return localStore;
+      },
+      /** The primary store, whichever kind. */
+      blobs: store,
+      placement,
       keys,
       images: imagesRepo,
       jobs: jobsRepo,

@@ -1,3 +1,4 @@
+import { createBlobDeletesRepo, type BlobDeletesRepo } from './blob-deletes.repo.js';
 import { createImagesRepo, type ImagesRepo } from './images.repo.js';
 import { createIntegrityRepo, type IntegrityRepo } from './integrity.repo.js';
 import { createJobsRepo, type JobsRepo } from './jobs.repo.js';
@@ -13,6 +14,7 @@ import { createWebhooksRepo, type WebhooksRepo } from './webhooks.repo.js';
 
 /** Every repository, as the use cases get them: outside a unit of work, or inside one. */
 export interface Repositories {
+  blobDeletes: BlobDeletesRepo;
   images: ImagesRepo;
   integrity: IntegrityRepo;
   jobs: JobsRepo;
@@ -29,6 +31,7 @@ export interface Repositories {
 /** Builds the repositories over one executor; an adapter calls this once per executor it has. */
 export function createRepositories(sql: SqlExecutor): Repositories {
   return {
+    blobDeletes: createBlobDeletesRepo(sql),
     images: createImagesRepo(sql),
     integrity: createIntegrityRepo(sql),
     jobs: createJobsRepo(sql),

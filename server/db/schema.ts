@@ -30,6 +30,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   nodes: NodesTable;
   schedule_slots: ScheduleSlotsTable;
+  blob_deletes: BlobDeletesTable;
 }
 
 export interface ApiKeysTable {
@@ -266,4 +267,12 @@ export interface NodesTable {
 export interface ScheduleSlotsTable {
   name: string;
   slot: number;
+}
+
+/** Deletes of a remote primary store's blobs, decided or possible (SQLite migration 012, PostgreSQL 004). */
+export interface BlobDeletesTable {
+  id: string;
+  key: string;
+  due_at: number;
+  claimed_until: number | null;
 }

@@ -3,6 +3,7 @@ import type { ExtractedMetadata } from '../../workers/types.js';
 import type { ImageRow, ImageStatus, ImagesRepo } from '../db/images.repo.js';
 import type { JobsRepo } from '../db/jobs.repo.js';
 import type { DatabasePort } from '../db/port.js';
+import type { BlobPlacement } from './blob-placement.js';
 import { blobKeys, isBlobNotFound, type PrimaryBlobStore, type OpenedBlob } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { AppError } from '../errors.js';
@@ -17,6 +18,8 @@ export interface ImagesDeps {
   images: ImagesRepo;
   jobs: JobsRepo;
   store: PrimaryBlobStore;
+  /** How an image's blobs go when it is deleted (blob-placement.ts). */
+  placement: BlobPlacement;
   clock: Clock;
   onChanged: () => void;
   /** --max-queued-jobs: a reprocess is refused like an upload while the queue is full. */
@@ -74,7 +77,7 @@ async function openIfPresent(store: PrimaryBlobStore, key: string): Promise<Open
 }
 
 export function createImagesService(deps: ImagesDeps) {
-  const { database, images, jobs, store, clock } = deps;
+  const { database, images, jobs, store, placement, clock } = deps;
 
   /** The image if this principal may see it; another customer's image is exactly like a missing one. */
   async function visible(principal: Principal, id: string): Promise<ImageRow> {
@@ -149,17 +152,16 @@ export function createImagesService(deps: ImagesDeps) {
           const now = clock.now();
           await repos.jobs.appendEvent('image.deleted', id, { customer: row.customer, sha256: row.sha256 }, now);
           await deps.webhooks?.record(repos, row.customer, 'image.deleted', { id }, now);
+          // A bucket's deletes are journalled here, with the rows (none on the data dir: below).
+          await placement.imageDeleted(id, row.sha256, repos);
           return jobIds;
         },
         { durable: true },
       );
-      // Then the files, in a unit of work of their own: "is this original still used" is
-      // answered and acted on while no upload can record the same bytes (group commit adopts
-      // and records inside its unit of work, which this one excludes).
-      await database.unitOfWork(async (repos) => {
-        store.deletePrefixSync(blobKeys.processedPrefix(id));
-        if ((await repos.images.countBySha256(row.sha256)) === 0) store.deleteSync(blobKeys.original(row.sha256));
-      });
+      // Then the files: on the data dir in a unit of work of their own, where "is this original
+      // still used" is answered and acted on while no upload can record the same bytes; from a
+      // bucket by the janitor, which checks the same under its claim.
+      await placement.afterImageDeleted(id, row.sha256, database);
       deps.onJobsCancelled(unfinished);
       deps.onChanged();
     },

@@ -1,6 +1,7 @@
 import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
 import type { DatabasePort } from '../db/port.js';
-import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
+import { blobKeys } from '../storage/blob-store.js';
+import type { BlobPlacement } from './blob-placement.js';
 import type { Clock } from '../util/clock.js';
 import type { WebhookMessages } from './webhooks/messages.js';
 
@@ -11,17 +12,18 @@ const BATCH = 500;
  * removed before the row is marked: a crash in between leaves a row whose expiry has passed
  * (answered 410 and marked at the next purge or download), never an orphan file.
  */
-export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; store: PrimaryBlobStore; clock: Clock; webhooks?: WebhookMessages }) {
-  const { database, images, store, clock } = deps;
+export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; placement: BlobPlacement; clock: Clock; webhooks?: WebhookMessages }) {
+  const { database, images, placement, clock } = deps;
 
-  function expire(variant: VariantRow, now: number): Promise<boolean> {
-    return database.unitOfWork(async (repos) => {
+  async function expire(variant: VariantRow, now: number): Promise<boolean> {
+    const marked = await database.unitOfWork(async (repos) => {
       // Read again inside the unit, which no job's commit can interleave with: a reprocess
       // committed since the batch was read has placed a new file under the same key (and a new
       // expiry), and that file must stay.
       const current = await repos.images.findVariant(variant.image_id, variant.name);
       if (current?.status !== 'done' || current.path !== variant.path || current.expires_at !== variant.expires_at) return false;
-      if (variant.path) store.deleteSync(blobKeys.recordedVariant(variant.image_id, variant.path));
+      // On the data dir the file goes now; from a bucket after the commit (journalled here).
+      if (variant.path) await placement.remove(blobKeys.recordedVariant(variant.image_id, variant.path), repos);
       const marked = await repos.images.markExpired(variant.image_id, variant.name, now);
       if (marked) await repos.jobs.appendEvent('variant.expired', variant.image_id, { name: variant.name, path: variant.path }, now);
       // `image.expired` once per image: when this was its last processed file still there.
@@ -30,6 +32,8 @@ export function createRetentionService(deps: { database: Pick<DatabasePort, 'uni
       }
       return marked;
     });
+    placement.afterCommit();
+    return marked;
   }
 
   return {

@@ -15,19 +15,20 @@ import { AppError } from '../errors.js';
  *
  * - `BlobStore`, **blobs by key**, what every store offers (the fs store, the S3 bucket a
  *   replica lives in): `put`, `open`, `stat`, `delete`, `list`, `localCopy`.
- * - `PrimaryBlobStore`, the store the use cases write to, adds **staging and synchronous
- *   stretches**, for the two hot paths that must keep their speed and their durability: ingest
- *   (the upload writer thread writes and hashes a staged file, which is then adopted as an
- *   original in the same synchronous stretch as its row's commit) and processing (sharp workers
- *   write their outputs to staged files, which are then placed under their keys in one stretch
- *   with the rows). Staged files are local paths because a writer thread and sharp need one;
- *   they are the only paths the port hands out, besides `localCopy`.
+ * - `PrimaryBlobStore`, the store the use cases write to, adds a local **staging area** (a
+ *   writer thread and sharp need paths) and the way staged files become blobs. It comes in two
+ *   kinds, told apart by `placement`, because the two cannot honestly share one contract:
  *
- * The synchronous methods (`…Sync`) exist because a use case checks "is this original still
- * used?" and acts on the answer in the same tick, so no other request can interleave (see
- * services/images.service.ts). A store that cannot act synchronously does its slow part in the
- * async step before (`sealStaged`: an S3 store uploads there) and only bookkeeping in the
- * synchronous one.
+ *   - `LocalPrimaryStore` (`placement: 'local'`, the data dir): staged files are sealed off the
+ *     main thread, then renamed into place and removed in **synchronous stretches** inside the
+ *     database's unit of work (`…Sync`), so "is this original still used? then delete it" is
+ *     decided and done in one tick that no other request can interleave with.
+ *   - `RemotePrimaryStore` (`placement: 'remote'`, an S3 bucket): the slow part (`upload`) is
+ *     done before the unit of work, and deletes cannot be done inside one at all: a unit of
+ *     work records them in the database, and they are carried out after its commit. The rules
+ *     that keep that right across crashes and nodes are services/blob-placement.ts's.
+ *
+ * Use cases do not branch on the kind themselves: services/blob-placement.ts does, once.
  */
 export interface BlobStore {
   /**
@@ -61,9 +62,12 @@ export interface BlobStore {
   localCopy(key: string, signal?: AbortSignal): Promise<LocalCopy>;
 }
 
-/** The store the use cases write to: blobs by key, plus staging and the synchronous stretches. */
-export interface PrimaryBlobStore extends BlobStore {
-  /** Whether blobs are flushed to stable storage before they are recorded (`--fsync`). */
+/** What both kinds of primary store offer: blobs by key, and a local staging area. */
+interface StagingBlobStore extends BlobStore {
+  /**
+   * Whether blobs are on stable storage before they are recorded: `--fsync` for the data dir;
+   * always for a bucket (an object is durable when its PUT is answered).
+   */
   readonly durable: boolean;
 
   /**
@@ -72,6 +76,14 @@ export interface PrimaryBlobStore extends BlobStore {
    * placing it is an atomic rename. Nothing staged survives a restart.
    */
   stagingPath(suffix?: string): string;
+
+  /** Free bytes where staged (and, for the data dir, stored) files are kept, for the 507 check. */
+  freeBytes(): Promise<number>;
+}
+
+/** The data dir: staged files are renamed into place, and blobs removed, in synchronous stretches. */
+export interface LocalPrimaryStore extends StagingBlobStore {
+  readonly placement: 'local';
 
   /** Makes a finished staged file's bytes durable, off the main thread, before it is placed. */
   sealStaged(file: string): Promise<void>;
@@ -103,10 +115,33 @@ export interface PrimaryBlobStore extends BlobStore {
 
   /** Removes every blob under `prefix` (an image's processed files), synchronously. */
   deletePrefixSync(prefix: string): void;
-
-  /** Free bytes where staged and local blobs are kept, for the 507 check. */
-  freeBytes(): Promise<number>;
 }
+
+/**
+ * A bucket as the primary store: a staged file becomes a blob by being uploaded under its key,
+ * before the unit of work that records it; nothing is synchronous. Deletes are `delete` and
+ * `deletePrefix`, carried out after the commit that decided them (services/blob-placement.ts).
+ */
+export interface RemotePrimaryStore extends StagingBlobStore {
+  readonly placement: 'remote';
+
+  /**
+   * Uploads a finished staged file under `key` (in parts for a large one, memory bounded by
+   * one part), refusing it (BlobIntegrityError, nothing stored) when `sha256` is given and the
+   * bytes hash otherwise. With `reuse`, bytes already stored under the key with the same size
+   * are kept and nothing is sent (identical uploads of an original). The staged file stays,
+   * for the caller to remove.
+   */
+  upload(stagedFile: string, key: string, options?: { sha256?: string; reuse?: boolean; signal?: AbortSignal }): Promise<void>;
+
+  /** Removes every blob under `prefix` (an image's processed files). */
+  deletePrefix(prefix: string, signal?: AbortSignal): Promise<void>;
+
+  /** Whether the store answers now (for /readyz). */
+  isReachable(): Promise<boolean>;
+}
+
+export type PrimaryBlobStore = LocalPrimaryStore | RemotePrimaryStore;
 
 export interface PutResult {
   bytes: number;

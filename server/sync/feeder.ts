@@ -2,7 +2,7 @@ import type { ImagesRepo } from '../db/images.repo.js';
 import type { Repositories } from '../db/repositories.js';
 import type { OutboxRow } from '../db/jobs.repo.js';
 import type { SyncRepo } from '../db/sync.repo.js';
-import { blobKeys, type PrimaryBlobStore } from '../storage/blob-store.js';
+import { blobKeys, type LocalPrimaryStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { originalKey, processedKey, processedLane } from './bucket-keys.js';
 
@@ -22,7 +22,7 @@ const BATCH = 500;
  * file deleted meanwhile does nothing), so feeding late is always safe.
  */
 export function createSyncFeeder(deps: {
-  store: PrimaryBlobStore;
+  store: LocalPrimaryStore;
   clock: Clock;
   /** The database port's unit of work (db/port.ts): each batch is fed in one, read with its repositories. */
   unitOfWork: <T>(work: (repos: Pick<Repositories, 'images' | 'sync'>) => Promise<T>) => Promise<T>;

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Repositories } from '../db/repositories.js';
 import type { SyncRepo } from '../db/sync.repo.js';
 import { JobError } from '../jobs/runner.js';
-import { blobKeys, type BlobStore, type PrimaryBlobStore } from '../storage/blob-store.js';
+import { blobKeys, type BlobStore, type LocalPrimaryStore } from '../storage/blob-store.js';
 import type { OriginalSource } from '../storage/original-source.js';
 import { describeS3Error } from '../storage/s3/errors.js';
 import type { Clock } from '../util/clock.js';
@@ -27,7 +27,7 @@ export function createOriginalsTier(deps: {
   /** For the reads and writes outside a unit of work (the database port's `repos.sync`). */
   sync: SyncRepo;
   unitOfWork: <T>(work: (repos: Pick<Repositories, 'sync'>) => Promise<T>) => Promise<T>;
-  store: PrimaryBlobStore;
+  store: LocalPrimaryStore;
   replica: BlobStore;
   clock: Clock;
   logger: Logger;

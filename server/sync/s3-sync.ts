@@ -9,7 +9,7 @@ import type { Repositories } from '../db/repositories.js';
 import { createOutagePause } from '../jobs/outage.js';
 import type { QueueSetup } from '../jobs/runner.js';
 import { createBufferPool } from '../storage/buffer-pool.js';
-import type { PrimaryBlobStore } from '../storage/blob-store.js';
+import type { LocalPrimaryStore } from '../storage/blob-store.js';
 import { createS3Bucket, type S3Bucket } from '../storage/s3/bucket.js';
 import { describeS3Error, startupFailure } from '../storage/s3/errors.js';
 import { applyLifecycleRules } from '../storage/s3/lifecycle.js';
@@ -94,7 +94,7 @@ export function createS3Sync(deps: {
   bucket: S3Bucket;
   database: Pick<DatabasePort, 'repos' | 'unitOfWork'>;
   images: ImagesRepo;
-  store: PrimaryBlobStore;
+  store: LocalPrimaryStore;
   clock: Clock;
   logger: Logger;
   config: Config;

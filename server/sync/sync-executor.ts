@@ -5,7 +5,7 @@ import type { SyncRepo } from '../db/sync.repo.js';
 import type { JobContext } from '../jobs/runner.js';
 import { MIME_TYPES } from '../media/formats.js';
 import type { BufferPool } from '../storage/buffer-pool.js';
-import { blobKeys, isBlobNotFound, type PrimaryBlobStore, type OpenedBlob } from '../storage/blob-store.js';
+import { blobKeys, isBlobNotFound, type LocalPrimaryStore, type OpenedBlob } from '../storage/blob-store.js';
 import type { S3BlobStore } from '../storage/s3/s3-blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { processedKey } from './bucket-keys.js';
@@ -42,7 +42,7 @@ export function createSyncExecutor(deps: {
   /** For the reads outside a unit of work (the database port's `repos.sync`). */
   sync: SyncRepo;
   images: ImagesRepo;
-  store: PrimaryBlobStore;
+  store: LocalPrimaryStore;
   replica: S3BlobStore;
   buffers: BufferPool;
   clock: Clock;

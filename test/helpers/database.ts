@@ -65,6 +65,7 @@ const ROW_ORDER: Record<keyof Database, string[]> = {
   webhook_deliveries: ['created_at', 'id'],
   nodes: ['id'],
   schedule_slots: ['name', 'slot'],
+  blob_deletes: ['due_at', 'id'],
 };
 const orderOf = (table: keyof Database) => ROW_ORDER[table].map((c) => `"${c}"`).join(', ');
 

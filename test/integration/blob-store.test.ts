@@ -14,13 +14,15 @@ import {
   parseBlobKey,
   type BlobStore,
   type OpenedBlob,
-  type PrimaryBlobStore,
+  type LocalPrimaryStore,
 } from '../../server/storage/blob-store.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import { createFsUploadParts } from '../../server/storage/fs/fs-upload-parts.js';
 import type { UploadPartStore } from '../../server/storage/upload-parts.js';
 import { createS3Bucket } from '../../server/storage/s3/bucket.js';
 import { createS3BlobStore } from '../../server/storage/s3/s3-blob-store.js';
+import { createS3PrimaryStore } from '../../server/storage/s3/s3-primary-store.js';
+import { createS3UploadParts } from '../../server/storage/s3/s3-upload-parts.js';
 import { sha256 } from '../helpers/hash.js';
 import { startS3rver, type S3rver } from '../helpers/s3rver.js';
 import { tempDirs } from '../helpers/server.js';
@@ -36,7 +38,7 @@ afterAll(async () => {
   await s3?.close();
 });
 
-const fsStore = (): PrimaryBlobStore => {
+const fsStore = (): LocalPrimaryStore => {
   const store = createFsBlobStore(tempDir());
   store.init();
   return store;
@@ -58,7 +60,7 @@ const stores: Array<{ name: string; create(): Promise<BlobStore> }> = [
     },
   },
 ];
-const primaryStores: Array<{ name: string; create(): Promise<PrimaryBlobStore> }> = [{ name: 'fs', create: async () => fsStore() }];
+const primaryStores: Array<{ name: string; create(): Promise<LocalPrimaryStore> }> = [{ name: 'fs', create: async () => fsStore() }];
 
 const ID = '0190a0b0-0000-7000-8000-000000000001';
 const OTHER_ID = '0190a0b0-0000-7000-8000-000000000002';
@@ -331,6 +333,62 @@ describe('s3 blob store', () => {
   });
 });
 
+describe('s3 primary store', () => {
+  const create = () => {
+    const bucket = createS3Bucket({ bucket: s3.bucket, prefix: `primary-${++prefixes}`, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+    const store = createS3PrimaryStore(bucket, { stagingDir: tempDir(), partSize: 64 * 1024 });
+    store.init();
+    return store;
+  };
+
+  it('uploads a staged file under its key in parts, verified against the sha256; other bytes store nothing', async () => {
+    const store = create();
+    const bytes = crypto.randomBytes(300 * 1024 + 7);
+    const staged = store.stagingPath();
+    fs.writeFileSync(staged, bytes);
+    const key = blobKeys.original(sha256(bytes));
+    await store.upload(staged, key, { sha256: sha256(bytes) });
+    expect((await readAll(store, key)).equals(bytes)).toBe(true);
+    // The staged file is the caller's to remove.
+    expect(fs.existsSync(staged)).toBe(true);
+
+    const wrong = blobKeys.original('1'.repeat(64));
+    await expect(store.upload(staged, wrong, { sha256: '1'.repeat(64) })).rejects.toThrow(BlobIntegrityError);
+    expect(await store.stat(wrong)).toBeUndefined();
+  });
+
+  it('reuse keeps identical bytes already stored (same size) and sends nothing', async () => {
+    const store = create();
+    const bytes = crypto.randomBytes(1000);
+    const staged = store.stagingPath();
+    fs.writeFileSync(staged, bytes);
+    const key = blobKeys.original(sha256(bytes));
+    await store.upload(staged, key, { sha256: sha256(bytes) });
+    const before = (await store.stat(key))!;
+    await new Promise((r) => setTimeout(r, 1100));
+    await store.upload(staged, key, { sha256: sha256(bytes), reuse: true });
+    expect((await store.stat(key))!.modifiedMs).toBe(before.modifiedMs);
+  });
+
+  it('deletePrefix removes one image\'s processed files; localCopy is a staged download; init empties the staging folder', async () => {
+    const store = create();
+    for (const [id, name] of [[ID, 'a.webp'], [ID, 'b.webp'], [OTHER_ID, 'a.webp']] as const) {
+      await store.put(`processed/${id}/${name}`, Readable.from([Buffer.from(name)]));
+    }
+    await store.deletePrefix(blobKeys.processedPrefix(ID));
+    expect(await collect(store.list('processed/'))).toEqual([`processed/${OTHER_ID}/a.webp`]);
+
+    const copy = await store.localCopy(`processed/${OTHER_ID}/a.webp`);
+    expect(path.dirname(copy.path)).toBe(store.stagingDir);
+    expect(fs.readFileSync(copy.path, 'utf8')).toBe('a.webp');
+    fs.writeFileSync(store.stagingPath(), 'left by a crash');
+    store.init();
+    expect(fs.readdirSync(store.stagingDir)).toEqual([]);
+    expect(await store.freeBytes()).toBeGreaterThan(0);
+    expect(await store.isReachable()).toBe(true);
+  });
+});
+
 describe('recorded variant keys', () => {
   it('reads the key a variant row records, and the data-dir path rows recorded before keys', () => {
     const key = blobKeys.processed(ID, 'display', 'webp');
@@ -350,7 +408,18 @@ const fsUploadParts = () => {
   blobs.init();
   return { dataDir, parts: createFsUploadParts(dataDir, { stagingPath: () => blobs.stagingPath() }) };
 };
-const uploadPartStores: Array<{ name: string; create(): Promise<UploadPartStore> }> = [{ name: 'fs', create: async () => fsUploadParts().parts }];
+const uploadPartStores: Array<{ name: string; create(): Promise<UploadPartStore> }> = [
+  { name: 'fs', create: async () => fsUploadParts().parts },
+  {
+    name: 's3',
+    async create() {
+      // A fresh prefix of one bucket; small parts exercise multipart within one append.
+      const bucket = createS3Bucket({ bucket: s3.bucket, prefix: `uploads-${++prefixes}`, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+      const staging = tempDir();
+      return createS3UploadParts(bucket, { stagingPath: () => path.join(staging, crypto.randomUUID()), partSize: 64 * 1024 });
+    },
+  },
+];
 
 const UPLOAD = 'a'.repeat(32);
 let uploads = 0;

@@ -37,6 +37,15 @@ describe('the darkroom command', () => {
     expect(cronBad.stderr.trim()).toMatch(/^darkroom: invalid --purge-schedule: expected a cron expression/);
   });
 
+  it('refuses --storage s3 without a bucket, and verify with --storage s3, in one line each', async () => {
+    const serve = await run(['serve', '--storage', 's3']);
+    expect(serve.code).not.toBe(0);
+    expect(serve.stderr.trim().split('\n')).toEqual(['darkroom: invalid --storage: s3 needs --s3-bucket (and the other --s3-* options the bucket needs)']);
+    const verify = await run(['verify', '--storage', 's3', '--s3-bucket', 'photos', '--data-dir', dir()]);
+    expect(verify.code).toBe(2);
+    expect(verify.stderr).toMatch(/^darkroom: verify checks the files of a data dir; with --storage s3 the originals and processed files are in the bucket/);
+  });
+
   it('creates a key with `keys create` that the server then accepts', async () => {
     const dataDir = dir();
     const created = await run(['keys', 'create', '--customer', 'studio', '--role', 'user', '--data-dir', dataDir]);

@@ -43,16 +43,16 @@ const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileS
 const versionOf = (d: string) => {
   const db = new Database(path.join(d, 'darkroom.db'), { readonly: true });
   try {
-    return { version: db.pragma('user_version', { simple: true }), columns: (db.pragma(`table_info(${TABLE_OF_LAST})`) as Array<{ name: string }>).map((c) => c.name) };
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>;
+    return { version: db.pragma('user_version', { simple: true }), tables: tables.map((t) => t.name) };
   } finally {
     db.close();
   }
 };
 /** The schema version of the previous release: every migration but the last. */
 const PREVIOUS_VERSION = MIGRATIONS[MIGRATIONS.length - 2]!.version;
-/** A column the last migration (011) adds to `jobs`: there after the upgrade, not before. */
-const TABLE_OF_LAST = 'jobs';
-const ADDED_BY_LAST = 'lease_node';
+/** The table the last migration (012) adds: there after the upgrade, not before. */
+const ADDED_BY_LAST = 'blob_deletes';
 
 /**
  * What the previous version left: the same rows in the schema of every migration but the last,
@@ -105,7 +105,7 @@ describe('darkroom verify and the schema version', () => {
     ]);
     expect(res.stdout).toBe('');
     expect(versionOf(d)).toMatchObject({ version: PREVIOUS_VERSION });
-    expect(versionOf(d).columns).not.toContain(ADDED_BY_LAST);
+    expect(versionOf(d).tables).not.toContain(ADDED_BY_LAST);
     expect(digest(path.join(d, 'darkroom.db'))).toBe(before);
   });
 
@@ -129,7 +129,7 @@ describe('darkroom verify and the schema version', () => {
     expect(res.stdout).toMatch(/nothing missing, corrupt or orphaned/);
     expect(res.code).toBe(0);
     expect(versionOf(d).version).toBe(SCHEMA_VERSION);
-    expect(versionOf(d).columns).toContain(ADDED_BY_LAST);
+    expect(versionOf(d).tables).toContain(ADDED_BY_LAST);
     expect((await run(['verify', '--data-dir', d])).code).toBe(0);
   });
 });

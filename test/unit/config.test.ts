@@ -16,6 +16,7 @@ describe('config', () => {
       maxInputPixels: 1_000_000_000,
       watch: [],
       s3ForcePathStyle: false,
+      storage: 'local',
     });
     expect(c.workers).toBeGreaterThanOrEqual(1);
     expect(parseConfig({}).dataDir).toMatch(/darkroom/);
@@ -114,6 +115,18 @@ describe('command line', () => {
     await program.parseAsync(['node', 'darkroom', 'serve', ...args]);
     return options;
   }
+
+  it('takes --storage local or s3; s3 needs a bucket and refuses what only a local store uses', () => {
+    expect(parseConfig({ dataDir: '/tmp/x', storage: 's3', s3Bucket: 'b' })).toMatchObject({ storage: 's3', s3Bucket: 'b' });
+    expect(() => parseConfig({ dataDir: '/tmp/x', storage: 'disk' })).toThrow(new ConfigError('invalid --storage: expected local or s3'));
+    expect(() => parseConfig({ dataDir: '/tmp/x', storage: 's3' })).toThrow(
+      new ConfigError('invalid --storage: s3 needs --s3-bucket (and the other --s3-* options the bucket needs)'),
+    );
+    expect(() => parseConfig({ dataDir: '/tmp/x', storage: 's3', s3Bucket: 'b', localOriginalsMaxBytes: '1GiB' })).toThrow(
+      /^invalid --local-originals-max-bytes: has no use with --storage s3/,
+    );
+    expect(readEnv({ DARKROOM_STORAGE: 's3' })).toEqual({ storage: 's3' });
+  });
 
   it('takes a switch alone or with true/false, as the contract lists it', async () => {
     expect(await serveOptions(['--s3-force-path-style', '--s3-prefix', 'x'])).toMatchObject({ s3ForcePathStyle: 'true', s3Prefix: 'x' });

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Db } from '../../server/db/sqlite/connection.js';
 import { createGroupCommit } from '../../server/services/ingest/group-commit.js';
+import { createBlobPlacement } from '../../server/services/blob-placement.js';
+import { blobKeys } from '../../server/storage/blob-store.js';
+import { systemClock } from '../../server/util/clock.js';
 import { createFsBlobStore } from '../../server/storage/fs/fs-blob-store.js';
 import type { Repositories } from '../../server/db/repositories.js';
 import { portOver } from '../helpers/database.js';
@@ -50,7 +53,7 @@ function setup() {
     log.push(`flush ${path.relative(dir, fs.readlinkSync(`/proc/self/fd/${fd}`)) || '.'}`);
     return fsyncSync(fd);
   });
-  return { dir, db, store, images, log, commits: createGroupCommit({ database: portOver(db), store }) };
+  return { dir, db, store, images, log, commits: createGroupCommit({ database: portOver(db), placement: createBlobPlacement({ store, database: portOver(db), clock: systemClock }) }) };
 }
 
 let n = 0;
@@ -61,14 +64,15 @@ function upload(t: ReturnType<typeof setup>, bytes = crypto.randomBytes(64)) {
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   const id = `0190a0b0-0000-7000-8000-${String(++n).padStart(12, '0')}`;
   const row = { id, customer: 'c', filename: 'f.jpg', bytes: bytes.length, sha256, format: 'jpeg', width: 1, height: 1, pages: 1, source: 'upload', created_at: n };
-  return { tmpPath, sha256, id, record: async (repos: Repositories) => repos.images.insert(row, []) };
+  const originals = { blobs: [{ file: tmpPath, key: blobKeys.original(sha256), sha256 }], intents: [] };
+  return { tmpPath, sha256, id, originals, record: async (repos: Repositories) => repos.images.insert(row, []) };
 }
 
 describe('group commit', () => {
   it('moves in and records the uploads ready together with one flush per folder and one synced commit', async () => {
     const t = setup();
     const uploads = [upload(t), upload(t), upload(t)];
-    await Promise.all(uploads.map((u) => t.commits.submit({ files: [u], record: u.record })));
+    await Promise.all(uploads.map((u) => t.commits.submit({ originals: u.originals, record: u.record })));
 
     const commits = t.log.filter((l) => l.startsWith('commit'));
     expect(commits).toEqual(['commit (log synced)']);
@@ -93,17 +97,17 @@ describe('group commit', () => {
     const failingShared = upload(t, shared);
     const refusal = new Error('the watch ledger refused');
     const results = await Promise.allSettled([
-      t.commits.submit({ files: [ok], record: ok.record }),
+      t.commits.submit({ originals: ok.originals, record: ok.record }),
       t.commits.submit({
-        files: [failing],
+        originals: failing.originals,
         record: async (repos) => {
           await failing.record(repos);
           throw refusal;
         },
       }),
-      t.commits.submit({ files: [okShared], record: okShared.record }),
+      t.commits.submit({ originals: okShared.originals, record: okShared.record }),
       t.commits.submit({
-        files: [failingShared],
+        originals: failingShared.originals,
         record: async (repos) => {
           await failingShared.record(repos);
           throw refusal;
@@ -133,7 +137,7 @@ describe('group commit', () => {
       if (source === 'synchronous = FULL') throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
       return pragma(source, options);
     }) as typeof t.db.pragma);
-    const results = await Promise.allSettled(uploads.map((u) => t.commits.submit({ files: [u], record: u.record })));
+    const results = await Promise.allSettled(uploads.map((u) => t.commits.submit({ originals: u.originals, record: u.record })));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     for (const u of uploads) {
       expect(await t.images.findById(u.id)).toBeUndefined();

@@ -3,7 +3,7 @@ import { DataStore, ERRORS, Upload } from '@tus/server';
 import { AppError } from '../../errors.js';
 import { HEAD_BYTES, judgeHead } from '../../media/judge-head.js';
 import { SNIFF_BYTES } from '../../media/sniff.js';
-import { UPLOAD_ID, blobKeys } from '../../storage/blob-store.js';
+import { BlobStoreUnavailableError, UPLOAD_ID, blobKeys } from '../../storage/blob-store.js';
 import type { UploadPartStore } from '../../storage/upload-parts.js';
 import { createRunningHashes, type RunningHashes } from './running-hashes.js';
 
@@ -135,6 +135,9 @@ export class UploadPartsDataStore extends DataStore {
       readable.unpipe(meter);
       // Some of what the hash saw may not have been stored: rebuild it next time.
       this.hashes.forget(id);
+      // A store that cannot be reached now (a bucket's outage) refuses nothing: 503 with
+      // Retry-After, and the upload keeps what was stored, to resume from.
+      if (err instanceof BlobStoreUnavailableError) throw err;
       const refusal = asRefusal(err);
       if (refusal) {
         await this.discard(id);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ImagesRepo } from '../../db/images.repo.js';
 import { blobKeys, type PrimaryBlobStore } from '../../storage/blob-store.js';
+import type { BlobPlacement, PreparedBlobs } from '../../services/blob-placement.js';
 import { localOriginals, type OriginalSource } from '../../storage/original-source.js';
 import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';
@@ -16,6 +17,8 @@ const ANIMATABLE = new Set(['gif', 'webp']);
 export function createProcessImageHandler(deps: {
   images: ImagesRepo;
   store: PrimaryBlobStore;
+  /** How the outputs become processed files, and replaced ones go (services/blob-placement.ts). */
+  placement: BlobPlacement;
   pool: ImagePool;
   clock: Clock;
   lifecycle: Lifecycle;
@@ -28,7 +31,7 @@ export function createProcessImageHandler(deps: {
   /** Says how each SVG was rendered: its size, and whether a limit made it smaller. */
   logger?: Pick<Logger, 'info'>;
 }): JobHandler<ImageJobRow> {
-  const { images, store, clock, lifecycle } = deps;
+  const { images, store, placement, clock, lifecycle } = deps;
   const originals = deps.originals ?? localOriginals(store);
 
   return {
@@ -64,26 +67,30 @@ export function createProcessImageHandler(deps: {
         );
         if (!result.ok) throw new JobError(result.message, result.code, result.retryable);
         if (result.render) deps.logger?.info({ imageId: image.id, ...result.render }, 'svg rendered');
-        // A row saying `done` must never name a file a power cut can leave empty: the bytes are
-        // sealed here, placed durably by placeStagedSync, both before the commit.
-        await Promise.all(result.variants.map((_, i) => store.sealStaged(outputs[i]!.output)));
+        // A row saying `done` must never name a file a power cut can leave empty (or that is not
+        // in the bucket yet): the outputs are flushed (or uploaded) here, before the commit.
+        // Each variant's key is chosen here: a bucket gets a fresh key per write.
+        const targets = result.variants.map((v) => placement.processedKey(image.id, v.name, EXTENSIONS[v.format]));
+        const prepared: PreparedBlobs = await placement.prepare(
+          result.variants.map((v, i) => ({ file: outputs[i]!.output, key: targets[i]!, sha256: v.sha256 })),
+          ctx.signal,
+        );
 
         const now = clock.now();
         await ctx.complete(async (repos) => {
           const current = await repos.images.findById(image.id);
           // A reprocess started meanwhile: its own job will write the variants.
-          if (!current || current.generation !== ctx.job.generation) return;
-          const targets = result.variants.map((v) => blobKeys.processed(image.id, v.name, EXTENSIONS[v.format]));
+          if (!current || current.generation !== ctx.job.generation) return void (await placement.discard(prepared, repos));
           // One read for every variant's recorded file: the unit holds the write lock meanwhile.
           const recorded = new Map((await repos.images.variantsOf(image.id)).map((row) => [row.name, row.path]));
           const previous = result.variants.map((v) => {
             const path = recorded.get(v.name);
             return path ? blobKeys.recordedVariant(image.id, path) : undefined;
           });
-          store.placeStagedSync(targets.map((key, i) => ({ from: outputs[i]!.output, key })));
+          await placement.place(prepared, repos);
           for (const [i, v] of result.variants.entries()) {
             const target = targets[i]!;
-            if (previous[i] && previous[i] !== target) store.deleteSync(previous[i]!);
+            if (previous[i] && previous[i] !== target) await placement.remove(previous[i]!, repos);
             await repos.images.completeVariant(image.id, v.name, {
               width: v.width,
               height: v.height,
@@ -98,6 +105,7 @@ export function createProcessImageHandler(deps: {
           if (result.preview) await repos.images.savePreview(image.id, result.preview);
           await lifecycle.settle(ctx.job, repos);
         });
+        placement.afterCommit();
       } finally {
         original.release();
         await cleanup(); // whatever was not moved into place

@@ -5,7 +5,8 @@ import type { ImagesRepo } from '../../db/images.repo.js';
 import type { JobsRepo } from '../../db/jobs.repo.js';
 import type { DatabasePort } from '../../db/port.js';
 import type { Repositories } from '../../db/repositories.js';
-import type { PrimaryBlobStore } from '../../storage/blob-store.js';
+import { blobKeys, type PrimaryBlobStore } from '../../storage/blob-store.js';
+import type { BlobPlacement, PreparedBlobs } from '../blob-placement.js';
 import type { Clock } from '../../util/clock.js';
 import type { VariantSpec } from '../../../workers/types.js';
 import { AppError } from '../../errors.js';
@@ -34,6 +35,8 @@ export interface AcceptDeps {
   images: ImagesRepo;
   jobs: JobsRepo;
   store: PrimaryBlobStore;
+  /** How staged files become originals, and originals go (blob-placement.ts). */
+  placement: BlobPlacement;
   clock: Clock;
   limits: { maxInputPixels: number; maxQueuedJobs: number; minFreeBytes: number };
   /** Called after new work was committed (dispatch the outbox, wake the runner). */
@@ -59,8 +62,8 @@ export function cleanFilename(raw: string | undefined): string {
  * refused together, so a request never half-succeeds.
  */
 export function createAcceptStep(deps: AcceptDeps) {
-  const { database, images, jobs, store, clock, limits } = deps;
-  const commits = createGroupCommit({ database, store });
+  const { database, images, jobs, store, placement, clock, limits } = deps;
+  const commits = createGroupCommit({ database, placement });
 
   /** Checks that cost nothing and should refuse a request before its body is read. */
   async function admit(expectedBytes?: number) {
@@ -95,10 +98,11 @@ export function createAcceptStep(deps: AcceptDeps) {
     }
 
     // A 202 promises the bytes are on stable storage: they are flushed before they are moved
-    // into place and recorded (off the main thread: seconds for a big upload). Not with
-    // --fsync false.
+    // into place and recorded (off the main thread: seconds for a big upload; not with
+    // --fsync false), or, with a bucket as the store, uploaded to it.
+    let originals: PreparedBlobs;
     try {
-      await Promise.all(files.map((file) => store.sealStaged(file.tmpPath)));
+      originals = await placement.prepare(files.map((file) => ({ file: file.tmpPath, key: blobKeys.original(file.sha256), sha256: file.sha256 })));
     } catch (err) {
       await Promise.all(files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
       throw flushFailure(err);
@@ -125,7 +129,7 @@ export function createAcceptStep(deps: AcceptDeps) {
     // ready now: the folders' entries flushed, then one commit with its log synced, then the
     // answer. On failure nothing of this request stays behind.
     await commits.submit({
-      files: rows.map((row, i) => ({ tmpPath: files[i]!.tmpPath, sha256: row.sha256 })),
+      originals,
       record: async (repos) => {
         for (const row of rows) {
           await repos.images.insert(row, variants);

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import type { DatabasePort } from '../../db/port.js';
 import type { Repositories } from '../../db/repositories.js';
-import { blobKeys, createDurableBatch, type PrimaryBlobStore } from '../../storage/blob-store.js';
+import { createDurableBatch } from '../../storage/blob-store.js';
+import type { BlobPlacement, PreparedBlobs } from '../blob-placement.js';
 
 /** What one accepted request puts in place and records. */
 export interface AcceptWork {
-  /** Temp files (already flushed) to move into `originals/`, by their sha256. */
-  files: Array<{ tmpPath: string; sha256: string }>;
+  /** Staged files, prepared (flushed, or uploaded) to become `originals/<sha256>`. */
+  originals: PreparedBlobs;
   /**
    * Writes the request's records with the repositories it is given: inside the batch's unit of
    * work, in a savepoint of its own.
@@ -36,8 +37,8 @@ interface Waiting extends AcceptWork {
  * constraint, a hook) is rolled back alone and its original removed if nothing else uses it.
  * A failure of the commit itself fails the whole batch, and leaves nothing behind.
  */
-export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWork'>; store: PrimaryBlobStore }) {
-  const { database, store } = deps;
+export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWork'>; placement: BlobPlacement }) {
+  const { database, placement } = deps;
   let queue: Waiting[] = [];
 
   /**
@@ -45,11 +46,8 @@ export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWo
    * original still used" is answered and acted on inside a unit of work (`repos` are its
    * repositories), like a delete's, so no upload can record the same bytes in between.
    */
-  async function undo(work: AcceptWork, repos: Pick<Repositories, 'images'>) {
-    for (const file of work.files) {
-      fs.rmSync(file.tmpPath, { force: true });
-      if ((await repos.images.countBySha256(file.sha256)) === 0) store.deleteSync(blobKeys.original(file.sha256));
-    }
+  async function undo(work: AcceptWork, repos: Repositories) {
+    await placement.discard(work.originals, repos);
   }
 
   async function flush() {
@@ -66,13 +64,13 @@ export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWo
           const folders = createDurableBatch();
           for (const work of batch) {
             try {
-              for (const file of work.files) store.adoptOriginalSync(file.tmpPath, file.sha256, folders);
+              await placement.place(work.originals, repos, folders);
               moved.push(work);
             } catch (err) {
               failed.set(work, err);
             }
           }
-          store.commitBatchSync(folders);
+          placement.commitBatch(folders);
           for (const work of moved) {
             try {
               await unit.savepoint(() => work.record(repos));
@@ -89,7 +87,7 @@ export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWo
     } catch (err) {
       // The commit failed: nothing of the batch was recorded, so every request is undone.
       for (const work of batch) if (!failed.has(work)) failed.set(work, err);
-      for (const work of batch) for (const file of work.files) fs.rmSync(file.tmpPath, { force: true });
+      for (const work of batch) for (const blob of work.originals.blobs) fs.rmSync(blob.file, { force: true });
       try {
         await database.unitOfWork(async (repos) => {
           for (const work of batch) await undo(work, repos);
@@ -98,6 +96,7 @@ export function createGroupCommit(deps: { database: Pick<DatabasePort, 'unitOfWo
         // The database failed again: an original left unused is an orphan for reconcile.
       }
     }
+    placement.afterCommit();
     for (const work of batch) if (failed.has(work)) work.reject(failed.get(work));
     for (const work of batch) if (!failed.has(work)) work.resolve();
   }

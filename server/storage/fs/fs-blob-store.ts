@@ -10,7 +10,7 @@ import {
   parseBlobKey,
   parseBlobPrefix,
   type BlobStat,
-  type PrimaryBlobStore,
+  type LocalPrimaryStore,
   type DurableBatch,
   type LocalCopy,
   type OpenedBlob,
@@ -153,6 +153,7 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
       return { path: pathOf(key), release: async () => {} };
     },
 
+    placement: 'local' as const,
     durable: durability.enabled,
     stagingPath,
     sealStaged: (file: string) => durability.syncFile(file),
@@ -228,7 +229,7 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
   };
 
   // The fs-only members ride along; everything else is the port, checked here.
-  const port: PrimaryBlobStore = store;
+  const port: LocalPrimaryStore = store;
   void port;
   return store;
 }

@@ -179,6 +179,22 @@ export function createS3Bucket(target: BucketTarget) {
       } while (token);
     },
 
+    /** Like `listPages`, with each object's size and modification time. */
+    async *listObjects(keyPrefix: string, signal?: AbortSignal): AsyncIterable<Array<{ key: string; bytes: number; modifiedMs: number }>> {
+      let token: string | undefined;
+      const strip = target.prefix ? target.prefix.length + 1 : 0;
+      do {
+        const out = await client.send(
+          new ListObjectsV2Command({ Bucket, Prefix: fullKey(keyPrefix), ContinuationToken: token }),
+          { abortSignal: signal },
+        );
+        yield (out.Contents ?? []).flatMap((item) =>
+          item.Key ? [{ key: item.Key.slice(strip), bytes: item.Size ?? 0, modifiedMs: item.LastModified?.getTime() ?? 0 }] : [],
+        );
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+    },
+
     /** Keys (below the prefix) starting with `keyPrefix`, every page. */
     async list(keyPrefix: string, signal?: AbortSignal): Promise<string[]> {
       const keys: string[] = [];

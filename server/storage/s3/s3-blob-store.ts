@@ -20,7 +20,7 @@ import {
 import type { BufferPool } from '../buffer-pool.js';
 import type { S3Bucket } from './bucket.js';
 import { describeS3Error, isNotFound, mightBeBucketWide, statusOf } from './errors.js';
-import { crc32Base64, uploadFile, type UploadRequest } from './multipart-upload.js';
+import { LocalIntegrityError, crc32Base64, uploadFile, type PositionalSource, type UploadRequest } from './multipart-upload.js';
 
 const MiB = 1024 * 1024;
 
@@ -203,6 +203,45 @@ export function createS3BlobStore(
         throw translate(err, key);
       }
       return { path: file, release: () => fs.promises.rm(file, { force: true }) };
+    },
+
+    /**
+     * Stores a local file's bytes (read at positions, in parts of the pool's slab size, at most
+     * `partConcurrency` in memory) under `key`, refused (BlobIntegrityError, nothing stored)
+     * unless they hash to `sha256`: the primary store's upload of a staged file. The pool's
+     * buffers are reused part after part, so memory stays flat however large the file.
+     */
+    async putFile(
+      key: string,
+      file: PositionalSource,
+      request: { size: number; sha256: string; buffers: BufferPool; partSize: number; partConcurrency: number; signal?: AbortSignal },
+    ): Promise<void> {
+      parseBlobKey(key);
+      let uploadId: string | undefined;
+      try {
+        await uploadFile({
+          bucket,
+          key,
+          file,
+          size: request.size,
+          sha256: request.sha256,
+          info: {},
+          buffers: request.buffers,
+          minPartSize: request.partSize,
+          partConcurrency: request.partConcurrency,
+          onMultipartStarted: (id: string) => void (uploadId = id),
+          onPartDone: () => {},
+          signal: request.signal ?? new AbortController().signal,
+        });
+      } catch (err) {
+        // Nothing resumes a staged file's upload: its parts go now (the bucket's lifecycle rule
+        // is the second line).
+        if (uploadId !== undefined) await bucket.abortMultipart(key, uploadId);
+        if (err instanceof LocalIntegrityError) {
+          throw new BlobIntegrityError(key, request.sha256, /sha256 is ([0-9a-f]{64})/.exec(err.message)?.[1] ?? 'other bytes');
+        }
+        throw translate(err, key);
+      }
     },
 
     /**

@@ -1,6 +1,7 @@
 import * as initial from './001-initial.js';
 import * as webhooks from './002-webhooks.js';
 import * as clusterNodes from './003-cluster-nodes.js';
+import * as blobDeletes from './004-blob-deletes.js';
 
 /**
  * Ordered schema migrations of the PostgreSQL schema (numbered on their own: version 1 is the
@@ -12,4 +13,6 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; name: string;
   { version: 2, name: 'webhooks', sql: webhooks.sql },
   // SQLite's 011.
   { version: 3, name: 'cluster-nodes', sql: clusterNodes.sql },
+  // SQLite's 012.
+  { version: 4, name: 'blob-deletes', sql: blobDeletes.sql },
 ];

@@ -9,6 +9,7 @@ import * as oneJobEngine from './008-one-job-engine.js';
 import * as variantOrder from './009-variant-order.js';
 import * as webhooks from './010-webhooks.js';
 import * as clusterNodes from './011-cluster-nodes.js';
+import * as blobDeletes from './012-blob-deletes.js';
 
 /**
  * Ordered schema migrations. A migration is never edited once released: add a new one.
@@ -27,4 +28,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 9, name: 'variant-order', sql: variantOrder.sql },
   { version: 10, name: 'webhooks', sql: webhooks.sql },
   { version: 11, name: 'cluster-nodes', sql: clusterNodes.sql },
+  { version: 12, name: 'blob-deletes', sql: blobDeletes.sql },
 ];
