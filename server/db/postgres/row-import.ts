@@ -37,7 +37,7 @@ export function postgresRowSink(pool: Pool, close: () => Promise<void>): RowSink
       if (!rows.length) return 0;
       const copied = table === 'job_queues' ? cols.filter((c) => c !== 'waiting') : cols;
       const onConflict =
-        table === 'job_queues' ? 'ON CONFLICT (customer) DO UPDATE SET served_seq = greatest(job_queues.served_seq, excluded.served_seq)' : 'ON CONFLICT DO NOTHING';
+        table === 'job_queues' ? 'ON CONFLICT (customer) DO UPDATE SET served_seq = excluded.served_seq WHERE job_queues.served_seq < excluded.served_seq' : 'ON CONFLICT DO NOTHING';
       const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / copied.length));
       let inserted = 0;
       for (let start = 0; start < rows.length; start += perStatement) {
