@@ -254,7 +254,7 @@ export async function migrateInstallation(flags: Record<string, unknown>) {
   let sink;
   try {
     const { openPostgresRowSink } = await import('./db/postgres/row-import.js');
-    sink = await openPostgresRowSink(config.databaseUrl);
+    sink = await openPostgresRowSink(config.databaseUrl, (message) => process.stderr.write(`darkroom: note: ${message}\n`));
     closing.push(() => sink!.close());
   } catch (err) {
     return stop(`cannot open the database (--database-url): ${(err as Error).message}`, 2);

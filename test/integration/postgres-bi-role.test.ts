@@ -46,10 +46,15 @@ async function readAsTool(database: string) {
 }
 
 describe('the BI role, migrated by a role that may not create roles', () => {
-  it('is left for an administrator, the migration succeeding', async () => {
-    const db = await openPostgresDatabase({ url: asApp('app_one') });
+  it('is left for an administrator, the migration succeeding and logging the SQL to run', async () => {
+    const notices: string[] = [];
+    const db = await openPostgresDatabase({ url: asApp('app_one'), onMigrationNotice: (m) => notices.push(m) });
     await db.close();
     expect((await admin.query("SELECT 1 FROM pg_roles WHERE rolname = 'darkroom_bi'")).rows).toEqual([]);
+    // What the server logs: the SQL an administrator runs.
+    expect(notices).toEqual([
+      'role darkroom_bi is missing and app may not create roles; an administrator runs: CREATE ROLE darkroom_bi NOLOGIN; GRANT USAGE ON SCHEMA public TO darkroom_bi; GRANT SELECT ON public.darkroom_stats_daily, public.darkroom_images TO darkroom_bi;',
+    ]);
     // The views are there all the same, the app's own.
     const app = new pg.Client({ connectionString: asApp('app_one') });
     await app.connect();

@@ -83,8 +83,8 @@ export function postgresRowSink(pool: Pool, close: () => Promise<void>): RowSink
 }
 
 /** Opens the target database for a copy, its schema created or brought up to date first. */
-export async function openPostgresRowSink(url: string): Promise<RowSink> {
+export async function openPostgresRowSink(url: string, onMigrationNotice?: (message: string) => void): Promise<RowSink> {
   // Statements of a copy are batches of thousands of rows: more time than a request's.
-  const db = await openPostgresDatabase({ url, poolSize: 2, statementTimeoutMs: 120_000 });
+  const db = await openPostgresDatabase({ url, poolSize: 2, statementTimeoutMs: 120_000, onMigrationNotice });
   return postgresRowSink(db.pool, () => db.close());
 }
