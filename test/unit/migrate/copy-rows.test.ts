@@ -1,16 +1,19 @@
 /**
- * The row copy of `darkroom migrate` (migrate/copy-installation.ts) between a real SQLite file
+ * The copy of `darkroom migrate` (migrate/copy-installation.ts) between a real SQLite file
  * and a private PostgreSQL, in pages far smaller than the tables (every page after the first is
  * a keyset query), twice: the second run adds nothing. What the triggers keep (the fair queue's
  * counts) is not counted twice, and ids generated after the copy are past the copied ones.
  */
+import crypto from 'node:crypto';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../../server/db/sqlite/connection.js';
 import { sqliteRowSource } from '../../../server/db/sqlite/row-export.js';
 import { openPostgresRowSink } from '../../../server/db/postgres/row-import.js';
 import { copyInstallation } from '../../../server/migrate/copy-installation.js';
+import { createFsBlobStore } from '../../../server/storage/fs/fs-blob-store.js';
 import { privatePostgres } from '../../helpers/postgres.js';
 import { tempDirs } from '../../helpers/server.js';
 
@@ -100,5 +103,49 @@ describe('the row copy', () => {
     expect(Number(rows[0].id)).toBeGreaterThan(Number(max[0].id));
     const { rows: served } = await client.query("SELECT nextval('job_queues_served') AS n");
     expect(Number(served[0].n)).toBeGreaterThan(41);
+  });
+});
+
+describe('the copy with files', () => {
+  it('puts every file under its key, verified, and rewrites a variant row that records a data-dir path to that key', async () => {
+    const sqliteFile = path.join(dir(), 'darkroom.db');
+    const source = openDatabase(sqliteFile);
+    const original = Buffer.from('original bytes');
+    const thumb = Buffer.from('thumb bytes');
+    const originalSha = crypto.createHash('sha256').update(original).digest('hex');
+    const thumbSha = crypto.createHash('sha256').update(thumb).digest('hex');
+    source
+      .prepare(
+        "INSERT INTO images (id, customer, status, filename, bytes, sha256, format, width, height, source, created_at) VALUES ('img-a', 'acme', 'done', 'a.png', ?, ?, 'png', 1, 1, 'upload', 0)",
+      )
+      .run(original.length, originalSha);
+    // Rows written before keys existed record the file's path in the data dir.
+    source
+      .prepare(
+        "INSERT INTO variants (image_id, name, spec, status, format, bytes, path, etag) VALUES ('img-a', 'thumb', '{}', 'done', 'webp', ?, '/srv/old-data/processed/img-a/thumb.webp', ?)",
+      )
+      .run(thumb.length, thumbSha);
+    const from = createFsBlobStore(dir());
+    from.init();
+    await from.put(`originals/${originalSha}`, Readable.from([original]));
+    await from.put('processed/img-a/thumb.webp', Readable.from([thumb]));
+    const to = createFsBlobStore(dir());
+    to.init();
+
+    const target = (await privatePostgres()).url(await (await privatePostgres()).createEmptyDatabase());
+    const sink = await openPostgresRowSink(target);
+    try {
+      const report = await copyInstallation({ source: sqliteRowSource(source), sink, files: { from, to }, batchSize: 2 });
+      expect(report.files).toEqual({ copied: 2, copiedBytes: original.length + thumb.length, skipped: 0, skippedBytes: 0, failed: [] });
+    } finally {
+      await sink.close();
+      source.close();
+    }
+    expect((await to.stat('processed/img-a/thumb.webp'))?.size).toBe(thumb.length);
+    const pgClient = new pg.Client({ connectionString: target });
+    await pgClient.connect();
+    const { rows } = await pgClient.query('SELECT path FROM variants');
+    await pgClient.end();
+    expect(rows).toEqual([{ path: 'processed/img-a/thumb.webp' }]);
   });
 });
