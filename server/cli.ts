@@ -5,6 +5,8 @@ import { ConfigError, OPTION_SPECS, envName, parseConfig, readEnv, type RawConfi
 import { openChosenDatabase } from './db/open-database.js';
 import type { DatabasePort } from './db/port.js';
 import { openDatabase } from './db/sqlite/connection.js';
+import { sqliteRowSource } from './db/sqlite/row-export.js';
+import { copyInstallation, ForeignInstallationError, reportLines, SchemaMismatchError, type CopyDeps } from './migrate/copy-installation.js';
 import { openDatabaseReadOnly, SCHEMA_VERSION, SchemaVersionError, schemaVersionOf, schemaVersionProblem } from './db/sqlite/schema-version.js';
 import { sqliteDatabaseOver } from './db/sqlite/sqlite-database.js';
 import { AppError } from './errors.js';
@@ -200,6 +202,77 @@ export async function verify(flags: Record<string, unknown> & { repair?: boolean
   }
 }
 
+/**
+ * `darkroom migrate`: copies a single-node installation (the data dir's SQLite database and,
+ * with --storage s3, its files) into cluster storage (migrate/copy-installation.ts says how).
+ * Exit 0: everything copied; 1: files failed verification (listed; no row copied); 2: it could
+ * not run (a server holds the data dir, the target belongs to another installation, …).
+ */
+export async function migrateInstallation(flags: Record<string, unknown>) {
+  const config = configFrom(flags);
+  const dataDir = config.dataDir;
+  if (!config.databaseUrl) fail('migrate copies into PostgreSQL: give --database-url', 2);
+  const dbFile = path.join(dataDir, 'darkroom.db');
+  if (!fs.existsSync(dbFile)) fail(`no Darkroom data in ${dataDir} (no darkroom.db)`, 2);
+  let lock: ReturnType<typeof acquireDataDirLock>;
+  try {
+    // Held for the whole copy: no server starts on the data dir and changes it meanwhile.
+    lock = acquireDataDirLock(dataDir);
+  } catch (err) {
+    return fail(`${(err as Error).message}: stop it before migrating`, 2);
+  }
+  const closing: Array<() => unknown> = [];
+  const stop = (message: string, code: number): never => {
+    for (const close of closing.reverse()) void close();
+    lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
+    fail(message, code);
+  };
+  if (lock.previousRunCrashed) {
+    process.stderr.write('darkroom: note: the server did not stop cleanly last time; every file is verified on the way, and one missing or damaged is reported\n');
+  }
+  let source;
+  try {
+    // Holding the lock, an older database is brought up to date as a start of the server would.
+    const found = schemaVersionOf(dbFile);
+    if (found > SCHEMA_VERSION) throw new SchemaVersionError(schemaVersionProblem(found)!);
+    source = sqliteRowSource(openDatabase(dbFile));
+    closing.push(() => source!.close());
+  } catch (err) {
+    return stop(err instanceof SchemaVersionError ? err.message : `cannot open ${dbFile}: ${(err as Error).message}`, 2);
+  }
+  let files: CopyDeps['files'];
+  try {
+    if (config.storage === 's3') {
+      const [{ connectS3Bucket }, { createS3PrimaryStore }] = await Promise.all([import('./sync/s3-sync.js'), import('./storage/s3/s3-primary-store.js')]);
+      const bucket = await connectS3Bucket(config);
+      closing.push(() => bucket.destroy());
+      files = { from: createFsBlobStore(dataDir), to: createS3PrimaryStore(bucket, { stagingDir: path.join(dataDir, 'tmp') }) };
+    }
+  } catch (err) {
+    return stop((err as Error).message, 2);
+  }
+  let sink;
+  try {
+    const { openPostgresRowSink } = await import('./db/postgres/row-import.js');
+    sink = await openPostgresRowSink(config.databaseUrl, (message) => process.stderr.write(`darkroom: note: ${message}\n`));
+    closing.push(() => sink!.close());
+  } catch (err) {
+    return stop(`cannot open the database (--database-url): ${(err as Error).message}`, 2);
+  }
+  try {
+    const report = await copyInstallation({ source, sink, files, progress: (line) => process.stderr.write(`${line}\n`) });
+    for (const line of reportLines(report)) process.stdout.write(`${line}\n`);
+    if (!files) process.stdout.write(`files: not copied; they stay in ${dataDir}. A cluster needs them in its bucket: run migrate again with --storage s3 and the --s3-* options\n`);
+    process.exitCode = report.files?.failed.length ? 1 : 0;
+  } catch (err) {
+    if (err instanceof ForeignInstallationError || err instanceof SchemaMismatchError) return stop(err.message, 2);
+    return stop(`migrate stopped: ${(err as Error).message} (run it again: what is copied is kept)`, 2);
+  }
+  await sink.close();
+  for (const close of closing.slice(0, -1).reverse()) await close();
+  lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });
+}
+
 export function buildProgram(): Command {
   const program = new Command('darkroom')
     .description('Darkroom: self-hosted image processing engine')
@@ -271,6 +344,13 @@ export function buildProgram(): Command {
       .option('--repair', 'remove orphans, restore missing or corrupt originals from the S3 bucket (the --s3-* options), process damaged variants again'),
     (spec) => spec.key === 'dataDir' || spec.key === 'storage' || spec.key.startsWith('s3') || spec.key.startsWith('database'),
   ).action(verify);
+
+  addServerOptions(
+    program
+      .command('migrate')
+      .description('copy this single-node installation (--data-dir) into cluster storage: its database into --database-url, with --storage s3 its files into the bucket; resumable'),
+    (spec) => spec.key === 'dataDir' || spec.key === 'storage' || spec.key.startsWith('s3') || spec.key === 'databaseUrl',
+  ).action(migrateInstallation);
 
   program
     .command('stats')

@@ -143,6 +143,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   try {
     database = await openChosenDatabase(config, {
       onIdleError: (err) => logger.warn({ err }, 'a database connection failed while idle; it is replaced when next needed'),
+      onMigrationNotice: (message) => logger.warn(message),
     });
   } catch (err) {
     lock.release({ uncleanUntilReconciled: lock.previousRunCrashed });

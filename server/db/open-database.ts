@@ -29,7 +29,7 @@ export type OpenedDatabase = DatabasePort & { readonly connection?: Db };
  */
 export async function openChosenDatabase(
   choice: DatabaseChoice,
-  options: { onIdleError?: (err: Error) => void; migrate?: boolean } = {},
+  options: { onIdleError?: (err: Error) => void; onMigrationNotice?: (message: string) => void; migrate?: boolean } = {},
 ): Promise<OpenedDatabase> {
   if (!choice.databaseUrl) return openSqliteDatabase(path.join(choice.dataDir, 'darkroom.db'), { fsync: choice.fsync });
   const { openPostgresDatabase } = await import('./postgres/postgres-database.js');
@@ -39,6 +39,7 @@ export async function openChosenDatabase(
     statementTimeoutMs: choice.databaseStatementTimeout,
     connectTimeoutMs: choice.databaseConnectTimeout,
     onIdleError: options.onIdleError,
+    onMigrationNotice: options.onMigrationNotice,
     migrate: options.migrate,
   });
 }

@@ -17,8 +17,14 @@ const MIGRATION_LOCK = 0x6461726b_6d696772n;
  * work done; a failure leaves the schema as it was (PostgreSQL's DDL is transactional).
  * Refuses a schema newer than this program's.
  */
-export async function migratePostgres(pool: Pool): Promise<number[]> {
+export async function migratePostgres(pool: Pool, onNotice?: (message: string) => void): Promise<number[]> {
   const client = await pool.connect();
+  // What a migration says for an administrator to do (005's BI role, where this role may not
+  // create roles): PostgreSQL sends it as a NOTICE, which is passed on to the log.
+  const notice = (n: { message?: string }) => {
+    if (n.message?.startsWith('darkroom:')) onNotice?.(n.message.slice('darkroom: '.length));
+  };
+  client.on('notice', notice);
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
@@ -51,6 +57,7 @@ export async function migratePostgres(pool: Pool): Promise<number[]> {
       throw err;
     }
   } finally {
+    client.off('notice', notice);
     client.release(broken);
   }
 }

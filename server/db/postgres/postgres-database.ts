@@ -18,6 +18,8 @@ export interface PostgresDatabaseOptions {
   migrate?: boolean;
   /** A connection failed while idle in the pool (the server restarted): the pool drops it and goes on. */
   onIdleError?: (err: Error) => void;
+  /** Something a migration asks an administrator to do (migrate.ts): for the log. */
+  onMigrationNotice?: (message: string) => void;
 }
 
 /** The database port on PostgreSQL, plus its pool: for tests, and the versions this start migrated. */
@@ -79,7 +81,7 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
       if (problem) throw new Error(problem);
       return postgresDatabaseOver(pool, [], statementTimeoutMs);
     }
-    return postgresDatabaseOver(pool, await migratePostgres(pool), statementTimeoutMs);
+    return postgresDatabaseOver(pool, await migratePostgres(pool, options.onMigrationNotice), statementTimeoutMs);
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
