@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { photos24mp } from './lib/inputs.js';
-import { BENCH_KEY, ROOT, startDarkroom, uploadFile, waitAllDone, withPeakRss, type BenchServer } from './lib/processes.js';
+import { BENCH_KEY, ROOT, cpuSecondsOf, startDarkroom, uploadFile, waitAllDone, withPeakRss, type BenchServer } from './lib/processes.js';
 import { S3RVER_CREDENTIALS, startPrivatePostgres, startS3rver } from './lib/services.js';
 import { median, type BenchEntry } from './report.js';
 import { uploadFile as uploadLarge, writeOriginal } from './s3.bench.js';
@@ -78,12 +78,24 @@ export async function clusterBench(options: { quick: boolean }): Promise<BenchEn
     await waitAllDone(nodeUrls[0]!, await uploadAll(nodeUrls, sources.slice(0, NODES), 'warm'));
 
     const rates = { single: [] as number[], cluster: [] as number[], ratio: [] as number[] };
+    // CPU seconds by process: where the cluster's time goes, steadier than wall time under load.
+    const cpu = { single: 0, nodes: 0, postgres: 0, s3rver: 0 };
+    const cpuNow = () => ({
+      single: cpuSecondsOf(single.proc.pid!),
+      nodes: nodes.reduce((sum, n) => sum + cpuSecondsOf(n.proc.pid!), 0),
+      postgres: postgres.cpuSeconds(),
+      s3rver: cpuSecondsOf(s3rver.pid),
+    });
     let done = 0;
     for (let r = 0; r < rounds; r++) {
       const files = Array.from({ length: Math.min(perRound, count - done) }, (_, i) => sources[(done + i) % distinct]!);
       const time = async (urls: string[], tag: string) => {
+        const before = cpuNow();
         const started = Date.now(); // the same clock as the servers' processedAt (one machine)
         const last = await waitAllDone(urls[0]!, await uploadAll(urls, files, tag));
+        const after = cpuNow();
+        if (urls.length === 1) cpu.single += after.single - before.single;
+        else for (const k of ['nodes', 'postgres', 's3rver'] as const) cpu[k] += after[k] - before[k];
         return files.length / ((last - started) / 1000);
       };
       // Alternating which goes first: load that comes and goes hits both sides alike.
@@ -104,6 +116,7 @@ export async function clusterBench(options: { quick: boolean }): Promise<BenchEn
     }
     for (const s of servers.splice(0)) await s.stop();
     const ratio = median(rates.ratio);
+    const per = (seconds: number) => seconds / done;
     entries.push({
       suite: 'cluster',
       name: `${done} × 24 MP JPEG, upload → done, on ${NODES} nodes (PostgreSQL + s3rver, --storage s3)`,
@@ -118,17 +131,29 @@ export async function clusterBench(options: { quick: boolean }): Promise<BenchEn
         `single ${spread(rates.single)}, cluster ${spread(rates.cluster)} images/s; ${NODE_WORKERS} worker per node, uploads round-robin over the nodes; ` +
         'one 2-core machine runs the client, the nodes, PostgreSQL and s3rver: overhead, not scaling',
     });
+    entries.push({
+      suite: 'cluster',
+      name: 'CPU seconds per image: the 3 nodes, PostgreSQL and s3rver together',
+      value: per(cpu.nodes + cpu.postgres + cpu.s3rver),
+      unit: 's',
+      baseline: { name: 'the single node (SQLite, local files)', value: per(cpu.single) },
+      ratio: cpu.single / (cpu.nodes + cpu.postgres + cpu.s3rver),
+      notes: `the nodes ${per(cpu.nodes).toFixed(3)} s, PostgreSQL ${per(cpu.postgres).toFixed(3)} s, s3rver ${per(cpu.s3rver).toFixed(3)} s per image`,
+    });
 
     // --- a large raw upload into --storage s3 against lib-storage ---------------------------------
     const node = await startDarkroom(['--workers', '1', '--database-url', await postgres.createDatabase(), '--node-id', 'bench-upload', ...s3rver.flags]);
-    servers.push(node);
+    // The same upload into a node on local files: the receiving half alone (read, hash, write,
+    // flush), which with --storage s3 is followed by the upload of the staged file.
+    const local = await startDarkroom(['--workers', '1']);
+    servers.push(node, local);
     const pid = node.proc.pid!;
     const sizes = options.quick ? [64 * MiB, 256 * MiB] : [256 * MiB, 1024 * MiB];
     const uploadRounds = options.quick ? 2 : 3;
-    const results = new Map<number, { ours: number[]; base: number[]; peak: number }>();
+    const results = new Map<number, { ours: number[]; base: number[]; local: number[]; peak: number }>();
     let seed = 1;
     for (const size of sizes) {
-      const result = { ours: [] as number[], base: [] as number[], peak: 0 };
+      const result = { ours: [] as number[], base: [] as number[], local: [] as number[], peak: 0 };
       results.set(size, result);
       const n = size === sizes.at(-1) ? uploadRounds : 1;
       for (let r = 0; r < n; r++) {
@@ -143,6 +168,13 @@ export async function clusterBench(options: { quick: boolean }): Promise<BenchEn
           await fetch(`${node.url}/v1/image/${up.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${BENCH_KEY}` } });
           return ms;
         };
+        const intoLocal = async () => {
+          const started = performance.now();
+          const up = await uploadLarge(local.url, file);
+          const ms = performance.now() - started;
+          await fetch(`${local.url}/v1/image/${up.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${BENCH_KEY}` } });
+          return ms;
+        };
         const base = () => libStorageUpload(file, s3rver.endpoint, s3rver.bucket, `baseline-${seed}`);
         if (r % 2 === 0) {
           result.base.push(await base());
@@ -151,8 +183,12 @@ export async function clusterBench(options: { quick: boolean }): Promise<BenchEn
           result.ours.push(await ours());
           result.base.push(await base());
         }
+        result.local.push(await intoLocal());
         const mibps = (ms: number) => size / MiB / (ms / 1000);
-        console.log(`${size / MiB} MiB round ${r + 1}: lib-storage ${mibps(result.base.at(-1)!).toFixed(0)} MiB/s, --storage s3 upload ${mibps(result.ours.at(-1)!).toFixed(0)} MiB/s`);
+        console.log(
+          `${size / MiB} MiB round ${r + 1}: lib-storage ${mibps(result.base.at(-1)!).toFixed(0)} MiB/s, --storage s3 upload ${mibps(result.ours.at(-1)!).toFixed(0)} MiB/s ` +
+            `(${(result.ours.at(-1)! / 1000).toFixed(1)} s; into local files ${(result.local.at(-1)! / 1000).toFixed(1)} s, lib-storage ${(result.base.at(-1)! / 1000).toFixed(1)} s)`,
+        );
         fs.rmSync(file, { force: true });
       }
     }
@@ -173,6 +209,15 @@ export async function clusterBench(options: { quick: boolean }): Promise<BenchEn
       notes:
         `${uploadRounds} alternating rounds; ratio = median of the rounds' (${ratios.map((x) => x.toFixed(2)).join(', ')}); ` +
         `both ${PART_SIZE / MiB} MiB parts, ${PART_CONCURRENCY} in flight; the node on PostgreSQL, streamed by a node:http client from a file`,
+    });
+    entries.push({
+      suite: 'cluster',
+      name: `the same upload into a node on local files (the receiving half)`,
+      value: mibps(median(big.local)),
+      unit: 'MiB/s',
+      notes:
+        `informative: with --storage s3 the node receives into a staged file (this) and then uploads it to the bucket (about the lib-storage time): ` +
+        `median ${(median(big.local) / 1000).toFixed(1)} s + ${(median(big.base) / 1000).toFixed(1)} s against ${(median(big.ours) / 1000).toFixed(1)} s measured`,
     });
     const small = results.get(sizes[0]!)!;
     entries.push({

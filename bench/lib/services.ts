@@ -40,6 +40,8 @@ export function freePort(): Promise<number> {
 export interface PrivatePostgres {
   /** A new empty database's URL (each node migrates it at start, once under the advisory lock). */
   createDatabase(): Promise<string>;
+  /** CPU seconds used so far by the server: the postmaster and its children, live and ended. */
+  cpuSeconds(): number;
   stop(): void;
 }
 
@@ -76,6 +78,23 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   };
   process.once('exit', stop);
   return {
+    cpuSeconds() {
+      const postmaster = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      let total = 0;
+      for (const entry of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          const fields = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          const pid = Number(entry);
+          // utime, stime; the postmaster's cutime, cstime count its children that ended.
+          if (pid === postmaster) total += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+          else if (Number(fields[1]) === postmaster) total += Number(fields[11]) + Number(fields[12]);
+        } catch {
+          // the process ended meanwhile
+        }
+      }
+      return total / 100; // clock ticks (USER_HZ = 100)
+    },
     async createDatabase() {
       const name = `bench_${++made}`;
       const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
@@ -94,6 +113,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
 export interface PrivateS3rver {
   endpoint: string;
   bucket: string;
+  pid: number;
   /** The Darkroom flags that make this bucket the primary store. */
   flags: string[];
   stop(): Promise<void>;
@@ -122,6 +142,7 @@ export async function startS3rver(bucket = 'bench'): Promise<PrivateS3rver> {
   return {
     endpoint,
     bucket,
+    pid: proc.pid!,
     flags: ['--storage', 's3', '--s3-bucket', bucket, '--s3-endpoint', endpoint, '--s3-force-path-style', 'true'],
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
