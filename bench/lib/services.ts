@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { ROOT } from './processes.js';
 
 /** s3rver's built-in account: the SDK's credential chain reads these, in the bench and in the servers it starts. */
@@ -17,7 +16,8 @@ export const S3RVER_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCE
 /** Debian installs PostgreSQL's programs off PATH, under /usr/lib/postgresql/<version>/bin. */
 function postgresBin(): string {
   const onPath = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).stdout.trim();
-  if (onPath) return path.dirname(onPath);
+  // The programs' own folder (a link on PATH may name initdb alone), where createdb is too.
+  if (onPath) return path.dirname(fs.realpathSync(onPath));
   const root = '/usr/lib/postgresql';
   const versions = fs.existsSync(root)
     ? fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))
@@ -97,13 +97,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     },
     async createDatabase() {
       const name = `bench_${++made}`;
-      const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
-      await admin.connect();
-      try {
-        await admin.query(`CREATE DATABASE ${name}`);
-      } finally {
-        await admin.end();
-      }
+      // PostgreSQL's own createdb: only the PostgreSQL adapter imports pg (.dependency-cruiser.mjs).
+      run('createdb', ['-h', dir, '-p', String(port), '-U', 'postgres', name]);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     stop,
