@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { printTable, saveResults, type BenchEntry } from './report.js';
+import { clusterBench } from './cluster.bench.js';
 import { dbPortBench } from './db-port.bench.js';
 import { fsyncBench } from './fsync.bench.js';
 import { heicBench } from './heic.bench.js';
@@ -35,6 +36,7 @@ const SUITES: Record<string, Suite> = {
   heic: heicBench,
   db: dbPortBench,
   tus: tusBench,
+  cluster: clusterBench,
 };
 
 async function main() {

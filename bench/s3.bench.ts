@@ -38,7 +38,7 @@ function stop(proc: ChildProcess): Promise<void> {
 }
 
 /** A JPEG (a real one, then a pattern unique to `seed`) of exactly `size` bytes. */
-function writeOriginal(file: string, size: number, seed: number) {
+export function writeOriginal(file: string, size: number, seed: number) {
   const head = fs.readFileSync(path.join(ROOT, 'test/fixtures/images/ipx-husky-snow.jpg'));
   const fd = fs.openSync(file, 'w');
   const block = Buffer.alloc(4 * MiB);
@@ -54,7 +54,7 @@ function writeOriginal(file: string, size: number, seed: number) {
   }
 }
 
-function uploadFile(url: string, file: string): Promise<{ id: string; sha256: string }> {
+export function uploadFile(url: string, file: string): Promise<{ id: string; sha256: string }> {
   const size = fs.statSync(file).size;
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}/v1/image`, {
