@@ -183,9 +183,9 @@ describe('three nodes on one database and one bucket', () => {
       )
     ).rows;
     for (const id of ids) expect(jobs.filter((j) => j.image_id === id && j.kind === 'process_image' && j.status === 'done')).toHaveLength(1);
-    const stats = await onSurvivor.json('GET', '/v1/stats');
+    const stats = await survivor.admin.json('GET', '/v1/stats?groupBy=customer');
     expect(stats.status).toBe(200);
-    expect(stats.body.totals.processed).toBe(30);
+    expect(stats.body.groups.find((g: { customer: string }) => g.customer === 'batch')).toMatchObject({ processed: 30 });
 
     // In the bucket: one object per variant once the janitor has removed what the dead node
     // wrote without committing (its intents fall due with its claims, 30 s).
@@ -305,6 +305,14 @@ describe('three nodes on one database and one bucket', () => {
   it('runs the purge once per schedule slot with three nodes; expired variants answer 410 on every node', { timeout: 90_000 }, async () => {
     // Every 2 s, processed files living 4 s.
     const args = ['--purge-schedule', '*/2 * * * * *', '--processed-ttl', '4s'];
+    // A finished purge job is removed (its effects are recorded elsewhere): a trigger of the
+    // test's own notes every purge job queued.
+    await cluster.db.query(`
+      CREATE TABLE test_purges_queued (job_id BIGINT, at BIGINT);
+      CREATE FUNCTION test_note_purge() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO test_purges_queued VALUES (NEW.id, NEW.created_at); RETURN NEW; END $$;
+      CREATE TRIGGER test_note_purge AFTER INSERT ON jobs FOR EACH ROW WHEN (NEW.kind = 'purge') EXECUTE FUNCTION test_note_purge();
+    `);
     for (const node of cluster.nodes) await node.restart(args);
     const since = Date.now();
     const key = await keyOn(a, 'purge');
@@ -320,10 +328,12 @@ describe('three nodes on one database and one bucket', () => {
     await new Promise((r) => setTimeout(r, 4_000));
 
     const slots = (await cluster.db.query<{ slot: number }>("SELECT slot FROM schedule_slots WHERE slot >= $1 ORDER BY slot", [Math.floor(since / 1000) * 1000])).rows;
-    const purges = (await cluster.db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE kind = 'purge' AND created_at >= $1", [since])).rows[0]!.n;
+    const purges = (await cluster.db.query<{ n: number }>('SELECT count(*)::int AS n FROM test_purges_queued WHERE at >= $1', [since])).rows[0]!.n;
     expect(slots.length).toBeGreaterThanOrEqual(5);
-    // Slots 2 s apart, each queued one purge job however many nodes fired.
+    // Slots 2 s apart, each taken once; at most one purge job per slot however many nodes
+    // fired (one fewer when a slot found the last one still queued: the lane keeps one).
     for (let i = 1; i < slots.length; i++) expect(slots[i]!.slot - slots[i - 1]!.slot).toBeGreaterThanOrEqual(2_000);
-    expect(purges).toBe(slots.length);
+    expect(purges).toBeLessThanOrEqual(slots.length);
+    expect(purges).toBeGreaterThanOrEqual(slots.length - 1);
   });
 });
