@@ -2,6 +2,7 @@ import * as initial from './001-initial.js';
 import * as webhooks from './002-webhooks.js';
 import * as clusterNodes from './003-cluster-nodes.js';
 import * as blobDeletes from './004-blob-deletes.js';
+import * as uploadLocks from './005-upload-locks.js';
 
 /**
  * Ordered schema migrations of the PostgreSQL schema (numbered on their own: version 1 is the
@@ -15,4 +16,6 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; name: string;
   { version: 3, name: 'cluster-nodes', sql: clusterNodes.sql },
   // SQLite's 012.
   { version: 4, name: 'blob-deletes', sql: blobDeletes.sql },
+  // SQLite's 013.
+  { version: 5, name: 'upload-locks', sql: uploadLocks.sql },
 ];
