@@ -258,6 +258,13 @@ describe('three nodes on one database and one bucket', () => {
     };
   }
 
+  /** The nodes' log lines about jobs that failed, for a failure's message. */
+  const failuresLogged = () =>
+    cluster.nodes
+      .flatMap((n) => (n.child.stdout() + n.child.stderr()).split('\n'))
+      .filter((l) => l.includes('job failed'))
+      .join('\n');
+
   async function readyzOf(node: ClusterNode) {
     return (await node.admin.json('GET', '/readyz')).status;
   }
@@ -320,7 +327,8 @@ describe('three nodes on one database and one bucket', () => {
     expect(accepted.length).toBeGreaterThan(0);
     const client = c.as(key);
     for (const id of accepted) {
-      expect((await client.waitFor(id, ['done', 'failed'], 60_000)).status).toBe('done');
+      const record = await client.waitFor(id, ['done', 'failed'], 60_000);
+      expect(record.status, `${JSON.stringify(record)}\n${failuresLogged()}`).toBe('done');
       expect((await client.download(id, 'original')).body.equals(sample)).toBe(true);
     }
   });

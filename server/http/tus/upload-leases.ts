@@ -48,7 +48,9 @@ export function createUploadLeases(store: UploadLeaseStore, clock: Clock) {
     return {
       async release() {
         clearInterval(timer);
-        await store.release(uploadId, token);
+        // A release that fails (the database just went away) must not turn a request that
+        // succeeded into an error: the lease lapses on its own within LEASE_MS.
+        await store.release(uploadId, token).catch(() => undefined);
       },
     };
   }
