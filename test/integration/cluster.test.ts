@@ -301,7 +301,10 @@ describe('three nodes on one database and one bucket', () => {
     const accepted = load.answers.filter((x) => x.what === 'upload' && x.status === 202).map((x) => x.id!);
     expect(accepted.length).toBeGreaterThan(0);
     const client = b.as(key);
-    for (const id of accepted) expect((await client.waitFor(id, ['done', 'failed'], 60_000)).status).toBe('done');
+    for (const id of accepted) {
+      const record = await client.waitFor(id, ['done', 'failed'], 60_000);
+      expect(record.status, `${JSON.stringify(record)}\n${failuresLogged()}`).toBe('done');
+    }
   });
 
   it('the bucket stopped for 10 s under traffic: uploads 503, /readyz 503 everywhere, accepted uploads kept', { timeout: 120_000 }, async () => {
