@@ -41,6 +41,7 @@ import { packageVersion } from './util/package-version.js';
 import { assertNoOriginalsOnlyInBucket } from './sync/bucket-only-originals.js';
 import type { S3SyncTuning } from './sync/s3-sync.js';
 import { createResumableUploads } from './http/tus/resumable-uploads.js';
+import { createUploadLeases } from './http/tus/upload-leases.js';
 import { createFsBlobStore } from './storage/fs/fs-blob-store.js';
 import { createFsUploadParts } from './storage/fs/fs-upload-parts.js';
 import { acquireDataDirLock } from './storage/data-dir-lock.js';
@@ -371,6 +372,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     logger,
     translateError: (err) => database.translateError(err) ?? translateFileSystemError(err),
+    // Nodes sharing the database lock each upload in it; one node alone needs no more than its own lock.
+    leases: database.soleNode ? undefined : createUploadLeases(database.repos.uploadLocks, clock),
   });
   // One count per key across every way of uploading over HTTP (multipart, raw, tus).
   const uploadSlot = limitUploadsPerKey(config.maxUploadsPerKey);

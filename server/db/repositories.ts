@@ -6,6 +6,7 @@ import { createKeysRepo, type KeysRepo } from './keys.repo.js';
 import { createNodesRepo, type NodesRepo } from './nodes.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
 import { createSchedulesRepo, type SchedulesRepo } from './schedules.repo.js';
+import { createUploadLocksRepo, type UploadLocksRepo } from './upload-locks.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { createStatsRepo, type StatsRepo } from './stats.repo.js';
 import { createSyncRepo, type SyncRepo } from './sync.repo.js';
@@ -22,6 +23,7 @@ export interface Repositories {
   nodes: NodesRepo;
   progress: ProgressRepo;
   schedules: SchedulesRepo;
+  uploadLocks: UploadLocksRepo;
   stats: StatsRepo;
   sync: SyncRepo;
   watch: WatchRepo;
@@ -39,6 +41,7 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     nodes: createNodesRepo(sql),
     progress: createProgressRepo(sql),
     schedules: createSchedulesRepo(sql),
+    uploadLocks: createUploadLocksRepo(sql),
     stats: createStatsRepo(sql),
     sync: createSyncRepo(sql),
     watch: createWatchRepo(sql),

@@ -31,6 +31,7 @@ export interface Database {
   nodes: NodesTable;
   schedule_slots: ScheduleSlotsTable;
   blob_deletes: BlobDeletesTable;
+  upload_locks: UploadLocksTable;
 }
 
 export interface ApiKeysTable {
@@ -267,6 +268,13 @@ export interface NodesTable {
 export interface ScheduleSlotsTable {
   name: string;
   slot: number;
+}
+
+/** The lock of a resumable upload across nodes, a lease (SQLite migration 013, PostgreSQL 006). */
+export interface UploadLocksTable {
+  upload_id: string;
+  token: string;
+  until: number;
 }
 
 /** Deletes of a remote primary store's blobs, decided or possible (SQLite migration 012, PostgreSQL 004). */

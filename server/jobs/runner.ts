@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
 import type { ImageJobRow, JobRow, JobsRepo } from '../db/jobs.repo.js';
 import type { Repositories } from '../db/repositories.js';
 import type { Clock } from '../util/clock.js';
@@ -607,8 +608,17 @@ export function createJobRunner(options: RunnerOptions) {
   };
 }
 
+/** How soon a job that found its store unavailable is tried again. */
+const UNAVAILABLE_RETRY_MS = 5_000;
+
 function toJobError(err: unknown): JobError {
   if (err instanceof JobError) return err;
+  // The store cannot be used now (the bucket of --storage s3 unreachable, the disk refusing
+  // writes): not the job's fault. Counted as attempts, an outage of a few seconds would fail
+  // for good images accepted just before it; so they wait it out, tried again every few seconds.
+  if (err instanceof AppError && err.code === 'unavailable') {
+    return new JobError(err.message, 'unavailable', true, { retryInMs: UNAVAILABLE_RETRY_MS, countAttempt: false });
+  }
   if (err === undefined) return new JobError('the job was stopped', 'processing_failed', true);
   const message = err instanceof Error ? err.message : String(err);
   return new JobError(message, 'processing_failed', true);

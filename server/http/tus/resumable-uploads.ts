@@ -10,14 +10,15 @@ import { parseVariants, type VariantLimits } from '../../services/variants.js';
 import { UPLOAD_ID, blobKeys, parseUploadKey } from '../../storage/blob-store.js';
 import type { UploadPartStore, UploadRecord } from '../../storage/upload-parts.js';
 import type { Clock } from '../../util/clock.js';
-import { UploadPartsDataStore } from './upload-parts-data-store.js';
+import { IMAGE_ID_KEY, UploadPartsDataStore } from './upload-parts-data-store.js';
+import type { UploadLeases } from './upload-leases.js';
 
 /** Where the tus protocol lives (CONTRACT §3); the Location of an upload is under it. */
 export const UPLOADS_PATH = '/v1/uploads';
 
 /** Metadata keys the server adds to an upload's record; clients cannot set them. */
 const CUSTOMER = 'darkroom-customer';
-const IMAGE_ID = 'darkroom-image-id';
+const IMAGE_ID = IMAGE_ID_KEY;
 
 const HOUR = 3_600_000;
 
@@ -36,6 +37,11 @@ export interface ResumableUploadsDeps {
   logger: Logger;
   /** Turns a failure of something underneath (a busy database, a full disk) into the API's error. */
   translateError?: (err: unknown) => AppError | undefined;
+  /**
+   * The uploads' locks across nodes (upload-leases.ts), where several nodes share the database;
+   * without, a lock of this process (one node: the data-dir lock says so) is enough.
+   */
+  leases?: UploadLeases;
   /** Unfinished uploads untouched for this long are removed (default one day). */
   abandonAfterMs?: number;
 }
@@ -71,6 +77,8 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     path: UPLOADS_PATH,
     datastore: store,
     relativeLocation: true,
+    // Every PATCH holds the upload's lock while it appends and, with the last byte, ingests.
+    ...(deps.leases ? { locker: deps.leases.locker() } : {}),
     maxSize: limits.maxBytes,
     // Same origin only, like the rest of the API.
     allowedOrigins: () => false,
@@ -199,7 +207,18 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     if (imageId) return { size: info.size, imageId };
     const stored = await parts.stat(blobKeys.upload(id));
     if (!stored || stored.bytes !== info.size) return undefined;
-    return finalise(principal, id);
+    if (!deps.leases) return finalise(principal, id);
+    // Another node may be finishing it right now (the PATCH with its last byte holds the lock):
+    // wait for the lock, then look again, so one upload becomes one image.
+    const lease = await deps.leases.hold(id);
+    try {
+      const again = await parts.readRecord(blobKeys.upload(id));
+      const known = again?.metadata[IMAGE_ID];
+      if (again?.size !== undefined && known) return { size: again.size, imageId: known };
+      return await finalise(principal, id);
+    } finally {
+      await lease.release();
+    }
   }
 
   /** Drops the record of a completed upload (the image stays); false if it is not complete. */

@@ -15,6 +15,10 @@ export interface UploadPartsDataStoreOptions {
   maxInputPixels: number;
 }
 
+
+/** The metadata key of a completed upload's record naming the image it became (set by resumable-uploads.ts). */
+export const IMAGE_ID_KEY = 'darkroom-image-id';
+
 /**
  * tus's DataStore over the upload-parts port, with Darkroom's rules applied on the way in,
  * exactly as for a plain upload: the first bytes are judged before more are stored (not an
@@ -54,6 +58,12 @@ export class UploadPartsDataStore extends DataStore {
     const record = await this.parts.readRecord(key);
     if (!record) throw ERRORS.FILE_NOT_FOUND;
     const stored = await this.parts.stat(key);
+    // A completed upload became an image and its bytes went with it: it is whole, so a part
+    // sent at an older offset (the same last part retried on another node, which waited for the
+    // lock meanwhile) is answered 409 with the offset to ask about, not as gone.
+    if (!stored && record.size !== undefined && record.metadata[IMAGE_ID_KEY]) {
+      return new Upload({ id, size: record.size, offset: record.size, metadata: record.metadata, creation_date: record.createdAt });
+    }
     if (!stored) throw ERRORS.FILE_NO_LONGER_EXISTS;
     return new Upload({ id, size: record.size, offset: stored.bytes, metadata: record.metadata, creation_date: record.createdAt });
   }

@@ -3,6 +3,7 @@ import * as webhooks from './002-webhooks.js';
 import * as clusterNodes from './003-cluster-nodes.js';
 import * as blobDeletes from './004-blob-deletes.js';
 import * as biViews from './005-bi-views.js';
+import * as uploadLocks from './006-upload-locks.js';
 
 /**
  * Ordered schema migrations of the PostgreSQL schema (numbered on their own: version 1 is the
@@ -18,4 +19,6 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; name: string;
   { version: 4, name: 'blob-deletes', sql: blobDeletes.sql },
   // PostgreSQL only: read-only views and a role for BI tools (SQLite has no roles to grant to).
   { version: 5, name: 'bi-views', sql: biViews.sql },
+  // SQLite's 013.
+  { version: 6, name: 'upload-locks', sql: uploadLocks.sql },
 ];
