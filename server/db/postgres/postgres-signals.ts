@@ -155,7 +155,16 @@ export async function openPostgresSignals(options: PostgresSignalsOptions): Prom
 
   const connect = async (again: boolean) => {
     if (closed) return;
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, query_timeout: connectTimeoutMs, keepAlive: true, application_name: 'darkroom-signals' });
+    // A health query may take as long as the interval between two before the connection counts
+    // as lost: on a loaded machine a 5 s limit tripped now and then, and every reconnect loses
+    // the notifications sent meanwhile. A dead connection is still found within two intervals.
+    const c = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: connectTimeoutMs,
+      query_timeout: Math.max(connectTimeoutMs, healthEvery),
+      keepAlive: true,
+      application_name: 'darkroom-signals',
+    });
     // Without a listener a failing connection's 'error' would end the process.
     c.on('error', (err) => lost(c, err));
     c.on('end', () => lost(c));
