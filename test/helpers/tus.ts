@@ -1,5 +1,6 @@
 import http from 'node:http';
-import type { ApiClient } from './server.js';
+import { sendJpegThenZeros } from './images.js';
+import { ADMIN_KEY, type ApiClient } from './server.js';
 
 /** tus 1.0 requests by hand, for tests that look at the protocol itself. */
 export class TusClient {
@@ -77,4 +78,29 @@ function parse(text: string): any {
   } catch {
     return text;
   }
+}
+
+/**
+ * One tus PATCH carrying `total` bytes (a real JPEG, then zeros: decoders stop at its end
+ * marker), written as it goes: for the memory tests' uploads of hundreds of MB.
+ */
+export function patchAll(url: string, location: string, total: number): Promise<{ status: number; imageId: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url + location, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${ADMIN_KEY}`,
+        'tus-resumable': '1.0.0',
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+        'content-length': String(total),
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, imageId: res.headers['darkroom-image-id'] as string | undefined }));
+    });
+    req.on('error', reject);
+    sendJpegThenZeros(req, total);
+  });
 }

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { peakRss, spawnServer, type ChildServer } from '../helpers/child.js';
 import { sendJpegThenZeros } from '../helpers/images.js';
 import { ADMIN_KEY, ApiClient, tempDir } from '../helpers/server.js';
-import { TusClient } from '../helpers/tus.js';
+import { TusClient, patchAll } from '../helpers/tus.js';
 
 const dataDir = tempDir('darkroom-tus-memory-');
 let server: ChildServer | undefined;
@@ -17,27 +17,6 @@ afterAll(() => {
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-/** One PATCH carrying `total` bytes: a real JPEG, then zeros (decoders stop at its end marker). */
-function patchAll(url: string, location: string, total: number): Promise<{ status: number; imageId: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url + location, {
-      method: 'PATCH',
-      headers: {
-        authorization: `Bearer ${ADMIN_KEY}`,
-        'tus-resumable': '1.0.0',
-        'upload-offset': '0',
-        'content-type': 'application/offset+octet-stream',
-        'content-length': String(total),
-      },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, imageId: res.headers['darkroom-image-id'] as string | undefined }));
-    });
-    req.on('error', reject);
-    sendJpegThenZeros(req, total);
-  });
-}
 
 describe('streaming resumable uploads', () => {
   it('takes a 1 GiB tus upload with the server peak RSS under 300 MB', async () => {

@@ -6,7 +6,7 @@ import { peakRss, spawnServer, type ChildServer } from '../helpers/child.js';
 import { sendJpegThenZeros } from '../helpers/images.js';
 import { startS3rver, type S3rver } from '../helpers/s3rver.js';
 import { ADMIN_KEY, ApiClient, listFiles, tempDir } from '../helpers/server.js';
-import { TusClient } from '../helpers/tus.js';
+import { TusClient, patchAll } from '../helpers/tus.js';
 
 const dataDir = tempDir('darkroom-s3-memory-');
 let s3: S3rver;
@@ -41,27 +41,6 @@ function streamUpload(url: string, total: number): Promise<{ status: number; bod
   });
 }
 
-/** One tus PATCH carrying `total` bytes: a real JPEG, then zeros. */
-function patchAll(url: string, location: string, total: number): Promise<{ status: number; imageId: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url + location, {
-      method: 'PATCH',
-      headers: {
-        authorization: `Bearer ${ADMIN_KEY}`,
-        'tus-resumable': '1.0.0',
-        'upload-offset': '0',
-        'content-type': 'application/offset+octet-stream',
-        'content-length': String(total),
-      },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, imageId: res.headers['darkroom-image-id'] as string | undefined }));
-    });
-    req.on('error', reject);
-    sendJpegThenZeros(req, total);
-  });
-}
 
 /** Downloads the original and hashes it on the way, holding nothing. */
 function downloadSha256(url: string, id: string): Promise<{ status: number; sha256: string; bytes: number }> {
