@@ -126,7 +126,7 @@ export async function s3Bench(options: { quick: boolean }): Promise<BenchEntry[]
   let port = 0;
   const startS3rver = async () => {
     const started = await startChild(
-      [path.join(ROOT, 'node_modules/.bin/s3rver'), '-d', s3dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', BUCKET],
+      [path.join(ROOT, 'scripts/s3rver.cjs'), '-d', s3dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', BUCKET],
       { NODE_OPTIONS: '--openssl-legacy-provider' },
       /S3rver listening on [^:]+:(\d+)/,
     );

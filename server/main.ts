@@ -367,6 +367,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       s3Primary && bucket
         ? s3Primary.createS3UploadParts(bucket, { stagingPath: () => store.stagingPath() })
         : createFsUploadParts(config.dataDir, { stagingPath: () => store.stagingPath() }),
+    finished: database.repos.finishedUploads,
     ingest,
     limits: uploadLimits,
     clock,

@@ -118,7 +118,7 @@ export async function startS3rver(bucket = 'bench'): Promise<PrivateS3rver> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-s3rver-'));
   const proc: ChildProcess = spawn(
     process.execPath,
-    [path.join(ROOT, 'node_modules/.bin/s3rver'), '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent', '--configure-bucket', bucket],
+    [path.join(ROOT, 'scripts/s3rver.cjs'), '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent', '--configure-bucket', bucket],
     // s3rver's continuation tokens use a cipher OpenSSL 3 keeps in its legacy provider.
     { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

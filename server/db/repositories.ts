@@ -7,6 +7,7 @@ import { createNodesRepo, type NodesRepo } from './nodes.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
 import { createSchedulesRepo, type SchedulesRepo } from './schedules.repo.js';
 import { createUploadLocksRepo, type UploadLocksRepo } from './upload-locks.repo.js';
+import { createFinishedUploadsRepo, type FinishedUploadsRepo } from './finished-uploads.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { createStatsRepo, type StatsRepo } from './stats.repo.js';
 import { createSyncRepo, type SyncRepo } from './sync.repo.js';
@@ -24,6 +25,7 @@ export interface Repositories {
   progress: ProgressRepo;
   schedules: SchedulesRepo;
   uploadLocks: UploadLocksRepo;
+  finishedUploads: FinishedUploadsRepo;
   stats: StatsRepo;
   sync: SyncRepo;
   watch: WatchRepo;
@@ -42,6 +44,7 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     progress: createProgressRepo(sql),
     schedules: createSchedulesRepo(sql),
     uploadLocks: createUploadLocksRepo(sql),
+    finishedUploads: createFinishedUploadsRepo(sql),
     stats: createStatsRepo(sql),
     sync: createSyncRepo(sql),
     watch: createWatchRepo(sql),

@@ -32,6 +32,7 @@ export interface Database {
   schedule_slots: ScheduleSlotsTable;
   blob_deletes: BlobDeletesTable;
   upload_locks: UploadLocksTable;
+  finished_uploads: FinishedUploadsTable;
 }
 
 export interface ApiKeysTable {
@@ -275,6 +276,13 @@ export interface UploadLocksTable {
   upload_id: string;
   token: string;
   until: number;
+}
+
+/** The image each finished resumable upload became, committed with it (SQLite migration 016, PostgreSQL 009). */
+export interface FinishedUploadsTable {
+  upload_id: string;
+  image_id: string;
+  finished_at: number;
 }
 
 /** Deletes of a remote primary store's blobs, decided or possible (SQLite migration 012, PostgreSQL 004). */

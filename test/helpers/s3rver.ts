@@ -42,7 +42,8 @@ export interface S3rver {
   close(): Promise<void>;
 }
 
-const S3RVER_BIN = path.join(ROOT, 'node_modules/.bin/s3rver');
+// s3rver with atomic object writes, as every store Darkroom supports has (scripts/s3rver.cjs says why).
+const S3RVER_BIN = path.join(ROOT, 'scripts/s3rver.cjs');
 
 function launch(dir: string, port: number, bucket: string): Promise<{ proc: ChildProcess; port: number }> {
   const proc = spawn(process.execPath, [S3RVER_BIN, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], {

@@ -131,23 +131,20 @@ describe('three nodes on one database and one bucket', () => {
     expect(all.filter((i) => i.sha256 === sha256(resumed))).toHaveLength(1);
   });
 
-  // Skipped: a known defect, issue 17 still open. With the last part sent to three nodes at once,
-  // one request now and then answers 404, 410 or 503 instead of 204/409/423 (still one image).
-  it.skip('KNOWN DEFECT, not yet fixed: the same last part of a tus upload sent to two nodes at once makes one image and answers only 204, 409 or 423', { timeout: 60_000 }, async () => {
+  it('the same last part of a tus upload sent to three nodes at once makes one image and answers only 204, 409 or 423', { timeout: 120_000 }, async () => {
     const key = await keyOn(c, 'tus-race');
     const data = fixture('ipx-bliss.jpg');
-    for (let round = 0; round < 3; round++) {
+    const rounds = Number(process.env.DARKROOM_TUS_RACE_ROUNDS ?? 3);
+    for (let round = 0; round < rounds; round++) {
       const created = await new TusClient(a.as(key)).create(data.length, { filename: `race${round}.jpg` });
       expect(created.status).toBe(201);
       const half = Math.floor(data.length / 2);
       expect((await new TusClient(a.as(key)).patch(created.location!, 0, data.subarray(0, half))).status).toBe(204);
       const answers = await Promise.all([a, b, c].map((n) => new TusClient(n.as(key)).patch(created.location!, half, data.subarray(half))));
       // Each answer is the finished upload (204 with the image id) or a conflict of offsets
-      // (409) or the lock of the upload held elsewhere (423): never a second image. A 404 has
-      // been seen once in a full run (the upload's record not found by a request racing the
-      // one that finished it); a client that gets it finds the upload finished with HEAD, as
-      // below. Why the record read missed is not yet known (docs/architecture.md, tus across nodes).
-      for (const res of answers) expect([204, 404, 409, 423], `${JSON.stringify(res.body)}\n${[a, b, c].map((n) => n.state()).join("\n")}`).toContain(res.status);
+      // (409) or the lock of the upload held elsewhere (423): never a second image, and never
+      // an answer saying the upload is missing or gone.
+      for (const res of answers) expect([204, 409, 423], `${JSON.stringify(res.body)}\n${[a, b, c].map((n) => n.state()).join("\n")}`).toContain(res.status);
       const ids = new Set(answers.filter((r) => r.status === 204).map((r) => r.headers.get('darkroom-image-id')));
       expect(ids.size).toBe(1);
       const head = await new TusClient(b.as(key)).head(created.location!);
@@ -156,7 +153,7 @@ describe('three nodes on one database and one bucket', () => {
       expect((await c.as(key).waitFor(id)).sha256).toBe(sha256(data));
     }
     const images = (await c.as(key).json('GET', '/v1/images?limit=100')).body.items as Array<{ id: string }>;
-    expect(images).toHaveLength(3);
+    expect(images).toHaveLength(rounds);
   });
 
   it('a node killed with SIGKILL mid-batch: another takes its jobs over within 60 s, every image done once, one object per variant besides those the delete journal holds', { timeout: 150_000 }, async () => {

@@ -99,6 +99,34 @@ describe('resumable uploads (tus)', () => {
     expect(list.body.items.filter((i: any) => i.sha256 === sha256(original))).toHaveLength(1);
   });
 
+  it('answers the same image, without ingesting twice, when the server died after the image was committed but before the upload\'s record said so', async () => {
+    const original = fixture('imaginary-medium.jpg');
+    const { location } = await tusUser.create(original.length, { filename: 'gap.jpg' });
+    const uploadId = location!.split('/').pop()!;
+    const recordFile = path.join(uploadsDir(), `${uploadId}.json`);
+    const unfinished = fs.readFileSync(recordFile);
+    const final = await tusUser.patch(location!, 0, original);
+    const id = final.headers.get('darkroom-image-id')!;
+    expect(id).toBeTruthy();
+
+    // What a kill -9 between the two steps leaves on disk: the image committed, the upload's
+    // bytes still there and its record without the image id.
+    await t.close();
+    fs.writeFileSync(recordFile, unfinished);
+    fs.writeFileSync(path.join(uploadsDir(), uploadId), original);
+    t = await startTestServer({ dataDir: t.dataDir });
+    user = new (user.constructor as typeof ApiClient)(t.url, user.key);
+    tusUser = new TusClient(user);
+
+    const head = await tusUser.head(location!);
+    expect([head.status, head.offset, head.headers.get('darkroom-image-id')]).toEqual([200, original.length, id]);
+    const list = await user.json('GET', '/v1/images?limit=500');
+    expect(list.body.items.filter((i: any) => i.sha256 === sha256(original) && i.filename === 'gap.jpg')).toHaveLength(1);
+    // Tidied as it would have been: the bytes went with the image, the record names it.
+    expect(fs.existsSync(path.join(uploadsDir(), uploadId))).toBe(false);
+    expect(JSON.parse(fs.readFileSync(recordFile, 'utf8')).metadata['darkroom-image-id']).toBe(id);
+  });
+
   it('refuses a text file with 415 after its first bytes, and leaves nothing behind', async () => {
     const declared = 50 * 1024 * 1024;
     const { location } = await tusUser.create(declared, { filename: 'notes.jpg' });

@@ -25,12 +25,32 @@ const HOUR = 3_600_000;
 /** Failures of finishing an upload that say "not now": the complete upload is kept for another try. */
 const RETRY_LATER = new Set(['unavailable', 'insufficient_storage', 'too_many_requests']);
 
+/**
+ * The database's answer to "which image did this upload become" (db/finished-uploads.repo.ts,
+ * composed by main.ts). The row is written with the image, in its unit of work.
+ */
+export interface FinishedUploads {
+  imageOf(uploadId: string): Promise<string | undefined>;
+  forgetBefore(before: number): Promise<number>;
+}
+
+/** Thrown inside the accepting unit of work when the upload became an image already (its row is rolled back). */
+class AlreadyIngested extends AppError {
+  constructor(readonly imageId: string) {
+    super('conflict', 'this upload was finished already');
+  }
+}
+/** Not an outcome of the upload's own: the request that ingested it counted it. */
+const NOT_AN_OUTCOME = new Set(['conflict']);
+
 /** What the store can refuse an upload with while its bytes arrive. */
 const REFUSALS = new Set(['unsupported_media_type', 'pixel_limit_exceeded', 'insufficient_storage', 'payload_too_large']);
 
 export interface ResumableUploadsDeps {
   /** Where uploads in progress are kept (the upload-parts half of the blob store). */
   parts: UploadPartStore;
+  /** Which image each finished upload became: the answer every node shares. */
+  finished: FinishedUploads;
   ingest: IngestPipeline;
   limits: ReceiveLimits & VariantLimits;
   clock: Clock;
@@ -88,7 +108,8 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       return { metadata: { ...upload.metadata, [CUSTOMER]: principal.customer, [IMAGE_ID]: null } };
     },
     async onUploadFinish(req, upload) {
-      const done = await finalise(principalOf(req), upload.id);
+      // tus calls this after it let go of the upload's lock: the ingest takes it again.
+      const done = await finaliseLocked(principalOf(req), upload.id);
       return { headers: { 'Darkroom-Image-Id': done.imageId } };
     },
     onResponseError(req, thrown) {
@@ -133,8 +154,12 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     const key = blobKeys.upload(id);
     const info = await parts.readRecord(key);
     if (!info || info.size === undefined) throw new AppError('not_found', `no upload ${id}`);
-    const known = info.metadata[IMAGE_ID];
-    if (known) return { size: info.size, imageId: known };
+    // The record says so once it is written; the database says so from the image's commit on
+    // (a node that died in between, or another node that finished it meanwhile).
+    const recorded = info.metadata[IMAGE_ID];
+    if (recorded) return { size: info.size, imageId: recorded };
+    const known = await deps.finished.imageOf(id);
+    if (known) return rememberImage(id, info, known);
     const filename = info.metadata.filename ?? '';
     // The image belongs to the customer who uploaded it, whoever (an admin) asks to finish it.
     const owner: Principal = { ...principal, customer: info.metadata[CUSTOMER] ?? principal.customer };
@@ -146,12 +171,23 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       // A second name for ingest, which moves what it is given into the originals or removes it
       // when it fails: the upload keeps its own bytes until it has become an image.
       const staged = await parts.stageForIngest(key);
-      const [record] = await ingest.accept(owner, [{ tmpPath: staged, bytes: info.size, sha256, filename, sniffedFormat }], { source: 'tus', variants });
-      // The bytes now belong to the image; the record stays a while to answer late questions.
-      await parts.writeRecord(key, { ...info, metadata: { ...info.metadata, [IMAGE_ID]: record!.id } });
-      await parts.removeBytes(key);
-      return { size: info.size, imageId: record!.id };
+      const [record] = await ingest.accept(
+        owner,
+        [{ tmpPath: staged, bytes: info.size, sha256, filename, sniffedFormat }],
+        { source: 'tus', variants, retriedOn: NOT_AN_OUTCOME },
+        {
+          // Checked and written under the unit of work's lock (cluster-wide on PostgreSQL): of
+          // two nodes finishing the upload at once, the second rolls its image back here.
+          inTransaction: async ([image], repos) => {
+            const earlier = await repos.finishedUploads.imageOf(id);
+            if (earlier) throw new AlreadyIngested(earlier);
+            await repos.finishedUploads.record(id, image!.id, clock.now());
+          },
+        },
+      );
+      return rememberImage(id, info, record!.id);
     } catch (err) {
+      if (err instanceof AlreadyIngested) return rememberImage(id, info, err.imageId);
       ingest.refused(owner, err);
       // Refused for good: nothing of it stays behind. A failure worth
       // retrying (a busy database, a full disk, a bug) keeps the upload, complete, to be finished
@@ -159,6 +195,23 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
       if (err instanceof AppError && !RETRY_LATER.has(err.code)) await store.discard(id);
       throw err;
     }
+  }
+
+  /**
+   * Writes the image id into the upload's record (for late questions, without the database) and
+   * drops its bytes, which now belong to the image. Both are tidying: the database already says
+   * which image the upload became, so a failure here loses nothing (the sweep removes the rest).
+   */
+  async function rememberImage(id: string, info: UploadRecord, imageId: string): Promise<CompletedUpload> {
+    const key = blobKeys.upload(id);
+    const size = info.size!;
+    try {
+      await parts.writeRecord(key, { ...info, metadata: { ...info.metadata, [IMAGE_ID]: imageId } });
+      await parts.removeBytes(key);
+    } catch (err) {
+      logger.warn({ err, upload: id, image: imageId }, 'could not tidy a finished resumable upload; the sweep will');
+    }
+    return { size, imageId };
   }
 
   /**
@@ -207,14 +260,19 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     if (imageId) return { size: info.size, imageId };
     const stored = await parts.stat(blobKeys.upload(id));
     if (!stored || stored.bytes !== info.size) return undefined;
+    return finaliseLocked(principal, id);
+  }
+
+  /**
+   * Turns a complete upload into an image holding its lock across nodes: another node may be
+   * finishing it right now (the PATCH with its last byte, or a HEAD), and it must not stage the
+   * bytes that node is about to remove. Under the lock the record and the database are read
+   * again (ingestUpload), so the second finds the first one's image.
+   */
+  async function finaliseLocked(principal: Principal, id: string): Promise<CompletedUpload> {
     if (!deps.leases) return finalise(principal, id);
-    // Another node may be finishing it right now (the PATCH with its last byte holds the lock):
-    // wait for the lock, then look again, so one upload becomes one image.
     const lease = await deps.leases.hold(id);
     try {
-      const again = await parts.readRecord(blobKeys.upload(id));
-      const known = again?.metadata[IMAGE_ID];
-      if (again?.size !== undefined && known) return { size: again.size, imageId: known };
       return await finalise(principal, id);
     } finally {
       await lease.release();
@@ -238,6 +296,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
   /** Removes unfinished uploads nobody has touched for a day, and old completion records. */
   async function sweep(): Promise<number> {
     let removed = 0;
+    await deps.finished.forgetBefore(clock.now() - abandonAfterMs);
     for await (const { key, touchedMs } of parts.list()) {
       const id = parseUploadKey(key);
       if (clock.now() - touchedMs < abandonAfterMs) continue;

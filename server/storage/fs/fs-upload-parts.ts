@@ -36,8 +36,33 @@ export function createFsUploadParts(dataDir: string, options: { stagingPath: () 
 
   const mtimeOf = async (file: string) => (await fs.promises.stat(file).catch(() => undefined))?.mtimeMs ?? 0;
 
+  /** The record writes under way, by key. */
+  const recordWrites = new Map<string, Promise<void>>();
+  /** Where a record is written before it replaces the old one. */
+  const pendingRecordPath = (key: string) => `${recordPath(key)}.tmp`;
+
+  /**
+   * Replaces the record whole (written beside it, then renamed over it): a request reading it
+   * meanwhile (a HEAD while the last PATCH finishes the upload) sees the old record or the new
+   * one, never a file cut short, which would read as no upload at all.
+   */
   async function writeRecord(key: string, record: UploadRecord): Promise<void> {
-    await fs.promises.writeFile(recordPath(key), JSON.stringify(toStoredRecord(parseUploadKey(key), record)));
+    const text = JSON.stringify(toStoredRecord(parseUploadKey(key), record));
+    // One write of a record at a time (they share the pending file); the last one asked wins.
+    const previous = recordWrites.get(key) ?? Promise.resolve();
+    const write = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const pending = pendingRecordPath(key);
+        await fs.promises.writeFile(pending, text);
+        await fs.promises.rename(pending, recordPath(key));
+      });
+    recordWrites.set(key, write);
+    const forget = () => {
+      if (recordWrites.get(key) === write) recordWrites.delete(key);
+    };
+    write.then(forget, forget);
+    return write;
   }
 
   return {
@@ -103,6 +128,7 @@ export function createFsUploadParts(dataDir: string, options: { stagingPath: () 
     async remove(key: string): Promise<void> {
       await fs.promises.rm(bytesPath(key), { force: true });
       await fs.promises.rm(recordPath(key), { force: true });
+      await fs.promises.rm(pendingRecordPath(key), { force: true });
     },
 
     async *list(): AsyncIterable<{ key: string; touchedMs: number }> {
