@@ -1,5 +1,5 @@
 import { sql as literal, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
-import { QUEUE_OF, type EventType, type ImageJobKind, type JobKind, type JobQueue, type JobStatus } from '../jobs/kinds.js';
+import { EVENT_JOBS, QUEUE_OF, type EventType, type ImageJobKind, type JobKind, type JobQueue, type JobStatus } from '../jobs/kinds.js';
 import type { Database, JobsTable, OutboxTable } from './schema.js';
 import { params, type SqlExecutor, type SqlFunctions } from './sql-executor.js';
 
@@ -98,7 +98,10 @@ export interface JobsRepo {
   cancelOlder(imageId: string, kind: ImageJobKind, generation: number, at: number): Promise<number[]>;
   /** Ids of the image's jobs still queued or running. */
   unfinishedOf(imageId: string): Promise<number[]>;
-  /** Image jobs waiting (kept by triggers: one row per customer, never a scan of the jobs). */
+  /**
+   * Image jobs waiting: those queued (kept by triggers: one row per customer, never a scan of the
+   * jobs) and those the outbox's undispatched events will make.
+   */
   countQueued(): Promise<number>;
   /** Image jobs running. */
   countRunning(): Promise<number>;
@@ -437,6 +440,22 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
       .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('waiting'), literal.lit(0)).as('n'))
       .where('waiting', '>', literal.lit(0)),
   );
+  // The events committed but not dispatched yet count with the jobs they will make: between an
+  // upload's commit and its dispatch (on PostgreSQL, a few statements later) the queue would
+  // otherwise look shorter than it is, and admission let more in than --max-queued-jobs.
+  // Read through the outbox's partial index of pending events, which dispatch keeps short.
+  const jobsOfEvent = literal<number>`CASE ${literal.join(
+    Object.entries(EVENT_JOBS)
+      .filter(([, kinds]) => kinds.length > 0)
+      .map(([type, kinds]) => literal`WHEN type = ${literal.lit(type)} THEN ${literal.lit(kinds.length)}`),
+    literal` `,
+  )} ELSE 0 END`;
+  const countPendingEventJobs = sql.prepare(params(), (db) =>
+    db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>(jobsOfEvent), literal.lit(0)).as('n'))
+      .where('dispatched_at', 'is', null),
+  );
   const countRunning = sql.prepare(params(), (db) =>
     db
       .selectFrom('jobs')
@@ -495,7 +514,7 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
     jobsOfCurrentGeneration: (imageId) => generationJobs.all({ image_id: imageId }) as ReturnType<JobsRepo['jobsOfCurrentGeneration']>,
     cancelOlder: async (imageId, kind, generation, at) => (await cancelKind.all({ at, image_id: imageId, kind, generation })).map((r) => r.id),
     unfinishedOf: async (imageId) => (await unfinishedOf.all({ image_id: imageId })).map((r) => r.id),
-    countQueued: async () => Number((await countQueued.first())!.n),
+    countQueued: async () => Number((await countQueued.first())!.n) + Number((await countPendingEventJobs.first())!.n),
     countRunning: async () => Number((await countRunning.first())!.n),
     nextRunAt: async (queue = 'image') => (await nextRunAt.first({ queue }))?.run_at ?? null,
   };

@@ -28,6 +28,7 @@ async function queueImages(db: TestDatabase, customers: string[], runAt = 0): Pr
     await db.repos.images.insert(image(n, customer), []);
     const event = await db.repos.jobs.appendEvent('image.uploaded', id(n), { customer }, 0);
     await db.repos.jobs.insertJob('process_image', id(n), event, 3, runAt);
+    await db.repos.jobs.markDispatched(event, 0); // as the dispatcher does, in the same unit of work
   }
 }
 
@@ -46,6 +47,19 @@ describe.each(DIALECTS)('jobs repository on $dialect', ({ open }) => {
     expect(await repos.jobs.pendingEvents(1)).toHaveLength(1);
     await repos.jobs.markDispatched(first, 12);
     expect((await repos.jobs.pendingEvents(10)).map((e) => e.id)).toEqual([second]);
+  });
+
+  it('counts as queued the jobs that events not dispatched yet will make, so admission sees them from the commit on', async () => {
+    const { repos } = await open();
+    expect(await repos.jobs.countQueued()).toBe(0);
+    const uploaded = await repos.jobs.appendEvent('image.uploaded', id(1), { customer: 'a' }, 0);
+    const reprocess = await repos.jobs.appendEvent('image.reprocess_requested', id(2), { customer: 'a' }, 0);
+    await repos.jobs.appendEvent('image.deleted', id(3), {}, 0); // makes no job
+    expect(await repos.jobs.countQueued()).toBe(3); // metadata and processing, then processing again
+    await repos.jobs.markDispatched(uploaded, 1);
+    expect(await repos.jobs.countQueued()).toBe(1);
+    await repos.jobs.markDispatched(reprocess, 1);
+    expect(await repos.jobs.countQueued()).toBe(0);
   });
 
   it('queues an image job once per event and kind, and none for an image gone or a generation superseded', async () => {
