@@ -32,6 +32,8 @@ export interface Database {
   schedule_slots: ScheduleSlotsTable;
   blob_deletes: BlobDeletesTable;
   upload_locks: UploadLocksTable;
+  presets: PresetsTable;
+  link_signing_key: LinkSigningKeyTable;
 }
 
 export interface ApiKeysTable {
@@ -283,4 +285,19 @@ export interface BlobDeletesTable {
   key: string;
   due_at: number;
   claimed_until: number | null;
+}
+
+/** Named render parameters (SQLite migration 015): `params` is the JSON text of the API's PresetParams. */
+export interface PresetsTable {
+  name: string;
+  params: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The generated key that signs links when --url-signing-keys is not given: one row, id 1. */
+export interface LinkSigningKeyTable {
+  id: number;
+  secret: string;
+  created_at: number;
 }
