@@ -30,6 +30,9 @@ import { createImagesService } from './services/images.service.js';
 import { createImportService } from './services/import.service.js';
 import { createIngestPipeline } from './services/ingest/pipeline.js';
 import { createKeysService } from './services/keys.service.js';
+import { createPresetsService, presetValuesProblem } from './services/presets.service.js';
+import { maxPixelsFor } from '../workers/output-caps.js';
+import { presetsRouter } from './http/routes/presets.routes.js';
 import { createLifecycle } from './services/lifecycle.js';
 import { createRetentionService } from './services/retention.service.js';
 import { createStatsService } from './services/stats/stats.service.js';
@@ -352,6 +355,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     expireVariant: retention.expireVariant,
     webhooks: webhookMessages,
   });
+  const presets = createPresetsService({
+    repo: database.repos.presets,
+    clock,
+    problemOf: (values) => presetValuesProblem(values, { maxOutputPixels: config.maxOutputPixels, maxPixelsFor }),
+  });
   const webhooks = createWebhooksService({
     database,
     messages: webhookMessages,
@@ -416,6 +424,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       syncRouter(sync),
       webhooksRouter(webhooks),
       nodesRouter(registry),
+      presetsRouter(presets),
     ],
     ui: createUiHandler({ dir: options.uiDir }),
     hostCheck: requireLoopbackHost({ allowedHosts: config.allowedHosts, boundAddress: () => (server.address() as AddressInfo | null)?.address }),
@@ -562,6 +571,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       webhooks,
       signals,
       registry,
+      presets,
     },
   };
 }

@@ -6,6 +6,7 @@ import { DownloadQuery, ImageMetadata, ImagePage, ImageParams, ImageRecord, List
 import { CreatedKey, KeyList, NewKeyRequest } from './keys.js';
 import { Health, Readiness } from './ops.js';
 import { NodeList } from './nodes.js';
+import { Preset, PresetList, PresetParamsPath, PresetValues } from './presets.js';
 import { Me } from './session.js';
 import { StatsQuery, StatsReport } from './stats.js';
 import { SyncRetryResponse, SyncStatus } from './sync.js';
@@ -80,6 +81,7 @@ export const TAGS = {
   sync: 'S3 sync (role admin)',
   webhooks: 'Webhook endpoints of the key\'s customer, their deliveries (roles user and admin); the messages themselves are under `webhooks`',
   nodes: 'The nodes of a cluster (role admin)',
+  presets: 'Presets: named render parameters for render, upload variants and signed links (role admin; one list for the installation)',
   operations: 'Health, readiness, metrics and this description (no key)',
 } as const;
 export type Tag = keyof typeof TAGS;
@@ -700,6 +702,48 @@ export const ROUTES: readonly ApiRoute[] = [
     roles: ADMIN,
     query: NoQuery,
     responses: { 200: { description: 'The nodes', content: { 'application/json': NodeList } } },
+  },
+
+  {
+    method: 'get',
+    path: '/v1/presets',
+    operationId: 'listPresets',
+    summary: 'Every preset, by name',
+    tag: 'presets',
+    auth: 'key',
+    roles: ADMIN,
+    query: NoQuery,
+    responses: { 200: { description: 'The presets', content: { 'application/json': PresetList } } },
+  },
+  {
+    method: 'put',
+    path: '/v1/presets/{name}',
+    operationId: 'putPreset',
+    summary: 'Create a preset or replace its parameters',
+    description:
+      'The values are judged as render judges the same parameters, output caps included (400 naming the problem). ' +
+      'A render naming the preset uses it as it is then; an upload variant and a signed link keep what it was when they were made.',
+    tag: 'presets',
+    auth: 'key',
+    roles: ADMIN,
+    params: PresetParamsPath,
+    query: NoQuery,
+    body: { required: true, content: { 'application/json': PresetValues } },
+    responses: { 200: { description: 'The preset as stored', content: { 'application/json': Preset } } },
+    errors: ['payload_too_large'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/presets/{name}',
+    operationId: 'deletePreset',
+    summary: 'Remove a preset (variants and links made with it keep their parameters)',
+    tag: 'presets',
+    auth: 'key',
+    roles: ADMIN,
+    params: PresetParamsPath,
+    query: NoQuery,
+    responses: { 204: { description: 'Removed' } },
+    errors: ['not_found'],
   },
 
   {

@@ -52,4 +52,5 @@ export const ROLE_RULES = {
   sync: ['admin'],
   webhooks: ['user', 'admin'],
   nodes: ['admin'],
+  presets: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
