@@ -7,6 +7,7 @@ import { CreatedKey, KeyList, NewKeyRequest } from './keys.js';
 import { Health, Readiness } from './ops.js';
 import { NodeList } from './nodes.js';
 import { Preset, PresetList, PresetParamsPath, PresetValues } from './presets.js';
+import { NewLinkRequest, SignedLink } from './links.js';
 import { Me } from './session.js';
 import { StatsQuery, StatsReport } from './stats.js';
 import { SyncRetryResponse, SyncStatus } from './sync.js';
@@ -249,6 +250,24 @@ export const ROUTES: readonly ApiRoute[] = [
     query: NoQuery,
     responses: { 202: { description: 'Queued again: the record', content: { 'application/json': ImageRecord }, headers: Location } },
     errors: ['not_found', 'too_many_requests'],
+  },
+  {
+    method: 'post',
+    path: '/v1/image/{id}/links',
+    operationId: 'createImageLink',
+    summary: 'A signed link to a render of the image, for pages to embed without a key',
+    description:
+      'The link is the render URL with `expires` (Unix seconds) and `sig` (HMAC-SHA256, base64url) added; anyone holding it may load it until it expires. ' +
+      'A preset is resolved now: the link keeps its parameters as they are. Any change to the link answers 403, an expired one 410, a deleted image 404. ' +
+      'Its answers carry Cache-Control: public, with max-age at most the link\'s remaining life.',
+    tag: 'images',
+    auth: 'key',
+    roles: IMAGE_ROLES,
+    params: ImageParams,
+    query: NoQuery,
+    body: { required: true, content: { 'application/json': NewLinkRequest } },
+    responses: { 201: { description: 'The link and when it expires', content: { 'application/json': SignedLink } } },
+    errors: ['not_found', 'payload_too_large'],
   },
   metadataRoute('/v1/image/metadata/{id}', 'getImageMetadata', 'An image\'s metadata'),
   metadataRoute('/v1/image/{id}/metadata', 'getImageMetadataByImage', 'An image\'s metadata (the same as /v1/image/metadata/{id})'),
