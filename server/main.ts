@@ -384,6 +384,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     wake: () => runner.kick(),
   });
 
+  const presetLookup = (name: string, where: string) => presets.resolve(name, where);
   const uploadLimits = { maxBytes: config.maxUploadBytes, maxInputPixels: config.maxInputPixels, maxOutputPixels: config.maxOutputPixels };
   const resumable = createResumableUploads({
     // Uploads in progress live where the store is: in the bucket, any node continues them.
@@ -393,6 +394,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
         : createFsUploadParts(config.dataDir, { stagingPath: () => store.stagingPath() }),
     ingest,
     limits: uploadLimits,
+    presets: presetLookup,
     clock,
     logger,
     translateError: (err) => database.translateError(err) ?? translateFileSystemError(err),
@@ -425,6 +427,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       images,
       clock,
       limits: uploadLimits,
+      presets: presetLookup,
       originals: sync?.downloads,
     },
     extraV1Routers: [
@@ -436,7 +439,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       uploadsRouter(resumable, uploadSlot),
       events.router,
       statsRouter(createStatsService(database.repos.stats, clock)),
-      importRouter({ importer, ingest, limits: uploadLimits }),
+      importRouter({ importer, ingest, limits: uploadLimits, presets: presetLookup }),
       watchRouter(watch),
       syncRouter(sync),
       webhooksRouter(webhooks),
