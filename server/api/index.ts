@@ -20,3 +20,4 @@ export * from './ops.js';
 export * from './events.js';
 export * from './webhooks.js';
 export * from './routes.js';
+export * from './render.js';

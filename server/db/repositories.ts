@@ -5,6 +5,7 @@ import { createJobsRepo, type JobsRepo } from './jobs.repo.js';
 import { createKeysRepo, type KeysRepo } from './keys.repo.js';
 import { createNodesRepo, type NodesRepo } from './nodes.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
+import { createRendersRepo, type RendersRepo } from './renders.repo.js';
 import { createSchedulesRepo, type SchedulesRepo } from './schedules.repo.js';
 import { createUploadLocksRepo, type UploadLocksRepo } from './upload-locks.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
@@ -22,6 +23,7 @@ export interface Repositories {
   keys: KeysRepo;
   nodes: NodesRepo;
   progress: ProgressRepo;
+  renders: RendersRepo;
   schedules: SchedulesRepo;
   uploadLocks: UploadLocksRepo;
   stats: StatsRepo;
@@ -40,6 +42,7 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     keys: createKeysRepo(sql),
     nodes: createNodesRepo(sql),
     progress: createProgressRepo(sql),
+    renders: createRendersRepo(sql),
     schedules: createSchedulesRepo(sql),
     uploadLocks: createUploadLocksRepo(sql),
     stats: createStatsRepo(sql),

@@ -1,6 +1,7 @@
 import { MAX_OUTPUT_SIDE, MAX_VARIANTS, OUTPUT_FORMATS, VariantList, type VariantSpec } from '../api/index.js';
 import { AppError } from '../errors.js';
 import { maxPixelsFor } from '../../workers/output-caps.js';
+import { checkOperations } from '../../workers/operations.js';
 const FORMAT_NAMES = { avif: 'AVIF', webp: 'WebP', jpeg: 'JPEG', png: 'PNG' } as const;
 
 export interface VariantLimits {
@@ -34,6 +35,9 @@ export function parseVariants(raw: string | undefined, limits: VariantLimits): V
     throw new AppError('invalid_request', `${where}: ${issue.message}`);
   }
   for (const [i, spec] of result.data.entries()) {
+    // What the arguments must be together (the operation table's own checks, as for a render).
+    const problem = checkOperations(spec);
+    if (problem) throw new AppError('invalid_request', `variants[${i}]: ${problem}`);
     if (!spec.width || !spec.height) continue;
     const pixels = spec.width * spec.height;
     const cap = maxPixelsFor(spec.format, limits.maxOutputPixels);

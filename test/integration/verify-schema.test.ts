@@ -51,8 +51,8 @@ const versionOf = (d: string) => {
 };
 /** The schema version of the previous release: every migration but the last. */
 const PREVIOUS_VERSION = MIGRATIONS[MIGRATIONS.length - 2]!.version;
-/** The table the last migration (013) adds: there after the upgrade, not before. */
-const ADDED_BY_LAST = 'upload_locks';
+/** The table the last migration (014) adds: there after the upgrade, not before. */
+const ADDED_BY_LAST = 'renders';
 
 /**
  * What the previous version left: the same rows in the schema of every migration but the last,
