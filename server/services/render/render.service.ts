@@ -134,7 +134,8 @@ export function createRenderService(deps: RenderDeps) {
 
   /** Renders `key` unless another node is (then waits for it, up to --render-wait); resolves once it is stored. */
   async function produce(row: ImageRow, render: ResolvedRender): Promise<'rendered' | 'shared'> {
-    const giveUpAt = clock.now() + deps.waitMs;
+    // On the monotonic clock: the wall clock (an injected one in tests) may stand still or jump.
+    const giveUpAt = performance.now() + deps.waitMs;
     for (;;) {
       const token = crypto.randomUUID();
       const now = clock.now();
@@ -144,7 +145,7 @@ export function createRenderService(deps: RenderDeps) {
       }
       const current = await renders.find(render.key);
       if (current?.status === 'done' && current.expires_at !== null && current.expires_at > clock.now()) return 'shared';
-      if (clock.now() >= giveUpAt) {
+      if (performance.now() >= giveUpAt) {
         const seconds = Math.max(1, Math.ceil(deps.waitMs / 1000));
         throw new AppError('unavailable', `an identical render on another node took longer than ${seconds} s (--render-wait); try again shortly`, { 'Retry-After': String(seconds) });
       }
