@@ -59,6 +59,10 @@ import type { WatchTiming } from './watch/folder-watcher.js';
 import { createWatchService } from './watch/watch.service.js';
 import { endRawProbe } from './media/probe-raw.js';
 import { webhooksRouter } from './http/routes/webhooks.routes.js';
+import { renderRouter } from './http/routes/render.routes.js';
+import { createRenderService } from './services/render/render.service.js';
+import { createWorkSlots } from './jobs/work-slots.js';
+import { localOriginals } from './storage/original-source.js';
 import { createDeliverWebhookHandler } from './jobs/handlers/deliver-webhook.js';
 import { createWebhookMessages } from './services/webhooks/messages.js';
 import { createWebhooksService } from './services/webhooks/webhooks.service.js';
@@ -205,7 +209,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const webhookMessages = createWebhookMessages({ maxAttempts: config.webhookRetrySchedule.length + 1 });
   const webhookResolve = options.webhookResolve ?? systemResolve;
   const lifecycle = createLifecycle({ images: imagesRepo, clock, webhooks: webhookMessages });
-  const retention = createRetentionService({ database, images: imagesRepo, placement, clock, webhooks: webhookMessages });
+  const retention = createRetentionService({ database, images: imagesRepo, renders: database.repos.renders, placement, clock, webhooks: webhookMessages });
   const dispatcher = createDispatcher({ database, clock, maxAttempts: config.jobMaxAttempts });
   /**
    * Turns committed events into jobs. Called after commits that already answered (an upload's
@@ -274,6 +278,20 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     queueHasRoom: async () => (await jobsRepo.countQueued()) < config.maxQueuedJobs / 2,
     timing: options.watchTiming,
   });
+  // The pool's threads, shared by image jobs and renders (jobs/work-slots.ts).
+  const slots = createWorkSlots({
+    threads: config.workers,
+    jobsRunning: () => runner.inFlight('image'),
+    jobsQueued: jobsRepo.countQueued,
+    jobsDue: async () => {
+      const next = await jobsRepo.nextRunAt('image');
+      return next !== null && next <= clock.now();
+    },
+    kickRunner: () => runner.kick(),
+    maxQueuedJobs: config.maxQueuedJobs,
+    waitMs: config.renderWait,
+    onError: (err) => logger.warn({ err }, 'could not read the job queue for a render slot'),
+  });
   const runner = createJobRunner({
     repo: jobsRepo,
     nodeId: config.nodeId,
@@ -284,8 +302,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     clock,
     logger,
     queues: {
-      // One image job per pool thread.
-      image: { concurrency: config.workers, timeoutMs: config.jobTimeout },
+      // One image job per pool thread, less the threads renders hold (jobs/work-slots.ts).
+      image: { concurrency: config.workers, timeoutMs: config.jobTimeout, mayClaim: () => slots.runnerMayClaim() },
       sync: sync?.jobs.queue,
       watch: watch.jobs.queue,
       // The purge: one at a time.
@@ -331,7 +349,11 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       extract_metadata: createExtractMetadataHandler({ images: imagesRepo, store, pool, clock, lifecycle, originals: sync?.originals }),
     },
     onJobSettled: (job, outcome, seconds) => {
-      if (job.queue === 'image') metrics.processing.observe({ kind: job.kind, outcome }, seconds);
+      if (job.queue === 'image') {
+        metrics.processing.observe({ kind: job.kind, outcome }, seconds);
+        // The job's thread is free once its run has left the runner's count (after this tick).
+        setImmediate(() => slots.jobSettled());
+      }
     },
   });
 
@@ -362,6 +384,24 @@ export async function startServer(config: Config, options: StartOptions = {}) {
     },
     expireVariant: retention.expireVariant,
     webhooks: webhookMessages,
+  });
+  const renders = createRenderService({
+    database,
+    renders: database.repos.renders,
+    visible: images.visible,
+    metadataOf: (id) => imagesRepo.metadata(id),
+    store,
+    placement,
+    originals: sync?.originals ?? localOriginals(store),
+    pool,
+    slots,
+    clock,
+    processedTtlMs: config.processedTtl,
+    maxInputPixels: config.maxInputPixels,
+    maxOutputPixels: config.maxOutputPixels,
+    renderTimeoutMs: config.jobTimeout,
+    waitMs: config.renderWait,
+    onAnswer: (cache) => metrics.renders.inc({ cache }),
   });
   const presets = createPresetsService({
     repo: database.repos.presets,
@@ -444,6 +484,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       syncRouter(sync),
       webhooksRouter(webhooks),
       nodesRouter(registry),
+      renderRouter({ renders, clock }),
       presetsRouter(presets),
       linksRouter(links, { publicUrl: config.publicUrl }),
     ],
@@ -592,6 +633,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       webhooks,
       signals,
       registry,
+      renders,
+      slots,
       presets,
     },
   };

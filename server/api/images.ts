@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IdParams, Sha256, Timestamp, pageOf } from './common.js';
-import { Fit, ImageStatus, InputFormat, OutputFormat, VariantStatus } from './enums.js';
+import { Fit, ImageStatus, InputFormat, OutputFormat, Position, VariantStatus } from './enums.js';
 import { DEFAULT_PAGE_LIMIT, MAX_OUTPUT_SIDE, MAX_PAGE_LIMIT, MAX_VARIANTS } from './vocabulary.js';
 import { PresetName } from './presets.js';
 
@@ -26,6 +26,7 @@ export const VariantSpec = z
     width: side.optional().meta({ description: 'Box width in pixels; without it, the source\'s proportion decides' }),
     height: side.optional().meta({ description: 'Box height in pixels; without it, the source\'s proportion decides' }),
     fit: Fit.default('inside').meta({ description: 'How the image fits the box (sharp\'s fit); default inside' }),
+    position: Position.optional().meta({ description: 'What a crop keeps (fit cover or contain); center when absent; entropy and attention only with fit cover' }),
     format: OutputFormat.default('webp').meta({ description: 'The format written; default webp' }),
     quality: z.number().int().min(1).max(100).optional().meta({ description: 'Encoder quality 1–100; the format\'s default when absent' }),
     withoutEnlargement: z.boolean().default(true).meta({ description: 'Never scale up past the original\'s size' }),

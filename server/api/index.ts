@@ -22,3 +22,4 @@ export * from './webhooks.js';
 export * from './presets.js';
 export * from './links.js';
 export * from './routes.js';
+export * from './render.js';

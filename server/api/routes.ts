@@ -9,6 +9,7 @@ import { NodeList } from './nodes.js';
 import { Preset, PresetList, PresetParamsPath, PresetValues } from './presets.js';
 import { NewLinkRequest, SignedLink } from './links.js';
 import { Me } from './session.js';
+import { RenderQuery } from './render.js';
 import { StatsQuery, StatsReport } from './stats.js';
 import { SyncRetryResponse, SyncStatus } from './sync.js';
 import type { Role } from './enums.js';
@@ -106,6 +107,14 @@ const DownloadHeaders = z.object({
   'Cache-Control': Text('private, max-age until it expires'),
   'Content-Disposition': Text('attachment; the name it was uploaded under'),
   'Accept-Ranges': Text('bytes'),
+});
+
+const RenderHeaders = z.object({
+  'Content-Length': Text('Bytes of this answer\'s body'),
+  ETag: Text('Strong validator, the same for the same image, normalised parameters and output format; known before rendering'),
+  'Darkroom-Cache': Text('hit: served from the stored render; miss: rendered for this request (or one identical to it that arrived together)'),
+  'Cache-Control': Text('private, max-age until the stored render expires (--processed-ttl)'),
+  Vary: Text('Accept, when format=auto chose the format').optional(),
 });
 
 const TusVersion = Text('1.0.0');
@@ -301,6 +310,40 @@ export const ROUTES: readonly ApiRoute[] = [
       304: { description: 'The client\'s copy is still this file', headers: z.object({ ETag: DownloadHeaders.shape.ETag, Expires: DownloadHeaders.shape.Expires }) },
     },
     errors: ['not_found', 'not_ready', 'expired', 'range_not_satisfiable'],
+  },
+  {
+    method: 'get',
+    path: '/v1/image/{id}/render',
+    operationId: 'renderImage',
+    summary: 'The image rendered on the fly from its original: resized, cropped, converted',
+    description:
+      'Renders from the original of any accepted image of the key\'s customer, whatever its processing status (docs/render.md). ' +
+      'format=auto picks AVIF when Accept names image/avif, else WebP when it names image/webp, else PNG for a source with alpha and JPEG otherwise, and answers Vary: Accept. ' +
+      'The result is stored as a processed file under --processed-ttl: a repeated request is served from it (Darkroom-Cache: hit) without decoding; ' +
+      'identical requests that arrive together are rendered once. The ETag is known before rendering: If-None-Match is answered 304 without decoding. ' +
+      'An output over --max-output-pixels (or the WebP and AVIF caps, or 8192 pixels a side once dpr multiplied w and h) is 400; an original that cannot be decoded, 422 corrupt_image; ' +
+      'a full queue, 429; a render that waited --render-wait for a worker, 503. HEAD answers the same headers without the body.',
+    tag: 'images',
+    auth: 'key',
+    roles: IMAGE_ROLES,
+    params: ImageParams,
+    query: RenderQuery,
+    headers: z.object({
+      Accept: Text('With format=auto: image/avif, image/webp or neither decides the format').optional(),
+      'If-None-Match': Text('An ETag this client holds: 304 while it still names this render').optional(),
+    }),
+    responses: {
+      200: {
+        description: 'The rendered image',
+        content: { 'image/webp': BINARY, 'image/avif': BINARY, 'image/jpeg': BINARY, 'image/png': BINARY },
+        headers: RenderHeaders,
+      },
+      304: {
+        description: 'The client\'s copy is still this render',
+        headers: z.object({ ETag: RenderHeaders.shape.ETag, Vary: RenderHeaders.shape.Vary }),
+      },
+    },
+    errors: ['not_found', 'corrupt_image', 'no_preview', 'too_many_requests', 'unavailable'],
   },
   {
     method: 'post',

@@ -7,6 +7,7 @@ import { createLinkSigningKeyRepo, type LinkSigningKeyRepo } from './link-signin
 import { createNodesRepo, type NodesRepo } from './nodes.repo.js';
 import { createPresetsRepo, type PresetsRepo } from './presets.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
+import { createRendersRepo, type RendersRepo } from './renders.repo.js';
 import { createSchedulesRepo, type SchedulesRepo } from './schedules.repo.js';
 import { createUploadLocksRepo, type UploadLocksRepo } from './upload-locks.repo.js';
 import type { SqlExecutor } from './sql-executor.js';
@@ -26,6 +27,7 @@ export interface Repositories {
   nodes: NodesRepo;
   presets: PresetsRepo;
   progress: ProgressRepo;
+  renders: RendersRepo;
   schedules: SchedulesRepo;
   uploadLocks: UploadLocksRepo;
   stats: StatsRepo;
@@ -46,6 +48,7 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     nodes: createNodesRepo(sql),
     presets: createPresetsRepo(sql),
     progress: createProgressRepo(sql),
+    renders: createRendersRepo(sql),
     schedules: createSchedulesRepo(sql),
     uploadLocks: createUploadLocksRepo(sql),
     stats: createStatsRepo(sql),

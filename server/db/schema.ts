@@ -32,6 +32,7 @@ export interface Database {
   schedule_slots: ScheduleSlotsTable;
   blob_deletes: BlobDeletesTable;
   upload_locks: UploadLocksTable;
+  renders: RendersTable;
   presets: PresetsTable;
   link_signing_key: LinkSigningKeyTable;
 }
@@ -285,6 +286,20 @@ export interface BlobDeletesTable {
   key: string;
   due_at: number;
   claimed_until: number | null;
+}
+
+/** The result cache of renders: a claim while one renders, then the stored file (SQLite migration 014, PostgreSQL 007). */
+export interface RendersTable {
+  key: string;
+  image_id: string;
+  status: 'rendering' | 'done';
+  token: string;
+  claim_until: number;
+  format: string;
+  path: string | null;
+  bytes: number | null;
+  written_at: number | null;
+  expires_at: number | null;
 }
 
 /** Named render parameters (SQLite migration 015): `params` is the JSON text of the API's PresetParams. */

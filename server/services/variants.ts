@@ -1,6 +1,7 @@
 import { MAX_OUTPUT_SIDE, MAX_VARIANTS, OUTPUT_FORMATS, PresetVariantSpec, VariantList, VariantSpec, type PresetValues, type VariantRequest } from '../api/index.js';
 import { AppError } from '../errors.js';
 import { maxPixelsFor } from '../../workers/output-caps.js';
+import { checkOperations } from '../../workers/operations.js';
 const FORMAT_NAMES = { avif: 'AVIF', webp: 'WebP', jpeg: 'JPEG', png: 'PNG' } as const;
 
 export interface VariantLimits {
@@ -78,6 +79,9 @@ export async function parseVariants(raw: string | undefined, limits: VariantLimi
     specs.push(isPresetVariant(request) ? variantOfPreset(request.name, request.preset, await presets(request.preset, `variants[${i}].preset`), `variants[${i}]`) : request);
   }
   for (const [i, spec] of specs.entries()) {
+    // What the arguments must be together (the operation table's own checks, as for a render).
+    const problem = checkOperations(spec);
+    if (problem) throw new AppError('invalid_request', `variants[${i}]: ${problem}`);
     if (!spec.width || !spec.height) continue;
     const pixels = spec.width * spec.height;
     const cap = maxPixelsFor(spec.format, limits.maxOutputPixels);
