@@ -32,6 +32,7 @@ import { createIngestPipeline } from './services/ingest/pipeline.js';
 import { createKeysService } from './services/keys.service.js';
 import { createPresetsService, presetValuesProblem } from './services/presets.service.js';
 import { maxPixelsFor } from '../workers/output-caps.js';
+import { checkOperations } from '../workers/operations.js';
 import { presetsRouter } from './http/routes/presets.routes.js';
 import { linksRouter } from './http/routes/links.routes.js';
 import { createLinksService, type LinkKeys } from './services/links/links.service.js';
@@ -406,13 +407,13 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const presets = createPresetsService({
     repo: database.repos.presets,
     clock,
-    problemOf: (values) => presetValuesProblem(values, { maxOutputPixels: config.maxOutputPixels, maxPixelsFor }),
+    problemOf: (values) => presetValuesProblem(values, { maxOutputPixels: config.maxOutputPixels, maxPixelsFor, checkOperations }),
   });
   const links = createLinksService({
     visible: (principal, id) => images.visible(principal, id),
     findImage: (id) => imagesRepo.findById(id),
     presets,
-    checkRenderQuery: () => {},
+    checkRender: (principal, id, params, accept) => renders.check(principal, id, params, accept),
     keys: linkKeys,
     clock,
   });
@@ -484,7 +485,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       syncRouter(sync),
       webhooksRouter(webhooks),
       nodesRouter(registry),
-      renderRouter({ renders, clock }),
+      renderRouter({ renders, clock, presets }),
       presetsRouter(presets),
       linksRouter(links, { publicUrl: config.publicUrl }),
     ],

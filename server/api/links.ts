@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Timestamp } from './common.js';
 import { PresetName } from './presets.js';
+import { RenderQuery } from './render.js';
 
 /** The longest life a signed link may have (CONTRACT §10). */
 export const MAX_LINK_LIFE = '365d';
@@ -30,3 +31,19 @@ export const SignedLink = z
   })
   .meta({ id: 'SignedLink' });
 export type SignedLink = z.infer<typeof SignedLink>;
+
+/**
+ * The query of `GET /v1/image/{id}/render` as a signed link carries it: render's parameters and
+ * `expires` and `sig`. With `sig` the request needs no key; the signature is checked instead.
+ */
+export const SignedRenderQuery = RenderQuery.extend({
+  expires: z.string().optional().meta({ description: 'A signed link\'s expiry, Unix seconds (signed with the rest): after it, 410 expired' }),
+  sig: z
+    .string()
+    .optional()
+    .meta({
+      description:
+        'A signed link\'s signature: base64url of HMAC-SHA256 over "darkroom-link-v1\\nGET\\n{path}\\n{the other parameters sorted, percent-encoded}" (docs/render.md). ' +
+        'With it no key is needed; any change to the link answers 403 forbidden',
+    }),
+});

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listOf, Timestamp } from './common.js';
-import { Fit, OutputFormat } from './enums.js';
+import { Fit, Position, RenderFormat } from './enums.js';
 import { MAX_OUTPUT_SIDE } from './vocabulary.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -26,14 +26,8 @@ export const PresetValues = z
     w: side.optional().meta({ description: 'Width in pixels, 1–8192' }),
     h: side.optional().meta({ description: 'Height in pixels, 1–8192' }),
     fit: Fit.optional().meta({ description: 'How the image fits w×h; render\'s default (inside) when absent' }),
-    position: z
-      .enum(['center', 'top', 'right', 'bottom', 'left', 'entropy', 'attention'])
-      .optional()
-      .meta({ description: 'What a crop keeps (entropy and attention only with fit cover); center when absent' }),
-    format: z
-      .enum(['auto', ...OutputFormat.options])
-      .optional()
-      .meta({ description: 'The format written; auto (from the request\'s Accept) when absent. An upload variant needs a fixed format' }),
+    position: Position.optional().meta({ description: 'What a crop keeps (entropy and attention only with fit cover); center when absent' }),
+    format: RenderFormat.optional().meta({ description: 'The format written; auto (from the request\'s Accept) when absent. An upload variant needs a fixed format' }),
     q: z.number().int().min(1).max(100).optional().meta({ description: 'Encoder quality 1–100; the format\'s default when absent' }),
   })
   .meta({ id: 'PresetValues' });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Fit, Position, RenderFormat } from './enums.js';
 import { MAX_OUTPUT_SIDE, MAX_RENDER_DPR } from './vocabulary.js';
+import { PresetName } from './presets.js';
 
 /**
  * A number from a query string, with a message that names the parameter: query values arrive
@@ -31,5 +32,6 @@ export const RenderQuery = z.strictObject({
   format: RenderFormat.optional().meta({ description: 'The format written; default auto (AVIF, WebP, PNG or JPEG from Accept and the source)' }),
   q: queryNumber('q', 1, 100, true, 'Encoder quality 1–100; the format\'s default when absent').optional(),
   dpr: queryNumber('dpr', 1, MAX_RENDER_DPR, false, `Device pixel ratio 1–${MAX_RENDER_DPR}: multiplies w and h`).optional(),
+  preset: PresetName.optional().meta({ description: 'A preset (GET /v1/presets): its parameters, read at this request, fill in what the query leaves out; an unknown preset is 400' }),
 });
 export type RenderQuery = z.infer<typeof RenderQuery>;

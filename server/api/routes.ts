@@ -7,9 +7,8 @@ import { CreatedKey, KeyList, NewKeyRequest } from './keys.js';
 import { Health, Readiness } from './ops.js';
 import { NodeList } from './nodes.js';
 import { Preset, PresetList, PresetParamsPath, PresetValues } from './presets.js';
-import { NewLinkRequest, SignedLink } from './links.js';
+import { NewLinkRequest, SignedLink, SignedRenderQuery } from './links.js';
 import { Me } from './session.js';
-import { RenderQuery } from './render.js';
 import { StatsQuery, StatsReport } from './stats.js';
 import { SyncRetryResponse, SyncStatus } from './sync.js';
 import type { Role } from './enums.js';
@@ -58,8 +57,11 @@ export interface ApiRoute {
   summary: string;
   description?: string;
   tag: Tag;
-  /** `key`: an API key (Bearer or X-Api-Key) is needed; `none`: anyone may ask. */
-  auth: 'key' | 'none';
+  /**
+   * `key`: an API key (Bearer or X-Api-Key) is needed; `none`: anyone may ask; `key-or-link`: a
+   * key, or a signed link's `sig` and `expires` in the query instead (render only).
+   */
+  auth: 'key' | 'none' | 'key-or-link';
   /** The roles allowed, where not every role is; such a route can also answer 403. */
   roles?: readonly Role[];
   params?: z.ZodObject;
@@ -113,7 +115,7 @@ const RenderHeaders = z.object({
   'Content-Length': Text('Bytes of this answer\'s body'),
   ETag: Text('Strong validator, the same for the same image, normalised parameters and output format; known before rendering'),
   'Darkroom-Cache': Text('hit: served from the stored render; miss: rendered for this request (or one identical to it that arrived together)'),
-  'Cache-Control': Text('private, max-age until the stored render expires (--processed-ttl)'),
+  'Cache-Control': Text('private, max-age until the stored render expires (--processed-ttl); for a signed link public, max-age no later than the link\'s expiry either'),
   Vary: Text('Accept, when format=auto chose the format').optional(),
 });
 
@@ -322,12 +324,13 @@ export const ROUTES: readonly ApiRoute[] = [
       'The result is stored as a processed file under --processed-ttl: a repeated request is served from it (Darkroom-Cache: hit) without decoding; ' +
       'identical requests that arrive together are rendered once. The ETag is known before rendering: If-None-Match is answered 304 without decoding. ' +
       'An output over --max-output-pixels (or the WebP and AVIF caps, or 8192 pixels a side once dpr multiplied w and h) is 400; an original that cannot be decoded, 422 corrupt_image; ' +
-      'a full queue, 429; a render that waited --render-wait for a worker, 503. HEAD answers the same headers without the body.',
+      'a full queue, 429; a render that waited --render-wait for a worker, 503. HEAD answers the same headers without the body. ' +
+      'A signed link (POST /v1/image/{id}/links) is this URL with expires and sig: it needs no key, answers Cache-Control: public, and any change to it is 403, an expired one 410.',
     tag: 'images',
-    auth: 'key',
+    auth: 'key-or-link',
     roles: IMAGE_ROLES,
     params: ImageParams,
-    query: RenderQuery,
+    query: SignedRenderQuery,
     headers: z.object({
       Accept: Text('With format=auto: image/avif, image/webp or neither decides the format').optional(),
       'If-None-Match': Text('An ETag this client holds: 304 while it still names this render').optional(),
@@ -340,10 +343,10 @@ export const ROUTES: readonly ApiRoute[] = [
       },
       304: {
         description: 'The client\'s copy is still this render',
-        headers: z.object({ ETag: RenderHeaders.shape.ETag, Vary: RenderHeaders.shape.Vary }),
+        headers: z.object({ ETag: RenderHeaders.shape.ETag, Vary: RenderHeaders.shape.Vary, 'Cache-Control': Text('For a signed link: public, max-age until the link expires').optional() }),
       },
     },
-    errors: ['not_found', 'corrupt_image', 'no_preview', 'too_many_requests', 'unavailable'],
+    errors: ['not_found', 'corrupt_image', 'no_preview', 'too_many_requests', 'unavailable', 'forbidden', 'expired'],
   },
   {
     method: 'post',
@@ -861,7 +864,7 @@ export const ROUTES: readonly ApiRoute[] = [
  */
 export function errorsOf(route: ApiRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(['misdirected_request', 'internal_error', 'unavailable', 'headers_too_large', 'expectation_failed', ...(route.errors ?? [])]);
-  if (route.auth === 'key') for (const c of ['unauthorized', 'too_many_requests', 'invalid_request'] as const) codes.add(c);
+  if (route.auth !== 'none') for (const c of ['unauthorized', 'too_many_requests', 'invalid_request'] as const) codes.add(c);
   if (route.query || route.params || route.body) codes.add('invalid_request');
   // A body has until --headers-timeout to arrive (http/connection/body-deadline.ts).
   if (route.body) codes.add('request_timeout');

@@ -1,4 +1,4 @@
-import { PresetValues, type Preset } from '../api/index.js';
+import { MAX_OUTPUT_SIDE, PresetValues, type Preset, type RenderQuery } from '../api/index.js';
 import type { PresetRow, PresetsRepo } from '../db/presets.repo.js';
 import { AppError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
@@ -67,17 +67,45 @@ export function createPresetsService({ repo, clock, problemOf }: PresetsServiceD
 
 /**
  * The checks of a preset's values beyond their schema, as render makes them of the same
- * parameters: a content position needs fit cover; w×h within the output cap of the format
- * (for `auto`, --max-output-pixels: the format is chosen per request, and render checks that
- * one's cap then).
+ * parameters (services/render/render-request.ts): the operation table's checks of the
+ * arguments together (a content position only with fit cover), and the output caps of a box
+ * both sides give: w×h within the format's cap (for `auto`, chosen per request, within
+ * --max-output-pixels; render checks the format it picks when asked).
  */
-export function presetValuesProblem(values: PresetValues, limits: { maxOutputPixels: number; maxPixelsFor(format: 'webp' | 'avif' | 'jpeg' | 'png', maxOutputPixels: number): number }): string | undefined {
-  if ((values.position === 'entropy' || values.position === 'attention') && values.fit !== 'cover') {
-    return `position: ${values.position} picks a crop by content, so it needs fit cover`;
-  }
+export function presetValuesProblem(
+  values: PresetValues,
+  rules: {
+    maxOutputPixels: number;
+    maxPixelsFor(format: 'webp' | 'avif' | 'jpeg' | 'png', maxOutputPixels: number): number;
+    checkOperations(spec: { width?: number; height?: number; fit: NonNullable<PresetValues['fit']>; position?: PresetValues['position']; format: 'webp' | 'avif' | 'jpeg' | 'png'; quality?: number; withoutEnlargement: boolean }): string | undefined;
+  },
+): string | undefined {
+  const format = values.format && values.format !== 'auto' ? values.format : undefined;
+  const problem = rules.checkOperations({
+    ...(values.w !== undefined && { width: values.w }),
+    ...(values.h !== undefined && { height: values.h }),
+    fit: values.fit ?? 'inside',
+    ...(values.position && { position: values.position }),
+    format: format ?? 'jpeg',
+    ...(values.q !== undefined && { quality: values.q }),
+    withoutEnlargement: true,
+  });
+  if (problem) return problem;
   if (values.w && values.h) {
-    const cap = !values.format || values.format === 'auto' ? limits.maxOutputPixels : limits.maxPixelsFor(values.format, limits.maxOutputPixels);
-    if (values.w * values.h > cap) return `w×h: ${values.w}×${values.h} = ${values.w * values.h} pixels is over the limit of ${cap} pixels${values.format && values.format !== 'auto' ? ` for ${values.format}` : ''} (--max-output-pixels)`;
+    const cap = format ? rules.maxPixelsFor(format, rules.maxOutputPixels) : rules.maxOutputPixels;
+    if (values.w * values.h > cap) {
+      return `w×h: ${values.w}×${values.h} = ${values.w * values.h} pixels is over the limit of ${cap} pixels${format ? ` for ${format}` : ''} (--max-output-pixels, and ${MAX_OUTPUT_SIDE} a side)`;
+    }
   }
   return undefined;
+}
+
+/**
+ * A render's parameters with the preset they name filled in (CONTRACT §10): the preset as it is
+ * now gives what the request leaves out; what the request gives wins. Unknown preset: 400.
+ */
+export async function withPreset(params: RenderQuery, presets: Pick<PresetsService, 'resolve'>): Promise<Omit<RenderQuery, 'preset'>> {
+  const { preset, ...given } = params;
+  if (!preset) return given;
+  return { ...(await presets.resolve(preset, 'preset')), ...given };
 }

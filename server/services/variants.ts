@@ -46,6 +46,7 @@ export function variantOfPreset(name: string, preset: string, values: PresetValu
     ...(values.w !== undefined && { width: values.w }),
     ...(values.h !== undefined && { height: values.h }),
     fit: values.fit ?? 'inside',
+    ...(values.position && { position: values.position }),
     format,
     ...(values.q !== undefined && { quality: values.q }),
     withoutEnlargement: true,

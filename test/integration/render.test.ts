@@ -249,9 +249,9 @@ describe('render: refusals', () => {
     expect(error.message, query).toMatch(pattern);
   };
 
-  it('unknown parameters, and preset until presets exist', async () => {
+  it('unknown parameters, and an unknown preset (presets themselves: presets.test.ts)', async () => {
     await refused('?width=100', /unknown parameter "width"/);
-    await refused('?w=100&preset=card', /unknown parameter "preset"/);
+    await refused('?w=100&preset=card', /^preset: no preset "card"/);
   });
 
   it('values out of range or of the wrong kind, each naming its parameter', async () => {

@@ -2,18 +2,30 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { ImageParams, RenderQuery } from '../../api/index.js';
 import type { Principal } from '../../services/keys.service.js';
+import { withPreset, type PresetsService } from '../../services/presets.service.js';
 import type { RenderParams } from '../../services/render/render-request.js';
 import type { RenderService } from '../../services/render/render.service.js';
 import type { Clock } from '../../util/clock.js';
-import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
+import { ROLE_RULES, principalOf, requireRole, signedLinkOf } from '../middleware/auth.js';
 import { parseParams, parseQuery } from '../validate.js';
 
 export interface RenderAnswerOptions {
   /**
-   * `Cache-Control` of the answer, given the stored render's expiry; by default `private` up to
-   * it (an answer to a key is the key holder's). A signed link answers `public` instead.
+   * `Cache-Control` of the answer, given the stored render's expiry (undefined for a 304, which
+   * does not open it); by default `private` up to it (an answer to a key is the key holder's),
+   * and none on a 304. A signed link answers `public` instead, on 304s too.
    */
-  cacheControl?: (expiresAt: number, now: number) => string;
+  cacheControl?: (expiresAt: number | undefined, now: number) => string;
+}
+
+/**
+ * A signed link's answers may be kept by any cache (a CDN, a browser) for as long as the link
+ * lives and the stored render is kept, whichever ends first: never past the link's expiry, so a
+ * cache does not serve it after it would answer 410.
+ */
+export function linkCacheControl(linkExpiresAt: number) {
+  return (renderExpiresAt: number | undefined, now: number) =>
+    `public, max-age=${Math.max(0, Math.floor((Math.min(linkExpiresAt, renderExpiresAt ?? Infinity) - now) / 1000))}`;
 }
 
 /**
@@ -31,6 +43,7 @@ export async function sendRender(req: Request, res: Response, renders: RenderSer
   if (render.negotiated) res.setHeader('Vary', 'Accept');
   res.setHeader('ETag', render.etag);
   if (outcome.kind === 'not_modified') {
+    if (options.cacheControl) res.setHeader('Cache-Control', options.cacheControl(undefined, clock.now()));
     res.status(304).end();
     return;
   }
@@ -67,13 +80,19 @@ export async function sendRender(req: Request, res: Response, renders: RenderSer
   }
 }
 
-/** `GET /v1/image/{id}/render` (CONTRACT §10). */
-export function renderRouter(deps: { renders: RenderService; clock: Clock }): Router {
+/**
+ * `GET /v1/image/{id}/render` (CONTRACT §10), asked with a key or through a signed link (the
+ * auth middleware checked its signature and stands its principal in for a key: the image's
+ * owner; its parameters are the link's query without `expires` and `sig`). A `preset` is
+ * merged into the parameters here, as it is at this request.
+ */
+export function renderRouter(deps: { renders: RenderService; clock: Clock; presets: Pick<PresetsService, 'resolve'> }): Router {
   const router = Router();
   router.get('/image/:id/render', requireRole(...ROLE_RULES.images), async (req, res) => {
     const { id } = parseParams(ImageParams, req.params);
-    const params = parseQuery(RenderQuery, req.query);
-    await sendRender(req, res, deps.renders, deps.clock, { principal: principalOf(res), imageId: id, params });
+    const link = signedLinkOf(res);
+    const params = await withPreset(parseQuery(RenderQuery, link ? link.query : req.query), deps.presets);
+    await sendRender(req, res, deps.renders, deps.clock, { principal: principalOf(res), imageId: id, params }, link ? { cacheControl: linkCacheControl(link.expiresAt) } : {});
   });
   return router;
 }

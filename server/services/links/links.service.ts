@@ -1,5 +1,5 @@
 import ms from 'ms';
-import { DEFAULT_LINK_LIFE, MAX_LINK_LIFE, type NewLinkRequest, type SignedLink } from '../../api/index.js';
+import { DEFAULT_LINK_LIFE, MAX_LINK_LIFE, RenderQuery, type NewLinkRequest, type SignedLink } from '../../api/index.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../util/clock.js';
 import type { Principal } from '../keys.service.js';
@@ -22,8 +22,11 @@ export interface LinksServiceDeps {
   /** Any image by id, whoever owns it: a link is checked before anyone is known. */
   findImage(id: string): Promise<{ id: string; customer: string } | undefined>;
   presets: Pick<PresetsService, 'resolve'>;
-  /** Render's own check of its query (400 naming the problem), so a link is never made for a render that would be refused. */
-  checkRenderQuery(query: Record<string, string>): void;
+  /**
+   * Render's own judgement of these parameters for this image, without rendering (400 naming
+   * the problem), so a link is never handed out for a render that would be refused.
+   */
+  checkRender(principal: Principal, id: string, params: Omit<RenderQuery, 'preset'>, accept: string | undefined): Promise<void>;
   keys: LinkKeys;
   clock: Clock;
 }
@@ -71,10 +74,19 @@ export function createLinksService(deps: LinksServiceDeps) {
         }
         query[k] = String(v);
       }
+      // Judged as render judges it: each parameter (RenderQuery), then together and against the
+      // image's size. `auto` is judged as AVIF, the format with the lowest cap a browser may get
+      // it as, so no visitor's Accept makes the link a 400.
+      const parsed = RenderQuery.safeParse(query);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const message = issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}` : `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`;
+        throw new AppError('invalid_request', `params: ${message}`);
+      }
       try {
-        deps.checkRenderQuery(query);
+        await deps.checkRender(principal, image.id, parsed.data, (parsed.data.format ?? 'auto') === 'auto' ? 'image/avif' : undefined);
       } catch (err) {
-        if (err instanceof AppError) throw new AppError(err.code, `params: ${err.message}`);
+        if (err instanceof AppError && err.code === 'invalid_request') throw new AppError(err.code, `params: ${err.message}`);
         throw err;
       }
       const expires = Math.floor((clock.now() + life) / 1000);

@@ -212,6 +212,16 @@ export function createRenderService(deps: RenderDeps) {
 
   return {
     /**
+     * Whether `principal` may ask for this render and it would be made: the image visible to it
+     * (404), the parameters together and the output caps against the image's size (400), as
+     * `render` would judge them, without rendering. For a signed link, before it is handed out.
+     */
+    async check(principal: Principal, imageId: string, params: RenderParams, accept: string | undefined): Promise<void> {
+      const row = await deps.visible(principal, imageId);
+      await resolveRender(params, await sourceOf(row), accept, deps.maxOutputPixels);
+    },
+
+    /**
      * Answers one render request: `principal` must see the image (another customer's is a 404),
      * `params` are the request's parameters, already checked one by one (`RenderQuery`) and,
      * where a preset or a signed link supplies some, merged (the ones given override); `accept`
