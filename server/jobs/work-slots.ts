@@ -39,9 +39,10 @@ const RUNNER_RESERVATION_MS = 50;
  * does not hold up another's. Renders go before queued image jobs (a person waits on a render),
  * but never all of them: while image jobs are due, the runner keeps at least one slot (when it
  * has none and one frees, that one is its own for a moment), so uploads keep being processed
- * under any render load. Bounds: a render that would wait while `--max-queued-jobs` renders and
- * jobs already wait is refused (429), and one that waited `--render-wait` is answered 503; both
- * with Retry-After. docs/architecture.md, "Renders", says why renders are not jobs.
+ * under any render load. Bounds: a render asked while `--max-queued-jobs` renders and jobs already
+ * wait is refused (429), and one that waited `--render-wait` is answered 503; both
+ * with Retry-After. A render refused or given up leaves nothing behind. docs/architecture.md,
+ * "Renders", says why renders are not jobs.
  */
 export function createWorkSlots(options: WorkSlotsOptions) {
   let rendersRunning = 0;
@@ -118,6 +119,11 @@ export function createWorkSlots(options: WorkSlotsOptions) {
      * turn. Resolves to its release (call it once the render is done, whatever happened).
      */
     async acquire(customer: string): Promise<() => void> {
+      // Like an upload (CONTRACT §14): refused while the queue is full, whether a slot is free
+      // this instant or not. Renders waiting here count as queued work.
+      if (waitingCount + (await options.jobsQueued()) >= options.maxQueuedJobs) {
+        throw new AppError('too_many_requests', 'the processing queue is full; try again shortly', { 'Retry-After': '30' });
+      }
       if (waitingCount === 0 && free() > 0 && !(Date.now() < reservedUntil && free() <= 1)) {
         rendersRunning++;
         let released = false;
@@ -126,9 +132,6 @@ export function createWorkSlots(options: WorkSlotsOptions) {
           released = true;
           release();
         };
-      }
-      if (waitingCount + (await options.jobsQueued()) >= options.maxQueuedJobs) {
-        throw new AppError('too_many_requests', 'the processing queue is full; try again shortly', { 'Retry-After': '30' });
       }
       return await new Promise<() => void>((grant, refuse) => {
         const waiter: Waiter = {
