@@ -583,6 +583,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
+      // Renders under way finish (and record or release their claims) before their workers go.
+      await renders.settle(SHUTDOWN_GRACE_MS);
       await Promise.all([pool.destroy(), endRawProbe()]);
       await signals.close();
       await database.close();
