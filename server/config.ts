@@ -33,6 +33,7 @@ export const OPTION_SPECS = [
   { key: 'minFreeBytes', flag: 'min-free-bytes', arg: 'size', help: 'free disk kept in reserve; uploads that would cross it get 507', default: '1GiB' },
   { key: 'jobMaxAttempts', flag: 'job-max-attempts', arg: 'n', help: 'attempts before a job is given up', default: '5' },
   { key: 'jobTimeout', flag: 'job-timeout', arg: 'duration', help: 'a job running longer is stopped and retried; after its last attempt the image fails with processing_timeout', default: '10m' },
+  { key: 'renderWait', flag: 'render-wait', arg: 'duration', help: 'a render that waits longer than this for a worker (or for an identical render on another node) is answered 503 with Retry-After', default: '30s' },
   { key: 'maxOutputPixels', flag: 'max-output-pixels', arg: 'n', help: 'largest variant or render (width×height; WebP at most 16000000, AVIF 12000000); requests over it, or over 8192 pixels a side, get 400', default: '40000000' },
   { key: 'headersTimeout', flag: 'headers-timeout', arg: 'duration', help: 'request headers must arrive within this (and a non-upload body as long again after them), or 408', default: '20s' },
   { key: 'idleTimeout', flag: 'idle-timeout', arg: 'duration', help: 'a connection whose client sends and takes nothing for this long is closed; a stalled upload is aborted', default: '60s' },
@@ -49,6 +50,8 @@ export const OPTION_SPECS = [
   { key: 'webhookTimeout', flag: 'webhook-timeout', arg: 'duration', help: 'a webhook receiver must answer 2xx within this, or the message is retried', default: '10s' },
   { key: 'webhookRetrySchedule', flag: 'webhook-retry-schedule', arg: 'durations', help: 'waits before each retry of an undelivered webhook message, jittered (comma-separated); after the last it is failed', default: '5s,5m,30m,2h,5h,10h,10h' },
   { key: 'webhookAllowPrivate', flag: 'webhook-allow-private', arg: 'bool', help: 'let webhooks reach loopback, private, link-local and unique-local addresses (LAN and desktop use, tests)', default: 'false' },
+  { key: 'urlSigningKeys', flag: 'url-signing-keys', arg: 'keys', help: 'keys that sign links (POST /v1/image/{id}/links), comma-separated, each at least 32 characters: the first signs, all verify (rotation); without it a key is generated once and kept in the database', default: undefined },
+  { key: 'publicUrl', flag: 'public-url', arg: 'url', help: 'the address clients reach this server at (https://img.example.com), for the absolute URLs of signed links; without it, the request\'s protocol and Host', default: undefined },
   { key: 'nodeId', flag: 'node-id', arg: 'id', help: 'this node\'s name in logs, /readyz, /metrics and GET /v1/nodes', default: '(host name + pid)' },
   { key: 'logLevel', flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
 ] as const;
@@ -58,6 +61,9 @@ export type OptionKey = (typeof OPTION_SPECS)[number]['key'];
 export function envName(flag: string): string {
   return `DARKROOM_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
+
+/** Shortest key --url-signing-keys accepts, in characters. */
+export const MIN_SIGNING_KEY_LENGTH = 32;
 
 const duration = z.string().transform((value, ctx) => {
   const parsed = ms(value as ms.StringValue);
@@ -132,6 +138,7 @@ const ConfigSchema = z.object({
   minFreeBytes: size,
   jobMaxAttempts: integer(1, 100),
   jobTimeout: duration,
+  renderWait: duration,
   maxOutputPixels: integer(1),
   headersTimeout: duration,
   idleTimeout: duration,
@@ -154,6 +161,30 @@ const ConfigSchema = z.object({
   webhookTimeout: duration,
   webhookRetrySchedule: durations,
   webhookAllowPrivate: boolean,
+  urlSigningKeys: z
+    .string()
+    .transform((list, ctx) => {
+      const keys = list.split(',').map((k) => k.trim()).filter(Boolean);
+      if (!keys.length) {
+        ctx.addIssue({ code: 'custom', message: 'give at least one key (comma-separated)' });
+        return z.NEVER;
+      }
+      // The key is the whole secret of every link: a short one can be guessed offline from one
+      // link (HMAC-SHA256 is fast). 32 characters is 192 bits as base64, 128 as hex. The key
+      // itself is never echoed.
+      const short = keys.findIndex((k) => k.length < MIN_SIGNING_KEY_LENGTH);
+      if (short >= 0) {
+        ctx.addIssue({ code: 'custom', message: `key ${short + 1} of ${keys.length} is ${keys[short]!.length} characters; each must be at least ${MIN_SIGNING_KEY_LENGTH} (e.g. openssl rand -base64 32)` });
+        return z.NEVER;
+      }
+      return keys;
+    })
+    .optional(),
+  publicUrl: z
+    .url({ protocol: /^https?$/, message: 'expected an http or https URL like https://img.example.com' })
+    .transform((u) => u.replace(/\/+$/, ''))
+    .refine((u) => !/[?#]/.test(u), 'expected a URL without a query or fragment')
+    .optional(),
   nodeId: z
     .string()
     .trim()

@@ -1,5 +1,5 @@
 import type { ResizeOptions } from 'sharp';
-import type { OutputFormat, VariantSpec } from './types.js';
+import type { OutputFormat, OutputSpec } from './types.js';
 
 // No variant is wider or taller than this, whatever its format could hold: the API's cap.
 import { MAX_OUTPUT_SIDE } from '../server/api/vocabulary.js';
@@ -51,7 +51,7 @@ export interface OutputPlan {
  * size: a conversion) may come out larger, and is scaled down here to fit both caps, keeping its
  * aspect ratio. Either way every frame is kept.
  */
-export function planOutput(spec: VariantSpec, sourceWidth: number, sourceHeight: number, maxOutputPixels: number, frames = 1): OutputPlan {
+export function planOutput(spec: OutputSpec, sourceWidth: number, sourceHeight: number, maxOutputPixels: number, frames = 1): OutputPlan {
   const framePixels = maxPixelsFor(spec.format, maxOutputPixels) / frames;
   const sx = spec.width ? spec.width / sourceWidth : undefined;
   const sy = spec.height ? spec.height / sourceHeight : undefined;

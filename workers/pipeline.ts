@@ -6,6 +6,7 @@ import { rgbaToThumbHash } from 'thumbhash';
 import type { ProcessResult, ProcessTask, VariantResult, VariantSpec } from './types.js';
 import { classifyError } from './failures.js';
 import { planOutput, type OutputPlan } from './output-caps.js';
+import { applyOperations } from './operations.js';
 import { createStopper, type Stopper } from './stopper.js';
 import type { Source } from './source.js';
 import { openSource } from './sources.js';
@@ -24,18 +25,6 @@ import { renderSvg, type SvgRenderReport } from './svg-render.js';
 const INTERMEDIATE_MEMORY_MAX_PIXELS = 8_000_000;
 const INTERMEDIATE_FILE_MAX_PIXELS = 40_000_000;
 const THUMBHASH_MAX_SIDE = 100; // thumbhash wants at most 100×100
-/**
- * Variants past this size (all frames counted) are encoded with the settings that need the least
- * memory and time:
- * - AVIF at effort 1 and 4:2:0 chroma (as WebP and most JPEGs have). Effort changes little of
- *   the memory, but sharp's default effort 4 costs ~2.4 µs a pixel of a photo on one core (a
- *   32 MP variant took 76 s here, 4.9 s at effort 1 for an 18% larger file); 4:4:4 takes ~1.5
- *   times the memory of 4:2:0.
- * - WebP at effort 2: from effort 3 libwebp keeps every coefficient token in memory before it
- *   writes them; 40 MP of noise at quality 100 peaked at 476 MiB at effort 2, over 1.2 GiB at 6.
- * Below it, sharp's defaults: a few seconds at most, and well within memory.
- */
-const LARGE_OUTPUT_PIXELS = 8_000_000;
 /** The one output format here that keeps an animation; the others get its first frame. */
 const ANIMATED_FORMATS: ReadonlySet<string> = new Set(['webp']);
 
@@ -120,9 +109,9 @@ async function fromStill(source: Source, width: number, height: number, planned:
   if (task.format === 'svg') return await fromSvg(source.input as Buffer, intermediateSize(width, height, scale, true), planned, task, stop);
   const { width: iw, height: ih } = intermediateSize(width, height, scale, false);
   const size = scale < 1 ? { width: iw, height: ih } : undefined;
-  if (iw * ih > INTERMEDIATE_FILE_MAX_PIXELS) return await streamEachVariant(source, planned, stop);
-  if (iw * ih <= INTERMEDIATE_MEMORY_MAX_PIXELS) return await fromMemory(source, size, planned, stop);
-  return await fromScratchFile(source, size, task.scratch, planned, stop);
+  if (iw * ih > INTERMEDIATE_FILE_MAX_PIXELS) return await streamEachVariant(source, planned, stop, task.summary !== false);
+  if (iw * ih <= INTERMEDIATE_MEMORY_MAX_PIXELS) return await fromMemory(source, size, planned, stop, task.summary !== false);
+  return await fromScratchFile(source, size, task.scratch, planned, stop, task.summary !== false);
 }
 
 /**
@@ -157,8 +146,8 @@ async function fromSvg(svg: Buffer, size: { width: number; height: number }, pla
     const rendered = { input: task.scratch, options: { limitInputPixels: false } };
     const made =
       size.width * size.height <= INTERMEDIATE_MEMORY_MAX_PIXELS
-        ? await fromMemory(rendered, undefined, fromRender, stop)
-        : await fromFile(task.scratch, fromRender, stop);
+        ? await fromMemory(rendered, undefined, fromRender, stop, task.summary !== false)
+        : await fromFile(task.scratch, fromRender, stop, task.summary !== false);
     return { ...made, render };
   } finally {
     await fs.promises.rm(task.scratch, { force: true });
@@ -173,12 +162,12 @@ function decoded(source: Source, size: { width: number; height: number } | undef
 }
 
 /** Decode once (with shrink-on-load down to the largest size any variant needs), derive all from memory. */
-async function fromMemory(source: Source, size: { width: number; height: number } | undefined, planned: Planned[], stop: Stopper): Promise<Made> {
+async function fromMemory(source: Source, size: { width: number; height: number } | undefined, planned: Planned[], stop: Stopper, summary: boolean): Promise<Made> {
   const { data, info } = await decoded(source, size, stop).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
   const variants: VariantResult[] = [];
   for (const p of planned) variants.push(await writeVariant(stop.limit(sharp(data, raw)), p));
-  const { thumbhash, dominantColor } = await summarise(stop.limit(sharp(data, raw)));
+  const { thumbhash, dominantColor } = await summarise(stop.limit(sharp(data, raw)), summary);
   return { variants, thumbhash, dominantColor };
 }
 
@@ -189,36 +178,37 @@ async function fromScratchFile(
   scratch: string,
   planned: Planned[],
   stop: Stopper,
+  summary: boolean,
 ): Promise<Made> {
   try {
     await decoded(source, size, stop).tiff({ compression: 'none' }).toFile(scratch);
-    return await fromFile(scratch, planned, stop);
+    return await fromFile(scratch, planned, stop, summary);
   } finally {
     await fs.promises.rm(scratch, { force: true });
   }
 }
 
 /** Each variant from a decoded intermediate in an uncompressed TIFF, read strip by strip. */
-async function fromFile(file: string, planned: Planned[], stop: Stopper): Promise<Made> {
+async function fromFile(file: string, planned: Planned[], stop: Stopper, summary: boolean): Promise<Made> {
   const open = () => stop.limit(sharp(file, { limitInputPixels: false, sequentialRead: true }));
   const variants: VariantResult[] = [];
   for (const p of planned) variants.push(await writeVariant(open(), p));
-  const { thumbhash, dominantColor } = await summarise(open());
+  const { thumbhash, dominantColor } = await summarise(open(), summary);
   return { variants, thumbhash, dominantColor };
 }
 
 /** Each variant its own streaming pipeline from the original: for extreme crops of huge images. */
-async function streamEachVariant(source: Source, planned: Planned[], stop: Stopper): Promise<Made> {
+async function streamEachVariant(source: Source, planned: Planned[], stop: Stopper, summary: boolean): Promise<Made> {
   const open = () => stop.limit(sharp(source.input, source.options)).rotate();
   const variants: VariantResult[] = [];
   for (const p of planned) variants.push(await writeVariant(open(), p));
-  const { thumbhash, dominantColor } = await summarise(open());
+  const { thumbhash, dominantColor } = await summarise(open(), summary);
   return { variants, thumbhash, dominantColor };
 }
 
+/** One output through the operation table (workers/operations.ts), written to its file. */
 async function writeVariant(image: Sharp, { spec, output, plan }: Planned): Promise<VariantResult> {
-  const resized = plan.resize ? image.resize({ ...plan.resize, background: { r: 0, g: 0, b: 0, alpha: 0 } }) : image;
-  const info = await encoder(resized.toColourspace('srgb'), spec, plan).toFile(output);
+  const info = await applyOperations(image, spec, plan).toFile(output);
   return {
     name: spec.name,
     format: spec.format,
@@ -230,26 +220,13 @@ async function writeVariant(image: Sharp, { spec, output, plan }: Planned): Prom
   };
 }
 
-function encoder(image: Sharp, spec: VariantSpec, plan: OutputPlan): Sharp {
-  const large = plan.width * plan.height * plan.frames > LARGE_OUTPUT_PIXELS;
-  switch (spec.format) {
-    case 'webp':
-      return image.webp({ quality: spec.quality ?? 80, effort: large ? 2 : 4 });
-    case 'avif':
-      // effort 4 is sharp's default; AVIF encoding is the slowest step of any pipeline.
-      return large
-        ? image.avif({ quality: spec.quality ?? 50, effort: 1, chromaSubsampling: '4:2:0' })
-        : image.avif({ quality: spec.quality ?? 50, effort: 4 });
-    case 'jpeg':
-      // JPEG has no alpha: flatten onto white rather than the black libvips would pick.
-      return image.flatten({ background: '#ffffff' }).jpeg({ quality: spec.quality ?? 82, progressive: true, mozjpeg: false });
-    case 'png':
-      return image.png({ compressionLevel: 6, quality: spec.quality, palette: spec.quality !== undefined });
-  }
-}
+type Summary = { thumbhash: string; dominantColor: string };
+/** What a render gives instead of a summary it does not need: the ≤100 px copy is not made. */
+const NO_SUMMARY: Summary = { thumbhash: '', dominantColor: '' };
 
-/** A thumbhash placeholder and the dominant colour, from a ≤100 px copy. */
-async function summarise(image: Sharp): Promise<{ thumbhash: string; dominantColor: string }> {
+/** A thumbhash placeholder and the dominant colour, from a ≤100 px copy (none when the task asks for none). */
+async function summarise(image: Sharp, wanted = true): Promise<Summary> {
+  if (!wanted) return NO_SUMMARY;
   const small = await image
     .resize({ width: THUMBHASH_MAX_SIDE, height: THUMBHASH_MAX_SIDE, fit: 'inside' })
     .toColourspace('srgb')

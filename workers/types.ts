@@ -12,6 +12,13 @@ import type { OutputFormat } from '../server/api/enums.js';
 import type { VariantSpec } from '../server/api/images.js';
 export type { Fit, OutputFormat } from '../server/api/enums.js';
 export type { VariantSpec } from '../server/api/images.js';
+export type { Position } from '../server/api/enums.js';
+
+/**
+ * One output as the operation table reads it (workers/operations.ts): a variant without its
+ * name, which is also what a render asks for.
+ */
+export type OutputSpec = Omit<VariantSpec, 'name'>;
 
 // How the runner stops a task that runs is the stopper's own contract (it is defined there, so
 // the stopper, which svg-render.ts uses, does not import this module back).
@@ -29,6 +36,8 @@ export interface ProcessTask extends StopControl {
   /** A path in the same temp folder the task may use for a decoded intermediate; removed by the caller. */
   scratch: string;
   variants: Array<{ spec: VariantSpec; output: string }>;
+  /** False: no thumbhash and no dominant colour (a render needs neither); true by default. */
+  summary?: boolean;
 }
 
 export interface VariantResult {

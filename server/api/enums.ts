@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FITS, IMAGE_STATUSES, INPUT_FORMATS, OUTPUT_FORMATS, PROCESSING_ERROR_CODES, ROLES, VARIANT_STATUSES } from './vocabulary.js';
+import { FITS, IMAGE_STATUSES, INPUT_FORMATS, OUTPUT_FORMATS, POSITIONS, PROCESSING_ERROR_CODES, RENDER_FORMATS, ROLES, VARIANT_STATUSES } from './vocabulary.js';
 
 /** The enumerations of vocabulary.ts as schemas, each with what it means for a reader of the API. */
 export const Role = z.enum(ROLES).meta({ id: 'Role', description: 'user: its customer\'s images; business: statistics of all customers, read-only; admin: everything' });
@@ -16,3 +16,7 @@ export const Fit = z.enum(FITS).meta({ id: 'Fit', description: 'How the image fi
 export type Fit = z.infer<typeof Fit>;
 export const ProcessingErrorCode = z.enum(PROCESSING_ERROR_CODES).meta({ description: 'Why processing failed' });
 export type ProcessingErrorCode = z.infer<typeof ProcessingErrorCode>;
+export const Position = z.enum(POSITIONS).meta({ id: 'Position', description: 'Where a crop keeps the image: a side, the centre, or by content (entropy, attention: only with fit cover)' });
+export type Position = z.infer<typeof Position>;
+export const RenderFormat = z.enum(RENDER_FORMATS).meta({ id: 'RenderFormat', description: 'The format written; auto picks AVIF, WebP, PNG or JPEG from Accept and the source' });
+export type RenderFormat = z.infer<typeof RenderFormat>;

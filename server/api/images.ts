@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { IdParams, Sha256, Timestamp, pageOf } from './common.js';
-import { Fit, ImageStatus, InputFormat, OutputFormat, VariantStatus } from './enums.js';
+import { Fit, ImageStatus, InputFormat, OutputFormat, Position, VariantStatus } from './enums.js';
 import { DEFAULT_PAGE_LIMIT, MAX_OUTPUT_SIDE, MAX_PAGE_LIMIT, MAX_VARIANTS } from './vocabulary.js';
+import { PresetName } from './presets.js';
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -12,17 +13,20 @@ const side = z
   .min(1)
   .max(MAX_OUTPUT_SIDE, `at most ${MAX_OUTPUT_SIDE} pixels a side (the output cap)`);
 
+const VariantName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'name: 1–32 lower-case letters, digits, "_" or "-"')
+  .refine((n) => n !== 'original', 'name "original" is reserved for the uploaded file')
+  .meta({ description: 'The variant\'s name, used in `download?variant=`; "original" is reserved' });
+
 /** One variant an upload asks for (CONTRACT §3 `variants`). */
 export const VariantSpec = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'name: 1–32 lower-case letters, digits, "_" or "-"')
-      .refine((n) => n !== 'original', 'name "original" is reserved for the uploaded file')
-      .meta({ description: 'The variant\'s name, used in `download?variant=`; "original" is reserved' }),
+    name: VariantName,
     width: side.optional().meta({ description: 'Box width in pixels; without it, the source\'s proportion decides' }),
     height: side.optional().meta({ description: 'Box height in pixels; without it, the source\'s proportion decides' }),
     fit: Fit.default('inside').meta({ description: 'How the image fits the box (sharp\'s fit); default inside' }),
+    position: Position.optional().meta({ description: 'What a crop keeps (fit cover or contain); center when absent; entropy and attention only with fit cover' }),
     format: OutputFormat.default('webp').meta({ description: 'The format written; default webp' }),
     quality: z.number().int().min(1).max(100).optional().meta({ description: 'Encoder quality 1–100; the format\'s default when absent' }),
     withoutEnlargement: z.boolean().default(true).meta({ description: 'Never scale up past the original\'s size' }),
@@ -33,8 +37,25 @@ export type VariantSpecInput = z.input<typeof VariantSpec>;
 /** A variant with its defaults filled in. */
 export type VariantSpec = z.output<typeof VariantSpec>;
 
+/**
+ * A variant made as a preset renders (CONTRACT §10): `{"name": "card", "preset": "card"}`. The
+ * preset is resolved when the upload is accepted into a VariantSpec with the same output as a
+ * render of the preset; changing the preset later does not change the variant.
+ */
+export const PresetVariantSpec = z
+  .strictObject({
+    name: VariantName,
+    preset: PresetName.meta({ description: 'A preset (GET /v1/presets) with a fixed format; resolved when the upload is accepted' }),
+  })
+  .meta({ id: 'PresetVariantSpec' });
+export type PresetVariantSpec = z.infer<typeof PresetVariantSpec>;
+
+/** A variant as an upload asks for it: its own parameters, or a preset's. */
+export const VariantRequest = z.union([PresetVariantSpec, VariantSpec]);
+export type VariantRequest = z.output<typeof VariantRequest>;
+
 export const VariantList = z
-  .array(VariantSpec)
+  .array(VariantRequest)
   .min(1, 'give at least one variant')
   .max(MAX_VARIANTS, `at most ${MAX_VARIANTS} variants`)
   .refine((list) => new Set(list.map((v) => v.name)).size === list.length, 'variant names must be unique')
@@ -44,7 +65,7 @@ export const VariantList = z
 export const VariantsText = z
   .string()
   .max(64 * 1024)
-  .meta({ description: 'JSON text of a variant list, e.g. [{"name":"hero","width":1600,"height":900,"fit":"cover","format":"avif","quality":50}]' });
+  .meta({ description: 'JSON text of a variant list, e.g. [{"name":"hero","width":1600,"height":900,"fit":"cover","format":"avif","quality":50},{"name":"card","preset":"card"}]' });
 
 /** The query of `POST|PUT /v1/image`: `variants` may come here instead of as a form field. */
 export const UploadQuery = z.strictObject({ variants: VariantsText.optional() });

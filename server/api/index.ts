@@ -19,4 +19,7 @@ export * from './nodes.js';
 export * from './ops.js';
 export * from './events.js';
 export * from './webhooks.js';
+export * from './presets.js';
+export * from './links.js';
 export * from './routes.js';
+export * from './render.js';

@@ -6,6 +6,8 @@ import { DownloadQuery, ImageMetadata, ImagePage, ImageParams, ImageRecord, List
 import { CreatedKey, KeyList, NewKeyRequest } from './keys.js';
 import { Health, Readiness } from './ops.js';
 import { NodeList } from './nodes.js';
+import { Preset, PresetList, PresetParamsPath, PresetValues } from './presets.js';
+import { NewLinkRequest, SignedLink, SignedRenderQuery } from './links.js';
 import { Me } from './session.js';
 import { StatsQuery, StatsReport } from './stats.js';
 import { SyncRetryResponse, SyncStatus } from './sync.js';
@@ -55,8 +57,11 @@ export interface ApiRoute {
   summary: string;
   description?: string;
   tag: Tag;
-  /** `key`: an API key (Bearer or X-Api-Key) is needed; `none`: anyone may ask. */
-  auth: 'key' | 'none';
+  /**
+   * `key`: an API key (Bearer or X-Api-Key) is needed; `none`: anyone may ask; `key-or-link`: a
+   * key, or a signed link's `sig` and `expires` in the query instead (render only).
+   */
+  auth: 'key' | 'none' | 'key-or-link';
   /** The roles allowed, where not every role is; such a route can also answer 403. */
   roles?: readonly Role[];
   params?: z.ZodObject;
@@ -80,6 +85,7 @@ export const TAGS = {
   sync: 'S3 sync (role admin)',
   webhooks: 'Webhook endpoints of the key\'s customer, their deliveries (roles user and admin); the messages themselves are under `webhooks`',
   nodes: 'The nodes of a cluster (role admin)',
+  presets: 'Presets: named render parameters for render, upload variants and signed links (role admin; one list for the installation)',
   operations: 'Health, readiness, metrics and this description (no key)',
 } as const;
 export type Tag = keyof typeof TAGS;
@@ -103,6 +109,14 @@ const DownloadHeaders = z.object({
   'Cache-Control': Text('private, max-age until it expires'),
   'Content-Disposition': Text('attachment; the name it was uploaded under'),
   'Accept-Ranges': Text('bytes'),
+});
+
+const RenderHeaders = z.object({
+  'Content-Length': Text('Bytes of this answer\'s body'),
+  ETag: Text('Strong validator, the same for the same image, normalised parameters and output format; known before rendering'),
+  'Darkroom-Cache': Text('hit: served from the stored render; miss: rendered for this request (or one identical to it that arrived together)'),
+  'Cache-Control': Text('private, max-age until the stored render expires (--processed-ttl); for a signed link public, max-age no later than the link\'s expiry either'),
+  Vary: Text('Accept, when format=auto chose the format').optional(),
 });
 
 const TusVersion = Text('1.0.0');
@@ -248,6 +262,24 @@ export const ROUTES: readonly ApiRoute[] = [
     responses: { 202: { description: 'Queued again: the record', content: { 'application/json': ImageRecord }, headers: Location } },
     errors: ['not_found', 'too_many_requests'],
   },
+  {
+    method: 'post',
+    path: '/v1/image/{id}/links',
+    operationId: 'createImageLink',
+    summary: 'A signed link to a render of the image, for pages to embed without a key',
+    description:
+      'The link is the render URL with `expires` (Unix seconds) and `sig` (HMAC-SHA256, base64url) added; anyone holding it may load it until it expires. ' +
+      'A preset is resolved now: the link keeps its parameters as they are. Any change to the link answers 403, an expired one 410, a deleted image 404. ' +
+      'Its answers carry Cache-Control: public, with max-age at most the link\'s remaining life.',
+    tag: 'images',
+    auth: 'key',
+    roles: IMAGE_ROLES,
+    params: ImageParams,
+    query: NoQuery,
+    body: { required: true, content: { 'application/json': NewLinkRequest } },
+    responses: { 201: { description: 'The link and when it expires', content: { 'application/json': SignedLink } } },
+    errors: ['not_found', 'payload_too_large'],
+  },
   metadataRoute('/v1/image/metadata/{id}', 'getImageMetadata', 'An image\'s metadata'),
   metadataRoute('/v1/image/{id}/metadata', 'getImageMetadataByImage', 'An image\'s metadata (the same as /v1/image/metadata/{id})'),
   {
@@ -280,6 +312,41 @@ export const ROUTES: readonly ApiRoute[] = [
       304: { description: 'The client\'s copy is still this file', headers: z.object({ ETag: DownloadHeaders.shape.ETag, Expires: DownloadHeaders.shape.Expires }) },
     },
     errors: ['not_found', 'not_ready', 'expired', 'range_not_satisfiable'],
+  },
+  {
+    method: 'get',
+    path: '/v1/image/{id}/render',
+    operationId: 'renderImage',
+    summary: 'The image rendered on the fly from its original: resized, cropped, converted',
+    description:
+      'Renders from the original of any accepted image of the key\'s customer, whatever its processing status (docs/render.md). ' +
+      'format=auto picks AVIF when Accept names image/avif, else WebP when it names image/webp, else PNG for a source with alpha and JPEG otherwise, and answers Vary: Accept. ' +
+      'The result is stored as a processed file under --processed-ttl: a repeated request is served from it (Darkroom-Cache: hit) without decoding; ' +
+      'identical requests that arrive together are rendered once. The ETag is known before rendering: If-None-Match is answered 304 without decoding. ' +
+      'An output over --max-output-pixels (or the WebP and AVIF caps, or 8192 pixels a side once dpr multiplied w and h) is 400; an original that cannot be decoded, 422 corrupt_image; ' +
+      'a full queue, 429; a render that waited --render-wait for a worker, 503. HEAD answers the same headers without the body. ' +
+      'A signed link (POST /v1/image/{id}/links) is this URL with expires and sig: it needs no key, answers Cache-Control: public, and any change to it is 403, an expired one 410.',
+    tag: 'images',
+    auth: 'key-or-link',
+    roles: IMAGE_ROLES,
+    params: ImageParams,
+    query: SignedRenderQuery,
+    headers: z.object({
+      Accept: Text('With format=auto: image/avif, image/webp or neither decides the format').optional(),
+      'If-None-Match': Text('An ETag this client holds: 304 while it still names this render').optional(),
+    }),
+    responses: {
+      200: {
+        description: 'The rendered image',
+        content: { 'image/webp': BINARY, 'image/avif': BINARY, 'image/jpeg': BINARY, 'image/png': BINARY },
+        headers: RenderHeaders,
+      },
+      304: {
+        description: 'The client\'s copy is still this render',
+        headers: z.object({ ETag: RenderHeaders.shape.ETag, Vary: RenderHeaders.shape.Vary, 'Cache-Control': Text('For a signed link: public, max-age until the link expires').optional() }),
+      },
+    },
+    errors: ['not_found', 'corrupt_image', 'no_preview', 'too_many_requests', 'unavailable', 'forbidden', 'expired'],
   },
   {
     method: 'post',
@@ -704,6 +771,48 @@ export const ROUTES: readonly ApiRoute[] = [
 
   {
     method: 'get',
+    path: '/v1/presets',
+    operationId: 'listPresets',
+    summary: 'Every preset, by name',
+    tag: 'presets',
+    auth: 'key',
+    roles: ADMIN,
+    query: NoQuery,
+    responses: { 200: { description: 'The presets', content: { 'application/json': PresetList } } },
+  },
+  {
+    method: 'put',
+    path: '/v1/presets/{name}',
+    operationId: 'putPreset',
+    summary: 'Create a preset or replace its parameters',
+    description:
+      'The values are judged as render judges the same parameters, output caps included (400 naming the problem). ' +
+      'A render naming the preset uses it as it is then; an upload variant and a signed link keep what it was when they were made.',
+    tag: 'presets',
+    auth: 'key',
+    roles: ADMIN,
+    params: PresetParamsPath,
+    query: NoQuery,
+    body: { required: true, content: { 'application/json': PresetValues } },
+    responses: { 200: { description: 'The preset as stored', content: { 'application/json': Preset } } },
+    errors: ['payload_too_large'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/presets/{name}',
+    operationId: 'deletePreset',
+    summary: 'Remove a preset (variants and links made with it keep their parameters)',
+    tag: 'presets',
+    auth: 'key',
+    roles: ADMIN,
+    params: PresetParamsPath,
+    query: NoQuery,
+    responses: { 204: { description: 'Removed' } },
+    errors: ['not_found'],
+  },
+
+  {
+    method: 'get',
     path: '/v1/openapi.json',
     operationId: 'getOpenApiDocument',
     summary: 'This description (OpenAPI 3.1)',
@@ -755,7 +864,7 @@ export const ROUTES: readonly ApiRoute[] = [
  */
 export function errorsOf(route: ApiRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(['misdirected_request', 'internal_error', 'unavailable', 'headers_too_large', 'expectation_failed', ...(route.errors ?? [])]);
-  if (route.auth === 'key') for (const c of ['unauthorized', 'too_many_requests', 'invalid_request'] as const) codes.add(c);
+  if (route.auth !== 'none') for (const c of ['unauthorized', 'too_many_requests', 'invalid_request'] as const) codes.add(c);
   if (route.query || route.params || route.body) codes.add('invalid_request');
   // A body has until --headers-timeout to arrive (http/connection/body-deadline.ts).
   if (route.body) codes.add('request_timeout');

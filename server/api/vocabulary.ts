@@ -26,6 +26,17 @@ export const OUTPUT_FORMATS = ['webp', 'avif', 'jpeg', 'png'] as const;
 /** How a variant fits its box, as sharp's `fit`. */
 export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
 
+/** Where a cropped image (fit cover) keeps its content, as sharp's `position`; entropy and attention only crop (CONTRACT §10). */
+export const POSITIONS = ['center', 'top', 'right', 'bottom', 'left', 'entropy', 'attention'] as const;
+/** The positions that pick by content, not by side: only with fit cover. */
+export const CONTENT_POSITIONS = ['entropy', 'attention'] as const;
+
+/** A render's `format`: an output format, or `auto` (chosen from Accept and the source's alpha). */
+export const RENDER_FORMATS = ['auto', ...OUTPUT_FORMATS] as const;
+
+/** A render's `dpr` bounds and its pixel-side bounds (CONTRACT §10). */
+export const MAX_RENDER_DPR = 4;
+
 /** Codes a processing job can end with (an image's `error.code`); not HTTP statuses. */
 export const PROCESSING_ERROR_CODES = ['corrupt_image', 'no_preview', 'processing_failed', 'processing_timeout', 'original_missing'] as const;
 

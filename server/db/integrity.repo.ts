@@ -75,8 +75,14 @@ export function createIntegrityRepo(sql: SqlExecutor): IntegrityRepo {
   const byId = params<{ id: string }>();
   const imageStatus = sql.prepare(byId, (db) => db.selectFrom('images').select('status').where('id', '=', byId.id));
   const byImage = params<{ imageId: string }>();
+  // Its variants' files and its stored renders' (SQLite migration 014): both live under the image's processed prefix.
   const pathsNamedBy = sql.prepare(byImage, (db) =>
-    db.selectFrom('variants').select('path').where('image_id', '=', byImage.imageId).where('path', 'is not', null),
+    db
+      .selectFrom('variants')
+      .select('path')
+      .where('image_id', '=', byImage.imageId)
+      .where('path', 'is not', null)
+      .unionAll(db.selectFrom('renders').select('path').where('image_id', '=', byImage.imageId).where('path', 'is not', null)),
   );
 
   const doneColumns = ['image_id', 'name', 'path', 'etag', 'bytes', 'expires_at'] as const;

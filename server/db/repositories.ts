@@ -3,8 +3,11 @@ import { createImagesRepo, type ImagesRepo } from './images.repo.js';
 import { createIntegrityRepo, type IntegrityRepo } from './integrity.repo.js';
 import { createJobsRepo, type JobsRepo } from './jobs.repo.js';
 import { createKeysRepo, type KeysRepo } from './keys.repo.js';
+import { createLinkSigningKeyRepo, type LinkSigningKeyRepo } from './link-signing-key.repo.js';
 import { createNodesRepo, type NodesRepo } from './nodes.repo.js';
+import { createPresetsRepo, type PresetsRepo } from './presets.repo.js';
 import { createProgressRepo, type ProgressRepo } from './progress.repo.js';
+import { createRendersRepo, type RendersRepo } from './renders.repo.js';
 import { createSchedulesRepo, type SchedulesRepo } from './schedules.repo.js';
 import { createUploadLocksRepo, type UploadLocksRepo } from './upload-locks.repo.js';
 import { createFinishedUploadsRepo, type FinishedUploadsRepo } from './finished-uploads.repo.js';
@@ -21,8 +24,11 @@ export interface Repositories {
   integrity: IntegrityRepo;
   jobs: JobsRepo;
   keys: KeysRepo;
+  linkSigningKey: LinkSigningKeyRepo;
   nodes: NodesRepo;
+  presets: PresetsRepo;
   progress: ProgressRepo;
+  renders: RendersRepo;
   schedules: SchedulesRepo;
   uploadLocks: UploadLocksRepo;
   finishedUploads: FinishedUploadsRepo;
@@ -40,8 +46,11 @@ export function createRepositories(sql: SqlExecutor): Repositories {
     integrity: createIntegrityRepo(sql),
     jobs: createJobsRepo(sql),
     keys: createKeysRepo(sql),
+    linkSigningKey: createLinkSigningKeyRepo(sql),
     nodes: createNodesRepo(sql),
+    presets: createPresetsRepo(sql),
     progress: createProgressRepo(sql),
+    renders: createRendersRepo(sql),
     schedules: createSchedulesRepo(sql),
     uploadLocks: createUploadLocksRepo(sql),
     finishedUploads: createFinishedUploadsRepo(sql),

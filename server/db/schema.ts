@@ -32,6 +32,9 @@ export interface Database {
   schedule_slots: ScheduleSlotsTable;
   blob_deletes: BlobDeletesTable;
   upload_locks: UploadLocksTable;
+  renders: RendersTable;
+  presets: PresetsTable;
+  link_signing_key: LinkSigningKeyTable;
   finished_uploads: FinishedUploadsTable;
 }
 
@@ -291,4 +294,33 @@ export interface BlobDeletesTable {
   key: string;
   due_at: number;
   claimed_until: number | null;
+}
+
+/** The result cache of renders: a claim while one renders, then the stored file (SQLite migration 014, PostgreSQL 007). */
+export interface RendersTable {
+  key: string;
+  image_id: string;
+  status: 'rendering' | 'done';
+  token: string;
+  claim_until: number;
+  format: string;
+  path: string | null;
+  bytes: number | null;
+  written_at: number | null;
+  expires_at: number | null;
+}
+
+/** Named render parameters (SQLite migration 015): `params` is the JSON text of the API's PresetParams. */
+export interface PresetsTable {
+  name: string;
+  params: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The generated key that signs links when --url-signing-keys is not given: one row, id 1. */
+export interface LinkSigningKeyTable {
+  id: number;
+  secret: string;
+  created_at: number;
 }

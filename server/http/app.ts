@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { DatabaseErrors } from '../db/port.js';
 import { AppError } from '../errors.js';
 import type { KeysService } from '../services/keys.service.js';
-import { authenticate } from './middleware/auth.js';
+import { authenticate, type VerifySignedLink } from './middleware/auth.js';
 import { errorHandler } from './middleware/errors.js';
 import type { Metrics } from './metrics.js';
 import { imagesRouter, type ImagesRoutesDeps } from './routes/images.routes.js';
@@ -23,6 +23,8 @@ export interface AppDeps {
   database: DatabaseErrors;
   metrics: Metrics;
   keys: KeysService;
+  /** Checks the signature of a signed link's render request, which needs no key (middleware/auth.ts). */
+  verifySignedLink?: VerifySignedLink;
   readiness: Readiness;
   images: ImagesRoutesDeps;
   /** Extra /v1 routers added by other parts (stats, events, uploads …), mounted after auth. */
@@ -84,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
   const v1 = express.Router();
   v1.use(openApiRouter(openApiDocument));
   for (const router of deps.preAuthV1Routers ?? []) v1.use(router);
-  v1.use(authenticate(deps.keys));
+  v1.use(authenticate(deps.keys, deps.verifySignedLink));
   if (deps.rateLimit) v1.use(deps.rateLimit);
   // Express's routers answer OPTIONS themselves (200 and an Allow list) on any path they know,
   // an answer the API description does not have. Only tus speaks OPTIONS here (its discovery);

@@ -55,6 +55,12 @@ export function createMetrics(
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
     registers: [registry],
   });
+  const renders = new client.Counter({
+    name: 'darkroom_renders_total',
+    help: 'Render answers: hit (from the stored render), miss (rendered by this node), shared (waited for an identical request\'s render)',
+    labelNames: ['cache'] as const,
+    registers: [registry],
+  });
   const purged = new client.Counter({
     name: 'darkroom_purged_files_total',
     help: 'Processed files removed by retention',
@@ -85,7 +91,7 @@ export function createMetrics(
     },
   });
 
-  return { registry, uploads, processing, httpDuration, purged, webhookDeliveries, webhookLatency };
+  return { registry, uploads, processing, httpDuration, purged, renders, webhookDeliveries, webhookLatency };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

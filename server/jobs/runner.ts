@@ -100,6 +100,11 @@ export interface QueueSetup {
   stopGraceMs?: number;
   /** False: claim nothing of this queue now (looked at again at the next poll). */
   hasRoom?: () => boolean | Promise<boolean>;
+  /**
+   * Asked before each claim: false leaves the slot to someone else for now (the worker pool's
+   * threads shared with renders, jobs/work-slots.ts, which kicks the engine when one frees).
+   */
+  mayClaim?: () => boolean;
   /** The queue needs an outside service: nothing is claimed while it is down. */
   outage?: OutagePause;
   /** A claim of the queue's own (a fairer pick than oldest first); `claimInQueue` otherwise. */
@@ -263,6 +268,7 @@ export function createJobRunner(options: RunnerOptions) {
         }
         while (runningIn(q) < q.concurrency) {
           if (stopped) return;
+          if (q.mayClaim && !q.mayClaim()) break;
           const token = crypto.randomUUID();
           const now = clock.now();
           claiming.add(token);

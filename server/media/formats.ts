@@ -49,3 +49,13 @@ export function originalDownloadName(filename: string, format: string, rawFormat
   const own = /\.([^./\\]+)$/.exec(filename)?.[1]?.toLowerCase();
   return own && extensions.includes(own) ? filename : `${filename}.${extensions[0]}`;
 }
+
+const ANIMATABLE = new Set(['gif', 'webp']);
+
+/**
+ * Whether an image's outputs keep its animation: a GIF or WebP of several frames whose frames
+ * together stay within the pixel limit (past it, its first frame stands for it).
+ */
+export function keepsAnimation(image: { format: string; pages: number; width: number; height: number }, maxInputPixels: number): boolean {
+  return image.pages > 1 && ANIMATABLE.has(image.format) && image.width * image.height * image.pages <= maxInputPixels;
+}

@@ -82,3 +82,15 @@ async function readHead(file: string): Promise<Buffer> {
 }
 
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
+
+/**
+ * Whether an original has an alpha channel, from its header (no pixels decoded): `format=auto`
+ * picks PNG over JPEG for it when the client takes neither AVIF nor WebP (CONTRACT §10). Read
+ * before the metadata extraction has run; after it, its record says the same.
+ */
+export async function probeAlpha(file: string, format: string): Promise<boolean> {
+  // No alpha in these (a RAW's variants come from its JPEG preview).
+  if (format === 'jpeg' || format === 'raw') return false;
+  const input = await decodableInput(file, format);
+  return (await sharp(input, { limitInputPixels: false }).metadata()).hasAlpha ?? false;
+}

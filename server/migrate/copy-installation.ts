@@ -33,6 +33,8 @@ import { BlobIntegrityError, blobKeys, BlobStoreUnavailableError, isBlobNotFound
 /** Tables that describe the single node's own process, not the installation: not copied. */
 const NOT_COPIED: Record<string, string> = {
   nodes: "the registry of running nodes: the single server's own entry is not a node of the cluster",
+  renders: 'the result cache of renders: a cache, made again on the first request for each (its files are not copied either)',
+  finished_uploads: "which image each finished resumable upload became: the uploads' records stay with the single server",
 };
 
 export interface CopyReport {

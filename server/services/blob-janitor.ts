@@ -47,7 +47,8 @@ export function createBlobJanitor(deps: {
     }
     const { kind, rest } = parseBlobKey(key);
     if (kind === 'originals') return (await repos.images.countBySha256(rest[0]!)) > 0;
-    return (await repos.images.variantsOf(rest[0]!)).some((v) => v.path === key);
+    // A processed key is a variant's file or a stored render's.
+    return (await repos.images.variantsOf(rest[0]!)).some((v) => v.path === key) || (await repos.renders.names(key));
   }
 
   /**

@@ -179,8 +179,11 @@ export function createImagesService(deps: ImagesDeps) {
         const now = clock.now();
         const generation = await repos.images.startGeneration(id, now);
         await repos.jobs.appendEvent('image.reprocess_requested', id, { generation }, now);
+        // Its stored renders go too (a render claimed meanwhile finds its claim gone and keeps nothing).
+        for (const path of await repos.renders.removeOfImage(id)) await placement.remove(path, repos);
         return repos.jobs.cancelOlder(id, 'process_image', generation, now);
       });
+      placement.afterCommit();
       deps.onJobsCancelled(cancelled);
       deps.onChanged();
       return record((await images.findById(id))!);

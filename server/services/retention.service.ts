@@ -1,5 +1,6 @@
 import type { ImagesRepo, VariantRow } from '../db/images.repo.js';
 import type { DatabasePort } from '../db/port.js';
+import type { RenderRow, RendersRepo } from '../db/renders.repo.js';
 import { blobKeys } from '../storage/blob-store.js';
 import type { BlobPlacement } from './blob-placement.js';
 import type { Clock } from '../util/clock.js';
@@ -8,11 +9,18 @@ import type { WebhookMessages } from './webhooks/messages.js';
 const BATCH = 500;
 
 /**
- * Processed files live `--processed-ttl` after they were written; originals stay. The file is
+ * Processed files (variants and stored renders) live `--processed-ttl` after they were written; originals stay. The file is
  * removed before the row is marked: a crash in between leaves a row whose expiry has passed
  * (answered 410 and marked at the next purge or download), never an orphan file.
  */
-export function createRetentionService(deps: { database: Pick<DatabasePort, 'unitOfWork'>; images: ImagesRepo; placement: BlobPlacement; clock: Clock; webhooks?: WebhookMessages }) {
+export function createRetentionService(deps: {
+  database: Pick<DatabasePort, 'unitOfWork'>;
+  images: ImagesRepo;
+  renders: RendersRepo;
+  placement: BlobPlacement;
+  clock: Clock;
+  webhooks?: WebhookMessages;
+}) {
   const { database, images, placement, clock } = deps;
 
   async function expire(variant: VariantRow, now: number): Promise<boolean> {
@@ -36,14 +44,35 @@ export function createRetentionService(deps: { database: Pick<DatabasePort, 'uni
     return marked;
   }
 
+  /**
+   * A stored render past its TTL: its file goes (on the data dir now, from a bucket after the
+   * commit) and its row with it, in one unit of work that reads the row again first: a render
+   * that took the row over since (a new claim) is left alone. The next request renders again.
+   */
+  async function expireRender(render: RenderRow, now: number): Promise<boolean> {
+    const removed = await database.unitOfWork(async (repos) => {
+      if (!render.path || !(await repos.renders.removeExpired(render.key, render.path, now))) return false;
+      await placement.remove(render.path, repos);
+      return true;
+    });
+    placement.afterCommit();
+    return removed;
+  }
+
   return {
-    /** Expires everything due; returns how many processed files were removed. */
+    /** Expires everything due (variants, then stored renders); returns how many processed files were removed. */
     async purge(): Promise<number> {
       let removed = 0;
       for (;;) {
         const now = clock.now();
         const due = await images.expiredVariants(now, BATCH);
         for (const variant of due) if (await expire(variant, now)) removed++;
+        if (due.length < BATCH) break;
+      }
+      for (;;) {
+        const now = clock.now();
+        const due = await deps.renders.expired(now, BATCH);
+        for (const render of due) if (await expireRender(render, now)) removed++;
         if (due.length < BATCH) return removed;
       }
     },

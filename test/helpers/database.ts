@@ -67,6 +67,9 @@ const ROW_ORDER: Record<keyof Database, string[]> = {
   schedule_slots: ['name', 'slot'],
   blob_deletes: ['due_at', 'id'],
   upload_locks: ['upload_id'],
+  renders: ['key'],
+  presets: ['name'],
+  link_signing_key: ['id'],
   finished_uploads: ['upload_id'],
 };
 const orderOf = (table: keyof Database) => ROW_ORDER[table].map((c) => `"${c}"`).join(', ');

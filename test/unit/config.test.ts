@@ -37,6 +37,23 @@ describe('config', () => {
     }
   });
 
+  it('takes --url-signing-keys (each at least 32 characters, never echoed) and --public-url (http or https, no trailing slash)', () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(44);
+    const defaults = parseConfig({ dataDir: '/tmp/x' });
+    expect([defaults.urlSigningKeys, defaults.publicUrl]).toEqual([undefined, undefined]);
+    expect(parseConfig({ dataDir: '/tmp/x', urlSigningKeys: `${a}, ${b}` }).urlSigningKeys).toEqual([a, b]);
+    const short = 'short-secret-key';
+    expect(() => parseConfig({ dataDir: '/tmp/x', urlSigningKeys: `${a},${short}` })).toThrow(
+      new ConfigError(`invalid --url-signing-keys: key 2 of 2 is ${short.length} characters; each must be at least 32 (e.g. openssl rand -base64 32)`),
+    );
+    expect(() => parseConfig({ dataDir: '/tmp/x', urlSigningKeys: ' , ' })).toThrow(/invalid --url-signing-keys: give at least one key/);
+    expect(parseConfig({ dataDir: '/tmp/x', publicUrl: 'https://img.example.com/' }).publicUrl).toBe('https://img.example.com');
+    expect(parseConfig({ dataDir: '/tmp/x', publicUrl: 'https://example.com/darkroom' }).publicUrl).toBe('https://example.com/darkroom');
+    expect(() => parseConfig({ dataDir: '/tmp/x', publicUrl: 'ftp://example.com' })).toThrow(/invalid --public-url: expected an http or https URL/);
+    expect(() => parseConfig({ dataDir: '/tmp/x', publicUrl: 'https://example.com/?a=1' })).toThrow(/invalid --public-url: expected a URL without a query/);
+  });
+
   it('has the limits of CONTRACT §13 and §14 by default', () => {
     expect(parseConfig({ dataDir: '/tmp/x' })).toMatchObject({
       headersTimeout: 20_000,

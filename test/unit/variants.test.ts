@@ -3,12 +3,25 @@ import { AppError } from '../../server/errors.js';
 import { DEFAULT_VARIANTS, parseVariants as parseWith } from '../../server/services/variants.js';
 import { MAX_OUTPUT_SIDE, maxPixelsFor, planOutput } from '../../workers/output-caps.js';
 import type { VariantSpec } from '../../workers/types.js';
+import type { PresetValues } from '../../server/api/index.js';
 
 const MAX_OUTPUT_PIXELS = 40_000_000;
-const parseVariants = (raw: string | undefined) => parseWith(raw, { maxOutputPixels: MAX_OUTPUT_PIXELS });
-const refusal = (raw: string) => {
+/** The presets the lookups below find: as the presets use case would answer. */
+const PRESETS: Record<string, PresetValues> = {
+  card: { w: 480, h: 320, fit: 'cover', format: 'webp', q: 70 },
+  wide: { w: 8000, h: 6000, format: 'avif' },
+  auto: { w: 100, format: 'auto' },
+  unset: { w: 100 },
+};
+const lookup = async (name: string, where: string) => {
+  const values = PRESETS[name];
+  if (!values) throw new AppError('invalid_request', `${where}: no preset "${name}"`);
+  return values;
+};
+const parseVariants = (raw: string | undefined) => parseWith(raw, { maxOutputPixels: MAX_OUTPUT_PIXELS }, lookup);
+const refusal = async (raw: string) => {
   try {
-    parseVariants(raw);
+    await parseVariants(raw);
   } catch (err) {
     return err as AppError;
   }
@@ -16,52 +29,61 @@ const refusal = (raw: string) => {
 };
 
 describe('variants', () => {
-  it('defaults to thumb and display as the contract says', () => {
-    expect(parseVariants(undefined)).toBe(DEFAULT_VARIANTS);
-    expect(parseVariants('  ')).toBe(DEFAULT_VARIANTS);
+  it('defaults to thumb and display as the contract says', async () => {
+    expect(await parseVariants(undefined)).toBe(DEFAULT_VARIANTS);
+    expect(await parseVariants('  ')).toBe(DEFAULT_VARIANTS);
     expect(DEFAULT_VARIANTS).toEqual([
       { name: 'thumb', width: 320, height: 320, fit: 'inside', format: 'webp', withoutEnlargement: true },
       { name: 'display', width: 2048, height: 2048, fit: 'inside', format: 'webp', quality: 80, withoutEnlargement: true },
     ]);
   });
 
-  it('fills in defaults for a custom variant', () => {
-    expect(parseVariants('[{"name":"hero","width":1600,"height":900,"fit":"cover","format":"avif","quality":50}]')).toEqual([
+  it('fills in defaults for a custom variant', async () => {
+    expect(await parseVariants('[{"name":"hero","width":1600,"height":900,"fit":"cover","format":"avif","quality":50}]')).toEqual([
       { name: 'hero', width: 1600, height: 900, fit: 'cover', format: 'avif', quality: 50, withoutEnlargement: true },
     ]);
-    expect(parseVariants('[{"name":"w"}]')[0]).toEqual({ name: 'w', fit: 'inside', format: 'webp', withoutEnlargement: true });
+    expect((await parseVariants('[{"name":"w"}]'))[0]).toEqual({ name: 'w', fit: 'inside', format: 'webp', withoutEnlargement: true });
   });
 
-  it('refuses bad lists with invalid_request naming the field', () => {
-    const err = (() => {
-      try {
-        parseVariants('[{"name":"ok"},{"name":"x","width":-3}]');
-      } catch (e) {
-        return e as AppError;
-      }
-    })()!;
+  it('refuses bad lists with invalid_request naming the field', async () => {
+    const err = await refusal('[{"name":"ok"},{"name":"x","width":-3}]');
     expect(err.code).toBe('invalid_request');
     expect(err.message).toMatch(/^variants\[1\]\.width: /);
-    expect(() => parseVariants(JSON.stringify(Array.from({ length: 11 }, (_, i) => ({ name: `v${i}` }))))).toThrow(/at most 10/);
-    expect(() => parseVariants('{"name":"x"}')).toThrow(AppError);
+    expect((await refusal('[{"name":"ok"},{"name":"x","widht":3}]')).message).toBe('variants[1]: unknown field "widht"');
+    await expect(parseVariants(JSON.stringify(Array.from({ length: 11 }, (_, i) => ({ name: `v${i}` }))))).rejects.toThrow(/at most 10/);
+    await expect(parseVariants('{"name":"x"}')).rejects.toThrow(AppError);
   });
 
-  it('refuses a variant over the output caps with 400 naming the cap', () => {
-    const side = refusal('[{"name":"big","width":8193,"height":10}]');
+  it('resolves a preset named as a variant into the variant a render of it makes, when the upload is parsed', async () => {
+    expect(await parseVariants('[{"name":"card","preset":"card"},{"name":"small","width":100}]')).toEqual([
+      { name: 'card', width: 480, height: 320, fit: 'cover', format: 'webp', quality: 70, withoutEnlargement: true },
+      { name: 'small', width: 100, fit: 'inside', format: 'webp', withoutEnlargement: true },
+    ]);
+    expect((await refusal('[{"name":"x","preset":"none"}]')).message).toBe('variants[0].preset: no preset "none"');
+    expect((await refusal('[{"name":"x","preset":"Bad"}]')).message).toMatch(/^variants\[0\]\.preset: 1–40 lower-case/);
+    expect((await refusal('[{"name":"x","preset":"card","width":10}]')).message).toMatch(/^variants\[0\]: .*"width"/);
+    expect((await refusal('[{"name":"x","preset":"auto"}]')).message).toMatch(/^variants\[0\]: preset "auto" has format auto, chosen per request from Accept; .* needs a fixed format/);
+    expect((await refusal('[{"name":"x","preset":"unset"}]')).message).toMatch(/^variants\[0\]: preset "unset" has format auto \(none given\)/);
+    // The caps hold for what a preset resolves to as for any variant.
+    expect((await refusal('[{"name":"w","preset":"wide"}]')).message).toMatch(/^variants\[0\]: 8000×6000 = 48000000 pixels is over the AVIF limit/);
+  });
+
+  it('refuses a variant over the output caps with 400 naming the cap', async () => {
+    const side = await refusal('[{"name":"big","width":8193,"height":10}]');
     expect([side.code, side.status]).toEqual(['invalid_request', 400]);
     expect(side.message).toMatch(/^variants\[0\]\.width: at most 8192 pixels a side/);
     // 8192×8192 AVIF: the request that took 21 s and 1.66 GB before the caps.
-    const square = refusal('[{"name":"a","width":8192,"height":8192,"format":"avif"}]');
+    const square = await refusal('[{"name":"a","width":8192,"height":8192,"format":"avif"}]');
     expect(square.message).toBe(
       'variants[0]: 8192×8192 = 67108864 pixels is over the AVIF limit of 12000000 pixels (its encoder needs the most memory per pixel; docs/security.md)',
     );
-    expect(refusal('[{"name":"w","width":5000,"height":4000,"fit":"cover"}]').message).toMatch(/20000000 pixels is over the WebP limit of 16000000 pixels/);
-    const jpeg = refusal('[{"name":"j","width":8192,"height":8192,"fit":"cover","format":"jpeg"}]');
+    expect((await refusal('[{"name":"w","width":5000,"height":4000,"fit":"cover"}]')).message).toMatch(/20000000 pixels is over the WebP limit of 16000000 pixels/);
+    const jpeg = await refusal('[{"name":"j","width":8192,"height":8192,"fit":"cover","format":"jpeg"}]');
     expect(jpeg.message).toBe('variants[0]: 8192×8192 = 67108864 pixels is over the limit of 40000000 pixels per variant (--max-output-pixels)');
     // At the caps exactly is fine, and a lower --max-output-pixels applies to every format.
     const atCaps = '[{"name":"j","width":8192,"height":4882,"format":"jpeg"},{"name":"a","width":4000,"height":3000,"format":"avif"},{"name":"w","width":4000,"height":4000}]';
-    expect(parseVariants(atCaps)).toHaveLength(3);
-    expect(() => parseWith('[{"name":"a","width":4000,"height":3000,"format":"avif"}]', { maxOutputPixels: 1_000_000 })).toThrow(/limit of 1000000 pixels per variant/);
+    expect(await parseVariants(atCaps)).toHaveLength(3);
+    await expect(parseWith('[{"name":"a","width":4000,"height":3000,"format":"avif"}]', { maxOutputPixels: 1_000_000 }, lookup)).rejects.toThrow(/limit of 1000000 pixels per variant/);
   });
 
   it('plans each variant within both caps, keeping the aspect ratio of what depends on the source', () => {

@@ -108,7 +108,8 @@ function operationOf(route: ApiRoute, errorResponses: Record<string, ZodOpenApiR
     description: [route.description, roles].filter(Boolean).join('\n\n') || undefined,
     tags: [route.tag],
     // No key: an empty requirement says so explicitly instead of inheriting the document's.
-    security: route.auth === 'none' ? [] : SECURITY,
+    // A signed link's request carries no key: the empty requirement says a key is optional there.
+    security: route.auth === 'none' ? [] : route.auth === 'key-or-link' ? [...SECURITY, {}] : SECURITY,
     requestParams: definedOnly({ path: route.params, query: route.query, header: route.headers }),
     requestBody: route.body && {
       required: route.body.required,

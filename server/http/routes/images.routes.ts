@@ -6,7 +6,7 @@ import { AppError } from '../../errors.js';
 import type { IngestPipeline } from '../../services/ingest/pipeline.js';
 import type { ImagesService } from '../../services/images.service.js';
 import type { ReceiveLimits } from '../../services/receive.js';
-import { parseVariants, type VariantLimits } from '../../services/variants.js';
+import { parseVariants, type PresetLookup, type VariantLimits } from '../../services/variants.js';
 import type { Clock } from '../../util/clock.js';
 import { ROLE_RULES, principalOf, requireRole } from '../middleware/auth.js';
 import { readUpload } from '../middleware/upload.js';
@@ -26,6 +26,8 @@ export interface ImagesRoutesDeps {
   images: ImagesService;
   clock: Clock;
   limits: ReceiveLimits & VariantLimits;
+  /** Presets named as upload variants, resolved when the upload is accepted. */
+  presets: PresetLookup;
   /** With S3 sync: a local original read counts as use, and an evicted one streams from the bucket. */
   originals?: {
     touch(sha256: string): Promise<void>;
@@ -44,12 +46,12 @@ export function imagesRouter(deps: ImagesRoutesDeps): Router {
     const principal = principalOf(res);
     try {
       // Everything that can refuse the upload without its body is checked first.
-      let variants = parseVariants(parseQuery(UploadQuery, req.query).variants, deps.limits);
+      let variants = await parseVariants(parseQuery(UploadQuery, req.query).variants, deps.limits, deps.presets);
       await ingest.admit(principal, Number(req.headers['content-length']) || 0);
       const body = await readUpload(req, res, deps.limits, ingest);
       if (body.fields.variants !== undefined) {
         try {
-          variants = parseVariants(body.fields.variants, deps.limits);
+          variants = await parseVariants(body.fields.variants, deps.limits, deps.presets);
         } catch (err) {
           await Promise.all(body.files.map((f) => fs.promises.rm(f.tmpPath, { force: true })));
           throw err;

@@ -6,7 +6,7 @@ import { SNIFF_BYTES, sniffFormat } from '../../media/sniff.js';
 import type { IngestPipeline } from '../../services/ingest/pipeline.js';
 import type { Principal } from '../../services/keys.service.js';
 import { tooLarge, type ReceiveLimits } from '../../services/receive.js';
-import { parseVariants, type VariantLimits } from '../../services/variants.js';
+import { parseVariants, type PresetLookup, type VariantLimits } from '../../services/variants.js';
 import { UPLOAD_ID, blobKeys, parseUploadKey } from '../../storage/blob-store.js';
 import type { UploadPartStore, UploadRecord } from '../../storage/upload-parts.js';
 import type { Clock } from '../../util/clock.js';
@@ -53,6 +53,8 @@ export interface ResumableUploadsDeps {
   finished: FinishedUploads;
   ingest: IngestPipeline;
   limits: ReceiveLimits & VariantLimits;
+  /** Presets named as variants: resolved when the upload is created, and the upload keeps what they resolved to. */
+  presets: PresetLookup;
   clock: Clock;
   logger: Logger;
   /** Turns a failure of something underneath (a busy database, a full disk) into the API's error. */
@@ -105,7 +107,13 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     exposedHeaders: ['Darkroom-Image-Id'],
     async onUploadCreate(req, upload) {
       const principal = principalOf(req);
-      return { metadata: { ...upload.metadata, [CUSTOMER]: principal.customer, [IMAGE_ID]: null } };
+      // Variants are fixed when the upload is created (admitCreation checked them): a preset
+      // named in them is kept as what it resolves to now, so a preset changed or deleted before
+      // the last byte arrives does not change or fail the upload.
+      const given = upload.metadata?.variants ?? undefined;
+      const metadata: Record<string, string | null> = { ...upload.metadata, [CUSTOMER]: principal.customer, [IMAGE_ID]: null };
+      if (given !== undefined) metadata.variants = JSON.stringify(await parseVariants(given, limits, deps.presets));
+      return { metadata };
     },
     async onUploadFinish(req, upload) {
       // tus calls this after it let go of the upload's lock: the ingest takes it again.
@@ -164,7 +172,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
     // The image belongs to the customer who uploaded it, whoever (an admin) asks to finish it.
     const owner: Principal = { ...principal, customer: info.metadata[CUSTOMER] ?? principal.customer };
     try {
-      const variants = parseVariants(info.metadata.variants ?? undefined, limits);
+      const variants = await parseVariants(info.metadata.variants ?? undefined, limits, deps.presets);
       const sha256 = await store.sha256(id, info.size);
       const sniffedFormat = await sniffFormat(await readHead(parts, key));
       if (!sniffedFormat) throw new AppError('unsupported_media_type', `"${filename}" is not an image format Darkroom can read`);
@@ -236,7 +244,7 @@ export function createResumableUploads(deps: ResumableUploadsDeps) {
         throw new AppError('invalid_request', 'Upload-Metadata: not valid tus metadata (comma-separated "key base64value" pairs)');
       }
     }
-    parseVariants(metadata.variants ?? undefined, limits);
+    await parseVariants(metadata.variants ?? undefined, limits, deps.presets);
     await ingest.admit(principal, length);
   }
 

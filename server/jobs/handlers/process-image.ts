@@ -8,11 +8,9 @@ import type { Clock } from '../../util/clock.js';
 import type { Lifecycle } from '../../services/lifecycle.js';
 import type { ImagePool } from '../pool.js';
 import type { VariantSpec } from '../../../workers/types.js';
-import { EXTENSIONS } from '../../media/formats.js';
+import { EXTENSIONS, keepsAnimation } from '../../media/formats.js';
 import type { ImageJobRow } from '../../db/jobs.repo.js';
 import { JobError, type JobHandler } from '../runner.js';
-
-const ANIMATABLE = new Set(['gif', 'webp']);
 
 export function createProcessImageHandler(deps: {
   images: ImagesRepo;
@@ -45,8 +43,7 @@ export function createProcessImageHandler(deps: {
         return { spec, output: store.stagingPath(`.${EXTENSIONS[spec.format]}`) };
       });
       // Animations stay animated unless all their frames together pass the pixel limit.
-      const animated =
-        image.pages > 1 && ANIMATABLE.has(image.format) && image.width * image.height * image.pages <= deps.maxInputPixels;
+      const animated = keepsAnimation(image, deps.maxInputPixels);
       const scratch = store.stagingPath('.tif');
       const cleanup = () => Promise.all([scratch, `${scratch}.source`, ...outputs.map((o) => o.output)].map((file) => fs.promises.rm(file, { force: true })));
 

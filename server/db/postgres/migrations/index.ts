@@ -4,6 +4,8 @@ import * as clusterNodes from './003-cluster-nodes.js';
 import * as blobDeletes from './004-blob-deletes.js';
 import * as biViews from './005-bi-views.js';
 import * as uploadLocks from './006-upload-locks.js';
+import * as renders from './007-renders.js';
+import * as presetsAndLinkKeys from './008-presets-and-link-keys.js';
 import * as finishedUploads from './009-finished-uploads.js';
 
 /**
@@ -22,6 +24,10 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; name: string;
   { version: 5, name: 'bi-views', sql: biViews.sql },
   // SQLite's 013.
   { version: 6, name: 'upload-locks', sql: uploadLocks.sql },
+  // SQLite's 014.
+  { version: 7, name: 'renders', sql: renders.sql },
+  // SQLite's 015.
+  { version: 8, name: 'presets-and-link-keys', sql: presetsAndLinkKeys.sql },
   // SQLite's 016.
   { version: 9, name: 'finished-uploads', sql: finishedUploads.sql },
 ];

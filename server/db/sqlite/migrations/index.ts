@@ -11,6 +11,8 @@ import * as webhooks from './010-webhooks.js';
 import * as clusterNodes from './011-cluster-nodes.js';
 import * as blobDeletes from './012-blob-deletes.js';
 import * as uploadLocks from './013-upload-locks.js';
+import * as renders from './014-renders.js';
+import * as presetsAndLinkKeys from './015-presets-and-link-keys.js';
 import * as finishedUploads from './016-finished-uploads.js';
 
 /**
@@ -32,5 +34,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 11, name: 'cluster-nodes', sql: clusterNodes.sql },
   { version: 12, name: 'blob-deletes', sql: blobDeletes.sql },
   { version: 13, name: 'upload-locks', sql: uploadLocks.sql },
+  { version: 14, name: 'renders', sql: renders.sql },
+  { version: 15, name: 'presets-and-link-keys', sql: presetsAndLinkKeys.sql },
   { version: 16, name: 'finished-uploads', sql: finishedUploads.sql },
 ];
