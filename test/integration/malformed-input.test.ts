@@ -185,6 +185,32 @@ function table(): Record<string, Probe[]> {
       ...withIds((bad) => ({ method: 'POST', path: `/v1/webhooks/${bad}/deliveries/1/retry` })),
       ...withIds((bad) => ({ method: 'POST', path: `/v1/webhooks/${webhookId}/deliveries/${bad}/retry` })),
     ],
+    'GET /v1/image/:id/render': [
+      ...withIds((bad) => get(`/v1/image/${bad}/render?w=10`)),
+      ...[
+        'w=0', 'w=8193', 'w=abc', 'w=1e309', 'w=-1', 'h=0.5', 'w=1&w=2', 'w[]=10', 'fit=bogus', 'position=entropy', 'fit=inside&position=attention',
+        'format=bmp', 'format=', 'q=0', 'q=101', 'dpr=0', 'dpr=5', 'dpr=abc', 'w=8192&h=8192&fit=fill', 'w=4096&h=4096&dpr=4&fit=fill', 'preset=NOPE', `preset=${LONG}`, 'preset=nope',
+        // A signed link's parameters, forged or broken: never a key's worth of access.
+        'w=10&sig=garbage', 'w=10&expires=abc&sig=AAAA', `w=10&expires=1e309&sig=${'A'.repeat(43)}`, `w=10&sig=${LONG}`,
+      ].map((q) => ({ ...get(`/v1/image/${id}/render?${q}`), headers: q.includes('sig=') ? { authorization: '' } : {} })),
+    ],
+    'POST /v1/image/:id/links': [
+      ...withIds((bad) => json('POST', `/v1/image/${bad}/links`, {})),
+      // (`{}` is a link to the image as it is: valid.)
+      ...jsonJunk('POST', `/v1/image/${id}/links`).filter((probe) => probe.body !== '{}'),
+      ...[
+        { expiresIn: '400d' }, { expiresIn: 'soon' }, { expiresIn: 5 }, { expiresIn: '0s' }, { preset: 'nope' }, { preset: 'NOPE' },
+        { params: { w: 0 } }, { params: { unknown: 1 } }, { params: 'w=10' }, { params: { w: 8192, h: 8192, fit: 'fill' } }, { params: { sig: 'x' } }, { other: 1 },
+      ].map((b) => json('POST', `/v1/image/${id}/links`, b)),
+    ],
+    'GET /v1/presets': [get('/v1/presets?page=2')],
+    'PUT /v1/presets/:name': [
+      ...['A', 'a b', LONG, '..%2F..%2Fx', '%00', '%E0%A4%A', 'x'.repeat(41)].map((bad) => json('PUT', `/v1/presets/${bad}`, { w: 100 })),
+      // (`{}` is a preset that changes nothing: valid.)
+      ...jsonJunk('PUT', '/v1/presets/card').filter((probe) => probe.body !== '{}'),
+      ...[{ w: 0 }, { w: 'wide' }, { fit: 'x' }, { format: 'bmp' }, { w: 8192, h: 8192, fit: 'fill' }, { unknown: 1 }, { q: 101 }, { position: 'entropy' }, []].map((b) => json('PUT', '/v1/presets/card', b)),
+    ],
+    'DELETE /v1/presets/:name': [...['A', LONG, '..%2F..%2Fx', '%00', '%E0%A4%A'].map((bad) => ({ method: 'DELETE', path: `/v1/presets/${bad}` })), { method: 'DELETE', path: '/v1/presets/nope' }],
   };
 }
 
