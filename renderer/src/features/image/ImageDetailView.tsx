@@ -15,6 +15,7 @@ import { useToast } from '../../ui/Toasts';
 import { imageKey, removeImage, upsertImage } from '../library/libraryCache';
 import { previewVariant } from '../library/thumbnails';
 import { MetadataPanels } from './MetadataPanels';
+import { SharePanel } from '../share/SharePanel';
 import { VariantsTable } from './VariantsTable';
 
 export function ImageDetailView({ id }: { id: string }) {
@@ -113,6 +114,7 @@ export function ImageDetailView({ id }: { id: string }) {
         <Preview image={record} />
         <div className="detail-side">
           <VariantsTable image={record} />
+          <SharePanel image={record} />
           <MetadataPanels image={record} metadata={metadata.data} loading={metadata.isPending} />
         </div>
       </div>
