@@ -73,7 +73,8 @@ async function loadSnippet(snippet: string, deviceScaleFactor: number) {
     const page = await context.newPage();
     await page.setContent(`<!doctype html><body>${snippet}</body>`);
     await page.waitForFunction(() => document.images[0]?.complete && document.images[0].naturalWidth > 0, null, SHOWN);
-    return page.evaluate(() => {
+    // Awaited here: the context closes in `finally`.
+    return await page.evaluate(() => {
       const img = document.images[0]!;
       return { src: img.currentSrc, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, width: img.width, height: img.height };
     });
@@ -87,6 +88,9 @@ describe('the Share link panel', () => {
     const { page, problems } = await signedInAt(user.key!, `/images/${userImage}`);
     const panel = page.getByTestId('share-panel');
     await panel.waitFor();
+    // Closed until asked for: opening an image renders nothing more.
+    expect(await panel.getByTestId('share-source').count()).toBe(0);
+    await panel.getByRole('button', { name: 'Make a link' }).click();
 
     // A user key cannot list presets: it names one by hand, and a wrong name is the API's refusal.
     await panel.getByTestId('share-source').getByRole('button', { name: 'Preset' }).click();
@@ -216,7 +220,7 @@ describe('the Presets page', () => {
     // In the image view: the preset is offered, its render previewed, and a link made with it.
     await page.goto(`${t.url}/images/${adminImage}`);
     const panel = page.getByTestId('share-panel');
-    await panel.waitFor();
+    await panel.getByRole('button', { name: 'Make a link' }).click();
     await panel.getByTestId('share-source').getByRole('button', { name: 'Preset' }).click();
     const picker = panel.getByTestId('share-preset');
     expect(await picker.inputValue()).toBe('card');

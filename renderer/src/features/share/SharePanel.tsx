@@ -1,5 +1,5 @@
 import { useMutation } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { ApiError } from '../../api/client';
 import { OUTPUT_FORMATS, type ImageRecord, type RenderFormat, type SignedLink } from '../../api/schemas';
 import { Link } from '../../app/router';
@@ -40,6 +40,29 @@ const PRESET_FORMAT = 'preset';
  * as a URL or as an `<img srcset>` for a page.
  */
 export function SharePanel({ image }: { image: ImageRecord }) {
+  // Closed until asked for: an open panel renders a preview, which the image view should not
+  // cost every time it is opened.
+  const [open, setOpen] = useState(false);
+  const formId = useId();
+  return (
+    <section className="panel share-panel" aria-labelledby="share-heading" data-testid="share-panel">
+      <div className="panel-head">
+        <h2 id="share-heading" className="panel-title">
+          <Icon name="link" size={17} />
+          Share link
+        </h2>
+        <button type="button" className="button button-secondary button-sm" aria-expanded={open} aria-controls={open ? formId : undefined} onClick={() => setOpen((o) => !o)}>
+          {open ? 'Close' : 'Make a link'}
+        </button>
+      </div>
+      <p className="panel-note">A link to this image that any page can embed, without a key, until it expires.</p>
+      {open && <ShareForm id={formId} image={image} />}
+    </section>
+  );
+}
+
+/** The panel's choices, preview and links: mounted only while the panel is open. */
+function ShareForm({ id, image }: { id: string; image: ImageRecord }) {
   const session = useSession();
   const { api } = session;
   const presets = usePresets();
@@ -90,13 +113,7 @@ export function SharePanel({ image }: { image: ImageRecord }) {
   const snippet = shown && imgSnippet({ src: shown.one.url, src2x: shown.two?.url, width: size?.width, height: size?.height });
 
   return (
-    <section className="panel share-panel" aria-labelledby="share-heading" data-testid="share-panel">
-      <h2 id="share-heading" className="panel-title">
-        <Icon name="link" size={17} />
-        Share link
-      </h2>
-      <p className="panel-note">A link to this image that any page can embed, without a key, until it expires.</p>
-
+    <div id={id}>
       <form className="form share-form" onSubmit={submit}>
         <div className="field">
           <span className="field-label">Render</span>
@@ -220,6 +237,6 @@ export function SharePanel({ image }: { image: ImageRecord }) {
           </a>
         </div>
       )}
-    </section>
+    </div>
   );
 }
