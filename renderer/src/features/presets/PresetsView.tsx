@@ -55,9 +55,10 @@ export function PresetsView() {
       <PageHeader
         title="Presets"
         subtitle={
-          <>
+          // One span: the subtitle lays out its children side by side (a badge beside a line).
+          <span>
             Named render parameters: a page asks for <code>?preset=NAME</code>, an upload for a variant made with one, and share links start from them. One list for the whole installation.
-          </>
+          </span>
         }
         actions={
           <button type="button" className="button button-primary" onClick={() => setDialog({ editing: null })}>
