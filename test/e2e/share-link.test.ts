@@ -160,6 +160,18 @@ describe('the Share link panel', () => {
     await linkText.waitFor(SHOWN);
 
     expect(await reviewView(page, 'share-link', { fullPage: true })).toBe('');
+
+    // 5000 wide: the 1× link is the original's 1600 (never enlarged), a 2× would be 10000 pixels
+    // wide, over the cap: the panel says so and the <img> has the 1× link alone.
+    await panel.getByLabel('Width').fill('5000');
+    await panel.getByRole('button', { name: 'Create link' }).click();
+    await expect.poll(() => panel.getByTestId('share-result').textContent(), SHOWN).toContain('No 2× link: params: w: 5000 × dpr 2 = 10000 pixels is over the limit of 8192 pixels a side');
+    // (width and height join the <img> once the preview of this size has loaded.)
+    const srcset = async () => (await panel.getByTestId('share-link-srcset').textContent())!.trim();
+    await expect.poll(srcset, SHOWN).toMatch(/^<img src="[^"]+w=5000[^"]+" width="1600" height="900" alt="">$/);
+    const single = await srcset();
+    expect((await loadSnippet(single, 2)).naturalWidth).toBe(1600);
+
     expect(problems).toEqual([]);
     await page.context().close();
   }, 90_000);
