@@ -33,6 +33,9 @@ const SOURCES = [
 /** `undefined` as a segmented value: the preset's own format. */
 const PRESET_FORMAT = 'preset';
 
+/** Names a choice by the link it asks for: equal choices, equal links. */
+const choiceKey = (c: ShareChoice) => JSON.stringify(linkRequest(c));
+
 /**
  * "Share link": a signed link to a render of this image that any page may embed without a key
  * (CONTRACT §10). Choose a size or a preset, a format and a lifetime; the preview is that render,
@@ -72,7 +75,7 @@ function ShareForm({ id, image }: { id: string; image: ImageRecord }) {
 
   const previewPath = isComplete(choice) ? renderPath(image.id, choice) : undefined;
   const preview = useRenderPreview(api, previewPath);
-  const made = JSON.stringify(linkRequest(choice));
+  const made = choiceKey(choice);
 
   const create = useMutation({
     mutationFn: async (c: ShareChoice): Promise<CreatedShare> => {
@@ -80,10 +83,10 @@ function ShareForm({ id, image }: { id: string; image: ImageRecord }) {
       const one = await api.json<SignedLink>('POST', path, linkRequest(c));
       try {
         const two = await api.json<SignedLink>('POST', path, linkRequest(c, 2));
-        return { made: JSON.stringify(linkRequest(c)), one, two };
+        return { made: choiceKey(c), one, two };
       } catch (err) {
         // The 1× link stands on its own: a 2× render over the caps only leaves the srcset out.
-        if (err instanceof ApiError && err.code === 'invalid_request') return { made: JSON.stringify(linkRequest(c)), one, twoRefused: err.message };
+        if (err instanceof ApiError && err.code === 'invalid_request') return { made: choiceKey(c), one, twoRefused: err.message };
         throw err;
       }
     },
