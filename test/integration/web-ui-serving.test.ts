@@ -17,7 +17,7 @@ afterAll(() => t.close());
 
 describe('serving the web UI', () => {
   it('answers "/" and every page address with the app, under a strict CSP', async () => {
-    for (const page of ['/', '/stats', '/keys', `/images/0198a0b2-0000-7000-8000-000000000000`]) {
+    for (const page of ['/', '/stats', '/keys', '/presets', `/images/0198a0b2-0000-7000-8000-000000000000`]) {
       const res = await fetch(t.url + page);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/html/);

@@ -5,4 +5,4 @@
  * so zod itself stays out of the bundle.
  */
 export type * from '../../../server/api/index.js';
-export { FITS, OUTPUT_FORMATS } from '../../../server/api/vocabulary.js';
+export { FITS, OUTPUT_FORMATS, POSITIONS, RENDER_FORMATS } from '../../../server/api/vocabulary.js';

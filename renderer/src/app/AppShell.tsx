@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { useSession } from '../auth/SessionContext';
 import { ImageDetailView } from '../features/image/ImageDetailView';
 import { KeysView } from '../features/keys/KeysView';
+import { PresetsView } from '../features/presets/PresetsView';
 import { WebhooksView } from '../features/webhooks/WebhooksView';
 import { StatusView } from '../features/status/StatusView';
 import { LibraryView } from '../features/library/LibraryView';
@@ -40,6 +41,7 @@ export function AppShell() {
         ))}
       {route.name === 'webhooks' && (session.can('webhooks') ? <WebhooksView /> : <Forbidden what="Webhooks are managed with a user or admin key." />)}
       {route.name === 'keys' && (session.can('keys') ? <KeysView /> : <Forbidden what="Keys are managed with an admin key." />)}
+      {route.name === 'presets' && (session.can('presets') ? <PresetsView /> : <Forbidden what="Presets are managed with an admin key." />)}
       {route.name === 'status' && (session.can('status') ? <StatusView /> : <Forbidden what="Watch folders and S3 sync are shown to admin keys." />)}
       {route.name === 'not-found' && <NotFound />}
       {(route.name === 'library' || route.name === 'image') && !canImages && !session.can('stats') && <Forbidden what="This key cannot see images." />}
@@ -77,6 +79,7 @@ function TopBar() {
     { to: '/stats', label: 'Statistics', icon: 'chart', active: route.name === 'stats', show: session.can('stats') },
     { to: '/webhooks', label: 'Webhooks', icon: 'external', active: route.name === 'webhooks', show: session.can('webhooks') },
     { to: '/keys', label: 'Keys', icon: 'key', active: route.name === 'keys', show: session.can('keys') },
+    { to: '/presets', label: 'Presets', icon: 'sliders', active: route.name === 'presets', show: session.can('presets') },
     { to: '/status', label: 'Status', icon: 'pulse', active: route.name === 'status', show: session.can('status') },
   ];
   return (

@@ -36,6 +36,7 @@ export type Route =
   | { name: 'image'; id: string }
   | { name: 'stats' }
   | { name: 'keys' }
+  | { name: 'presets' }
   | { name: 'webhooks' }
   | { name: 'status' }
   | { name: 'not-found' };
@@ -46,6 +47,7 @@ export function matchRoute(path: string): Route {
   if (image) return { name: 'image', id: image[1]! };
   if (path === '/stats') return { name: 'stats' };
   if (path === '/keys') return { name: 'keys' };
+  if (path === '/presets') return { name: 'presets' };
   if (path === '/webhooks') return { name: 'webhooks' };
   if (path === '/status') return { name: 'status' };
   return { name: 'not-found' };

@@ -11,10 +11,13 @@ export interface Session {
 }
 
 /** What each role may see in the UI: the same rules as the API's (CONTRACT §2). */
-export const ROLE_RULES: Record<'images' | 'stats' | 'keys' | 'status' | 'import' | 'webhooks', Role[]> = {
+export const ROLE_RULES: Record<'images' | 'stats' | 'keys' | 'presets' | 'status' | 'import' | 'webhooks', Role[]> = {
   images: ['user', 'admin'],
   stats: ['business', 'admin'],
   keys: ['admin'],
+  // Render presets (/v1/presets): one list for the installation, listed and changed by admins;
+  // any image key may name one in a render or a signed link.
+  presets: ['admin'],
   // Webhook endpoints of the key's customer (/v1/webhooks).
   webhooks: ['user', 'admin'],
   // Watch folders and S3 sync (GET /v1/watch, /v1/sync) are for admins only.

@@ -5,7 +5,7 @@ import type { ImageMetadata, ImageRecord } from '../../api/schemas';
 import { Link, navigate } from '../../app/router';
 import { useSession } from '../../auth/SessionContext';
 import { useAuthedImage } from '../../ui/authedImages';
-import { Dialog } from '../../ui/Dialog';
+import { ConfirmDialog } from '../../ui/ConfirmDialog';
 import { downloadWithKey } from '../../ui/download';
 import { formatBytes, formatDateTime, formatDimensions, formatName } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
@@ -15,6 +15,7 @@ import { useToast } from '../../ui/Toasts';
 import { imageKey, removeImage, upsertImage } from '../library/libraryCache';
 import { previewVariant } from '../library/thumbnails';
 import { MetadataPanels } from './MetadataPanels';
+import { SharePanel } from '../share/SharePanel';
 import { VariantsTable } from './VariantsTable';
 
 export function ImageDetailView({ id }: { id: string }) {
@@ -113,30 +114,24 @@ export function ImageDetailView({ id }: { id: string }) {
         <Preview image={record} />
         <div className="detail-side">
           <VariantsTable image={record} />
+          <SharePanel image={record} />
           <MetadataPanels image={record} metadata={metadata.data} loading={metadata.isPending} />
         </div>
       </div>
 
-      <Dialog
+      <ConfirmDialog
         open={confirmDelete}
         onClose={() => setConfirmDelete(false)}
-        size="sm"
+        onConfirm={() => remove.mutate()}
         title="Delete this image?"
         description={
           <>
             <strong>{record.filename}</strong>, its original and every variant are removed for good.
           </>
         }
-        footer={
-          <>
-            <button type="button" className="button button-secondary" onClick={() => setConfirmDelete(false)}>
-              Keep it
-            </button>
-            <button type="button" className="button button-danger" onClick={() => remove.mutate()} disabled={remove.isPending}>
-              {remove.isPending ? 'Deleting…' : 'Delete image'}
-            </button>
-          </>
-        }
+        confirmLabel="Delete image"
+        pendingLabel="Deleting…"
+        pending={remove.isPending}
       />
     </div>
   );

@@ -4,9 +4,8 @@ import { ApiError } from '../../api/client';
 import type { CreatedKey, Role } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { Dialog } from '../../ui/Dialog';
-import { copyText } from '../../ui/download';
-import { Icon } from '../../ui/Icon';
-import { useToast } from '../../ui/Toasts';
+import { CopyableValue } from '../../ui/CopyableValue';
+import { Field, FormError } from '../../ui/Field';
 
 const ROLES: Array<{ value: Role; label: string; description: string }> = [
   { value: 'user', label: 'User', description: "Uploads, lists, reads and deletes its customer's images." },
@@ -17,13 +16,10 @@ const ROLES: Array<{ value: Role; label: string; description: string }> = [
 /** Creates a key and shows it once, with a copy button and a ready-made login link. */
 export function CreateKeyDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: () => void }) {
   const { api } = useSession();
-  const toast = useToast();
   const [customer, setCustomer] = useState('');
   const [role, setRole] = useState<Role>('user');
   const [name, setName] = useState('');
   const [created, setCreated] = useState<CreatedKey | null>(null);
-  const customerId = useId();
-  const nameId = useId();
   const errorId = useId();
 
   useEffect(() => {
@@ -48,7 +44,6 @@ export function CreateKeyDialog({ open, onClose, onCreated }: { open: boolean; o
     create.mutate();
   };
 
-  const copy = async (text: string, what: string) => toast((await copyText(text)) ? `${what} copied` : 'Could not copy; select it and copy by hand', 'success');
   const loginLink = created ? `${window.location.origin}/#key=${created.key}` : '';
 
   if (created) {
@@ -64,31 +59,8 @@ export function CreateKeyDialog({ open, onClose, onCreated }: { open: boolean; o
           </button>
         }
       >
-        <div className="secret">
-          <span className="secret-label">
-            {created.customer} · {created.role}
-            {created.name ? ` · ${created.name}` : ''}
-          </span>
-          <div className="secret-row">
-            <code className="secret-value" data-testid="created-key">
-              {created.key}
-            </code>
-            <button type="button" className="button button-secondary button-sm" onClick={() => void copy(created.key, 'Key')}>
-              <Icon name="copy" size={15} />
-              Copy key
-            </button>
-          </div>
-        </div>
-        <div className="secret secret-subtle">
-          <span className="secret-label">Login link for the web UI</span>
-          <div className="secret-row">
-            <code className="secret-value">{loginLink}</code>
-            <button type="button" className="button button-secondary button-sm" onClick={() => void copy(loginLink, 'Login link')}>
-              <Icon name="copy" size={15} />
-              Copy link
-            </button>
-          </div>
-        </div>
+        <CopyableValue label={`${created.customer} · ${created.role}${created.name ? ` · ${created.name}` : ''}`} value={created.key} copyLabel="Copy key" what="Key" testId="created-key" />
+        <CopyableValue label="Login link for the web UI" value={loginLink} copyLabel="Copy link" what="Login link" subtle />
       </Dialog>
     );
   }
@@ -111,23 +83,21 @@ export function CreateKeyDialog({ open, onClose, onCreated }: { open: boolean; o
       }
     >
       <form id="create-key-form" className="form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={customerId} className="field-label">
-            Customer
-          </label>
-          <input
-            id={customerId}
-            className="input"
-            value={customer}
-            onChange={(e) => setCustomer(e.target.value)}
-            placeholder="acme"
-            autoComplete="off"
-            required
-            aria-describedby={error ? errorId : undefined}
-            autoFocus
-          />
-          <p className="field-hint">Letters, digits, ".", "_" or "-". Images uploaded with the key belong to this customer.</p>
-        </div>
+        <Field label="Customer" hint={'Letters, digits, ".", "_" or "-". Images uploaded with the key belong to this customer.'}>
+          {(id) => (
+            <input
+              id={id}
+              className="input"
+              value={customer}
+              onChange={(e) => setCustomer(e.target.value)}
+              placeholder="acme"
+              autoComplete="off"
+              required
+              aria-describedby={error ? errorId : undefined}
+              autoFocus
+            />
+          )}
+        </Field>
         <fieldset className="field">
           <legend className="field-label">Role</legend>
           <div className="role-options">
@@ -142,18 +112,10 @@ export function CreateKeyDialog({ open, onClose, onCreated }: { open: boolean; o
             ))}
           </div>
         </fieldset>
-        <div className="field">
-          <label htmlFor={nameId} className="field-label">
-            Name <span className="dim">(optional)</span>
-          </label>
-          <input id={nameId} className="input" value={name} onChange={(e) => setName(e.target.value)} placeholder="Photo desk laptop" autoComplete="off" maxLength={100} />
-        </div>
-        {error && (
-          <p id={errorId} className="field-error" role="alert">
-            <Icon name="alert" size={16} />
-            {error}
-          </p>
-        )}
+        <Field label="Name" optional>
+          {(id) => <input id={id} className="input" value={name} onChange={(e) => setName(e.target.value)} placeholder="Photo desk laptop" autoComplete="off" maxLength={100} />}
+        </Field>
+        <FormError id={errorId} message={error} />
       </form>
     </Dialog>
   );

@@ -2,13 +2,25 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { ApiKey } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
-import { Dialog } from '../../ui/Dialog';
+import { ConfirmDialog } from '../../ui/ConfirmDialog';
 import { formatDateTime, formatRelative } from '../../ui/format';
 import { Icon } from '../../ui/Icon';
+import { PageHeader } from '../../ui/PageHeader';
+import { TablePanel } from '../../ui/TablePanel';
 import { useToast } from '../../ui/Toasts';
 import { CreateKeyDialog } from './CreateKeyDialog';
 
 const ROLE_LABEL: Record<ApiKey['role'], string> = { user: 'User', business: 'Business', admin: 'Admin' };
+
+const COLUMNS = [
+  { label: 'Name' },
+  { label: 'Customer' },
+  { label: 'Role' },
+  { label: 'Key' },
+  { label: 'Created' },
+  { label: 'Last used' },
+  { label: 'Revoke', hidden: true },
+];
 
 /** API keys (admin): who can get in, create one (shown once), revoke one. */
 export function KeysView() {
@@ -33,88 +45,59 @@ export function KeysView() {
 
   return (
     <div className="page">
-      <div className="page-header">
-        <div>
-          <h1>API keys</h1>
-          <p className="page-subtitle">Each key belongs to one customer and has one role. Keys are stored hashed and shown only once.</p>
-        </div>
-        <div className="page-actions">
+      <PageHeader
+        title="API keys"
+        subtitle="Each key belongs to one customer and has one role. Keys are stored hashed and shown only once."
+        actions={
           <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
             <Icon name="plus" size={17} />
             Create key
           </button>
-        </div>
-      </div>
+        }
+      />
 
-      <section className="panel panel-flush" aria-label="Active keys">
-        {keys.isPending ? (
-          <p className="panel-empty">Loading…</p>
-        ) : keys.isError ? (
-          <p className="panel-empty" role="alert">
-            The keys could not be loaded: {keys.error.message}
-          </p>
-        ) : (
-          <div className="table-scroll">
-            <table className="table table-keys">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Customer</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Revoke</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((key) => (
-                  <tr key={key.id} data-key-id={key.id}>
-                    <th scope="row">
-                      {key.name ?? <span className="dim">Unnamed</span>}
-                      {key.id === me.keyId && <span className="tag">This session</span>}
-                    </th>
-                    <td>{key.customer}</td>
-                    <td>
-                      <span className={`role role-${key.role}`}>{ROLE_LABEL[key.role]}</span>
-                    </td>
-                    <td>
-                      <span className="mono dim">{key.prefix}…</span>
-                    </td>
-                    <td>
-                      <time dateTime={key.createdAt} title={formatDateTime(key.createdAt)}>
-                        {formatRelative(key.createdAt)}
-                      </time>
-                    </td>
-                    <td>{key.lastUsedAt ? <time dateTime={key.lastUsedAt}>{formatRelative(key.lastUsedAt)}</time> : <span className="dim">Never</span>}</td>
-                    <td className="cell-action">
-                      <button
-                        type="button"
-                        className="button button-ghost-danger button-sm"
-                        onClick={() => setRevoking(key)}
-                        disabled={key.id === me.keyId}
-                        title={key.id === me.keyId ? 'You are signed in with this key' : undefined}
-                        aria-label={`Revoke ${key.name ?? key.prefix}`}
-                      >
-                        Revoke
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
+      <TablePanel label="Active keys" what="keys" loading={keys.isPending} error={keys.error} count={items.length} columns={COLUMNS} className="table-keys">
+        {items.map((key) => (
+          <tr key={key.id} data-key-id={key.id}>
+            <th scope="row">
+              {key.name ?? <span className="dim">Unnamed</span>}
+              {key.id === me.keyId && <span className="tag">This session</span>}
+            </th>
+            <td>{key.customer}</td>
+            <td>
+              <span className={`role role-${key.role}`}>{ROLE_LABEL[key.role]}</span>
+            </td>
+            <td>
+              <span className="mono dim">{key.prefix}…</span>
+            </td>
+            <td>
+              <time dateTime={key.createdAt} title={formatDateTime(key.createdAt)}>
+                {formatRelative(key.createdAt)}
+              </time>
+            </td>
+            <td>{key.lastUsedAt ? <time dateTime={key.lastUsedAt}>{formatRelative(key.lastUsedAt)}</time> : <span className="dim">Never</span>}</td>
+            <td className="cell-action">
+              <button
+                type="button"
+                className="button button-ghost-danger button-sm"
+                onClick={() => setRevoking(key)}
+                disabled={key.id === me.keyId}
+                title={key.id === me.keyId ? 'You are signed in with this key' : undefined}
+                aria-label={`Revoke ${key.name ?? key.prefix}`}
+              >
+                Revoke
+              </button>
+            </td>
+          </tr>
+        ))}
+      </TablePanel>
 
       <CreateKeyDialog open={creating} onClose={() => setCreating(false)} onCreated={() => void queryClient.invalidateQueries({ queryKey: ['keys'] })} />
 
-      <Dialog
+      <ConfirmDialog
         open={revoking !== null}
         onClose={() => setRevoking(null)}
-        size="sm"
+        onConfirm={() => revoking && revoke.mutate(revoking)}
         title="Revoke this key?"
         description={
           revoking && (
@@ -123,16 +106,9 @@ export function KeysView() {
             </>
           )
         }
-        footer={
-          <>
-            <button type="button" className="button button-secondary" onClick={() => setRevoking(null)}>
-              Keep it
-            </button>
-            <button type="button" className="button button-danger" onClick={() => revoking && revoke.mutate(revoking)} disabled={revoke.isPending}>
-              {revoke.isPending ? 'Revoking…' : 'Revoke key'}
-            </button>
-          </>
-        }
+        confirmLabel="Revoke key"
+        pendingLabel="Revoking…"
+        pending={revoke.isPending}
       />
     </div>
   );

@@ -2,17 +2,12 @@ import { useEffect, useState } from 'react';
 import { OUTPUT_FORMATS, type Fit, type OutputFormat, type VariantSpecInput } from '../../api/schemas';
 import { Dialog } from '../../ui/Dialog';
 import { Icon } from '../../ui/Icon';
+import { NumberInput } from '../../ui/NumberInput';
+import { FIT_CHOICES, FIT_LABELS } from '../render/renderOptions';
 import { useSession } from '../../auth/SessionContext';
 import { useUploads } from './UploadContext';
 import { DEFAULT_CUSTOM, PRESETS, variantProblem, type VariantChoice } from './variantPresets';
 
-const FITS: Array<{ value: Fit; label: string }> = [
-  { value: 'inside', label: 'Fit inside' },
-  { value: 'cover', label: 'Crop to fill' },
-  { value: 'contain', label: 'Letterbox' },
-  { value: 'fill', label: 'Stretch' },
-  { value: 'outside', label: 'Fit outside' },
-];
 
 /** Chooses the variants made for the next uploads: a preset, or a list of one's own. */
 export function VariantDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
@@ -93,16 +88,16 @@ export function VariantDialog({ open, onClose }: { open: boolean; onClose: () =>
                     {problems[i] && <span className="cell-error">{problems[i]}</span>}
                   </td>
                   <td>
-                    <NumberInput label={`Variant ${i + 1} width in pixels`} value={v.width} onChange={(width) => updateVariant(i, { width })} />
+                    <NumberInput small aria-label={`Variant ${i + 1} width in pixels`} value={v.width} onChange={(width) => updateVariant(i, { width })} />
                   </td>
                   <td>
-                    <NumberInput label={`Variant ${i + 1} height in pixels`} value={v.height} onChange={(height) => updateVariant(i, { height })} />
+                    <NumberInput small aria-label={`Variant ${i + 1} height in pixels`} value={v.height} onChange={(height) => updateVariant(i, { height })} />
                   </td>
                   <td>
                     <select className="input input-sm" aria-label={`Variant ${i + 1} fit`} value={v.fit ?? 'inside'} onChange={(e) => updateVariant(i, { fit: e.target.value as Fit })}>
-                      {FITS.map((f) => (
-                        <option key={f.value} value={f.value}>
-                          {f.label}
+                      {FIT_CHOICES.map((f) => (
+                        <option key={f} value={f}>
+                          {FIT_LABELS[f]}
                         </option>
                       ))}
                     </select>
@@ -117,7 +112,7 @@ export function VariantDialog({ open, onClose }: { open: boolean; onClose: () =>
                     </select>
                   </td>
                   <td>
-                    <NumberInput label={`Variant ${i + 1} quality, 1 to 100`} value={v.quality} placeholder="auto" onChange={(quality) => updateVariant(i, { quality })} />
+                    <NumberInput small aria-label={`Variant ${i + 1} quality, 1 to 100`} value={v.quality} placeholder="auto" onChange={(quality) => updateVariant(i, { quality })} />
                   </td>
                   <td>
                     <button
@@ -146,22 +141,6 @@ export function VariantDialog({ open, onClose }: { open: boolean; onClose: () =>
         </div>
       )}
     </Dialog>
-  );
-}
-
-function NumberInput({ label, value, onChange, placeholder = '—' }: { label: string; value: number | undefined; onChange: (v: number | undefined) => void; placeholder?: string }) {
-  return (
-    <input
-      className="input input-sm input-number"
-      inputMode="numeric"
-      aria-label={label}
-      placeholder={placeholder}
-      value={value ?? ''}
-      onChange={(e) => {
-        const digits = e.target.value.replace(/[^\d]/g, '');
-        onChange(digits ? Number(digits) : undefined);
-      }}
-    />
   );
 }
 

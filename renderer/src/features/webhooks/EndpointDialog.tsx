@@ -1,10 +1,10 @@
 import { useMutation } from '@tanstack/react-query';
-import { useEffect, useId, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { CreatedWebhook, WebhookEndpoint } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
 import { Dialog } from '../../ui/Dialog';
-import { copyText } from '../../ui/download';
-import { Icon } from '../../ui/Icon';
+import { CopyableValue } from '../../ui/CopyableValue';
+import { Field, FormError } from '../../ui/Field';
 import { useToast } from '../../ui/Toasts';
 
 /** The events an endpoint can take (CONTRACT §11), as the API names them. */
@@ -27,8 +27,6 @@ export function EndpointDialog({ open, editing, onClose, onSaved }: { open: bool
   const [events, setEvents] = useState<string[]>([]);
   const [description, setDescription] = useState('');
   const [created, setCreated] = useState<CreatedWebhook | null>(null);
-  const urlId = useId();
-  const descriptionId = useId();
 
   useEffect(() => {
     if (!open) return;
@@ -74,18 +72,7 @@ export function EndpointDialog({ open, editing, onClose, onSaved }: { open: bool
           </button>
         }
       >
-        <div className="secret">
-          <span className="secret-label">{created.url}</span>
-          <div className="secret-row">
-            <code className="secret-value" data-testid="created-webhook-secret">
-              {created.secret}
-            </code>
-            <button type="button" className="button button-secondary button-sm" onClick={() => void copyText(created.secret).then((ok) => toast(ok ? 'Secret copied' : 'Could not copy; select it and copy by hand', 'success'))}>
-              <Icon name="copy" size={15} />
-              Copy secret
-            </button>
-          </div>
-        </div>
+        <CopyableValue label={created.url} value={created.secret} copyLabel="Copy secret" what="Secret" testId="created-webhook-secret" />
       </Dialog>
     );
   }
@@ -108,13 +95,9 @@ export function EndpointDialog({ open, editing, onClose, onSaved }: { open: bool
       }
     >
       <form id="webhook-form" className="form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={urlId} className="field-label">
-            URL
-          </label>
-          <input id={urlId} className="input" type="url" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://example.com/darkroom-webhook" required autoFocus />
-          <p className="field-hint">Messages are POSTed here as JSON, signed per Standard Webhooks.</p>
-        </div>
+        <Field label="URL" hint="Messages are POSTed here as JSON, signed per Standard Webhooks.">
+          {(id) => <input id={id} className="input" type="url" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://example.com/darkroom-webhook" required autoFocus />}
+        </Field>
         <fieldset className="field">
           <legend className="field-label">Events</legend>
           <label className="checkbox">
@@ -127,18 +110,10 @@ export function EndpointDialog({ open, editing, onClose, onSaved }: { open: bool
               </label>
             ))}
         </fieldset>
-        <div className="field">
-          <label htmlFor={descriptionId} className="field-label">
-            Description <span className="dim">(optional)</span>
-          </label>
-          <input id={descriptionId} className="input" value={description} onChange={(e) => setDescription(e.target.value)} maxLength={200} autoComplete="off" />
-        </div>
-        {save.error && (
-          <p className="field-error" role="alert">
-            <Icon name="alert" size={16} />
-            {save.error.message}
-          </p>
-        )}
+        <Field label="Description" optional>
+          {(id) => <input id={id} className="input" value={description} onChange={(e) => setDescription(e.target.value)} maxLength={200} autoComplete="off" />}
+        </Field>
+        <FormError message={save.error?.message} />
       </form>
     </Dialog>
   );

@@ -2,13 +2,17 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { WebhookEndpoint, WebhookList, WebhookTestResponse } from '../../api/schemas';
 import { useSession } from '../../auth/SessionContext';
-import { Dialog } from '../../ui/Dialog';
+import { ConfirmDialog } from '../../ui/ConfirmDialog';
 import { Icon } from '../../ui/Icon';
+import { PageHeader } from '../../ui/PageHeader';
+import { TablePanel } from '../../ui/TablePanel';
 import { useToast } from '../../ui/Toasts';
 import { DeliveriesPanel } from './DeliveriesPanel';
 import { EndpointDialog } from './EndpointDialog';
 
 const POLL_MS = 5_000;
+
+const COLUMNS = [{ label: 'URL' }, { label: 'Events' }, { label: 'State' }, { label: 'Pending' }, { label: 'Actions', hidden: true }];
 
 /**
  * Webhook endpoints of the key's customer (roles user and admin): their state, add one (its
@@ -58,99 +62,62 @@ export function WebhooksView() {
 
   return (
     <div className="page">
-      <div className="page-header">
-        <div>
-          <h1>Webhooks</h1>
-          <p className="page-subtitle">Darkroom POSTs your customer's image events to these URLs, signed per Standard Webhooks, and retries until they answer 2xx.</p>
-        </div>
-        <div className="page-actions">
+      <PageHeader
+        title="Webhooks"
+        subtitle="Darkroom POSTs your customer's image events to these URLs, signed per Standard Webhooks, and retries until they answer 2xx."
+        actions={
           <button type="button" className="button button-primary" onClick={() => setDialog({ editing: null })}>
             <Icon name="plus" size={17} />
             Add endpoint
           </button>
-        </div>
-      </div>
+        }
+      />
 
-      <section className="panel panel-flush" aria-label="Endpoints">
-        {endpoints.isPending ? (
-          <p className="panel-empty">Loading…</p>
-        ) : endpoints.isError ? (
-          <p className="panel-empty" role="alert">
-            The endpoints could not be loaded: {endpoints.error.message}
-          </p>
-        ) : items.length === 0 ? (
-          <p className="panel-empty">No endpoints yet.</p>
-        ) : (
-          <div className="table-scroll">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">URL</th>
-                  <th scope="col">Events</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Pending</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((e) => (
-                  <tr key={e.id} data-testid="webhook-row" data-webhook-id={e.id} data-enabled={String(e.enabled)} aria-selected={e.id === selected}>
-                    <th scope="row">
-                      <span className="mono">{e.url}</span>
-                      {e.description && <span className="dim"> · {e.description}</span>}
-                    </th>
-                    <td className="mono">{e.events.join(', ')}</td>
-                    <td>
-                      <span className={`badge badge-compact ${e.enabled ? 'badge-done' : 'badge-failed'}`}>{e.enabled ? 'Enabled' : 'Disabled'}</span>
-                      {e.disabledReason && <span className="dim"> {e.disabledReason}</span>}
-                    </td>
-                    <td>{e.backlog}</td>
-                    <td className="cell-action">
-                      <button type="button" className="button button-secondary button-sm" onClick={() => sendTest.mutate(e)} disabled={sendTest.isPending}>
-                        Send test
-                      </button>{' '}
-                      <button type="button" className="button button-secondary button-sm" onClick={() => setSelected(e.id)}>
-                        Deliveries
-                      </button>{' '}
-                      <button type="button" className="button button-secondary button-sm" onClick={() => setDialog({ editing: e })}>
-                        Edit
-                      </button>{' '}
-                      <button type="button" className="button button-secondary button-sm" onClick={() => setEnabled.mutate({ endpoint: e, enabled: !e.enabled })}>
-                        {e.enabled ? 'Disable' : 'Enable'}
-                      </button>{' '}
-                      <button type="button" className="button button-ghost-danger button-sm" onClick={() => setDeleting(e)} aria-label={`Delete ${e.url}`}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
+      <TablePanel label="Endpoints" what="endpoints" loading={endpoints.isPending} error={endpoints.error} count={items.length} empty="No endpoints yet." columns={COLUMNS}>
+        {items.map((e) => (
+          <tr key={e.id} data-testid="webhook-row" data-webhook-id={e.id} data-enabled={String(e.enabled)} aria-selected={e.id === selected}>
+            <th scope="row">
+              <span className="mono">{e.url}</span>
+              {e.description && <span className="dim"> · {e.description}</span>}
+            </th>
+            <td className="mono">{e.events.join(', ')}</td>
+            <td>
+              <span className={`badge badge-compact ${e.enabled ? 'badge-done' : 'badge-failed'}`}>{e.enabled ? 'Enabled' : 'Disabled'}</span>
+              {e.disabledReason && <span className="dim"> {e.disabledReason}</span>}
+            </td>
+            <td>{e.backlog}</td>
+            <td className="cell-action">
+              <button type="button" className="button button-secondary button-sm" onClick={() => sendTest.mutate(e)} disabled={sendTest.isPending}>
+                Send test
+              </button>{' '}
+              <button type="button" className="button button-secondary button-sm" onClick={() => setSelected(e.id)}>
+                Deliveries
+              </button>{' '}
+              <button type="button" className="button button-secondary button-sm" onClick={() => setDialog({ editing: e })}>
+                Edit
+              </button>{' '}
+              <button type="button" className="button button-secondary button-sm" onClick={() => setEnabled.mutate({ endpoint: e, enabled: !e.enabled })}>
+                {e.enabled ? 'Disable' : 'Enable'}
+              </button>{' '}
+              <button type="button" className="button button-ghost-danger button-sm" onClick={() => setDeleting(e)} aria-label={`Delete ${e.url}`}>
+                Delete
+              </button>
+            </td>
+          </tr>
+        ))}
+      </TablePanel>
 
       {shown && <DeliveriesPanel endpoint={shown} />}
 
       <EndpointDialog open={dialog !== null} editing={dialog?.editing ?? null} onClose={() => setDialog(null)} onSaved={refresh} />
-      <Dialog
+      <ConfirmDialog
         open={deleting !== null}
         onClose={() => setDeleting(null)}
-        size="sm"
+        onConfirm={() => deleting && remove.mutate(deleting)}
         title="Remove this endpoint?"
         description={deleting && <>Nothing more is sent to {deleting.url}; its pending deliveries are dropped.</>}
-        footer={
-          <>
-            <button type="button" className="button button-secondary" onClick={() => setDeleting(null)}>
-              Keep it
-            </button>
-            <button type="button" className="button button-danger" onClick={() => deleting && remove.mutate(deleting)} disabled={remove.isPending}>
-              Remove endpoint
-            </button>
-          </>
-        }
+        confirmLabel="Remove endpoint"
+        pending={remove.isPending}
       />
     </div>
   );
