@@ -192,7 +192,7 @@ function table(): Record<string, Probe[]> {
         'format=bmp', 'format=', 'q=0', 'q=101', 'dpr=0', 'dpr=5', 'dpr=abc', 'w=8192&h=8192&fit=fill', 'w=4096&h=4096&dpr=4&fit=fill', 'preset=NOPE', `preset=${LONG}`, 'preset=nope',
         // A signed link's parameters, forged or broken: never a key's worth of access.
         'w=10&sig=garbage', 'w=10&expires=abc&sig=AAAA', `w=10&expires=1e309&sig=${'A'.repeat(43)}`, `w=10&sig=${LONG}`,
-      ].map((q) => ({ ...get(`/v1/image/${id}/render?${q}`), headers: q.includes('sig=') ? { authorization: '' } : {} })),
+      ].map((q): Probe => ({ ...get(`/v1/image/${id}/render?${q}`), headers: q.includes('sig=') ? { authorization: '' } : {} })),
     ],
     'POST /v1/image/:id/links': [
       ...withIds((bad) => json('POST', `/v1/image/${bad}/links`, {})),
