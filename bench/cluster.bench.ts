@@ -47,99 +47,101 @@ function libStorageUpload(file: string, endpoint: string, bucket: string, key: s
  * --storage s3 against a plain lib-storage Upload of the same bytes to the same s3rver,
  * alternating, with the node's peak RSS for two sizes (it must not grow with the upload).
  * Two cores run everything (client, nodes, PostgreSQL, s3rver): this measures what the cluster
- * costs, not how it scales.
+ * costs, not how it scales. `cluster-upload` runs the large upload alone.
  */
-export async function clusterBench(options: { quick: boolean }): Promise<BenchEntry[]> {
+export async function clusterBench(options: { quick: boolean; only?: 'upload' }): Promise<BenchEntry[]> {
   Object.assign(process.env, S3RVER_CREDENTIALS);
   const count = options.quick ? 16 : 60;
   const rounds = options.quick ? 2 : 4;
   const distinct = options.quick ? 4 : 10;
   const perRound = Math.ceil(count / rounds);
-  const sources = await photos24mp(distinct);
+  const sources = options.only === 'upload' ? [] : await photos24mp(distinct);
   const postgres = await startPrivatePostgres();
   const s3rver = await startS3rver();
   const servers: BenchServer[] = [];
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-cluster-'));
   const entries: BenchEntry[] = [];
   try {
-    // --- processing: one node (SQLite, files) against three (PostgreSQL, bucket) ---------------
-    const single = await startDarkroom(['--workers', String(SINGLE_WORKERS)]);
-    servers.push(single);
-    const databaseUrl = await postgres.createDatabase();
-    const nodes = await Promise.all(
-      Array.from({ length: NODES }, (_, i) =>
-        startDarkroom(['--workers', String(NODE_WORKERS), '--database-url', databaseUrl, '--node-id', `bench-${i + 1}`, ...s3rver.flags]),
-      ),
-    );
-    servers.push(...nodes);
-    const nodeUrls = nodes.map((n) => n.url);
-    // Warm both sides (workers started, inputs in the page cache, connections open) untimed.
-    await waitAllDone(single.url, await uploadAll([single.url], sources.slice(0, 2), 'warm'));
-    await waitAllDone(nodeUrls[0]!, await uploadAll(nodeUrls, sources.slice(0, NODES), 'warm'));
+    if (options.only !== 'upload') {
+      // --- processing: one node (SQLite, files) against three (PostgreSQL, bucket) ---------------
+      const single = await startDarkroom(['--workers', String(SINGLE_WORKERS)]);
+      servers.push(single);
+      const databaseUrl = await postgres.createDatabase();
+      const nodes = await Promise.all(
+        Array.from({ length: NODES }, (_, i) =>
+          startDarkroom(['--workers', String(NODE_WORKERS), '--database-url', databaseUrl, '--node-id', `bench-${i + 1}`, ...s3rver.flags]),
+        ),
+      );
+      servers.push(...nodes);
+      const nodeUrls = nodes.map((n) => n.url);
+      // Warm both sides (workers started, inputs in the page cache, connections open) untimed.
+      await waitAllDone(single.url, await uploadAll([single.url], sources.slice(0, 2), 'warm'));
+      await waitAllDone(nodeUrls[0]!, await uploadAll(nodeUrls, sources.slice(0, NODES), 'warm'));
 
-    const rates = { single: [] as number[], cluster: [] as number[], ratio: [] as number[] };
-    // CPU seconds by process: where the cluster's time goes, steadier than wall time under load.
-    const cpu = { single: 0, nodes: 0, postgres: 0, s3rver: 0 };
-    const cpuNow = () => ({
-      single: cpuSecondsOf(single.proc.pid!),
-      nodes: nodes.reduce((sum, n) => sum + cpuSecondsOf(n.proc.pid!), 0),
-      postgres: postgres.cpuSeconds(),
-      s3rver: cpuSecondsOf(s3rver.pid),
-    });
-    let done = 0;
-    for (let r = 0; r < rounds; r++) {
-      const files = Array.from({ length: Math.min(perRound, count - done) }, (_, i) => sources[(done + i) % distinct]!);
-      const time = async (urls: string[], tag: string) => {
-        const before = cpuNow();
-        const started = Date.now(); // the same clock as the servers' processedAt (one machine)
-        const last = await waitAllDone(urls[0]!, await uploadAll(urls, files, tag));
-        const after = cpuNow();
-        if (urls.length === 1) cpu.single += after.single - before.single;
-        else for (const k of ['nodes', 'postgres', 's3rver'] as const) cpu[k] += after[k] - before[k];
-        return files.length / ((last - started) / 1000);
-      };
-      // Alternating which goes first: load that comes and goes hits both sides alike.
-      let one: number;
-      let three: number;
-      if (r % 2 === 0) {
-        one = await time([single.url], `single-${r}`);
-        three = await time(nodeUrls, `cluster-${r}`);
-      } else {
-        three = await time(nodeUrls, `cluster-${r}`);
-        one = await time([single.url], `single-${r}`);
+      const rates = { single: [] as number[], cluster: [] as number[], ratio: [] as number[] };
+      // CPU seconds by process: where the cluster's time goes, steadier than wall time under load.
+      const cpu = { single: 0, nodes: 0, postgres: 0, s3rver: 0 };
+      const cpuNow = () => ({
+        single: cpuSecondsOf(single.proc.pid!),
+        nodes: nodes.reduce((sum, n) => sum + cpuSecondsOf(n.proc.pid!), 0),
+        postgres: postgres.cpuSeconds(),
+        s3rver: cpuSecondsOf(s3rver.pid),
+      });
+      let done = 0;
+      for (let r = 0; r < rounds; r++) {
+        const files = Array.from({ length: Math.min(perRound, count - done) }, (_, i) => sources[(done + i) % distinct]!);
+        const time = async (urls: string[], tag: string) => {
+          const before = cpuNow();
+          const started = Date.now(); // the same clock as the servers' processedAt (one machine)
+          const last = await waitAllDone(urls[0]!, await uploadAll(urls, files, tag));
+          const after = cpuNow();
+          if (urls.length === 1) cpu.single += after.single - before.single;
+          else for (const k of ['nodes', 'postgres', 's3rver'] as const) cpu[k] += after[k] - before[k];
+          return files.length / ((last - started) / 1000);
+        };
+        // Alternating which goes first: load that comes and goes hits both sides alike.
+        let one: number;
+        let three: number;
+        if (r % 2 === 0) {
+          one = await time([single.url], `single-${r}`);
+          three = await time(nodeUrls, `cluster-${r}`);
+        } else {
+          three = await time(nodeUrls, `cluster-${r}`);
+          one = await time([single.url], `single-${r}`);
+        }
+        rates.single.push(one);
+        rates.cluster.push(three);
+        rates.ratio.push(three / one);
+        console.log(`round ${r + 1}: single node ${one.toFixed(2)} images/s, ${NODES} nodes ${three.toFixed(2)} images/s (${(three / one).toFixed(2)}×)`);
+        done += files.length;
       }
-      rates.single.push(one);
-      rates.cluster.push(three);
-      rates.ratio.push(three / one);
-      console.log(`round ${r + 1}: single node ${one.toFixed(2)} images/s, ${NODES} nodes ${three.toFixed(2)} images/s (${(three / one).toFixed(2)}×)`);
-      done += files.length;
+      for (const s of servers.splice(0)) await s.stop();
+      const ratio = median(rates.ratio);
+      const per = (seconds: number) => seconds / done;
+      entries.push({
+        suite: 'cluster',
+        name: `${done} × 24 MP JPEG, upload → done, on ${NODES} nodes (PostgreSQL + s3rver, --storage s3)`,
+        value: median(rates.cluster),
+        unit: 'images/s',
+        baseline: { name: `one node, SQLite + local files, ${SINGLE_WORKERS} workers`, value: median(rates.single) },
+        ratio,
+        target: '≥ 0.85×',
+        met: ratio >= 0.85,
+        notes:
+          `${rounds} alternating rounds of ${perRound}; ratio = median of the rounds' (${rates.ratio.map((x) => x.toFixed(2)).join(', ')}); ` +
+          `single ${spread(rates.single)}, cluster ${spread(rates.cluster)} images/s; ${NODE_WORKERS} worker per node, uploads round-robin over the nodes; ` +
+          'one 2-core machine runs the client, the nodes, PostgreSQL and s3rver: overhead, not scaling',
+      });
+      entries.push({
+        suite: 'cluster',
+        name: 'CPU seconds per image: the 3 nodes, PostgreSQL and s3rver together',
+        value: per(cpu.nodes + cpu.postgres + cpu.s3rver),
+        unit: 's',
+        baseline: { name: 'the single node (SQLite, local files)', value: per(cpu.single) },
+        ratio: cpu.single / (cpu.nodes + cpu.postgres + cpu.s3rver),
+        notes: `the nodes ${per(cpu.nodes).toFixed(3)} s, PostgreSQL ${per(cpu.postgres).toFixed(3)} s, s3rver ${per(cpu.s3rver).toFixed(3)} s per image`,
+      });
     }
-    for (const s of servers.splice(0)) await s.stop();
-    const ratio = median(rates.ratio);
-    const per = (seconds: number) => seconds / done;
-    entries.push({
-      suite: 'cluster',
-      name: `${done} × 24 MP JPEG, upload → done, on ${NODES} nodes (PostgreSQL + s3rver, --storage s3)`,
-      value: median(rates.cluster),
-      unit: 'images/s',
-      baseline: { name: `one node, SQLite + local files, ${SINGLE_WORKERS} workers`, value: median(rates.single) },
-      ratio,
-      target: '≥ 0.85×',
-      met: ratio >= 0.85,
-      notes:
-        `${rounds} alternating rounds of ${perRound}; ratio = median of the rounds' (${rates.ratio.map((x) => x.toFixed(2)).join(', ')}); ` +
-        `single ${spread(rates.single)}, cluster ${spread(rates.cluster)} images/s; ${NODE_WORKERS} worker per node, uploads round-robin over the nodes; ` +
-        'one 2-core machine runs the client, the nodes, PostgreSQL and s3rver: overhead, not scaling',
-    });
-    entries.push({
-      suite: 'cluster',
-      name: 'CPU seconds per image: the 3 nodes, PostgreSQL and s3rver together',
-      value: per(cpu.nodes + cpu.postgres + cpu.s3rver),
-      unit: 's',
-      baseline: { name: 'the single node (SQLite, local files)', value: per(cpu.single) },
-      ratio: cpu.single / (cpu.nodes + cpu.postgres + cpu.s3rver),
-      notes: `the nodes ${per(cpu.nodes).toFixed(3)} s, PostgreSQL ${per(cpu.postgres).toFixed(3)} s, s3rver ${per(cpu.s3rver).toFixed(3)} s per image`,
-    });
 
     // --- a large raw upload into --storage s3 against lib-storage ---------------------------------
     const node = await startDarkroom(['--workers', '1', '--database-url', await postgres.createDatabase(), '--node-id', 'bench-upload', ...s3rver.flags]);

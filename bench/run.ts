@@ -37,6 +37,7 @@ const SUITES: Record<string, Suite> = {
   db: dbPortBench,
   tus: tusBench,
   cluster: clusterBench,
+  'cluster-upload': (options) => clusterBench({ ...options, only: 'upload' }),
 };
 
 async function main() {
