@@ -1,22 +1,9 @@
 /** Which image each finished resumable upload became, through the database port, on every dialect. */
 import { describe, expect, it } from 'vitest';
-import type { NewImage } from '../../../server/db/images.repo.js';
 import { DIALECTS } from '../../helpers/database.js';
+import { imageId, newImage } from '../../helpers/image-rows.js';
 
-const imageId = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
-const image = (n: number): NewImage => ({
-  id: imageId(n),
-  customer: 'acme',
-  filename: `${n}.jpg`,
-  bytes: 100,
-  sha256: 'ab'.repeat(32),
-  format: 'jpeg',
-  width: 40,
-  height: 30,
-  pages: 1,
-  source: 'tus',
-  created_at: 1_000,
-});
+const image = (n: number) => newImage(n, { source: 'tus' });
 
 describe.each(DIALECTS)('finished uploads repository on $dialect', ({ open }) => {
   it('answers the image an upload became, and refuses a second image for the same upload', async () => {

@@ -1,31 +1,10 @@
 /** The result cache of renders (claims, stored files, expiry), through the database port, on every dialect (test/helpers/database.ts). */
 import { describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../helpers/database.js';
+import { imageId, imageRow } from '../../helpers/image-rows.js';
 
-const id = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
-
-const image = (n: number) => ({
-  id: id(n),
-  customer: 'acme',
-  status: 'done' as const,
-  filename: `${n}.jpg`,
-  bytes: 100,
-  sha256: 'ab'.repeat(32),
-  format: 'jpeg',
-  width: 40,
-  height: 30,
-  source: 'upload',
-  created_at: 1_000 + n,
-  processed_at: null,
-  error_code: null,
-  error_message: null,
-  thumbhash: null,
-  dominant_color: null,
-  queued_at: null,
-  raw_format: null,
-  preview_width: null,
-  preview_height: null,
-});
+const id = imageId;
+const image = (n: number) => imageRow(n);
 
 const claimOf = (key: string, token: string, until: number, n = 1) => ({ key, imageId: id(n), format: 'webp', token, until });
 const stored = (path: string, expiresAt = 100_000) => ({ path, bytes: 321, writtenAt: 10_000, expiresAt });
