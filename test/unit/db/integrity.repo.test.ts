@@ -1,32 +1,12 @@
 /** The records the data-dir checks compare files against, through the database port, on every dialect. */
 import { describe, expect, it } from 'vitest';
 import { DIALECTS, type TestDatabase } from '../../helpers/database.js';
+import { imageId, imageRow } from '../../helpers/image-rows.js';
 
-const id = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
+const id = imageId;
 const sha = (hex2: string) => hex2.repeat(32);
 
-const image = (n: number, sha256: string, bytes = 100, status: 'queued' | 'done' = 'done') => ({
-  id: id(n),
-  customer: 'acme',
-  status,
-  filename: `${n}.jpg`,
-  bytes,
-  sha256,
-  format: 'jpeg',
-  width: 40,
-  height: 30,
-  source: 'upload',
-  created_at: 1_000 + n,
-  processed_at: null,
-  error_code: null,
-  error_message: null,
-  thumbhash: null,
-  dominant_color: null,
-  queued_at: null,
-  raw_format: null,
-  preview_width: null,
-  preview_height: null,
-});
+const image = (n: number, sha256: string, bytes = 100, status: 'queued' | 'done' = 'done') => imageRow(n, { sha256, bytes, status });
 
 const variant = (n: number, name: string, over: { status?: 'pending' | 'done'; path?: string | null; expires_at?: number | null } = {}) => ({
   image_id: id(n),
