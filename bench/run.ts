@@ -14,6 +14,7 @@ import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
 import { queueBench } from './queue.bench.js';
 import { recoveryBench } from './recovery.bench.js';
+import { renderBench } from './render.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 import { svgBench } from './svg.bench.js';
@@ -37,6 +38,7 @@ const SUITES: Record<string, Suite> = {
   db: dbPortBench,
   tus: tusBench,
   cluster: clusterBench,
+  render: renderBench,
 };
 
 async function main() {
