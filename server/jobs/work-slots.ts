@@ -165,6 +165,9 @@ export function createWorkSlots(options: WorkSlotsOptions) {
     runnerMayClaim(): boolean {
       const room = free() > 0 && (waitingCount === 0 || options.jobsRunning() === 0);
       if (!room) runnerBlocked = true;
+      // The slot kept for it is taken (or, if its claim finds nothing, the reservation's timer
+      // hands it on): renders need not wait out the rest of the reservation when the job ends.
+      else reservedUntil = 0;
       return room;
     },
 

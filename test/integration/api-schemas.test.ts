@@ -19,6 +19,9 @@ import {
   StatsReport,
   SyncRetryResponse,
   NodeList,
+  Preset,
+  PresetList,
+  SignedLink,
   SyncStatus,
   UploadResponse,
   WatchFolder,
@@ -104,6 +107,17 @@ describe('answers match the API schemas', () => {
     const res = await t.admin.json('POST', '/v1/image/import', { paths: [file] });
     expect(res.status).toBe(202);
     expectShape(UploadResponse, res.body);
+  });
+
+  it('presets and signed links', async () => {
+    const put = await t.admin.json('PUT', '/v1/presets/schema-card', { w: 300, h: 200, fit: 'cover', format: 'webp', q: 70 });
+    expect(put.status).toBe(200);
+    expectShape(Preset, put.body);
+    expect(expectShape(PresetList, (await t.admin.json('GET', '/v1/presets')).body).items.map((p) => p.name)).toContain('schema-card');
+    const upload = await user.upload([{ name: 'l.jpg', data: fixture('imaginary-medium.jpg'), type: 'image/jpeg' }]);
+    const link = await user.json('POST', `/v1/image/${upload.body.id}/links`, { preset: 'schema-card' });
+    expect(link.status).toBe(201);
+    expectShape(SignedLink, link.body);
   });
 
   it('session, keys, statistics, sync, watch folders, health and readiness', async () => {

@@ -35,6 +35,11 @@ describe('the darkroom command', () => {
 
     const cronBad = await run(['serve', '--purge-schedule', 'every day']);
     expect(cronBad.stderr.trim()).toMatch(/^darkroom: invalid --purge-schedule: expected a cron expression/);
+
+    // A link-signing key short enough to guess is refused at start, without echoing it.
+    const shortKey = await run(['serve', '--url-signing-keys', `${'k'.repeat(40)},hunter2`]);
+    expect(shortKey.code).toBe(1);
+    expect(shortKey.stderr.trim().split('\n')).toEqual(['darkroom: invalid --url-signing-keys: key 2 of 2 is 7 characters; each must be at least 32 (e.g. openssl rand -base64 32)']);
   });
 
   it('refuses --storage s3 without a bucket, and verify with --storage s3, in one line each', async () => {

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
+import { solid } from '../helpers/images.js';
+
+const sharpPng = () => solid(16, 16, 'png');
 
 /* --rate-limit N (CONTRACT §13): at most N requests a second per key; more get 429 with Retry-After. */
 
@@ -20,6 +23,27 @@ async function burst(client: ApiClient, n: number) {
 }
 
 describe('--rate-limit', () => {
+  it('counts signed links per client address, apart from the keys: the key that made a link keeps its own allowance', async () => {
+    const owner = await limited.client('user', 'linker');
+    const up = await owner.upload([{ name: 'a.png', data: await sharpPng(), type: 'image/png' }]);
+    expect(up.status).toBe(202);
+    const link = await owner.json('POST', `/v1/image/${up.body.id}/links`, { params: { w: 8, format: 'png' } });
+    expect(link.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const [viaLink, viaKey] = await Promise.all([
+      Promise.all(Array.from({ length: 20 }, async () => {
+        const res = await fetch(link.body.url);
+        return { status: res.status, body: res.status === 429 ? ((await res.json()) as { error: { message: string } }) : (await res.arrayBuffer(), undefined) };
+      })),
+      burst(owner, 3),
+    ]);
+    const refused = viaLink.filter((r) => r.status === 429);
+    expect(viaLink.filter((r) => r.status === 200).length).toBeLessThanOrEqual(10);
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(refused[0]!.body!.error.message).toContain('requests a second of signed links from this address');
+    expect(viaKey.map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
   it('answers 429 too_many_requests with Retry-After past N requests a second of one key, and not to other keys', async () => {
     const greedy = await limited.client('user', 'greedy');
     const other = await limited.client('user', 'other');

@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, solid } from '../helpers/images.js';
-import { listFiles, startTestServer, type ApiClient, type TestServer } from '../helpers/server.js';
+import { fixture, orientedJpeg, solid } from '../helpers/images.js';
+import { previewJpeg, rawFixture, rawWithPreview, testExifTool } from '../helpers/raw.js';
+import { listFiles, startTestServer, tempDirs, type ApiClient, type TestServer } from '../helpers/server.js';
 import path from 'node:path';
 
 /**
@@ -10,6 +11,7 @@ import path from 'node:path';
  * DARKROOM_TEST_DATABASE=postgres).
  */
 
+const scratch = tempDirs('darkroom-render-');
 let t: TestServer;
 let alice: ApiClient;
 let bob: ApiClient;
@@ -115,6 +117,52 @@ describe('render: the parameters', () => {
   it('never enlarges past the original', async () => {
     const res = await render(alice, withAlpha, '?w=800&format=png');
     expect(await sharp(res.body).metadata()).toMatchObject({ width: 400, height: 300 });
+  });
+});
+
+describe('render: every kind of source', () => {
+  it('an animated GIF renders animated as WebP (every frame), and as its first frame in the other formats', async () => {
+    const id = await upload(alice, 'giphy.gif', fixture('ipx-giphy.gif'), 'image/gif');
+    const webp = await render(alice, id, '?w=120&format=webp');
+    expect(webp.status).toBe(200);
+    const frames = (await sharp(fixture('ipx-giphy.gif')).metadata()).pages!;
+    expect(frames).toBeGreaterThan(1);
+    expect((await sharp(webp.body).metadata()).pages).toBe(frames);
+    const png = await render(alice, id, '?w=120&format=png');
+    expect((await sharp(png.body).metadata()).pages ?? 1).toBe(1);
+  });
+
+  it('an SVG renders as a raster image; an EXIF orientation is applied', async () => {
+    const svg = await upload(alice, 'xss.svg', fixture('ipx-xss.svg'), 'image/svg+xml');
+    const res = await render(alice, svg, '?w=64&format=png');
+    expect(res.status).toBe(200);
+    expect((await sharp(res.body).metadata()).format).toBe('png');
+    const turned = await upload(alice, 'turned.jpg', await orientedJpeg(6, 300, 200), 'image/jpeg');
+    // Stored 200×300 with orientation 6: it displays 300×200.
+    expect(await sharp((await render(alice, turned, '?h=150&format=jpeg')).body).metadata()).toMatchObject({ width: 225, height: 150 });
+  });
+
+  it('a camera RAW renders from its embedded preview', async () => {
+    const exiftool = testExifTool();
+    let dng: Buffer;
+    try {
+      // Its preview is 600×400 upright; the RAW says orientation 6.
+      dng = await rawWithPreview(exiftool, scratch(), { fixture: 'DNG.dng', tag: 'PreviewImage', orientation: 6, preview: await previewJpeg(6, 600, 400) });
+    } finally {
+      await exiftool.end();
+    }
+    const id = await upload(alice, 'DNG.dng', dng, 'application/octet-stream');
+    await alice.waitFor(id);
+    const res = await render(alice, id, '?w=300&format=jpeg');
+    expect(res.status, res.body.toString()).toBe(200);
+    expect(await sharp(res.body).metadata()).toMatchObject({ width: 300, height: 200 });
+    // No size: the preview's size, well within the caps whatever the sensor's.
+    expect(await sharp((await render(alice, id, '?format=jpeg')).body).metadata()).toMatchObject({ width: 600, height: 400 });
+    // One without a usable preview has nothing to render from.
+    const none = await upload(alice, 'Nikon.nef', rawFixture('Nikon.nef'), 'application/octet-stream');
+    const refused = await render(alice, none, '?w=200&format=jpeg');
+    expect(refused.status).toBe(422);
+    expect(errorOf(refused).code).toBe('no_preview');
   });
 });
 

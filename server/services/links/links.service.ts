@@ -43,7 +43,7 @@ export interface VerifiedLink {
 
 export type LinksService = ReturnType<typeof createLinksService>;
 
-/** The principal a link renders as: the image's customer, with a key id no key has (rate limits count links per image). */
+/** The principal a link renders as: the image's customer, with a key id no key has (--rate-limit counts links per client address: http/middleware/rate-limit.ts). */
 export const linkPrincipal = (imageId: string, customer: string): Principal => ({ keyId: `link:${imageId}`, customer, role: 'user' });
 
 export function createLinksService(deps: LinksServiceDeps) {

@@ -17,6 +17,17 @@ const FORMAT_NAMES = { avif: 'AVIF', webp: 'WebP', jpeg: 'JPEG', png: 'PNG' } as
 /** A render's parameters as given (the query parsed with `RenderQuery`, or what a signed link or a preset carries). */
 export type RenderParams = RenderQuery;
 
+/**
+ * Step 2 of `resolveRender`: parameters from more than one place, merged. `base` is what a
+ * preset (or a signed link) says; `given` is the query's, and each parameter given overrides
+ * the base's (CONTRACT §10: "parameters given beside it override it"). Undefined is not given.
+ */
+export function mergeParams(base: RenderParams, given: RenderParams): RenderParams {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [name, value] of Object.entries(given)) if (value !== undefined) merged[name] = value;
+  return merged as RenderParams;
+}
+
 /** What the request's answer depends on besides its parameters. */
 export interface RenderSource {
   id: string;
@@ -66,8 +77,8 @@ export function acceptedFormat(accept: string | undefined): 'avif' | 'webp' | un
  *
  * 1. `params`: each parameter already checked on its own (the `RenderQuery` schema);
  * 2. `merge`: where parameters come from more than the query (a preset named beside them:
- *    CONTRACT §10 says the ones given override it), they are merged here, before anything
- *    depends on them; the caller passes the merged parameters (see `RenderService.render`);
+ *    CONTRACT §10 says the ones given override it), they are merged with `mergeParams` before
+ *    anything depends on them; the caller passes the merged parameters (`RenderService.render`);
  * 3. defaults (`fit` inside, `position` center, `format` auto, `dpr` 1), `dpr` multiplying
  *    `w` and `h`, `auto` resolved;
  * 4. what the parameters must be together (the operation table's checks: entropy and

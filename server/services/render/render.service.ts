@@ -85,14 +85,23 @@ export function createRenderService(deps: RenderDeps) {
 
   async function sourceOf(row: ImageRow): Promise<RenderSource> {
     const metadata = (await deps.metadataOf(row.id)) as { orientation?: number | null; hasAlpha?: boolean | null } | undefined;
+    // A camera RAW renders from its embedded preview, whose (upright) size is known once it was
+    // processed; until then its recorded size stands for it.
+    if (row.preview_width && row.preview_height) {
+      return sourceOfSize(row, row.preview_width, row.preview_height, metadata);
+    }
     // Orientations 5–8 turn the image a quarter: it displays with its sides swapped.
     const turned = (metadata?.orientation ?? 1) >= 5;
+    return sourceOfSize(row, turned ? row.height : row.width, turned ? row.width : row.height, metadata);
+  }
+
+  function sourceOfSize(row: ImageRow, width: number, height: number, metadata: { hasAlpha?: boolean | null } | undefined): RenderSource {
     const animated = keepsAnimation(row, deps.maxInputPixels);
     return {
       id: row.id,
       sha256: row.sha256,
-      width: turned ? row.height : row.width,
-      height: turned ? row.width : row.height,
+      width,
+      height,
       frames: animated ? row.pages : 1,
       hasAlpha: async () => {
         if (typeof metadata?.hasAlpha === 'boolean') return metadata.hasAlpha;
