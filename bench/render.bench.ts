@@ -22,8 +22,11 @@ const REPEATED_WIDTH = 1000;
 /**
  * Both servers run at the priority Darkroom's worker threads give themselves (nice 10,
  * workers/priority.ts: image work yields to the API's requests). Alone on a machine priority
- * changes nothing; on a shared one, other processes would otherwise take their CPU from
+ * changes nothing. On a shared one where the kernel shares the CPU thread by thread (a server
+ * under systemd, or without autogroup), other processes would otherwise take their CPU from
  * Darkroom's renders and not from ipx's, which run at the priority they were started with.
+ * (With autogroup, as in a terminal session, CPU is shared between sessions first: nice only
+ * orders the threads of the bench's own session, where the client runs at 0.)
  */
 const SERVER_NICE = 10;
 
@@ -190,6 +193,15 @@ function entries(m: {
       { suite: 'render', name: `${label}: p99`, value: d.p99, unit: 'ms', baseline: { name: 'ipx', value: x.p99 }, ratio: x.p99 / d.p99 },
     );
   }
+  out.push({
+    suite: 'render',
+    name: 'CPU seconds per unique request (server process, every thread)',
+    value: perRequest('darkroom', 'unique'),
+    unit: 's',
+    baseline: { name: 'ipx, its process', value: perRequest('ipx', 'unique') },
+    ratio: perRequest('ipx', 'unique') / perRequest('darkroom', 'unique'),
+    notes: 'what each render costs whatever else runs on the machine; requests per second also depend on how much of the two cores the servers get',
+  });
   out.push({
     suite: 'render',
     name: 'server peak RSS while rendering (VmRSS every 20 ms, unique and repeated)',
