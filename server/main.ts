@@ -30,9 +30,7 @@ import { createImagesService } from './services/images.service.js';
 import { createImportService } from './services/import.service.js';
 import { createIngestPipeline } from './services/ingest/pipeline.js';
 import { createKeysService } from './services/keys.service.js';
-import { createPresetsService, presetValuesProblem } from './services/presets.service.js';
-import { maxPixelsFor } from '../workers/output-caps.js';
-import { checkOperations } from '../workers/operations.js';
+import { createPresetsService } from './services/presets.service.js';
 import { presetsRouter } from './http/routes/presets.routes.js';
 import { linksRouter } from './http/routes/links.routes.js';
 import { createLinksService, type LinkKeys } from './services/links/links.service.js';
@@ -407,7 +405,7 @@ export async function startServer(config: Config, options: StartOptions = {}) {
   const presets = createPresetsService({
     repo: database.repos.presets,
     clock,
-    problemOf: (values) => presetValuesProblem(values, { maxOutputPixels: config.maxOutputPixels, maxPixelsFor, checkOperations }),
+    maxOutputPixels: config.maxOutputPixels,
   });
   const links = createLinksService({
     visible: (principal, id) => images.visible(principal, id),
@@ -585,6 +583,8 @@ export async function startServer(config: Config, options: StartOptions = {}) {
       // Requests still open now (a slow upload) are cut; the client retries, nothing was stored.
       server.closeAllConnections();
       await serverClosed;
+      // Renders under way finish (and record or release their claims) before their workers go.
+      await renders.settle(SHUTDOWN_GRACE_MS);
       await Promise.all([pool.destroy(), endRawProbe()]);
       await signals.close();
       await database.close();

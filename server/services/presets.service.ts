@@ -1,7 +1,9 @@
-import { MAX_OUTPUT_SIDE, PresetValues, type Preset, type RenderQuery } from '../api/index.js';
+import { PresetValues, type Preset, type RenderQuery } from '../api/index.js';
 import type { PresetRow, PresetsRepo } from '../db/presets.repo.js';
 import { AppError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
+import { checkOperations } from '../../workers/operations.js';
+import { maxPixelsFor } from '../../workers/output-caps.js';
 
 /**
  * Presets (CONTRACT §10): named render parameters, one list for the whole installation (an
@@ -22,12 +24,8 @@ export interface PresetsService {
 export interface PresetsServiceDeps {
   repo: PresetsRepo;
   clock: Clock;
-  /**
-   * The checks render makes of its parameters beyond their schema (the output caps, a content
-   * position without cover): the problem as render words it, or undefined. Given by the
-   * composition root, so a preset is judged exactly as render judges the same values.
-   */
-  problemOf(values: PresetValues): string | undefined;
+  /** --max-output-pixels: a preset's w×h is judged against it as render judges its own. */
+  maxOutputPixels: number;
 }
 
 /** A stored preset's values, read back through the schema that wrote them. */
@@ -44,10 +42,10 @@ function presetOf(row: PresetRow): Preset {
   };
 }
 
-export function createPresetsService({ repo, clock, problemOf }: PresetsServiceDeps): PresetsService {
+export function createPresetsService({ repo, clock, maxOutputPixels }: PresetsServiceDeps): PresetsService {
   return {
     async put(name, values) {
-      const problem = problemOf(values);
+      const problem = presetValuesProblem(values, maxOutputPixels);
       if (problem) throw new AppError('invalid_request', problem);
       return presetOf(await repo.put(name, JSON.stringify(values), clock.now()));
     },
@@ -66,22 +64,17 @@ export function createPresetsService({ repo, clock, problemOf }: PresetsServiceD
 }
 
 /**
- * The checks of a preset's values beyond their schema, as render makes them of the same
- * parameters (services/render/render-request.ts): the operation table's checks of the
- * arguments together (a content position only with fit cover), and the output caps of a box
- * both sides give: w×h within the format's cap (for `auto`, chosen per request, within
- * --max-output-pixels; render checks the format it picks when asked).
+ * The checks of a preset's values beyond their schema (each value's range, 8192 a side), as
+ * render makes them of the same parameters (services/render/render-request.ts): the operation
+ * table's checks of the arguments together (a content position only with fit cover), and the
+ * output caps. No source is known yet, so the caps are judged on the box, as an upload
+ * variant's are (services/variants.ts): w×h within the format's cap (for `auto`, chosen per
+ * request, within --max-output-pixels). Render judges the actual output again when asked.
  */
-export function presetValuesProblem(
-  values: PresetValues,
-  rules: {
-    maxOutputPixels: number;
-    maxPixelsFor(format: 'webp' | 'avif' | 'jpeg' | 'png', maxOutputPixels: number): number;
-    checkOperations(spec: { width?: number; height?: number; fit: NonNullable<PresetValues['fit']>; position?: PresetValues['position']; format: 'webp' | 'avif' | 'jpeg' | 'png'; quality?: number; withoutEnlargement: boolean }): string | undefined;
-  },
-): string | undefined {
+export function presetValuesProblem(values: PresetValues, maxOutputPixels: number): string | undefined {
   const format = values.format && values.format !== 'auto' ? values.format : undefined;
-  const problem = rules.checkOperations({
+  // The operation table judges a whole output spec: the format does not matter to its checks.
+  const problem = checkOperations({
     ...(values.w !== undefined && { width: values.w }),
     ...(values.h !== undefined && { height: values.h }),
     fit: values.fit ?? 'inside',
@@ -92,9 +85,9 @@ export function presetValuesProblem(
   });
   if (problem) return problem;
   if (values.w && values.h) {
-    const cap = format ? rules.maxPixelsFor(format, rules.maxOutputPixels) : rules.maxOutputPixels;
+    const cap = format ? maxPixelsFor(format, maxOutputPixels) : maxOutputPixels;
     if (values.w * values.h > cap) {
-      return `w×h: ${values.w}×${values.h} = ${values.w * values.h} pixels is over the limit of ${cap} pixels${format ? ` for ${format}` : ''} (--max-output-pixels, and ${MAX_OUTPUT_SIDE} a side)`;
+      return `w×h: ${values.w}×${values.h} = ${values.w * values.h} pixels is over the limit of ${cap} pixels${format ? ` for ${format}` : ''} (--max-output-pixels)`;
     }
   }
   return undefined;

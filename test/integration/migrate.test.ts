@@ -14,7 +14,7 @@ import { sha256 } from '../helpers/hash.js';
 import { solid } from '../helpers/images.js';
 import { privatePostgres, type PrivatePostgres } from '../helpers/postgres.js';
 import { startS3rver, type S3rver } from '../helpers/s3rver.js';
-import { ApiClient, listFiles, startTestServer, tempDirs, type TestServer } from '../helpers/server.js';
+import { ADMIN_KEY, ApiClient, listFiles, startTestServer, tempDirs, type TestServer } from '../helpers/server.js';
 
 // The source of a migration is the embedded default: SQLite and files in the data dir, whatever
 // database the rest of the suite runs on.
@@ -31,6 +31,8 @@ let businessKey: string;
 /** Each image with its owner's key, which the cluster must accept too. */
 const images: Array<{ id: string; key: string; original: Buffer; variants: Record<string, Buffer> }> = [];
 let statsBefore: unknown;
+/** A signed link made by the single server (with the key it generated): it must load on the cluster. */
+let linkUrl: string;
 /** Originals and processed files of the installation: what the bucket must end up holding. */
 let fileCount = 0;
 
@@ -59,6 +61,10 @@ beforeAll(async () => {
   }
   const business = await single.client('business', 'acme');
   businessKey = business.key!;
+  expect((await single.admin.json('PUT', '/v1/presets/moved', { w: 20, format: 'png' })).status).toBe(200);
+  const link = await acme.json('POST', `/v1/image/${images[0]!.id}/links`, { preset: 'moved' });
+  expect(link.status).toBe(201);
+  linkUrl = link.body.url;
   statsBefore = (await business.json('GET', '/v1/stats?groupBy=customer,format')).body;
 }, 120_000);
 afterAll(async () => {
@@ -153,6 +159,13 @@ describe('darkroom migrate', () => {
       const user = new ApiClient(node.url, userKey);
       const business = new ApiClient(node.url, businessKey);
       expect((await business.json('GET', '/v1/stats?groupBy=customer,format')).body).toEqual(statsBefore);
+
+      // Presets and the generated link-signing key came along: a link made before still loads.
+      expect((await new ApiClient(node.url, ADMIN_KEY).json('GET', '/v1/presets')).body.items.map((p: { name: string }) => p.name)).toEqual(['moved']);
+      const linked = await fetch(linkUrl.replace(/^http:\/\/[^/]+/, node.url));
+      expect(linked.status).toBe(200);
+      expect(linked.headers.get('content-type')).toBe('image/png');
+      await linked.arrayBuffer();
 
       // The copied ids do not collide with new ones: an upload on the cluster is processed.
       const added = await user.uploadRaw(await solid(20, 20, 'png', '#123456'), 'new.png');

@@ -88,6 +88,8 @@ describe('creating a link', () => {
     [{ params: { w: 9000 } }, /^params: w: /],
     [{ params: { fit: 'stretch' } }, /^params: fit: /],
     [{ params: { width: 10 } }, /^params: unknown parameter "width"/],
+    [{ params: { w: 100, h: 100, fit: 'contain', position: 'entropy' } }, /^params: position entropy picks what a crop keeps: only with fit cover/],
+    [{ params: { w: 5000, dpr: 2 } }, /^params: w: 5000 × dpr 2 = 10000 pixels is over the limit of 8192 pixels a side/],
     [{ params: { sig: 'x' } }, /^params\.sig: not a render parameter/],
     [{ params: { expires: '1' } }, /^params\.expires: not a render parameter/],
     [{ params: { preset: 'card' } }, /^params\.preset: not a render parameter/],

@@ -231,6 +231,17 @@ export function createRenderService(deps: RenderDeps) {
     },
 
     /**
+     * Resolves once the renders under way here have ended (stored or failed), or after `graceMs`:
+     * at shutdown, before the worker pool goes, so a render's claim is completed or released
+     * rather than left for other nodes to wait out its lease.
+     */
+    async settle(graceMs: number): Promise<void> {
+      const running = [...flights.values()].map((f) => f.catch(() => {}));
+      if (!running.length) return;
+      await Promise.race([Promise.all(running), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    },
+
+    /**
      * Answers one render request: `principal` must see the image (another customer's is a 404),
      * `params` are the request's parameters, already checked one by one (`RenderQuery`) and,
      * where a preset or a signed link supplies some, merged (the ones given override); `accept`
