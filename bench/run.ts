@@ -14,6 +14,7 @@ import { latencyBench } from './latency.bench.js';
 import { processingBench } from './processing.bench.js';
 import { queueBench } from './queue.bench.js';
 import { recoveryBench } from './recovery.bench.js';
+import { renderBench } from './render.bench.js';
 import { s3Bench } from './s3.bench.js';
 import { statsBench } from './stats.bench.js';
 import { svgBench } from './svg.bench.js';
@@ -38,6 +39,7 @@ const SUITES: Record<string, Suite> = {
   tus: tusBench,
   cluster: clusterBench,
   'cluster-upload': (options) => clusterBench({ ...options, only: 'upload' }),
+  render: renderBench,
 };
 
 async function main() {

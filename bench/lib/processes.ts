@@ -54,13 +54,28 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** A fresh Darkroom server as its own process (so its memory is its own), in a new data dir. */
-export async function startDarkroom(args: string[] = []): Promise<BenchServer> {
+/**
+ * The command that runs `command args` at scheduling priority `nice` (when given): through
+ * coreutils' `nice`, which then executes it in its own place (same pid), so every thread the
+ * program starts, from its first, has that priority.
+ */
+export function niced(nice: number | undefined, command: string, args: string[]): [string, string[]] {
+  return nice === undefined ? [command, args] : ['nice', ['-n', String(nice), command, ...args]];
+}
+
+/**
+ * A fresh Darkroom server as its own process (so its memory is its own), in a new data dir;
+ * `nice`: at that scheduling priority (see render.bench.ts for why).
+ */
+export async function startDarkroom(args: string[] = [], options: { nice?: number } = {}): Promise<BenchServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'darkroom-bench-'));
   const proc = spawn(
-    process.execPath,
-    // Node's flags and environment as `npm run serve` starts Darkroom: part of how it runs.
-    [...ENGINE_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
+    ...niced(
+      options.nice,
+      process.execPath,
+      // Node's flags and environment as `npm run serve` starts Darkroom: part of how it runs.
+      [...ENGINE_NODE_FLAGS, path.join(ROOT, 'bin/darkroom.js'), 'serve', '--data-dir', dataDir, '--port', '0', '--admin-key', BENCH_KEY, '--log-level', 'warn', '--min-free-bytes', '100MB', ...args],
+    ),
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...ENGINE_ENV } },
   );
   const url = await readyLine(proc, /darkroom listening on (\S+)/);
