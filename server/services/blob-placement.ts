@@ -28,6 +28,12 @@ export interface StagedBlob {
 /** Staged blobs made ready to be recorded (`prepare`), for `place` or `discard`. */
 export interface PreparedBlobs {
   blobs: StagedBlob[];
+  /**
+   * False for a cache's files (stored renders): not flushed before they are recorded. A power
+   * cut may then leave a row naming a file cut short or gone, which its reader checks (size) and
+   * makes again; nobody's upload or variant is lost.
+   */
+  durable?: boolean;
   /** A remote store's intents (blob_deletes rows) that the recording commit removes. */
   intents: string[];
 }
@@ -81,10 +87,13 @@ function localPlacement(store: LocalPrimaryStore) {
     /** A processed file's key: the same for every generation (each replaces the last by a rename). */
     processedKey: (imageId: string, variant: string, ext: string) => blobKeys.processed(imageId, variant, ext),
 
-    /** Flushes the staged files off the main thread (the 202 and `done` promise stable storage). */
-    async prepare(blobs: StagedBlob[]): Promise<PreparedBlobs> {
-      await Promise.all(blobs.map((b) => store.sealStaged(b.file)));
-      return { blobs, intents: [] };
+    /**
+     * Flushes the staged files off the main thread (the 202 and `done` promise stable storage);
+     * a cache's files (`durable: false`) are not flushed.
+     */
+    async prepare(blobs: StagedBlob[], _signal?: AbortSignal, { durable = true }: { durable?: boolean } = {}): Promise<PreparedBlobs> {
+      if (durable) await Promise.all(blobs.map((b) => store.sealStaged(b.file)));
+      return { blobs, intents: [], durable };
     },
 
     /**
@@ -97,7 +106,7 @@ function localPlacement(store: LocalPrimaryStore) {
         if (parseBlobKey(blob.key).kind === 'originals') store.adoptOriginalSync(blob.file, blob.sha256!, batch);
         else processed.push({ from: blob.file, key: blob.key });
       }
-      if (processed.length) store.placeStagedSync(processed);
+      if (processed.length) store.placeStagedSync(processed, { durable: prepared.durable !== false });
     },
 
     commitBatch(batch: DurableBatch): void {
@@ -191,7 +200,7 @@ function remotePlacement(store: RemotePrimaryStore, database: Pick<DatabasePort,
      * Records an intent for each key, then uploads the staged file under it (originals whose
      * bytes are already there are not sent again), then drops the staged file.
      */
-    async prepare(blobs: StagedBlob[], signal?: AbortSignal): Promise<PreparedBlobs> {
+    async prepare(blobs: StagedBlob[], signal?: AbortSignal, _options: { durable?: boolean } = {}): Promise<PreparedBlobs> {
       const intents: string[] = [];
       try {
         for (const blob of blobs) {

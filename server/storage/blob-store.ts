@@ -101,8 +101,11 @@ export interface LocalPrimaryStore extends StagingBlobStore {
   /** Puts a verified, sealed copy in place of a missing or damaged original. */
   replaceOriginalSync(stagedFile: string, sha256: string): void;
 
-  /** Atomically places sealed staged files under their keys, durable before it returns. */
-  placeStagedSync(moves: Array<{ from: string; key: string }>): void;
+  /**
+   * Atomically places sealed staged files under their keys, durable before it returns (unless
+   * `durable` is false: a cache's files, which a power cut may lose).
+   */
+  placeStagedSync(moves: Array<{ from: string; key: string }>, options?: { durable?: boolean }): void;
 
   /**
    * Whether a blob is there, for the synchronous stretches of a use case (the capacity tier's

@@ -195,7 +195,9 @@ export function createRenderService(deps: RenderDeps) {
       deps.onAnswer?.('miss');
       const made = result.variants[0]!;
       const key = placement.processedKey(row.id, `r-${render.key}`, EXTENSIONS[render.format]);
-      const prepared = await placement.prepare([{ file: output, key, sha256: made.sha256 }]);
+      // A cache: not flushed (a stored render cut short by a power cut fails the size check in
+      // openStored and is made again), which keeps a flush per render off its answer.
+      const prepared = await placement.prepare([{ file: output, key, sha256: made.sha256 }], undefined, { durable: false });
       const now = clock.now();
       stored = await database.unitOfWork(async (repos) => {
         const before = await repos.renders.find(render.key);

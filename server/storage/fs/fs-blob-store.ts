@@ -184,10 +184,10 @@ export function createFsBlobStore(dataDir: string, options: { fsync?: boolean } 
       place(stagedFile, originalPath(sha256));
     },
 
-    placeStagedSync(moves: Array<{ from: string; key: string }>): void {
+    placeStagedSync(moves: Array<{ from: string; key: string }>, { durable = true }: { durable?: boolean } = {}): void {
       const folders: DurableBatch = new Set();
       for (const { from, key } of moves) place(from, pathOf(key), folders);
-      for (const folder of folders) durability.syncDirSync(folder);
+      if (durable) for (const folder of folders) durability.syncDirSync(folder);
     },
 
     existsSync(key: string): boolean {
