@@ -433,28 +433,30 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
   const unfinishedOf = sql.prepare(ofImage, (db) =>
     db.selectFrom('jobs').select('id').where('image_id', '=', ofImage.image_id).where('status', 'in', unfinished()),
   );
-  // Kept by triggers (migration 005): one row per customer, never a scan of the jobs.
-  const countQueued = sql.prepare(params(), (db) =>
-    db
-      .selectFrom('job_queues')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('waiting'), literal.lit(0)).as('n'))
-      .where('waiting', '>', literal.lit(0)),
-  );
   // The events committed but not dispatched yet count with the jobs they will make: between an
   // upload's commit and its dispatch (on PostgreSQL, a few statements later) the queue would
   // otherwise look shorter than it is, and admission let more in than --max-queued-jobs.
-  // Read through the outbox's partial index of pending events, which dispatch keeps short.
   const jobsOfEvent = literal<number>`CASE ${literal.join(
     Object.entries(EVENT_JOBS)
       .filter(([, kinds]) => kinds.length > 0)
       .map(([type, kinds]) => literal`WHEN type = ${literal.lit(type)} THEN ${literal.lit(kinds.length)}`),
     literal` `,
   )} ELSE 0 END`;
-  const countPendingEventJobs = sql.prepare(params(), (db) =>
+  // One statement (admission asks it for every upload): the queued jobs from job_queues, kept by
+  // triggers (migration 005: one row per customer, never a scan of the jobs), and the pending
+  // events through the outbox's partial index, which dispatch keeps short.
+  const countQueued = sql.prepare(params(), (db) =>
     db
-      .selectFrom('outbox')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>(jobsOfEvent), literal.lit(0)).as('n'))
-      .where('dispatched_at', 'is', null),
+      .selectFrom('job_queues')
+      .select((eb) => [
+        eb.fn.coalesce(eb.fn.sum<number>('waiting'), literal.lit(0)).as('queued'),
+        eb
+          .selectFrom('outbox')
+          .select((o) => o.fn.coalesce(o.fn.sum<number>(jobsOfEvent), literal.lit(0)).as('n'))
+          .where('dispatched_at', 'is', null)
+          .as('pending'),
+      ])
+      .where('waiting', '>', literal.lit(0)),
   );
   const countRunning = sql.prepare(params(), (db) =>
     db
@@ -514,7 +516,10 @@ export function createJobsRepo(sql: SqlExecutor): JobsRepo {
     jobsOfCurrentGeneration: (imageId) => generationJobs.all({ image_id: imageId }) as ReturnType<JobsRepo['jobsOfCurrentGeneration']>,
     cancelOlder: async (imageId, kind, generation, at) => (await cancelKind.all({ at, image_id: imageId, kind, generation })).map((r) => r.id),
     unfinishedOf: async (imageId) => (await unfinishedOf.all({ image_id: imageId })).map((r) => r.id),
-    countQueued: async () => Number((await countQueued.first())!.n) + Number((await countPendingEventJobs.first())!.n),
+    countQueued: async () => {
+      const { queued, pending } = (await countQueued.first())!;
+      return Number(queued) + Number(pending ?? 0);
+    },
     countRunning: async () => Number((await countRunning.first())!.n),
     nextRunAt: async (queue = 'image') => (await nextRunAt.first({ queue }))?.run_at ?? null,
   };
