@@ -23,17 +23,8 @@ export const newImage = (n: number, over: Partial<NewImage> = {}): NewImage => (
 
 /** A whole `images` row as a test seeds it (`db.insert('images', …)`): processed, with what the test changes. */
 export const imageRow = (n: number, over: Partial<Insertable<ImagesTable>> = {}): Insertable<ImagesTable> => ({
-  id: imageId(n),
-  customer: 'acme',
+  ...newImage(n),
   status: 'done',
-  filename: `${n}.jpg`,
-  bytes: 100,
-  sha256: 'ab'.repeat(32),
-  format: 'jpeg',
-  width: 40,
-  height: 30,
-  source: 'upload',
-  created_at: 1_000 + n,
   processed_at: null,
   error_code: null,
   error_message: null,

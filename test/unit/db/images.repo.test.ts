@@ -3,23 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { NewImage } from '../../../server/db/images.repo.js';
 import type { VariantSpec } from '../../../workers/types.js';
 import { DIALECTS } from '../../helpers/database.js';
+import { imageId, newImage } from '../../helpers/image-rows.js';
 
-const id = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
+const id = imageId;
 
-const image = (n: number, over: Partial<NewImage> = {}): NewImage => ({
-  id: id(n),
-  customer: 'acme',
-  filename: `${n}.jpg`,
-  bytes: 100 + n,
-  sha256: 'ab'.repeat(32),
-  format: 'jpeg',
-  width: 40,
-  height: 30,
-  pages: 1,
-  source: 'upload',
-  created_at: 1_000 + n,
-  ...over,
-});
+const image = (n: number, over: Partial<NewImage> = {}): NewImage => newImage(n, { bytes: 100 + n, ...over });
 
 const SPECS: VariantSpec[] = [
   { name: 'thumb', width: 256, fit: 'inside', format: 'webp', withoutEnlargement: true },

@@ -3,22 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { NewImage } from '../../../server/db/images.repo.js';
 import type { JobRow } from '../../../server/db/jobs.repo.js';
 import { DIALECTS, type TestDatabase } from '../../helpers/database.js';
+import { imageId, newImage } from '../../helpers/image-rows.js';
 
-const id = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
+const id = imageId;
 
-const image = (n: number, customer: string): NewImage => ({
-  id: id(n),
-  customer,
-  filename: `${n}.jpg`,
-  bytes: 100,
-  sha256: 'ab'.repeat(32),
-  format: 'jpeg',
-  width: 40,
-  height: 30,
-  pages: 1,
-  source: 'upload',
-  created_at: 0,
-});
+const image = (n: number, customer: string): NewImage => newImage(n, { customer, created_at: 0 });
 
 /** Images of these customers, in this order, each with its `image.uploaded` event dispatched into a process_image job. */
 async function queueImages(db: TestDatabase, customers: string[], runAt = 0): Promise<void> {

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteDatabase, type SqliteDatabase } from '../../../server/db/sqlite/sqlite-database.js';
 import { insertRowsSync } from '../../helpers/database.js';
+import { imageRow } from '../../helpers/image-rows.js';
 import { tempDirs } from '../../helpers/server.js';
 
 const dir = tempDirs('darkroom-integrity-');
@@ -16,28 +17,7 @@ afterEach(() => {
   for (const db of opened.splice(0)) db.close();
 });
 
-const image = (n: number) => ({
-  id: `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`,
-  customer: 'acme',
-  status: 'done' as const,
-  filename: `${n}.jpg`,
-  bytes: n,
-  sha256: n.toString(16).padStart(64, '0'),
-  format: 'jpeg',
-  width: 40,
-  height: 30,
-  source: 'upload',
-  created_at: n,
-  processed_at: null,
-  error_code: null,
-  error_message: null,
-  thumbhash: null,
-  dominant_color: null,
-  queued_at: null,
-  raw_format: null,
-  preview_width: null,
-  preview_height: null,
-});
+const image = (n: number) => imageRow(n, { bytes: n, sha256: n.toString(16).padStart(64, '0'), created_at: n });
 
 describe('SQLite’s integrity check through the port', () => {
   it('reports the damage of a database file whose pages were overwritten, and none before', async () => {
